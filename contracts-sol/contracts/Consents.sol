@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import "./Errors.sol";
+import "./Roles.sol";
+import {Consortium} from "./Consortium.sol";
+
+/// @title Consents
+/// @notice A firm decides which financier may read its trade history, and until when.
+/// Every request, grant, decline and revocation is an event, so the firm can always see
+/// who asked to look; the API records each read in its audit log and checks
+/// `hasConsent` before serving one.
+contract Consents {
+    enum RequestState { None, Open, Granted, Declined }
+
+    struct Request {
+        address financier;
+        address firm;
+        RequestState state;
+        uint64 createdAt;
+    }
+
+    struct Consent {
+        uint64 grantedAt;
+        uint64 expiresAt;
+        uint256 requestId;
+    }
+
+    uint64 internal constant MAX_CONSENT_SECONDS = 730 days;
+    uint256 internal constant MAX_PURPOSE = 280;
+
+    Consortium public immutable consortium;
+    uint256 public requestCount;
+    mapping(uint256 => Request) private _requests;
+    mapping(address => mapping(address => Consent)) private _consents;
+
+    event VerificationRequested(uint256 indexed requestId, address indexed financier, address indexed firm, string purpose);
+    event ConsentGranted(address indexed firm, address indexed financier, uint256 indexed requestId, uint64 expiresAt);
+    event VerificationDeclined(uint256 indexed requestId, address indexed firm, address indexed financier);
+    event ConsentRevoked(address indexed firm, address indexed financier);
+
+    constructor(Consortium consortium_) {
+        if (address(consortium_) == address(0)) revert ZeroAddress();
+        consortium = consortium_;
+    }
+
+    function requestVerification(address firm, string calldata purpose) external returns (uint256 requestId) {
+        consortium.requireRole(msg.sender, Roles.FINANCIER);
+        consortium.requireRole(firm, Roles.TRADER);
+        if (bytes(purpose).length == 0 || bytes(purpose).length > MAX_PURPOSE) revert InvalidReason();
+        requestId = ++requestCount;
+        _requests[requestId] = Request(msg.sender, firm, RequestState.Open, uint64(block.timestamp));
+        emit VerificationRequested(requestId, msg.sender, firm, purpose);
+    }
+
+    /// @notice Grant `financier` access until `expiresAt` (at most two years ahead),
+    /// answering request `requestId`, or unprompted with `requestId == 0`.
+    function grant(address financier, uint64 expiresAt, uint256 requestId) external {
+        consortium.requireRole(msg.sender, Roles.TRADER);
+        consortium.requireRole(financier, Roles.FINANCIER);
+        if (expiresAt <= block.timestamp || expiresAt > block.timestamp + MAX_CONSENT_SECONDS) revert InvalidExpiry(expiresAt);
+        if (requestId != 0) {
+            Request storage r = _request(requestId);
+            if (r.firm != msg.sender || r.financier != financier) revert NotRequestedFirm(msg.sender);
+            if (r.state != RequestState.Open) revert RequestAlreadyAnswered(requestId);
+            r.state = RequestState.Granted;
+        }
+        _consents[msg.sender][financier] = Consent(uint64(block.timestamp), expiresAt, requestId);
+        emit ConsentGranted(msg.sender, financier, requestId, expiresAt);
+    }
+
+    function decline(uint256 requestId) external {
+        Request storage r = _request(requestId);
+        if (r.firm != msg.sender) revert NotRequestedFirm(msg.sender);
+        consortium.requireRole(msg.sender, Roles.TRADER);
+        if (r.state != RequestState.Open) revert RequestAlreadyAnswered(requestId);
+        r.state = RequestState.Declined;
+        emit VerificationDeclined(requestId, msg.sender, r.financier);
+    }
+
+    /// @notice Ends a financier's access at once. A suspended firm may still revoke: taking
+    /// access away is always allowed.
+    function revoke(address financier) external {
+        Consent storage c = _consents[msg.sender][financier];
+        if (c.expiresAt <= block.timestamp) revert NoLiveConsent(msg.sender, financier);
+        c.expiresAt = uint64(block.timestamp);
+        emit ConsentRevoked(msg.sender, financier);
+    }
+
+    function hasConsent(address firm, address financier) external view returns (bool) {
+        return _consents[firm][financier].expiresAt > block.timestamp;
+    }
+
+    function consentOf(address firm, address financier) external view returns (Consent memory) {
+        return _consents[firm][financier];
+    }
+
+    function getRequest(uint256 requestId) external view returns (Request memory) {
+        return _request(requestId);
+    }
+
+    function _request(uint256 requestId) private view returns (Request storage r) {
+        r = _requests[requestId];
+        if (r.state == RequestState.None) revert RequestNotFound(requestId);
+    }
+}

@@ -1,0 +1,77 @@
+//! How a chain deploys the suite: a fixed list of calls the operator makes from nonce 0.
+//!
+//! Genesis is a pure function of the operator's address, so every node (and `verify`,
+//! replaying from nothing) arrives at the same contract addresses and the same state.
+
+use alloy::primitives::{Address, Bytes};
+use alloy::sol_types::{SolCall, SolConstructor};
+
+use crate::{Consents, Consortium, Receivables, TradeOrders};
+
+/// One call the operator makes at genesis: a contract creation (`to == None`) or a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenesisCall {
+    pub to: Option<Address>,
+    pub input: Bytes,
+}
+
+/// Where the suite lives: the CREATE addresses of the operator's nonces 0..=3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuiteAddresses {
+    pub consortium: Address,
+    pub trade_orders: Address,
+    pub receivables: Address,
+    pub consents: Address,
+}
+
+impl SuiteAddresses {
+    pub fn for_operator(operator: Address) -> Self {
+        Self {
+            consortium: operator.create(0),
+            trade_orders: operator.create(1),
+            receivables: operator.create(2),
+            consents: operator.create(3),
+        }
+    }
+}
+
+fn creation(bytecode: &Bytes, args: Vec<u8>) -> Bytes {
+    let mut code = bytecode.to_vec();
+    code.extend_from_slice(&args);
+    code.into()
+}
+
+/// The operator's genesis calls, in nonce order: deploy Consortium, TradeOrders,
+/// Receivables and Consents, then link Receivables into TradeOrders.
+pub fn plan(operator: Address) -> Vec<GenesisCall> {
+    let a = SuiteAddresses::for_operator(operator);
+    vec![
+        GenesisCall {
+            to: None,
+            input: creation(&Consortium::BYTECODE, Consortium::constructorCall { operator }.abi_encode()),
+        },
+        GenesisCall {
+            to: None,
+            input: creation(
+                &TradeOrders::BYTECODE,
+                TradeOrders::constructorCall { consortium_: a.consortium }.abi_encode(),
+            ),
+        },
+        GenesisCall {
+            to: None,
+            input: creation(
+                &Receivables::BYTECODE,
+                Receivables::constructorCall { consortium_: a.consortium, orders_: a.trade_orders }.abi_encode(),
+            ),
+        },
+        GenesisCall {
+            to: None,
+            input: creation(&Consents::BYTECODE, Consents::constructorCall { consortium_: a.consortium }.abi_encode()),
+        },
+        GenesisCall {
+            to: Some(a.trade_orders),
+            input: TradeOrders::setReceivablesCall { receivables_: a.receivables }.abi_encode().into(),
+        },
+    ]
+}

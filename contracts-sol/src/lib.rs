@@ -1,0 +1,66 @@
+//! tradechain's contract suite: the compiled Solidity artifacts and typed bindings.
+//!
+//! The Solidity sources live in `contracts/`; `npm run compile` turns them into the JSON
+//! artifacts in `artifacts/`, which are committed, so building this crate never needs a
+//! Solidity compiler. The `sol!` bindings below are generated from those artifacts at
+//! build time, so the Rust types can never drift from the deployed bytecode.
+//!
+//! This crate must never execute anything or talk to a chain: it is data and types that
+//! the engine, the API and the bank adapters share.
+//!
+//! Main items: the contract bindings ([`Consortium`], [`TradeOrders`], [`Receivables`],
+//! [`Consents`]), [`genesis::plan`] (how a chain deploys the suite),
+//! [`revert::decode`] (a revert's custom error as a stable code and a readable message),
+//! and the domain constants mirrored from Solidity ([`role`], [`DocType`], [`OrderState`],
+//! [`MilestoneState`]).
+
+pub mod genesis;
+pub mod revert;
+mod terms;
+
+pub use terms::{DocType, FinancingState, MilestoneState, OrderState, role};
+
+alloy::sol!(
+    #[allow(missing_docs)]
+    #[derive(Debug, PartialEq, Eq)]
+    Consortium,
+    "artifacts/Consortium.json"
+);
+
+alloy::sol!(
+    #[allow(missing_docs)]
+    #[derive(Debug, PartialEq, Eq)]
+    TradeOrders,
+    "artifacts/TradeOrders.json"
+);
+
+alloy::sol!(
+    #[allow(missing_docs)]
+    #[derive(Debug, PartialEq, Eq)]
+    Receivables,
+    "artifacts/Receivables.json"
+);
+
+alloy::sol!(
+    #[allow(missing_docs)]
+    #[derive(Debug, PartialEq, Eq)]
+    Consents,
+    "artifacts/Consents.json"
+);
+
+alloy::sol!(
+    #[allow(missing_docs)]
+    #[derive(Debug, PartialEq, Eq)]
+    TradechainErrors,
+    "artifacts/TradechainErrors.json"
+);
+
+/// The artifact JSON of each deployable contract, as committed (ABI and bytecode).
+pub mod artifacts {
+    pub const CONSORTIUM: &str = include_str!("../artifacts/Consortium.json");
+    pub const TRADE_ORDERS: &str = include_str!("../artifacts/TradeOrders.json");
+    pub const RECEIVABLES: &str = include_str!("../artifacts/Receivables.json");
+    pub const CONSENTS: &str = include_str!("../artifacts/Consents.json");
+    /// Every custom error any contract of the suite can raise.
+    pub const ERRORS: &str = include_str!("../artifacts/TradechainErrors.json");
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command (README.md). Installs what the tests need from the package registries
+# (the pinned solc and OpenZeppelin, the JSON-RPC clients nobody here wrote), then runs
+# every test in the workspace. Works on a fresh machine; reuses a target dir when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tradechain-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Every npm project the tests use, each pinned by its package-lock.json.
+for dir in contracts-sol engine/tests/js; do
+  if [ -f "$dir/package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+# With the compiler installed, the stale-artifact check must run, never skip.
+export TRADECHAIN_REQUIRE_SOLC=1
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi
