@@ -17,8 +17,10 @@ done
 # With the compiler installed, the stale-artifact check must run, never skip.
 export TRADECHAIN_REQUIRE_SOLC=1
 
+# The read-model and outbox tests run against SQLite and against a real PostgreSQL server,
+# which with-postgres.sh starts on a free loopback port and stops afterwards.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  exec scripts/with-postgres.sh cargo nextest run --workspace --no-fail-fast "$@"
 else
-  cargo test --workspace --no-fail-fast "$@"
+  exec scripts/with-postgres.sh cargo test --workspace --no-fail-fast "$@"
 fi

@@ -27,6 +27,8 @@ pub struct TestChain {
     pub suite: SuiteAddresses,
     pub operator: Address,
     pub last_logs: Vec<Log>,
+    /// Gas used by the last transaction.
+    pub last_gas: u64,
 }
 
 /// Why a transaction did not succeed.
@@ -68,6 +70,7 @@ impl TestChain {
             suite: SuiteAddresses::for_operator(operator),
             operator,
             last_logs: Vec::new(),
+            last_gas: 0,
         };
         for call in genesis::plan(operator) {
             let kind = call.to.map_or(TxKind::Create, TxKind::Call);
@@ -130,6 +133,7 @@ impl TestChain {
             .build_fill();
         let result = self.evm.transact_commit(tx).map_err(|e| Failure::Other(format!("invalid tx: {e:?}")))?;
         self.block += 1;
+        self.last_gas = result.tx_gas_used();
         match result {
             ExecutionResult::Success { logs, output, .. } => {
                 self.last_logs = logs;

@@ -1,0 +1,61 @@
+//! Prints the gas each step of a whole trade costs when the committed bytecode runs in
+//! revm: `cargo run -p tradechain-contracts --example gas_report`.
+//! Gas is deterministic, so these figures do not depend on the machine.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use tradechain_contracts::{Receivables, TradeOrders};
+
+fn main() {
+    let mut c = TestChain::with_members();
+    let to = c.suite.trade_orders;
+    let mut rows: Vec<(&str, u64)> = Vec::new();
+    let mut step = |c: &mut TestChain, name: &'static str| rows.push((name, c.last_gas));
+
+    let id = c.propose(terms(c.now), vec![share(3_000, bit(BL), 0), share(7_000, bit(INSPECTION) | bit(INVOICE), 60)]).unwrap();
+    step(&mut c, "propose (2 milestones)");
+    c.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).unwrap();
+    step(&mut c, "accept");
+    c.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id) }).unwrap();
+    step(&mut c, "commit (payment undertaking)");
+    let fin = c.suite.receivables;
+    c.exec(
+        addr("financier"),
+        fin,
+        Receivables::offerReceivableFinanceCall {
+            orderId: u(id),
+            milestone: u(1),
+            advance: 6_500_000,
+            discountBps: 450,
+            fingerprints: vec![h("invoice fp"), h("bl fp")],
+        },
+    )
+    .unwrap();
+    step(&mut c, "offer receivable finance (2 fingerprints)");
+    c.exec(addr("seller"), fin, Receivables::acceptCall { financingId: u(1) }).unwrap();
+    step(&mut c, "accept financing (assign proceeds)");
+    c.exec(addr("seller"), to, TradeOrders::submitDocumentCall { orderId: u(id), docType: BL, hash: h("bl"), uri: "doc://bl".into() })
+        .unwrap();
+    step(&mut c, "submit bill of lading");
+    c.exec(addr("carrier"), to, TradeOrders::attestDocumentCall { orderId: u(id), docType: BL, hash: h("bl") }).unwrap();
+    step(&mut c, "attest bill of lading");
+    c.exec(addr("buyer_bank"), to, TradeOrders::acceptDocumentCall { orderId: u(id), docType: BL }).unwrap();
+    step(&mut c, "accept document (triggers milestone)");
+    c.release(id, 0).unwrap();
+    step(&mut c, "release payment (PaymentDue)");
+    c.confirm("buyer_bank", id, 0).unwrap();
+    step(&mut c, "confirm payment");
+    c.present(id, INVOICE);
+    c.present(id, INSPECTION);
+    c.advance_days(60);
+    c.release(id, 1).unwrap();
+    c.confirm("buyer_bank", id, 1).unwrap();
+    step(&mut c, "confirm payment (completes order, settles financing)");
+
+    println!("{:<55} {:>10}", "step", "gas");
+    for (name, gas) in rows {
+        println!("{name:<55} {gas:>10}");
+    }
+}
