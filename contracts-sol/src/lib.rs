@@ -14,6 +14,9 @@
 //! and the domain constants mirrored from Solidity ([`role`], [`DocType`], [`OrderState`],
 //! [`MilestoneState`]).
 
+// The generated event and call structs take as many arguments as the Solidity signatures have.
+#![allow(clippy::too_many_arguments)]
+
 pub mod genesis;
 pub mod revert;
 mod terms;

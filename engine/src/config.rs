@@ -1,0 +1,226 @@
+//! Node settings: a TOML file plus `TRADECHAIN_*` environment variables (the `config` crate),
+//! every field with a default, and the sealing / operator keys.
+//!
+//! Chain id: tradechain's default chain id is **7431** (not used by any public network we know
+//! of); a consortium picks its own.
+//!
+//! Keys: in dev mode (`dev = true`) the sealer and the operator default to well-known,
+//! deterministic keys published in this file. They are INSECURE and only for development. Outside
+//! dev mode the sealer key comes from `sealer_key` or from `<data_dir>/sealer.key` (created on
+//! first start with mode 0600), and the operator from `operator` or `<data_dir>/operator.key`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use serde::{Deserialize, Serialize};
+
+/// Default chain id of a tradechain network.
+pub const DEFAULT_CHAIN_ID: u64 = 7431;
+/// Insecure dev sealer key (well known; never use outside dev mode).
+pub const DEV_SEALER_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+/// Insecure dev operator key: the first account of the well-known "test test ... junk" mnemonic
+/// (0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266).
+pub const DEV_OPERATOR_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// Errors while loading settings or keys.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid key in {path}: {reason}")]
+    Key { path: String, reason: String },
+    #[error("key file {path}: {source}")]
+    KeyFile { path: String, source: std::io::Error },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// Everything a node needs to start. Every field has a default (see [`NodeConfig::default`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeConfig {
+    /// JSON-RPC listen address (default 127.0.0.1:8545).
+    pub listen: SocketAddr,
+    /// Directory holding `chain.redb` and the key files.
+    pub data_dir: PathBuf,
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Dev mode: evm_* methods, automine by default, insecure default keys.
+    pub dev: bool,
+    /// Seal one block per submitted transaction, before its hash is returned. Defaults to `dev`.
+    pub automine: Option<bool>,
+    /// Interval block production: seal at most every this many milliseconds.
+    pub block_interval_ms: u64,
+    /// Most transactions in one block; a pool holding this many ready transactions seals at once.
+    pub max_block_txs: usize,
+    /// Most transactions waiting in the pool.
+    pub max_pool_txs: usize,
+    /// Block gas limit; every transaction's gas limit must be at most this.
+    pub block_gas_limit: u64,
+    /// Largest accepted raw transaction, in bytes.
+    pub max_tx_bytes: usize,
+    /// Largest accepted JSON-RPC request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How far ahead of the account's next nonce a transaction may be queued.
+    pub max_nonce_gap: u64,
+    /// Seal empty blocks on the interval (otherwise only blocks with transactions are sealed).
+    pub empty_blocks: bool,
+    /// Sealer private key (hex). Default: dev key in dev mode, else `<data_dir>/sealer.key`.
+    pub sealer_key: Option<String>,
+    /// Operator address that runs genesis. Default: dev key's address in dev mode, else the
+    /// address of `<data_dir>/operator.key`.
+    pub operator: Option<Address>,
+    /// Genesis block timestamp (unix seconds); part of the chain's identity.
+    pub genesis_timestamp: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            data_dir: PathBuf::from("data"),
+            chain_id: DEFAULT_CHAIN_ID,
+            dev: false,
+            automine: None,
+            block_interval_ms: 1000,
+            max_block_txs: 2000,
+            max_pool_txs: 100_000,
+            block_gas_limit: 30_000_000,
+            max_tx_bytes: 128 * 1024,
+            max_body_bytes: 1024 * 1024,
+            max_nonce_gap: 1024,
+            empty_blocks: false,
+            sealer_key: None,
+            operator: None,
+            genesis_timestamp: 1_735_689_600, // 2025-01-01T00:00:00Z
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Dev-mode settings with data in `data_dir` (automine, insecure dev keys).
+    pub fn dev_in(data_dir: impl Into<PathBuf>) -> Self {
+        Self { dev: true, data_dir: data_dir.into(), ..Self::default() }
+    }
+
+    /// Load settings: defaults, then `file` (TOML) if given, then `TRADECHAIN_*` variables
+    /// (e.g. `TRADECHAIN_LISTEN`, `TRADECHAIN_DATA_DIR`, `TRADECHAIN_DEV`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        builder =
+            builder.add_source(config::Environment::with_prefix("TRADECHAIN").prefix_separator("_").try_parsing(true));
+        let cfg: Self = builder.build()?.try_deserialize()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check the settings hang together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.block_gas_limit < 21_000 {
+            return Err(ConfigError::Invalid("block_gas_limit must be at least 21000".into()));
+        }
+        if self.max_block_txs == 0 || self.max_pool_txs == 0 {
+            return Err(ConfigError::Invalid("max_block_txs and max_pool_txs must be > 0".into()));
+        }
+        if self.chain_id == 0 {
+            return Err(ConfigError::Invalid("chain_id must be > 0".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether each submitted transaction is sealed in its own block before its hash returns.
+    pub fn automine(&self) -> bool {
+        self.automine.unwrap_or(self.dev)
+    }
+
+    /// The sealing key (see module docs for where it comes from).
+    pub fn sealer_signer(&self) -> Result<PrivateKeySigner, ConfigError> {
+        match (&self.sealer_key, self.dev) {
+            (Some(key), _) => parse_key(key, "sealer_key"),
+            (None, true) => parse_key(DEV_SEALER_KEY, "dev sealer key"),
+            (None, false) => key_file(&self.data_dir.join("sealer.key")),
+        }
+    }
+
+    /// The operator address genesis runs as.
+    pub fn operator_address(&self) -> Result<Address, ConfigError> {
+        match (self.operator, self.dev) {
+            (Some(a), _) => Ok(a),
+            (None, true) => Ok(parse_key(DEV_OPERATOR_KEY, "dev operator key")?.address()),
+            (None, false) => Ok(key_file(&self.data_dir.join("operator.key"))?.address()),
+        }
+    }
+}
+
+fn parse_key(hex_key: &str, what: &str) -> Result<PrivateKeySigner, ConfigError> {
+    hex_key
+        .trim()
+        .parse::<PrivateKeySigner>()
+        .map_err(|e| ConfigError::Key { path: what.to_string(), reason: e.to_string() })
+}
+
+/// Read a hex private key from `path`, creating it (random, mode 0600) if missing.
+fn key_file(path: &Path) -> Result<PrivateKeySigner, ConfigError> {
+    let io = |source| ConfigError::KeyFile { path: path.display().to_string(), source };
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_key(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            let signer = PrivateKeySigner::random();
+            let text = format!("0x{}\n", hex::encode(signer.to_bytes()));
+            write_private(path, text.as_bytes()).map_err(io)?;
+            Ok(signer)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_keys_parse_and_differ() {
+        let cfg = NodeConfig::dev_in("/nonexistent");
+        let sealer = cfg.sealer_signer().expect("dev sealer");
+        let operator = cfg.operator_address().expect("dev operator");
+        assert_ne!(sealer.address(), operator);
+        assert_eq!(operator, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<Address>().expect("addr"));
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = NodeConfig { data_dir: dir.path().to_path_buf(), ..NodeConfig::default() };
+        let a = cfg.sealer_signer().expect("created");
+        let b = cfg.sealer_signer().expect("reused");
+        assert_eq!(a.address(), b.address());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("sealer.key")).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! revm execution: whole blocks against an [`Overlay`] of the committed state, and read-only
+//! calls (eth_call / eth_estimateGas).
+//!
+//! Every block environment field is set explicitly (number, timestamp, gas limit, basefee 0,
+//! beneficiary = sealer). Gas price is 0 for every transaction, so accounts need no balance;
+//! nonce checks, the block gas limit and the EIP-170 contract size limit stay on. The per-tx gas
+//! cap (EIP-7825) is raised to the block gas limit.
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction, Output};
+use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
+use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+
+use crate::block::StoredReceipt;
+use crate::state::{Overlay, StateDiff, WorldState};
+use crate::transaction::PendingTx;
+
+/// The block a transaction executes in.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockParams {
+    pub chain_id: u64,
+    pub number: u64,
+    pub timestamp: u64,
+    pub gas_limit: u64,
+    pub beneficiary: Address,
+}
+
+fn cfg(p: &BlockParams) -> CfgEnv {
+    let mut cfg = CfgEnv::default();
+    cfg.chain_id = p.chain_id;
+    cfg.tx_gas_limit_cap = Some(p.gas_limit);
+    cfg
+}
+
+fn block_env(p: &BlockParams) -> BlockEnv {
+    BlockEnv {
+        number: U256::from(p.number),
+        timestamp: U256::from(p.timestamp),
+        gas_limit: p.gas_limit,
+        basefee: 0,
+        beneficiary: p.beneficiary,
+        difficulty: U256::ZERO,
+        prevrandao: Some(B256::ZERO),
+        ..Default::default()
+    }
+}
+
+/// The outcome of executing a block's candidate transactions.
+#[derive(Debug, Default)]
+pub struct ExecutedBlock {
+    /// Transactions that made it into the block, with their receipts (same order).
+    pub included: Vec<Arc<PendingTx>>,
+    pub receipts: Vec<StoredReceipt>,
+    /// Transactions that are invalid in this state (e.g. wrong nonce); they are dropped.
+    pub rejected: Vec<(B256, String)>,
+    pub gas_used: u64,
+    pub diff: StateDiff,
+}
+
+/// Execute `candidates` in order on top of `base`. A transaction that does not fit in the
+/// remaining block gas stays out (not rejected); an invalid one is rejected.
+pub fn execute_block(base: &WorldState, params: &BlockParams, candidates: &[Arc<PendingTx>]) -> ExecutedBlock {
+    let mut overlay = Overlay::new(base);
+    let mut out = ExecutedBlock::default();
+    {
+        let mut evm = Context::mainnet()
+            .with_db(&mut overlay)
+            .with_cfg(cfg(params))
+            .with_block(block_env(params))
+            .build_mainnet();
+        let mut log_index = 0u64;
+        for tx in candidates {
+            if out.gas_used.saturating_add(tx.gas_limit()) > params.gas_limit {
+                continue;
+            }
+            match evm.transact_commit(tx.tx_env()) {
+                Ok(result) => {
+                    let gas = result.tx_gas_used();
+                    out.gas_used += gas;
+                    let index = out.receipts.len() as u32;
+                    let receipt = receipt_of(tx, result, params.number, index, out.gas_used, log_index);
+                    log_index += receipt.logs.len() as u64;
+                    out.receipts.push(receipt);
+                    out.included.push(tx.clone());
+                }
+                Err(e) => out.rejected.push((tx.hash, describe_error(&e))),
+            }
+        }
+    }
+    out.diff = overlay.diff;
+    out
+}
+
+fn receipt_of(
+    tx: &PendingTx,
+    result: ExecutionResult<HaltReason>,
+    block: u64,
+    index: u32,
+    cumulative: u64,
+    first_log_index: u64,
+) -> StoredReceipt {
+    let gas_used = result.tx_gas_used();
+    let (success, contract_address, logs) = match result {
+        ExecutionResult::Success { output, logs, .. } => {
+            let created = match output {
+                Output::Create(_, addr) => addr,
+                Output::Call(_) => None,
+            };
+            (true, created, logs)
+        }
+        ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => (false, None, Vec::new()),
+    };
+    StoredReceipt {
+        tx_hash: tx.hash,
+        block_number: block,
+        index,
+        from: tx.sender,
+        to: tx.to(),
+        tx_type: tx.tx_type(),
+        success,
+        gas_used,
+        cumulative_gas_used: cumulative,
+        contract_address,
+        first_log_index,
+        logs,
+    }
+}
+
+fn describe_error<DB: std::fmt::Debug>(e: &EVMError<DB, InvalidTransaction>) -> String {
+    match e {
+        EVMError::Transaction(t) => t.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Execute one system transaction (genesis) and keep its changes in `overlay`.
+pub fn execute_system(
+    overlay: &mut Overlay<'_>,
+    params: &BlockParams,
+    tx: TxEnv,
+) -> Result<ExecutionResult<HaltReason>, String> {
+    let mut evm =
+        Context::mainnet().with_db(overlay).with_cfg(cfg(params)).with_block(block_env(params)).build_mainnet();
+    evm.transact_commit(tx).map_err(|e| describe_error(&e))
+}
+
+/// A read-only call request (eth_call / eth_estimateGas).
+#[derive(Debug, Clone, Default)]
+pub struct CallRequest {
+    pub from: Address,
+    pub to: Option<Address>,
+    pub gas: Option<u64>,
+    pub value: U256,
+    pub input: Bytes,
+}
+
+/// What a read-only call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    Success { output: Bytes, gas_used: u64 },
+    Revert { data: Bytes, gas_used: u64 },
+    Halt { reason: String, gas_used: u64 },
+}
+
+/// Execute a call against `base` without keeping any change. Nonce checks are off for calls.
+pub fn call(base: &WorldState, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, String> {
+    let mut overlay = Overlay::new(base);
+    let mut cfg = cfg(params);
+    cfg.disable_nonce_check = true;
+    let mut evm = Context::mainnet().with_db(&mut overlay).with_cfg(cfg).with_block(block_env(params)).build_mainnet();
+    let tx = TxEnv {
+        caller: req.from,
+        gas_limit: req.gas.unwrap_or(params.gas_limit).min(params.gas_limit),
+        gas_price: 0,
+        kind: req.to.map_or(TxKind::Create, TxKind::Call),
+        value: req.value,
+        data: req.input.clone(),
+        chain_id: Some(params.chain_id),
+        ..Default::default()
+    };
+    let result = evm.transact(tx).map_err(|e| describe_error(&e))?.result;
+    let gas_used = result.tx_gas_used();
+    Ok(match result {
+        ExecutionResult::Success { output, .. } => CallOutcome::Success { output: output.into_data(), gas_used },
+        ExecutionResult::Revert { output, .. } => CallOutcome::Revert { data: output, gas_used },
+        ExecutionResult::Halt { reason, .. } => CallOutcome::Halt { reason: format!("{reason:?}"), gas_used },
+    })
+}
+
+/// Smallest gas limit with which the call succeeds (binary search), or the failing outcome.
+pub fn estimate_gas(
+    base: &WorldState,
+    params: &BlockParams,
+    req: &CallRequest,
+) -> Result<Result<u64, CallOutcome>, String> {
+    let cap = req.gas.unwrap_or(params.gas_limit).min(params.gas_limit);
+    let mut probe = req.clone();
+    probe.gas = Some(cap);
+    let used = match call(base, params, &probe)? {
+        CallOutcome::Success { gas_used, .. } => gas_used,
+        failed => return Ok(Err(failed)),
+    };
+    let succeeds = |gas: u64| -> Result<bool, String> {
+        let mut r = req.clone();
+        r.gas = Some(gas);
+        Ok(matches!(call(base, params, &r)?, CallOutcome::Success { .. }))
+    };
+    // Most calls succeed with a small margin over the gas they used; try that first.
+    let mut lo = used.saturating_sub(1).max(20_999);
+    let mut hi = cap;
+    let guess = (used + used / 8 + 2_300).min(cap);
+    if succeeds(guess)? {
+        hi = guess;
+    } else {
+        lo = guess;
+    }
+    while hi - lo > 1_000.max(hi / 200) {
+        let mid = lo + (hi - lo) / 2;
+        if succeeds(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(Ok(hi))
+}

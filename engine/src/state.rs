@@ -1,0 +1,358 @@
+//! The world state revm executes against, and the per-block state diff.
+//!
+//! The whole state (accounts, code, storage) is kept in memory ([`WorldState`]) and written
+//! through to the store one block diff at a time; it is loaded from the store at start-up.
+//!
+//! State commitment: instead of a Merkle-Patricia state root, each block carries
+//! `state_root = keccak256(parent.state_root ‖ diff.digest())`, where [`StateDiff::digest`] is a
+//! keccak256 over the block's state changes in a canonical (sorted) encoding. It is
+//! deterministic, so `verify` recomputes it on replay, and it chains every block's changes;
+//! `verify` also compares the final replayed state with the stored state entry by entry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use revm::bytecode::Bytecode;
+use revm::primitives::{AddressMap, KECCAK_EMPTY};
+use revm::state::{Account, AccountInfo};
+use revm::{Database, DatabaseCommit, DatabaseRef};
+
+/// How many recent block hashes BLOCKHASH can see.
+pub const BLOCK_HASH_WINDOW: u64 = 256;
+
+/// An account as stored: nonce, balance and code hash (code lives in [`WorldState::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountState {
+    pub nonce: u64,
+    pub balance: U256,
+    pub code_hash: B256,
+}
+
+impl AccountState {
+    fn from_info(info: &AccountInfo) -> Self {
+        Self { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash }
+    }
+
+    /// Fixed 72-byte encoding: nonce (8, BE) ‖ balance (32, BE) ‖ code hash (32).
+    pub fn encode(&self) -> [u8; 72] {
+        let mut out = [0u8; 72];
+        out[..8].copy_from_slice(&self.nonce.to_be_bytes());
+        out[8..40].copy_from_slice(&self.balance.to_be_bytes::<32>());
+        out[40..].copy_from_slice(self.code_hash.as_slice());
+        out
+    }
+
+    /// Inverse of [`AccountState::encode`]; `None` if the length is wrong.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 72 {
+            return None;
+        }
+        let nonce = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+        let balance = U256::from_be_slice(&bytes[8..40]);
+        let code_hash = B256::from_slice(&bytes[40..]);
+        Some(Self { nonce, balance, code_hash })
+    }
+}
+
+/// The complete world state, in memory.
+#[derive(Debug, Default, Clone)]
+pub struct WorldState {
+    pub accounts: HashMap<Address, AccountState>,
+    pub code: HashMap<B256, Bytecode>,
+    pub storage: HashMap<Address, HashMap<U256, U256>>,
+    /// Hashes of the last [`BLOCK_HASH_WINDOW`] blocks, for BLOCKHASH (not part of the state).
+    pub block_hashes: HashMap<u64, B256>,
+}
+
+impl PartialEq for WorldState {
+    /// States are equal when accounts, code bytes and non-zero storage agree.
+    fn eq(&self, other: &Self) -> bool {
+        let nonzero = |s: &HashMap<Address, HashMap<U256, U256>>| -> BTreeMap<(Address, U256), U256> {
+            s.iter()
+                .flat_map(|(a, slots)| slots.iter().map(move |(k, v)| ((*a, *k), *v)))
+                .filter(|(_, v)| !v.is_zero())
+                .collect()
+        };
+        let code = |c: &HashMap<B256, Bytecode>| -> BTreeMap<B256, Bytes> {
+            c.iter().map(|(h, b)| (*h, b.original_bytes())).collect()
+        };
+        self.accounts == other.accounts
+            && code(&self.code) == code(&other.code)
+            && nonzero(&self.storage) == nonzero(&other.storage)
+    }
+}
+
+impl WorldState {
+    /// Next nonce of `address` (0 for unknown accounts).
+    pub fn nonce(&self, address: &Address) -> u64 {
+        self.accounts.get(address).map_or(0, |a| a.nonce)
+    }
+
+    /// Balance of `address`.
+    pub fn balance(&self, address: &Address) -> U256 {
+        self.accounts.get(address).map_or(U256::ZERO, |a| a.balance)
+    }
+
+    /// Deployed code of `address` (empty for accounts without code).
+    pub fn code_of(&self, address: &Address) -> Bytes {
+        self.accounts
+            .get(address)
+            .and_then(|a| self.code.get(&a.code_hash))
+            .map(|c| c.original_bytes())
+            .unwrap_or_default()
+    }
+
+    /// Storage slot value.
+    pub fn storage_at(&self, address: &Address, slot: &U256) -> U256 {
+        self.storage.get(address).and_then(|s| s.get(slot)).copied().unwrap_or_default()
+    }
+
+    /// Apply a block's diff.
+    pub fn apply(&mut self, diff: &StateDiff) {
+        for (hash, code) in &diff.code {
+            self.code.entry(*hash).or_insert_with(|| Bytecode::new_raw(code.clone()));
+        }
+        for (address, change) in &diff.accounts {
+            match change {
+                Some(account) => {
+                    self.accounts.insert(*address, *account);
+                }
+                None => {
+                    self.accounts.remove(address);
+                }
+            }
+        }
+        for (address, change) in &diff.storage {
+            if change.cleared {
+                self.storage.remove(address);
+            }
+            let slots = self.storage.entry(*address).or_default();
+            for (slot, value) in &change.slots {
+                if value.is_zero() {
+                    slots.remove(slot);
+                } else {
+                    slots.insert(*slot, *value);
+                }
+            }
+            if slots.is_empty() {
+                self.storage.remove(address);
+            }
+        }
+    }
+
+    /// Remember a sealed block's hash for BLOCKHASH, forgetting ones older than the window.
+    pub fn record_block_hash(&mut self, number: u64, hash: B256) {
+        self.block_hashes.insert(number, hash);
+        if number >= BLOCK_HASH_WINDOW {
+            self.block_hashes.remove(&(number - BLOCK_HASH_WINDOW));
+        }
+    }
+
+    fn account_info(&self, address: &Address) -> Option<AccountInfo> {
+        self.accounts.get(address).map(|a| info_with_code(a, self.code.get(&a.code_hash)))
+    }
+}
+
+fn info_with_code(a: &AccountState, code: Option<&Bytecode>) -> AccountInfo {
+    AccountInfo {
+        nonce: a.nonce,
+        balance: a.balance,
+        code_hash: a.code_hash,
+        code: if a.code_hash == KECCAK_EMPTY { Some(Bytecode::default()) } else { code.cloned() },
+        ..Default::default()
+    }
+}
+
+/// Storage changes of one account in one block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageChange {
+    /// All previous storage of the account was removed (creation or self-destruct).
+    pub cleared: bool,
+    /// New slot values (zero = removed).
+    pub slots: BTreeMap<U256, U256>,
+}
+
+/// Every state change of one block (or of a genesis run), in canonical order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateDiff {
+    /// New account values; `None` = the account was deleted.
+    pub accounts: BTreeMap<Address, Option<AccountState>>,
+    pub storage: BTreeMap<Address, StorageChange>,
+    /// New code by hash.
+    pub code: BTreeMap<B256, Bytes>,
+}
+
+impl StateDiff {
+    /// keccak256 over the canonical encoding of the diff (see module docs).
+    pub fn digest(&self) -> B256 {
+        let mut buf = Vec::with_capacity(128 * (self.accounts.len() + self.storage.len()) + 64);
+        buf.extend_from_slice(b"accounts");
+        for (address, account) in &self.accounts {
+            buf.extend_from_slice(address.as_slice());
+            match account {
+                Some(a) => {
+                    buf.push(1);
+                    buf.extend_from_slice(&a.encode());
+                }
+                None => buf.push(0),
+            }
+        }
+        buf.extend_from_slice(b"storage");
+        for (address, change) in &self.storage {
+            buf.extend_from_slice(address.as_slice());
+            buf.push(u8::from(change.cleared));
+            buf.extend_from_slice(&(change.slots.len() as u64).to_be_bytes());
+            for (slot, value) in &change.slots {
+                buf.extend_from_slice(&slot.to_be_bytes::<32>());
+                buf.extend_from_slice(&value.to_be_bytes::<32>());
+            }
+        }
+        buf.extend_from_slice(b"code");
+        for hash in self.code.keys() {
+            buf.extend_from_slice(hash.as_slice());
+        }
+        keccak256(&buf)
+    }
+
+    /// The state root of a block whose parent has `parent_root` and whose changes are `self`.
+    pub fn chained_root(&self, parent_root: B256) -> B256 {
+        let mut buf = [0u8; 64];
+        buf[..32].copy_from_slice(parent_root.as_slice());
+        buf[32..].copy_from_slice(self.digest().as_slice());
+        keccak256(buf)
+    }
+}
+
+/// A database view for revm: the block's changes so far on top of the committed state.
+/// Commits from revm land in [`Overlay::diff`]; the base is never modified.
+#[derive(Debug)]
+pub struct Overlay<'a> {
+    base: &'a WorldState,
+    pub diff: StateDiff,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(base: &'a WorldState) -> Self {
+        Self { base, diff: StateDiff::default() }
+    }
+
+    fn commit_account(&mut self, address: Address, account: Account) {
+        if !account.is_touched() {
+            return;
+        }
+        if account.is_selfdestructed() {
+            self.diff.accounts.insert(address, None);
+            self.diff.storage.insert(address, StorageChange { cleared: true, ..Default::default() });
+            return;
+        }
+        if let Some(code) = &account.info.code
+            && account.info.code_hash != KECCAK_EMPTY
+            && !self.base.code.contains_key(&account.info.code_hash)
+        {
+            self.diff.code.entry(account.info.code_hash).or_insert_with(|| code.original_bytes());
+        }
+        self.diff.accounts.insert(address, Some(AccountState::from_info(&account.info)));
+        let created = account.is_created();
+        let changed: Vec<(U256, U256)> =
+            account.storage.iter().filter(|(_, v)| v.is_changed()).map(|(k, v)| (*k, v.present_value())).collect();
+        if created || !changed.is_empty() {
+            let entry = self.diff.storage.entry(address).or_default();
+            if created {
+                entry.cleared = true;
+                entry.slots.clear();
+            }
+            entry.slots.extend(changed);
+        }
+    }
+}
+
+impl Database for Overlay<'_> {
+    type Error = Infallible;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Infallible> {
+        match self.diff.accounts.get(&address) {
+            Some(Some(a)) => {
+                let code = self.diff.code.get(&a.code_hash).map(|b| Bytecode::new_raw(b.clone()));
+                Ok(Some(info_with_code(a, code.as_ref().or(self.base.code.get(&a.code_hash)))))
+            }
+            Some(None) => Ok(None),
+            None => Ok(self.base.account_info(&address)),
+        }
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Infallible> {
+        if let Some(code) = self.diff.code.get(&code_hash) {
+            return Ok(Bytecode::new_raw(code.clone()));
+        }
+        Ok(self.base.code.get(&code_hash).cloned().unwrap_or_default())
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Infallible> {
+        if let Some(change) = self.diff.storage.get(&address) {
+            if let Some(v) = change.slots.get(&index) {
+                return Ok(*v);
+            }
+            if change.cleared {
+                return Ok(U256::ZERO);
+            }
+        }
+        Ok(self.base.storage_at(&address, &index))
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Infallible> {
+        Ok(self.base.block_hashes.get(&number).copied().unwrap_or_default())
+    }
+}
+
+impl DatabaseCommit for Overlay<'_> {
+    fn commit(&mut self, changes: AddressMap<Account>) {
+        for (address, account) in changes {
+            self.commit_account(address, account);
+        }
+    }
+}
+
+/// Read-only view of the committed state (for `DatabaseRef` users).
+impl DatabaseRef for WorldState {
+    type Error = Infallible;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Infallible> {
+        Ok(self.account_info(&address))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Infallible> {
+        Ok(self.code.get(&code_hash).cloned().unwrap_or_default())
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Infallible> {
+        Ok(self.storage_at(&address, &index))
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Infallible> {
+        Ok(self.block_hashes.get(&number).copied().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_encoding_round_trips() {
+        let a = AccountState { nonce: 7, balance: U256::from(12345u64), code_hash: KECCAK_EMPTY };
+        assert_eq!(AccountState::decode(&a.encode()), Some(a));
+        assert_eq!(AccountState::decode(&[0u8; 5]), None);
+    }
+
+    #[test]
+    fn digest_depends_on_every_change() {
+        let mut d = StateDiff::default();
+        let base = d.digest();
+        d.storage.entry(Address::ZERO).or_default().slots.insert(U256::from(1), U256::from(2));
+        let with_slot = d.digest();
+        assert_ne!(base, with_slot);
+        d.storage.entry(Address::ZERO).or_default().slots.insert(U256::from(1), U256::from(3));
+        assert_ne!(with_slot, d.digest());
+    }
+}

@@ -1,0 +1,126 @@
+//! The `tradechain` command line: thin wiring over the library crates (anyhow at this edge).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+mod demo;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tradechain_engine::{GenesisCall, Node, NodeConfig};
+
+#[derive(Parser)]
+#[command(name = "tradechain", version, about = "Open, self-hostable trade-finance smart-contract platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the chain: JSON-RPC on 127.0.0.1:8545 by default, data in --data-dir.
+    Node(NodeArgs),
+    /// Replay a data directory from genesis and check every block, signature, root and the final state.
+    /// Play a whole trade on an embedded chain in a temporary directory and print its timeline.
+    Demo {
+        /// Keep the chain in this directory instead of a temporary one.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    Verify {
+        /// Data directory of a stopped node.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// Settings file (TOML); TRADECHAIN_* variables override it.
+    #[arg(long, env = "TRADECHAIN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the settings).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Listen address (overrides the settings).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Dev mode: automine, evm_* methods, insecure well-known keys.
+    #[arg(long)]
+    dev: bool,
+    /// Create the keys and the genesis block, then exit.
+    #[arg(long)]
+    init: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The demo prints its own timeline; the node's info logs would drown it.
+    let default_filter = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| default_filter.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match cli.command {
+        Command::Node(args) => run_node(args),
+        Command::Demo { data_dir } => match data_dir {
+            Some(dir) => demo::run(&dir),
+            None => {
+                let dir = tempfile::tempdir()?;
+                demo::run(dir.path())
+            }
+        },
+        Command::Verify { data_dir } => {
+            let report = tradechain_engine::verify::verify(&data_dir)
+                .with_context(|| format!("verification of {} failed", data_dir.display()))?;
+            println!(
+                "verified {} blocks, {} transactions; head {} state root {}",
+                report.blocks, report.transactions, report.head_hash, report.state_root
+            );
+            Ok(())
+        }
+    }
+}
+
+fn genesis_calls(config: &NodeConfig) -> anyhow::Result<Vec<GenesisCall>> {
+    let operator = config.operator_address()?;
+    Ok(tradechain_contracts::genesis::plan(operator)
+        .into_iter()
+        .map(|c| GenesisCall { to: c.to, input: c.input })
+        .collect())
+}
+
+fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let mut config = NodeConfig::load(args.config.as_deref())?;
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    config.dev |= args.dev;
+    let calls = genesis_calls(&config)?;
+    let node = Node::open(config.clone(), calls).context("cannot open the chain")?;
+    if args.init {
+        println!("initialised {} at block {}", config.data_dir.display(), node.head().header.number);
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let _producer = node.spawn_producer();
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), dev = config.dev, automine = config.automine(), "node ready");
+        // The test harness and scripts read this line to find the port.
+        println!("listening on http://{addr}");
+        tradechain_engine::rpc::serve(node, listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        Ok(())
+    })
+}
