@@ -20,13 +20,21 @@ struct Cli {
 enum Command {
     /// Run the chain: JSON-RPC on 127.0.0.1:8545 by default, data in --data-dir.
     Node(NodeArgs),
-    /// Replay a data directory from genesis and check every block, signature, root and the final state.
     /// Play a whole trade on an embedded chain in a temporary directory and print its timeline.
     Demo {
         /// Keep the chain in this directory instead of a temporary one.
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Run the sandbox bank: ISO 20022 over HTTP, a double-entry ledger, fault switches.
+    SandboxBank(tradechain_bank_adapters::sandbox::SandboxArgs),
+    /// Run a bank's settlement worker: pay each PaymentDue of that bank exactly once.
+    Settle {
+        /// The bank's settings (JSON): chain URL, key, rails, party directory, outbox database.
+        #[arg(long)]
+        settings: PathBuf,
+    },
+    /// Replay a data directory from genesis and check every block, signature, root and the final state.
     Verify {
         /// Data directory of a stopped node.
         #[arg(long)]
@@ -65,6 +73,17 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match cli.command {
         Command::Node(args) => run_node(args),
+        Command::SandboxBank(args) => {
+            tokio::runtime::Runtime::new()?.block_on(tradechain_bank_adapters::sandbox::run(args))?;
+            Ok(())
+        }
+        Command::Settle { settings } => {
+            let settings = tradechain_bank_adapters::config::BankSettings::load(&settings)?;
+            tokio::runtime::Runtime::new()?.block_on(settings.run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            }))?;
+            Ok(())
+        }
         Command::Demo { data_dir } => match data_dir {
             Some(dir) => demo::run(&dir),
             None => {

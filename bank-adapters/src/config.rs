@@ -1,0 +1,159 @@
+//! What a bank's operator configures to run its settlement worker: the chain, the bank's
+//! key, the outbox database, the rails and the party directory, as a JSON file:
+//!
+//! ```json
+//! {
+//!   "rpc_url": "http://127.0.0.1:8545",
+//!   "trade_orders": "0x...",
+//!   "receivables": "0x...",
+//!   "bank_key": "0x...",
+//!   "database_url": "sqlite://harbour-bank-outbox.db?mode=rwc",
+//!   "rails": { "kind": "iso20022", "url": "http://127.0.0.1:9700",
+//!              "initiating_party": "Harbour Bank", "timeout_ms": 5000 },
+//!   "parties": {
+//!     "0x...buyer": { "name": "Acme Imports Ltd", "iban": "GB43HRBR00000000000001", "bic": "HRBRGB2L" }
+//!   }
+//! }
+//! ```
+//! Optional: `confirmations` (0), `start_block` (0), `poll_interval_ms` (500),
+//! `backoff_initial_ms` (200), `backoff_max_ms` (30000), `concurrency` (8). For a webhook
+//! bank: `"rails": { "kind": "webhook", "url": ..., "secret": ..., "timeout_ms": ... }`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use serde::{Deserialize, Serialize};
+
+use crate::chain::ChainClient;
+use crate::iso20022_http::IsoHttpRails;
+use crate::outbox::Outbox;
+use crate::party::{Party, StaticDirectory};
+use crate::rails::Rails;
+use crate::settlement::{CrashPoint, SettlementWorker, WorkerConfig, WorkerError};
+use crate::webhook::WebhookRails;
+
+/// Which rails the bank speaks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RailsSettings {
+    Iso20022 { url: String, initiating_party: String, timeout_ms: u64 },
+    Webhook { url: String, secret: String, timeout_ms: u64 },
+}
+
+/// Everything one bank's worker needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BankSettings {
+    /// Ethereum JSON-RPC URL of the chain (embedded node or any EVM network).
+    pub rpc_url: String,
+    pub trade_orders: Address,
+    /// The Receivables contract, to repay payables finance; omit to ignore repayments.
+    #[serde(default)]
+    pub receivables: Option<Address>,
+    /// The bank's private key (hex). It signs confirmPayment, failPayment and releases.
+    pub bank_key: String,
+    /// Outbox database (sea-orm URL; SQLite or PostgreSQL).
+    pub database_url: String,
+    pub rails: RailsSettings,
+    /// Account details by chain address.
+    pub parties: HashMap<Address, Party>,
+    #[serde(default)]
+    pub confirmations: u64,
+    #[serde(default)]
+    pub start_block: u64,
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Fault injection for recovery tests; never set in production.
+    #[serde(default)]
+    pub crash_at: Option<CrashPoint>,
+}
+
+fn default_poll_ms() -> u64 {
+    500
+}
+fn default_backoff_initial_ms() -> u64 {
+    200
+}
+fn default_backoff_max_ms() -> u64 {
+    30_000
+}
+fn default_concurrency() -> usize {
+    8
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("invalid bank key: {0}")]
+    Key(String),
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
+    #[error(transparent)]
+    Rails(#[from] crate::rails::RailError),
+    #[error(transparent)]
+    Chain(#[from] crate::chain::ChainError),
+    #[error(transparent)]
+    Outbox(#[from] crate::outbox::OutboxError),
+}
+
+impl BankSettings {
+    /// Read settings from a JSON file.
+    pub fn load(path: &std::path::Path) -> Result<Self, SettingsError> {
+        let read = |reason: String| SettingsError::Read { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| read(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| read(e.to_string()))
+    }
+
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            confirmations: self.confirmations,
+            start_block: self.start_block,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+            concurrency: self.concurrency,
+            crash_at: self.crash_at,
+            receivables: self.receivables,
+            ..WorkerConfig::new(self.trade_orders)
+        }
+    }
+
+    pub fn signer(&self) -> Result<PrivateKeySigner, SettingsError> {
+        self.bank_key.trim().parse::<PrivateKeySigner>().map_err(|e| SettingsError::Key(e.to_string()))
+    }
+
+    async fn build<R: Rails>(&self, rails: R) -> Result<SettlementWorker<R>, SettingsError> {
+        let chain = ChainClient::new(&self.rpc_url, Duration::from_secs(30))?;
+        let outbox = Outbox::connect(&self.database_url).await?;
+        let directory = Arc::new(StaticDirectory { parties: self.parties.clone() });
+        Ok(SettlementWorker::new(self.worker_config(), chain, outbox, rails, directory, self.signer()?).await?)
+    }
+
+    /// Build the worker these settings describe and run it until `shutdown` resolves.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), SettingsError> {
+        match &self.rails {
+            RailsSettings::Iso20022 { url, initiating_party, timeout_ms } => {
+                let rails = IsoHttpRails::new(url, initiating_party, Duration::from_millis(*timeout_ms))?;
+                let worker = self.build(rails).await?;
+                tracing::info!(bank = worker.bank_id(), rails = "iso20022", "settlement worker running");
+                worker.run(shutdown).await;
+            }
+            RailsSettings::Webhook { url, secret, timeout_ms } => {
+                let rails = WebhookRails::new(url, secret.as_bytes().to_vec(), Duration::from_millis(*timeout_ms))?;
+                let worker = self.build(rails).await?;
+                tracing::info!(bank = worker.bank_id(), rails = "webhook", "settlement worker running");
+                worker.run(shutdown).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! pain.001.001.09, customer credit transfer initiation: written by the ISO adapter, read by
+//! the sandbox bank.
+//!
+//! One payment information block (`PmtInf`) per transfer, since each transfer names its own
+//! debtor. `GrpHdr/NbOfTxs` and `CtrlSum` (and the same per `PmtInf`) must agree with the
+//! transactions; `CtrlSum` is the plain sum of the amounts and so is only written when
+//! every transfer is in the same currency (the standard's own convention).
+
+use chrono::{DateTime, Utc};
+
+use super::xml::{Element, XmlOut, parse_document};
+use super::{MessageError, PAIN_001_NS, iso_datetime, max_text, parse_date, parse_datetime, read_amount};
+use crate::identifier::{Bic, EndToEndId, Iban};
+use crate::money::Money;
+use crate::party::Party;
+use crate::payment::{CreditTransfer, MAX_REMITTANCE};
+
+/// One pain.001 message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pain001 {
+    /// `GrpHdr/MsgId` (≤ 35 characters, unique per message).
+    pub msg_id: String,
+    pub created: DateTime<Utc>,
+    /// `GrpHdr/InitgPty/Nm`: the bank's customer or the bank itself.
+    pub initiating_party: String,
+    pub transfers: Vec<CreditTransfer>,
+}
+
+const GRP_HDR: &[&str] = &["MsgId", "CreDtTm", "Authstn", "NbOfTxs", "CtrlSum", "InitgPty", "FwdgAgt"];
+const PMT_INF: &[&str] = &[
+    "PmtInfId",
+    "PmtMtd",
+    "BtchBookg",
+    "NbOfTxs",
+    "CtrlSum",
+    "PmtTpInf",
+    "ReqdExctnDt",
+    "PoolgAdjstmntDt",
+    "Dbtr",
+    "DbtrAcct",
+    "DbtrAgt",
+    "DbtrAgtAcct",
+    "InstrForDbtrAgt",
+    "UltmtDbtr",
+    "ChrgBr",
+    "ChrgsAcct",
+    "ChrgsAcctAgt",
+    "CdtTrfTxInf",
+];
+const TX_INF: &[&str] = &[
+    "PmtId",
+    "PmtTpInf",
+    "Amt",
+    "XchgRateInf",
+    "ChrgBr",
+    "ChqInstr",
+    "UltmtDbtr",
+    "IntrmyAgt1",
+    "IntrmyAgt1Acct",
+    "IntrmyAgt2",
+    "IntrmyAgt2Acct",
+    "IntrmyAgt3",
+    "IntrmyAgt3Acct",
+    "CdtrAgt",
+    "CdtrAgtAcct",
+    "Cdtr",
+    "CdtrAcct",
+    "UltmtCdtr",
+    "InstrForCdtrAgt",
+    "InstrForDbtrAgt",
+    "Purp",
+    "RgltryRptg",
+    "Tax",
+    "RltdRmtInf",
+    "RmtInf",
+];
+
+/// The sum of the amounts when they share one currency.
+fn control_sum(transfers: &[CreditTransfer]) -> Result<Option<Money>, MessageError> {
+    let Some(first) = transfers.first() else { return Ok(None) };
+    let mut sum = Money::new(0, first.amount.currency);
+    for t in transfers {
+        if t.amount.currency != sum.currency {
+            return Ok(None);
+        }
+        sum.minor =
+            sum.minor.checked_add(t.amount.minor).ok_or_else(|| MessageError::invalid("CtrlSum", "overflows"))?;
+    }
+    Ok(Some(sum))
+}
+
+/// Write the message; refuses transfers that break the schema's limits.
+pub fn write(msg: &Pain001) -> Result<String, MessageError> {
+    max_text("MsgId", &msg.msg_id, 35)?;
+    max_text("InitgPty/Nm", &msg.initiating_party, 140)?;
+    if msg.transfers.is_empty() {
+        return Err(MessageError::invalid("NbOfTxs", "a message needs at least one transfer"));
+    }
+    let mut out = XmlOut::new(PAIN_001_NS)?;
+    out.open("CstmrCdtTrfInitn")?;
+    out.open("GrpHdr")?
+        .leaf("MsgId", &msg.msg_id)?
+        .leaf("CreDtTm", &iso_datetime(msg.created))?
+        .leaf("NbOfTxs", &msg.transfers.len().to_string())?;
+    if let Some(sum) = control_sum(&msg.transfers)? {
+        out.leaf("CtrlSum", &sum.decimal())?;
+    }
+    out.open("InitgPty")?.leaf("Nm", &msg.initiating_party)?.close()?.close()?;
+    for t in &msg.transfers {
+        write_payment_information(&mut out, t)?;
+    }
+    out.finish()
+}
+
+fn write_payment_information(out: &mut XmlOut, t: &CreditTransfer) -> Result<(), MessageError> {
+    max_text("Dbtr/Nm", &t.debtor.name, 140)?;
+    max_text("Cdtr/Nm", &t.creditor.name, 140)?;
+    max_text("RmtInf/Ustrd", &t.remittance, MAX_REMITTANCE)?;
+    let e2e = t.end_to_end_id.as_str();
+    let amount = t.amount.decimal();
+    out.open("PmtInf")?
+        .leaf("PmtInfId", e2e)?
+        .leaf("PmtMtd", "TRF")?
+        .leaf("NbOfTxs", "1")?
+        .leaf("CtrlSum", &amount)?
+        .open("ReqdExctnDt")?
+        .leaf("Dt", &t.requested_execution_date.format("%Y-%m-%d").to_string())?
+        .close()?;
+    write_party(out, "Dbtr", "DbtrAcct", "DbtrAgt", &t.debtor)?;
+    out.leaf("ChrgBr", "SLEV")?;
+    out.open("CdtTrfTxInf")?
+        .open("PmtId")?
+        .leaf("InstrId", e2e)?
+        .leaf("EndToEndId", e2e)?
+        .close()?
+        .open("Amt")?
+        .leaf_with("InstdAmt", &[("Ccy", t.amount.currency.code())], &amount)?
+        .close()?;
+    out.open("CdtrAgt")?.open("FinInstnId")?.leaf("BICFI", t.creditor.bic.as_str())?.close()?.close()?;
+    out.open("Cdtr")?.leaf("Nm", &t.creditor.name)?.close()?;
+    out.open("CdtrAcct")?.open("Id")?.leaf("IBAN", t.creditor.iban.as_str())?.close()?.close()?;
+    out.open("RmtInf")?.leaf("Ustrd", &t.remittance)?.close()?;
+    out.close()?; // CdtTrfTxInf
+    out.close()?; // PmtInf
+    Ok(())
+}
+
+fn write_party(
+    out: &mut XmlOut,
+    who: &'static str,
+    acct: &'static str,
+    agent: &'static str,
+    p: &Party,
+) -> Result<(), MessageError> {
+    out.open(who)?.leaf("Nm", &p.name)?.close()?;
+    out.open(acct)?.open("Id")?.leaf("IBAN", p.iban.as_str())?.close()?.close()?;
+    out.open(agent)?.open("FinInstnId")?.leaf("BICFI", p.bic.as_str())?.close()?.close()?;
+    Ok(())
+}
+
+/// Read and check a pain.001.001.09 message.
+pub fn parse(xml: &[u8]) -> Result<Pain001, MessageError> {
+    let doc = parse_document(xml, PAIN_001_NS)?;
+    let root = doc.req(&["CstmrCdtTrfInitn"])?;
+    let hdr = root.req(&["GrpHdr"])?;
+    hdr.check_order(GRP_HDR)?;
+    let msg_id = hdr.req_text(&["MsgId"])?.to_string();
+    max_text("MsgId", &msg_id, 35)?;
+    let created = parse_datetime("CreDtTm", hdr.req_text(&["CreDtTm"])?)?;
+    let initiating_party = hdr.req_text(&["InitgPty", "Nm"])?.to_string();
+    let declared: usize =
+        hdr.req_text(&["NbOfTxs"])?.parse().map_err(|_| MessageError::invalid("NbOfTxs", "not a number"))?;
+
+    let mut transfers = Vec::new();
+    for pmt in root.children_named("PmtInf") {
+        transfers.extend(parse_payment_information(pmt)?);
+    }
+    if transfers.is_empty() {
+        return Err(MessageError::Missing("CstmrCdtTrfInitn/PmtInf/CdtTrfTxInf".into()));
+    }
+    if declared != transfers.len() {
+        return Err(MessageError::invalid(
+            "GrpHdr/NbOfTxs",
+            format!("says {declared}, message has {}", transfers.len()),
+        ));
+    }
+    check_control_sum(hdr, &transfers, "GrpHdr/CtrlSum")?;
+    Ok(Pain001 { msg_id, created, initiating_party, transfers })
+}
+
+fn check_control_sum(el: &Element, transfers: &[CreditTransfer], field: &'static str) -> Result<(), MessageError> {
+    let (Some(text), Some(sum)) = (el.opt_text(&["CtrlSum"]), control_sum(transfers)?) else { return Ok(()) };
+    if sum.currency.parse_minor(text)? != sum.minor {
+        return Err(MessageError::invalid(
+            field,
+            format!("{text} does not equal the sum of the amounts {}", sum.decimal()),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_party(el: &Element, who: &str, acct: &str, agent: &str) -> Result<Party, MessageError> {
+    Ok(Party {
+        name: el.req_text(&[who, "Nm"])?.to_string(),
+        iban: Iban::parse(el.req_text(&[acct, "Id", "IBAN"])?)?,
+        bic: Bic::parse(el.req_text(&[agent, "FinInstnId", "BICFI"])?)?,
+    })
+}
+
+fn parse_payment_information(pmt: &Element) -> Result<Vec<CreditTransfer>, MessageError> {
+    pmt.check_order(PMT_INF)?;
+    max_text("PmtInfId", pmt.req_text(&["PmtInfId"])?, 35)?;
+    if pmt.req_text(&["PmtMtd"])? != "TRF" {
+        return Err(MessageError::invalid("PmtMtd", "a credit transfer must be TRF"));
+    }
+    let date = match (pmt.opt_text(&["ReqdExctnDt", "Dt"]), pmt.opt_text(&["ReqdExctnDt", "DtTm"])) {
+        (Some(d), None) => parse_date("ReqdExctnDt/Dt", d)?,
+        (None, Some(t)) => parse_datetime("ReqdExctnDt/DtTm", t)?.date_naive(),
+        _ => return Err(MessageError::Missing("PmtInf/ReqdExctnDt (exactly one of Dt, DtTm)".into())),
+    };
+    let debtor = parse_party(pmt, "Dbtr", "DbtrAcct", "DbtrAgt")?;
+    let mut out = Vec::new();
+    for tx in pmt.children_named("CdtTrfTxInf") {
+        tx.check_order(TX_INF)?;
+        let e2e = EndToEndId::parse(tx.req_text(&["PmtId", "EndToEndId"])?)?;
+        let amount = read_amount(tx.req(&["Amt", "InstdAmt"])?)?;
+        let remittance = tx.opt_text(&["RmtInf", "Ustrd"]).unwrap_or_default().to_string();
+        if remittance.chars().count() > MAX_REMITTANCE {
+            return Err(MessageError::invalid("RmtInf/Ustrd", "longer than 140 characters"));
+        }
+        out.push(CreditTransfer {
+            end_to_end_id: e2e,
+            debtor: debtor.clone(),
+            creditor: parse_party(tx, "Cdtr", "CdtrAcct", "CdtrAgt")?,
+            amount,
+            requested_execution_date: date,
+            remittance,
+        });
+    }
+    if let Some(n) = pmt.opt_text(&["NbOfTxs"])
+        && n.parse::<usize>().ok() != Some(out.len())
+    {
+        return Err(MessageError::invalid("PmtInf/NbOfTxs", format!("says {n}, block has {}", out.len())));
+    }
+    check_control_sum(pmt, &out, "PmtInf/CtrlSum")?;
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "pain001_tests.rs"]
+mod tests;

@@ -1,0 +1,130 @@
+use chrono::{NaiveDate, TimeZone, Utc};
+
+use super::*;
+use crate::money::Currency;
+
+pub(crate) fn party(name: &str, bban: &str, bic: &str) -> Party {
+    Party { name: name.into(), iban: Iban::from_bban("GB", bban).expect("iban"), bic: Bic::parse(bic).expect("bic") }
+}
+
+pub(crate) fn sample() -> Pain001 {
+    let usd = Currency::from_code("USD").expect("usd");
+    Pain001 {
+        msg_id: "M0001".into(),
+        created: Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).single().expect("time"),
+        initiating_party: "Harbour Bank".into(),
+        transfers: vec![CreditTransfer {
+            end_to_end_id: EndToEndId::derive(7431, "12", 1, 1).expect("e2e"),
+            debtor: party("Acme Imports & Sons", "HRBR00000000000001", "HRBRGB2L"),
+            creditor: party("Shenzhen Widgets <Ltd>", "SZWB00000000000002", "SZWBGB2LXXX"),
+            amount: Money::new(1_234_567, usd),
+            requested_execution_date: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
+            remittance: crate::payment::remittance("12", 1, 1),
+        }],
+    }
+}
+
+#[test]
+fn written_message_reads_back_identically() {
+    let msg = sample();
+    let xml = write(&msg).expect("write");
+    assert_eq!(parse(xml.as_bytes()).expect("parse"), msg);
+}
+
+#[test]
+fn written_message_matches_reviewed_snapshot() {
+    insta::assert_snapshot!(write(&sample()).expect("write"));
+}
+
+fn tampered(from: &str, to: &str) -> Result<Pain001, MessageError> {
+    let xml = write(&sample()).expect("write");
+    assert!(xml.contains(from), "fixture lacks {from}");
+    parse(xml.replacen(from, to, 1).as_bytes())
+}
+
+#[test]
+fn amount_with_wrong_precision_is_refused() {
+    let err = tampered("12345.67</InstdAmt>", "12345.6</InstdAmt>").expect_err("precision");
+    assert!(matches!(err, MessageError::Money(_)), "{err}");
+}
+
+#[test]
+fn unknown_currency_is_refused() {
+    assert!(matches!(tampered("Ccy=\"USD\"", "Ccy=\"XYZ\""), Err(MessageError::Money(_))));
+}
+
+#[test]
+fn wrong_namespace_is_refused() {
+    let err = tampered("pain.001.001.09", "pain.001.001.03").expect_err("namespace");
+    assert!(matches!(err, MessageError::Namespace { .. }), "{err}");
+}
+
+#[test]
+fn missing_end_to_end_id_is_refused() {
+    let err = tampered("<EndToEndId>", "<EndToEndIdX>").expect_err("missing");
+    assert!(err.to_string().contains("PmtId/EndToEndId") || matches!(err, MessageError::Xml(_)), "{err}");
+}
+
+#[test]
+fn elements_out_of_schema_order_are_refused() {
+    let xml = write(&sample()).expect("write");
+    let swapped = xml.replacen(
+        "<NbOfTxs>1</NbOfTxs>\n      <CtrlSum>12345.67</CtrlSum>",
+        "<CtrlSum>12345.67</CtrlSum>\n      <NbOfTxs>1</NbOfTxs>",
+        1,
+    );
+    assert_ne!(swapped, xml);
+    assert!(matches!(parse(swapped.as_bytes()), Err(MessageError::Order { .. })));
+}
+
+#[test]
+fn control_sum_that_disagrees_with_amounts_is_refused() {
+    let err = tampered("<CtrlSum>12345.67</CtrlSum>", "<CtrlSum>99999.99</CtrlSum>").expect_err("ctrlsum");
+    assert!(err.to_string().contains("CtrlSum"), "{err}");
+}
+
+#[test]
+fn invalid_iban_is_refused() {
+    let msg = sample();
+    let iban = msg.transfers[0].creditor.iban.to_string();
+    let mut broken = iban.clone();
+    broken.replace_range(2..4, if &iban[2..4] == "00" { "01" } else { "00" });
+    assert!(matches!(tampered(&iban, &broken), Err(MessageError::Identifier(_))));
+}
+
+#[test]
+fn doctype_and_entities_are_refused_as_hostile() {
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"><CstmrCdtTrfInitn>&lol2;</CstmrCdtTrfInitn></Document>"#;
+    assert!(matches!(parse(bomb.as_bytes()), Err(MessageError::Hostile(_))));
+    let undeclared = r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"><CstmrCdtTrfInitn>&xxe;</CstmrCdtTrfInitn></Document>"#;
+    assert!(matches!(parse(undeclared.as_bytes()), Err(MessageError::Hostile(_))));
+}
+
+#[test]
+fn oversized_and_deeply_nested_input_is_refused() {
+    let huge =
+        format!("<Document xmlns=\"{PAIN_001_NS}\">{}</Document>", "x".repeat(super::super::xml::MAX_MESSAGE_BYTES));
+    assert!(matches!(parse(huge.as_bytes()), Err(MessageError::Hostile(_))));
+    let deep = format!("<Document xmlns=\"{PAIN_001_NS}\">{}{}</Document>", "<a>".repeat(100), "</a>".repeat(100));
+    assert!(matches!(parse(deep.as_bytes()), Err(MessageError::Hostile(_))));
+}
+
+#[test]
+fn malformed_xml_is_refused() {
+    for bad in [
+        "",
+        "<Document",
+        "not xml at all",
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.09\"></Documen>",
+    ] {
+        assert!(parse(bad.as_bytes()).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn remittance_longer_than_140_characters_is_not_written() {
+    let mut msg = sample();
+    msg.transfers[0].remittance = "x".repeat(141);
+    assert!(write(&msg).is_err());
+}

@@ -1,0 +1,440 @@
+//! The durable outbox: every payment instruction is written here before anything leaves,
+//! keyed by its EndToEndId, with every state it passes through and when.
+//!
+//! States: `new` (recorded from a `PaymentDue`, nothing sent) → `sent` (about to go or gone
+//! to the bank; outcome unknown until the bank answers) → `accepted` (the bank booked or
+//! accepted it; confirmation on chain pending) → `settled` (confirmed on chain). Or
+//! `rejected` (the bank refused; `chain_recorded_at` is set once `failPayment` is on chain),
+//! or `needs_review` (a malformed or hostile answer, or missing account details: a person
+//! decides; the worker never touches it again).
+//!
+//! The read-model database holds it through sea-orm: SQLite by default, PostgreSQL
+//! supported. Tables are created at start-up if missing. Amounts are stored as decimal
+//! strings of minor units (a `u128` does not fit a SQL integer).
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    ExprTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Schema, Set, TransactionTrait,
+};
+
+use crate::identifier::{Bic, EndToEndId, Iban};
+use crate::money::{Currency, Money};
+use crate::party::Party;
+use crate::payment::CreditTransfer;
+
+pub mod instruction {
+    use sea_orm::entity::prelude::*;
+
+    /// One payment instruction (table `payment_instruction`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payment_instruction")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub end_to_end_id: String,
+        /// The paying bank's chain address (lower-case hex), owner of this instruction.
+        pub bank_id: String,
+        /// `milestone` (a `PaymentDue`) or `repayment` (a `RepaymentDue` of payables finance).
+        pub kind: String,
+        /// The financing a repayment belongs to (decimal), for `repayment` rows.
+        pub financing_id: Option<String>,
+        pub chain_id: i64,
+        /// Order id (decimal; a uint256 on chain).
+        pub order_id: String,
+        pub milestone: i64,
+        pub attempt: i64,
+        pub payer: String,
+        pub payee: String,
+        pub debtor_name: String,
+        pub debtor_iban: String,
+        pub debtor_bic: String,
+        pub creditor_name: String,
+        pub creditor_iban: String,
+        pub creditor_bic: String,
+        /// Minor units, decimal string.
+        pub amount_minor: String,
+        pub currency: String,
+        /// Due date on chain (unix seconds).
+        pub due_date: i64,
+        /// Block holding the `PaymentDue` event.
+        pub block_number: i64,
+        pub state: String,
+        pub bank_reference: Option<String>,
+        /// Rejection reason code, or why it needs review.
+        pub reason: Option<String>,
+        /// Hash of the confirmPayment / failPayment transaction.
+        pub chain_tx: Option<String>,
+        pub send_count: i64,
+        pub retries: i64,
+        /// Do not act on it before this time (unix ms): backoff.
+        pub next_attempt_at: i64,
+        pub created_at: i64,
+        pub sent_at: Option<i64>,
+        pub accepted_at: Option<i64>,
+        pub settled_at: Option<i64>,
+        pub rejected_at: Option<i64>,
+        pub needs_review_at: Option<i64>,
+        pub chain_recorded_at: Option<i64>,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cursor {
+    use sea_orm::entity::prelude::*;
+
+    /// The last block a bank's worker has fully processed (table `settlement_cursor`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "settlement_cursor")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub bank_id: String,
+        pub chain_id: i64,
+        pub last_block: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod watch {
+    use sea_orm::entity::prelude::*;
+
+    /// A triggered milestone waiting for its due date (table `milestone_watch`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestone_watch")]
+    pub struct Model {
+        /// `{bank_id}/{order_id}/{milestone}`, or `{bank_id}/R{financing_id}` for a repayment.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub bank_id: String,
+        /// Set for a payables-finance repayment to release; else a milestone.
+        pub financing_id: Option<String>,
+        pub order_id: String,
+        pub milestone: i64,
+        pub due_date: i64,
+        pub done: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub use instruction::Model as Instruction;
+
+/// Instruction states, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    New,
+    Sent,
+    Accepted,
+    Settled,
+    Rejected,
+    NeedsReview,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::New => "new",
+            State::Sent => "sent",
+            State::Accepted => "accepted",
+            State::Settled => "settled",
+            State::Rejected => "rejected",
+            State::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [State::New, State::Sent, State::Accepted, State::Settled, State::Rejected, State::NeedsReview]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("outbox row {end_to_end_id} is corrupt: {reason}")]
+    Corrupt { end_to_end_id: String, reason: String },
+    #[error("no instruction {0}")]
+    NotFound(String),
+}
+
+/// Row kinds.
+pub const KIND_MILESTONE: &str = "milestone";
+pub const KIND_REPAYMENT: &str = "repayment";
+
+/// A triggered milestone (or a scheduled repayment) to remember until its due date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    pub order_id: String,
+    pub milestone: u64,
+    pub due_date: u64,
+    /// `Some` for a payables-finance repayment.
+    pub financing_id: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The outbox over one database.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    db: DatabaseConnection,
+}
+
+impl Outbox {
+    /// Connect (e.g. `sqlite:///var/lib/tradechain/read.db?mode=rwc` or
+    /// `postgres://user@host/db`) and create the tables if they are missing.
+    pub async fn connect(url: &str) -> Result<Self, OutboxError> {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        let mut options = ConnectOptions::new(url);
+        // SQLite: write-ahead log for readers beside the worker, and a full sync on every
+        // commit, so a recorded instruction survives a power cut, not just a crash.
+        options.sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(std::time::Duration::from_secs(5))
+        });
+        let db = Database::connect(options).await?;
+        let schema = Schema::new(db.get_database_backend());
+        db.execute(schema.create_table_from_entity(instruction::Entity).if_not_exists()).await?;
+        db.execute(schema.create_table_from_entity(cursor::Entity).if_not_exists()).await?;
+        db.execute(schema.create_table_from_entity(watch::Entity).if_not_exists()).await?;
+        Ok(Outbox { db })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The last block fully processed for `bank_id`, if any.
+    pub async fn cursor(&self, bank_id: &str) -> Result<Option<u64>, OutboxError> {
+        let row = cursor::Entity::find_by_id(bank_id.to_string()).one(&self.db).await?;
+        Ok(row.and_then(|c| u64::try_from(c.last_block).ok()))
+    }
+
+    /// Record what a block range brought — new instructions, milestones to watch — and move
+    /// the cursor to `to_block`, all in one database transaction: either the range is fully
+    /// recorded and skipped next time, or nothing of it is and it is read again.
+    /// Instructions already present (same EndToEndId) are left as they are.
+    pub async fn record_range(
+        &self,
+        bank_id: &str,
+        chain_id: u64,
+        to_block: u64,
+        instructions: Vec<Instruction>,
+        watches: Vec<Watch>,
+    ) -> Result<usize, OutboxError> {
+        let txn = self.db.begin().await?;
+        let mut inserted = 0;
+        for ins in instructions {
+            if instruction::Entity::find_by_id(ins.end_to_end_id.clone()).one(&txn).await?.is_none() {
+                ins.into_active_model().reset_all().insert(&txn).await?;
+                inserted += 1;
+            }
+        }
+        for w in watches {
+            let key = match &w.financing_id {
+                Some(f) => format!("{bank_id}/R{f}"),
+                None => format!("{bank_id}/{}/{}", w.order_id, w.milestone),
+            };
+            if watch::Entity::find_by_id(key.clone()).one(&txn).await?.is_none() {
+                watch::ActiveModel {
+                    key: Set(key),
+                    bank_id: Set(bank_id.to_string()),
+                    financing_id: Set(w.financing_id),
+                    order_id: Set(w.order_id),
+                    milestone: Set(to_i64(w.milestone)),
+                    due_date: Set(to_i64(w.due_date)),
+                    done: Set(false),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        let cur = cursor::ActiveModel {
+            bank_id: Set(bank_id.to_string()),
+            chain_id: Set(to_i64(chain_id)),
+            last_block: Set(to_i64(to_block)),
+            updated_at: Set(now_ms()),
+        };
+        if cursor::Entity::find_by_id(bank_id.to_string()).one(&txn).await?.is_some() {
+            cur.update(&txn).await?;
+        } else {
+            cur.insert(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn get(&self, e2e: &str) -> Result<Option<Instruction>, OutboxError> {
+        Ok(instruction::Entity::find_by_id(e2e.to_string()).one(&self.db).await?)
+    }
+
+    /// Every instruction of `bank_id`, oldest first.
+    pub async fn all(&self, bank_id: &str) -> Result<Vec<Instruction>, OutboxError> {
+        Ok(instruction::Entity::find()
+            .filter(instruction::Column::BankId.eq(bank_id))
+            .order_by_asc(instruction::Column::CreatedAt)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Instructions the worker still has to act on now: not final, backoff elapsed.
+    pub async fn actionable(&self, bank_id: &str, limit: u64) -> Result<Vec<Instruction>, OutboxError> {
+        let open = [State::New, State::Sent, State::Accepted].map(State::as_str);
+        let rows = instruction::Entity::find()
+            .filter(instruction::Column::BankId.eq(bank_id))
+            .filter(
+                instruction::Column::State.is_in(open).or(instruction::Column::State
+                    .eq(State::Rejected.as_str())
+                    .and(instruction::Column::ChainRecordedAt.is_null())),
+            )
+            .filter(instruction::Column::NextAttemptAt.lte(now_ms()))
+            .order_by_asc(instruction::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows)
+    }
+
+    /// Watched milestones of `bank_id` due at `chain_time` and not yet handled.
+    pub async fn due_watches(&self, bank_id: &str, chain_time: u64) -> Result<Vec<watch::Model>, OutboxError> {
+        Ok(watch::Entity::find()
+            .filter(watch::Column::BankId.eq(bank_id))
+            .filter(watch::Column::Done.eq(false))
+            .filter(watch::Column::DueDate.lte(to_i64(chain_time)))
+            .order_by_asc(watch::Column::DueDate)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn watch_done(&self, key: &str) -> Result<(), OutboxError> {
+        watch::ActiveModel { key: Set(key.to_string()), done: Set(true), ..Default::default() }
+            .update(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Move an instruction to `state`, stamping the state's timestamp, with optional fields.
+    pub async fn transition(&self, e2e: &str, state: State, change: Change) -> Result<Instruction, OutboxError> {
+        let row = self.get(e2e).await?.ok_or_else(|| OutboxError::NotFound(e2e.to_string()))?;
+        let now = now_ms();
+        let mut am = row.into_active_model();
+        am.state = Set(state.as_str().to_string());
+        am.updated_at = Set(now);
+        match state {
+            State::New => {}
+            State::Sent => am.sent_at = Set(Some(now)),
+            State::Accepted => am.accepted_at = Set(Some(now)),
+            State::Settled => am.settled_at = Set(Some(now)),
+            State::Rejected => am.rejected_at = Set(Some(now)),
+            State::NeedsReview => am.needs_review_at = Set(Some(now)),
+        }
+        if change.count_send {
+            am.send_count = Set(am.send_count.as_ref() + 1);
+        }
+        if let Some(r) = change.bank_reference {
+            am.bank_reference = Set(Some(r));
+        }
+        if let Some(r) = change.reason {
+            am.reason = Set(Some(r));
+        }
+        if let Some(tx) = change.chain_tx {
+            am.chain_tx = Set(Some(tx));
+        }
+        if change.chain_recorded {
+            am.chain_recorded_at = Set(Some(now));
+        }
+        am.retries = Set(0);
+        am.next_attempt_at = Set(0);
+        Ok(am.update(&self.db).await?)
+    }
+
+    /// Leave the state as it is and try again after `delay_ms` (backoff).
+    pub async fn defer(&self, e2e: &str, retries: i64, delay_ms: i64, reason: &str) -> Result<(), OutboxError> {
+        let now = now_ms();
+        instruction::ActiveModel {
+            end_to_end_id: Set(e2e.to_string()),
+            retries: Set(retries),
+            next_attempt_at: Set(now.saturating_add(delay_ms)),
+            reason: Set(Some(reason.chars().take(300).collect())),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(&self.db)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Optional fields set with a transition.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub count_send: bool,
+    pub bank_reference: Option<String>,
+    pub reason: Option<String>,
+    pub chain_tx: Option<String>,
+    pub chain_recorded: bool,
+}
+
+impl Instruction {
+    pub fn state(&self) -> Option<State> {
+        State::parse(&self.state)
+    }
+
+    pub fn is_repayment(&self) -> bool {
+        self.kind == KIND_REPAYMENT
+    }
+
+    pub fn amount(&self) -> Result<Money, OutboxError> {
+        let corrupt = |reason: String| OutboxError::Corrupt { end_to_end_id: self.end_to_end_id.clone(), reason };
+        let currency = Currency::parse(&self.currency).map_err(|e| corrupt(e.to_string()))?;
+        let minor = self.amount_minor.parse::<u128>().map_err(|e| corrupt(e.to_string()))?;
+        Ok(Money::new(minor, currency))
+    }
+
+    /// The credit transfer this instruction sends.
+    pub fn credit_transfer(&self) -> Result<CreditTransfer, OutboxError> {
+        let corrupt = |reason: String| OutboxError::Corrupt { end_to_end_id: self.end_to_end_id.clone(), reason };
+        let party = |name: &str, iban: &str, bic: &str| -> Result<Party, OutboxError> {
+            Ok(Party {
+                name: name.to_string(),
+                iban: Iban::parse(iban).map_err(|e| corrupt(e.to_string()))?,
+                bic: Bic::parse(bic).map_err(|e| corrupt(e.to_string()))?,
+            })
+        };
+        let due = chrono::DateTime::from_timestamp(self.due_date, 0)
+            .ok_or_else(|| corrupt("due date out of range".into()))?;
+        let milestone = u64::try_from(self.milestone).map_err(|e| corrupt(e.to_string()))?;
+        let attempt = u32::try_from(self.attempt).map_err(|e| corrupt(e.to_string()))?;
+        Ok(CreditTransfer {
+            end_to_end_id: EndToEndId::parse(&self.end_to_end_id).map_err(|e| corrupt(e.to_string()))?,
+            debtor: party(&self.debtor_name, &self.debtor_iban, &self.debtor_bic)?,
+            creditor: party(&self.creditor_name, &self.creditor_iban, &self.creditor_bic)?,
+            amount: self.amount()?,
+            requested_execution_date: due.date_naive(),
+            remittance: match &self.financing_id {
+                Some(f) if self.is_repayment() => crate::payment::repayment_remittance(f, &self.order_id),
+                _ => crate::payment::remittance(&self.order_id, milestone, attempt),
+            },
+        })
+    }
+}

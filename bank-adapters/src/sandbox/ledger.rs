@@ -1,0 +1,445 @@
+//! The sandbox bank's double-entry ledger, persisted with sea-orm in its own SQLite file.
+//!
+//! Every booking writes two entries that sum to zero (debit the payer, credit the payee);
+//! funding an account books against the bank's own capital account, so the sum of all
+//! balances is always zero. Each account's running balance is kept beside the entries and
+//! [`Ledger::check`] re-derives it from them. Payments are idempotent by EndToEndId: a second
+//! instruction with a known id books nothing, answers the recorded status, and is counted.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::identifier::{Bic, EndToEndId, Iban};
+use crate::iso20022::pain002::TxStatus;
+use crate::money::Currency;
+use crate::payment::CreditTransfer;
+
+pub(crate) mod account {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sandbox_account")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub iban: String,
+        pub name: String,
+        pub bic: String,
+        pub currency: String,
+        /// How far below zero the balance may go (minor units, >= 0).
+        pub overdraft_limit: i64,
+        pub balance: i64,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod entry {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sandbox_entry")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub booking_ref: String,
+        pub iban: String,
+        /// Signed minor units: negative debits, positive credits.
+        pub amount: i64,
+        pub currency: String,
+        pub end_to_end_id: Option<String>,
+        pub booked_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod payment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sandbox_payment")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub end_to_end_id: String,
+        pub msg_id: String,
+        pub debtor_iban: String,
+        pub creditor_iban: String,
+        pub amount: String,
+        pub currency: String,
+        pub status: String,
+        pub reason: Option<String>,
+        pub bank_reference: Option<String>,
+        pub received_count: i32,
+        pub received_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The bank's own account that funding is booked against (so balances sum to zero).
+pub const CAPITAL_BBAN: &str = "SBOX00000000000000";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("unknown account {0}")]
+    UnknownAccount(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl<E: std::error::Error> From<sea_orm::TransactionError<E>> for LedgerError
+where
+    LedgerError: From<E>,
+{
+    fn from(e: sea_orm::TransactionError<E>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => LedgerError::Db(db),
+            sea_orm::TransactionError::Transaction(inner) => inner.into(),
+        }
+    }
+}
+
+/// The status the bank holds for one EndToEndId.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub end_to_end_id: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub bank_reference: Option<String>,
+    pub amount: String,
+    pub currency: String,
+    /// How many pain.001 instructions carried this EndToEndId.
+    pub received_count: u32,
+}
+
+impl From<payment::Model> for PaymentRecord {
+    fn from(m: payment::Model) -> Self {
+        PaymentRecord {
+            end_to_end_id: m.end_to_end_id,
+            status: m.status,
+            reason: m.reason,
+            bank_reference: m.bank_reference,
+            amount: m.amount,
+            currency: m.currency,
+            received_count: u32::try_from(m.received_count).unwrap_or(0),
+        }
+    }
+}
+
+/// An account to open (admin API).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenAccount {
+    pub iban: Iban,
+    pub name: String,
+    pub bic: Bic,
+    pub currency: String,
+    #[serde(default)]
+    pub overdraft_limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    pub iban: String,
+    pub name: String,
+    pub currency: String,
+    pub balance: i64,
+}
+
+/// One booked entry, for camt.054.
+#[derive(Debug, Clone)]
+pub struct BookedEntry {
+    pub seq: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub booking_ref: String,
+    pub end_to_end_id: Option<String>,
+    pub booked_at: i64,
+}
+
+pub struct Ledger {
+    db: DatabaseConnection,
+    /// One writer at a time: the balance check and the booking are one decision.
+    write: Mutex<()>,
+    capital: Iban,
+}
+
+impl Ledger {
+    /// Open (creating if needed) the ledger at `database_url`, e.g. `sqlite://bank.db?mode=rwc`.
+    pub async fn open(database_url: &str) -> Result<Self, LedgerError> {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        let mut options = ConnectOptions::new(database_url);
+        // A sandbox: survives a crash of its process (WAL), not necessarily a power cut.
+        options.sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(std::time::Duration::from_secs(5))
+        });
+        let db = Database::connect(options).await?;
+        let schema = Schema::new(db.get_database_backend());
+        db.execute(schema.create_table_from_entity(account::Entity).if_not_exists()).await?;
+        db.execute(schema.create_table_from_entity(entry::Entity).if_not_exists()).await?;
+        db.execute(schema.create_table_from_entity(payment::Entity).if_not_exists()).await?;
+        let capital = Iban::from_bban("GB", CAPITAL_BBAN).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        Ok(Ledger { db, write: Mutex::new(()), capital })
+    }
+
+    pub async fn open_account(&self, req: &OpenAccount) -> Result<(), LedgerError> {
+        Currency::parse(&req.currency).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+        if req.overdraft_limit < 0 || req.name.is_empty() || req.name.chars().count() > 140 {
+            return Err(LedgerError::Invalid("name must be 1..=140 characters, overdraft_limit >= 0".into()));
+        }
+        let _w = self.write.lock().await;
+        if account::Entity::find_by_id(req.iban.to_string()).one(&self.db).await?.is_some() {
+            return Ok(());
+        }
+        account::ActiveModel {
+            iban: Set(req.iban.to_string()),
+            name: Set(req.name.clone()),
+            bic: Set(req.bic.to_string()),
+            currency: Set(req.currency.clone()),
+            overdraft_limit: Set(req.overdraft_limit),
+            balance: Set(0),
+            created_at: Set(Utc::now().timestamp_millis()),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Credit `amount` to `iban` against the bank's capital account.
+    pub async fn fund(&self, iban: &Iban, amount: i64) -> Result<(), LedgerError> {
+        if amount <= 0 {
+            return Err(LedgerError::Invalid("amount must be > 0".into()));
+        }
+        let _w = self.write.lock().await;
+        let txn = self.db.begin().await?;
+        let acct = account::Entity::find_by_id(iban.to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownAccount(iban.to_string()))?;
+        self.ensure_capital(&txn, &acct.currency).await?;
+        let reference = format!("FUND-{}", Utc::now().timestamp_micros());
+        post(&txn, &reference, &self.capital_key(&acct.currency), -amount, &acct.currency, None).await?;
+        post(&txn, &reference, iban.as_str(), amount, &acct.currency, None).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    fn capital_key(&self, currency: &str) -> String {
+        format!("{}-{currency}", self.capital)
+    }
+
+    async fn ensure_capital(&self, txn: &impl ConnectionTrait, currency: &str) -> Result<(), LedgerError> {
+        let key = self.capital_key(currency);
+        if account::Entity::find_by_id(key.clone()).one(txn).await?.is_none() {
+            account::ActiveModel {
+                iban: Set(key),
+                name: Set("Sandbox bank capital".into()),
+                bic: Set("SBOXGB2L".into()),
+                currency: Set(currency.to_string()),
+                overdraft_limit: Set(i64::MAX),
+                balance: Set(0),
+                created_at: Set(Utc::now().timestamp_millis()),
+            }
+            .insert(txn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Receive one credit transfer: book it once, or answer the status already recorded.
+    pub async fn receive(
+        &self,
+        msg_id: &str,
+        t: &CreditTransfer,
+        reject_with: Option<String>,
+    ) -> Result<PaymentRecord, LedgerError> {
+        let _w = self.write.lock().await;
+        let txn = self.db.begin().await?;
+        let e2e = t.end_to_end_id.to_string();
+        if let Some(existing) = payment::Entity::find_by_id(e2e.clone()).one(&txn).await? {
+            payment::Entity::update_many()
+                .col_expr(payment::Column::ReceivedCount, Expr::col(payment::Column::ReceivedCount).add(1))
+                .filter(payment::Column::EndToEndId.eq(e2e.clone()))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            let mut record = PaymentRecord::from(existing);
+            record.received_count += 1;
+            tracing::info!(end_to_end_id = %e2e, count = record.received_count, "duplicate instruction: not booked again");
+            return Ok(record);
+        }
+        let decision = match reject_with {
+            Some(code) => Err((code, "rejected by injected fault".to_string())),
+            None => self.check_booking(&txn, t).await?,
+        };
+        let now = Utc::now();
+        let (status, reason, reference) = match decision {
+            Ok(amount) => {
+                let reference = format!("SBX{}", now.timestamp_micros());
+                post(&txn, &reference, t.debtor.iban.as_str(), -amount, t.amount.currency.code(), Some(&e2e)).await?;
+                post(&txn, &reference, t.creditor.iban.as_str(), amount, t.amount.currency.code(), Some(&e2e)).await?;
+                (TxStatus::Acsc, None, Some(reference))
+            }
+            Err((code, detail)) => {
+                tracing::info!(end_to_end_id = %e2e, code, detail, "instruction rejected");
+                (TxStatus::Rjct, Some(code), None)
+            }
+        };
+        let model = payment::ActiveModel {
+            end_to_end_id: Set(e2e),
+            msg_id: Set(msg_id.to_string()),
+            debtor_iban: Set(t.debtor.iban.to_string()),
+            creditor_iban: Set(t.creditor.iban.to_string()),
+            amount: Set(t.amount.decimal()),
+            currency: Set(t.amount.currency.code().to_string()),
+            status: Set(status.code().to_string()),
+            reason: Set(reason),
+            bank_reference: Set(reference),
+            received_count: Set(1),
+            received_at: Set(now.timestamp_millis()),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
+    /// `Ok(amount)` when the transfer can be booked, else the ISO reason code and a detail.
+    async fn check_booking(
+        &self,
+        txn: &impl ConnectionTrait,
+        t: &CreditTransfer,
+    ) -> Result<Result<i64, (String, String)>, LedgerError> {
+        let reject = |code: &str, detail: String| Ok(Err((code.to_string(), detail)));
+        let Ok(amount) = i64::try_from(t.amount.minor) else {
+            return reject("AM02", "amount exceeds what the sandbox books".into());
+        };
+        if amount == 0 {
+            return reject("AM01", "zero amount".into());
+        }
+        let Some(debtor) = account::Entity::find_by_id(t.debtor.iban.to_string()).one(txn).await? else {
+            return reject("AC01", format!("unknown debtor account {}", t.debtor.iban));
+        };
+        let Some(creditor) = account::Entity::find_by_id(t.creditor.iban.to_string()).one(txn).await? else {
+            return reject("AC01", format!("unknown creditor account {}", t.creditor.iban));
+        };
+        let ccy = t.amount.currency.code();
+        if debtor.currency != ccy || creditor.currency != ccy {
+            return reject("AM03", format!("accounts are not held in {ccy}"));
+        }
+        if debtor.balance.checked_sub(amount).is_none_or(|after| after < -debtor.overdraft_limit) {
+            return reject("AM04", format!("insufficient funds on {}", debtor.iban));
+        }
+        Ok(Ok(amount))
+    }
+
+    pub async fn payment(&self, e2e: &EndToEndId) -> Result<Option<PaymentRecord>, LedgerError> {
+        Ok(payment::Entity::find_by_id(e2e.to_string()).one(&self.db).await?.map(PaymentRecord::from))
+    }
+
+    pub async fn payments(&self) -> Result<Vec<PaymentRecord>, LedgerError> {
+        let rows = payment::Entity::find().order_by_asc(payment::Column::ReceivedAt).all(&self.db).await?;
+        Ok(rows.into_iter().map(PaymentRecord::from).collect())
+    }
+
+    pub async fn balances(&self) -> Result<Vec<Balance>, LedgerError> {
+        let rows = account::Entity::find().order_by_asc(account::Column::Iban).all(&self.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|a| Balance { iban: a.iban, name: a.name, currency: a.currency, balance: a.balance })
+            .collect())
+    }
+
+    /// Re-derive every balance from the entries; returns the per-currency sum of all entries
+    /// (zero when the books balance) or an error naming the first account that disagrees.
+    pub async fn check(&self) -> Result<Vec<(String, i128)>, LedgerError> {
+        let entries = entry::Entity::find().all(&self.db).await?;
+        let mut per_account = std::collections::BTreeMap::<String, i128>::new();
+        let mut per_currency = std::collections::BTreeMap::<String, i128>::new();
+        for e in &entries {
+            *per_account.entry(e.iban.clone()).or_default() += i128::from(e.amount);
+            *per_currency.entry(e.currency.clone()).or_default() += i128::from(e.amount);
+        }
+        for a in account::Entity::find().all(&self.db).await? {
+            let derived = per_account.get(&a.iban).copied().unwrap_or(0);
+            if derived != i128::from(a.balance) {
+                return Err(LedgerError::Invalid(format!(
+                    "account {} balance {} != entries {derived}",
+                    a.iban, a.balance
+                )));
+            }
+        }
+        Ok(per_currency.into_iter().collect())
+    }
+
+    /// Entries on `iban` with sequence number above `since`, oldest first.
+    pub async fn entries_since(&self, iban: &Iban, since: i64) -> Result<Vec<BookedEntry>, LedgerError> {
+        let rows = entry::Entity::find()
+            .filter(entry::Column::Iban.eq(iban.to_string()))
+            .filter(entry::Column::Id.gt(since))
+            .order_by_asc(entry::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|e| BookedEntry {
+                seq: e.id,
+                amount: e.amount,
+                currency: e.currency,
+                booking_ref: e.booking_ref,
+                end_to_end_id: e.end_to_end_id,
+                booked_at: e.booked_at,
+            })
+            .collect())
+    }
+}
+
+/// Write one entry and move the account's running balance with it.
+async fn post(
+    txn: &impl ConnectionTrait,
+    reference: &str,
+    iban: &str,
+    amount: i64,
+    currency: &str,
+    e2e: Option<&str>,
+) -> Result<(), LedgerError> {
+    entry::ActiveModel {
+        booking_ref: Set(reference.to_string()),
+        iban: Set(iban.to_string()),
+        amount: Set(amount),
+        currency: Set(currency.to_string()),
+        end_to_end_id: Set(e2e.map(str::to_string)),
+        booked_at: Set(Utc::now().timestamp_millis()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let updated = account::Entity::update_many()
+        .col_expr(account::Column::Balance, Expr::col(account::Column::Balance).add(amount))
+        .filter(account::Column::Iban.eq(iban))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(LedgerError::UnknownAccount(iban.to_string()));
+    }
+    Ok(())
+}

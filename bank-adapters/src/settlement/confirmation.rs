@@ -1,0 +1,105 @@
+//! The chain side of a payment: `confirmPayment` once the bank has booked it, `failPayment`
+//! once it has refused it, each idempotent against what the chain already shows.
+
+use alloy::primitives::U256;
+use tradechain_contracts::{MilestoneState, TradeOrders};
+
+use super::{SettlementWorker, WorkerError, payment_reference};
+use crate::outbox::{Change, Instruction, OutboxError, State};
+use crate::rails::Rails;
+
+impl<R: Rails> SettlementWorker<R> {
+    async fn milestone(&self, ins: &Instruction) -> Result<(U256, U256, TradeOrders::Milestone), WorkerError> {
+        let w = &self.inner;
+        let corrupt =
+            |what: &str| OutboxError::Corrupt { end_to_end_id: ins.end_to_end_id.clone(), reason: what.to_string() };
+        let order = ins.order_id.parse::<U256>().map_err(|_| corrupt("order id"))?;
+        let index = U256::from(u64::try_from(ins.milestone).map_err(|_| corrupt("milestone"))?);
+        let m = w.chain.call(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order, index }).await?;
+        Ok((order, index, m))
+    }
+
+    /// Send `confirmPayment`; settled once the receipt succeeds or the chain shows it paid.
+    pub(super) async fn confirm_on_chain(&self, ins: &Instruction) -> Result<(), WorkerError> {
+        if ins.is_repayment() {
+            return self.confirm_repayment(ins).await;
+        }
+        let w = &self.inner;
+        let _guard = w.chain_lock.lock().await;
+        let (order, index, m) = self.milestone(ins).await?;
+        let reference = payment_reference(&ins.end_to_end_id, ins.bank_reference.as_deref());
+        let attempt_matches = i64::from(m.attempts) == ins.attempt;
+        if m.state == MilestoneState::Paid as u8 && attempt_matches {
+            tracing::info!("milestone already paid on chain; settled");
+            w.outbox.transition(&ins.end_to_end_id, State::Settled, Change::default()).await?;
+            return Ok(());
+        }
+        if m.state != MilestoneState::Due as u8 || !attempt_matches {
+            let why = format!("bank paid but the milestone is in state {} (attempt {}) on chain", m.state, m.attempts);
+            tracing::error!(problem = %why, "cannot confirm; needs review");
+            return self.review(ins, &why).await;
+        }
+        let call = TradeOrders::confirmPaymentCall { orderId: order, index, paymentReference: reference };
+        match w.chain.send(&w.signer, w.config.trade_orders, &call).await {
+            Ok(tx) => {
+                tracing::info!(%tx, "payment confirmed on chain");
+                let change = Change { chain_tx: Some(format!("{tx:#x}")), ..Change::default() };
+                w.outbox.transition(&ins.end_to_end_id, State::Settled, change).await?;
+                Ok(())
+            }
+            Err(e) => {
+                let delay = self.backoff(ins.retries);
+                tracing::warn!(error = %e, reason = ?e.revert_reason(), "confirmPayment failed; will retry");
+                w.outbox.defer(&ins.end_to_end_id, ins.retries + 1, delay, &e.to_string()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Send `failPayment` with the bank's reason, so the parties see the failed payment.
+    pub(super) async fn record_failure_on_chain(&self, ins: &Instruction) -> Result<(), WorkerError> {
+        if ins.is_repayment() {
+            let why = format!(
+                "bank rejected the repayment ({}); there is no on-chain failure for repayments",
+                ins.reason.as_deref().unwrap_or("no reason")
+            );
+            tracing::error!(problem = %why, "repayment refused; needs review");
+            return self.review(ins, &why).await;
+        }
+        let w = &self.inner;
+        let _guard = w.chain_lock.lock().await;
+        let (order, index, m) = self.milestone(ins).await?;
+        let recorded = Change { chain_recorded: true, ..Change::default() };
+        if m.state == MilestoneState::Failed as u8 || i64::from(m.attempts) > ins.attempt {
+            w.outbox.transition(&ins.end_to_end_id, State::Rejected, recorded).await?;
+            return Ok(());
+        }
+        if m.state != MilestoneState::Due as u8 {
+            let why = format!("bank rejected but the milestone is in state {} on chain", m.state);
+            tracing::error!(problem = %why, "cannot record the failure; needs review");
+            return self.review(ins, &why).await;
+        }
+        let mut reason: String = ins.reason.clone().unwrap_or_else(|| "rejected by the bank".into());
+        reason.truncate(reason.char_indices().nth(280).map_or(reason.len(), |(i, _)| i));
+        let call = TradeOrders::failPaymentCall {
+            orderId: order,
+            index,
+            paymentReference: payment_reference(&ins.end_to_end_id, None),
+            reason,
+        };
+        match w.chain.send(&w.signer, w.config.trade_orders, &call).await {
+            Ok(tx) => {
+                tracing::info!(%tx, "failed payment recorded on chain");
+                let change = Change { chain_tx: Some(format!("{tx:#x}")), ..recorded };
+                w.outbox.transition(&ins.end_to_end_id, State::Rejected, change).await?;
+                Ok(())
+            }
+            Err(e) => {
+                let delay = self.backoff(ins.retries);
+                tracing::warn!(error = %e, reason = ?e.revert_reason(), "failPayment failed; will retry");
+                w.outbox.defer(&ins.end_to_end_id, ins.retries + 1, delay, &e.to_string()).await?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The settlement worker: one per bank. It follows the chain through JSON-RPC, releases its
+//! milestones when they fall due, records each `PaymentDue` addressed to its bank in the
+//! outbox, pays it through the bank's rails exactly once, and confirms it on chain.
+//!
+//! Exactly once, step by step:
+//! 1. A `PaymentDue` becomes an outbox row (state `new`) in the same database transaction
+//!    that moves the block cursor past it: it is never lost and never recorded twice.
+//! 2. Before a request leaves for the bank, the row becomes `sent` (durably). Whatever
+//!    happens next (crash, timeout, bank down), a `sent` row is never sent blindly again:
+//!    the worker first asks the bank for the status of that EndToEndId and only sends when
+//!    the bank has never seen it. The bank also deduplicates by EndToEndId.
+//! 3. Once the bank has booked or accepted it (`accepted`), the worker sends
+//!    `confirmPayment` signed with the bank's key and marks it `settled` only when the
+//!    receipt shows success, or when the chain already shows the milestone paid (a crash
+//!    after confirming). A rejection becomes `failPayment` with the ISO reason.
+//! 4. An answer that is malformed, hostile or inconsistent parks the row in `needs_review`
+//!    with an error log line; the worker never touches it again.
+//!
+//! Run exactly one worker per bank key at a time (a second one would race it for the same
+//! nonce sequence and the same rows; the bank's EndToEndId deduplication still prevents a
+//! double payment, but nothing else arbitrates between two workers).
+
+mod confirmation;
+mod repayment;
+mod watch;
+
+pub use repayment::repayment_end_to_end_id;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::signers::local::PrivateKeySigner;
+use tokio::sync::{Mutex, Semaphore};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::chain::{ChainClient, ChainError};
+use crate::identifier::EndToEndId;
+use crate::outbox::{Change, Instruction, Outbox, OutboxError, State};
+use crate::party::PartyDirectory;
+use crate::payment::RailStatus;
+use crate::rails::{RailError, Rails};
+
+/// Where the worker deliberately dies, to prove recovery (tests only; `None` in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashPoint {
+    /// Right after the bank answered a payment, before the answer is recorded (the row is
+    /// `sent`, the bank has booked it).
+    AfterBankAnswer,
+    /// Right after recording the bank's acceptance, before confirming on chain.
+    BeforeChainConfirm,
+}
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The TradeOrders contract.
+    pub trade_orders: Address,
+    /// The Receivables contract; `None` ignores payables-finance repayments.
+    pub receivables: Option<Address>,
+    /// Blocks to wait before trusting a block (0 on the embedded node, which has finality).
+    pub confirmations: u64,
+    /// First block to read when there is no cursor yet.
+    pub start_block: u64,
+    /// Most blocks per `eth_getLogs` request.
+    pub max_block_range: u64,
+    /// Pause between passes when there is nothing to do.
+    pub poll_interval: Duration,
+    /// Backoff after a transient bank failure: doubles per retry from `initial` up to `max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Instructions handled concurrently (chain transactions are still sent one at a time).
+    pub concurrency: usize,
+    pub crash_at: Option<CrashPoint>,
+}
+
+impl WorkerConfig {
+    pub fn new(trade_orders: Address) -> Self {
+        WorkerConfig {
+            trade_orders,
+            receivables: None,
+            confirmations: 0,
+            start_block: 0,
+            max_block_range: 1_000,
+            poll_interval: Duration::from_millis(500),
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(30),
+            concurrency: 8,
+            crash_at: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("worker task failed: {0}")]
+    Task(String),
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub recorded: usize,
+    pub released: usize,
+    pub handled: usize,
+}
+
+impl StepReport {
+    pub fn is_idle(&self) -> bool {
+        self.recorded == 0 && self.released == 0 && self.handled == 0
+    }
+}
+
+struct Inner<R> {
+    config: WorkerConfig,
+    chain: ChainClient,
+    outbox: Outbox,
+    rails: R,
+    directory: Arc<dyn PartyDirectory>,
+    signer: PrivateKeySigner,
+    bank: Address,
+    bank_id: String,
+    chain_id: u64,
+    /// Chain transactions of this bank go out one at a time (one nonce sequence).
+    chain_lock: Mutex<()>,
+}
+
+/// A bank's settlement worker (cheap to clone).
+pub struct SettlementWorker<R> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R> Clone for SettlementWorker<R> {
+    fn clone(&self) -> Self {
+        SettlementWorker { inner: self.inner.clone() }
+    }
+}
+
+/// The `bytes32` reference confirmed on chain: keccak256 of the bank's reference, or of
+/// the EndToEndId when the bank gave none.
+pub fn payment_reference(end_to_end_id: &str, bank_reference: Option<&str>) -> B256 {
+    keccak256(bank_reference.unwrap_or(end_to_end_id).as_bytes())
+}
+
+/// The EndToEndId of a `PaymentDue`; falls back to a hash form when the numbers are too
+/// long for 35 characters (order ids are uint256).
+pub fn end_to_end_id(chain_id: u64, order_id: U256, milestone: U256, attempt: u32) -> EndToEndId {
+    let milestone_u64 = u64::try_from(milestone).ok();
+    if let Some(m) = milestone_u64
+        && let Ok(id) = EndToEndId::derive(chain_id, &order_id.to_string(), m, attempt)
+    {
+        return id;
+    }
+    let mut seed = Vec::with_capacity(104);
+    seed.extend_from_slice(&chain_id.to_be_bytes());
+    seed.extend_from_slice(&order_id.to_be_bytes::<32>());
+    seed.extend_from_slice(&milestone.to_be_bytes::<32>());
+    seed.extend_from_slice(&attempt.to_be_bytes());
+    let id = format!("TCH{}", &hex::encode(keccak256(&seed))[..32]);
+    EndToEndId::parse(&id).unwrap_or_else(|_| unreachable!("35 safe characters"))
+}
+
+fn as_i64<T: TryInto<i64>>(v: T) -> i64 {
+    v.try_into().unwrap_or(i64::MAX)
+}
+
+impl<R: Rails> SettlementWorker<R> {
+    /// A worker for the bank whose key is `signer`; reads the chain id from the node.
+    pub async fn new(
+        config: WorkerConfig,
+        chain: ChainClient,
+        outbox: Outbox,
+        rails: R,
+        directory: Arc<dyn PartyDirectory>,
+        signer: PrivateKeySigner,
+    ) -> Result<Self, WorkerError> {
+        let chain_id = chain.chain_id().await?;
+        let bank = signer.address();
+        let inner = Inner {
+            config,
+            chain,
+            outbox,
+            rails,
+            directory,
+            bank_id: format!("{bank:#x}"),
+            bank,
+            signer,
+            chain_id,
+            chain_lock: Mutex::new(()),
+        };
+        Ok(SettlementWorker { inner: Arc::new(inner) })
+    }
+
+    pub fn bank_id(&self) -> &str {
+        &self.inner.bank_id
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+
+    /// Run passes until `shutdown` resolves; transient errors are logged and retried.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.step().await {
+                Ok(r) if !r.is_idle() => Duration::ZERO,
+                Ok(_) => self.inner.config.poll_interval,
+                Err(e) => {
+                    tracing::warn!(error = %e, "settlement pass failed; retrying");
+                    self.inner.config.poll_interval
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// One pass: follow new blocks, release what fell due, act on open instructions.
+    pub async fn step(&self) -> Result<StepReport, WorkerError> {
+        let head = self.inner.chain.block_number().await?;
+        let recorded = self.follow(head.saturating_sub(self.inner.config.confirmations)).await?;
+        let released = self.release_due(head).await?;
+        let handled = self.settle().await?;
+        Ok(StepReport { recorded, released, handled })
+    }
+
+    /// Act on every open instruction, a few at a time.
+    async fn settle(&self) -> Result<usize, WorkerError> {
+        let w = &self.inner;
+        let open = w.outbox.actionable(&w.bank_id, 1_000).await?;
+        let n = open.len();
+        let permits = Arc::new(Semaphore::new(w.config.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for ins in open {
+            let worker = self.clone();
+            let permits = permits.clone();
+            let span = tracing::info_span!("instruction", end_to_end_id = %ins.end_to_end_id, order = %ins.order_id, milestone = ins.milestone, attempt = ins.attempt);
+            tasks.spawn(
+                async move {
+                    let _permit = permits.acquire_owned().await;
+                    worker.handle(ins).await
+                }
+                .instrument(span),
+            );
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "instruction step failed; will retry");
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(WorkerError::Task(e.to_string()));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    async fn handle(&self, ins: Instruction) -> Result<(), WorkerError> {
+        match ins.state() {
+            Some(State::New) => self.send(&ins).await,
+            Some(State::Sent) => self.enquire(&ins).await,
+            Some(State::Accepted) => self.confirm_on_chain(&ins).await,
+            Some(State::Rejected) => self.record_failure_on_chain(&ins).await,
+            Some(State::Settled | State::NeedsReview) => Ok(()),
+            None => {
+                tracing::error!(state = %ins.state, "unknown outbox state; needs review");
+                self.review(&ins, &format!("unknown state {}", ins.state)).await
+            }
+        }
+    }
+
+    async fn review(&self, ins: &Instruction, why: &str) -> Result<(), WorkerError> {
+        let change = Change { reason: Some(why.chars().take(300).collect()), ..Change::default() };
+        self.inner.outbox.transition(&ins.end_to_end_id, State::NeedsReview, change).await?;
+        Ok(())
+    }
+
+    /// Mark `sent` durably, then pay.
+    async fn send(&self, ins: &Instruction) -> Result<(), WorkerError> {
+        let w = &self.inner;
+        let transfer = match ins.credit_transfer() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "instruction cannot be turned into a credit transfer; needs review");
+                return self.review(ins, &e.to_string()).await;
+            }
+        };
+        let ins = w
+            .outbox
+            .transition(&ins.end_to_end_id, State::Sent, Change { count_send: true, ..Change::default() })
+            .await?;
+        tracing::info!(send = ins.send_count, amount = %transfer.amount, creditor = %transfer.creditor.iban, "sending to the bank");
+        let answer = w.rails.pay(&transfer).await;
+        if w.config.crash_at == Some(CrashPoint::AfterBankAnswer) {
+            tracing::error!("fault injection: crashing after the bank answered");
+            std::process::abort();
+        }
+        match answer {
+            Ok(status) => self.apply(&ins, status).await,
+            Err(e) => self.rail_failed(&ins, e).await,
+        }
+    }
+
+    /// A `sent` instruction's outcome is unknown: ask the bank before anything else.
+    async fn enquire(&self, ins: &Instruction) -> Result<(), WorkerError> {
+        let transfer = match ins.credit_transfer() {
+            Ok(t) => t,
+            Err(e) => return self.review(ins, &e.to_string()).await,
+        };
+        match self.inner.rails.status(&transfer).await {
+            Ok(Some(status)) => {
+                tracing::info!(?status, "status enquiry: the bank knows this instruction; not sending again");
+                self.apply(ins, status).await
+            }
+            Ok(None) => {
+                tracing::info!("status enquiry: the bank never received it; sending");
+                self.send(ins).await
+            }
+            Err(e) => self.rail_failed(ins, e).await,
+        }
+    }
+
+    async fn apply(&self, ins: &Instruction, status: RailStatus) -> Result<(), WorkerError> {
+        let w = &self.inner;
+        match status {
+            RailStatus::Pending => {
+                let delay = self.backoff(ins.retries);
+                w.outbox.defer(&ins.end_to_end_id, ins.retries + 1, delay, "pending at the bank").await?;
+                Ok(())
+            }
+            RailStatus::Accepted { bank_reference } | RailStatus::Settled { bank_reference } => {
+                let change = Change { bank_reference, ..Change::default() };
+                let ins = w.outbox.transition(&ins.end_to_end_id, State::Accepted, change).await?;
+                tracing::info!(bank_reference = ?ins.bank_reference, "bank booked the payment");
+                if w.config.crash_at == Some(CrashPoint::BeforeChainConfirm) {
+                    tracing::error!("fault injection: crashing before confirming on chain");
+                    std::process::abort();
+                }
+                self.confirm_on_chain(&ins).await
+            }
+            RailStatus::Rejected { reason, detail } => {
+                let text = match detail {
+                    Some(d) => format!("{reason}: {d}"),
+                    None => reason,
+                };
+                tracing::warn!(reason = %text, "bank rejected the payment");
+                let ins = w
+                    .outbox
+                    .transition(&ins.end_to_end_id, State::Rejected, Change { reason: Some(text), ..Change::default() })
+                    .await?;
+                self.record_failure_on_chain(&ins).await
+            }
+        }
+    }
+
+    fn backoff(&self, retries: i64) -> i64 {
+        let c = &self.inner.config;
+        let shift = u32::try_from(retries.clamp(0, 20)).unwrap_or(20);
+        let ms = c.backoff_initial.as_millis().saturating_mul(1u128 << shift).min(c.backoff_max.as_millis());
+        as_i64(ms)
+    }
+
+    async fn rail_failed(&self, ins: &Instruction, e: RailError) -> Result<(), WorkerError> {
+        if e.is_transient() {
+            let delay = self.backoff(ins.retries);
+            tracing::warn!(error = %e, retries = ins.retries + 1, delay_ms = delay, "bank unavailable or silent; will ask for the status before any resend");
+            self.inner.outbox.defer(&ins.end_to_end_id, ins.retries + 1, delay, &e.to_string()).await?;
+            return Ok(());
+        }
+        tracing::error!(error = %e, "bank answer refused; instruction parked for review, it will not be sent again");
+        self.review(ins, &e.to_string()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_to_end_id_is_stable_and_short_for_any_order_id() {
+        let small = end_to_end_id(7431, U256::from(12), U256::from(1), 2);
+        assert_eq!(small.as_str(), "TC7431-12-1-2");
+        let huge = end_to_end_id(7431, U256::MAX, U256::from(1), 2);
+        assert!(huge.as_str().len() <= 35 && huge.as_str().starts_with("TCH"));
+        assert_eq!(huge, end_to_end_id(7431, U256::MAX, U256::from(1), 2));
+        assert_ne!(huge, end_to_end_id(7431, U256::MAX, U256::from(1), 3));
+    }
+
+    #[test]
+    fn payment_reference_prefers_the_bank_reference() {
+        assert_eq!(payment_reference("E", Some("B")), keccak256(b"B"));
+        assert_eq!(payment_reference("E", None), keccak256(b"E"));
+    }
+}

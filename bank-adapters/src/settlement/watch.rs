@@ -1,0 +1,233 @@
+//! Following the chain: new blocks' `MilestoneTriggered` and `PaymentDue` events become
+//! outbox rows (one database transaction per block range, with the cursor), and milestones
+//! of this bank are released once the chain's clock reaches their due date.
+
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolEvent;
+use tracing::Instrument;
+use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
+
+use super::{SettlementWorker, WorkerError, as_i64, end_to_end_id};
+use crate::chain::RpcLog;
+use crate::identifier::EndToEndId;
+use crate::money::Currency;
+use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
+use crate::rails::Rails;
+
+/// A payment the chain says this bank owes now.
+pub(super) struct DueNotice {
+    pub end_to_end_id: EndToEndId,
+    pub kind: &'static str,
+    pub financing_id: Option<U256>,
+    pub order_id: U256,
+    pub milestone: i64,
+    pub attempt: u32,
+    pub payer: Address,
+    pub payee: Address,
+    /// Whose account is debited.
+    pub debtor: Address,
+    pub amount: u128,
+    pub currency: [u8; 3],
+    pub due_date: u64,
+    pub block: i64,
+}
+
+impl<R: Rails> SettlementWorker<R> {
+    pub(super) async fn follow(&self, safe_head: u64) -> Result<usize, WorkerError> {
+        let w = &self.inner;
+        let mut from = match w.outbox.cursor(&w.bank_id).await? {
+            Some(c) => c + 1,
+            None => w.config.start_block,
+        };
+        let mut recorded = 0;
+        while from <= safe_head {
+            let to = safe_head.min(from + w.config.max_block_range.max(1) - 1);
+            let span = tracing::info_span!("blocks", from, to);
+            recorded += self.follow_range(from, to).instrument(span).await?;
+            from = to + 1;
+        }
+        Ok(recorded)
+    }
+
+    async fn follow_range(&self, from: u64, to: u64) -> Result<usize, WorkerError> {
+        let w = &self.inner;
+        let topics = [TradeOrders::PaymentDue::SIGNATURE_HASH, TradeOrders::MilestoneTriggered::SIGNATURE_HASH];
+        let logs = w.chain.logs(w.config.trade_orders, from, to, &topics).await?;
+        let mut instructions = Vec::new();
+        let mut watches = Vec::new();
+        for log in logs {
+            self.read_log(&log, &mut instructions, &mut watches).await?;
+        }
+        if let Some(receivables) = w.config.receivables {
+            let topics = [Receivables::RepaymentScheduled::SIGNATURE_HASH, Receivables::RepaymentDue::SIGNATURE_HASH];
+            for log in w.chain.logs(receivables, from, to, &topics).await? {
+                self.read_repayment_log(&log, &mut instructions, &mut watches).await?;
+            }
+        }
+        let inserted = w.outbox.record_range(&w.bank_id, w.chain_id, to, instructions, watches).await?;
+        if inserted > 0 {
+            tracing::info!(inserted, "payment instructions recorded");
+        }
+        Ok(inserted)
+    }
+
+    async fn read_log(
+        &self,
+        log: &RpcLog,
+        instructions: &mut Vec<Instruction>,
+        watches: &mut Vec<Watch>,
+    ) -> Result<(), WorkerError> {
+        let w = &self.inner;
+        if log.address != w.config.trade_orders {
+            return Ok(());
+        }
+        match log.topics.first() {
+            Some(t) if *t == TradeOrders::MilestoneTriggered::SIGNATURE_HASH => {
+                match TradeOrders::MilestoneTriggered::decode_raw_log(log.topics.iter().copied(), &log.data) {
+                    Ok(ev) => watches.push(Watch {
+                        order_id: ev.orderId.to_string(),
+                        milestone: u64::try_from(ev.index).unwrap_or(u64::MAX),
+                        due_date: ev.dueDate,
+                        financing_id: None,
+                    }),
+                    Err(e) => tracing::error!(error = %e, "undecodable MilestoneTriggered log skipped"),
+                }
+            }
+            Some(t) if *t == TradeOrders::PaymentDue::SIGNATURE_HASH => {
+                match TradeOrders::PaymentDue::decode_raw_log(log.topics.iter().copied(), &log.data) {
+                    Ok(ev) if ev.payer == w.bank => {
+                        let order = w
+                            .chain
+                            .call(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
+                            .await?;
+                        // The buyer's bank pays from the buyer's account; any other payer (a
+                        // financier under payables finance) pays from its own.
+                        let debtor = if ev.payer == order.buyerBank { order.buyer } else { ev.payer };
+                        instructions.push(self.instruction_for(DueNotice {
+                            end_to_end_id: end_to_end_id(w.chain_id, ev.orderId, ev.milestone, ev.attempt),
+                            kind: KIND_MILESTONE,
+                            financing_id: None,
+                            order_id: ev.orderId,
+                            milestone: as_i64(ev.milestone),
+                            attempt: ev.attempt,
+                            payer: ev.payer,
+                            payee: ev.payee,
+                            debtor,
+                            amount: ev.amount,
+                            currency: ev.currency.0,
+                            due_date: ev.dueDate,
+                            block: log.block_number.map_or(0, as_i64),
+                        }));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "undecodable PaymentDue log skipped"),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The outbox row for a payment this bank owes. Missing account details or an unknown
+    /// currency make it `needs_review` at once: nothing is sent on a guess.
+    pub(super) fn instruction_for(&self, n: DueNotice) -> Instruction {
+        let w = &self.inner;
+        let (e2e, debtor_address) = (n.end_to_end_id, n.debtor);
+        let debtor = w.directory.party(debtor_address);
+        let creditor = w.directory.party(n.payee);
+        let currency = Currency::from_bytes3(n.currency);
+        let problem = match (&debtor, &creditor, &currency) {
+            (None, _, _) => Some(format!("no account details for debtor {debtor_address}")),
+            (_, None, _) => Some(format!("no account details for creditor {}", n.payee)),
+            (_, _, Err(e)) => Some(e.to_string()),
+            _ => None,
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let (state, needs_review_at) = match &problem {
+            Some(p) => {
+                tracing::error!(end_to_end_id = %e2e, problem = %p, "payment instruction needs review before it can be sent");
+                (State::NeedsReview, Some(now))
+            }
+            None => (State::New, None),
+        };
+        let (dn, di, db) = debtor.map_or_else(Default::default, |p| (p.name, p.iban.to_string(), p.bic.to_string()));
+        let (cn, ci, cb) = creditor.map_or_else(Default::default, |p| (p.name, p.iban.to_string(), p.bic.to_string()));
+        Instruction {
+            end_to_end_id: e2e.to_string(),
+            bank_id: w.bank_id.clone(),
+            kind: n.kind.to_string(),
+            financing_id: n.financing_id.map(|f| f.to_string()),
+            chain_id: as_i64(w.chain_id),
+            order_id: n.order_id.to_string(),
+            milestone: n.milestone,
+            attempt: i64::from(n.attempt),
+            payer: format!("{:#x}", n.payer),
+            payee: format!("{:#x}", n.payee),
+            debtor_name: dn,
+            debtor_iban: di,
+            debtor_bic: db,
+            creditor_name: cn,
+            creditor_iban: ci,
+            creditor_bic: cb,
+            amount_minor: n.amount.to_string(),
+            currency: currency.map_or_else(|_| format!("0x{}", hex::encode(n.currency)), |c| c.code().to_string()),
+            due_date: as_i64(n.due_date),
+            block_number: n.block,
+            state: state.as_str().to_string(),
+            bank_reference: None,
+            reason: problem,
+            chain_tx: None,
+            send_count: 0,
+            retries: 0,
+            next_attempt_at: 0,
+            created_at: now,
+            sent_at: None,
+            accepted_at: None,
+            settled_at: None,
+            rejected_at: None,
+            needs_review_at,
+            chain_recorded_at: None,
+            updated_at: now,
+        }
+    }
+
+    /// Release this bank's triggered milestones whose due date the chain's clock reached.
+    pub(super) async fn release_due(&self, head: u64) -> Result<usize, WorkerError> {
+        let w = &self.inner;
+        let now = w.chain.block_timestamp(head).await?;
+        let mut released = 0;
+        for watch in w.outbox.due_watches(&w.bank_id, now).await? {
+            if watch.financing_id.is_some() {
+                released += usize::from(self.release_repayment(&watch).await?);
+                continue;
+            }
+            let (Ok(order_id), Ok(index)) = (watch.order_id.parse::<U256>(), u64::try_from(watch.milestone)) else {
+                w.outbox.watch_done(&watch.key).await?;
+                continue;
+            };
+            let index = U256::from(index);
+            let m = w
+                .chain
+                .call(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order_id, index })
+                .await?;
+            if m.state != MilestoneState::Triggered as u8 || m.payer != w.bank {
+                w.outbox.watch_done(&watch.key).await?;
+                continue;
+            }
+            let _guard = w.chain_lock.lock().await;
+            let call = TradeOrders::releasePaymentCall { orderId: order_id, index };
+            match w.chain.send(&w.signer, w.config.trade_orders, &call).await {
+                Ok(tx) => {
+                    tracing::info!(order = %order_id, milestone = %index, %tx, "milestone released");
+                    w.outbox.watch_done(&watch.key).await?;
+                    released += 1;
+                }
+                // Someone else may have released it first; the next pass re-reads its state.
+                Err(e) => {
+                    tracing::warn!(order = %order_id, milestone = %index, error = %e, reason = ?e.revert_reason(), "release failed")
+                }
+            }
+        }
+        Ok(released)
+    }
+}
