@@ -14,7 +14,9 @@ fn main() {
     let mut rows: Vec<(&str, u64)> = Vec::new();
     let mut step = |c: &mut TestChain, name: &'static str| rows.push((name, c.last_gas));
 
-    let id = c.propose(terms(c.now), vec![share(3_000, bit(BL), 0), share(7_000, bit(INSPECTION) | bit(INVOICE), 60)]).unwrap();
+    let id = c
+        .propose(terms(c.now), vec![share(3_000, bit(BL), 0), share(7_000, bit(INSPECTION) | bit(INVOICE), 60)])
+        .unwrap();
     step(&mut c, "propose (2 milestones)");
     c.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).unwrap();
     step(&mut c, "accept");
@@ -36,10 +38,15 @@ fn main() {
     step(&mut c, "offer receivable finance (2 fingerprints)");
     c.exec(addr("seller"), fin, Receivables::acceptCall { financingId: u(1) }).unwrap();
     step(&mut c, "accept financing (assign proceeds)");
-    c.exec(addr("seller"), to, TradeOrders::submitDocumentCall { orderId: u(id), docType: BL, hash: h("bl"), uri: "doc://bl".into() })
-        .unwrap();
+    c.exec(
+        addr("seller"),
+        to,
+        TradeOrders::submitDocumentCall { orderId: u(id), docType: BL, hash: h("bl"), uri: "doc://bl".into() },
+    )
+    .unwrap();
     step(&mut c, "submit bill of lading");
-    c.exec(addr("carrier"), to, TradeOrders::attestDocumentCall { orderId: u(id), docType: BL, hash: h("bl") }).unwrap();
+    c.exec(addr("carrier"), to, TradeOrders::attestDocumentCall { orderId: u(id), docType: BL, hash: h("bl") })
+        .unwrap();
     step(&mut c, "attest bill of lading");
     c.exec(addr("buyer_bank"), to, TradeOrders::acceptDocumentCall { orderId: u(id), docType: BL }).unwrap();
     step(&mut c, "accept document (triggers milestone)");
