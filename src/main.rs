@@ -34,11 +34,30 @@ enum Command {
         #[arg(long)]
         settings: PathBuf,
     },
+    /// API tokens of an organisation (stored hashed; printed once).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Drop the read model's chain tables and rebuild them from the chain (node stopped).
+    RebuildReadModel(NodeArgs),
     /// Replay a data directory from genesis and check every block, signature, root and the final state.
     Verify {
         /// Data directory of a stopped node.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a new API token for the organisation named NAME and print it.
+    Create {
+        /// The organisation's registered name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        node: NodeArgs,
     },
 }
 
@@ -73,6 +92,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match cli.command {
         Command::Node(args) => run_node(args),
+        Command::Token { command } => run_token(command),
+        Command::RebuildReadModel(args) => run_rebuild(args),
         Command::SandboxBank(args) => {
             tokio::runtime::Runtime::new()?.block_on(tradechain_bank_adapters::sandbox::run(args))?;
             Ok(())
@@ -111,15 +132,44 @@ fn genesis_calls(config: &NodeConfig) -> anyhow::Result<Vec<GenesisCall>> {
         .collect())
 }
 
-fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
     let mut config = NodeConfig::load(args.config.as_deref())?;
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
     }
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
     config.dev |= args.dev;
+    Ok(config)
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so `kill` stops the node gracefully (kill -9 stays safe).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let config = node_config(&args)?;
+    let api_config = tradechain_api::ApiConfig::load(&config, args.config.as_deref())?;
     let calls = genesis_calls(&config)?;
     let node = Node::open(config.clone(), calls).context("cannot open the chain")?;
     if args.init {
@@ -133,13 +183,34 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let _producer = node.spawn_producer();
+        let platform = tradechain_api::Platform::start(node.clone(), api_config).await?;
         tracing::info!(%addr, data_dir = %config.data_dir.display(), dev = config.dev, automine = config.automine(), "node ready");
         // The test harness and scripts read this line to find the port.
         println!("listening on http://{addr}");
-        tradechain_engine::rpc::serve(node, listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        platform.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+fn run_token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { org, node } => {
+            let config = node_config(&node)?;
+            let api_config = tradechain_api::ApiConfig::load(&config, node.config.as_deref())?;
+            let token = tokio::runtime::Runtime::new()?
+                .block_on(tradechain_api::auth::create_token_for_org(&api_config, &org))?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn run_rebuild(args: NodeArgs) -> anyhow::Result<()> {
+    let config = node_config(&args)?;
+    let api_config = tradechain_api::ApiConfig::load(&config, args.config.as_deref())?;
+    let node = Node::open(config.clone(), genesis_calls(&config)?).context("cannot open the chain")?;
+    let blocks =
+        tokio::runtime::Runtime::new()?.block_on(tradechain_api::Platform::rebuild_read_model(node, &api_config))?;
+    println!("read model rebuilt from the chain: {blocks} blocks indexed");
+    Ok(())
 }

@@ -1,0 +1,213 @@
+//! API benchmark over loopback HTTP (release build: `cargo bench -p tradechain-api`).
+//!
+//! 1. Order creations: concurrent clients (several buyers, two clients each) propose
+//!    orders through `POST /v1/orders` against a dev node (automine, custodial signing,
+//!    each response waits for the block and the indexer); prints orders/s and p50/p99.
+//! 2. Reads with 100,000 orders in the read model: list (first page, filtered
+//!    page, deep keyset page) and detail latency, p50/p99.
+//!
+//! Sizes: `BENCH_ORDERS` (default 400), `BENCH_CLIENTS` (16), `BENCH_READ_ROWS` (100000).
+//! `BENCH_DB=postgres` runs against the server in `TRADECHAIN_TEST_POSTGRES_URL`
+//! (`scripts/with-postgres.sh cargo bench -p tradechain-api` with `BENCH_DB=postgres`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Db, Net, date_in};
+use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use serde_json::json;
+use tradechain_api::readmodel::{milestone, order};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut lat: Vec<Duration>, wall: Option<Duration>) {
+    lat.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let rate = wall.map(|w| format!("{:>8.1}/s  ", lat.len() as f64 / w.as_secs_f64())).unwrap_or_default();
+    println!(
+        "{what:<44} n={:<6} {rate}p50 {:>7.2} ms  p99 {:>7.2} ms",
+        lat.len(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99))
+    );
+}
+
+async fn creations(net: &Net, orders: usize, clients: usize) {
+    let buyers = (clients / 2).max(1);
+    let (seller, _) = net.onboard("Bench Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bench Bank", &["bank"]).await;
+    let mut tokens = Vec::new();
+    for b in 0..buyers {
+        tokens.push(net.onboard(&format!("Bench Buyer {b}"), &["trader"]).await.1);
+    }
+    let body = json!({
+        "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+        "amount_minor": "10000000", "currency": "USD", "incoterm": "FOB",
+        "latest_shipment": date_in(30), "expiry": date_in(60),
+        "milestones": [
+            { "share_bps": 3000, "documents": ["commercial_invoice"] },
+            { "share_bps": 7000, "documents": ["bill_of_lading"], "tenor_days": 30 }
+        ],
+        "details": { "line_items": [{ "description": "copper cathodes", "quantity": "25", "unit": "t" }] }
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let token = tokens[c % buyers].clone();
+        let http = net.http.clone();
+        let url = format!("{}/v1/orders", net.base);
+        let body = body.to_string();
+        let n = orders / clients + usize::from(c < orders % clients);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                let res = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(res.status().as_u16(), 201, "{}", res.text().await.unwrap_or_default());
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client"));
+    }
+    report(&format!("POST /v1/orders ({clients} clients, {buyers} buyers)"), lat, Some(started.elapsed()));
+}
+
+async fn seed(net: &Net, rows: usize, party: &str) {
+    let db = &net.state.db;
+    let started = Instant::now();
+    let states = ["proposed", "accepted", "committed", "completed", "cancelled"];
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(1000) {
+        let txn = db.begin().await.expect("begin");
+        let orders = chunk.iter().map(|&i| {
+            let id = 1_000_000 + i as i64;
+            let other = format!("0x{:040x}", 0xfeed_0000u64 + (i % 97) as u64);
+            let (buyer, seller) =
+                if i % 2 == 0 { (other.clone(), party.to_string()) } else { (other.clone(), other.clone()) };
+            order::ActiveModel {
+                id: Set(id),
+                buyer: Set(buyer),
+                seller: Set(seller),
+                buyer_bank: Set(format!("0x{:040x}", 0xba4c_0000u64 + (i % 13) as u64)),
+                seller_bank: Set(format!("0x{:040x}", 0xba4c_1000u64 + (i % 11) as u64)),
+                amount: Set(format!("{}", 1_000_000 + i)),
+                paid: Set("0".into()),
+                currency: Set(if i % 3 == 0 { "EUR" } else { "USD" }.into()),
+                incoterm: Set("FOB".into()),
+                details_hash: Set(format!("0x{:064x}", i)),
+                latest_shipment: Set(1_900_000_000),
+                expiry: Set(1_900_500_000),
+                state: Set(states[i % states.len()].into()),
+                created_block: Set(id),
+                created_at: Set(1_800_000_000),
+                updated_block: Set(id),
+                cancel_requested_by: Set(None),
+                disputes: Set(0),
+                amendments: Set(0),
+                pending_amendment: Set(None),
+            }
+        });
+        order::Entity::insert_many(orders).exec_without_returning(&txn).await.expect("orders");
+        let milestones = chunk.iter().flat_map(|&i| {
+            (0..2).map(move |m| milestone::ActiveModel {
+                order_id: Set(1_000_000 + i as i64),
+                idx: Set(m),
+                amount: Set("500000".into()),
+                required_docs: Set(1 << (m * 2)),
+                tenor_days: Set(30 * m),
+                state: Set("pending".into()),
+                triggered_at: Set(None),
+                due_date: Set(None),
+                paid_at: Set(None),
+                attempts: Set(0),
+                payer: Set(String::new()),
+                payee: Set(String::new()),
+                financing_id: Set(None),
+                payment_ref: Set(None),
+            })
+        });
+        milestone::Entity::insert_many(milestones).exec_without_returning(&txn).await.expect("milestones");
+        txn.commit().await.expect("commit");
+    }
+    // Fresh planner statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would give.
+    sea_orm::ConnectionTrait::execute_unprepared(db, "ANALYZE").await.expect("analyze");
+    println!("seeded {rows} orders (+{} milestones) in {:.1} s", rows * 2, started.elapsed().as_secs_f64());
+}
+
+async fn reads(net: &Net, rows: usize) {
+    let (seller, seller_t) = net.onboard("Bench Reader", &["trader"]).await;
+    seed(net, rows, &seller).await;
+    let get = |path: String| {
+        let http = net.http.clone();
+        let url = format!("{}{path}", net.base);
+        let token = seller_t.clone();
+        async move {
+            let t = Instant::now();
+            let res = http.get(&url).bearer_auth(&token).send().await.expect("send");
+            assert_eq!(res.status().as_u16(), 200, "{path}");
+            let _ = res.bytes().await.expect("body");
+            t.elapsed()
+        }
+    };
+    let n = 300;
+    for (what, path) in [
+        ("GET /v1/orders (first page of 20)", "/v1/orders?limit=20".to_string()),
+        ("GET /v1/orders?state=completed&currency=EUR", "/v1/orders?state=completed&currency=EUR&limit=20".to_string()),
+        (
+            "GET /v1/orders?after=<deep keyset page>",
+            format!("/v1/orders?limit=20&after={}", 1_000_000 + rows as i64 / 10),
+        ),
+    ] {
+        let mut lat = Vec::with_capacity(n);
+        for _ in 0..n {
+            lat.push(get(path.clone()).await);
+        }
+        report(what, lat, None);
+    }
+    let mut lat = Vec::with_capacity(n);
+    for k in 0..n {
+        let id = 1_000_000 + ((k * 7919) % rows / 2 * 2) as i64; // even ids: the reader is the seller
+        lat.push(get(format!("/v1/orders/{id}")).await);
+    }
+    report("GET /v1/orders/{id} (detail)", lat, None);
+}
+
+fn main() {
+    let orders = env("BENCH_ORDERS", 400);
+    let clients = env("BENCH_CLIENTS", 16);
+    let rows = env("BENCH_READ_ROWS", 100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let (db, name) = match (std::env::var("BENCH_DB").as_deref(), Db::postgres()) {
+            (Ok("postgres"), Some(pg)) => (pg, "PostgreSQL"),
+            _ => (Db::Sqlite, "SQLite"),
+        };
+        let mut net = Net::start(db).await;
+        println!("tradechain-api benchmark ({name} read model, dev node with automine, loopback HTTP)");
+        creations(&net, orders, clients).await;
+        reads(&net, rows).await;
+        net.stop().await;
+    });
+}

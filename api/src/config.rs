@@ -1,0 +1,161 @@
+//! API settings: the `[api]` table of the node's TOML file plus `TRADECHAIN_API_*`
+//! environment variables (the `config` crate), every field with a default.
+
+use std::path::{Path, PathBuf};
+
+use alloy::signers::local::PrivateKeySigner;
+use serde::{Deserialize, Serialize};
+use tradechain_engine::NodeConfig;
+
+use crate::StartError;
+
+/// Everything the API needs besides the chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiConfig {
+    /// Where the API keeps its files: the SQLite read model, uploaded documents, the master key.
+    pub data_dir: PathBuf,
+    /// Read model URL: `sqlite://…?mode=rwc` (default: `<data_dir>/readmodel.sqlite`) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// 64 hex characters: the key that encrypts custodial signing keys. Default: the file
+    /// `<data_dir>/master.key`, created (mode 0600) on first start.
+    pub master_key: Option<String>,
+    /// Operator private key (hex). Default: the dev key in dev mode, else `<node data_dir>/operator.key`.
+    pub operator_key: Option<String>,
+    /// Dev mode: write an operator token to `<data_dir>/operator.token` at first start.
+    pub dev: bool,
+    /// Largest JSON body, bytes.
+    pub max_json_bytes: usize,
+    /// Largest uploaded document, bytes.
+    pub max_document_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data/api"),
+            database_url: None,
+            master_key: None,
+            operator_key: None,
+            dev: false,
+            max_json_bytes: 1024 * 1024,
+            max_document_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Defaults that follow a node's settings: data in `<node data_dir>/api`, dev as the node.
+    pub fn for_node(node: &NodeConfig) -> Self {
+        Self { data_dir: node.data_dir.join("api"), dev: node.dev, ..Self::default() }
+    }
+
+    /// [`ApiConfig::for_node`], then the `[api]` table of `file`, then `TRADECHAIN_API_*` variables.
+    pub fn load(node: &NodeConfig, file: Option<&Path>) -> Result<Self, config::ConfigError> {
+        let base = Self::for_node(node);
+        let mut builder = config::Config::builder()
+            .set_default("api.data_dir", base.data_dir.display().to_string())?
+            .set_default("api.dev", base.dev)?;
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let mut cfg: Self = match builder.build()?.get::<Self>("api") {
+            Ok(c) => c,
+            Err(_) => base,
+        };
+        let env = config::Config::builder()
+            .add_source(config::Environment::with_prefix("TRADECHAIN_API").prefix_separator("_").try_parsing(true))
+            .build()?;
+        if let Ok(v) = env.get_string("database_url") {
+            cfg.database_url = Some(v);
+        }
+        if let Ok(v) = env.get_string("master_key") {
+            cfg.master_key = Some(v);
+        }
+        if let Ok(v) = env.get_string("data_dir") {
+            cfg.data_dir = PathBuf::from(v);
+        }
+        cfg.dev |= node.dev;
+        Ok(cfg)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("readmodel.sqlite").display()))
+    }
+
+    /// Where dev mode writes the operator's API token.
+    pub fn operator_token_file(&self) -> PathBuf {
+        self.data_dir.join("operator.token")
+    }
+
+    /// The operator's signing key (see [`ApiConfig::operator_key`]).
+    pub fn operator_signer(&self, node: &NodeConfig) -> Result<PrivateKeySigner, StartError> {
+        let text = match (&self.operator_key, node.dev) {
+            (Some(k), _) => k.clone(),
+            (None, true) => tradechain_engine::config::DEV_OPERATOR_KEY.to_string(),
+            (None, false) => std::fs::read_to_string(node.data_dir.join("operator.key"))?,
+        };
+        text.trim().parse().map_err(|e| StartError::Keys(format!("operator key: {e}")))
+    }
+
+    /// The 32-byte master key (see [`ApiConfig::master_key`]).
+    pub fn master_key(&self) -> Result<[u8; 32], StartError> {
+        let text = match &self.master_key {
+            Some(k) => k.clone(),
+            None => {
+                let path = self.data_dir.join("master.key");
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        let key = crate::keystore::random_bytes::<32>();
+                        let text = hex::encode(key);
+                        write_private(&path, text.as_bytes())?;
+                        text
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let bytes = hex::decode(text.trim().trim_start_matches("0x"))
+            .map_err(|e| StartError::Keys(format!("master key: {e}")))?;
+        bytes.try_into().map_err(|_| StartError::Keys("master key must be 32 bytes (64 hex characters)".into()))
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_follow_the_node_and_the_api_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = NodeConfig::dev_in(dir.path().join("chain"));
+        let plain = ApiConfig::load(&node, None).expect("defaults");
+        assert_eq!(plain.data_dir, dir.path().join("chain").join("api"));
+        assert!(plain.dev);
+        assert!(plain.database_url().starts_with("sqlite://"));
+        let file = dir.path().join("tradechain.toml");
+        std::fs::write(&file, "chain_id = 7431\n[api]\ndatabase_url = \"postgres://db/tc\"\nmax_json_bytes = 4096\n")
+            .expect("write");
+        let cfg = ApiConfig::load(&node, Some(&file)).expect("file");
+        assert_eq!(cfg.database_url(), "postgres://db/tc");
+        assert_eq!(cfg.max_json_bytes, 4096);
+        assert_eq!(cfg.data_dir, dir.path().join("chain").join("api"));
+    }
+}

@@ -1,0 +1,228 @@
+//! Documents: the seller uploads a file (stored content-addressed on disk by its SHA-256,
+//! the hash anchored on chain with its type), the carrier or inspector attests it, the
+//! buyer's bank accepts or rejects it with a reason; the order's parties download it.
+
+use std::path::PathBuf;
+
+use alloy::primitives::{B256, U256};
+use alloy::sol_types::SolCall;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tradechain_contracts::TradeOrders;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::order::view::{self, DocumentView, OrderDetail};
+use crate::order::{act, addr};
+use crate::readmodel::{document, document_file};
+use crate::request::{Body, PathArgs};
+use crate::{AppState, terms, transaction};
+
+/// An issuer's attestation: the hash it issued (default: the hash presented).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Attestation {
+    pub hash: Option<String>,
+}
+
+/// A discrepancy (UCP 600 art. 16).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Rejection {
+    pub reason: String,
+}
+
+pub fn routes(max_document_bytes: usize, max_json_bytes: usize) -> Router<AppState> {
+    let base = "/orders/{id}/documents/{doc_type}";
+    Router::new()
+        .route(base, put(upload).layer(DefaultBodyLimit::max(max_document_bytes)))
+        .route(&format!("{base}/content"), get(download))
+        .route(&format!("{base}/attest"), post(attest).layer(DefaultBodyLimit::max(max_json_bytes)))
+        .route(&format!("{base}/accept"), post(accept).layer(DefaultBodyLimit::max(max_json_bytes)))
+        .route(&format!("{base}/reject"), post(reject).layer(DefaultBodyLimit::max(max_json_bytes)))
+        .route(&format!("{base}/deem-accepted"), post(deem).layer(DefaultBodyLimit::max(max_json_bytes)))
+}
+
+fn file_path(state: &AppState, hash_hex: &str) -> PathBuf {
+    state.files_dir.join(hash_hex)
+}
+
+/// Present a document: the request body is the file (any content type, at most the
+/// configured size); its SHA-256 goes on chain.
+#[utoipa::path(put, path = "/v1/orders/{id}/documents/{doc_type}", tag = "documents", operation_id = "upload_document",
+    params(("id" = i64, Path), ("doc_type" = String, Path, description = "e.g. bill_of_lading")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, doc_type)): PathArgs<(i64, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<OrderDetail>> {
+    let kind = terms::doc_type(&doc_type)?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", e.body_text())
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", e.body_text())
+        }
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::validation("VALIDATION_FAILED", "the document is empty"));
+    }
+    view::load_visible(&state, &caller, id).await?;
+    let hash = B256::from_slice(&Sha256::digest(&body));
+    let hex_hash = hex::encode(hash);
+    let call = TradeOrders::submitDocumentCall {
+        orderId: U256::from(id.max(0) as u64),
+        docType: kind as u8,
+        hash,
+        uri: format!("sha256:{hex_hash}"),
+    };
+    let input = call.abi_encode();
+    // Nothing is stored unless the chain would accept the presentation.
+    transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+    let path = file_path(&state, &hex_hash);
+    if !path.exists() {
+        let tmp = state.files_dir.join(format!(".{hex_hash}.{}", std::process::id()));
+        tokio::fs::write(&tmp, &body).await.map_err(ApiError::internal)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(ApiError::internal)?;
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .chars()
+        .take(100)
+        .collect::<String>();
+    if document_file::Entity::find_by_id(format!("{hash:#x}")).one(&state.db).await?.is_none() {
+        let row = document_file::ActiveModel {
+            hash: Set(format!("{hash:#x}")),
+            size: Set(body.len() as i64),
+            content_type: Set(content_type),
+            uploaded_by: Set(caller.addr.clone()),
+            created_at: Set(chrono::Utc::now().timestamp()),
+        };
+        let _ = document_file::Entity::insert(row).exec_without_returning(&state.db).await;
+    }
+    act(&state, &caller, id, input).await
+}
+
+/// Download a document's file (the order's parties only).
+#[utoipa::path(get, path = "/v1/orders/{id}/documents/{doc_type}/content", tag = "documents", operation_id = "download_document",
+    params(("id" = i64, Path), ("doc_type" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, doc_type)): PathArgs<(i64, String)>,
+) -> ApiResult<Response> {
+    let kind = terms::doc_type(&doc_type)?;
+    view::load_visible(&state, &caller, id).await?;
+    let not_found = || ApiError::not_found("DOCUMENT_NOT_FOUND", format!("no {kind} on order {id}"));
+    let d = document::Entity::find_by_id((id, kind as i32)).one(&state.db).await?.ok_or_else(not_found)?;
+    let file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?.ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(file_path(&state, d.hash.trim_start_matches("0x"))).await.map_err(|_| not_found())?;
+    Ok(([(header::CONTENT_TYPE, file.content_type), (header::ETAG, format!("\"{}\"", d.hash))], bytes).into_response())
+}
+
+/// The carrier (bill of lading) or inspector (inspection certificate) attests the hash it
+/// issued. The attester need not be a party of the order; it answers the document.
+#[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/attest", tag = "documents", operation_id = "attest_document",
+    params(("id" = i64, Path), ("doc_type" = String, Path)), request_body = Attestation,
+    responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn attest(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, doc_type)): PathArgs<(i64, String)>,
+    Body(a): Body<Attestation>,
+) -> ApiResult<Json<DocumentView>> {
+    let kind = terms::doc_type(&doc_type)?;
+    let hash: B256 = match &a.hash {
+        Some(h) => h.parse().map_err(|_| ApiError::validation("VALIDATION_FAILED", "hash: 0x + 64 hex digits"))?,
+        None => document::Entity::find_by_id((id, kind as i32))
+            .one(&state.db)
+            .await?
+            .and_then(|d| d.hash.parse().ok())
+            .unwrap_or_default(),
+    };
+    let call = TradeOrders::attestDocumentCall { orderId: U256::from(id.max(0) as u64), docType: kind as u8, hash };
+    transaction::transact(&state, &caller, state.suite.trade_orders, call.abi_encode().into()).await?;
+    let d = document::Entity::find_by_id((id, kind as i32))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("DOCUMENT_NOT_FOUND", "document not indexed"))?;
+    Ok(Json(DocumentView {
+        doc_type: kind.to_string(),
+        hash: d.hash,
+        issuer: addr(&caller.address),
+        state: d.state,
+        attested: d.attested,
+        deemed: d.deemed,
+        version: d.version,
+        examine_by: d.examine_by,
+        reason: d.reason,
+    }))
+}
+
+/// The buyer's bank accepts a document.
+#[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/accept", tag = "documents", operation_id = "accept_document",
+    params(("id" = i64, Path), ("doc_type" = String, Path)),
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, doc_type)): PathArgs<(i64, String)>,
+) -> ApiResult<Json<OrderDetail>> {
+    let kind = terms::doc_type(&doc_type)?;
+    let call = TradeOrders::acceptDocumentCall { orderId: U256::from(id.max(0) as u64), docType: kind as u8 };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// The buyer's bank refuses a document, stating the discrepancy, within the examination period.
+#[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/reject", tag = "documents", operation_id = "reject_document",
+    params(("id" = i64, Path), ("doc_type" = String, Path)), request_body = Rejection,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, doc_type)): PathArgs<(i64, String)>,
+    Body(r): Body<Rejection>,
+) -> ApiResult<Json<OrderDetail>> {
+    let kind = terms::doc_type(&doc_type)?;
+    terms::reason(&r.reason)?;
+    let call = TradeOrders::rejectDocumentCall {
+        orderId: U256::from(id.max(0) as u64),
+        docType: kind as u8,
+        reason: r.reason,
+    };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// Record deemed acceptance after the examination period passed without a decision (UCP 600 art. 16).
+#[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/deem-accepted", tag = "documents", operation_id = "deem_document_accepted",
+    params(("id" = i64, Path), ("doc_type" = String, Path)),
+    responses((status = 200, body = OrderDetail), (status = 409, body = ErrorBody)), security(("token" = [])))]
+pub async fn deem(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, doc_type)): PathArgs<(i64, String)>,
+) -> ApiResult<Json<OrderDetail>> {
+    let kind = terms::doc_type(&doc_type)?;
+    let call = TradeOrders::deemAcceptedCall { orderId: U256::from(id.max(0) as u64), docType: kind as u8 };
+    act(&state, &caller, id, call.abi_encode()).await
+}

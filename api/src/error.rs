@@ -1,0 +1,202 @@
+//! Every error the API answers, as JSON `{"error": {"code", "message"}}` with the right
+//! HTTP status. Codes are stable: clients branch on them, the OpenAPI document lists them
+//! ([`ALL_CODES`] plus every contract revert, see [`revert_status`]).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable code a client can branch on and a message a person can read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `ORDER_NOT_FOUND`, `NOT_ORDER_SELLER`, `INVALID_CURRENCY`.
+    pub code: String,
+    pub message: String,
+}
+
+/// An API error: status, stable code, message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+/// Codes the API itself raises (contract reverts come on top, see [`revert_status`]).
+pub const ALL_CODES: &[(&str, u16, &str)] = &[
+    ("UNAUTHENTICATED", 401, "missing or unknown API token"),
+    ("FORBIDDEN", 403, "the organisation may not do this"),
+    ("OPERATOR_ONLY", 403, "only the consortium operator may do this"),
+    ("NO_LIVE_CONSENT", 403, "the firm has not granted this financier a live consent"),
+    ("WRONG_SENDER", 403, "a relayed transaction is not signed by the calling organisation"),
+    ("NOT_FOUND", 404, "no such route or resource"),
+    ("ORDER_NOT_FOUND", 404, "no such order among those the organisation may see"),
+    ("ORGANISATION_NOT_FOUND", 404, "no such organisation"),
+    ("DOCUMENT_NOT_FOUND", 404, "no such document on this order"),
+    ("INVALID_JSON", 400, "the body is not the JSON this route expects"),
+    ("BODY_TOO_LARGE", 413, "the body exceeds the route's size limit"),
+    ("VALIDATION_FAILED", 422, "a field is missing, malformed or out of range"),
+    ("INVALID_CURRENCY", 422, "not an ISO 4217 currency code"),
+    ("INVALID_INCOTERM", 422, "not one of the eleven Incoterms 2020 rules"),
+    ("INVALID_AMOUNT", 422, "amounts are positive integers in minor units, as strings"),
+    ("INVALID_MILESTONE", 422, "a milestone names neither or both of share_bps and amount_minor, or no document"),
+    ("MILESTONES_DO_NOT_SUM", 422, "milestones must cover exactly 100% of the amount"),
+    ("INVALID_DATES", 422, "dates must be in the future and in order (latest shipment <= expiry)"),
+    ("INVALID_ADDRESS", 422, "not a 0x-prefixed 20-byte address"),
+    ("INVALID_DOCUMENT_TYPE", 422, "unknown document type"),
+    ("INVALID_BANK_ACCOUNT", 422, "IBAN (ISO 13616) or BIC (ISO 9362) malformed"),
+    ("INVALID_TRANSACTION", 422, "the relayed transaction cannot be decoded"),
+    ("TX_REJECTED", 422, "the chain refused the transaction (nonce, size, pool)"),
+    ("TX_REVERTED", 409, "the transaction reverted without a known custom error"),
+    ("NON_CUSTODIAL", 409, "the node holds no key for this organisation: relay a signed transaction"),
+    ("ORGANISATION_EXISTS", 409, "an organisation with this name or address exists"),
+    ("CHAIN_UNAVAILABLE", 503, "the chain did not answer in time"),
+    ("NOT_READY", 503, "the read model is behind the chain"),
+    ("INTERNAL", 500, "unexpected failure; the request id is in the logs"),
+];
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self { status, code: code.to_string(), message: message.into() }
+    }
+
+    pub fn validation(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "send `Authorization: Bearer <token>`")
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %message, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_UNAVAILABLE", message)
+    }
+
+    pub fn order_not_found(id: impl std::fmt::Display) -> Self {
+        Self::not_found("ORDER_NOT_FOUND", format!("order {id} not found"))
+    }
+
+    /// A contract revert decoded into its stable code (`NOT_ORDER_SELLER`, …).
+    pub fn from_revert(data: &[u8]) -> Self {
+        match tradechain_contracts::revert::decode(data) {
+            Some(r) => Self::new(revert_status(&r.code), &r.code, r.message),
+            None => Self::conflict("TX_REVERTED", format!("reverted: 0x{}", hex::encode(data))),
+        }
+    }
+}
+
+/// HTTP status of a contract's custom error, by its stable code: the caller lacks the
+/// right (403), the thing does not exist (404), the input is wrong (422), or the state
+/// forbids it now (409).
+pub fn revert_status(code: &str) -> StatusCode {
+    const FORBIDDEN: &[&str] = &[
+        "MISSING_ROLE",
+        "WRONG_ISSUER",
+        "ORGANISATION_IS_SUSPENDED",
+        "UNKNOWN_ORGANISATION",
+        "NO_LIVE_CONSENT",
+        "CANNOT_APPROVE_OWN_PROPOSAL",
+    ];
+    const INVALID: &[&str] = &[
+        "ZERO_ADDRESS",
+        "EMPTY_NAME",
+        "INVALID_ROLES",
+        "INVALID_PARTIES",
+        "ZERO_AMOUNT",
+        "INVALID_CURRENCY",
+        "INVALID_INCOTERM",
+        "INVALID_DATES",
+        "INVALID_EXAMINATION_PERIOD",
+        "INVALID_MILESTONE_COUNT",
+        "INVALID_MILESTONE",
+        "MILESTONES_DO_NOT_SUM",
+        "UNKNOWN_DOCUMENT_TYPE",
+        "DOCUMENT_NOT_REQUIRED",
+        "EMPTY_HASH",
+        "HASH_MISMATCH",
+        "INVALID_REASON",
+        "INVALID_REFERENCE",
+        "INVALID_ADVANCE",
+        "INVALID_RATE",
+        "INVALID_TENOR",
+        "INVALID_EXPIRY",
+        "TOO_MANY_FINGERPRINTS",
+    ];
+    if code.starts_with("NOT_") && !code.starts_with("NOT_DUE") && !code.starts_with("NOT_EXPIRED")
+        || FORBIDDEN.contains(&code)
+    {
+        StatusCode::FORBIDDEN
+    } else if code.ends_with("_NOT_FOUND") {
+        StatusCode::NOT_FOUND
+    } else if INVALID.contains(&code) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::CONFLICT
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::internal(format!("database: {e}"))
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection as J;
+        match &e {
+            J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", e.body_text())
+            }
+            J::JsonDataError(_) => Self::validation("VALIDATION_FAILED", e.body_text()),
+            _ => Self::new(StatusCode::BAD_REQUEST, "INVALID_JSON", e.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        Self::validation("VALIDATION_FAILED", e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        Self::validation("VALIDATION_FAILED", e.body_text())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,57 @@
+//! Server-sent events: `GET /v1/events` streams every change to the caller's orders as the
+//! indexer commits it (event name = the contract event, data = order id, block, tx hash).
+//! A client that falls behind receives a `lagged` event and should re-read its orders.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/events", get(watch))
+}
+
+/// Live changes to the caller's orders (text/event-stream).
+#[utoipa::path(get, path = "/v1/events", tag = "orders", operation_id = "watch_orders",
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "events named after the contract event; data: {order_id, kind, block, tx_hash}"),
+        (status = 401, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn watch(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.indexer.subscribe();
+    let me = caller.addr;
+    let mut closing = state.closing.clone();
+    let stream = futures_util::stream::unfold((rx, me), |(mut rx, me)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(change) if change.parties.contains(&me) => {
+                    let data = serde_json::to_string(&change).unwrap_or_default();
+                    let ev = Event::default().event(change.kind.clone()).data(data);
+                    return Some((Ok(ev), (rx, me)));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => {
+                    let ev = Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
+                    return Some((Ok(ev), (rx, me)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream = futures_util::StreamExt::take_until(stream, async move {
+        let _ = closing.wait_for(|c| *c).await;
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

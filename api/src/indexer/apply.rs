@@ -1,0 +1,376 @@
+//! The typed events of the suite applied to the read model's tables.
+
+use alloy::primitives::{Address, B256, U256};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
+use tradechain_contracts::{Consents, Consortium, TradeOrders};
+
+use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
+use crate::order::{addr, bytes3_str};
+use crate::readmodel::{consent, document, milestone, order, organisation, payment};
+
+pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
+    use TradeOrders::TradeOrdersEvents as E;
+    use alloy::sol_types::SolEventInterface;
+    use tradechain_contracts::OrderState as S;
+    let Ok(ev) = E::decode_raw_log(ctx.log.log.topics(), &ctx.log.log.data.data) else { return Ok(()) };
+    let txn = ctx.txn;
+    match ev {
+        E::OrderProposed(e) => {
+            let id = u256_i64(e.orderId);
+            order::Entity::insert(order::ActiveModel {
+                id: Set(id),
+                buyer: Set(addr(&e.buyer)),
+                seller: Set(addr(&e.seller)),
+                buyer_bank: Set(addr(&e.buyerBank)),
+                seller_bank: Set(addr(&e.sellerBank)),
+                amount: Set(e.amount.to_string()),
+                paid: Set("0".into()),
+                currency: Set(bytes3_str(&e.currency.0)),
+                incoterm: Set(bytes3_str(&e.incoterm.0)),
+                details_hash: Set(format!("{:#x}", e.detailsHash)),
+                latest_shipment: Set(e.latestShipment as i64),
+                expiry: Set(e.expiry as i64),
+                state: Set(state_str(S::Proposed)),
+                created_block: Set(ctx.block),
+                created_at: Set(ctx.ts),
+                updated_block: Set(ctx.block),
+                cancel_requested_by: Set(None),
+                disputes: Set(0),
+                amendments: Set(0),
+                pending_amendment: Set(None),
+            })
+            .exec(txn)
+            .await?;
+            // MilestoneDefined is emitted before OrderProposed: fill in payer and payee now.
+            for m in milestone::Entity::find().filter(milestone::Column::OrderId.eq(id)).all(txn).await? {
+                let mut am = m.into_active_model();
+                am.payer = Set(addr(&e.buyerBank));
+                am.payee = Set(addr(&e.seller));
+                am.update(txn).await?;
+            }
+        }
+        E::MilestoneDefined(e) => {
+            milestone::Entity::insert(milestone::ActiveModel {
+                order_id: Set(u256_i64(e.orderId)),
+                idx: Set(u256_i64(e.index) as i32),
+                amount: Set(e.amount.to_string()),
+                required_docs: Set(i32::from(e.requiredDocs)),
+                tenor_days: Set(i32::from(e.tenorDays)),
+                state: Set("pending".into()),
+                triggered_at: Set(None),
+                due_date: Set(None),
+                paid_at: Set(None),
+                attempts: Set(0),
+                payer: Set(String::new()),
+                payee: Set(String::new()),
+                financing_id: Set(None),
+                payment_ref: Set(None),
+            })
+            .exec(txn)
+            .await?;
+        }
+        E::OrderAccepted(e) => set_state(ctx, e.orderId, S::Accepted).await?,
+        E::OrderRejected(e) => set_state(ctx, e.orderId, S::Rejected).await?,
+        E::OrderCommitted(e) => set_state(ctx, e.orderId, S::Committed).await?,
+        E::OrderCancelled(e) => set_state(ctx, e.orderId, S::Cancelled).await?,
+        E::OrderExpired(e) => set_state(ctx, e.orderId, S::Expired).await?,
+        E::OrderCompleted(e) => set_state(ctx, e.orderId, S::Completed).await?,
+        E::CancellationRequested(e) => {
+            update_order(ctx, e.orderId, |o| o.cancel_requested_by = Set(Some(addr(&e.by)))).await?
+        }
+        E::AmendmentProposed(e) => {
+            let pending = serde_json::json!({
+                "amendment_id": e.amendmentId.to_string(),
+                "proposer": addr(&e.proposer),
+                "details_hash": format!("{:#x}", e.detailsHash),
+                "latest_shipment": e.latestShipment,
+                "expiry": e.expiry,
+            })
+            .to_string();
+            update_order(ctx, e.orderId, |o| o.pending_amendment = Set(Some(pending))).await?
+        }
+        E::OrderAmended(e) => {
+            if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
+                let pending: serde_json::Value =
+                    o.pending_amendment.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+                let amendments = o.amendments + 1;
+                let mut am = o.into_active_model();
+                if let Some(h) = pending["details_hash"].as_str() {
+                    am.details_hash = Set(h.to_string());
+                }
+                if let Some(v) = pending["latest_shipment"].as_i64() {
+                    am.latest_shipment = Set(v);
+                }
+                if let Some(v) = pending["expiry"].as_i64() {
+                    am.expiry = Set(v);
+                }
+                am.pending_amendment = Set(None);
+                am.amendments = Set(amendments);
+                am.updated_block = Set(ctx.block);
+                am.update(txn).await?;
+            }
+        }
+        E::DisputeRaised(e) => {
+            if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
+                let disputes = o.disputes + 1;
+                let mut am = o.into_active_model();
+                am.state = Set(state_str(S::Disputed));
+                am.disputes = Set(disputes);
+                am.updated_block = Set(ctx.block);
+                am.update(txn).await?;
+            }
+        }
+        // OrderCompleted follows when the resolution completes the order.
+        E::DisputeResolved(e) => set_state(ctx, e.orderId, S::Committed).await?,
+        E::DocumentSubmitted(e) => {
+            let id = u256_i64(e.orderId);
+            let seller = order::Entity::find_by_id(id).one(txn).await?.map(|o| o.seller).unwrap_or_default();
+            let needs_attestation = e.docType == 2 || e.docType == 4;
+            let row = document::ActiveModel {
+                order_id: Set(id),
+                doc_type: Set(i32::from(e.docType)),
+                hash: Set(format!("{:#x}", e.hash)),
+                uri: Set(e.uri.clone()),
+                issuer: Set(seller),
+                state: Set("submitted".into()),
+                attested: Set(!needs_attestation),
+                deemed: Set(false),
+                version: Set(e.version as i32),
+                examine_by: Set(e.examineBy as i64),
+                reason: Set(None),
+                submitted_block: Set(ctx.block),
+                updated_block: Set(ctx.block),
+            };
+            if document::Entity::find_by_id((id, i32::from(e.docType))).one(txn).await?.is_some() {
+                row.update(txn).await?;
+            } else {
+                document::Entity::insert(row).exec(txn).await?;
+            }
+        }
+        E::DocumentAttested(e) => {
+            update_document(ctx, e.orderId, e.docType, |d| {
+                d.attested = Set(true);
+                d.issuer = Set(addr(&e.issuer));
+                d.examine_by = Set(e.examineBy as i64);
+            })
+            .await?
+        }
+        E::DocumentAccepted(e) => {
+            update_document(ctx, e.orderId, e.docType, |d| {
+                d.state = Set("accepted".into());
+                d.deemed = Set(e.deemed);
+            })
+            .await?
+        }
+        E::DocumentRejected(e) => {
+            update_document(ctx, e.orderId, e.docType, |d| {
+                d.state = Set("rejected".into());
+                d.reason = Set(Some(e.reason.clone()));
+            })
+            .await?
+        }
+        E::MilestoneTriggered(e) => {
+            update_milestone(ctx, e.orderId, e.index, |m| {
+                m.state = Set("triggered".into());
+                m.triggered_at = Set(Some(ctx.ts));
+                m.due_date = Set(Some(e.dueDate as i64));
+            })
+            .await?;
+        }
+        E::PaymentDue(e) => {
+            let (order_id, index, attempt) = (u256_i64(e.orderId), u256_i64(e.milestone) as i32, e.attempt as i32);
+            update_milestone(ctx, e.orderId, e.milestone, |m| {
+                m.state = Set("due".into());
+                m.attempts = Set(attempt);
+            })
+            .await?;
+            payment::Entity::insert(payment::ActiveModel {
+                order_id: Set(order_id),
+                milestone: Set(index),
+                attempt: Set(attempt),
+                end_to_end_id: Set(end_to_end_id(chain_id, order_id, index, attempt)),
+                payer: Set(addr(&e.payer)),
+                payee: Set(addr(&e.payee)),
+                amount: Set(e.amount.to_string()),
+                currency: Set(bytes3_str(&e.currency.0)),
+                due_date: Set(e.dueDate as i64),
+                state: Set("due".into()),
+                bank_reference: Set(None),
+                failure_reason: Set(None),
+                due_tx: Set(format!("{:#x}", ctx.log.tx_hash)),
+                due_block: Set(ctx.block),
+                settled_tx: Set(None),
+                settled_block: Set(None),
+            })
+            .exec(txn)
+            .await?;
+        }
+        E::PaymentConfirmed(e) => {
+            let attempts = update_milestone(ctx, e.orderId, e.milestone, |m| {
+                m.state = Set("paid".into());
+                m.paid_at = Set(Some(ctx.ts));
+                m.payment_ref = Set(Some(reference_text(&e.paymentReference)));
+            })
+            .await?;
+            if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
+                let paid = o.paid.parse::<u128>().unwrap_or(0).saturating_add(e.amount);
+                let mut am = o.into_active_model();
+                am.paid = Set(paid.to_string());
+                am.updated_block = Set(ctx.block);
+                am.update(txn).await?;
+            }
+            settle_payment(ctx, e.orderId, e.milestone, attempts, "paid", Some(&e.paymentReference), None).await?;
+        }
+        E::PaymentFailed(e) => {
+            let attempts = update_milestone(ctx, e.orderId, e.milestone, |m| m.state = Set("failed".into())).await?;
+            settle_payment(ctx, e.orderId, e.milestone, attempts, "failed", Some(&e.paymentReference), Some(e.reason))
+                .await?;
+        }
+        E::ProceedsAssigned(e) => {
+            update_milestone(ctx, e.orderId, e.milestone, |m| {
+                m.payee = Set(addr(&e.payee));
+                m.financing_id = Set(Some(e.financingId.to_string()));
+            })
+            .await?;
+        }
+        E::PayerChanged(e) => {
+            update_milestone(ctx, e.orderId, e.milestone, |m| {
+                m.payer = Set(addr(&e.payer));
+                m.financing_id = Set(Some(e.financingId.to_string()));
+            })
+            .await?;
+        }
+        E::ReceivablesSet(_) => {}
+    }
+    Ok(())
+}
+
+async fn update_order(ctx: &Ctx<'_>, id: U256, f: impl FnOnce(&mut order::ActiveModel)) -> Result<(), DbErr> {
+    if let Some(o) = order::Entity::find_by_id(u256_i64(id)).one(ctx.txn).await? {
+        let mut am = o.into_active_model();
+        f(&mut am);
+        am.updated_block = Set(ctx.block);
+        am.update(ctx.txn).await?;
+    }
+    Ok(())
+}
+
+async fn set_state(ctx: &Ctx<'_>, id: U256, s: tradechain_contracts::OrderState) -> Result<(), DbErr> {
+    update_order(ctx, id, |o| o.state = Set(state_str(s))).await
+}
+
+async fn update_document(
+    ctx: &Ctx<'_>,
+    id: U256,
+    doc_type: u8,
+    f: impl FnOnce(&mut document::ActiveModel),
+) -> Result<(), DbErr> {
+    if let Some(d) = document::Entity::find_by_id((u256_i64(id), i32::from(doc_type))).one(ctx.txn).await? {
+        let mut am = d.into_active_model();
+        f(&mut am);
+        am.updated_block = Set(ctx.block);
+        am.update(ctx.txn).await?;
+    }
+    Ok(())
+}
+
+/// Updates a milestone; returns its attempt count.
+async fn update_milestone(
+    ctx: &Ctx<'_>,
+    id: U256,
+    index: U256,
+    f: impl FnOnce(&mut milestone::ActiveModel),
+) -> Result<i32, DbErr> {
+    let key = (u256_i64(id), u256_i64(index) as i32);
+    let Some(m) = milestone::Entity::find_by_id(key).one(ctx.txn).await? else { return Ok(0) };
+    let attempts = m.attempts;
+    let mut am = m.into_active_model();
+    f(&mut am);
+    am.update(ctx.txn).await?;
+    Ok(attempts)
+}
+
+async fn settle_payment(
+    ctx: &Ctx<'_>,
+    id: U256,
+    index: U256,
+    attempt: i32,
+    state: &str,
+    reference: Option<&B256>,
+    reason: Option<String>,
+) -> Result<(), DbErr> {
+    let key = (u256_i64(id), u256_i64(index) as i32, attempt);
+    if let Some(p) = payment::Entity::find_by_id(key).one(ctx.txn).await? {
+        let mut am = p.into_active_model();
+        am.state = Set(state.to_string());
+        am.bank_reference = Set(reference.map(reference_text));
+        am.failure_reason = Set(reason);
+        am.settled_tx = Set(Some(format!("{:#x}", ctx.log.tx_hash)));
+        am.settled_block = Set(Some(ctx.block));
+        am.update(ctx.txn).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn apply_consortium_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
+    use Consortium::ConsortiumEvents as E;
+    use alloy::sol_types::SolEventInterface;
+    let Ok(ev) = E::decode_raw_log(ctx.log.log.topics(), &ctx.log.log.data.data) else { return Ok(()) };
+    let txn = ctx.txn;
+    let update = |account: Address, f: Box<dyn FnOnce(&mut organisation::ActiveModel) + Send>| async move {
+        if let Some(o) = organisation::Entity::find_by_id(addr(&account)).one(txn).await? {
+            let mut am = o.into_active_model();
+            f(&mut am);
+            am.update(txn).await?;
+        }
+        Ok::<(), DbErr>(())
+    };
+    match ev {
+        E::OrganisationRegistered(e) => {
+            organisation::Entity::insert(organisation::ActiveModel {
+                address: Set(addr(&e.account)),
+                name: Set(e.name),
+                roles: Set(i64::from(e.roles)),
+                suspended: Set(false),
+                registered_block: Set(ctx.block),
+            })
+            .exec(txn)
+            .await?;
+        }
+        E::RolesChanged(e) => update(e.account, Box::new(move |o| o.roles = Set(i64::from(e.roles)))).await?,
+        E::OrganisationSuspended(e) => update(e.account, Box::new(|o| o.suspended = Set(true))).await?,
+        E::OrganisationReinstated(e) => update(e.account, Box::new(|o| o.suspended = Set(false))).await?,
+    }
+    Ok(())
+}
+
+pub(super) async fn apply_consent_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
+    use Consents::ConsentsEvents as E;
+    use alloy::sol_types::SolEventInterface;
+    let Ok(ev) = E::decode_raw_log(ctx.log.log.topics(), &ctx.log.log.data.data) else { return Ok(()) };
+    let (firm, financier, request, expires, state) = match ev {
+        E::ConsentGranted(e) => (e.firm, e.financier, e.requestId.to_string(), e.expiresAt as i64, "granted"),
+        E::ConsentRevoked(e) => (e.firm, e.financier, String::new(), 0, "revoked"),
+        _ => return Ok(()),
+    };
+    let key = (addr(&firm), addr(&financier));
+    let existing = consent::Entity::find_by_id(key.clone()).one(ctx.txn).await?;
+    let row = consent::ActiveModel {
+        firm: Set(key.0),
+        financier: Set(key.1),
+        request_id: Set(if request.is_empty() {
+            existing.as_ref().map(|c| c.request_id.clone()).unwrap_or_default()
+        } else {
+            request
+        }),
+        expires_at: Set(if state == "revoked" { existing.as_ref().map_or(0, |c| c.expires_at) } else { expires }),
+        state: Set(state.into()),
+        updated_block: Set(ctx.block),
+    };
+    if existing.is_some() {
+        row.update(ctx.txn).await?;
+    } else {
+        consent::Entity::insert(row).exec(ctx.txn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The indexer: follows the chain block by block, decodes every event of the suite and
+//! writes the read model, one database transaction per block together with the cursor
+//! (the last indexed block), so a crash never leaves half a block behind.
+//!
+//! Every event goes to `events` (generic decoding through the contracts' ABIs: the order
+//! timeline); the typed `sol!` events update `organisations`, `orders`, `milestones`,
+//! `documents`, `payments` and `consents`. Only block data is used (numbers, timestamps,
+//! hashes), never the wall clock, so a rebuild from block 0 is identical.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use alloy::dyn_abi::{DynSolValue, EventExt};
+use alloy::json_abi::{Event, JsonAbi};
+use alloy::primitives::{Address, B256, U256};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, TransactionTrait};
+use tokio::sync::{broadcast, watch};
+use tradechain_contracts::genesis::SuiteAddresses;
+use tradechain_contracts::role;
+
+mod apply;
+
+use crate::chain::{BlockLog, Chain};
+use crate::order::addr;
+use crate::readmodel::{self, cursor, event, order, organisation};
+
+/// A change to an order, sent to live watchers (SSE) after its block is committed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrderChange {
+    pub order_id: i64,
+    pub kind: String,
+    pub block: u64,
+    pub tx_hash: String,
+    #[serde(skip)]
+    pub parties: Vec<String>,
+}
+
+struct Catalog {
+    by_topic: HashMap<B256, (&'static str, Event)>,
+}
+
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
+    #[derive(serde::Deserialize)]
+    struct Artifact {
+        abi: JsonAbi,
+    }
+    let mut by_topic = HashMap::new();
+    for (name, json) in [
+        ("Consortium", tradechain_contracts::artifacts::CONSORTIUM),
+        ("TradeOrders", tradechain_contracts::artifacts::TRADE_ORDERS),
+        ("Receivables", tradechain_contracts::artifacts::RECEIVABLES),
+        ("Consents", tradechain_contracts::artifacts::CONSENTS),
+    ] {
+        // The artifacts are compiled in and tested by tradechain-contracts.
+        if let Ok(a) = serde_json::from_str::<Artifact>(json) {
+            for e in a.abi.events() {
+                by_topic.insert(e.selector(), (name, e.clone()));
+            }
+        }
+    }
+    Catalog { by_topic }
+});
+
+/// A decoded value as JSON: addresses lower-case hex, integers decimal strings, bytes3 as
+/// text (currency, Incoterm), other bytes hex.
+fn value_json(v: &DynSolValue) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        DynSolValue::Address(a) => Value::String(addr(a)),
+        DynSolValue::Uint(u, _) => Value::String(u.to_string()),
+        DynSolValue::Int(i, _) => Value::String(i.to_string()),
+        DynSolValue::Bool(b) => Value::Bool(*b),
+        DynSolValue::String(s) => Value::String(s.clone()),
+        DynSolValue::FixedBytes(w, 3) if w[..3].iter().all(u8::is_ascii_alphanumeric) => {
+            Value::String(String::from_utf8_lossy(&w[..3]).into_owned())
+        }
+        DynSolValue::FixedBytes(w, n) => Value::String(format!("0x{}", hex::encode(&w[..*n]))),
+        DynSolValue::Bytes(b) => Value::String(format!("0x{}", hex::encode(b))),
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+/// Decodes any suite event generically: (contract, event name, data as canonical JSON, orderId).
+fn decode_generic(log: &alloy::primitives::Log) -> Option<(&'static str, String, String, Option<i64>)> {
+    let topic = log.topics().first()?;
+    let (contract, ev) = CATALOG.by_topic.get(topic)?;
+    let decoded = ev.decode_log(&log.data).ok()?;
+    let (mut indexed, mut body) = (decoded.indexed.into_iter(), decoded.body.into_iter());
+    let mut fields = std::collections::BTreeMap::new();
+    let mut order_id = None;
+    for input in &ev.inputs {
+        let value = if input.indexed { indexed.next() } else { body.next() }?;
+        if input.name == "orderId" {
+            order_id = value.as_uint().and_then(|(u, _)| i64::try_from(u).ok());
+        }
+        fields.insert(input.name.clone(), value_json(&value));
+    }
+    let data = serde_json::to_string(&fields).ok()?;
+    Some((contract, ev.name.clone(), data, order_id))
+}
+
+fn u256_i64(v: U256) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn state_str(s: tradechain_contracts::OrderState) -> String {
+    s.as_str().to_string()
+}
+
+/// The ISO 20022 EndToEndId of a payment attempt, `TC{chain}-{order}-{milestone}-{attempt}`:
+/// the settlement worker's own derivation, so the read model and the bank name a payment alike.
+pub fn end_to_end_id(chain_id: u64, order: i64, milestone: i32, attempt: i32) -> String {
+    tradechain_bank_adapters::settlement::end_to_end_id(
+        chain_id,
+        U256::from(u64::try_from(order).unwrap_or_default()),
+        U256::from(u64::try_from(milestone).unwrap_or_default()),
+        u32::try_from(attempt).unwrap_or_default(),
+    )
+    .as_str()
+    .to_string()
+}
+
+/// A bank's payment reference as text when it is printable ASCII padded with zeros, else hex.
+pub fn reference_text(r: &B256) -> String {
+    let trimmed: Vec<u8> = r.iter().copied().take_while(|b| *b != 0).collect();
+    if !trimmed.is_empty()
+        && r[trimmed.len()..].iter().all(|b| *b == 0)
+        && trimmed.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+    {
+        String::from_utf8_lossy(&trimmed).into_owned()
+    } else {
+        format!("0x{}", hex::encode(r))
+    }
+}
+
+/// Follows the chain and writes the read model.
+#[derive(Clone)]
+pub struct Indexer {
+    db: DatabaseConnection,
+    chain: Arc<dyn Chain>,
+    suite: SuiteAddresses,
+    operator: Address,
+    cursor: Arc<watch::Sender<u64>>,
+    changes: broadcast::Sender<OrderChange>,
+}
+
+impl Indexer {
+    pub fn new(db: DatabaseConnection, chain: Arc<dyn Chain>, operator: Address) -> Self {
+        let (cursor, _) = watch::channel(0);
+        let (changes, _) = broadcast::channel(4096);
+        Self { db, chain, suite: SuiteAddresses::for_operator(operator), operator, cursor: Arc::new(cursor), changes }
+    }
+
+    /// Live order changes (for SSE).
+    pub fn subscribe(&self) -> broadcast::Receiver<OrderChange> {
+        self.changes.subscribe()
+    }
+
+    /// The last indexed block.
+    pub fn indexed(&self) -> u64 {
+        *self.cursor.borrow()
+    }
+
+    /// Wait until block `number` is indexed (or `timeout`); whether it is.
+    pub async fn wait_for(&self, number: u64, timeout: Duration) -> bool {
+        let mut rx = self.cursor.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|c| *c >= number)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Read the cursor; on an empty read model seed block 0 (the operator, registered at
+    /// genesis, which has no receipts).
+    pub async fn init(&self) -> Result<u64, DbErr> {
+        if let Some(c) = cursor::Entity::find_by_id(1).one(&self.db).await? {
+            let n = u64::try_from(c.last_block).unwrap_or(0);
+            self.cursor.send_replace(n);
+            return Ok(n);
+        }
+        let txn = self.db.begin().await?;
+        organisation::Entity::insert(organisation::ActiveModel {
+            address: Set(addr(&self.operator)),
+            name: Set("operator".into()),
+            roles: Set(i64::from(role::OPERATOR)),
+            suspended: Set(false),
+            registered_block: Set(0),
+        })
+        .exec(&txn)
+        .await?;
+        cursor::Entity::insert(cursor::ActiveModel { id: Set(1), last_block: Set(0) }).exec(&txn).await?;
+        txn.commit().await?;
+        self.cursor.send_replace(0);
+        Ok(0)
+    }
+
+    /// Index every block up to the chain's head.
+    pub async fn catch_up(&self) -> Result<u64, IndexError> {
+        let head = self.chain.head().await.map_err(|e| IndexError::Chain(e.to_string()))?;
+        let mut at = self.indexed();
+        while at < head {
+            self.index_block(at + 1).await?;
+            at += 1;
+        }
+        Ok(at)
+    }
+
+    /// Follow the chain until `shutdown` flips to true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if let Err(e) = self.catch_up().await {
+                tracing::error!(error = %e, "indexer failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            let known = self.indexed();
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = self.chain.wait_new_head(known, Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Drop the chain-derived tables and index again from block 0.
+    pub async fn rebuild(&self) -> Result<u64, IndexError> {
+        readmodel::drop_chain_tables(&self.db).await?;
+        readmodel::create_chain_tables(&self.db).await?;
+        self.cursor.send_replace(0);
+        self.init().await?;
+        self.catch_up().await
+    }
+
+    async fn index_block(&self, number: u64) -> Result<(), IndexError> {
+        let block = self
+            .chain
+            .block_logs(number)
+            .await
+            .map_err(|e| IndexError::Chain(e.to_string()))?
+            .ok_or_else(|| IndexError::Chain(format!("block {number} missing")))?;
+        let txn = self.db.begin().await?;
+        let mut changes = Vec::new();
+        for log in &block.logs {
+            let addr_ = log.log.address;
+            if addr_ != self.suite.consortium
+                && addr_ != self.suite.trade_orders
+                && addr_ != self.suite.receivables
+                && addr_ != self.suite.consents
+            {
+                continue;
+            }
+            let Some((contract, kind, data, order_id)) = decode_generic(&log.log) else { continue };
+            event::Entity::insert(event::ActiveModel {
+                block: Set(number as i64),
+                log_index: Set(log.log_index as i64),
+                tx_hash: Set(format!("{:#x}", log.tx_hash)),
+                contract: Set(contract.into()),
+                kind: Set(kind.clone()),
+                order_id: Set(order_id),
+                data: Set(data),
+                timestamp: Set(block.timestamp as i64),
+            })
+            .exec(&txn)
+            .await?;
+            let ctx = Ctx { txn: &txn, block: number as i64, ts: block.timestamp as i64, log };
+            if addr_ == self.suite.trade_orders {
+                apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
+            } else if addr_ == self.suite.consortium {
+                apply::apply_consortium_event(&ctx).await?;
+            } else if addr_ == self.suite.consents {
+                apply::apply_consent_event(&ctx).await?;
+            }
+            if let Some(id) = order_id {
+                changes.push(OrderChange {
+                    order_id: id,
+                    kind,
+                    block: number,
+                    tx_hash: format!("{:#x}", log.tx_hash),
+                    parties: Vec::new(),
+                });
+            }
+        }
+        let mut parties: HashMap<i64, Vec<String>> = HashMap::new();
+        for c in &mut changes {
+            if !parties.contains_key(&c.order_id)
+                && let Some(o) = order::Entity::find_by_id(c.order_id).one(&txn).await?
+            {
+                parties.insert(c.order_id, vec![o.buyer, o.seller, o.buyer_bank, o.seller_bank]);
+            }
+            c.parties = parties.get(&c.order_id).cloned().unwrap_or_default();
+        }
+        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(number as i64) }).exec(&txn).await?;
+        txn.commit().await?;
+        self.cursor.send_replace(number);
+        for c in changes {
+            let _ = self.changes.send(c);
+        }
+        Ok(())
+    }
+}
+
+/// Why indexing a block failed (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("chain: {0}")]
+    Chain(String),
+}
+
+struct Ctx<'a> {
+    txn: &'a DatabaseTransaction,
+    block: i64,
+    ts: i64,
+    log: &'a BlockLog,
+}

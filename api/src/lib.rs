@@ -1,0 +1,270 @@
+//! tradechain-api: how exporters, importers, banks and financiers use tradechain.
+//!
+//! An axum service: REST under `/v1` (organisations, orders, documents, payments,
+//! signed-transaction relay, live order events), an OpenAPI 3 document at `/openapi.json`
+//! with a viewer at `/docs`, authentication per organisation (API tokens stored as
+//! SHA-256) and authorization on every route; the SQL read model ([`readmodel`], sea-orm:
+//! SQLite by default, PostgreSQL by configuration) that the [`indexer`] fills from the
+//! chain's events and can rebuild identically; custodial signing keys kept encrypted
+//! ([`keystore`]).
+//!
+//! It must never: write to the read model's chain tables except through the indexer;
+//! answer a read outside what the caller may see; sign for an organisation with another's
+//! key; import anything from a crate above it (scenarios, the binary).
+//!
+//! Main items: [`Platform`] (start everything: [`Platform::start`], [`Platform::router`],
+//! [`Platform::shutdown`]), [`ApiConfig`], [`AppState`], [`app`], [`auth::create_token`],
+//! [`chain::Chain`] (the chain behind one trait), [`error::ApiError`].
+//!
+//! Serve the API and the engine's JSON-RPC on one port (what `tradechain node` does):
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tradechain_api::{ApiConfig, Platform};
+//! let config = tradechain_engine::NodeConfig::dev_in("data");
+//! let node = tradechain_engine::Node::open(config.clone(), Vec::new())?;
+//! let _producer = node.spawn_producer();
+//! let api = ApiConfig::load(&config, None)?;
+//! let platform = Platform::start(node, api).await?;
+//! let listener = tokio::net::TcpListener::bind(config.listen).await?;
+//! platform
+//!     .serve(listener, async {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//! And a token from the command line (`tradechain token create --org NAME`):
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = tradechain_engine::NodeConfig::load(None)?;
+//! let api = tradechain_api::ApiConfig::load(&config, None)?;
+//! let token = tradechain_api::auth::create_token_for_org(&api, "Fazenda Boa Vista Ltda").await?;
+//! println!("{token}");
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod chain;
+pub mod config;
+pub mod document;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod indexer;
+pub mod keystore;
+pub mod openapi;
+pub mod order;
+pub mod organisation;
+pub mod payment;
+pub mod readmodel;
+pub mod request;
+pub mod terms;
+pub mod transaction;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use axum::Router;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use tokio::sync::watch;
+use tradechain_contracts::genesis::SuiteAddresses;
+use tradechain_engine::Node;
+
+pub use config::ApiConfig;
+pub use error::{ApiError, ApiResult};
+
+use crate::chain::{Chain, EmbeddedChain};
+use crate::indexer::Indexer;
+use crate::keystore::Keystore;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+/// The shared parts behind [`AppState`].
+pub struct Inner {
+    pub db: DatabaseConnection,
+    pub chain: Arc<dyn Chain>,
+    pub suite: SuiteAddresses,
+    pub operator: PrivateKeySigner,
+    pub keystore: Keystore,
+    pub indexer: Indexer,
+    pub config: ApiConfig,
+    pub files_dir: PathBuf,
+    /// One lock per sending address, held from nonce to submission.
+    pub senders: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
+    /// token hash → organisation address (tokens are never deleted in this version).
+    pub tokens: Mutex<HashMap<String, String>>,
+    /// Flips to true when the server starts shutting down: live streams (SSE) end.
+    pub closing: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// Failures while starting the platform.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("read model: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("indexer: {0}")]
+    Index(#[from] indexer::IndexError),
+    #[error("keys: {0}")]
+    Keys(String),
+    #[error("files: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The running API: state, the indexer task, and its shutdown switch.
+pub struct Platform {
+    pub state: AppState,
+    node: Option<Node>,
+    stop: watch::Sender<bool>,
+    closing: Arc<watch::Sender<bool>>,
+    indexer_task: tokio::task::JoinHandle<()>,
+}
+
+impl Platform {
+    /// Start the API against the embedded node: open the read model (migrating it), catch
+    /// the indexer up, and keep it following the chain. In dev mode, make sure the operator
+    /// has an API token and write it to [`ApiConfig::operator_token_file`].
+    pub async fn start(node: Node, config: ApiConfig) -> Result<Self, StartError> {
+        let operator = config.operator_signer(node.config())?;
+        let chain: Arc<dyn Chain> = EmbeddedChain::new(node.clone());
+        let mut platform = Self::start_with_chain(chain, operator, config).await?;
+        platform.node = Some(node);
+        Ok(platform)
+    }
+
+    /// Start against any [`Chain`] with the operator's key.
+    pub async fn start_with_chain(
+        chain: Arc<dyn Chain>,
+        operator: PrivateKeySigner,
+        config: ApiConfig,
+    ) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let files_dir = config.data_dir.join("files");
+        std::fs::create_dir_all(&files_dir)?;
+        let db = readmodel::connect(&config.database_url()).await?;
+        readmodel::migrate(&db).await?;
+        let keystore = Keystore::new(config.master_key()?);
+        let indexer = Indexer::new(db.clone(), chain.clone(), operator.address());
+        indexer.init().await?;
+        indexer.catch_up().await?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (closing, closing_rx) = watch::channel(false);
+        let indexer_task = tokio::spawn(indexer.clone().run(stop_rx));
+        let state = AppState {
+            inner: Arc::new(Inner {
+                suite: SuiteAddresses::for_operator(operator.address()),
+                db,
+                chain,
+                operator,
+                keystore,
+                indexer,
+                files_dir,
+                config,
+                senders: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
+                closing: closing_rx,
+            }),
+        };
+        organisation::ensure_operator_member(&state).await?;
+        if state.config.dev {
+            let path = state.config.operator_token_file();
+            let known = match std::fs::read_to_string(&path) {
+                Ok(t) => {
+                    readmodel::api_token::Entity::find_by_id(auth::token_hash(t.trim())).one(&state.db).await?.is_some()
+                }
+                Err(_) => false,
+            };
+            if !known {
+                let token = auth::create_token(&state.db, &operator_addr(&state), "dev operator").await?;
+                std::fs::write(&path, format!("{token}\n"))?;
+                tracing::info!(path = %path.display(), "dev operator API token written");
+            }
+        }
+        Ok(Self { state, node: None, stop, closing: Arc::new(closing), indexer_task })
+    }
+
+    /// The whole HTTP surface: REST, OpenAPI, docs, and (with the embedded node) the
+    /// engine's JSON-RPC at `/` and `/rpc`.
+    pub fn router(&self) -> Router {
+        let api = app(self.state.clone());
+        match &self.node {
+            Some(node) => api.merge(tradechain_engine::rpc::router(node.clone())),
+            None => api,
+        }
+    }
+
+    /// Serve [`Platform::router`] on `listener` until `signal` resolves; then stop taking
+    /// connections, end the live event streams, let in-flight requests finish, and stop
+    /// the indexer.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        let closing = self.closing.clone();
+        let signal = async move {
+            signal.await;
+            tracing::info!("shutting down: draining requests");
+            let _ = closing.send(true);
+        };
+        let result = axum::serve(listener, router).with_graceful_shutdown(signal).await;
+        self.shutdown().await;
+        result
+    }
+
+    /// Drop the read model's chain tables and re-index them from block 0 (for
+    /// `tradechain` maintenance, with no API serving this read model meanwhile). Returns
+    /// the last indexed block.
+    pub async fn rebuild_read_model(node: Node, config: &ApiConfig) -> Result<u64, StartError> {
+        let operator = config.operator_signer(node.config())?;
+        let db = readmodel::connect(&config.database_url()).await?;
+        readmodel::migrate(&db).await?;
+        let indexer = Indexer::new(db, EmbeddedChain::new(node), operator.address());
+        Ok(indexer.rebuild().await?)
+    }
+
+    /// Stop the indexer and wait for it.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.indexer_task.await;
+    }
+}
+
+fn operator_addr(state: &AppState) -> String {
+    order::addr(&state.operator.address())
+}
+
+/// The REST router (`/v1`, `/openapi.json`, `/docs`) with request ids, tracing and body
+/// limits. [`Platform::router`] adds the JSON-RPC routes.
+pub fn app(state: AppState) -> Router {
+    let json_limit = state.config.max_json_bytes;
+    let v1 = Router::new()
+        .merge(organisation::routes())
+        .merge(order::routes())
+        .merge(payment::routes())
+        .merge(transaction::routes())
+        .merge(events::routes())
+        .merge(health::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(json_limit))
+        .merge(document::routes(state.config.max_document_bytes, json_limit));
+    Router::new()
+        .nest("/v1", v1)
+        .merge(openapi::routes())
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
+        .layer(axum::middleware::from_fn(request::trace))
+        .with_state(state)
+}

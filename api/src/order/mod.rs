@@ -1,0 +1,579 @@
+//! Orders: propose (validated at the edge, details kept off chain under their keccak256),
+//! accept, reject, commit, cancel, expire, amend, dispute, payment release and
+//! confirmation, list and detail; a financier's view of a firm's history under consent.
+//!
+//! Every write is the caller's own transaction (custodial signing, see
+//! [`crate::transaction`]); the contract checks roles and states, and its revert comes
+//! back as the stable code. Reads go through [`view::load_visible`]: an organisation that
+//! is not a party gets `ORDER_NOT_FOUND`.
+
+pub mod view;
+
+use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
+use alloy::sol_types::{SolCall, SolEvent};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde::{Deserialize, Serialize};
+use tradechain_contracts::{Consents, TradeOrders, role};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::readmodel::{audit, order_detail};
+use crate::request::{Body, PathArgs, QueryArgs};
+use crate::{AppState, terms, transaction};
+use view::{OrderDetail, OrderPage, OrderQuery};
+
+/// Lower-case 0x hex of an address, the read model's form.
+pub fn addr(a: &Address) -> String {
+    format!("0x{}", hex::encode(a.as_slice()))
+}
+
+/// A bytes3 code (currency, Incoterm) as text.
+pub fn bytes3_str(b: &[u8; 3]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Unix seconds as a UTC date.
+pub fn date_of(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+/// JSON with object keys sorted at every level and no whitespace: the form whose
+/// keccak256 is an order's on-chain `detailsHash`.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> =
+                keys.into_iter().map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k]))).collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// One line of the goods.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineItem {
+    pub description: String,
+    /// Decimal string, e.g. "1200".
+    pub quantity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_minor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hs_code: Option<String>,
+}
+
+/// The order's details kept off chain (their hash is on chain).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct OrderDetails {
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_of_loading: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_of_discharge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// One payment term: exactly one of `share_bps` and `amount_minor`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct MilestoneRequest {
+    /// Share of the order amount in basis points (1..=10000).
+    pub share_bps: Option<u16>,
+    /// Exact amount in minor units.
+    pub amount_minor: Option<String>,
+    /// Documents whose acceptance triggers the milestone, e.g. ["bill_of_lading"].
+    pub documents: Vec<String>,
+    /// 0 = at sight; usance otherwise (<= 720).
+    #[serde(default)]
+    pub tenor_days: u16,
+}
+
+/// A buyer's proposal.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ProposeOrder {
+    pub seller: String,
+    pub buyer_bank: String,
+    pub seller_bank: String,
+    pub amount_minor: String,
+    /// ISO 4217
+    pub currency: String,
+    /// Incoterms 2020
+    pub incoterm: String,
+    /// YYYY-MM-DD (end of day UTC)
+    pub latest_shipment: String,
+    /// YYYY-MM-DD (end of day UTC), not before latest_shipment
+    pub expiry: String,
+    /// Banking days the buyer's bank has to examine (1..=5, default 5: UCP 600 art. 14(b)).
+    pub examination_days: Option<u8>,
+    pub milestones: Vec<MilestoneRequest>,
+    #[serde(default)]
+    pub details: OrderDetails,
+}
+
+/// A reason (rejection, dispute, resolution).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Reason {
+    pub reason: String,
+}
+
+/// New dates and details, to be approved by the other party.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AmendOrder {
+    pub latest_shipment: String,
+    pub expiry: String,
+    /// New details; omitted: unchanged.
+    pub details: Option<OrderDetails>,
+}
+
+/// The payer bank's confirmation (or failure) of a due payment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentReport {
+    /// The bank's reference (<= 32 ASCII bytes, e.g. the ISO 20022 EndToEndId or its own id).
+    pub reference: String,
+    /// Only for a failure (e.g. "AM04 insufficient funds").
+    pub reason: Option<String>,
+}
+
+fn now() -> u64 {
+    tradechain_engine::node::unix_now()
+}
+
+/// The canonical JSON of the details and its keccak256 (the on-chain `detailsHash`).
+pub fn details_hash(d: &OrderDetails) -> ApiResult<(B256, String)> {
+    let value = serde_json::to_value(d).map_err(ApiError::internal)?;
+    let body = canonical_json(&value);
+    Ok((keccak256(body.as_bytes()), body))
+}
+
+/// Store the details and return their hash.
+async fn store_details(state: &AppState, d: &OrderDetails) -> ApiResult<B256> {
+    let (hash, body) = details_hash(d)?;
+    let key = format!("{hash:#x}");
+    if order_detail::Entity::find_by_id(key.clone()).one(&state.db).await?.is_none() {
+        let row = order_detail::ActiveModel { details_hash: Set(key), body: Set(body) };
+        // A concurrent insert of the same details is fine: same key, same body.
+        let _ = order_detail::Entity::insert(row).exec_without_returning(&state.db).await;
+    }
+    Ok(hash)
+}
+
+/// Checks every rule of a proposal and builds the contract's arguments.
+pub fn validate(
+    req: &ProposeOrder,
+) -> ApiResult<(TradeOrders::OrderTerms, Vec<TradeOrders::MilestoneTerms>, [Address; 3])> {
+    let seller = terms::address("seller", &req.seller)?;
+    let buyer_bank = terms::address("buyer_bank", &req.buyer_bank)?;
+    let seller_bank = terms::address("seller_bank", &req.seller_bank)?;
+    let amount = terms::amount("amount_minor", &req.amount_minor)?;
+    terms::currency_exponent(&req.currency)?;
+    terms::incoterm(&req.incoterm)?;
+    let latest = terms::date_end("latest_shipment", &req.latest_shipment)?;
+    let expiry = terms::date_end("expiry", &req.expiry)?;
+    terms::dates(latest, expiry, now())?;
+    let exam = req.examination_days.unwrap_or(5);
+    if !(1..=5).contains(&exam) {
+        return Err(ApiError::validation("VALIDATION_FAILED", "examination_days must be 1..=5 (UCP 600 art. 14(b))"));
+    }
+    let n = req.milestones.len();
+    if n == 0 || n > 8 {
+        return Err(ApiError::validation("INVALID_MILESTONE", "an order has 1 to 8 milestones"));
+    }
+    let mut out = Vec::with_capacity(n);
+    let (mut sum_fixed, mut sum_bps) = (0u128, 0u128);
+    for (i, m) in req.milestones.iter().enumerate() {
+        let bad = |why: &str| ApiError::validation("INVALID_MILESTONE", format!("milestone {i}: {why}"));
+        let fixed = m.amount_minor.as_deref().map(|a| terms::amount("amount_minor", a)).transpose()?;
+        let share = m.share_bps.filter(|s| *s > 0);
+        if fixed.is_some() == share.is_some() {
+            return Err(bad("give exactly one of share_bps and amount_minor"));
+        }
+        if share.is_some_and(|s| s > 10_000) {
+            return Err(bad("share_bps is at most 10000"));
+        }
+        if m.documents.is_empty() {
+            return Err(bad("name at least one document"));
+        }
+        if m.tenor_days > 720 {
+            return Err(bad("tenor_days is at most 720"));
+        }
+        let mut mask = 0u16;
+        for d in &m.documents {
+            mask |= terms::doc_type(d)?.bit();
+        }
+        sum_fixed = sum_fixed.saturating_add(fixed.unwrap_or(0));
+        sum_bps += u128::from(share.unwrap_or(0));
+        out.push(TradeOrders::MilestoneTerms {
+            shareBps: share.unwrap_or(0),
+            fixedAmount: fixed.unwrap_or(0),
+            requiredDocs: mask,
+            tenorDays: m.tenor_days,
+        });
+    }
+    let covered =
+        sum_fixed.checked_mul(10_000).and_then(|f| amount.checked_mul(sum_bps).and_then(|b| f.checked_add(b)));
+    if sum_fixed > amount || covered != amount.checked_mul(10_000) {
+        return Err(ApiError::validation(
+            "MILESTONES_DO_NOT_SUM",
+            "milestone shares and amounts must cover exactly 100% of the amount",
+        ));
+    }
+    // Each milestone but the last takes its exact amount or floor(amount * bps / 10000).
+    let mut allocated = 0u128;
+    for (i, m) in out.iter().enumerate() {
+        let share = if i + 1 == n {
+            amount - allocated
+        } else if m.fixedAmount != 0 {
+            m.fixedAmount
+        } else {
+            amount * u128::from(m.shareBps) / 10_000
+        };
+        if share == 0 {
+            return Err(ApiError::validation("INVALID_MILESTONE", format!("milestone {i} would be zero")));
+        }
+        allocated += share;
+    }
+    let code = |s: &str| FixedBytes::<3>::from_slice(s.as_bytes());
+    let t = TradeOrders::OrderTerms {
+        seller,
+        buyerBank: buyer_bank,
+        sellerBank: seller_bank,
+        amount,
+        currency: code(&req.currency),
+        incoterm: code(&req.incoterm),
+        detailsHash: B256::ZERO,
+        latestShipment: latest,
+        expiry,
+        examinationDays: exam,
+    };
+    Ok((t, out, [seller, buyer_bank, seller_bank]))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/orders", post(propose).get(list))
+        .route("/orders/{id}", get(get_order))
+        .route("/orders/{id}/accept", post(accept))
+        .route("/orders/{id}/reject", post(reject))
+        .route("/orders/{id}/commit", post(commit))
+        .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/expire", post(expire))
+        .route("/orders/{id}/amendments", post(amend))
+        .route("/orders/{id}/amendments/{amendment}/approve", post(approve_amendment))
+        .route("/orders/{id}/disputes", post(raise_dispute))
+        .route("/orders/{id}/disputes/resolve", post(resolve_dispute))
+        .route("/orders/{id}/milestones/{index}/release", post(release))
+        .route("/orders/{id}/milestones/{index}/confirm", post(confirm_payment))
+        .route("/orders/{id}/milestones/{index}/fail", post(fail_payment))
+        .route("/firms/{address}/orders", get(firm_history))
+}
+
+/// Propose an order as its buyer.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = ProposeOrder,
+    responses((status = 201, body = OrderDetail), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn propose(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<ProposeOrder>,
+) -> ApiResult<(StatusCode, Json<OrderDetail>)> {
+    let (mut t, terms, _) = validate(&req)?;
+    if caller.roles & role::TRADER == 0 {
+        return Err(ApiError::forbidden("MISSING_ROLE", "only a trader may propose an order"));
+    }
+    t.detailsHash = details_hash(&req.details)?.0;
+    let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
+    // Nothing is stored unless the chain would accept the proposal.
+    transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
+    store_details(&state, &req.details).await?;
+    let receipt = transaction::transact(&state, &caller, state.suite.trade_orders, input).await?;
+    let id = receipt
+        .logs
+        .iter()
+        .filter(|l| l.address == state.suite.trade_orders)
+        .find_map(|l| TradeOrders::OrderProposed::decode_log(l).ok())
+        .map(|e| i64::try_from(e.data.orderId).unwrap_or(i64::MAX))
+        .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
+    let o = view::load_visible(&state, &caller, id).await?;
+    Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
+}
+
+/// Orders the caller is a party to, newest first.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", operation_id = "list_orders", params(OrderQuery),
+    responses((status = 200, body = OrderPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<OrderQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    Ok(Json(view::list(&state, &caller.addr, &q, false).await?))
+}
+
+/// One order with its milestones, documents and timeline.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+) -> ApiResult<Json<OrderDetail>> {
+    let o = view::load_visible(&state, &caller, id).await?;
+    Ok(Json(view::detail(&state, o).await?))
+}
+
+/// Send `input` to TradeOrders as the caller, for an order it can see; answer the order.
+pub async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<OrderDetail>> {
+    view::load_visible(state, caller, id).await?;
+    transaction::transact(state, caller, state.suite.trade_orders, Bytes::from(input)).await?;
+    let o = view::load_visible(state, caller, id).await?;
+    Ok(Json(view::detail(state, o).await?))
+}
+
+fn oid(id: i64) -> U256 {
+    U256::from(id.max(0) as u64)
+}
+
+macro_rules! order_action {
+    ($(#[$doc:meta])* $name:ident, $path:literal, |$id:ident| $call:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(post, path = $path, tag = "orders", operation_id = concat!(stringify!($name), "_order"), params(("id" = i64, Path)),
+            responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody),
+                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+            security(("token" = [])))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            PathArgs($id): PathArgs<i64>,
+        ) -> ApiResult<Json<OrderDetail>> {
+            act(&state, &caller, $id, $call.abi_encode()).await
+        }
+    };
+}
+
+order_action!(
+    /// The seller accepts a proposed order.
+    accept, "/v1/orders/{id}/accept", |id| TradeOrders::acceptCall { orderId: oid(id) });
+order_action!(
+    /// The buyer's bank commits to pay (bank payment undertaking).
+    commit, "/v1/orders/{id}/commit", |id| TradeOrders::commitCall { orderId: oid(id) });
+order_action!(
+    /// The buyer withdraws a proposal; once accepted, both parties must ask.
+    cancel, "/v1/orders/{id}/cancel", |id| TradeOrders::cancelCall { orderId: oid(id) });
+order_action!(
+    /// Record that an order expired with no milestone triggered.
+    expire, "/v1/orders/{id}/expire", |id| TradeOrders::expireCall { orderId: oid(id) });
+
+/// The seller rejects a proposed order, with a reason.
+#[utoipa::path(post, path = "/v1/orders/{id}/reject", tag = "orders", operation_id = "reject_order", params(("id" = i64, Path)), request_body = Reason,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(r): Body<Reason>,
+) -> ApiResult<Json<OrderDetail>> {
+    terms::reason(&r.reason)?;
+    act(&state, &caller, id, TradeOrders::rejectCall { orderId: oid(id), reason: r.reason }.abi_encode()).await
+}
+
+/// Propose new dates (and details); the other party approves.
+#[utoipa::path(post, path = "/v1/orders/{id}/amendments", tag = "orders", params(("id" = i64, Path)),
+    request_body = AmendOrder,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn amend(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(req): Body<AmendOrder>,
+) -> ApiResult<Json<OrderDetail>> {
+    let latest = terms::date_end("latest_shipment", &req.latest_shipment)?;
+    let expiry = terms::date_end("expiry", &req.expiry)?;
+    terms::dates(latest, expiry, now())?;
+    let current = view::load_visible(&state, &caller, id).await?;
+    let hash = match &req.details {
+        Some(d) => details_hash(d)?.0,
+        None => current.details_hash.parse().map_err(ApiError::internal)?,
+    };
+    let call =
+        TradeOrders::proposeAmendmentCall { orderId: oid(id), detailsHash: hash, latestShipment: latest, expiry };
+    let input = call.abi_encode();
+    if let Some(d) = &req.details {
+        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+        store_details(&state, d).await?;
+    }
+    act(&state, &caller, id, input).await
+}
+
+/// The other party approves the pending amendment.
+#[utoipa::path(post, path = "/v1/orders/{id}/amendments/{amendment}/approve", tag = "orders",
+    params(("id" = i64, Path), ("amendment" = u64, Path)),
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn approve_amendment(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, amendment)): PathArgs<(i64, u64)>,
+) -> ApiResult<Json<OrderDetail>> {
+    let call = TradeOrders::approveAmendmentCall { orderId: oid(id), amendmentId: U256::from(amendment) };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// A trading party raises a dispute on a committed order.
+#[utoipa::path(post, path = "/v1/orders/{id}/disputes", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn raise_dispute(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(r): Body<Reason>,
+) -> ApiResult<Json<OrderDetail>> {
+    terms::reason(&r.reason)?;
+    act(&state, &caller, id, TradeOrders::raiseDisputeCall { orderId: oid(id), reason: r.reason }.abi_encode()).await
+}
+
+/// The party that raised the dispute withdraws it.
+#[utoipa::path(post, path = "/v1/orders/{id}/disputes/resolve", tag = "orders", params(("id" = i64, Path)),
+    request_body = Reason,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn resolve_dispute(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(r): Body<Reason>,
+) -> ApiResult<Json<OrderDetail>> {
+    terms::reason(&r.reason)?;
+    let call = TradeOrders::resolveDisputeCall { orderId: oid(id), resolution: r.reason };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// Release a triggered milestone from its due date (emits PaymentDue to the payer's bank).
+#[utoipa::path(post, path = "/v1/orders/{id}/milestones/{index}/release", tag = "payments",
+    params(("id" = i64, Path), ("index" = u64, Path)),
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, index)): PathArgs<(i64, u64)>,
+) -> ApiResult<Json<OrderDetail>> {
+    act(
+        &state,
+        &caller,
+        id,
+        TradeOrders::releasePaymentCall { orderId: oid(id), index: U256::from(index) }.abi_encode(),
+    )
+    .await
+}
+
+fn reference(text: &str) -> ApiResult<B256> {
+    let b = text.as_bytes();
+    if b.is_empty() || b.len() > 32 || !b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
+        return Err(ApiError::validation("VALIDATION_FAILED", "reference must be 1..=32 printable ASCII bytes"));
+    }
+    let mut word = [0u8; 32];
+    word[..b.len()].copy_from_slice(b);
+    Ok(B256::from(word))
+}
+
+/// The payer bank confirms a due payment with its reference.
+#[utoipa::path(post, path = "/v1/orders/{id}/milestones/{index}/confirm", tag = "payments",
+    params(("id" = i64, Path), ("index" = u64, Path)), request_body = PaymentReport,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn confirm_payment(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, index)): PathArgs<(i64, u64)>,
+    Body(r): Body<PaymentReport>,
+) -> ApiResult<Json<OrderDetail>> {
+    let call = TradeOrders::confirmPaymentCall {
+        orderId: oid(id),
+        index: U256::from(index),
+        paymentReference: reference(&r.reference)?,
+    };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// The payer bank records that a due payment failed (a new attempt may be released).
+#[utoipa::path(post, path = "/v1/orders/{id}/milestones/{index}/fail", tag = "payments",
+    params(("id" = i64, Path), ("index" = u64, Path)), request_body = PaymentReport,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn fail_payment(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, index)): PathArgs<(i64, u64)>,
+    Body(r): Body<PaymentReport>,
+) -> ApiResult<Json<OrderDetail>> {
+    let reason = r.reason.unwrap_or_default();
+    terms::reason(&reason)?;
+    let call = TradeOrders::failPaymentCall {
+        orderId: oid(id),
+        index: U256::from(index),
+        paymentReference: reference(&r.reference)?,
+        reason,
+    };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// A firm's trade history, for a financier holding the firm's live consent (checked on
+/// chain, `Consents.hasConsent`); every read is written to the audit log.
+#[utoipa::path(get, path = "/v1/firms/{address}/orders", tag = "orders",
+    params(("address" = String, Path), OrderQuery),
+    responses((status = 200, body = OrderPage), (status = 403, body = ErrorBody)), security(("token" = [])))]
+pub async fn firm_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(address): PathArgs<String>,
+    QueryArgs(q): QueryArgs<OrderQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    let firm = terms::address("address", &address)?;
+    if caller.roles & role::FINANCIER == 0 {
+        return Err(ApiError::forbidden("NOT_FINANCIER", "only a financier reads a firm's history"));
+    }
+    let call = Consents::hasConsentCall { firm, financier: caller.address };
+    let out = match state.chain.call(caller.address, state.suite.consents, call.abi_encode().into()).await? {
+        crate::chain::CallResult::Success { output, .. } => {
+            Consents::hasConsentCall::abi_decode_returns(&output).map_err(ApiError::internal)?
+        }
+        crate::chain::CallResult::Revert { data } => return Err(ApiError::from_revert(&data)),
+        crate::chain::CallResult::Halt { reason } => return Err(ApiError::internal(reason)),
+    };
+    if !out {
+        return Err(ApiError::forbidden(
+            "NO_LIVE_CONSENT",
+            format!("{} has not granted {} a live consent", addr(&firm), caller.addr),
+        ));
+    }
+    let page = view::list(&state, &addr(&firm), &q, true).await?;
+    audit::Entity::insert(audit::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        at: Set(chrono::Utc::now().timestamp()),
+        actor: Set(caller.addr.clone()),
+        action: Set("firm_history".into()),
+        subject: Set(addr(&firm)),
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(Json(page))
+}

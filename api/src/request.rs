@@ -1,0 +1,78 @@
+//! Request plumbing: a tracing span per request with a request id (taken from
+//! `x-request-id` or generated) echoed in the response, and a JSON body extractor whose
+//! rejections are answered in the API's error shape.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{FromRequest, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Middleware: span `request{id, method, path, org}`, status and latency logged at the end.
+pub async fn trace(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("req-{:x}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)));
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path(), org = tracing::field::Empty);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", v);
+    }
+    let started = std::time::Instant::now();
+    async move {
+        let mut res = next.run(req).await;
+        tracing::info!(status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request done");
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert("x-request-id", v);
+        }
+        res
+    }
+    .instrument(span)
+    .await
+}
+
+/// `axum::Json`, with rejections as [`ApiError`].
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Body(v))
+    }
+}
+
+/// `axum::extract::Path`, with rejections as [`ApiError`].
+pub struct PathArgs<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for PathArgs<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(PathArgs(v))
+    }
+}
+
+/// `axum::extract::Query`, with rejections as [`ApiError`].
+pub struct QueryArgs<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for QueryArgs<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(QueryArgs(v))
+    }
+}

@@ -1,0 +1,202 @@
+//! Getting an organisation's transaction onto the chain.
+//!
+//! Custodial ([`transact`]): the node signs with the organisation's key from the
+//! [`crate::keystore`]. The call is first simulated as the organisation, so a revert is
+//! answered with the contract's custom error (decoded into its stable code) and nothing
+//! is sent; then it is signed (EIP-1559, fee 0) with the next nonce under a per-sender lock,
+//! submitted, its receipt awaited, and the indexer awaited up to that block, so the
+//! response and any read after it see the change.
+//!
+//! Non-custodial (`POST /v1/transactions`, [`relay`]): the organisation sends its own
+//! signed raw transaction; the API checks the recovered sender is the caller and the
+//! target is a contract of the suite, simulates it for a readable error, and relays it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::consensus::transaction::SignerRecoverable;
+use alloy::consensus::{SignableTransaction, Transaction as _, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::{Decodable2718, Encodable2718};
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::signers::local::PrivateKeySigner;
+use axum::routing::post;
+use axum::{Json, Router};
+use sea_orm::EntityTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::chain::{CallResult, ChainError, Receipt, wait_receipt};
+use crate::error::{ApiError, ApiResult};
+use crate::readmodel::member;
+use crate::request::Body;
+use crate::{AppState, order::addr};
+
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+const INDEX_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl From<ChainError> for ApiError {
+    fn from(e: ChainError) -> Self {
+        match e {
+            ChainError::Rejected(m) => ApiError::validation("TX_REJECTED", m),
+            ChainError::Unavailable(m) | ChainError::Timeout(m) => ApiError::unavailable(m),
+        }
+    }
+}
+
+/// A mined transaction, as answered to clients.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TxOutcome {
+    pub tx_hash: String,
+    pub block: u64,
+    pub success: bool,
+}
+
+/// The custodial signer of `org`, or `NON_CUSTODIAL`.
+pub async fn signer_of(state: &AppState, org: &Caller) -> ApiResult<PrivateKeySigner> {
+    if org.address == state.operator.address() {
+        return Ok(state.operator.clone());
+    }
+    let m = member::Entity::find_by_id(org.addr.clone()).one(&state.db).await?;
+    let sealed = m.and_then(|m| m.key_ciphertext).ok_or_else(|| {
+        ApiError::conflict("NON_CUSTODIAL", "the node holds no key for this organisation: POST /v1/transactions")
+    })?;
+    state.keystore.open(org.address, &sealed).map_err(ApiError::internal)
+}
+
+fn sender_lock(state: &AppState, a: Address) -> Arc<tokio::sync::Mutex<()>> {
+    state.senders.lock().unwrap_or_else(|e| e.into_inner()).entry(a).or_default().clone()
+}
+
+/// Simulate `input` to `to` as `from`: the gas it used, or the decoded revert.
+pub async fn simulate(state: &AppState, from: Address, to: Address, input: &Bytes) -> ApiResult<u64> {
+    match state.chain.call(from, to, input.clone()).await? {
+        CallResult::Success { gas_used, .. } => Ok(gas_used),
+        CallResult::Revert { data } => Err(ApiError::from_revert(&data)),
+        CallResult::Halt { reason } => Err(ApiError::conflict("TX_REVERTED", format!("halted: {reason}"))),
+    }
+}
+
+/// Sign and send `input` to `to` as `signer`; wait for the receipt and the indexer.
+pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, input: Bytes) -> ApiResult<Receipt> {
+    let from = signer.address();
+    let lock = sender_lock(state, from);
+    let hash = {
+        let _guard = lock.lock().await;
+        let gas_used = simulate(state, from, to, &input).await?;
+        let nonce = state.chain.nonce(from).await?;
+        let gas_limit = (gas_used.saturating_mul(3) / 2 + 50_000).min(state.chain.gas_cap());
+        let mut tx = TxEip1559 {
+            chain_id: state.chain.chain_id(),
+            nonce,
+            gas_limit,
+            max_fee_per_gas: 0,
+            max_priority_fee_per_gas: 0,
+            to: TxKind::Call(to),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input,
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
+        let envelope = TxEnvelope::from(tx.into_signed(sig));
+        state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await?
+    };
+    finish(state, hash).await
+}
+
+/// Wait for `hash`'s receipt and for the indexer to reach its block.
+async fn finish(state: &AppState, hash: B256) -> ApiResult<Receipt> {
+    let receipt = wait_receipt(state.chain.as_ref(), hash, RECEIPT_TIMEOUT).await?;
+    if !state.indexer.wait_for(receipt.block, INDEX_TIMEOUT).await {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "NOT_READY",
+            "the read model did not catch up in time",
+        ));
+    }
+    if !receipt.success {
+        return Err(ApiError::conflict("TX_REVERTED", format!("transaction {hash:#x} reverted")));
+    }
+    Ok(receipt)
+}
+
+/// Custodial: sign `input` to `to` as the calling organisation and wait until indexed.
+pub async fn transact(state: &AppState, org: &Caller, to: Address, input: Bytes) -> ApiResult<Receipt> {
+    let signer = signer_of(state, org).await?;
+    send_as(state, &signer, to, input).await
+}
+
+/// A signed raw transaction to relay.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RelayRequest {
+    /// EIP-2718 encoding of a signed transaction, 0x-prefixed hex.
+    pub raw: String,
+}
+
+/// The chain id and suite addresses a non-custodial client signs for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainInfo {
+    pub chain_id: u64,
+    pub consortium: String,
+    pub trade_orders: String,
+    pub receivables: String,
+    pub consents: String,
+    pub head: u64,
+    pub indexed: u64,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/transactions", post(relay)).route("/chain", axum::routing::get(chain_info))
+}
+
+/// Where to send transactions: chain id, contract addresses, head and indexed block.
+#[utoipa::path(get, path = "/v1/chain", tag = "transactions",
+    responses((status = 200, body = ChainInfo), (status = 401, body = crate::error::ErrorBody)),
+    security(("token" = [])))]
+pub async fn chain_info(state: axum::extract::State<AppState>, _caller: Caller) -> ApiResult<Json<ChainInfo>> {
+    let s = &state.suite;
+    Ok(Json(ChainInfo {
+        chain_id: state.chain.chain_id(),
+        consortium: addr(&s.consortium),
+        trade_orders: addr(&s.trade_orders),
+        receivables: addr(&s.receivables),
+        consents: addr(&s.consents),
+        head: state.chain.head().await?,
+        indexed: state.indexer.indexed(),
+    }))
+}
+
+/// Relay a transaction the organisation signed itself (non-custodial).
+#[utoipa::path(post, path = "/v1/transactions", tag = "transactions", request_body = RelayRequest,
+    responses((status = 200, body = TxOutcome), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("token" = [])))]
+pub async fn relay(
+    state: axum::extract::State<AppState>,
+    caller: Caller,
+    Body(req): Body<RelayRequest>,
+) -> ApiResult<Json<TxOutcome>> {
+    let raw = hex::decode(req.raw.trim_start_matches("0x"))
+        .map_err(|_| ApiError::validation("INVALID_TRANSACTION", "raw must be hex"))?;
+    let envelope = TxEnvelope::decode_2718(&mut raw.as_slice())
+        .map_err(|e| ApiError::validation("INVALID_TRANSACTION", format!("cannot decode: {e}")))?;
+    let sender = envelope
+        .recover_signer()
+        .map_err(|e| ApiError::validation("INVALID_TRANSACTION", format!("bad signature: {e}")))?;
+    if sender != caller.address {
+        return Err(ApiError::forbidden(
+            "WRONG_SENDER",
+            format!("signed by {}, not by the calling organisation {}", addr(&sender), caller.addr),
+        ));
+    }
+    let s = &state.suite;
+    let to = envelope.to().filter(|t| [s.consortium, s.trade_orders, s.receivables, s.consents].contains(t));
+    let Some(to) = to else {
+        return Err(ApiError::validation("INVALID_TRANSACTION", "the target must be a contract of the suite"));
+    };
+    simulate(&state, sender, to, envelope.input()).await?;
+    let hash = state.chain.send_raw(Bytes::from(raw)).await?;
+    let receipt = finish(&state, hash).await?;
+    Ok(Json(TxOutcome { tx_hash: format!("{:#x}", receipt.tx_hash), block: receipt.block, success: receipt.success }))
+}

@@ -1,0 +1,221 @@
+//! Test harness: a dev node, the API on a loopback port, a fresh read model (SQLite file,
+//! or a fresh PostgreSQL database when `TRADECHAIN_TEST_POSTGRES_URL` is set), and an HTTP
+//! client speaking JSON.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tradechain_api::{ApiConfig, Platform};
+use tradechain_engine::{GenesisCall, Node, NodeConfig};
+
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL too when the test script provides a server.
+pub fn backends() -> Vec<Db> {
+    let mut out = vec![Db::Sqlite];
+    out.extend(Db::postgres());
+    out
+}
+
+impl Db {
+    /// PostgreSQL when the test script provides a server, else `None`.
+    pub fn postgres() -> Option<Db> {
+        std::env::var("TRADECHAIN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Db::Postgres)
+    }
+}
+
+/// A fresh PostgreSQL database on the server at `url`; its URL.
+pub async fn fresh_postgres(url: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let name = format!("t_{}", hex::encode(tradechain_api::keystore::random_bytes::<8>()));
+    let admin = sea_orm::Database::connect(url).await.expect("connect to postgres");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    admin.close().await.ok();
+    match url.rfind('/') {
+        Some(i) => format!("{}/{name}", &url[..i]),
+        None => panic!("postgres url without a database: {url}"),
+    }
+}
+
+pub struct Net {
+    pub dir: tempfile::TempDir,
+    pub node: Node,
+    pub base: String,
+    pub addr: SocketAddr,
+    pub operator_token: String,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pub state: tradechain_api::AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn genesis(config: &NodeConfig) -> Vec<GenesisCall> {
+    let operator = config.operator_address().expect("operator");
+    tradechain_contracts::genesis::plan(operator)
+        .into_iter()
+        .map(|c| GenesisCall { to: c.to, input: c.input })
+        .collect()
+}
+
+impl Net {
+    pub async fn start(db: Db) -> Net {
+        Self::start_with(db, true).await
+    }
+
+    /// `automine = false`: blocks are sealed on an interval by the producer, as in production.
+    pub async fn start_with(db: Db, automine: bool) -> Net {
+        // reqwest is built without a default TLS provider in this workspace; tests speak plain HTTP.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = NodeConfig::dev_in(dir.path().join("chain"));
+        if !automine {
+            config.automine = Some(false);
+            config.block_interval_ms = 100;
+        }
+        let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
+        if !automine {
+            drop(node.spawn_producer());
+        }
+        let database_url = match db {
+            Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display()),
+            Db::Postgres(url) => fresh_postgres(&url).await,
+        };
+        let api = ApiConfig { database_url: Some(database_url.clone()), ..ApiConfig::for_node(&config) };
+        let platform = Platform::start(node.clone(), api.clone()).await.expect("platform starts");
+        let state = platform.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            platform
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        let operator_token =
+            std::fs::read_to_string(api.operator_token_file()).expect("dev operator token").trim().to_string();
+        Net {
+            dir,
+            node,
+            base: format!("http://{addr}"),
+            addr,
+            operator_token,
+            http: reqwest::Client::new(),
+            database_url,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Graceful shutdown: the server drains, the indexer stops.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task");
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn put_bytes(&self, path: &str, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/pdf")
+            .body(bytes)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Onboard an organisation; (address, token).
+    pub async fn onboard(&self, name: &str, roles: &[&str]) -> (String, String) {
+        let (status, body) =
+            self.post("/v1/organisations", &self.operator_token, json!({ "name": name, "roles": roles })).await;
+        assert_eq!(status, StatusCode::CREATED, "onboard {name}: {body}");
+        (
+            body["organisation"]["address"].as_str().expect("address").to_string(),
+            body["token"].as_str().expect("token").to_string(),
+        )
+    }
+}
+
+/// A date `days` from now, YYYY-MM-DD.
+pub fn date_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
+/// Replace every 0x-address (40 hex digits) and 0x-hash (64) in `s` with a placeholder,
+/// for snapshots.
+pub fn redact_hex(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'0' && i + 1 < b.len() && b[i + 1] == b'x' {
+            let mut j = i + 2;
+            while j < b.len() && b[j].is_ascii_hexdigit() {
+                j += 1;
+            }
+            match j - i - 2 {
+                40 => {
+                    out.push_str("[address]");
+                    i = j;
+                    continue;
+                }
+                64 => {
+                    out.push_str("[hash]");
+                    i = j;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}

@@ -1,0 +1,290 @@
+//! Over HTTP: server-sent events, the non-custodial relay, the docs, health, body limits.
+
+mod common;
+
+use std::time::Duration;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, B256, TxKind, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use common::{Db, Net, date_in};
+use reqwest::StatusCode;
+use serde_json::json;
+use tradechain_contracts::TradeOrders;
+
+fn order_for(seller: &str, bank: &str) -> serde_json::Value {
+    json!({
+        "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+        "amount_minor": "500000", "currency": "EUR", "incoterm": "CIF",
+        "latest_shipment": date_in(20), "expiry": date_in(40),
+        "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"] }]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_party_watches_its_orders_change_live() {
+    for db in common::backends() {
+        a_party_watches_its_orders_change_live_on(db).await;
+    }
+}
+
+async fn a_party_watches_its_orders_change_live_on(db: Db) {
+    let mut net = Net::start(db).await;
+    let (_, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bank", &["bank"]).await;
+    let mut stream =
+        net.http.get(format!("{}/v1/events", net.base)).bearer_auth(&seller_t).send().await.expect("subscribe");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let (s, order) = net.post("/v1/orders", &buyer_t, order_for(&seller, &bank)).await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("event: OrderProposed") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("event in time").expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk.expect("open stream")));
+    }
+    assert!(seen.contains(&format!("\"order_id\":{}", order["id"])), "{seen}");
+    // Graceful shutdown ends the live stream instead of waiting for the client forever.
+    tokio::time::timeout(Duration::from_secs(10), net.stop()).await.expect("shutdown with an open event stream");
+    let rest =
+        tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(rest.is_ok(), "the event stream ended");
+}
+
+fn sign(signer: &PrivateKeySigner, nonce: u64, to: Address, input: Vec<u8>) -> String {
+    let mut tx = TxEip1559 {
+        chain_id: 7431,
+        nonce,
+        gas_limit: 3_000_000,
+        max_fee_per_gas: 0,
+        max_priority_fee_per_gas: 0,
+        to: TxKind::Call(to),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).expect("sign");
+    format!("0x{}", hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_non_custodial_organisation_relays_its_own_signed_transactions() {
+    for db in common::backends() {
+        a_non_custodial_organisation_relays_its_own_signed_transactions_on(db).await;
+    }
+}
+
+async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: Db) {
+    let mut net = Net::start(db).await;
+    let own = PrivateKeySigner::random();
+    let (s, body) = net
+        .post(
+            "/v1/organisations",
+            &net.operator_token,
+            json!({ "name": "Self-Custody Trading", "roles": ["trader"], "address": format!("{:#x}", own.address()),
+                    "bank_account": { "iban": "DE89 3704 0044 0532 0130 00", "bic": "COBADEFFXXX" } }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["organisation"]["custody"], "external");
+    assert_eq!(body["organisation"]["bank_account"]["iban"], "DE89370400440532013000");
+    let own_t = body["token"].as_str().expect("token").to_string();
+    let (seller, _) = net.onboard("Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bank", &["bank"]).await;
+
+    // The node holds no key for it.
+    let (s, body) = net.post("/v1/orders", &own_t, order_for(&seller, &bank)).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("NON_CUSTODIAL")));
+
+    let (_, chain) = net.get("/v1/chain", &own_t).await;
+    let orders: Address = chain["trade_orders"].as_str().expect("address").parse().expect("address");
+    let t = TradeOrders::OrderTerms {
+        seller: seller.parse().expect("seller"),
+        buyerBank: bank.parse().expect("bank"),
+        sellerBank: bank.parse().expect("bank"),
+        amount: 500_000,
+        currency: "EUR".as_bytes().try_into().expect("bytes3"),
+        incoterm: "CIF".as_bytes().try_into().expect("bytes3"),
+        detailsHash: B256::repeat_byte(7),
+        latestShipment: tradechain_engine::node::unix_now() + 86_400 * 20,
+        expiry: tradechain_engine::node::unix_now() + 86_400 * 40,
+        examinationDays: 0,
+    };
+    let terms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
+    let input = TradeOrders::proposeCall { t, terms }.abi_encode();
+
+    // Signed by someone else: refused, nothing sent.
+    let other = PrivateKeySigner::random();
+    let (s, body) =
+        net.post("/v1/transactions", &own_t, json!({ "raw": sign(&other, 0, orders, input.clone()) })).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("WRONG_SENDER")), "{body}");
+    // Its own signature: relayed, mined, indexed.
+    let (s, body) = net.post("/v1/transactions", &own_t, json!({ "raw": sign(&own, 0, orders, input) })).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    let (_, page) = net.get("/v1/orders?role=buyer", &own_t).await;
+    assert_eq!(page["items"][0]["amount"], "5000.00", "{page}");
+    // A relayed transaction that would revert is answered with the contract's code.
+    let accept = TradeOrders::acceptCall { orderId: U256::from(1) }.abi_encode();
+    let (s, body) = net.post("/v1/transactions", &own_t, json!({ "raw": sign(&own, 1, orders, accept) })).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_ORDER_SELLER")), "{body}");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn docs_health_and_limits() {
+    for db in common::backends() {
+        docs_health_and_limits_on(db).await;
+    }
+}
+
+async fn docs_health_and_limits_on(db: Db) {
+    let mut net = Net::start(db).await;
+    let (s, doc) = net.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["paths"]["/v1/orders"].is_object());
+    let (s, page) = net.call("GET", "/docs", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().is_some_and(|p| p.contains("/openapi.json")));
+    let (s, h) = net.call("GET", "/v1/health", None, None).await;
+    assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, r) = net.call("GET", "/v1/ready", None, None).await;
+    assert_eq!((s, r["ready"].as_bool()), (StatusCode::OK, Some(true)), "{r}");
+    // The JSON-RPC of the engine answers on the same port.
+    let (s, rpc) = net
+        .call("POST", "/rpc", None, Some(json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": [] })))
+        .await;
+    assert_eq!((s, rpc["result"].as_str()), (StatusCode::OK, Some("0x1d07")), "{rpc}");
+    // Requests carry an id back.
+    let res =
+        net.http.get(format!("{}/v1/health", net.base)).header("x-request-id", "abc-1").send().await.expect("get");
+    assert_eq!(res.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("abc-1"));
+    // Bodies over the limit are refused before anything is parsed (last: the server
+    // closes that connection).
+    let (_, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let big = json!({ "details": { "notes": "x".repeat(1024 * 1024 + 1) } });
+    let (s, body) = net.post("/v1/orders", &buyer_t, big).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("BODY_TOO_LARGE")), "{body}");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_amendment_needs_the_other_party_and_a_proposal_can_be_withdrawn() {
+    for db in common::backends() {
+        an_amendment_needs_the_other_party_and_a_proposal_can_be_withdrawn_on(db).await;
+    }
+}
+
+async fn an_amendment_needs_the_other_party_and_a_proposal_can_be_withdrawn_on(db: Db) {
+    let mut net = Net::start(db).await;
+    let (_, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bank", &["bank"]).await;
+    let (_, order) = net.post("/v1/orders", &buyer_t, order_for(&seller, &bank)).await;
+    let o = format!("/v1/orders/{}", order["id"]);
+    let amendment = json!({ "latest_shipment": date_in(25), "expiry": date_in(50),
+        "details": { "notes": "ship from Santos instead of Rio" } });
+    let (s, body) = net.post(&format!("{o}/amendments"), &seller_t, amendment).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["pending_amendment"]["amendment_id"], "1", "{body}");
+    let (s, body) = net.post(&format!("{o}/amendments/1/approve"), &seller_t, json!({})).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("CANNOT_APPROVE_OWN_PROPOSAL")));
+    let (s, body) = net.post(&format!("{o}/amendments/1/approve"), &buyer_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["details"]["notes"], "ship from Santos instead of Rio");
+    assert_eq!(body["expiry"], date_in(50));
+    assert!(body["pending_amendment"].is_null());
+    let (s, body) = net.post(&format!("{o}/cancel"), &seller_t, json!({})).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_ORDER_BUYER")));
+    let (s, body) = net.post(&format!("{o}/cancel"), &buyer_t, json!({})).await;
+    assert_eq!((s, body["state"].as_str()), (StatusCode::OK, Some("cancelled")), "{body}");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_financier_reads_a_firm_history_only_under_a_live_consent() {
+    for db in common::backends() {
+        a_financier_reads_a_firm_history_only_under_a_live_consent_on(db).await;
+    }
+}
+
+async fn a_financier_reads_a_firm_history_only_under_a_live_consent_on(db: Db) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use tradechain_api::readmodel::{audit, consent, member};
+    use tradechain_contracts::Consents;
+
+    let mut net = Net::start(db).await;
+    let (_, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let (seller, _) = net.onboard("Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bank", &["bank"]).await;
+    let (financier, financier_t) = net.onboard("Financier", &["financier"]).await;
+    let (_, order) = net.post("/v1/orders", &buyer_t, order_for(&seller, &bank)).await;
+    let history = format!("/v1/firms/{seller}/orders");
+    let (s, body) = net.get(&history, &financier_t).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NO_LIVE_CONSENT")));
+
+    // The seller grants consent (through its custodial key, as the consent routes will).
+    let state = &net.state;
+    let seller_addr: Address = seller.parse().expect("address");
+    let sealed = member::Entity::find_by_id(seller.clone()).one(&state.db).await.expect("db").expect("member");
+    let key = state.keystore.open(seller_addr, &sealed.key_ciphertext.expect("custodial")).expect("key");
+    let expires = tradechain_engine::node::unix_now() + 86_400 * 30;
+    let grant = Consents::grantCall {
+        financier: financier.parse().expect("address"),
+        expiresAt: expires,
+        requestId: U256::ZERO,
+    };
+    tradechain_api::transaction::send_as(state, &key, state.suite.consents, grant.abi_encode().into())
+        .await
+        .expect("grant");
+    let c = consent::Entity::find_by_id((seller.clone(), financier.clone())).one(&state.db).await.expect("db");
+    assert_eq!(c.map(|c| c.state), Some("granted".to_string()));
+
+    let (s, page) = net.get(&history, &financier_t).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(page["items"][0]["id"], order["id"]);
+    assert_eq!(audit::Entity::find().count(&state.db).await.expect("count"), 1, "the read is audited");
+
+    let revoke = Consents::revokeCall { financier: financier.parse().expect("address") };
+    tradechain_api::transaction::send_as(state, &key, state.suite.consents, revoke.abi_encode().into())
+        .await
+        .expect("revoke");
+    let (s, body) = net.get(&history, &financier_t).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NO_LIVE_CONSENT")));
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_wait_for_interval_sealed_blocks() {
+    let mut net = Net::start_with(Db::Sqlite, false).await;
+    let (_, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bank", &["bank"]).await;
+    // Concurrent proposals by one buyer: nonces are handed out in order under its lock.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (http, base, token, body) =
+            (net.http.clone(), net.base.clone(), buyer_t.clone(), order_for(&seller, &bank));
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(format!("{base}/v1/orders"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("send");
+            res.status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), StatusCode::CREATED);
+    }
+    let (_, page) = net.get("/v1/orders?role=seller", &seller_t).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(4), "{page}");
+    net.stop().await;
+}
