@@ -1,0 +1,207 @@
+//! Throughput of whole order lifecycles through the engine: the contract suite deployed at
+//! genesis, 200 traders and 20 banks, and for each order the seven signed transactions of
+//! a trade — propose, accept, commit, submit invoice, accept document, release payment,
+//! confirm payment — through decode, recovery, execution, sealing and durable commit.
+//!
+//! Run: `cargo bench -p tradechain-engine --bench lifecycle` (env `BENCH_ORDERS`, default
+//! 2000 orders = 14,000 transactions; `BENCH_BLOCK` = transactions per block, default 500).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::primitives::{Address, Bytes, FixedBytes, TxKind, U256, keccak256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use tradechain_contracts::genesis::{SuiteAddresses, plan};
+use tradechain_contracts::{Consortium, DocType, TradeOrders, role};
+use tradechain_engine::config::DEV_OPERATOR_KEY;
+use tradechain_engine::transaction::{Limits, admit};
+use tradechain_engine::{GenesisCall, Node, NodeConfig};
+
+const TRADERS: usize = 200;
+const BANKS: usize = 20;
+const GAS: u64 = 700_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Signs calls for many keys, tracking each key's next nonce.
+struct Signer {
+    chain_id: u64,
+    nonces: HashMap<Address, u64>,
+}
+
+impl Signer {
+    fn call<C: SolCall>(&mut self, key: &PrivateKeySigner, to: Address, call: C) -> Bytes {
+        let nonce = self.nonces.entry(key.address()).or_insert(0);
+        let tx = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: *nonce,
+            gas_limit: GAS,
+            to: TxKind::Call(to),
+            input: call.abi_encode().into(),
+            ..Default::default()
+        };
+        *nonce += 1;
+        let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
+        TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    }
+}
+
+fn key(name: String) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256(name)).expect("key")
+}
+
+fn main() {
+    let orders = env_usize("BENCH_ORDERS", 2_000);
+    let block_txs = env_usize("BENCH_BLOCK", 500);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = NodeConfig {
+        automine: Some(false),
+        max_block_txs: block_txs,
+        max_pool_txs: orders * 7 + 1_000,
+        max_nonce_gap: (orders * 7) as u64,
+        block_gas_limit: GAS * block_txs as u64,
+        ..NodeConfig::dev_in(tmp.path().join("chain"))
+    };
+    let limits = Limits {
+        chain_id: config.chain_id,
+        max_tx_bytes: config.max_tx_bytes,
+        block_gas_limit: config.block_gas_limit,
+    };
+    let operator: PrivateKeySigner = DEV_OPERATOR_KEY.parse().expect("dev key");
+    let genesis = plan(operator.address()).into_iter().map(|c| GenesisCall { to: c.to, input: c.input }).collect();
+    let node = Node::open(config.clone(), genesis).expect("node");
+    let suite = SuiteAddresses::for_operator(operator.address());
+
+    let traders: Vec<PrivateKeySigner> = (0..TRADERS).map(|i| key(format!("trader {i}"))).collect();
+    let banks: Vec<PrivateKeySigner> = (0..BANKS).map(|i| key(format!("bank {i}"))).collect();
+    let mut signer = Signer { chain_id: config.chain_id, nonces: HashMap::new() };
+    signer.nonces.insert(operator.address(), node.nonce(&operator.address(), true));
+    let mut setup = Vec::new();
+    for (k, roles) in traders.iter().map(|k| (k, role::TRADER)).chain(banks.iter().map(|k| (k, role::BANK))) {
+        let call = Consortium::registerCall { account: k.address(), name: "member".into(), roles };
+        setup.push(signer.call(&operator, suite.consortium, call));
+    }
+    for raw in &setup {
+        node.submit_raw(raw).expect("register");
+    }
+    while node.seal_next(false, None).expect("seal").is_some() {}
+
+    eprintln!("signing {} transactions for {orders} order lifecycles ...", orders * 7);
+    let now = node.next_block_params().timestamp;
+    let to = suite.trade_orders;
+    let invoice = DocType::CommercialInvoice as u8;
+    let parties =
+        |i: usize| (&traders[i % TRADERS], &traders[(i + 1) % TRADERS], &banks[i % BANKS], &banks[(i + 1) % BANKS]);
+    let mut raws: Vec<Bytes> = Vec::with_capacity(orders * 7);
+    for i in 0..orders {
+        let (buyer, seller, buyer_bank, seller_bank) = parties(i);
+        let t = TradeOrders::OrderTerms {
+            seller: seller.address(),
+            buyerBank: buyer_bank.address(),
+            sellerBank: seller_bank.address(),
+            amount: 1_000_000 + i as u128,
+            currency: FixedBytes::from_slice(b"USD"),
+            incoterm: FixedBytes::from_slice(b"FOB"),
+            detailsHash: keccak256(i.to_be_bytes()),
+            latestShipment: now + 30 * 86_400,
+            expiry: now + 60 * 86_400,
+            examinationDays: 0,
+        };
+        let ms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
+        raws.push(signer.call(buyer, to, TradeOrders::proposeCall { t, terms: ms }));
+    }
+    let id = |i: usize| U256::from(i + 1);
+    for i in 0..orders {
+        raws.push(signer.call(parties(i).1, to, TradeOrders::acceptCall { orderId: id(i) }));
+    }
+    for i in 0..orders {
+        raws.push(signer.call(parties(i).2, to, TradeOrders::commitCall { orderId: id(i) }));
+    }
+    for i in 0..orders {
+        let call = TradeOrders::submitDocumentCall {
+            orderId: id(i),
+            docType: invoice,
+            hash: keccak256(i.to_le_bytes()),
+            uri: String::new(),
+        };
+        raws.push(signer.call(parties(i).1, to, call));
+    }
+    for i in 0..orders {
+        raws.push(signer.call(parties(i).2, to, TradeOrders::acceptDocumentCall { orderId: id(i), docType: invoice }));
+    }
+    for i in 0..orders {
+        raws.push(signer.call(parties(i).3, to, TradeOrders::releasePaymentCall { orderId: id(i), index: U256::ZERO }));
+    }
+    for i in 0..orders {
+        let call = TradeOrders::confirmPaymentCall {
+            orderId: id(i),
+            index: U256::ZERO,
+            paymentReference: keccak256(i.to_be_bytes()),
+        };
+        raws.push(signer.call(parties(i).2, to, call));
+    }
+    let n = raws.len();
+
+    // Pipelined as in the running node: one thread decodes, recovers and admits; the other
+    // seals (execute, roots, sign, one fsync'd commit) whenever a block's worth is waiting.
+    let admitted_all = AtomicBool::new(false);
+    let start = Instant::now();
+    let (blocks, failed) = std::thread::scope(|s| {
+        s.spawn(|| {
+            for raw in &raws {
+                let tx = admit(raw, &limits).expect("valid");
+                node.submit(tx).expect("admitted");
+            }
+            admitted_all.store(true, Ordering::Release);
+        });
+        let (mut sealed, mut blocks, mut failed) = (0, 0, 0);
+        while sealed < n {
+            if node.pool_len() >= block_txs || admitted_all.load(Ordering::Acquire) {
+                if let Some(o) = node.seal_next(false, None).expect("seal") {
+                    sealed += o.block.transactions.len();
+                    blocks += 1;
+                    failed += o.rejected.len();
+                }
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        (blocks, failed)
+    });
+    let elapsed = start.elapsed();
+    assert_eq!(failed, 0, "no lifecycle transaction was rejected");
+    let head = node.head().header.number;
+    let reverted: usize = (1..=head)
+        .map(|b| node.store().block_receipts(b).expect("receipts").iter().filter(|r| !r.success).count())
+        .sum();
+    assert_eq!(reverted, 0, "every lifecycle transaction succeeded");
+    let last: TradeOrders::Order = {
+        use tradechain_engine::executor::{CallOutcome, CallRequest};
+        let input = TradeOrders::getOrderCall { orderId: id(orders - 1) }.abi_encode().into();
+        match node.call(&CallRequest { from: Address::ZERO, to: Some(to), gas: None, value: U256::ZERO, input }) {
+            Ok(CallOutcome::Success { output, .. }) => {
+                TradeOrders::getOrderCall::abi_decode_returns(&output).expect("decode")
+            }
+            other => panic!("getOrder failed: {other:?}"),
+        }
+    };
+    assert_eq!(last.paid, last.amount, "the last order is paid in full");
+
+    println!();
+    println!(
+        "tradechain order-lifecycle benchmark: {orders} orders x 7 transactions = {n}, {TRADERS} traders, {BANKS} banks, {block_txs} tx/block"
+    );
+    println!(
+        "  full path, pipelined like the node:  {:>8.0} tx/s  ({:>8.1} ms, {blocks} blocks, {:.0} whole trades/s)",
+        n as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e3,
+        orders as f64 / elapsed.as_secs_f64()
+    );
+}
