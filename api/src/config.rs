@@ -28,6 +28,10 @@ pub struct ApiConfig {
     pub max_json_bytes: usize,
     /// Largest uploaded document, bytes.
     pub max_document_bytes: usize,
+    /// 64 hex characters: the consortium's salt for duplicate-financing fingerprints. Every
+    /// node of a consortium must use the same one. Default: the file
+    /// `<data_dir>/fingerprint.salt`, created (mode 0600) on first start.
+    pub fingerprint_salt: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +44,7 @@ impl Default for ApiConfig {
             dev: false,
             max_json_bytes: 1024 * 1024,
             max_document_bytes: 20 * 1024 * 1024,
+            fingerprint_salt: None,
         }
     }
 }
@@ -72,6 +77,9 @@ impl ApiConfig {
         if let Ok(v) = env.get_string("master_key") {
             cfg.master_key = Some(v);
         }
+        if let Ok(v) = env.get_string("fingerprint_salt") {
+            cfg.fingerprint_salt = Some(v);
+        }
         if let Ok(v) = env.get_string("data_dir") {
             cfg.data_dir = PathBuf::from(v);
         }
@@ -102,10 +110,20 @@ impl ApiConfig {
 
     /// The 32-byte master key (see [`ApiConfig::master_key`]).
     pub fn master_key(&self) -> Result<[u8; 32], StartError> {
-        let text = match &self.master_key {
-            Some(k) => k.clone(),
+        self.secret(self.master_key.as_deref(), "master.key", "master key")
+    }
+
+    /// The 32-byte fingerprint salt (see [`ApiConfig::fingerprint_salt`]).
+    pub fn fingerprint_salt(&self) -> Result<[u8; 32], StartError> {
+        self.secret(self.fingerprint_salt.as_deref(), "fingerprint.salt", "fingerprint salt")
+    }
+
+    /// 32 bytes from `configured` (hex), else from `<data_dir>/<file>`, created at random.
+    fn secret(&self, configured: Option<&str>, file: &str, what: &str) -> Result<[u8; 32], StartError> {
+        let text = match configured {
+            Some(k) => k.to_string(),
             None => {
-                let path = self.data_dir.join("master.key");
+                let path = self.data_dir.join(file);
                 match std::fs::read_to_string(&path) {
                     Ok(t) => t,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -118,9 +136,9 @@ impl ApiConfig {
                 }
             }
         };
-        let bytes = hex::decode(text.trim().trim_start_matches("0x"))
-            .map_err(|e| StartError::Keys(format!("master key: {e}")))?;
-        bytes.try_into().map_err(|_| StartError::Keys("master key must be 32 bytes (64 hex characters)".into()))
+        let bytes =
+            hex::decode(text.trim().trim_start_matches("0x")).map_err(|e| StartError::Keys(format!("{what}: {e}")))?;
+        bytes.try_into().map_err(|_| StartError::Keys(format!("{what} must be 32 bytes (64 hex characters)")))
     }
 }
 

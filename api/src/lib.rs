@@ -1,8 +1,8 @@
 //! tradechain-api: how exporters, importers, banks and financiers use tradechain.
 //!
 //! An axum service: REST under `/v1` (organisations, orders, documents, payments,
-//! signed-transaction relay, live order events), an OpenAPI 3 document at `/openapi.json`
-//! with a viewer at `/docs`, authentication per organisation (API tokens stored as
+//! financing, verification requests and consents, signed-transaction relay, live order
+//! events), an OpenAPI 3 document at `/openapi.json` with a viewer at `/docs`, authentication per organisation (API tokens stored as
 //! SHA-256) and authorization on every route; the SQL read model ([`readmodel`], sea-orm:
 //! SQLite by default, PostgreSQL by configuration) that the [`indexer`] fills from the
 //! chain's events and can rebuild identically; custodial signing keys kept encrypted
@@ -46,9 +46,11 @@
 pub mod auth;
 pub mod chain;
 pub mod config;
+pub mod consent;
 pub mod document;
 pub mod error;
 pub mod events;
+pub mod financing;
 pub mod health;
 pub mod indexer;
 pub mod keystore;
@@ -95,6 +97,8 @@ pub struct Inner {
     pub keystore: Keystore,
     pub indexer: Indexer,
     pub config: ApiConfig,
+    /// The consortium's salt for duplicate-financing fingerprints ([`financing`]).
+    pub fingerprint_salt: [u8; 32],
     pub files_dir: PathBuf,
     /// One lock per sending address, held from nonce to submission.
     pub senders: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
@@ -157,6 +161,7 @@ impl Platform {
         let db = readmodel::connect(&config.database_url()).await?;
         readmodel::migrate(&db).await?;
         let keystore = Keystore::new(config.master_key()?);
+        let fingerprint_salt = config.fingerprint_salt()?;
         let indexer = Indexer::new(db.clone(), chain.clone(), operator.address());
         indexer.init().await?;
         indexer.catch_up().await?;
@@ -171,6 +176,7 @@ impl Platform {
                 operator,
                 keystore,
                 indexer,
+                fingerprint_salt,
                 files_dir,
                 config,
                 senders: Mutex::new(HashMap::new()),
@@ -256,6 +262,8 @@ pub fn app(state: AppState) -> Router {
         .merge(organisation::routes())
         .merge(order::routes())
         .merge(payment::routes())
+        .merge(financing::routes())
+        .merge(consent::routes())
         .merge(transaction::routes())
         .merge(events::routes())
         .merge(health::routes())

@@ -18,7 +18,7 @@ use crate::error::{ALL_CODES, revert_status};
 #[openapi(
     info(
         title = "tradechain API",
-        description = "Trade orders, documents and payments on the tradechain consortium chain. \
+        description = "Trade orders, documents, payments and financing on the tradechain consortium chain. \
             Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"code\", \"message\"}}`; \
             the codes are listed in the `ErrorCode` schema.",
         license(name = "Apache-2.0")
@@ -52,6 +52,20 @@ use crate::error::{ALL_CODES, revert_status};
         crate::document::accept,
         crate::document::reject,
         crate::document::deem,
+        crate::financing::offer,
+        crate::financing::list,
+        crate::financing::get_financing,
+        crate::financing::accept,
+        crate::financing::decline,
+        crate::financing::withdraw,
+        crate::financing::advance,
+        crate::financing::release_repayment,
+        crate::financing::confirm_repayment,
+        crate::consent::request,
+        crate::consent::grant,
+        crate::consent::decline,
+        crate::consent::revoke,
+        crate::consent::overview,
         crate::payment::list,
         crate::payment::of_order,
         crate::transaction::relay,
@@ -64,6 +78,8 @@ use crate::error::{ALL_CODES, revert_status};
         (name = "orders", description = "the life of a trade order"),
         (name = "documents", description = "presentation, attestation and examination of documents"),
         (name = "payments", description = "payment release, confirmation and the ISO 20022 references"),
+        (name = "financing", description = "receivables and payables finance, the duplicate-financing registry"),
+        (name = "consents", description = "verification requests and a firm's consents to financiers"),
         (name = "transactions", description = "non-custodial relay of signed transactions"),
         (name = "health", description = "liveness and readiness"),
     )

@@ -6,7 +6,7 @@ use tradechain_contracts::{Consents, Consortium, TradeOrders};
 
 use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
 use crate::order::{addr, bytes3_str};
-use crate::readmodel::{consent, document, milestone, order, organisation, payment};
+use crate::readmodel::{consent, document, milestone, order, organisation, payment, verification_request};
 
 pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
     use TradeOrders::TradeOrdersEvents as E;
@@ -349,9 +349,29 @@ pub(super) async fn apply_consent_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
     use alloy::sol_types::SolEventInterface;
     let Ok(ev) = E::decode_raw_log(ctx.log.log.topics(), &ctx.log.log.data.data) else { return Ok(()) };
     let (firm, financier, request, expires, state) = match ev {
-        E::ConsentGranted(e) => (e.firm, e.financier, e.requestId.to_string(), e.expiresAt as i64, "granted"),
+        E::ConsentGranted(e) => {
+            if !e.requestId.is_zero() {
+                answer_request(ctx, e.requestId, "granted").await?;
+            }
+            (e.firm, e.financier, e.requestId.to_string(), e.expiresAt as i64, "granted")
+        }
         E::ConsentRevoked(e) => (e.firm, e.financier, String::new(), 0, "revoked"),
-        _ => return Ok(()),
+        E::VerificationRequested(e) => {
+            verification_request::Entity::insert(verification_request::ActiveModel {
+                id: Set(u256_i64(e.requestId)),
+                financier: Set(addr(&e.financier)),
+                firm: Set(addr(&e.firm)),
+                purpose: Set(e.purpose),
+                state: Set("open".into()),
+                created_at: Set(ctx.ts),
+                created_block: Set(ctx.block),
+                updated_block: Set(ctx.block),
+            })
+            .exec(ctx.txn)
+            .await?;
+            return Ok(());
+        }
+        E::VerificationDeclined(e) => return answer_request(ctx, e.requestId, "declined").await,
     };
     let key = (addr(&firm), addr(&financier));
     let existing = consent::Entity::find_by_id(key.clone()).one(ctx.txn).await?;
@@ -371,6 +391,16 @@ pub(super) async fn apply_consent_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
         row.update(ctx.txn).await?;
     } else {
         consent::Entity::insert(row).exec(ctx.txn).await?;
+    }
+    Ok(())
+}
+
+async fn answer_request(ctx: &Ctx<'_>, id: U256, state: &str) -> Result<(), DbErr> {
+    if let Some(r) = verification_request::Entity::find_by_id(u256_i64(id)).one(ctx.txn).await? {
+        let mut am = r.into_active_model();
+        am.state = Set(state.to_string());
+        am.updated_block = Set(ctx.block);
+        am.update(ctx.txn).await?;
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 //!
 //! Every event goes to `events` (generic decoding through the contracts' ABIs: the order
 //! timeline); the typed `sol!` events update `organisations`, `orders`, `milestones`,
-//! `documents`, `payments` and `consents`. Only block data is used (numbers, timestamps,
+//! `documents`, `payments`, `consents`, `verification_requests`, `financings` and
+//! `fingerprints`. Only block data is used (numbers, timestamps,
 //! hashes), never the wall clock, so a rebuild from block 0 is identical.
 
 use std::collections::HashMap;
@@ -20,6 +21,9 @@ use tradechain_contracts::genesis::SuiteAddresses;
 use tradechain_contracts::role;
 
 mod apply;
+mod financing;
+
+pub use financing::kind_str;
 
 use crate::chain::{BlockLog, Chain};
 use crate::order::addr;
@@ -269,6 +273,8 @@ impl Indexer {
                 apply::apply_consortium_event(&ctx).await?;
             } else if addr_ == self.suite.consents {
                 apply::apply_consent_event(&ctx).await?;
+            } else if addr_ == self.suite.receivables {
+                financing::apply_receivables_event(&ctx).await?;
             }
             if let Some(id) = order_id {
                 changes.push(OrderChange {

@@ -5,7 +5,8 @@
 //! Every write is the caller's own transaction (custodial signing, see
 //! [`crate::transaction`]); the contract checks roles and states, and its revert comes
 //! back as the stable code. Reads go through [`view::load_visible`]: an organisation that
-//! is not a party gets `ORDER_NOT_FOUND`.
+//! is not a party (nor the financier of an accepted financing of the order) gets
+//! `ORDER_NOT_FOUND`.
 
 pub mod view;
 
@@ -22,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::{audit, order_detail};
+use crate::readmodel::order_detail;
 use crate::request::{Body, PathArgs, QueryArgs};
 use crate::{AppState, terms, transaction};
 use view::{OrderDetail, OrderPage, OrderQuery};
@@ -485,7 +486,7 @@ pub async fn release(
     .await
 }
 
-fn reference(text: &str) -> ApiResult<B256> {
+pub fn reference(text: &str) -> ApiResult<B256> {
     let b = text.as_bytes();
     if b.is_empty() || b.len() > 32 || !b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
         return Err(ApiError::validation("VALIDATION_FAILED", "reference must be 1..=32 printable ASCII bytes"));
@@ -537,7 +538,8 @@ pub async fn fail_payment(
 }
 
 /// A firm's trade history, for a financier holding the firm's live consent (checked on
-/// chain, `Consents.hasConsent`); every read is written to the audit log.
+/// chain, `Consents.hasConsent`); every attempt, served or refused, is written to the
+/// audit log (the firm sees it at `GET /v1/consents`).
 #[utoipa::path(get, path = "/v1/firms/{address}/orders", tag = "orders",
     params(("address" = String, Path), OrderQuery),
     responses((status = 200, body = OrderPage), (status = 403, body = ErrorBody)), security(("token" = [])))]
@@ -548,8 +550,14 @@ pub async fn firm_history(
     QueryArgs(q): QueryArgs<OrderQuery>,
 ) -> ApiResult<Json<OrderPage>> {
     let firm = terms::address("address", &address)?;
+    let subject = addr(&firm);
+    // Every attempt is audited, served or refused: the firm sees who tried to look.
+    let refused = |e: ApiError| async {
+        crate::consent::record_read(&state, &caller.addr, &subject, "firm_history_refused").await?;
+        Err::<Json<OrderPage>, ApiError>(e)
+    };
     if caller.roles & role::FINANCIER == 0 {
-        return Err(ApiError::forbidden("NOT_FINANCIER", "only a financier reads a firm's history"));
+        return refused(ApiError::forbidden("NOT_FINANCIER", "only a financier reads a firm's history")).await;
     }
     let call = Consents::hasConsentCall { firm, financier: caller.address };
     let out = match state.chain.call(caller.address, state.suite.consents, call.abi_encode().into()).await? {
@@ -560,20 +568,13 @@ pub async fn firm_history(
         crate::chain::CallResult::Halt { reason } => return Err(ApiError::internal(reason)),
     };
     if !out {
-        return Err(ApiError::forbidden(
+        return refused(ApiError::forbidden(
             "NO_LIVE_CONSENT",
-            format!("{} has not granted {} a live consent", addr(&firm), caller.addr),
-        ));
+            format!("{subject} has not granted {} a live consent", caller.addr),
+        ))
+        .await;
     }
-    let page = view::list(&state, &addr(&firm), &q, true).await?;
-    audit::Entity::insert(audit::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        at: Set(chrono::Utc::now().timestamp()),
-        actor: Set(caller.addr.clone()),
-        action: Set("firm_history".into()),
-        subject: Set(addr(&firm)),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
+    let page = view::list(&state, &subject, &q, true).await?;
+    crate::consent::record_read(&state, &caller.addr, &subject, "firm_history").await?;
     Ok(Json(page))
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{OrderDetails, date_of};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::readmodel::{document, event, milestone, order, order_detail};
+use crate::readmodel::{document, event, financing, milestone, order, order_detail};
 use crate::{AppState, terms};
 
 /// An order as listed.
@@ -52,6 +52,19 @@ pub struct MilestoneView {
     pub payer: String,
     pub payee: String,
     pub payment_reference: Option<String>,
+    /// The financing that took over this milestone (proceeds or payer), if any.
+    pub financing: Option<MilestoneFinancing>,
+}
+
+/// A milestone's accepted financing, in brief (detail: `GET /v1/financings/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MilestoneFinancing {
+    pub id: i64,
+    /// receivable, payable
+    pub kind: String,
+    /// live, awaiting_repayment, repayment_due, settled
+    pub state: String,
+    pub financier: String,
 }
 
 /// A document presented on the order.
@@ -148,11 +161,24 @@ pub fn is_party(o: &order::Model, a: &str) -> bool {
     o.buyer == a || o.seller == a || o.buyer_bank == a || o.seller_bank == a
 }
 
-/// The order if the caller is one of its parties; otherwise ORDER_NOT_FOUND (whether it
-/// exists is not revealed).
+/// The order if the caller is one of its parties, or the financier of a financing of it
+/// the firm accepted (it is paid, or pays, on the order); otherwise ORDER_NOT_FOUND
+/// (whether it exists is not revealed).
 pub async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<order::Model> {
     match order::Entity::find_by_id(id).one(&state.db).await? {
         Some(o) if is_party(&o, &caller.addr) => Ok(o),
+        Some(o) if caller.roles & tradechain_contracts::role::FINANCIER != 0 => {
+            let accepted = financing::Entity::find()
+                .filter(financing::Column::OrderId.eq(id))
+                .filter(financing::Column::Financier.eq(caller.addr.as_str()))
+                .filter(financing::Column::AcceptedAt.is_not_null())
+                .one(&state.db)
+                .await?;
+            match accepted {
+                Some(_) => Ok(o),
+                None => Err(ApiError::order_not_found(id)),
+            }
+        }
         _ => Err(ApiError::order_not_found(id)),
     }
 }
@@ -179,6 +205,20 @@ pub async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail>
         .one(db)
         .await?
         .and_then(|d| serde_json::from_str(&d.body).ok());
+    let financings: Vec<financing::Model> = financing::Entity::find()
+        .filter(financing::Column::OrderId.eq(o.id))
+        .order_by_asc(financing::Column::Id)
+        .all(db)
+        .await?;
+    let financing_of = |m: &milestone::Model| {
+        let id = m.financing_id.as_deref()?.parse::<i64>().ok()?;
+        financings.iter().find(|f| f.id == id).map(|f| MilestoneFinancing {
+            id: f.id,
+            kind: f.kind.clone(),
+            state: f.state.clone(),
+            financier: f.financier.clone(),
+        })
+    };
     let currency = o.currency.clone();
     Ok(OrderDetail {
         details_hash: o.details_hash.clone(),
@@ -189,6 +229,7 @@ pub async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail>
         milestones: milestones
             .into_iter()
             .map(|m| MilestoneView {
+                financing: financing_of(&m),
                 index: m.idx,
                 amount: terms::render(&m.amount, &currency),
                 amount_minor: m.amount,

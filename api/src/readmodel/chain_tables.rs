@@ -223,3 +223,86 @@ pub mod cursor {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Financings of milestones (Receivables): offers, their answers, advance, repayment and
+/// settlement. `amount` is the advance (receivables) or the repayment (payables).
+pub mod financing {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "financings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub kind: String,
+        pub state: String,
+        pub financier: String,
+        pub firm: String,
+        pub order_id: i64,
+        pub milestone: i32,
+        pub amount: String,
+        pub rate_bps: i32,
+        pub extra_days: i32,
+        pub offered_at: i64,
+        pub offered_block: i64,
+        pub accepted_at: Option<i64>,
+        pub advance_ref: Option<String>,
+        pub repayment_due: Option<i64>,
+        pub repayment_amount: Option<String>,
+        pub repayment_ref: Option<String>,
+        pub settled_at: Option<i64>,
+        pub updated_block: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The duplicate-financing registry as the chain holds it: salted fingerprints of
+/// financed documents and the financing that registered each (live until released).
+pub mod fingerprint {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "fingerprints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub fingerprint: String,
+        pub financing_id: i64,
+        pub live: bool,
+        pub updated_block: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Financiers' requests to read a firm's trade history (Consents).
+pub mod verification_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "verification_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub financier: String,
+        pub firm: String,
+        #[sea_orm(column_type = "Text")]
+        pub purpose: String,
+        /// open, granted, declined
+        pub state: String,
+        pub created_at: i64,
+        pub created_block: i64,
+        pub updated_block: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

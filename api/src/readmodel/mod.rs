@@ -21,11 +21,14 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-pub use chain_tables::{consent, cursor, document, event, milestone, order, organisation, payment};
+pub use chain_tables::{
+    consent, cursor, document, event, financing, fingerprint, milestone, order, organisation, payment,
+    verification_request,
+};
 pub use offchain::{api_token, audit, document_file, member, order_detail, schema_version};
 
 /// Version of the schema this code writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -70,6 +73,9 @@ pub async fn create_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     create(db, document::Entity).await?;
     create(db, payment::Entity).await?;
     create(db, consent::Entity).await?;
+    create(db, financing::Entity).await?;
+    create(db, fingerprint::Entity).await?;
+    create(db, verification_request::Entity).await?;
     create(db, event::Entity).await?;
     create(db, cursor::Entity).await?;
     index(db, "orders", "orders_buyer", &[order::Column::Buyer, order::Column::Id]).await?;
@@ -79,6 +85,12 @@ pub async fn create_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     index(db, "events", "events_order", &[event::Column::OrderId]).await?;
     index(db, "payments", "payments_payer", &[payment::Column::Payer]).await?;
     index(db, "payments", "payments_payee", &[payment::Column::Payee]).await?;
+    index(db, "financings", "financings_financier", &[financing::Column::Financier, financing::Column::Id]).await?;
+    index(db, "financings", "financings_firm", &[financing::Column::Firm, financing::Column::Id]).await?;
+    index(db, "financings", "financings_order", &[financing::Column::OrderId]).await?;
+    index(db, "verification_requests", "verification_requests_firm", &[verification_request::Column::Firm]).await?;
+    index(db, "verification_requests", "verification_requests_financier", &[verification_request::Column::Financier])
+        .await?;
     Ok(())
 }
 
@@ -104,6 +116,14 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
                 v.version
             )));
         }
+        Some(v) if v.version < SCHEMA_VERSION => {
+            // Version 2 indexes the financing and verification-request events the earlier
+            // indexer skipped: drop the chain tables; the indexer re-indexes from block 0.
+            drop_chain_tables(db).await?;
+            create_chain_tables(db).await?;
+            let row = schema_version::ActiveModel { id: sea_orm::Set(1), version: sea_orm::Set(SCHEMA_VERSION) };
+            schema_version::Entity::update(row).exec(db).await?;
+        }
         Some(_) => {}
     }
     Ok(())
@@ -111,9 +131,19 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Drop every chain-derived table (the off-chain ones stay), ready for a rebuild.
 pub async fn drop_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
-    for name in
-        ["organisations", "orders", "milestones", "documents", "payments", "consents", "events", "indexer_cursor"]
-    {
+    for name in [
+        "organisations",
+        "orders",
+        "milestones",
+        "documents",
+        "payments",
+        "consents",
+        "financings",
+        "fingerprints",
+        "verification_requests",
+        "events",
+        "indexer_cursor",
+    ] {
         let mut stmt = Table::drop();
         stmt.table(sea_orm::sea_query::Alias::new(name)).if_exists();
         db.execute(&stmt).await?;
@@ -148,7 +178,40 @@ pub async fn dump_chain_tables(db: &DatabaseConnection) -> Result<String, DbErr>
     dump_table(db, document::Entity, &mut out).await?;
     dump_table(db, payment::Entity, &mut out).await?;
     dump_table(db, consent::Entity, &mut out).await?;
+    dump_table(db, financing::Entity, &mut out).await?;
+    dump_table(db, fingerprint::Entity, &mut out).await?;
+    dump_table(db, verification_request::Entity, &mut out).await?;
     dump_table(db, event::Entity, &mut out).await?;
     dump_table(db, cursor::Entity, &mut out).await?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn upgrading_from_version_1_empties_the_chain_tables_for_a_reindex() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rm.sqlite").display());
+        let db = connect(&url).await.expect("connect");
+        migrate(&db).await.expect("migrate");
+        cursor::Entity::insert(cursor::ActiveModel { id: sea_orm::Set(1), last_block: sea_orm::Set(5) })
+            .exec(&db)
+            .await
+            .expect("cursor");
+        let v1 = schema_version::ActiveModel { id: sea_orm::Set(1), version: sea_orm::Set(1) };
+        schema_version::Entity::update(v1).exec(&db).await.expect("version 1");
+        migrate(&db).await.expect("upgrade");
+        assert!(cursor::Entity::find_by_id(1).one(&db).await.expect("read").is_none(), "re-index from block 0");
+        let version = schema_version::Entity::find_by_id(1).one(&db).await.expect("read").map(|v| v.version);
+        assert_eq!(version, Some(SCHEMA_VERSION));
+        // Already current: nothing is dropped.
+        cursor::Entity::insert(cursor::ActiveModel { id: sea_orm::Set(1), last_block: sea_orm::Set(7) })
+            .exec(&db)
+            .await
+            .expect("cursor");
+        migrate(&db).await.expect("again");
+        assert!(cursor::Entity::find_by_id(1).one(&db).await.expect("read").is_some());
+    }
 }

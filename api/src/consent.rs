@@ -1,0 +1,267 @@
+//! Verification requests and consents: a financier asks a firm to read its trade history;
+//! the firm grants (until an expiry) or declines, and may revoke at any time. Requests,
+//! grants, declines and revocations are on chain (`Consents`); every read of a firm's
+//! history, served or refused, is written to the audit log ([`record_read`]). A firm sees
+//! who may look, who asked and who looked (`GET /v1/consents`).
+
+use alloy::primitives::{Bytes, U256};
+use alloy::sol_types::{SolCall, SolEvent};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use tradechain_contracts::{Consents, role};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::order::addr;
+use crate::readmodel::{audit, consent, verification_request};
+use crate::request::{Body, PathArgs};
+use crate::{AppState, terms, transaction};
+
+/// A financier's request to read a firm's trade history.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewVerificationRequest {
+    /// The firm's 0x address.
+    pub firm: String,
+    /// Why the financier asks (1..=280 bytes), shown to the firm.
+    pub purpose: String,
+}
+
+/// The firm's grant: access until the end of `expires_at` (UTC), at most two years ahead.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Grant {
+    /// YYYY-MM-DD
+    pub expires_at: String,
+}
+
+/// A verification request as recorded on chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationRequestView {
+    pub id: i64,
+    pub financier: String,
+    pub firm: String,
+    pub purpose: String,
+    /// open, granted, declined
+    pub state: String,
+    /// Unix seconds (block time).
+    pub created_at: i64,
+}
+
+/// A firm's consent to one financier.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    pub firm: String,
+    pub financier: String,
+    /// The request it answered ("0" when granted unprompted).
+    pub request_id: String,
+    /// Unix seconds: access ends then (the revocation time once revoked).
+    pub expires_at: i64,
+    /// granted, revoked
+    pub state: String,
+}
+
+/// One read (or refused read) of a firm's history, from the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryRead {
+    /// Who read (or tried to).
+    pub reader: String,
+    /// Whose history.
+    pub firm: String,
+    /// firm_history (served) or firm_history_refused
+    pub action: String,
+    /// Unix seconds (server time).
+    pub at: i64,
+}
+
+/// Who may look, who asked and who looked: for a firm, about it; for a financier, its own.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentOverview {
+    pub consents: Vec<ConsentView>,
+    pub requests: Vec<VerificationRequestView>,
+    pub reads: Vec<HistoryRead>,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/verification-requests", post(request))
+        .route("/verification-requests/{id}/grant", post(grant))
+        .route("/verification-requests/{id}/decline", post(decline))
+        .route("/consents", get(overview))
+        .route("/consents/{financier}/revoke", post(revoke))
+}
+
+fn request_view(r: verification_request::Model) -> VerificationRequestView {
+    VerificationRequestView {
+        id: r.id,
+        financier: r.financier,
+        firm: r.firm,
+        purpose: r.purpose,
+        state: r.state,
+        created_at: r.created_at,
+    }
+}
+
+fn consent_view(c: consent::Model) -> ConsentView {
+    ConsentView {
+        firm: c.firm,
+        financier: c.financier,
+        request_id: c.request_id,
+        expires_at: c.expires_at,
+        state: c.state,
+    }
+}
+
+/// Record a read of `firm`'s history by `actor` in the audit log.
+pub async fn record_read(state: &AppState, actor: &str, firm: &str, action: &str) -> ApiResult<()> {
+    audit::Entity::insert(audit::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        at: Set(chrono::Utc::now().timestamp()),
+        actor: Set(actor.to_string()),
+        action: Set(action.to_string()),
+        subject: Set(firm.to_string()),
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(())
+}
+
+/// The request `id` if the caller is its firm or its financier, else `REQUEST_NOT_FOUND`.
+async fn load_request(state: &AppState, caller: &Caller, id: i64) -> ApiResult<verification_request::Model> {
+    match verification_request::Entity::find_by_id(id).one(&state.db).await? {
+        Some(r) if r.firm == caller.addr || r.financier == caller.addr => Ok(r),
+        _ => Err(ApiError::not_found("REQUEST_NOT_FOUND", format!("verification request {id} not found"))),
+    }
+}
+
+async fn consent_of(state: &AppState, firm: &str, financier: &str) -> ApiResult<ConsentView> {
+    consent::Entity::find_by_id((firm.to_string(), financier.to_string()))
+        .one(&state.db)
+        .await?
+        .map(consent_view)
+        .ok_or_else(|| ApiError::internal("consent not indexed"))
+}
+
+/// A financier asks a firm for access to its trade history.
+#[utoipa::path(post, path = "/v1/verification-requests", tag = "consents", operation_id = "request_verification", request_body = NewVerificationRequest,
+    responses((status = 201, body = VerificationRequestView), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<NewVerificationRequest>,
+) -> ApiResult<(StatusCode, Json<VerificationRequestView>)> {
+    let firm = terms::address("firm", &req.firm)?;
+    let purpose = req.purpose.trim().to_string();
+    if purpose.is_empty() || purpose.len() > 280 {
+        return Err(ApiError::validation("VALIDATION_FAILED", "purpose must be 1 to 280 bytes"));
+    }
+    if caller.roles & role::FINANCIER == 0 {
+        return Err(ApiError::forbidden("NOT_FINANCIER", "only a financier asks for verification"));
+    }
+    let call = Consents::requestVerificationCall { firm, purpose };
+    let receipt = transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
+    let id = receipt
+        .logs
+        .iter()
+        .filter(|l| l.address == state.suite.consents)
+        .find_map(|l| Consents::VerificationRequested::decode_log(l).ok())
+        .map(|e| i64::try_from(e.data.requestId).unwrap_or(i64::MAX))
+        .ok_or_else(|| ApiError::internal("no VerificationRequested in the receipt"))?;
+    let r = load_request(&state, &caller, id).await?;
+    Ok((StatusCode::CREATED, Json(request_view(r))))
+}
+
+/// The firm grants the requesting financier access until `expires_at`.
+#[utoipa::path(post, path = "/v1/verification-requests/{id}/grant", tag = "consents", operation_id = "grant_consent", params(("id" = i64, Path)),
+    request_body = Grant,
+    responses((status = 200, body = ConsentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(g): Body<Grant>,
+) -> ApiResult<Json<ConsentView>> {
+    let expires_at = terms::date_end("expires_at", &g.expires_at)?;
+    let r = load_request(&state, &caller, id).await?;
+    let financier = terms::address("financier", &r.financier)?;
+    let call = Consents::grantCall { financier, expiresAt: expires_at, requestId: U256::from(id.max(0) as u64) };
+    transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
+    Ok(Json(consent_of(&state, &caller.addr, &r.financier).await?))
+}
+
+/// The firm declines a verification request.
+#[utoipa::path(post, path = "/v1/verification-requests/{id}/decline", tag = "consents",
+    operation_id = "decline_verification_request", params(("id" = i64, Path)),
+    responses((status = 200, body = VerificationRequestView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn decline(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+) -> ApiResult<Json<VerificationRequestView>> {
+    load_request(&state, &caller, id).await?;
+    let call = Consents::declineCall { requestId: U256::from(id.max(0) as u64) };
+    transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
+    Ok(Json(request_view(load_request(&state, &caller, id).await?)))
+}
+
+/// The firm ends a financier's access at once.
+#[utoipa::path(post, path = "/v1/consents/{financier}/revoke", tag = "consents", operation_id = "revoke_consent",
+    params(("financier" = String, Path, description = "the financier's 0x address")),
+    responses((status = 200, body = ConsentView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(financier): PathArgs<String>,
+) -> ApiResult<Json<ConsentView>> {
+    let financier = terms::address("financier", &financier)?;
+    let call = Consents::revokeCall { financier };
+    transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
+    Ok(Json(consent_of(&state, &caller.addr, &addr(&financier)).await?))
+}
+
+/// Consents, verification requests and history reads that concern the caller: a firm sees
+/// every financier that may look, asked, or looked; a financier sees its own.
+#[utoipa::path(get, path = "/v1/consents", tag = "consents", operation_id = "list_consents",
+    responses((status = 200, body = ConsentOverview), (status = 401, body = ErrorBody)), security(("token" = [])))]
+pub async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ConsentOverview>> {
+    let me = caller.addr.as_str();
+    let consents = consent::Entity::find()
+        .filter(Condition::any().add(consent::Column::Firm.eq(me)).add(consent::Column::Financier.eq(me)))
+        .order_by_asc(consent::Column::Firm)
+        .order_by_asc(consent::Column::Financier)
+        .all(&state.db)
+        .await?;
+    let requests = verification_request::Entity::find()
+        .filter(
+            Condition::any()
+                .add(verification_request::Column::Firm.eq(me))
+                .add(verification_request::Column::Financier.eq(me)),
+        )
+        .order_by_asc(verification_request::Column::Id)
+        .all(&state.db)
+        .await?;
+    let reads = audit::Entity::find()
+        .filter(audit::Column::Action.is_in(["firm_history", "firm_history_refused"]))
+        .filter(Condition::any().add(audit::Column::Subject.eq(me)).add(audit::Column::Actor.eq(me)))
+        .order_by_asc(audit::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(Json(ConsentOverview {
+        consents: consents.into_iter().map(consent_view).collect(),
+        requests: requests.into_iter().map(request_view).collect(),
+        reads: reads
+            .into_iter()
+            .map(|a| HistoryRead { reader: a.actor, firm: a.subject, action: a.action, at: a.at })
+            .collect(),
+    }))
+}

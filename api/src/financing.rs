@@ -1,0 +1,490 @@
+//! Financing through the API: a financier offers to finance one milestone of an order
+//! (receivables finance for the seller, payables finance for the buyer); the firm accepts
+//! or declines; the financier withdraws an open offer or records the advance it paid;
+//! for payables, the repayment is released at the extended due date and confirmed by the
+//! buyer's bank.
+//! Lists and details are scoped to the financier, the firm and the order's parties.
+//!
+//! Double financing: every offer carries salted keccak256 fingerprints of the invoice's
+//! key fields (seller, buyer, invoice number, date, amount and currency, normalised) and,
+//! for a milestone paid against the bill of lading once it is presented, of that bill,
+//! with the consortium's salt ([`crate::ApiConfig::fingerprint_salt`]), so nothing
+//! readable goes on chain. The contract refuses a second live financing of the receivable
+//! (`RECEIVABLE_ALREADY_FINANCED`) and any fingerprint of a live financing
+//! (`DUPLICATE_FINGERPRINT`), under any order and by any financier.
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::sol_types::{SolCall, SolEvent};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use tradechain_contracts::{DocType, FinancingState, Receivables, role};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::readmodel::{document, financing, fingerprint, milestone, order};
+use crate::request::{Body, PathArgs, QueryArgs};
+use crate::{AppState, terms, transaction};
+
+/// Receivables finance (the seller is advanced part of the milestone, proceeds assigned to
+/// the financier) or payables finance (the financier pays the seller at the due date, the
+/// buyer repays later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FinancingKind {
+    Receivable,
+    Payable,
+}
+
+/// The invoice behind the receivable. Only its salted fingerprint goes on chain.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Invoice {
+    /// The seller's invoice number (compared without case, spaces or punctuation).
+    pub number: String,
+    /// YYYY-MM-DD
+    pub date: String,
+    /// Minor units, decimal string.
+    pub amount_minor: String,
+    /// ISO 4217
+    pub currency: String,
+}
+
+/// A financier's offer on one milestone.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FinancingOffer {
+    pub kind: FinancingKind,
+    /// Receivables: the advance to the seller, minor units (at most the milestone amount).
+    pub advance_minor: Option<String>,
+    /// Payables: extra days the buyer gets to repay (1..=360).
+    pub extra_days: Option<u16>,
+    /// Discount rate (receivables) or fee (payables) in basis points (0..=10000).
+    pub rate_bps: u16,
+    pub invoice: Invoice,
+}
+
+/// A payment made outside the chain (an advance, a repayment).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AdvanceReport {
+    /// The payment's reference, 1..=32 printable ASCII bytes.
+    pub reference: String,
+}
+
+/// A financing as both parties see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinancingView {
+    pub id: i64,
+    /// receivable, payable
+    pub kind: String,
+    /// offered, live, awaiting_repayment, repayment_due, settled, declined, withdrawn
+    pub state: String,
+    pub financier: String,
+    /// The seller (receivables) or the buyer (payables).
+    pub firm: String,
+    pub order_id: i64,
+    pub milestone: i32,
+    /// The advance (receivables) or the repayment (payables), minor units.
+    pub amount_minor: String,
+    pub amount: String,
+    pub currency: String,
+    pub rate_bps: i32,
+    pub extra_days: i32,
+    /// Unix seconds (block time).
+    pub offered_at: i64,
+    pub accepted_at: Option<i64>,
+    pub advance_reference: Option<String>,
+    pub repayment_due: Option<i64>,
+    pub repayment_amount_minor: Option<String>,
+    pub repayment_reference: Option<String>,
+    pub settled_at: Option<i64>,
+    /// The fingerprints registered on chain while the financing is live.
+    pub fingerprints: Vec<String>,
+}
+
+/// A page of financings, newest first; pass `next_after` as `after` for the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinancingPage {
+    pub items: Vec<FinancingView>,
+    pub next_after: Option<i64>,
+}
+
+/// Filters and pagination.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FinancingQuery {
+    /// Only financings in this state.
+    pub state: Option<String>,
+    /// Only where the caller is the `financier` or the `firm`.
+    pub role: Option<String>,
+    /// 1..=100, default 20.
+    pub limit: Option<u64>,
+    /// Only financings with a smaller id.
+    pub after: Option<i64>,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/orders/{id}/milestones/{index}/financing-offers", post(offer))
+        .route("/financings", get(list))
+        .route("/financings/{id}", get(get_financing))
+        .route("/financings/{id}/accept", post(accept))
+        .route("/financings/{id}/decline", post(decline))
+        .route("/financings/{id}/withdraw", post(withdraw))
+        .route("/financings/{id}/advance", post(advance))
+        .route("/financings/{id}/repayment/release", post(release_repayment))
+        .route("/financings/{id}/repayment/confirm", post(confirm_repayment))
+}
+
+/// Invoice numbers compare without case, whitespace or punctuation: "inv-2026/001" is
+/// "INV2026001".
+pub fn normalise_invoice_number(number: &str) -> String {
+    number.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// The salted fingerprint of an invoice's key fields (each field length-prefixed, so no
+/// two field lists share an encoding).
+pub fn invoice_fingerprint(
+    salt: &[u8; 32],
+    seller: &Address,
+    buyer: &Address,
+    number: &str,
+    date: &str,
+    amount: u128,
+    currency: &str,
+) -> B256 {
+    let mut buf = Vec::with_capacity(160);
+    buf.extend_from_slice(salt);
+    for field in [
+        b"invoice".as_slice(),
+        seller.as_slice(),
+        buyer.as_slice(),
+        normalise_invoice_number(number).as_bytes(),
+        date.as_bytes(),
+        amount.to_string().as_bytes(),
+        currency.to_ascii_uppercase().as_bytes(),
+    ] {
+        buf.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        buf.extend_from_slice(field);
+    }
+    keccak256(&buf)
+}
+
+/// The salted fingerprint of a bill of lading, by its file's hash.
+pub fn bill_of_lading_fingerprint(salt: &[u8; 32], document_hash: &str) -> B256 {
+    let mut buf = Vec::with_capacity(96);
+    buf.extend_from_slice(salt);
+    buf.extend_from_slice(b"bill_of_lading");
+    buf.extend_from_slice(document_hash.to_ascii_lowercase().as_bytes());
+    keccak256(&buf)
+}
+
+fn validate_invoice(inv: &Invoice) -> ApiResult<(String, u128, String)> {
+    let number = normalise_invoice_number(&inv.number);
+    if number.is_empty() || inv.number.len() > 64 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            "invoice.number must be 1 to 64 bytes with at least one letter or digit",
+        ));
+    }
+    let date = chrono::NaiveDate::parse_from_str(&inv.date, "%Y-%m-%d")
+        .map_err(|_| ApiError::validation("INVALID_DATES", "invoice.date must be YYYY-MM-DD"))?;
+    let amount = terms::amount("invoice.amount_minor", &inv.amount_minor)?;
+    let currency = inv.currency.to_ascii_uppercase();
+    terms::currency_exponent(&currency)?;
+    Ok((date.format("%Y-%m-%d").to_string(), amount, currency))
+}
+
+fn is_party(f: &financing::Model, o: Option<&order::Model>, who: &str) -> bool {
+    f.financier == who
+        || f.firm == who
+        || o.is_some_and(|o| o.buyer == who || o.seller == who || o.buyer_bank == who || o.seller_bank == who)
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::not_found("FINANCING_NOT_FOUND", format!("financing {id} not found"))
+}
+
+/// The financing `id` if the caller may see it, else `FINANCING_NOT_FOUND` (whether it
+/// exists is not revealed).
+async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<FinancingView> {
+    let f = financing::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| not_found(id))?;
+    let o = order::Entity::find_by_id(f.order_id).one(&state.db).await?;
+    if !is_party(&f, o.as_ref(), &caller.addr) {
+        return Err(not_found(id));
+    }
+    let currency = o.map(|o| o.currency).unwrap_or_default();
+    Ok(view(state, f, &currency).await?)
+}
+
+async fn view(state: &AppState, f: financing::Model, currency: &str) -> Result<FinancingView, sea_orm::DbErr> {
+    let fingerprints = fingerprint::Entity::find()
+        .filter(fingerprint::Column::FinancingId.eq(f.id))
+        .filter(fingerprint::Column::Live.eq(true))
+        .order_by_asc(fingerprint::Column::Fingerprint)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|fp| fp.fingerprint)
+        .collect();
+    Ok(FinancingView {
+        id: f.id,
+        kind: f.kind,
+        state: f.state,
+        financier: f.financier,
+        firm: f.firm,
+        order_id: f.order_id,
+        milestone: f.milestone,
+        amount: terms::render(&f.amount, currency),
+        amount_minor: f.amount,
+        currency: currency.to_string(),
+        rate_bps: f.rate_bps,
+        extra_days: f.extra_days,
+        offered_at: f.offered_at,
+        accepted_at: f.accepted_at,
+        advance_reference: f.advance_ref,
+        repayment_due: f.repayment_due,
+        repayment_amount_minor: f.repayment_amount,
+        repayment_reference: f.repayment_ref,
+        settled_at: f.settled_at,
+        fingerprints,
+    })
+}
+
+/// A financier offers to finance milestone `index` of order `id`.
+#[utoipa::path(post, path = "/v1/orders/{id}/milestones/{index}/financing-offers", tag = "financing",
+    operation_id = "offer_financing",
+    params(("id" = i64, Path), ("index" = u64, Path)), request_body = FinancingOffer,
+    responses((status = 201, body = FinancingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "RECEIVABLE_ALREADY_FINANCED, DUPLICATE_FINGERPRINT, ..."),
+        (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn offer(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs((id, index)): PathArgs<(i64, u64)>,
+    Body(req): Body<FinancingOffer>,
+) -> ApiResult<(StatusCode, Json<FinancingView>)> {
+    if req.rate_bps > 10_000 {
+        return Err(ApiError::validation("INVALID_RATE", "rate_bps must be 0..=10000"));
+    }
+    let (date, amount, currency) = validate_invoice(&req.invoice)?;
+    if caller.roles & role::FINANCIER == 0 {
+        return Err(ApiError::forbidden("NOT_FINANCIER", "only a financier offers financing"));
+    }
+    let o = order::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::order_not_found(id))?;
+    let seller = terms::address("seller", &o.seller)?;
+    let buyer = terms::address("buyer", &o.buyer)?;
+    let salt = &state.fingerprint_salt;
+    let mut fingerprints =
+        vec![invoice_fingerprint(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency)];
+    // A milestone paid against the bill of lading is tied to that shipment: its
+    // fingerprint joins the invoice's once the bill has been presented.
+    let against_bill = milestone::Entity::find_by_id((id, i32::try_from(index).unwrap_or(i32::MAX)))
+        .one(&state.db)
+        .await?
+        .is_some_and(|m| m.required_docs & (1 << DocType::BillOfLading as i32) != 0);
+    let bill_of_lading = document::Entity::find_by_id((id, DocType::BillOfLading as i32)).one(&state.db).await?;
+    if let Some(bl) = bill_of_lading.filter(|_| against_bill) {
+        fingerprints.push(bill_of_lading_fingerprint(salt, &bl.hash));
+    }
+    let (order_id, milestone) = (U256::from(id.max(0) as u64), U256::from(index));
+    let input = match req.kind {
+        FinancingKind::Receivable => {
+            let advance = req.advance_minor.as_deref().ok_or_else(|| {
+                ApiError::validation("VALIDATION_FAILED", "advance_minor is required for receivables finance")
+            })?;
+            let advance = terms::amount("advance_minor", advance)?;
+            Receivables::offerReceivableFinanceCall {
+                orderId: order_id,
+                milestone,
+                advance,
+                discountBps: req.rate_bps,
+                fingerprints,
+            }
+            .abi_encode()
+        }
+        FinancingKind::Payable => {
+            let extra_days = req.extra_days.filter(|d| (1..=360).contains(d)).ok_or_else(|| {
+                ApiError::validation("INVALID_TENOR", "extra_days (1..=360) is required for payables finance")
+            })?;
+            Receivables::offerPayablesFinanceCall {
+                orderId: order_id,
+                milestone,
+                extraDays: extra_days,
+                feeBps: req.rate_bps,
+                fingerprints,
+            }
+            .abi_encode()
+        }
+    };
+    let receipt = transaction::transact(&state, &caller, state.suite.receivables, Bytes::from(input)).await?;
+    let financing_id = receipt
+        .logs
+        .iter()
+        .filter(|l| l.address == state.suite.receivables)
+        .find_map(|l| Receivables::FinancingOffered::decode_log(l).ok())
+        .map(|e| i64::try_from(e.data.financingId).unwrap_or(i64::MAX))
+        .ok_or_else(|| ApiError::internal("no FinancingOffered in the receipt"))?;
+    Ok((StatusCode::CREATED, Json(load_visible(&state, &caller, financing_id).await?)))
+}
+
+/// Financings where the caller is the financier or the firm, newest first.
+#[utoipa::path(get, path = "/v1/financings", tag = "financing", operation_id = "list_financings",
+    params(FinancingQuery),
+    responses((status = 200, body = FinancingPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<FinancingQuery>,
+) -> ApiResult<Json<FinancingPage>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation("VALIDATION_FAILED", "limit must be 1..=100"));
+    }
+    let me = caller.addr.as_str();
+    let scope = match q.role.as_deref() {
+        None => Condition::any().add(financing::Column::Financier.eq(me)).add(financing::Column::Firm.eq(me)),
+        Some("financier") => Condition::all().add(financing::Column::Financier.eq(me)),
+        Some("firm") => Condition::all().add(financing::Column::Firm.eq(me)),
+        Some(other) => {
+            return Err(ApiError::validation(
+                "VALIDATION_FAILED",
+                format!("role {other:?}: expected financier or firm"),
+            ));
+        }
+    };
+    let mut query = financing::Entity::find().filter(scope);
+    if let Some(s) = &q.state {
+        if FinancingState::parse(s).is_none() {
+            return Err(ApiError::validation("VALIDATION_FAILED", format!("unknown state {s:?}")));
+        }
+        query = query.filter(financing::Column::State.eq(s.as_str()));
+    }
+    if let Some(after) = q.after {
+        query = query.filter(financing::Column::Id.lt(after));
+    }
+    let rows = query.order_by_desc(financing::Column::Id).limit(limit + 1).all(&state.db).await?;
+    let more = rows.len() as u64 > limit;
+    let mut items = Vec::new();
+    for f in rows.into_iter().take(limit as usize) {
+        let currency =
+            order::Entity::find_by_id(f.order_id).one(&state.db).await?.map(|o| o.currency).unwrap_or_default();
+        items.push(view(&state, f, &currency).await?);
+    }
+    let next_after = if more { items.last().map(|f| f.id) } else { None };
+    Ok(Json(FinancingPage { items, next_after }))
+}
+
+/// One financing.
+#[utoipa::path(get, path = "/v1/financings/{id}", tag = "financing", params(("id" = i64, Path)),
+    responses((status = 200, body = FinancingView), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn get_financing(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+) -> ApiResult<Json<FinancingView>> {
+    Ok(Json(load_visible(&state, &caller, id).await?))
+}
+
+/// Send `input` to Receivables as the caller, for a financing it can see; answer it.
+async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<FinancingView>> {
+    load_visible(state, caller, id).await?;
+    transaction::transact(state, caller, state.suite.receivables, Bytes::from(input)).await?;
+    Ok(Json(load_visible(state, caller, id).await?))
+}
+
+fn fid(id: i64) -> U256 {
+    U256::from(id.max(0) as u64)
+}
+
+macro_rules! financing_action {
+    ($(#[$doc:meta])* $name:ident, $path:literal, |$id:ident| $call:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(post, path = $path, tag = "financing", operation_id = concat!(stringify!($name), "_financing"),
+            params(("id" = i64, Path)),
+            responses((status = 200, body = FinancingView), (status = 403, body = ErrorBody),
+                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+            security(("token" = [])))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            PathArgs($id): PathArgs<i64>,
+        ) -> ApiResult<Json<FinancingView>> {
+            act(&state, &caller, $id, $call.abi_encode()).await
+        }
+    };
+}
+
+financing_action!(
+    /// The firm takes the offer: the receivable's proceeds (or the payable's payer) pass to
+    /// the financier and the fingerprints are registered.
+    accept, "/v1/financings/{id}/accept", |id| Receivables::acceptCall { financingId: fid(id) });
+financing_action!(
+    /// The firm declines the offer.
+    decline, "/v1/financings/{id}/decline", |id| Receivables::declineCall { financingId: fid(id) });
+financing_action!(
+    /// The financier withdraws an open offer.
+    withdraw, "/v1/financings/{id}/withdraw", |id| Receivables::withdrawCall { financingId: fid(id) });
+
+financing_action!(
+    /// Payables: from the extended due date, release the buyer's repayment (anyone may);
+    /// emits RepaymentDue to the buyer's bank.
+    release_repayment, "/v1/financings/{id}/repayment/release",
+    |id| Receivables::releaseRepaymentCall { financingId: fid(id) });
+
+/// Payables: the buyer's bank confirms it repaid the financier; the financing settles.
+#[utoipa::path(post, path = "/v1/financings/{id}/repayment/confirm", tag = "financing", params(("id" = i64, Path)),
+    request_body = AdvanceReport,
+    responses((status = 200, body = FinancingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn confirm_repayment(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(r): Body<AdvanceReport>,
+) -> ApiResult<Json<FinancingView>> {
+    let call = Receivables::confirmRepaymentCall {
+        financingId: fid(id),
+        paymentReference: crate::order::reference(&r.reference)?,
+    };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+/// The financier records the advance it paid the seller (receivables finance).
+#[utoipa::path(post, path = "/v1/financings/{id}/advance", tag = "financing", operation_id = "record_advance", params(("id" = i64, Path)),
+    request_body = AdvanceReport,
+    responses((status = 200, body = FinancingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn advance(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(r): Body<AdvanceReport>,
+) -> ApiResult<Json<FinancingView>> {
+    let call = Receivables::confirmAdvanceCall {
+        financingId: fid(id),
+        paymentReference: crate::order::reference(&r.reference)?,
+    };
+    act(&state, &caller, id, call.abi_encode()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoice_fingerprint_ignores_case_and_punctuation_of_the_number_but_not_the_amount() {
+        let salt = [7u8; 32];
+        let (s, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let a = invoice_fingerprint(&salt, &s, &b, "inv-2026/001", "2026-01-15", 100, "usd");
+        assert_eq!(a, invoice_fingerprint(&salt, &s, &b, "INV 2026 001", "2026-01-15", 100, "USD"));
+        assert_ne!(a, invoice_fingerprint(&salt, &s, &b, "INV2026001", "2026-01-15", 101, "USD"));
+        assert_ne!(a, invoice_fingerprint(&salt, &b, &s, "INV2026001", "2026-01-15", 100, "USD"));
+        assert_ne!(a, invoice_fingerprint(&[8u8; 32], &s, &b, "INV2026001", "2026-01-15", 100, "USD"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Receivables events applied to `financings` and `fingerprints`.
+
+use alloy::primitives::U256;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, IntoActiveModel};
+use tradechain_contracts::{FinancingState as S, Receivables};
+
+use super::{Ctx, reference_text, u256_i64};
+use crate::order::addr;
+use crate::readmodel::{financing, fingerprint, order};
+
+/// `receivable` or `payable`, from `Receivables.Kind`.
+pub fn kind_str(kind: u8) -> &'static str {
+    if kind == 0 { "receivable" } else { "payable" }
+}
+
+pub(super) async fn apply_receivables_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
+    use Receivables::ReceivablesEvents as E;
+    use alloy::sol_types::SolEventInterface;
+    let Ok(ev) = E::decode_raw_log(ctx.log.log.topics(), &ctx.log.log.data.data) else { return Ok(()) };
+    let txn = ctx.txn;
+    match ev {
+        E::FinancingOffered(e) => {
+            let order_id = u256_i64(e.orderId);
+            // The firm is the seller (receivables) or the buyer (payables) of the order.
+            let firm = order::Entity::find_by_id(order_id)
+                .one(txn)
+                .await?
+                .map(|o| if e.kind == 0 { o.seller } else { o.buyer })
+                .unwrap_or_default();
+            financing::Entity::insert(financing::ActiveModel {
+                id: Set(u256_i64(e.financingId)),
+                kind: Set(kind_str(e.kind).into()),
+                state: Set(S::Offered.as_str().into()),
+                financier: Set(addr(&e.financier)),
+                firm: Set(firm),
+                order_id: Set(order_id),
+                milestone: Set(u256_i64(e.milestone) as i32),
+                amount: Set(e.amount.to_string()),
+                rate_bps: Set(i32::from(e.rateBps)),
+                extra_days: Set(i32::from(e.extraDays)),
+                offered_at: Set(ctx.ts),
+                offered_block: Set(ctx.block),
+                accepted_at: Set(None),
+                advance_ref: Set(None),
+                repayment_due: Set(None),
+                repayment_amount: Set(None),
+                repayment_ref: Set(None),
+                settled_at: Set(None),
+                updated_block: Set(ctx.block),
+            })
+            .exec(txn)
+            .await?;
+        }
+        E::FinancingAccepted(e) => {
+            update(ctx, e.financingId, |f| {
+                f.state = Set(S::Live.as_str().into());
+                f.accepted_at = Set(Some(ctx.ts));
+            })
+            .await?
+        }
+        E::FinancingDeclined(e) => update(ctx, e.financingId, |f| f.state = Set(S::Declined.as_str().into())).await?,
+        E::FinancingWithdrawn(e) => update(ctx, e.financingId, |f| f.state = Set(S::Withdrawn.as_str().into())).await?,
+        E::AdvancePaid(e) => {
+            update(ctx, e.financingId, |f| f.advance_ref = Set(Some(reference_text(&e.paymentReference)))).await?
+        }
+        E::RepaymentScheduled(e) => {
+            update(ctx, e.financingId, |f| {
+                f.state = Set(S::AwaitingRepayment.as_str().into());
+                f.repayment_due = Set(Some(e.dueDate as i64));
+                f.repayment_amount = Set(Some(e.amount.to_string()));
+            })
+            .await?
+        }
+        E::RepaymentDue(e) => update(ctx, e.financingId, |f| f.state = Set(S::RepaymentDue.as_str().into())).await?,
+        E::RepaymentConfirmed(e) => {
+            update(ctx, e.financingId, |f| f.repayment_ref = Set(Some(reference_text(&e.paymentReference)))).await?
+        }
+        E::FinancingSettled(e) => {
+            update(ctx, e.financingId, |f| {
+                f.state = Set(S::Settled.as_str().into());
+                f.settled_at = Set(Some(ctx.ts));
+            })
+            .await?
+        }
+        E::FingerprintRegistered(e) => {
+            let row = fingerprint::ActiveModel {
+                fingerprint: Set(format!("{:#x}", e.fingerprint)),
+                financing_id: Set(u256_i64(e.financingId)),
+                live: Set(true),
+                updated_block: Set(ctx.block),
+            };
+            if fingerprint::Entity::find_by_id(format!("{:#x}", e.fingerprint)).one(txn).await?.is_some() {
+                row.update(txn).await?;
+            } else {
+                fingerprint::Entity::insert(row).exec(txn).await?;
+            }
+        }
+        E::FingerprintReleased(e) => {
+            if let Some(fp) = fingerprint::Entity::find_by_id(format!("{:#x}", e.fingerprint)).one(txn).await? {
+                let mut am = fp.into_active_model();
+                am.live = Set(false);
+                am.updated_block = Set(ctx.block);
+                am.update(txn).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn update(ctx: &Ctx<'_>, id: U256, f: impl FnOnce(&mut financing::ActiveModel)) -> Result<(), DbErr> {
+    if let Some(row) = financing::Entity::find_by_id(u256_i64(id)).one(ctx.txn).await? {
+        let mut am = row.into_active_model();
+        f(&mut am);
+        am.updated_block = Set(ctx.block);
+        am.update(ctx.txn).await?;
+    }
+    Ok(())
+}
