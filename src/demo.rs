@@ -7,10 +7,7 @@
 
 use std::path::Path;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::primitives::{Address, B256, FixedBytes, TxKind, U256, keccak256};
-use alloy::signers::SignerSync;
+use alloy::primitives::{Address, B256, FixedBytes, U256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use anyhow::{Context as _, anyhow, bail};
@@ -50,19 +47,14 @@ impl Demo {
     /// Sends `call` signed by `from` and returns the logs of its receipt; a revert is an
     /// error that names the contract's custom error.
     fn send<C: SolCall>(&self, from: &Party, to: Address, call: C) -> anyhow::Result<Vec<alloy::primitives::Log>> {
-        let tx = TxEip1559 {
-            chain_id: self.node.config().chain_id,
-            nonce: self.node.nonce(&from.address(), true),
-            gas_limit: 5_000_000,
-            max_fee_per_gas: 0,
-            max_priority_fee_per_gas: 0,
-            to: TxKind::Call(to),
-            value: U256::ZERO,
-            input: call.abi_encode().into(),
-            ..Default::default()
-        };
-        let sig = from.key.sign_hash_sync(&tx.signature_hash())?;
-        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+        let raw = tradechain_engine::transaction::sign_eip1559(
+            &from.key,
+            self.node.config().chain_id,
+            self.node.nonce(&from.address(), true),
+            Some(to),
+            call.abi_encode().into(),
+            5_000_000,
+        )?;
         let hash = self.node.submit_raw(&raw).map_err(|e| anyhow!("{} rejected: {e}", from.name))?;
         let (_, receipt) =
             self.node.sealed_transaction(&hash)?.ok_or_else(|| anyhow!("transaction {hash} was not sealed"))?;

@@ -12,10 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::primitives::{Address, Bytes, TxKind, U256, keccak256};
-use alloy::signers::SignerSync;
+use alloy::primitives::{Address, Bytes, U256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use redb::ReadableTable;
 use serde_json::{Value, json};
@@ -67,16 +64,7 @@ fn rpc(addr: SocketAddr, method: &str, params: Value) -> Result<Value, String> {
 }
 
 fn sign(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, input: Bytes, gas: u64) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce,
-        gas_limit: gas,
-        to: to.map_or(TxKind::Create, TxKind::Call),
-        input,
-        ..Default::default()
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    tradechain_engine::transaction::sign_eip1559(key, CHAIN_ID, nonce, to, input, gas).expect("sign")
 }
 
 fn increment(delta: u64) -> Bytes {

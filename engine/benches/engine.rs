@@ -16,10 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::primitives::{Address, Bytes, TxKind, U256, keccak256};
-use alloy::signers::SignerSync;
+use alloy::primitives::{Address, Bytes, U256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use tradechain_engine::block::{SealedBlock, header_for};
 use tradechain_engine::executor::{BlockParams, execute_block};
@@ -47,16 +44,7 @@ fn increment(delta: u64) -> Bytes {
 }
 
 fn sign(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, input: Bytes, gas: u64) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce,
-        gas_limit: gas,
-        to: to.map_or(TxKind::Create, TxKind::Call),
-        input,
-        ..Default::default()
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    tradechain_engine::transaction::sign_eip1559(key, CHAIN_ID, nonce, to, input, gas).expect("sign")
 }
 
 /// `n` signed increments, round-robin over the senders (signed on 2 threads).

@@ -10,16 +10,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::primitives::{Address, Bytes, FixedBytes, TxKind, U256, keccak256};
-use alloy::signers::SignerSync;
+use alloy::primitives::{Address, Bytes, FixedBytes, U256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use tradechain_contracts::genesis::{SuiteAddresses, plan};
 use tradechain_contracts::{Consortium, DocType, TradeOrders, role};
 use tradechain_engine::config::DEV_OPERATOR_KEY;
-use tradechain_engine::transaction::{Limits, admit};
+use tradechain_engine::transaction::{Limits, admit, sign_eip1559};
 use tradechain_engine::{GenesisCall, Node, NodeConfig};
 
 const TRADERS: usize = 200;
@@ -39,17 +36,9 @@ struct Signer {
 impl Signer {
     fn call<C: SolCall>(&mut self, key: &PrivateKeySigner, to: Address, call: C) -> Bytes {
         let nonce = self.nonces.entry(key.address()).or_insert(0);
-        let tx = TxEip1559 {
-            chain_id: self.chain_id,
-            nonce: *nonce,
-            gas_limit: GAS,
-            to: TxKind::Call(to),
-            input: call.abi_encode().into(),
-            ..Default::default()
-        };
+        let raw = sign_eip1559(key, self.chain_id, *nonce, Some(to), call.abi_encode().into(), GAS).expect("sign");
         *nonce += 1;
-        let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
-        TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+        raw
     }
 }
 

@@ -10,6 +10,33 @@ use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, B512, Bytes, TxKind, U256, uint};
 use revm::context::TxEnv;
 
+/// Signs an EIP-1559 call or creation (`to == None`) at gas price 0 and returns its
+/// EIP-2718 encoding, ready for `eth_sendRawTransaction` or [`crate::Node::submit_raw`].
+/// The one signing helper for the CLI, tests and benchmarks, so they all send what a
+/// wallet would.
+pub fn sign_eip1559(
+    key: &alloy::signers::local::PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    to: Option<Address>,
+    input: Bytes,
+    gas_limit: u64,
+) -> Result<Bytes, alloy::signers::Error> {
+    use alloy::consensus::{SignableTransaction, TxEip1559};
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy::signers::SignerSync;
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        to: to.map_or(TxKind::Create, TxKind::Call),
+        input,
+        ..Default::default()
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash())?;
+    Ok(TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into())
+}
+
 /// secp256k1n / 2: the largest `s` a canonical signature may have (EIP-2).
 pub const SECP256K1N_HALF: U256 = uint!(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256);
 

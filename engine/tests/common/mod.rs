@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy::consensus::{SignableTransaction, TxEnvelope, TxLegacy};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy::signers::SignerSync;
@@ -124,16 +124,7 @@ pub fn sign_1559_chain(
     input: Bytes,
     gas: u64,
 ) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: gas,
-        to: to.map_or(TxKind::Create, TxKind::Call),
-        input,
-        ..Default::default()
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    tradechain_engine::transaction::sign_eip1559(key, chain_id, nonce, to, input, gas).expect("sign")
 }
 
 /// A signed legacy transaction (EIP-155) at gas price 0.
