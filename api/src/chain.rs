@@ -58,6 +58,14 @@ pub struct BlockLogs {
     pub logs: Vec<BlockLog>,
 }
 
+/// A sealed block's identity: number, hash and timestamp.
+#[derive(Debug, Clone)]
+pub struct BlockHeader {
+    pub number: u64,
+    pub hash: B256,
+    pub timestamp: u64,
+}
+
 /// The operations the API needs from a chain.
 pub trait Chain: Send + Sync + 'static {
     fn chain_id(&self) -> u64;
@@ -73,6 +81,10 @@ pub trait Chain: Send + Sync + 'static {
     fn head(&self) -> BoxFut<'_, Result<u64, ChainError>>;
     /// A block's timestamp and logs (`None` past the head).
     fn block_logs(&self, number: u64) -> BoxFut<'_, Result<Option<BlockLogs>, ChainError>>;
+    /// A mined transaction's raw signed bytes (EIP-2718), if known.
+    fn transaction(&self, hash: B256) -> BoxFut<'_, Result<Option<Bytes>, ChainError>>;
+    /// A sealed block's number, hash and timestamp (`None` past the head).
+    fn block_header(&self, number: u64) -> BoxFut<'_, Result<Option<BlockHeader>, ChainError>>;
     /// Resolve when the head passes `known`, or after `timeout` (whichever first).
     fn wait_new_head(&self, known: u64, timeout: Duration) -> BoxFut<'_, ()>;
     /// Largest gas limit a transaction may ask for.
@@ -171,6 +183,17 @@ impl Chain for EmbeddedChain {
                 }
             }
             Ok(Some(BlockLogs { number, timestamp: block.header.timestamp, logs }))
+        }))
+    }
+
+    fn transaction(&self, hash: B256) -> BoxFut<'_, Result<Option<Bytes>, ChainError>> {
+        Box::pin(self.blocking(move |node| node.store().transaction(&hash).map_err(store_err)))
+    }
+
+    fn block_header(&self, number: u64) -> BoxFut<'_, Result<Option<BlockHeader>, ChainError>> {
+        Box::pin(self.blocking(move |node| {
+            let block = node.store().block(number).map_err(store_err)?;
+            Ok(block.map(|b| BlockHeader { number, hash: b.hash, timestamp: b.header.timestamp }))
         }))
     }
 

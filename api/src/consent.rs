@@ -71,7 +71,8 @@ pub struct HistoryRead {
     pub reader: String,
     /// Whose history.
     pub firm: String,
-    /// firm_history (served) or firm_history_refused
+    /// firm_history or credit_profile (served), firm_history_refused or
+    /// credit_profile_refused
     pub action: String,
     /// Unix seconds (server time).
     pub at: i64,
@@ -127,6 +128,47 @@ pub async fn record_read(state: &AppState, actor: &str, firm: &str, action: &str
     .exec_without_returning(&state.db)
     .await?;
     Ok(())
+}
+
+/// Actions of the audit log that are reads of a firm's history (served, then refused).
+pub const HISTORY_READS: [&str; 4] =
+    ["firm_history", "firm_history_refused", "credit_profile", "credit_profile_refused"];
+
+/// The firm at `address` (its address and lower-case text) if `caller` is a financier
+/// holding the firm's live consent, checked on chain (`Consents.hasConsent`), not in the
+/// read model. A refusal is written to the audit log as `{action}_refused` before it is
+/// answered (`NOT_FINANCIER`, `NO_LIVE_CONSENT`); the caller audits the served read.
+pub async fn require_live_consent(
+    state: &AppState,
+    caller: &Caller,
+    address: &str,
+    action: &str,
+) -> ApiResult<(alloy::primitives::Address, String)> {
+    let firm = terms::address("address", address)?;
+    let subject = addr(&firm);
+    let refused = |e: ApiError| async {
+        record_read(state, &caller.addr, &subject, &format!("{action}_refused")).await?;
+        Err::<(alloy::primitives::Address, String), ApiError>(e)
+    };
+    if caller.roles & role::FINANCIER == 0 {
+        return refused(ApiError::forbidden("NOT_FINANCIER", "only a financier reads a firm's history")).await;
+    }
+    let call = Consents::hasConsentCall { firm, financier: caller.address };
+    let live = match state.chain.call(caller.address, state.suite.consents, call.abi_encode().into()).await? {
+        crate::chain::CallResult::Success { output, .. } => {
+            Consents::hasConsentCall::abi_decode_returns(&output).map_err(ApiError::internal)?
+        }
+        crate::chain::CallResult::Revert { data } => return Err(ApiError::from_revert(&data)),
+        crate::chain::CallResult::Halt { reason } => return Err(ApiError::internal(reason)),
+    };
+    if !live {
+        return refused(ApiError::forbidden(
+            "NO_LIVE_CONSENT",
+            format!("{subject} has not granted {} a live consent", caller.addr),
+        ))
+        .await;
+    }
+    Ok((firm, subject))
 }
 
 /// The request `id` if the caller is its firm or its financier, else `REQUEST_NOT_FOUND`.
@@ -251,7 +293,7 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResul
         .all(&state.db)
         .await?;
     let reads = audit::Entity::find()
-        .filter(audit::Column::Action.is_in(["firm_history", "firm_history_refused"]))
+        .filter(audit::Column::Action.is_in(HISTORY_READS))
         .filter(Condition::any().add(audit::Column::Subject.eq(me)).add(audit::Column::Actor.eq(me)))
         .order_by_asc(audit::Column::Id)
         .all(&state.db)

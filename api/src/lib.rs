@@ -1,7 +1,9 @@
 //! tradechain-api: how exporters, importers, banks and financiers use tradechain.
 //!
 //! An axum service: REST under `/v1` (organisations, orders, documents, payments,
-//! financing, verification requests and consents, signed-transaction relay, live order
+//! financing, verification requests and consents, firms' credit profiles with their
+//! on-chain proofs and the check of a cited event against the chain, the authenticity
+//! check of an order read from the chain, signed-transaction relay, live order
 //! events), an OpenAPI 3 document at `/openapi.json` with a viewer at `/docs`, authentication per organisation (API tokens stored as
 //! SHA-256) and authorization on every route; the SQL read model ([`readmodel`], sea-orm:
 //! SQLite by default, PostgreSQL by configuration) that the [`indexer`] fills from the
@@ -44,9 +46,11 @@
 //! ```
 
 pub mod auth;
+pub mod authenticity;
 pub mod chain;
 pub mod config;
 pub mod consent;
+pub mod credit;
 pub mod document;
 pub mod error;
 pub mod events;
@@ -58,6 +62,7 @@ pub mod openapi;
 pub mod order;
 pub mod organisation;
 pub mod payment;
+pub mod proof;
 pub mod readmodel;
 pub mod request;
 pub mod terms;
@@ -264,6 +269,9 @@ pub fn app(state: AppState) -> Router {
         .merge(payment::routes())
         .merge(financing::routes())
         .merge(consent::routes())
+        .merge(credit::routes())
+        .merge(proof::routes())
+        .merge(authenticity::routes())
         .merge(transaction::routes())
         .merge(events::routes())
         .merge(health::routes())

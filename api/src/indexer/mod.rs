@@ -86,7 +86,7 @@ fn value_json(v: &DynSolValue) -> serde_json::Value {
 }
 
 /// Decodes any suite event generically: (contract, event name, data as canonical JSON, orderId).
-fn decode_generic(log: &alloy::primitives::Log) -> Option<(&'static str, String, String, Option<i64>)> {
+pub(crate) fn decode_generic(log: &alloy::primitives::Log) -> Option<(&'static str, String, String, Option<i64>)> {
     let topic = log.topics().first()?;
     let (contract, ev) = CATALOG.by_topic.get(topic)?;
     let decoded = ev.decode_log(&log.data).ok()?;

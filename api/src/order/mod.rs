@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde::{Deserialize, Serialize};
-use tradechain_contracts::{Consents, TradeOrders, role};
+use tradechain_contracts::{TradeOrders, role};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -549,31 +549,7 @@ pub async fn firm_history(
     PathArgs(address): PathArgs<String>,
     QueryArgs(q): QueryArgs<OrderQuery>,
 ) -> ApiResult<Json<OrderPage>> {
-    let firm = terms::address("address", &address)?;
-    let subject = addr(&firm);
-    // Every attempt is audited, served or refused: the firm sees who tried to look.
-    let refused = |e: ApiError| async {
-        crate::consent::record_read(&state, &caller.addr, &subject, "firm_history_refused").await?;
-        Err::<Json<OrderPage>, ApiError>(e)
-    };
-    if caller.roles & role::FINANCIER == 0 {
-        return refused(ApiError::forbidden("NOT_FINANCIER", "only a financier reads a firm's history")).await;
-    }
-    let call = Consents::hasConsentCall { firm, financier: caller.address };
-    let out = match state.chain.call(caller.address, state.suite.consents, call.abi_encode().into()).await? {
-        crate::chain::CallResult::Success { output, .. } => {
-            Consents::hasConsentCall::abi_decode_returns(&output).map_err(ApiError::internal)?
-        }
-        crate::chain::CallResult::Revert { data } => return Err(ApiError::from_revert(&data)),
-        crate::chain::CallResult::Halt { reason } => return Err(ApiError::internal(reason)),
-    };
-    if !out {
-        return refused(ApiError::forbidden(
-            "NO_LIVE_CONSENT",
-            format!("{subject} has not granted {} a live consent", caller.addr),
-        ))
-        .await;
-    }
+    let (_, subject) = crate::consent::require_live_consent(&state, &caller, &address, "firm_history").await?;
     let page = view::list(&state, &subject, &q, true).await?;
     crate::consent::record_read(&state, &caller.addr, &subject, "firm_history").await?;
     Ok(Json(page))

@@ -83,6 +83,7 @@ pub async fn create_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     index(db, "orders", "orders_buyer_bank", &[order::Column::BuyerBank, order::Column::Id]).await?;
     index(db, "orders", "orders_seller_bank", &[order::Column::SellerBank, order::Column::Id]).await?;
     index(db, "events", "events_order", &[event::Column::OrderId]).await?;
+    index(db, "documents", "documents_hash", &[document::Column::Hash]).await?;
     index(db, "payments", "payments_payer", &[payment::Column::Payer]).await?;
     index(db, "payments", "payments_payee", &[payment::Column::Payee]).await?;
     index(db, "financings", "financings_financier", &[financing::Column::Financier, financing::Column::Id]).await?;

@@ -1,0 +1,242 @@
+//! Is this trade real? `GET /v1/authenticity?order_id=N` (or `?invoice_hash=0x…`) answers
+//! a financier about to lend, or a party of the order, from the chain itself through
+//! [`crate::chain::Chain`] calls (`TradeOrders.getOrder`, `getMilestone`, `getDocument`,
+//! `Receivables.liveFinancingOf`), not from the read model: whether the order exists,
+//! between whom, in what state, which documents with which hash were presented, attested
+//! and accepted by whom, and whether any of its milestones is already financed (a live
+//! financing: the double-financing check a lender makes first).
+//!
+//! An invoice hash (the SHA-256 of the commercial invoice file, anchored on chain) is
+//! looked up in the read model to find its order, then confirmed on chain: the answer
+//! says `exists: false` unless the chain holds that hash as the order's commercial invoice.
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::sol_types::{SolCall, SolValue};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use tradechain_contracts::{DocType, MilestoneState, OrderState, Receivables, TradeOrders, role};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::chain::CallResult;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::order::{addr, bytes3_str};
+use crate::readmodel::document;
+use crate::request::QueryArgs;
+
+/// Which order: by id, or by the hash of its commercial invoice (exactly one).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuthenticityQuery {
+    pub order_id: Option<i64>,
+    /// 0x SHA-256 of the commercial invoice file.
+    pub invoice_hash: Option<String>,
+}
+
+/// A document as the chain holds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentOnChain {
+    pub doc_type: String,
+    /// The anchored hash (0x).
+    pub hash: String,
+    /// Who attested it (the carrier, inspector or seller named as issuer).
+    pub issuer: String,
+    pub attested: bool,
+    /// submitted, accepted, rejected
+    pub state: String,
+    /// The buyer's bank when accepted (it alone accepts; a deemed acceptance after the
+    /// examination period, UCP 600 art. 16, is in the order's timeline).
+    pub accepted_by: Option<String>,
+    pub version: u32,
+}
+
+/// A milestone as the chain holds it, with its live financing if any.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MilestoneOnChain {
+    pub index: u32,
+    pub amount_minor: String,
+    /// pending, triggered, due, paid, failed
+    pub state: String,
+    /// The live financing of this milestone (its id), if any.
+    pub live_financing: Option<String>,
+}
+
+/// The answer, read from the chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Authenticity {
+    /// Whether the chain holds this order (and, when asked by invoice hash, that hash as
+    /// its commercial invoice).
+    pub exists: bool,
+    pub order_id: Option<i64>,
+    /// proposed, accepted, rejected, committed, completed, cancelled, expired, disputed
+    pub state: Option<String>,
+    pub buyer: Option<String>,
+    pub seller: Option<String>,
+    pub buyer_bank: Option<String>,
+    pub seller_bank: Option<String>,
+    pub amount_minor: Option<String>,
+    pub paid_minor: Option<String>,
+    pub currency: Option<String>,
+    /// The off-chain details' hash (0x), anchored at proposal.
+    pub details_hash: Option<String>,
+    pub documents: Vec<DocumentOnChain>,
+    pub milestones: Vec<MilestoneOnChain>,
+    /// Whether any milestone has a live financing.
+    pub financed: bool,
+    /// The chain's head when read.
+    pub as_of_block: u64,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/authenticity", get(check))
+}
+
+async fn call<C: SolCall>(state: &AppState, caller: &Caller, to: Address, c: C) -> ApiResult<C::Return> {
+    match state.chain.call(caller.address, to, c.abi_encode().into()).await? {
+        CallResult::Success { output, .. } => C::abi_decode_returns(&output).map_err(ApiError::internal),
+        CallResult::Revert { data } => Err(ApiError::from_revert(&data)),
+        CallResult::Halt { reason } => Err(ApiError::internal(reason)),
+    }
+}
+
+fn absent(as_of_block: u64) -> Authenticity {
+    Authenticity {
+        exists: false,
+        order_id: None,
+        state: None,
+        buyer: None,
+        seller: None,
+        buyer_bank: None,
+        seller_bank: None,
+        amount_minor: None,
+        paid_minor: None,
+        currency: None,
+        details_hash: None,
+        documents: Vec::new(),
+        milestones: Vec::new(),
+        financed: false,
+        as_of_block,
+    }
+}
+
+/// Whether an order is on chain, between whom, in what state, with which documents and
+/// whether it is already financed, read from the chain (see the module doc). For
+/// financiers and the order's parties; anyone else is told `ORDER_NOT_FOUND`.
+#[utoipa::path(get, path = "/v1/authenticity", tag = "financing", operation_id = "check_authenticity",
+    params(AuthenticityQuery),
+    responses((status = 200, body = Authenticity), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<AuthenticityQuery>,
+) -> ApiResult<Json<Authenticity>> {
+    let head = state.chain.head().await?;
+    let financier = caller.roles & role::FINANCIER != 0;
+    let (id, invoice) = match (q.order_id, q.invoice_hash.as_deref()) {
+        (Some(id), None) if id > 0 => (id, None),
+        (None, Some(h)) => {
+            let hash: B256 = h.parse().map_err(|_| {
+                ApiError::validation("VALIDATION_FAILED", "invoice_hash must be 0x and 32 bytes of hex")
+            })?;
+            let found = document::Entity::find()
+                .filter(document::Column::Hash.eq(format!("{hash:#x}")))
+                .filter(document::Column::DocType.eq(DocType::CommercialInvoice as i32))
+                .order_by_asc(document::Column::OrderId)
+                .one(&state.db)
+                .await?;
+            match found {
+                Some(d) => (d.order_id, Some(hash)),
+                None if financier => return Ok(Json(absent(head))),
+                None => return Err(ApiError::order_not_found(h)),
+            }
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "VALIDATION_FAILED",
+                "give exactly one of order_id (> 0) and invoice_hash",
+            ));
+        }
+    };
+    let oid = U256::from(id as u64);
+    let o = call(&state, &caller, state.suite.trade_orders, TradeOrders::getOrderCall { orderId: oid }).await;
+    let o = match o {
+        Ok(o) if o.state != OrderState::None as u8 => o,
+        Ok(_) => return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) },
+        Err(e) if e.status.is_client_error() && financier => return Ok(Json(absent(head))),
+        Err(e) if e.status.is_client_error() => return Err(ApiError::order_not_found(id)),
+        Err(e) => return Err(e),
+    };
+    let me = caller.address;
+    if !financier && ![o.buyer, o.seller, o.buyerBank, o.sellerBank].contains(&me) {
+        return Err(ApiError::order_not_found(id));
+    }
+    let mut documents = Vec::new();
+    for t in DocType::ALL {
+        let d = call(
+            &state,
+            &caller,
+            state.suite.trade_orders,
+            TradeOrders::getDocumentCall { orderId: oid, docType: *t as u8 },
+        )
+        .await?;
+        let doc_state = match d.state {
+            1 => "submitted",
+            2 => "accepted",
+            3 => "rejected",
+            _ => continue,
+        };
+        documents.push(DocumentOnChain {
+            doc_type: t.as_str().to_string(),
+            hash: format!("{:#x}", d.hash),
+            issuer: addr(&d.issuer),
+            attested: d.attested,
+            state: doc_state.to_string(),
+            accepted_by: (d.state == 2).then(|| addr(&o.buyerBank)),
+            version: d.version,
+        });
+    }
+    if let Some(hash) = invoice {
+        let anchored = documents
+            .iter()
+            .any(|d| d.doc_type == DocType::CommercialInvoice.as_str() && d.hash == format!("{hash:#x}"));
+        if !anchored {
+            return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) };
+        }
+    }
+    let mut milestones = Vec::new();
+    for i in 0..u32::from(o.milestoneCount) {
+        let index = U256::from(i);
+        let m = call(&state, &caller, state.suite.trade_orders, TradeOrders::getMilestoneCall { orderId: oid, index })
+            .await?;
+        let key = keccak256((oid, index).abi_encode());
+        let live = call(&state, &caller, state.suite.receivables, Receivables::liveFinancingOfCall(key)).await?;
+        milestones.push(MilestoneOnChain {
+            index: i,
+            amount_minor: m.amount.to_string(),
+            state: MilestoneState::from_u8(m.state).map_or_else(|| m.state.to_string(), |s| s.as_str().to_string()),
+            live_financing: (!live.is_zero()).then(|| live.to_string()),
+        });
+    }
+    Ok(Json(Authenticity {
+        exists: true,
+        order_id: Some(id),
+        state: Some(OrderState::from_u8(o.state).map_or_else(|| o.state.to_string(), |s| s.as_str().to_string())),
+        buyer: Some(addr(&o.buyer)),
+        seller: Some(addr(&o.seller)),
+        buyer_bank: Some(addr(&o.buyerBank)),
+        seller_bank: Some(addr(&o.sellerBank)),
+        amount_minor: Some(o.amount.to_string()),
+        paid_minor: Some(o.paid.to_string()),
+        currency: Some(bytes3_str(&o.currency.0)),
+        details_hash: Some(format!("{:#x}", o.detailsHash)),
+        financed: milestones.iter().any(|m| m.live_financing.is_some()),
+        documents,
+        milestones,
+        as_of_block: head,
+    }))
+}

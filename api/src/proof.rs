@@ -1,0 +1,208 @@
+//! Checking a cited chain event against the chain itself: `GET /v1/proofs/{tx_hash}`
+//! re-reads the transaction, its receipt, its block and the log from the node through
+//! [`crate::chain::Chain`] — never from the SQL read model — decodes the log, and says
+//! whether it is what a credit profile ([`crate::credit`]) claims.
+//!
+//! Who may check: a party of the event's order, or a financier holding the live consent
+//! of its buyer or seller (both read on chain); anyone else gets `PROOF_NOT_FOUND`.
+
+use alloy::consensus::TxEnvelope;
+use alloy::consensus::transaction::SignerRecoverable;
+use alloy::eips::eip2718::Decodable2718;
+use alloy::primitives::{B256, U256, keccak256};
+use alloy::sol_types::SolCall;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tradechain_contracts::{Consents, TradeOrders, role};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::chain::CallResult;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::order::addr;
+use crate::request::{PathArgs, QueryArgs};
+
+/// Which log of the transaction, and what it is claimed to be.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProofQuery {
+    /// The log's index in its block (as cited).
+    pub log_index: u64,
+    /// The claimed event name (e.g. PaymentConfirmed); checked when given.
+    pub kind: Option<String>,
+    /// The claimed order id; checked when given.
+    pub order_id: Option<i64>,
+    /// The claimed block number; checked when given.
+    pub block: Option<u64>,
+}
+
+/// The block holding the transaction, as the chain has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProofBlock {
+    pub number: u64,
+    pub hash: String,
+    /// Unix seconds.
+    pub timestamp: u64,
+}
+
+/// The transaction, as the chain has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProofTransaction {
+    pub hash: String,
+    /// The signer, recovered from the signature.
+    pub from: String,
+    pub to: Option<String>,
+    /// The receipt's status.
+    pub success: bool,
+}
+
+/// The log, decoded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProofLog {
+    pub log_index: u64,
+    /// The emitting contract's address.
+    pub address: String,
+    /// TradeOrders, Receivables, Consents, Consortium.
+    pub contract: String,
+    pub kind: String,
+    pub order_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The outcome: `verified` when the transaction succeeded, its raw bytes hash to the cited
+/// hash, the log sits at the cited index of that transaction in its block, was emitted
+/// by the suite, and decodes to the claimed event, order and block.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProofCheck {
+    pub verified: bool,
+    /// Why not, one line per failed check (empty when verified).
+    pub mismatches: Vec<String>,
+    pub transaction: ProofTransaction,
+    pub block: ProofBlock,
+    pub log: ProofLog,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/proofs/{tx_hash}", get(check))
+}
+
+fn not_found(hash: &str) -> ApiError {
+    ApiError::not_found("PROOF_NOT_FOUND", format!("no event of {hash} that the caller may check"))
+}
+
+fn chain_err(e: crate::chain::ChainError) -> ApiError {
+    ApiError::unavailable(e.to_string())
+}
+
+async fn call(state: &AppState, caller: &Caller, to: alloy::primitives::Address, input: Vec<u8>) -> ApiResult<Vec<u8>> {
+    match state.chain.call(caller.address, to, input.into()).await.map_err(chain_err)? {
+        CallResult::Success { output, .. } => Ok(output.to_vec()),
+        CallResult::Revert { data } => Err(ApiError::from_revert(&data)),
+        CallResult::Halt { reason } => Err(ApiError::internal(reason)),
+    }
+}
+
+/// Whether `caller` may see order `id`: a party (on chain), or a financier with the live
+/// consent of its buyer or seller (on chain).
+pub async fn may_see_order(state: &AppState, caller: &Caller, id: i64) -> ApiResult<bool> {
+    let input = TradeOrders::getOrderCall { orderId: U256::from(id.max(0) as u64) }.abi_encode();
+    let o = match call(state, caller, state.suite.trade_orders, input).await {
+        Ok(out) => TradeOrders::getOrderCall::abi_decode_returns(&out).map_err(ApiError::internal)?,
+        Err(e) if e.status.is_client_error() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let me = caller.address;
+    if [o.buyer, o.seller, o.buyerBank, o.sellerBank].contains(&me) && !me.is_zero() {
+        return Ok(true);
+    }
+    if caller.roles & role::FINANCIER == 0 {
+        return Ok(false);
+    }
+    for firm in [o.buyer, o.seller] {
+        let input = Consents::hasConsentCall { firm, financier: me }.abi_encode();
+        let out = call(state, caller, state.suite.consents, input).await?;
+        if Consents::hasConsentCall::abi_decode_returns(&out).map_err(ApiError::internal)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Check one cited event against the chain itself (node, not read model): the
+/// transaction, its receipt, its block and the log, decoded; `verified` when it is what
+/// was claimed (`kind`, `order_id`, `block`).
+#[utoipa::path(get, path = "/v1/proofs/{tx_hash}", tag = "consents", operation_id = "check_proof",
+    params(("tx_hash" = String, Path, description = "0x transaction hash"), ProofQuery),
+    responses((status = 200, body = ProofCheck), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(tx_hash): PathArgs<String>,
+    QueryArgs(q): QueryArgs<ProofQuery>,
+) -> ApiResult<Json<ProofCheck>> {
+    let hash: B256 = tx_hash
+        .parse()
+        .map_err(|_| ApiError::validation("VALIDATION_FAILED", "tx_hash must be 0x and 32 bytes of hex"))?;
+    let chain = &state.chain;
+    let receipt = chain.receipt(hash).await.map_err(chain_err)?.ok_or_else(|| not_found(&tx_hash))?;
+    let raw = chain.transaction(hash).await.map_err(chain_err)?.ok_or_else(|| not_found(&tx_hash))?;
+    let header = chain.block_header(receipt.block).await.map_err(chain_err)?.ok_or_else(|| not_found(&tx_hash))?;
+    let logs = chain.block_logs(receipt.block).await.map_err(chain_err)?.ok_or_else(|| not_found(&tx_hash))?;
+    let log = logs
+        .logs
+        .iter()
+        .find(|l| l.log_index == q.log_index && l.tx_hash == hash)
+        .ok_or_else(|| not_found(&tx_hash))?;
+    let suite = &state.suite;
+    let ours = [suite.trade_orders, suite.receivables, suite.consents, suite.consortium].contains(&log.log.address);
+    let decoded = if ours { crate::indexer::decode_generic(&log.log) } else { None };
+    let Some((contract, kind, data, order_id)) = decoded else { return Err(not_found(&tx_hash)) };
+    // Only order events are checked here, by those who may see the order.
+    match order_id {
+        Some(id) if may_see_order(&state, &caller, id).await? => {}
+        _ => return Err(not_found(&tx_hash)),
+    }
+    let envelope = TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(ApiError::internal)?;
+    let from = envelope.recover_signer().map_err(ApiError::internal)?;
+    let to = alloy::consensus::Transaction::to(&envelope);
+
+    let mut mismatches = Vec::new();
+    if !receipt.success {
+        mismatches.push("the transaction reverted".to_string());
+    }
+    if keccak256(&raw) != hash {
+        mismatches.push("the transaction's bytes do not hash to the cited hash".to_string());
+    }
+    if q.kind.as_ref().is_some_and(|k| *k != kind) {
+        mismatches.push(format!("the log is {kind}, not {}", q.kind.as_deref().unwrap_or_default()));
+    }
+    if q.order_id.is_some_and(|o| Some(o) != order_id) {
+        mismatches.push(format!("the log is of order {order_id:?}, not {:?}", q.order_id));
+    }
+    if q.block.is_some_and(|b| b != header.number) {
+        mismatches.push(format!("the transaction is in block {}, not {:?}", header.number, q.block));
+    }
+    Ok(Json(ProofCheck {
+        verified: mismatches.is_empty(),
+        mismatches,
+        transaction: ProofTransaction {
+            hash: format!("{hash:#x}"),
+            from: addr(&from),
+            to: to.as_ref().map(addr),
+            success: receipt.success,
+        },
+        block: ProofBlock { number: header.number, hash: format!("{:#x}", header.hash), timestamp: header.timestamp },
+        log: ProofLog {
+            log_index: log.log_index,
+            address: addr(&log.log.address),
+            contract: contract.to_string(),
+            kind,
+            order_id,
+            data: serde_json::from_str(&data).unwrap_or_default(),
+        },
+    }))
+}
