@@ -129,7 +129,7 @@ impl ApiConfig {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         let key = crate::keystore::random_bytes::<32>();
                         let text = hex::encode(key);
-                        write_private(&path, text.as_bytes())?;
+                        tradechain_engine::config::write_private(&path, text.as_bytes())?;
                         text
                     }
                     Err(e) => return Err(e.into()),
@@ -140,20 +140,6 @@ impl ApiConfig {
             hex::decode(text.trim().trim_start_matches("0x")).map_err(|e| StartError::Keys(format!("{what}: {e}")))?;
         bytes.try_into().map_err(|_| StartError::Keys(format!("{what} must be 32 bytes (64 hex characters)")))
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

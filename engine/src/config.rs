@@ -182,7 +182,9 @@ fn key_file(path: &Path) -> Result<PrivateKeySigner, ConfigError> {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Creates `path` readable by its owner only (0600 on Unix) and writes a secret into it,
+/// durably; fails if the file exists, so a key is never overwritten.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
