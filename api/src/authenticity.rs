@@ -25,7 +25,7 @@ use crate::auth::Caller;
 use crate::chain::CallResult;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::order::{addr, bytes3_str};
-use crate::readmodel::document;
+use crate::readmodel::{document, event};
 use crate::request::QueryArgs;
 
 /// Which order: by id, or by the hash of its commercial invoice (exactly one).
@@ -86,8 +86,27 @@ pub struct Authenticity {
     pub milestones: Vec<MilestoneOnChain>,
     /// Whether any milestone has a live financing.
     pub financed: bool,
+    /// When asked by invoice hash: where that hash stands on the order — the invoice now
+    /// presented, or an earlier version replaced by a corrected one.
+    pub invoice: Option<InvoiceMatch>,
     /// The chain's head when read.
     pub as_of_block: u64,
+}
+
+/// How an invoice hash asked about is anchored on its order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceMatch {
+    pub hash: String,
+    /// `current` (the commercial invoice the order holds now) or `replaced` (presented
+    /// earlier and superseded by a later version, e.g. after a discrepancy).
+    pub status: String,
+    /// The presentation's version (1 for the first).
+    pub version: u32,
+    /// The transaction and block that anchored this hash (`DocumentSubmitted`), so it can
+    /// be checked at `/v1/proofs/{tx_hash}`.
+    pub tx_hash: String,
+    pub block: u64,
+    pub log_index: u64,
 }
 
 pub fn routes() -> Router<AppState> {
@@ -118,6 +137,7 @@ fn absent(as_of_block: u64) -> Authenticity {
         documents: Vec::new(),
         milestones: Vec::new(),
         financed: false,
+        invoice: None,
         as_of_block,
     }
 }
@@ -149,8 +169,14 @@ pub async fn check(
                 .order_by_asc(document::Column::OrderId)
                 .one(&state.db)
                 .await?;
-            match found {
-                Some(d) => (d.order_id, Some(hash)),
+            let order = match found {
+                Some(d) => Some(d.order_id),
+                // Not the current invoice of any order: it may be an earlier version that a
+                // corrected invoice replaced, which only the order's history holds.
+                None => presentation(&state, hash, None).await?.map(|p| p.order_id),
+            };
+            match order {
+                Some(id) => (id, Some(hash)),
                 None if financier => return Ok(Json(absent(head))),
                 None => return Err(ApiError::order_not_found(h)),
             }
@@ -200,12 +226,32 @@ pub async fn check(
             version: d.version,
         });
     }
+    let mut invoice_match = None;
     if let Some(hash) = invoice {
-        let anchored = documents
+        let current = documents
             .iter()
-            .any(|d| d.doc_type == DocType::CommercialInvoice.as_str() && d.hash == format!("{hash:#x}"));
-        if !anchored {
-            return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) };
+            .find(|d| d.doc_type == DocType::CommercialInvoice.as_str() && d.hash == format!("{hash:#x}"))
+            .map(|d| d.version);
+        // Trust the read model only to find the presentation; the log itself is read
+        // back from the chain and must say this order, this type and this hash.
+        let anchored = match presentation(&state, hash, Some(id)).await? {
+            Some(p) if p.order_id == id => verified_log(&state, &p, hash).await?.then_some(p),
+            _ => None,
+        };
+        match anchored {
+            Some(p) => {
+                invoice_match = Some(InvoiceMatch {
+                    hash: format!("{hash:#x}"),
+                    status: if current.is_some() { "current" } else { "replaced" }.to_string(),
+                    version: current.unwrap_or(p.version),
+                    tx_hash: p.tx_hash,
+                    block: p.block,
+                    log_index: p.log_index,
+                })
+            }
+            None => {
+                return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) };
+            }
         }
     }
     let mut milestones = Vec::new();
@@ -237,6 +283,66 @@ pub async fn check(
         financed: milestones.iter().any(|m| m.live_financing.is_some()),
         documents,
         milestones,
+        invoice: invoice_match,
         as_of_block: head,
+    }))
+}
+
+/// A commercial invoice's presentation as the read model recorded it.
+struct Presentation {
+    order_id: i64,
+    version: u32,
+    tx_hash: String,
+    block: u64,
+    log_index: u64,
+}
+
+/// The latest `DocumentSubmitted` of a commercial invoice with this hash, current or
+/// replaced (the document table keeps only the current version of each document), on
+/// `order` when given.
+async fn presentation(state: &AppState, hash: B256, order: Option<i64>) -> ApiResult<Option<Presentation>> {
+    let needle = format!("%\"hash\":\"{hash:#x}\"%");
+    let mut query = event::Entity::find().filter(event::Column::Kind.eq("DocumentSubmitted"));
+    if let Some(id) = order {
+        query = query.filter(event::Column::OrderId.eq(id));
+    }
+    let rows = query
+        .filter(event::Column::Data.like(needle))
+        .order_by_desc(event::Column::Block)
+        .order_by_desc(event::Column::LogIndex)
+        .all(&state.db)
+        .await?;
+    let invoice = (DocType::CommercialInvoice as u8).to_string();
+    for row in rows {
+        let data: serde_json::Value = serde_json::from_str(&row.data).map_err(ApiError::internal)?;
+        let field = |k: &str| data.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        if field("docType") != invoice || field("hash") != format!("{hash:#x}") {
+            continue;
+        }
+        let Some(order_id) = row.order_id else { continue };
+        return Ok(Some(Presentation {
+            order_id,
+            version: field("version").parse().unwrap_or(0),
+            tx_hash: row.tx_hash,
+            block: u64::try_from(row.block).unwrap_or_default(),
+            log_index: u64::try_from(row.log_index).unwrap_or_default(),
+        }));
+    }
+    Ok(None)
+}
+
+/// Whether the chain's own log at the presentation's place is a `DocumentSubmitted` of
+/// this order's commercial invoice with this hash, emitted by the suite.
+async fn verified_log(state: &AppState, p: &Presentation, hash: B256) -> ApiResult<bool> {
+    use alloy::sol_types::SolEvent;
+    let Some(block) = state.chain.block_logs(p.block).await? else { return Ok(false) };
+    let Some(log) = block.logs.iter().find(|l| l.log_index == p.log_index) else { return Ok(false) };
+    if log.log.address != state.suite.trade_orders || format!("{:#x}", log.tx_hash) != p.tx_hash {
+        return Ok(false);
+    }
+    Ok(TradeOrders::DocumentSubmitted::decode_log(&log.log).is_ok_and(|e| {
+        e.data.orderId == U256::from(p.order_id.max(0) as u64)
+            && e.data.docType == DocType::CommercialInvoice as u8
+            && e.data.hash == hash
     }))
 }

@@ -38,6 +38,17 @@ pub struct Grant {
     pub expires_at: String,
 }
 
+/// An unprompted grant: the firm opens its history to a financier that has not asked
+/// (e.g. when applying to it for credit).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectGrant {
+    /// The financier's address (0x).
+    pub financier: String,
+    /// YYYY-MM-DD
+    pub expires_at: String,
+}
+
 /// A verification request as recorded on chain.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerificationRequestView {
@@ -91,7 +102,7 @@ pub fn routes() -> Router<AppState> {
         .route("/verification-requests", post(request))
         .route("/verification-requests/{id}/grant", post(grant))
         .route("/verification-requests/{id}/decline", post(decline))
-        .route("/consents", get(overview))
+        .route("/consents", get(overview).post(grant_directly))
         .route("/consents/{financier}/revoke", post(revoke))
 }
 
@@ -236,6 +247,24 @@ pub async fn grant(
     let call = Consents::grantCall { financier, expiresAt: expires_at, requestId: U256::from(id.max(0) as u64) };
     transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
     Ok(Json(consent_of(&state, &caller.addr, &r.financier).await?))
+}
+
+/// The firm grants a financier access until `expires_at` without a prior request (on
+/// chain with request id 0). The financier must be a registered financier.
+#[utoipa::path(post, path = "/v1/consents", tag = "consents", operation_id = "grant_consent_directly",
+    request_body = DirectGrant,
+    responses((status = 201, body = ConsentView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn grant_directly(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(g): Body<DirectGrant>,
+) -> ApiResult<(StatusCode, Json<ConsentView>)> {
+    let expires_at = terms::date_end("expires_at", &g.expires_at)?;
+    let financier = terms::address("financier", &g.financier)?;
+    let call = Consents::grantCall { financier, expiresAt: expires_at, requestId: U256::ZERO };
+    transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
+    Ok((StatusCode::CREATED, Json(consent_of(&state, &caller.addr, &addr(&financier)).await?)))
 }
 
 /// The firm declines a verification request.

@@ -43,7 +43,7 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("ORGANISATION_NOT_FOUND", 404, "no such organisation"),
     ("DOCUMENT_NOT_FOUND", 404, "no such document on this order"),
     ("FIGURE_NOT_FOUND", 404, "no such figure in a credit profile"),
-    ("PROOF_NOT_FOUND", 404, "no such suite event of an order the caller may see at that transaction and log index"),
+    ("PROOF_NOT_FOUND", 404, "no such suite event that the caller may see at that transaction and log index"),
     ("INVALID_JSON", 400, "the body is not the JSON this route expects"),
     ("BODY_TOO_LARGE", 413, "the body exceeds the route's size limit"),
     ("VALIDATION_FAILED", 422, "a field is missing, malformed or out of range"),

@@ -1,5 +1,7 @@
-//! Server-sent events: `GET /v1/events` streams every change to the caller's orders as the
-//! indexer commits it (event name = the contract event, data = order id, block, tx hash).
+//! Server-sent events: `GET /v1/events` streams every change to the caller's orders, to
+//! financings it offered or took and to consents it asked for or gave, as the indexer
+//! commits it (event name = the contract event; data = order id, financing id or request
+//! id where they apply, block, tx hash).
 //! A client that falls behind receives a `lagged` event and should re-read its orders.
 
 use std::convert::Infallible;
@@ -20,10 +22,10 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/events", get(watch))
 }
 
-/// Live changes to the caller's orders (text/event-stream).
+/// Live changes to the caller's orders, financings and consents (text/event-stream).
 #[utoipa::path(get, path = "/v1/events", tag = "orders", operation_id = "watch_orders",
     responses((status = 200, content_type = "text/event-stream", body = String,
-        description = "events named after the contract event; data: {order_id, kind, block, tx_hash}"),
+        description = "events named after the contract event; data: {order_id?, financing_id?, request_id?, kind, block, tx_hash}"),
         (status = 401, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn watch(

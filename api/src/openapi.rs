@@ -63,6 +63,7 @@ use crate::error::{ALL_CODES, revert_status};
         crate::financing::confirm_repayment,
         crate::consent::request,
         crate::consent::grant,
+        crate::consent::grant_directly,
         crate::consent::decline,
         crate::consent::revoke,
         crate::consent::overview,

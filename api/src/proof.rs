@@ -3,8 +3,11 @@
 //! [`crate::chain::Chain`] — never from the SQL read model — decodes the log, and says
 //! whether it is what a credit profile ([`crate::credit`]) claims.
 //!
-//! Who may check: a party of the event's order, or a financier holding the live consent
-//! of its buyer or seller (both read on chain); anyone else gets `PROOF_NOT_FOUND`.
+//! Who may check (all read on chain): for an order's event, a party of the order or a
+//! financier holding the live consent of its buyer or seller; for a financing's event,
+//! its financier, its firm, or whoever may see its order; for a consent's event, its firm
+//! and its financier; for the consortium's membership events, any member. Anyone else
+//! gets `PROOF_NOT_FOUND`, as for a transaction that does not exist.
 
 use alloy::consensus::TxEnvelope;
 use alloy::consensus::transaction::SignerRecoverable;
@@ -15,7 +18,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tradechain_contracts::{Consents, TradeOrders, role};
+use tradechain_contracts::{Consents, Receivables, TradeOrders, role};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -161,10 +164,13 @@ pub async fn check(
     let ours = [suite.trade_orders, suite.receivables, suite.consents, suite.consortium].contains(&log.log.address);
     let decoded = if ours { crate::indexer::decode_generic(&log.log) } else { None };
     let Some((contract, kind, data, order_id)) = decoded else { return Err(not_found(&tx_hash)) };
-    // Only order events are checked here, by those who may see the order.
-    match order_id {
-        Some(id) if may_see_order(&state, &caller, id).await? => {}
-        _ => return Err(not_found(&tx_hash)),
+    let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+    let (visible, order_id) = match order_id {
+        Some(id) if contract == "TradeOrders" => (may_see_order(&state, &caller, id).await?, Some(id)),
+        _ => visible_by_contract(&state, &caller, contract, &fields).await?,
+    };
+    if !visible {
+        return Err(not_found(&tx_hash));
     }
     let envelope = TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(ApiError::internal)?;
     let from = envelope.recover_signer().map_err(ApiError::internal)?;
@@ -202,7 +208,44 @@ pub async fn check(
             contract: contract.to_string(),
             kind,
             order_id,
-            data: serde_json::from_str(&data).unwrap_or_default(),
+            data: fields,
         },
     }))
+}
+
+/// Who may see an event that is not an order's own (see the module doc), and the order
+/// behind it when it is a financing's.
+async fn visible_by_contract(
+    state: &AppState,
+    caller: &Caller,
+    contract: &str,
+    fields: &serde_json::Value,
+) -> ApiResult<(bool, Option<i64>)> {
+    let me = caller.address;
+    let address_field =
+        |k: &str| fields.get(k).and_then(|v| v.as_str()).and_then(|a| a.parse::<alloy::primitives::Address>().ok());
+    match contract {
+        "Receivables" => {
+            let Some(id) = fields.get("financingId").and_then(|v| v.as_str()).and_then(|v| v.parse::<U256>().ok())
+            else {
+                return Ok((false, None));
+            };
+            let input = Receivables::getFinancingCall { financingId: id }.abi_encode();
+            let f = match call(state, caller, state.suite.receivables, input).await {
+                Ok(out) => Receivables::getFinancingCall::abi_decode_returns(&out).map_err(ApiError::internal)?,
+                Err(e) if e.status.is_client_error() => return Ok((false, None)),
+                Err(e) => return Err(e),
+            };
+            let order = i64::try_from(f.orderId).ok();
+            let party = !me.is_zero() && (f.financier == me || f.firm == me);
+            let visible = party || matches!(order, Some(o) if may_see_order(state, caller, o).await?);
+            Ok((visible, order))
+        }
+        "Consents" => {
+            let named = [address_field("firm"), address_field("financier")];
+            Ok((!me.is_zero() && named.contains(&Some(me)), None))
+        }
+        "Consortium" => Ok((!me.is_zero(), None)),
+        _ => Ok((false, None)),
+    }
 }

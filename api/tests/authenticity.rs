@@ -1,6 +1,7 @@
 //! The authenticity check over real HTTP on loopback: an order's parties, state, documents
 //! and live financing as the chain holds them, found by order id or by the commercial
-//! invoice's hash; unknown orders and hashes; who may ask; and the answer unchanged when
+//! invoice's hash (a replaced invoice's hash too); a financing event checked against the
+//! chain; unknown orders and hashes; who may ask; and the answer unchanged when
 //! the read model's copy of the order is gone (it is read from the chain). SQLite, and
 //! PostgreSQL under `scripts/with-postgres.sh`.
 
@@ -52,10 +53,26 @@ async fn authenticity(net: Net) {
         let (s, body) = net.post(&path, token, json!({})).await;
         assert_eq!(s, StatusCode::OK, "{body}");
     }
+    // A discrepant invoice, rejected by the buyer's bank and replaced by a corrected one:
+    // both hashes must lead a financier to this order, the first marked as replaced.
+    let (s, body) = net
+        .put_bytes(&format!("{o}/documents/commercial_invoice"), &seller_t, b"%PDF invoice 2026-001 draft".to_vec())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let first_hash = body["documents"][0]["hash"].as_str().expect("hash").to_string();
+    let (s, body) = net
+        .post(
+            &format!("{o}/documents/commercial_invoice/reject"),
+            &bank_t,
+            json!({ "reason": "amount differs from the order" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body) =
         net.put_bytes(&format!("{o}/documents/commercial_invoice"), &seller_t, b"%PDF invoice 2026-001".to_vec()).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let invoice_hash = body["documents"][0]["hash"].as_str().expect("hash").to_string();
+    assert_ne!(first_hash, invoice_hash);
     let (_, body) = net.get(&by_id, &seller_t).await;
     assert_eq!(body["state"], "committed", "{body}");
     assert_eq!(body["documents"][0]["hash"], invoice_hash.as_str(), "{body}");
@@ -82,9 +99,50 @@ async fn authenticity(net: Net) {
     assert_eq!(expected["milestones"][0]["state"], "triggered", "{expected}");
     assert_eq!(expected["milestones"][0]["live_financing"], fid.to_string(), "{expected}");
     assert_eq!(expected["financed"], true, "{expected}");
-    let (s, by_hash) = net.get(&format!("/v1/authenticity?invoice_hash={invoice_hash}"), &financier_t).await;
+    assert_eq!(expected["documents"][0]["version"], 2, "{expected}");
+    assert_eq!(expected["invoice"], Value::Null, "{expected}");
+    let (s, mut by_hash) = net.get(&format!("/v1/authenticity?invoice_hash={invoice_hash}"), &financier_t).await;
     assert_eq!(s, StatusCode::OK, "{by_hash}");
-    assert_eq!(by_hash, expected);
+    assert_eq!(by_hash["invoice"]["status"], "current", "{by_hash}");
+    assert_eq!(by_hash["invoice"]["version"], 2, "{by_hash}");
+    assert_eq!(by_hash["invoice"]["hash"], invoice_hash.as_str(), "{by_hash}");
+    let (s, mut by_old_hash) = net.get(&format!("/v1/authenticity?invoice_hash={first_hash}"), &financier_t).await;
+    assert_eq!(s, StatusCode::OK, "{by_old_hash}");
+    assert_eq!(by_old_hash["exists"], true, "{by_old_hash}");
+    assert_eq!(by_old_hash["invoice"]["status"], "replaced", "{by_old_hash}");
+    assert_eq!(by_old_hash["invoice"]["version"], 1, "{by_old_hash}");
+    assert_eq!(by_old_hash["invoice"]["hash"], first_hash.as_str(), "{by_old_hash}");
+    let (s, by_seller) = net.get(&format!("/v1/authenticity?invoice_hash={first_hash}"), &seller_t).await;
+    assert_eq!((s, &by_seller["invoice"]["status"]), (StatusCode::OK, &json!("replaced")), "{by_seller}");
+    // Apart from where the asked-for hash stands, the same order as read by id.
+    for answer in [&mut by_hash, &mut by_old_hash] {
+        answer.as_object_mut().expect("object").remove("invoice");
+    }
+    let mut expected_without = expected.clone();
+    expected_without.as_object_mut().expect("object").remove("invoice");
+    assert_eq!(by_hash, expected_without);
+    assert_eq!(by_old_hash, expected_without);
+
+    // The financing's own events are checkable by its financier and its firm against the
+    // chain, and hidden from anyone else.
+    let offered = readmodel::event::Entity::find()
+        .filter(readmodel::event::Column::Kind.eq("FinancingOffered"))
+        .one(&net.state.db)
+        .await
+        .expect("query")
+        .expect("FinancingOffered indexed");
+    let proof = format!("/v1/proofs/{}?log_index={}&kind=FinancingOffered", offered.tx_hash, offered.log_index);
+    for token in [&financier_t, &seller_t] {
+        let (s, body) = net.get(&proof, token).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["verified"], true, "{body}");
+        assert_eq!(body["log"]["contract"], "Receivables", "{body}");
+        assert_eq!(body["log"]["order_id"], id, "{body}");
+        assert_eq!(body["log"]["data"]["financingId"], fid.to_string(), "{body}");
+    }
+    let (s, body) = net.get(&format!("{proof}&block={}", offered.block + 1), &financier_t).await;
+    assert_eq!((s, &body["verified"]), (StatusCode::OK, &json!(false)), "{body}");
+    expect_error(net.get(&proof, &stranger_t).await, 404, "PROOF_NOT_FOUND");
 
     // Unknown orders and hashes: a financier learns they do not exist; a party that
     // asks about an order not its own, and a stranger, are told nothing.

@@ -290,3 +290,66 @@ async fn writes_wait_for_interval_sealed_blocks() {
     assert_eq!(page["items"].as_array().map(Vec::len), Some(4), "{page}");
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_financier_watches_its_consents_and_financings_live() {
+    let mut net = Net::start(Db::Sqlite).await;
+    let (_, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Seller", &["trader"]).await;
+    let (bank, bank_t) = net.onboard("Bank", &["bank"]).await;
+    let (_, financier_t) = net.onboard("Harbour Capital", &["financier"]).await;
+    let (_, other_t) = net.onboard("Other Capital", &["financier"]).await;
+    let open = |token: String| {
+        let req = net.http.get(format!("{}/v1/events", net.base)).bearer_auth(token);
+        async move { req.send().await.expect("subscribe") }
+    };
+    let mut mine = open(financier_t.clone()).await;
+    let mut other = open(other_t.clone()).await;
+
+    let (s, req) =
+        net.post("/v1/verification-requests", &financier_t, json!({ "firm": seller, "purpose": "credit line" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let rid = req["id"].as_i64().expect("request id");
+    let (s, body) = net
+        .post(&format!("/v1/verification-requests/{rid}/grant"), &seller_t, json!({ "expires_at": date_in(30) }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, order) = net.post("/v1/orders", &buyer_t, order_for(&seller, &bank)).await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    let o = format!("/v1/orders/{}", order["id"]);
+    assert_eq!(net.post(&format!("{o}/accept"), &seller_t, json!({})).await.0, StatusCode::OK);
+    assert_eq!(net.post(&format!("{o}/commit"), &bank_t, json!({})).await.0, StatusCode::OK);
+    let (s, body) = net.put_bytes(&format!("{o}/documents/commercial_invoice"), &seller_t, b"%PDF inv".to_vec()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let offer = json!({
+        "kind": "receivable", "advance_minor": "450000", "rate_bps": 300,
+        "invoice": { "number": "INV-77", "date": "2026-11-20", "amount_minor": "500000", "currency": "EUR" }
+    });
+    let (s, offer) = net.post(&format!("{o}/milestones/0/financing-offers"), &financier_t, offer).await;
+    assert_eq!(s, StatusCode::CREATED, "{offer}");
+    let fid = offer["id"].as_i64().expect("financing id");
+    let (s, body) = net.post(&format!("/v1/financings/{fid}/accept"), &seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // The financier sees its request answered and its financing taken, not the order's
+    // own events (it is not a party of the order).
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("event: FinancingAccepted") {
+        let chunk = tokio::time::timeout_at(deadline, mine.chunk()).await.expect("event in time").expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk.expect("open stream")));
+    }
+    for expected in ["event: VerificationRequested", "event: ConsentGranted", "event: FinancingOffered"] {
+        assert!(seen.contains(expected), "{expected} missing from {seen}");
+    }
+    assert!(seen.contains(&format!("\"request_id\":{rid}")), "{seen}");
+    assert!(seen.contains(&format!("\"financing_id\":{fid}")), "{seen}");
+    assert!(!seen.contains("event: OrderProposed"), "{seen}");
+    // Another financier sees none of it.
+    let quiet = tokio::time::timeout(Duration::from_millis(500), other.chunk()).await;
+    if let Ok(Ok(Some(chunk))) = quiet {
+        let text = String::from_utf8_lossy(&chunk);
+        assert!(!text.contains("event: "), "another financier was told: {text}");
+    }
+    net.stop().await;
+}

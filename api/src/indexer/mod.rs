@@ -29,10 +29,18 @@ use crate::chain::{BlockLog, Chain};
 use crate::order::addr;
 use crate::readmodel::{self, cursor, event, order, organisation};
 
-/// A change to an order, sent to live watchers (SSE) after its block is committed.
+/// A change to an order, a financing or a consent, sent to live watchers (SSE) after its
+/// block is committed. `parties` (not sent) are the addresses it concerns: an order's
+/// buyer, seller and banks; a financing's order parties and financier; a consent's firm
+/// and financier.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OrderChange {
-    pub order_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub financing_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<i64>,
     pub kind: String,
     pub block: u64,
     pub tx_hash: String,
@@ -254,6 +262,9 @@ impl Indexer {
                 continue;
             }
             let Some((contract, kind, data, order_id)) = decode_generic(&log.log) else { continue };
+            let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+            let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let number_field = |k: &str| field(k).and_then(|v| v.parse::<i64>().ok());
             event::Entity::insert(event::ActiveModel {
                 block: Set(number as i64),
                 log_index: Set(log.log_index as i64),
@@ -276,24 +287,41 @@ impl Indexer {
             } else if addr_ == self.suite.receivables {
                 financing::apply_receivables_event(&ctx).await?;
             }
-            if let Some(id) = order_id {
-                changes.push(OrderChange {
-                    order_id: id,
-                    kind,
-                    block: number,
-                    tx_hash: format!("{:#x}", log.tx_hash),
-                    parties: Vec::new(),
-                });
+            let mut change = OrderChange {
+                order_id,
+                financing_id: None,
+                request_id: None,
+                kind,
+                block: number,
+                tx_hash: format!("{:#x}", log.tx_hash),
+                parties: Vec::new(),
+            };
+            if addr_ == self.suite.receivables {
+                // Applied above, so the financing row is there: it names the order too.
+                change.financing_id = number_field("financingId");
+                if let Some(id) = change.financing_id
+                    && let Some(f) = readmodel::financing::Entity::find_by_id(id).one(&txn).await?
+                {
+                    change.order_id = Some(f.order_id);
+                    change.parties.extend([f.financier, f.firm]);
+                }
+            } else if addr_ == self.suite.consents {
+                change.request_id = number_field("requestId");
+                change.parties.extend([field("firm"), field("financier")].into_iter().flatten());
+            }
+            if change.order_id.is_some() || !change.parties.is_empty() {
+                changes.push(change);
             }
         }
         let mut parties: HashMap<i64, Vec<String>> = HashMap::new();
         for c in &mut changes {
-            if !parties.contains_key(&c.order_id)
-                && let Some(o) = order::Entity::find_by_id(c.order_id).one(&txn).await?
+            let Some(order_id) = c.order_id else { continue };
+            if !parties.contains_key(&order_id)
+                && let Some(o) = order::Entity::find_by_id(order_id).one(&txn).await?
             {
-                parties.insert(c.order_id, vec![o.buyer, o.seller, o.buyer_bank, o.seller_bank]);
+                parties.insert(order_id, vec![o.buyer, o.seller, o.buyer_bank, o.seller_bank]);
             }
-            c.parties = parties.get(&c.order_id).cloned().unwrap_or_default();
+            c.parties.extend(parties.get(&order_id).cloned().unwrap_or_default());
         }
         cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(number as i64) }).exec(&txn).await?;
         txn.commit().await?;
