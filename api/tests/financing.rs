@@ -1,6 +1,7 @@
 //! Financing and consents over real HTTP on loopback: receivables finance from offer to
 //! settlement with the payment going to the financier, payables finance to repayment, the refusals of double financing
-//! (same receivable; same invoice or bill of lading under another order), who may accept, and a financier's
+//! (same receivable; same invoice or bill of lading under another order), near duplicates flagged for
+//! review and the check route that changes nothing, who may accept, and a financier's
 //! consented, audited access to a firm's history. Each ends with a rebuild of the read
 //! model compared to the one indexed live. SQLite, and PostgreSQL under
 //! `scripts/with-postgres.sh`.
@@ -270,9 +271,7 @@ async fn near_duplicates(net: Net) {
     let head = net.state.chain.head().await.expect("head");
     let dump = readmodel::dump_chain_tables(&net.state.db).await.expect("dump");
     let near_rows = readmodel::financing_near::Entity::find().count(&net.state.db).await.expect("count");
-    let mut check = offer_with("5000000", "inv n 1", "2026-11-20", "9500000");
-    check["order_id"] = json!(o2);
-    check["milestone"] = json!(0);
+    let check = check_body(o2, "inv n 1", "2026-11-20", "9500000");
     let (s, checked) = net.post("/v1/financings/check", &second_t, check).await;
     assert_eq!(s, StatusCode::OK, "{checked}");
     assert_eq!(checked["refusal"], Value::Null, "{checked}");
@@ -317,9 +316,7 @@ async fn near_duplicates(net: Net) {
     let (s, live) = net.post(&format!("/v1/financings/{f1}/accept"), &p.seller_t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{live}");
     let exact = offer_with("5000000", "INV-N-1", "2026-11-20", "10000000");
-    let mut check = exact.clone();
-    check["order_id"] = json!(o4);
-    check["milestone"] = json!(0);
+    let check = check_body(o4, "INV-N-1", "2026-11-20", "10000000");
     let (s, checked) = net.post("/v1/financings/check", &third_t, check).await;
     assert_eq!(s, StatusCode::OK, "{checked}");
     assert_eq!(checked["refusal"]["code"], "DUPLICATE_FINGERPRINT", "{checked}");
@@ -327,24 +324,22 @@ async fn near_duplicates(net: Net) {
     // A withdrawn offer no longer counts.
     let (s, body) = net.post(&format!("/v1/financings/{f2}/withdraw"), &second_t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let mut check = offer_with("5000000", "INV-N-1", "2026-11-20", "9500000");
-    check["order_id"] = json!(o4);
-    check["milestone"] = json!(0);
+    let check = check_body(o4, "INV-N-1", "2026-11-20", "9500000");
     let (_, checked) = net.post("/v1/financings/check", &third_t, check).await;
     let flagged: Vec<i64> =
         checked["review"].as_array().expect("review").iter().filter_map(|f| f["financing_id"].as_i64()).collect();
     assert!(!flagged.contains(&f2), "{checked}");
     assert!(flagged.contains(&f1), "{checked}");
     // Only financiers check.
-    let mut check = exact_check(o4);
-    check["rate_bps"] = json!(250);
+    let check = check_body(o4, "INV-N-1", "2026-11-20", "10000000");
     expect_error(net.post("/v1/financings/check", &p.seller_t, check).await, 403, "NOT_FINANCIER");
 
     rebuilt_read_model_equals_live(net, "FingerprintRegistered").await;
 }
 
-fn exact_check(order_id: i64) -> Value {
-    let mut check = offer_with("5000000", "INV-N-1", "2026-11-20", "10000000");
+/// The body of `POST /v1/financings/check` for milestone 0 of `order_id`.
+fn check_body(order_id: i64, number: &str, date: &str, amount: &str) -> Value {
+    let mut check = offer_with("5000000", number, date, amount);
     check["order_id"] = json!(order_id);
     check["milestone"] = json!(0);
     check
