@@ -12,6 +12,17 @@
 //! readable goes on chain. The contract refuses a second live financing of the receivable
 //! (`RECEIVABLE_ALREADY_FINANCED`) and any fingerprint of a live financing
 //! (`DUPLICATE_FINGERPRINT`), under any order and by any financier.
+//!
+//! Near duplicates: an offer also computes a salted *near key* of the invoice (seller and
+//! normalised invoice number) and salted digests, bound to that key, of its amount and
+//! currency, its date and its buyer ([`near_keys`]). An offer whose near key is that of an
+//! open financing (offered, live, awaiting or due repayment) with a different digest is
+//! not refused but flagged `NEAR_DUPLICATE` for the financier's review, with the fields
+//! that differ; the flags are stored with the financing and shown to its financier.
+//! `POST /v1/financings/check` answers the same (the contract's refusal by simulation,
+//! and the flags) without sending anything. The near keys are recorded in this node's
+//! read model from the offer requests (`financing_near_keys`), not on chain: offers made
+//! through another node are not compared.
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -25,8 +36,8 @@ use tradechain_contracts::{DocType, FinancingState, Receivables, role};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::{document, financing, fingerprint, milestone, order};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
+use crate::readmodel::{document, financing, financing_near, fingerprint, milestone, order};
 use crate::request::{Body, PathArgs, QueryArgs};
 use crate::{AppState, terms, transaction};
 
@@ -102,6 +113,39 @@ pub struct FinancingView {
     pub settled_at: Option<i64>,
     /// The fingerprints registered on chain while the financing is live.
     pub fingerprints: Vec<String>,
+    /// Flags raised when it was offered, for its financier's review (empty for others).
+    pub review: Vec<ReviewFlag>,
+}
+
+/// A reason for the financier to review an offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewFlag {
+    /// `NEAR_DUPLICATE`: same invoice number and seller as an open financing, other fields
+    /// differ.
+    pub code: String,
+    /// The open financing it resembles.
+    pub financing_id: i64,
+    /// Which of `amount` (with the currency), `date` and `buyer` differ.
+    pub differs: Vec<String>,
+    pub reason: String,
+}
+
+/// A financing offer to check: the order and milestone, and the offer's body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FinancingCheck {
+    pub order_id: i64,
+    pub milestone: u64,
+    #[serde(flatten)]
+    pub offer: FinancingOffer,
+}
+
+/// What an offer would meet now: the contract's refusal (exact duplicate, receivable
+/// already financed, ...) or the flags for review. Nothing is sent or stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinancingCheckResult {
+    /// The code and message the offer would be refused with, if any.
+    pub refusal: Option<ErrorDetail>,
+    pub review: Vec<ReviewFlag>,
 }
 
 /// A page of financings, newest first; pass `next_after` as `after` for the next page.
@@ -128,6 +172,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/orders/{id}/milestones/{index}/financing-offers", post(offer))
         .route("/financings", get(list))
+        .route("/financings/check", post(check))
         .route("/financings/{id}", get(get_financing))
         .route("/financings/{id}/accept", post(accept))
         .route("/financings/{id}/decline", post(decline))
@@ -169,6 +214,93 @@ pub fn invoice_fingerprint(
         buf.extend_from_slice(field);
     }
     keccak256(&buf)
+}
+
+fn salted(salt: &[u8; 32], fields: &[&[u8]]) -> B256 {
+    let mut buf = Vec::with_capacity(160);
+    buf.extend_from_slice(salt);
+    for field in fields {
+        buf.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        buf.extend_from_slice(field);
+    }
+    keccak256(&buf)
+}
+
+/// The salted near key of an invoice (seller, normalised number) and the salted digests,
+/// bound to it, of its amount and currency, date and buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearKeys {
+    pub near_key: B256,
+    pub amount: B256,
+    pub date: B256,
+    pub buyer: B256,
+}
+
+/// See [`NearKeys`]; fields normalised as for [`invoice_fingerprint`].
+pub fn near_keys(
+    salt: &[u8; 32],
+    seller: &Address,
+    buyer: &Address,
+    number: &str,
+    date: &str,
+    amount: u128,
+    currency: &str,
+) -> NearKeys {
+    let near_key = salted(salt, &[b"near", seller.as_slice(), normalise_invoice_number(number).as_bytes()]);
+    let amount = salted(
+        salt,
+        &[b"near_amount", near_key.as_slice(), amount.to_string().as_bytes(), currency.to_ascii_uppercase().as_bytes()],
+    );
+    let date = salted(salt, &[b"near_date", near_key.as_slice(), date.as_bytes()]);
+    let buyer = salted(salt, &[b"near_buyer", near_key.as_slice(), buyer.as_slice()]);
+    NearKeys { near_key, amount, date, buyer }
+}
+
+/// States in which a financing still counts for near duplicates.
+const OPEN_STATES: [&str; 4] = ["offered", "live", "awaiting_repayment", "repayment_due"];
+
+/// Flags for an offer with `keys`: every open financing under the same near key whose
+/// other fields differ.
+async fn near_flags(state: &AppState, keys: &NearKeys) -> Result<Vec<ReviewFlag>, sea_orm::DbErr> {
+    let rows = financing_near::Entity::find()
+        .filter(financing_near::Column::NearKey.eq(format!("{:#x}", keys.near_key)))
+        .order_by_asc(financing_near::Column::FinancingId)
+        .all(&state.db)
+        .await?;
+    let mut flags = Vec::new();
+    for row in rows {
+        let differs: Vec<String> = [
+            ("amount", &row.amount_digest, keys.amount),
+            ("date", &row.date_digest, keys.date),
+            ("buyer", &row.buyer_digest, keys.buyer),
+        ]
+        .into_iter()
+        .filter(|(_, theirs, ours)| **theirs != format!("{ours:#x}"))
+        .map(|(name, _, _)| name.to_string())
+        .collect();
+        if differs.is_empty() {
+            continue;
+        }
+        let open = financing::Entity::find_by_id(row.financing_id)
+            .one(&state.db)
+            .await?
+            .is_some_and(|f| OPEN_STATES.contains(&f.state.as_str()));
+        if !open {
+            continue;
+        }
+        let verb = if differs.len() == 1 { "differs" } else { "differ" };
+        flags.push(ReviewFlag {
+            code: "NEAR_DUPLICATE".into(),
+            financing_id: row.financing_id,
+            reason: format!(
+                "same invoice number and seller as financing {}; {} {verb}",
+                row.financing_id,
+                differs.join(" and ")
+            ),
+            differs,
+        });
+    }
+    Ok(flags)
 }
 
 /// The salted fingerprint of a bill of lading, by its file's hash.
@@ -215,10 +347,24 @@ async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<F
         return Err(not_found(id));
     }
     let currency = o.map(|o| o.currency).unwrap_or_default();
-    Ok(view(state, f, &currency).await?)
+    Ok(view(state, f, &currency, &caller.addr).await?)
 }
 
-async fn view(state: &AppState, f: financing::Model, currency: &str) -> Result<FinancingView, sea_orm::DbErr> {
+async fn view(
+    state: &AppState,
+    f: financing::Model,
+    currency: &str,
+    viewer: &str,
+) -> Result<FinancingView, sea_orm::DbErr> {
+    let review = if f.financier == viewer {
+        financing_near::Entity::find_by_id(f.id)
+            .one(&state.db)
+            .await?
+            .and_then(|n| serde_json::from_str(&n.review).ok())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let fingerprints = fingerprint::Entity::find()
         .filter(fingerprint::Column::FinancingId.eq(f.id))
         .filter(fingerprint::Column::Live.eq(true))
@@ -249,6 +395,7 @@ async fn view(state: &AppState, f: financing::Model, currency: &str) -> Result<F
         repayment_reference: f.repayment_ref,
         settled_at: f.settled_at,
         fingerprints,
+        review,
     })
 }
 
@@ -256,7 +403,9 @@ async fn view(state: &AppState, f: financing::Model, currency: &str) -> Result<F
 #[utoipa::path(post, path = "/v1/orders/{id}/milestones/{index}/financing-offers", tag = "financing",
     operation_id = "offer_financing",
     params(("id" = i64, Path), ("index" = u64, Path)), request_body = FinancingOffer,
-    responses((status = 201, body = FinancingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 201, body = FinancingView,
+            description = "offered; `review` lists near duplicates (NEAR_DUPLICATE) for the financier to review"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "RECEIVABLE_ALREADY_FINANCED, DUPLICATE_FINGERPRINT, ..."),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
@@ -266,6 +415,60 @@ pub async fn offer(
     PathArgs((id, index)): PathArgs<(i64, u64)>,
     Body(req): Body<FinancingOffer>,
 ) -> ApiResult<(StatusCode, Json<FinancingView>)> {
+    let (input, keys) = prepare(&state, &caller, id, index, &req).await?;
+    let review = near_flags(&state, &keys).await?;
+    let receipt = transaction::transact(&state, &caller, state.suite.receivables, Bytes::from(input)).await?;
+    let financing_id = receipt
+        .logs
+        .iter()
+        .filter(|l| l.address == state.suite.receivables)
+        .find_map(|l| Receivables::FinancingOffered::decode_log(l).ok())
+        .map(|e| i64::try_from(e.data.financingId).unwrap_or(i64::MAX))
+        .ok_or_else(|| ApiError::internal("no FinancingOffered in the receipt"))?;
+    financing_near::Entity::insert(financing_near::ActiveModel {
+        financing_id: sea_orm::ActiveValue::Set(financing_id),
+        near_key: sea_orm::ActiveValue::Set(format!("{:#x}", keys.near_key)),
+        amount_digest: sea_orm::ActiveValue::Set(format!("{:#x}", keys.amount)),
+        date_digest: sea_orm::ActiveValue::Set(format!("{:#x}", keys.date)),
+        buyer_digest: sea_orm::ActiveValue::Set(format!("{:#x}", keys.buyer)),
+        review: sea_orm::ActiveValue::Set(serde_json::to_string(&review).map_err(ApiError::internal)?),
+    })
+    .exec(&state.db)
+    .await?;
+    Ok((StatusCode::CREATED, Json(load_visible(&state, &caller, financing_id).await?)))
+}
+
+/// What an offer (its order, milestone and body) would meet now: the contract's refusal,
+/// found by simulating it as the caller, or the near-duplicate flags. Changes nothing.
+#[utoipa::path(post, path = "/v1/financings/check", tag = "financing", operation_id = "check_financing",
+    request_body = FinancingCheck,
+    responses((status = 200, body = FinancingCheckResult), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<FinancingCheck>,
+) -> ApiResult<Json<FinancingCheckResult>> {
+    let (input, keys) = prepare(&state, &caller, req.order_id, req.milestone, &req.offer).await?;
+    let refusal =
+        match transaction::simulate(&state, caller.address, state.suite.receivables, &Bytes::from(input)).await {
+            Ok(_) => None,
+            Err(e) if e.status.is_server_error() => return Err(e),
+            Err(e) => Some(ErrorDetail { code: e.code, message: e.message }),
+        };
+    let review = near_flags(&state, &keys).await?;
+    Ok(Json(FinancingCheckResult { refusal, review }))
+}
+
+/// Validate an offer on milestone `index` of order `id`; its calldata and near keys.
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    index: u64,
+    req: &FinancingOffer,
+) -> ApiResult<(Vec<u8>, NearKeys)> {
     if req.rate_bps > 10_000 {
         return Err(ApiError::validation("INVALID_RATE", "rate_bps must be 0..=10000"));
     }
@@ -277,6 +480,7 @@ pub async fn offer(
     let seller = terms::address("seller", &o.seller)?;
     let buyer = terms::address("buyer", &o.buyer)?;
     let salt = &state.fingerprint_salt;
+    let keys = near_keys(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency);
     let mut fingerprints =
         vec![invoice_fingerprint(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency)];
     // A milestone paid against the bill of lading is tied to that shipment: its
@@ -319,15 +523,7 @@ pub async fn offer(
             .abi_encode()
         }
     };
-    let receipt = transaction::transact(&state, &caller, state.suite.receivables, Bytes::from(input)).await?;
-    let financing_id = receipt
-        .logs
-        .iter()
-        .filter(|l| l.address == state.suite.receivables)
-        .find_map(|l| Receivables::FinancingOffered::decode_log(l).ok())
-        .map(|e| i64::try_from(e.data.financingId).unwrap_or(i64::MAX))
-        .ok_or_else(|| ApiError::internal("no FinancingOffered in the receipt"))?;
-    Ok((StatusCode::CREATED, Json(load_visible(&state, &caller, financing_id).await?)))
+    Ok((input, keys))
 }
 
 /// Financings where the caller is the financier or the firm, newest first.
@@ -372,7 +568,7 @@ pub async fn list(
     for f in rows.into_iter().take(limit as usize) {
         let currency =
             order::Entity::find_by_id(f.order_id).one(&state.db).await?.map(|o| o.currency).unwrap_or_default();
-        items.push(view(&state, f, &currency).await?);
+        items.push(view(&state, f, &currency, &caller.addr).await?);
     }
     let next_after = if more { items.last().map(|f| f.id) } else { None };
     Ok(Json(FinancingPage { items, next_after }))
@@ -486,5 +682,21 @@ mod tests {
         assert_ne!(a, invoice_fingerprint(&salt, &s, &b, "INV2026001", "2026-01-15", 101, "USD"));
         assert_ne!(a, invoice_fingerprint(&salt, &b, &s, "INV2026001", "2026-01-15", 100, "USD"));
         assert_ne!(a, invoice_fingerprint(&[8u8; 32], &s, &b, "INV2026001", "2026-01-15", 100, "USD"));
+    }
+
+    #[test]
+    fn near_keys_share_the_key_by_seller_and_number_and_differ_by_field() {
+        let salt = [7u8; 32];
+        let (s, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let a = near_keys(&salt, &s, &b, "inv-2026/001", "2026-01-15", 100, "usd");
+        let amount = near_keys(&salt, &s, &b, "INV 2026 001", "2026-01-15", 101, "USD");
+        assert_eq!(a.near_key, amount.near_key);
+        assert_ne!(a.amount, amount.amount);
+        assert_eq!((a.date, a.buyer), (amount.date, amount.buyer));
+        let date = near_keys(&salt, &s, &b, "INV2026001", "2026-01-16", 100, "USD");
+        assert_eq!((a.near_key, a.amount, a.buyer), (date.near_key, date.amount, date.buyer));
+        assert_ne!(a.date, date.date);
+        assert_ne!(a.near_key, near_keys(&salt, &b, &s, "INV2026001", "2026-01-15", 100, "USD").near_key);
+        assert_ne!(a.near_key, near_keys(&[8u8; 32], &s, &b, "INV2026001", "2026-01-15", 100, "USD").near_key);
     }
 }

@@ -55,6 +55,7 @@ use crate::error::{ALL_CODES, revert_status};
         crate::financing::offer,
         crate::financing::list,
         crate::financing::get_financing,
+        crate::financing::check,
         crate::financing::accept,
         crate::financing::decline,
         crate::financing::withdraw,

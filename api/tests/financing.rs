@@ -1,6 +1,7 @@
 //! Financing and consents over real HTTP on loopback: receivables finance from offer to
 //! settlement with the payment going to the financier, payables finance to repayment, the refusals of double financing
-//! (same receivable; same invoice or bill of lading under another order), who may accept, and a financier's
+//! (same receivable; same invoice or bill of lading under another order), near duplicates flagged for
+//! review and the check route that changes nothing, who may accept, and a financier's
 //! consented, audited access to a firm's history. Each ends with a rebuild of the read
 //! model compared to the one indexed live. SQLite, and PostgreSQL under
 //! `scripts/with-postgres.sh`.
@@ -239,6 +240,111 @@ async fn same_bill_of_lading(net: Net) {
     rebuilt_read_model_equals_live(net, "FingerprintRegistered").await;
 }
 
+fn offer_with(advance: &str, number: &str, date: &str, amount: &str) -> Value {
+    json!({
+        "kind": "receivable", "advance_minor": advance, "rate_bps": 250,
+        "invoice": { "number": number, "date": date, "amount_minor": amount, "currency": "USD" }
+    })
+}
+
+async fn near_duplicates(net: Net) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let p = parties(&net).await;
+    let (_, first_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
+    let (_, second_t) = net.onboard("Lisbon Factoring SA", &["financier"]).await;
+    let (_, third_t) = net.onboard("Antwerp Receivables NV", &["financier"]).await;
+    let offers = |id: i64| format!("/v1/orders/{id}/milestones/0/financing-offers");
+    let (o1, o2, o3, o4) = (
+        committed_order(&net, &p).await,
+        committed_order(&net, &p).await,
+        committed_order(&net, &p).await,
+        committed_order(&net, &p).await,
+    );
+
+    let (s, first) = net.post(&offers(o1), &first_t, offer_with("9000000", "INV-N-1", "2026-11-20", "10000000")).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!(first["review"], json!([]), "{first}");
+    let f1 = first["id"].as_i64().expect("id");
+
+    // The check route: the same invoice number and seller with another amount would be
+    // flagged; nothing is sent or stored.
+    let head = net.state.chain.head().await.expect("head");
+    let dump = readmodel::dump_chain_tables(&net.state.db).await.expect("dump");
+    let near_rows = readmodel::financing_near::Entity::find().count(&net.state.db).await.expect("count");
+    let check = check_body(o2, "inv n 1", "2026-11-20", "9500000");
+    let (s, checked) = net.post("/v1/financings/check", &second_t, check).await;
+    assert_eq!(s, StatusCode::OK, "{checked}");
+    assert_eq!(checked["refusal"], Value::Null, "{checked}");
+    assert_eq!(checked["review"][0]["code"], "NEAR_DUPLICATE", "{checked}");
+    assert_eq!(checked["review"][0]["financing_id"], f1, "{checked}");
+    assert_eq!(checked["review"][0]["differs"], json!(["amount"]), "{checked}");
+    assert_eq!(net.state.chain.head().await.expect("head"), head, "no transaction");
+    assert_eq!(readmodel::dump_chain_tables(&net.state.db).await.expect("dump"), dump, "no chain row");
+    let after = readmodel::financing_near::Entity::find().count(&net.state.db).await.expect("count");
+    assert_eq!(after, near_rows, "no near-key row");
+    let (_, page) = net.get("/v1/financings", &second_t).await;
+    assert_eq!(ids(&page), Vec::<i64>::new(), "{page}");
+
+    // Offered for real under another order to another financier: flagged, with the reason.
+    let (s, amount) = net.post(&offers(o2), &second_t, offer_with("5000000", "inv n 1", "2026-11-20", "9500000")).await;
+    assert_eq!(s, StatusCode::CREATED, "{amount}");
+    let review = &amount["review"];
+    assert_eq!(review.as_array().map(Vec::len), Some(1), "{amount}");
+    assert_eq!(review[0]["code"], "NEAR_DUPLICATE");
+    assert_eq!(review[0]["financing_id"], f1);
+    assert_eq!(review[0]["differs"], json!(["amount"]));
+    assert_eq!(review[0]["reason"], format!("same invoice number and seller as financing {f1}; amount differs"));
+    let f2 = amount["id"].as_i64().expect("id");
+    // Stored: its financier sees the flags, the seller does not.
+    let (_, again) = net.get(&format!("/v1/financings/{f2}"), &second_t).await;
+    assert_eq!(again["review"], *review, "{again}");
+    let (_, seller_view) = net.get(&format!("/v1/financings/{f2}"), &p.seller_t).await;
+    assert_eq!(seller_view["review"], json!([]), "{seller_view}");
+
+    // Another date (same amount as the first): flagged "date" against the first, "amount
+    // and date" against the second.
+    let (s, date) = net.post(&offers(o3), &third_t, offer_with("5000000", "INV-N-1", "2026-11-21", "10000000")).await;
+    assert_eq!(s, StatusCode::CREATED, "{date}");
+    assert_eq!(date["review"][0]["financing_id"], f1, "{date}");
+    assert_eq!(date["review"][0]["differs"], json!(["date"]), "{date}");
+    assert_eq!(date["review"][0]["reason"], format!("same invoice number and seller as financing {f1}; date differs"));
+    assert_eq!(date["review"][1]["financing_id"], f2, "{date}");
+    assert_eq!(date["review"][1]["differs"], json!(["amount", "date"]), "{date}");
+
+    // The first is accepted: the exact invoice under a fourth order is refused with its
+    // stable code, by the check route too.
+    let (s, live) = net.post(&format!("/v1/financings/{f1}/accept"), &p.seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    let exact = offer_with("5000000", "INV-N-1", "2026-11-20", "10000000");
+    let check = check_body(o4, "INV-N-1", "2026-11-20", "10000000");
+    let (s, checked) = net.post("/v1/financings/check", &third_t, check).await;
+    assert_eq!(s, StatusCode::OK, "{checked}");
+    assert_eq!(checked["refusal"]["code"], "DUPLICATE_FINGERPRINT", "{checked}");
+    expect_error(net.post(&offers(o4), &third_t, exact).await, 409, "DUPLICATE_FINGERPRINT");
+    // A withdrawn offer no longer counts.
+    let (s, body) = net.post(&format!("/v1/financings/{f2}/withdraw"), &second_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let check = check_body(o4, "INV-N-1", "2026-11-20", "9500000");
+    let (_, checked) = net.post("/v1/financings/check", &third_t, check).await;
+    let flagged: Vec<i64> =
+        checked["review"].as_array().expect("review").iter().filter_map(|f| f["financing_id"].as_i64()).collect();
+    assert!(!flagged.contains(&f2), "{checked}");
+    assert!(flagged.contains(&f1), "{checked}");
+    // Only financiers check.
+    let check = check_body(o4, "INV-N-1", "2026-11-20", "10000000");
+    expect_error(net.post("/v1/financings/check", &p.seller_t, check).await, 403, "NOT_FINANCIER");
+
+    rebuilt_read_model_equals_live(net, "FingerprintRegistered").await;
+}
+
+/// The body of `POST /v1/financings/check` for milestone 0 of `order_id`.
+fn check_body(order_id: i64, number: &str, date: &str, amount: &str) -> Value {
+    let mut check = offer_with("5000000", number, date, amount);
+    check["order_id"] = json!(order_id);
+    check["milestone"] = json!(0);
+    check
+}
+
 async fn payables_financing(net: Net) {
     let p = parties(&net).await;
     let (financier, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
@@ -440,6 +546,20 @@ async fn the_same_bill_of_lading_under_another_order_is_refused_on_postgres() {
         return;
     };
     same_bill_of_lading(Net::start(db).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn near_duplicates_are_flagged_for_review_and_exact_ones_refused_on_sqlite() {
+    near_duplicates(Net::start(Db::Sqlite).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn near_duplicates_are_flagged_for_review_and_exact_ones_refused_on_postgres() {
+    let Some(db) = Db::postgres() else {
+        eprintln!("TRADECHAIN_TEST_POSTGRES_URL not set: run through scripts/with-postgres.sh");
+        return;
+    };
+    near_duplicates(Net::start(db).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

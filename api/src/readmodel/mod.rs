@@ -25,7 +25,7 @@ pub use chain_tables::{
     consent, cursor, document, event, financing, fingerprint, milestone, order, organisation, payment,
     verification_request,
 };
-pub use offchain::{api_token, audit, document_file, member, order_detail, schema_version};
+pub use offchain::{api_token, audit, document_file, financing_near, member, order_detail, schema_version};
 
 /// Version of the schema this code writes.
 pub const SCHEMA_VERSION: i32 = 2;
@@ -104,7 +104,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     create(db, order_detail::Entity).await?;
     create(db, document_file::Entity).await?;
     create(db, audit::Entity).await?;
+    create(db, financing_near::Entity).await?;
     index(db, "api_tokens", "api_tokens_org", &[api_token::Column::Org]).await?;
+    index(db, "financing_near_keys", "financing_near_keys_key", &[financing_near::Column::NearKey]).await?;
     let current = schema_version::Entity::find_by_id(1).one(db).await?;
     match current {
         None => {
