@@ -9,18 +9,22 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tradechain-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Every npm project the tests use, each pinned by its package-lock.json.
-for dir in contracts-sol engine/tests/js; do
+for dir in contracts-sol engine/tests/js chains/hardhat; do
   if [ -f "$dir/package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
 # With the compiler installed, the stale-artifact check must run, never skip.
 export TRADECHAIN_REQUIRE_SOLC=1
+# The remote-network tests run against a Hardhat node (chains/hardhat), which
+# with-hardhat.sh starts on a free loopback port; in CI they must run, never skip.
+export TRADECHAIN_REQUIRE_HARDHAT=1
 
 # The read-model and outbox tests run against SQLite and against a real PostgreSQL server,
-# which with-postgres.sh starts on a free loopback port and stops afterwards.
+# which with-postgres.sh starts on a free loopback port and stops afterwards; with-hardhat.sh
+# likewise runs a Hardhat node around the same command.
 if cargo nextest --version >/dev/null 2>&1; then
-  exec scripts/with-postgres.sh cargo nextest run --workspace --no-fail-fast "$@"
+  exec scripts/with-postgres.sh scripts/with-hardhat.sh cargo nextest run --workspace --no-fail-fast "$@"
 else
-  exec scripts/with-postgres.sh cargo test --workspace --no-fail-fast "$@"
+  exec scripts/with-postgres.sh scripts/with-hardhat.sh cargo test --workspace --no-fail-fast "$@"
 fi

@@ -176,14 +176,32 @@ impl ChainClient {
     /// hash when it succeeded; [`ChainError::Reverted`] when it was included and reverted.
     /// A "nonce too low" (another transaction of ours got in first) is retried with a fresh nonce.
     pub async fn send<C: SolCall>(&self, signer: &PrivateKeySigner, to: Address, call: &C) -> Result<B256, ChainError> {
-        let input = Bytes::from(call.abi_encode());
+        self.send_input(signer, Some(to), Bytes::from(call.abi_encode())).await
+    }
+
+    /// Sign a transaction carrying `input` (a contract creation when `to` is `None`), send it
+    /// and wait for its receipt, as [`ChainClient::send`] does.
+    ///
+    /// Fees: the price is the node's `eth_gasPrice`, so the same code pays nothing on a
+    /// zero-gas-price network (the embedded node, Besu free gas) and pays the going price
+    /// on one that charges gas (Hardhat, a public testnet). The signer must then hold enough
+    /// native currency for `gas_limit * gas_price`.
+    pub async fn send_input(
+        &self,
+        signer: &PrivateKeySigner,
+        to: Option<Address>,
+        input: Bytes,
+    ) -> Result<B256, ChainError> {
         let from = signer.address();
         let chain_id = self.chain_id().await?;
         let gas_price: U256 = self.request("eth_gasPrice", json!([])).await?;
         let gas_price = u128::try_from(gas_price)
             .map_err(|_| ChainError::Decode { method: "eth_gasPrice", detail: "too large".into() })?;
-        let estimate: U256 =
-            self.request("eth_estimateGas", json!([{ "from": from, "to": to, "data": input }])).await?;
+        let mut estimate_tx = json!({ "from": from, "data": input });
+        if let Some(to) = to {
+            estimate_tx["to"] = json!(to);
+        }
+        let estimate: U256 = self.request("eth_estimateGas", json!([estimate_tx])).await?;
         let gas_limit = u256_to_u64(estimate, "eth_estimateGas")?.saturating_mul(5) / 4 + 10_000;
         let mut attempts = 0;
         loop {
@@ -194,7 +212,7 @@ impl ChainClient {
                 nonce: u256_to_u64(nonce, "eth_getTransactionCount")?,
                 gas_price,
                 gas_limit,
-                to: TxKind::Call(to),
+                to: to.map_or(TxKind::Create, TxKind::Call),
                 value: U256::ZERO,
                 input: input.clone(),
             };
@@ -208,6 +226,11 @@ impl ChainClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The native balance of `who` at the latest block (what pays for gas).
+    pub async fn balance(&self, who: Address) -> Result<U256, ChainError> {
+        self.request("eth_getBalance", json!([who, "latest"])).await
     }
 
     async fn wait(&self, hash: B256) -> Result<B256, ChainError> {
