@@ -339,6 +339,20 @@ pub async fn run(scenario: &Scenario, platform: &Embedded, dir: &Path, print: bo
     for (n, step) in scenario.steps.iter().enumerate() {
         play_step(&mut r, n + 1, step.get_ref()).await?;
     }
+    r.emit("");
+    let keys: Vec<String> = r.orders.keys().cloned().collect();
+    for key in keys {
+        let o = r.order(&key).await?;
+        let currency = o["currency"].as_str().unwrap_or("USD").to_string();
+        let minor = |f: &str| o[f].as_str().and_then(|v| v.parse::<u128>().ok()).unwrap_or(0);
+        r.emit(&format!(
+            "order {key} (#{}): {} — paid {} of {}",
+            o["id"],
+            o["state"].as_str().unwrap_or("?"),
+            format_money(&currency, minor("paid_minor")),
+            format_money(&currency, minor("amount_minor"))
+        ));
+    }
     Ok(r.timeline)
 }
 
