@@ -151,7 +151,9 @@ fn run_scenarios(files: &[PathBuf]) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let options = tradechain_scenarios::Options { print: true, ..Default::default() };
     let mut failed = Vec::new();
-    for file in files {
+    // `scenarios/*.toml` also matches the runner crate's manifest, which is not a scenario.
+    let files: Vec<&PathBuf> = files.iter().filter(|f| f.file_name().is_none_or(|n| n != "Cargo.toml")).collect();
+    for file in &files {
         println!("== {}", file.display());
         match runtime.block_on(tradechain_scenarios::play_file(file, &options)) {
             Ok(_) => println!("== {}: ok\n", file.display()),
