@@ -107,6 +107,9 @@ pub struct Step {
     pub reason: Option<String>,
     #[serde(default)]
     pub days: Option<u32>,
+    /// The step must be refused with this error code (e.g. `DOCUMENT_NOT_ATTESTED`).
+    #[serde(default)]
+    pub expect_error: Option<String>,
     #[serde(default)]
     pub expect: Option<Expect>,
 }

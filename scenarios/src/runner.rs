@@ -524,7 +524,20 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
         }
     };
     let (status, body) = result;
-    if !(200..300).contains(&status) {
+    let ok = (200..300).contains(&status);
+    if let Some(code) = &step.expect_error {
+        let got = body["error"]["code"].as_str().unwrap_or(if ok { "success" } else { "no error code" });
+        if got != code {
+            return Err(unmet(n, &what, "expect_error", code, got));
+        }
+        let state = match r.orders.contains_key(&key) {
+            true => r.order(&key).await?["state"].as_str().unwrap_or("").to_string(),
+            false => String::new(),
+        };
+        r.line(&actor, &format!("tries: {action}"), &state, &format!("refused: {code}")).await?;
+        return check(r, n, &what, step).await;
+    }
+    if !ok {
         return Err(fail(status_error(status, &body)));
     }
     let after = r.order(&key).await?;
