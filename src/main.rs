@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-mod demo;
-
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tradechain_engine::{GenesisCall, Node, NodeConfig};
@@ -20,11 +18,17 @@ struct Cli {
 enum Command {
     /// Run the chain: JSON-RPC on 127.0.0.1:8545 by default, data in --data-dir.
     Node(NodeArgs),
-    /// Play a whole trade on an embedded chain in a temporary directory and print its timeline.
+    /// Play the flagship scenario (coffee at sight on the bill of lading) on an embedded
+    /// platform in a temporary directory, print its timeline and verify the chain.
     Demo {
         /// Keep the chain in this directory instead of a temporary one.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Scenarios: trade flows written as TOML (see scenarios/).
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
     },
     /// Run the sandbox bank: ISO 20022 over HTTP, a double-entry ledger, fault switches.
     SandboxBank(tradechain_bank_adapters::sandbox::SandboxArgs),
@@ -46,6 +50,16 @@ enum Command {
         /// Data directory of a stopped node.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// Play each FILE on a fresh embedded platform (node, API, sandbox bank, settlement
+    /// workers) through REST and JSON-RPC; exit non-zero if any expectation is unmet.
+    Run {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -82,8 +96,9 @@ struct NodeArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // The demo prints its own timeline; the node's info logs would drown it.
-    let default_filter = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    // The demo and scenarios print their own timeline; the node's info logs would drown it.
+    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Scenario { .. });
+    let default_filter = if quiet { "warn" } else { "info" };
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -105,13 +120,8 @@ fn main() -> anyhow::Result<()> {
             }))?;
             Ok(())
         }
-        Command::Demo { data_dir } => match data_dir {
-            Some(dir) => demo::run(&dir),
-            None => {
-                let dir = tempfile::tempdir()?;
-                demo::run(dir.path())
-            }
-        },
+        Command::Demo { data_dir } => run_demo(data_dir),
+        Command::Scenario { command: ScenarioCommand::Run { files } } => run_scenarios(&files),
         Command::Verify { data_dir } => {
             let report = tradechain_engine::verify::verify(&data_dir)
                 .with_context(|| format!("verification of {} failed", data_dir.display()))?;
@@ -122,6 +132,43 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The flagship scenario `tradechain demo` plays.
+const DEMO_SCENARIO: &str = include_str!("../scenarios/coffee-at-sight.toml");
+
+fn run_demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let options = tradechain_scenarios::Options { print: true, data_dir, verify: true };
+    tokio::runtime::Runtime::new()?.block_on(tradechain_scenarios::play_text(
+        "scenarios/coffee-at-sight.toml",
+        DEMO_SCENARIO,
+        &options,
+    ))?;
+    Ok(())
+}
+
+fn run_scenarios(files: &[PathBuf]) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let options = tradechain_scenarios::Options { print: true, ..Default::default() };
+    let mut failed = Vec::new();
+    // `scenarios/*.toml` also matches the runner crate's manifest, which is not a scenario.
+    let files: Vec<&PathBuf> = files.iter().filter(|f| f.file_name().is_none_or(|n| n != "Cargo.toml")).collect();
+    for file in &files {
+        println!("== {}", file.display());
+        match runtime.block_on(tradechain_scenarios::play_file(file, &options)) {
+            Ok(_) => println!("== {}: ok\n", file.display()),
+            Err(e) => {
+                println!("== {}: FAILED\n", file.display());
+                eprintln!("error: {e}");
+                failed.push(file.display().to_string());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("{} of {} scenarios failed: {}", failed.len(), files.len(), failed.join(", "));
+    }
+    println!("{} scenarios played green", files.len());
+    Ok(())
 }
 
 fn genesis_calls(config: &NodeConfig) -> anyhow::Result<Vec<GenesisCall>> {

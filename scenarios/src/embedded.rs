@@ -1,0 +1,122 @@
+//! The embedded platform a scenario plays against: a dev node with the REST API and
+//! JSON-RPC on one loopback port, the sandbox bank on another, in a temporary directory.
+//! (The same wiring as `api/tests/common` and `bank-adapters/tests/support`.)
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use sea_orm::EntityTrait;
+use tradechain_api::{ApiConfig, AppState, Platform};
+use tradechain_engine::{GenesisCall, Node, NodeConfig};
+
+use crate::Error;
+
+pub struct Embedded {
+    pub base: String,
+    pub bank_url: String,
+    pub operator_token: String,
+    pub chain_dir: PathBuf,
+    state: Option<AppState>,
+    node: Option<Node>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    bank: tokio::task::JoinHandle<()>,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Platform(format!("{what}: {e}"))
+}
+
+impl Embedded {
+    pub async fn start(dir: &Path) -> Result<Embedded, Error> {
+        // reqwest is built without a default TLS provider in this workspace; we speak plain HTTP.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let chain_dir = dir.join("chain");
+        let config = NodeConfig::dev_in(&chain_dir);
+        let operator = config.operator_address().map_err(|e| err("dev operator", e))?;
+        let genesis = tradechain_contracts::genesis::plan(operator)
+            .into_iter()
+            .map(|c| GenesisCall { to: c.to, input: c.input })
+            .collect();
+        let node = Node::open(config.clone(), genesis).map_err(|e| err("cannot open the chain", e))?;
+        let database_url = format!("sqlite://{}?mode=rwc", dir.join("readmodel.sqlite").display());
+        let api = ApiConfig { database_url: Some(database_url), ..ApiConfig::for_node(&config) };
+        let platform = Platform::start(node.clone(), api.clone()).await.map_err(|e| err("platform", e))?;
+        let state = platform.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
+        let addr = listener.local_addr().map_err(|e| err("bind", e))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = platform
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let operator_token = std::fs::read_to_string(api.operator_token_file())
+            .map_err(|e| err("dev operator token", e))?
+            .trim()
+            .to_string();
+
+        let bank_db = format!("sqlite://{}?mode=rwc", dir.join("sandbox-bank.sqlite").display());
+        let ledger = tradechain_bank_adapters::sandbox::ledger::Ledger::open(&bank_db)
+            .await
+            .map_err(|e| err("sandbox bank", e))?;
+        let bank_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
+        let bank_addr = bank_listener.local_addr().map_err(|e| err("bind", e))?;
+        let router = tradechain_bank_adapters::sandbox::router(Arc::new(ledger));
+        let bank = tokio::spawn(async move {
+            let _ = axum::serve(bank_listener, router).await;
+        });
+        Ok(Embedded {
+            base: format!("http://{addr}"),
+            bank_url: format!("http://{bank_addr}"),
+            operator_token,
+            chain_dir,
+            state: Some(state),
+            node: Some(node),
+            stop: Some(stop),
+            server: Some(server),
+            bank,
+        })
+    }
+
+    /// The custodial key of an organisation the platform onboarded: an embedded platform
+    /// hands it to that bank's settlement worker, as a bank running its own node would
+    /// configure its worker with its key.
+    pub async fn custodial_key(&self, address: Address) -> Result<PrivateKeySigner, Error> {
+        let state = self.state.as_ref().ok_or_else(|| err("platform", "stopped"))?;
+        let a = format!("{address:#x}");
+        let member = tradechain_api::readmodel::member::Entity::find_by_id(a.clone())
+            .one(&state.db)
+            .await
+            .map_err(|e| err("read model", e))?
+            .ok_or_else(|| err("member", format!("{a} unknown")))?;
+        let sealed = member.key_ciphertext.ok_or_else(|| err("member", format!("{a} is not custodial")))?;
+        state.keystore.open(address, &sealed).map_err(|e| err("keystore", e))
+    }
+
+    /// Stop serving and close the chain, so its directory can be verified.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+        self.state = None;
+        self.node = None;
+        self.bank.abort();
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.bank.abort();
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
