@@ -87,6 +87,18 @@ pub enum Action {
     Expire,
     AdvanceDays,
     WaitSettled,
+    /// A financier offers to finance a milestone (`financing` names the offer).
+    OfferFinancing,
+    /// The financed firm takes the offer.
+    AcceptFinancing,
+    /// The financier records the advance it paid.
+    AdvanceFinancing,
+    /// The sandbox bank goes down (503 on every ISO endpoint).
+    BankDown,
+    /// The sandbox bank comes back.
+    BankUp,
+    /// Each settlement worker makes one pass; nothing need be paid.
+    TrySettle,
 }
 
 /// One step: `actor` does `action` on `order`; then `expect` must hold.
@@ -107,6 +119,26 @@ pub struct Step {
     pub reason: Option<String>,
     #[serde(default)]
     pub days: Option<u32>,
+    /// The financing this step is about (named by `offer_financing`).
+    #[serde(default)]
+    pub financing: Option<String>,
+    /// `receivable` or `payable`, for `offer_financing`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The milestone financed, 1-based (default 1).
+    #[serde(default)]
+    pub milestone: Option<usize>,
+    #[serde(default)]
+    pub advance_minor: Option<u64>,
+    #[serde(default)]
+    pub extra_days: Option<u32>,
+    #[serde(default)]
+    pub rate_bps: Option<u32>,
+    /// The invoice financed: its number and amount.
+    #[serde(default)]
+    pub invoice: Option<String>,
+    #[serde(default)]
+    pub invoice_amount_minor: Option<u64>,
     /// The step must be refused with this error code (e.g. `DOCUMENT_NOT_ATTESTED`).
     #[serde(default)]
     pub expect_error: Option<String>,
@@ -130,6 +162,12 @@ pub struct Expect {
     /// Sandbox-bank balances in minor units, by party name.
     #[serde(default)]
     pub balances: Option<BTreeMap<String, i64>>,
+    /// How many payments the sandbox bank has booked in all.
+    #[serde(default)]
+    pub bank_payments: Option<usize>,
+    /// The state of the step's financing (e.g. `live`, `settled`).
+    #[serde(default)]
+    pub financing_state: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,8 +235,19 @@ impl Scenario {
                     }
                 }
             }
-            let needs_actor = !matches!(s.action, Action::AdvanceDays | Action::WaitSettled);
-            let needs_order = s.action != Action::AdvanceDays;
+            let needs_actor = !matches!(
+                s.action,
+                Action::AdvanceDays | Action::WaitSettled | Action::BankDown | Action::BankUp | Action::TrySettle
+            );
+            let needs_order = !matches!(s.action, Action::AdvanceDays | Action::BankDown | Action::BankUp);
+            let needs_financing =
+                matches!(s.action, Action::OfferFinancing | Action::AcceptFinancing | Action::AdvanceFinancing);
+            if needs_financing && s.financing.is_none() {
+                return Err(bad(format!("{:?} needs a `financing` name", s.action)));
+            }
+            if s.action == Action::OfferFinancing && s.kind.is_none() {
+                return Err(bad("offer_financing needs a `kind` (receivable or payable)".into()));
+            }
             let needs_doc = matches!(
                 s.action,
                 Action::SubmitDocument | Action::Attest | Action::AcceptDocument | Action::RejectDocument
