@@ -99,6 +99,10 @@ pub enum Action {
     BankUp,
     /// Each settlement worker makes one pass; nothing need be paid.
     TrySettle,
+    /// The firm (`actor`) grants `financier` a consent to read its history for `days`.
+    GrantConsent,
+    /// The financier (`actor`) reads `firm`'s credit profile.
+    QueryCredit,
 }
 
 /// One step: `actor` does `action` on `order`; then `expect` must hold.
@@ -139,6 +143,12 @@ pub struct Step {
     pub invoice: Option<String>,
     #[serde(default)]
     pub invoice_amount_minor: Option<u64>,
+    /// The financier a consent is granted to, for `grant_consent`.
+    #[serde(default)]
+    pub financier: Option<String>,
+    /// The firm whose credit profile is read, for `query_credit`.
+    #[serde(default)]
+    pub firm: Option<String>,
     /// The step must be refused with this error code (e.g. `DOCUMENT_NOT_ATTESTED`).
     #[serde(default)]
     pub expect_error: Option<String>,
@@ -165,6 +175,9 @@ pub struct Expect {
     /// How many payments the sandbox bank has booked in all.
     #[serde(default)]
     pub bank_payments: Option<usize>,
+    /// Figures of the credit profile read by `query_credit`, by name (JSON-equal values).
+    #[serde(default)]
+    pub figures: Option<BTreeMap<String, toml::Value>>,
     /// The state of the step's financing (e.g. `live`, `settled`).
     #[serde(default)]
     pub financing_state: Option<String>,
@@ -239,7 +252,23 @@ impl Scenario {
                 s.action,
                 Action::AdvanceDays | Action::WaitSettled | Action::BankDown | Action::BankUp | Action::TrySettle
             );
-            let needs_order = !matches!(s.action, Action::AdvanceDays | Action::BankDown | Action::BankUp);
+            for (field, who) in [("financier", &s.financier), ("firm", &s.firm)] {
+                if let Some(w) = who
+                    && !party(w)
+                {
+                    return Err(bad(format!("{field} `{w}` is not a party")));
+                }
+            }
+            if s.action == Action::GrantConsent && (s.financier.is_none() || s.days.is_none()) {
+                return Err(bad("grant_consent needs a `financier` and `days`".into()));
+            }
+            if s.action == Action::QueryCredit && s.firm.is_none() {
+                return Err(bad("query_credit needs a `firm`".into()));
+            }
+            let needs_order = !matches!(
+                s.action,
+                Action::AdvanceDays | Action::BankDown | Action::BankUp | Action::GrantConsent | Action::QueryCredit
+            );
             let needs_financing =
                 matches!(s.action, Action::OfferFinancing | Action::AcceptFinancing | Action::AdvanceFinancing);
             if needs_financing && s.financing.is_none() {

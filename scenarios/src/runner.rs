@@ -176,6 +176,15 @@ impl<'a> Runner<'a> {
         self.members.iter().find(|m| m.name == name).expect("parties are checked when parsing")
     }
 
+    /// `text` with the members' addresses replaced by their names.
+    fn redact_addresses(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for m in &self.members {
+            out = out.replace(&m.address, &m.name).replace(&m.address.to_lowercase(), &m.name);
+        }
+        out
+    }
+
     fn name_of(&self, address: &str) -> String {
         self.members
             .iter()
@@ -422,6 +431,61 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
                 note = format!("{}; {note}", notes.join("; "));
             }
             r.line("settlement", "the workers try once", &state, &note).await?;
+            return check(r, n, &what, step).await;
+        }
+        Action::GrantConsent => {
+            let financier = step.financier.clone().unwrap_or_default();
+            let days = step.days.unwrap_or(0);
+            let now = r.chain_time().await?;
+            let body = json!({ "financier": r.member(&financier).address, "expires_at": date_after(now, days) });
+            let (status, res) = r.call("POST", "/v1/consents", &token, Some(body)).await?;
+            if !(200..300).contains(&status) {
+                return Err(fail(status_error(status, &res)));
+            }
+            r.line(&actor, &format!("consents: {financier} may read its history"), "", &format!("for {days} days"))
+                .await?;
+            return check(r, n, &what, step).await;
+        }
+        Action::QueryCredit => {
+            let firm = step.firm.clone().unwrap_or_default();
+            r.sync().await?;
+            let address = r.member(&firm).address.clone();
+            let (status, res) = r.call("GET", &format!("/v1/firms/{address}/credit-profile"), &token, None).await?;
+            if let Some(code) = &step.expect_error {
+                let got = res["error"]["code"].as_str().unwrap_or("success");
+                if got != code {
+                    return Err(unmet(n, &what, "expect_error", code, got));
+                }
+                r.line(&actor, &format!("tries: reads {firm}'s credit profile"), "", &format!("refused: {code}"))
+                    .await?;
+                return check(r, n, &what, step).await;
+            }
+            if status != 200 {
+                return Err(fail(status_error(status, &res)));
+            }
+            r.line(&actor, &format!("reads {firm}'s credit profile"), "", "").await?;
+            let empty = Vec::new();
+            for f in res["figures"].as_array().unwrap_or(&empty) {
+                let name = f["name"].as_str().unwrap_or("?");
+                if matches!(name, "quarterly_trend" | "trading_period" | "concentration") {
+                    continue;
+                }
+                let v = r.redact_addresses(&f["value"].to_string());
+                r.emit(&format!("{:<8} {:<20} {name}: {v}", "", ""));
+            }
+            if let Some(want) = step.expect.as_ref().and_then(|e| e.figures.as_ref()) {
+                for (name, value) in want {
+                    let want = serde_json::to_value(value).map_err(|e| fail(e.to_string()))?;
+                    let got = res["figures"]
+                        .as_array()
+                        .and_then(|fs| fs.iter().find(|f| f["name"] == name.as_str()))
+                        .map(|f| f["value"].clone())
+                        .unwrap_or(Value::Null);
+                    if got != want {
+                        return Err(unmet(n, &what, &format!("figures.{name}"), want, got));
+                    }
+                }
+            }
             return check(r, n, &what, step).await;
         }
         Action::OfferFinancing => {
@@ -685,7 +749,7 @@ fn unmet(n: usize, what: &str, expectation: &str, expected: impl ToString, actua
 
 async fn check(r: &Runner<'_>, n: usize, what: &str, step: &Step) -> Result<(), Error> {
     let Some(e) = &step.expect else { return Ok(()) };
-    let Expect { order, state, paid_minor, milestones, balances, bank_payments, financing_state } = e;
+    let Expect { order, state, paid_minor, milestones, balances, bank_payments, financing_state, figures: _ } = e;
     if let Some(want) = bank_payments {
         let all = r.bank_admin(reqwest::Method::GET, "/admin/payments", None).await?;
         let got = all.as_array().map_or(0, Vec::len);
