@@ -99,6 +99,14 @@ pub enum Action {
     BankUp,
     /// Each settlement worker makes one pass; nothing need be paid.
     TrySettle,
+    /// The `actor` releases a triggered milestone that has fallen due.
+    ReleaseMilestone,
+    /// The payer (`actor`) confirms it paid a due milestone, with a `reference`.
+    ConfirmMilestone,
+    /// The financed firm (`actor`) releases the repayment of a payables financing at its date.
+    ReleaseRepayment,
+    /// The repayer (`actor`) confirms the repayment, with a `reference`.
+    ConfirmRepayment,
     /// The firm (`actor`) grants `financier` a consent to read its history for `days`.
     GrantConsent,
     /// The financier (`actor`) reads `firm`'s credit profile.
@@ -143,6 +151,9 @@ pub struct Step {
     pub invoice: Option<String>,
     #[serde(default)]
     pub invoice_amount_minor: Option<u64>,
+    /// A payment reference, for `confirm_milestone` and `confirm_repayment`.
+    #[serde(default)]
+    pub reference: Option<String>,
     /// The financier a consent is granted to, for `grant_consent`.
     #[serde(default)]
     pub financier: Option<String>,
@@ -269,8 +280,14 @@ impl Scenario {
                 s.action,
                 Action::AdvanceDays | Action::BankDown | Action::BankUp | Action::GrantConsent | Action::QueryCredit
             );
-            let needs_financing =
-                matches!(s.action, Action::OfferFinancing | Action::AcceptFinancing | Action::AdvanceFinancing);
+            let needs_financing = matches!(
+                s.action,
+                Action::OfferFinancing
+                    | Action::AcceptFinancing
+                    | Action::AdvanceFinancing
+                    | Action::ReleaseRepayment
+                    | Action::ConfirmRepayment
+            );
             if needs_financing && s.financing.is_none() {
                 return Err(bad(format!("{:?} needs a `financing` name", s.action)));
             }

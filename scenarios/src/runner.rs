@@ -531,6 +531,49 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
             );
             got
         }
+        Action::ReleaseMilestone | Action::ConfirmMilestone => {
+            let index = step.milestone.unwrap_or(1).saturating_sub(1);
+            if step.action == Action::ReleaseMilestone {
+                action = format!("releases milestone {}", index + 1);
+                r.call("POST", &path(&format!("/milestones/{index}/release")), &token, Some(json!({}))).await?
+            } else {
+                let reference = step.reference.clone().unwrap_or_else(|| format!("PAY-{key}-{}", index + 1));
+                action = format!("confirms it paid milestone {} ({reference})", index + 1);
+                r.call(
+                    "POST",
+                    &path(&format!("/milestones/{index}/confirm")),
+                    &token,
+                    Some(json!({ "reference": reference })),
+                )
+                .await?
+            }
+        }
+        Action::ReleaseRepayment | Action::ConfirmRepayment => {
+            let name = step.financing.clone().unwrap_or_default();
+            let fid = r.financings.get(&name).ok_or_else(|| fail(format!("financing `{name}` was not offered")))?.0;
+            let got = if step.action == Action::ReleaseRepayment {
+                action = format!("releases the repayment of financing {name}");
+                r.call("POST", &format!("/v1/financings/{fid}/repayment/release"), &token, Some(json!({}))).await?
+            } else {
+                let reference = step.reference.clone().unwrap_or_else(|| format!("REPAY-{fid:04}"));
+                action = format!("confirms the repayment of financing {name} ({reference})");
+                r.call(
+                    "POST",
+                    &format!("/v1/financings/{fid}/repayment/confirm"),
+                    &token,
+                    Some(json!({ "reference": reference })),
+                )
+                .await?
+            };
+            if let Some(amount) = got.1["repayment_amount_minor"].as_str().and_then(|a| a.parse::<u128>().ok()) {
+                let currency = r.orders_spec(&key).map_or("USD", |o| o.currency.as_str());
+                terms_note = format!("repayment {} → {}", format_money(currency, amount), {
+                    let fin = got.1["financier"].as_str().unwrap_or("");
+                    r.name_of(fin)
+                });
+            }
+            got
+        }
         Action::AcceptFinancing | Action::AdvanceFinancing => {
             let name = step.financing.clone().unwrap_or_default();
             let fid = r.financings.get(&name).ok_or_else(|| fail(format!("financing `{name}` was not offered")))?.0;
