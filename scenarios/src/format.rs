@@ -87,6 +87,30 @@ pub enum Action {
     Expire,
     AdvanceDays,
     WaitSettled,
+    /// A financier offers to finance a milestone (`financing` names the offer).
+    OfferFinancing,
+    /// The financed firm takes the offer.
+    AcceptFinancing,
+    /// The financier records the advance it paid.
+    AdvanceFinancing,
+    /// The sandbox bank goes down (503 on every ISO endpoint).
+    BankDown,
+    /// The sandbox bank comes back.
+    BankUp,
+    /// Each settlement worker makes one pass; nothing need be paid.
+    TrySettle,
+    /// The `actor` releases a triggered milestone that has fallen due.
+    ReleaseMilestone,
+    /// The payer (`actor`) confirms it paid a due milestone, with a `reference`.
+    ConfirmMilestone,
+    /// The financed firm (`actor`) releases the repayment of a payables financing at its date.
+    ReleaseRepayment,
+    /// The repayer (`actor`) confirms the repayment, with a `reference`.
+    ConfirmRepayment,
+    /// The firm (`actor`) grants `financier` a consent to read its history for `days`.
+    GrantConsent,
+    /// The financier (`actor`) reads `firm`'s credit profile.
+    QueryCredit,
 }
 
 /// One step: `actor` does `action` on `order`; then `expect` must hold.
@@ -107,6 +131,35 @@ pub struct Step {
     pub reason: Option<String>,
     #[serde(default)]
     pub days: Option<u32>,
+    /// The financing this step is about (named by `offer_financing`).
+    #[serde(default)]
+    pub financing: Option<String>,
+    /// `receivable` or `payable`, for `offer_financing`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The milestone financed, 1-based (default 1).
+    #[serde(default)]
+    pub milestone: Option<usize>,
+    #[serde(default)]
+    pub advance_minor: Option<u64>,
+    #[serde(default)]
+    pub extra_days: Option<u32>,
+    #[serde(default)]
+    pub rate_bps: Option<u32>,
+    /// The invoice financed: its number and amount.
+    #[serde(default)]
+    pub invoice: Option<String>,
+    #[serde(default)]
+    pub invoice_amount_minor: Option<u64>,
+    /// A payment reference, for `confirm_milestone` and `confirm_repayment`.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// The financier a consent is granted to, for `grant_consent`.
+    #[serde(default)]
+    pub financier: Option<String>,
+    /// The firm whose credit profile is read, for `query_credit`.
+    #[serde(default)]
+    pub firm: Option<String>,
     /// The step must be refused with this error code (e.g. `DOCUMENT_NOT_ATTESTED`).
     #[serde(default)]
     pub expect_error: Option<String>,
@@ -130,6 +183,15 @@ pub struct Expect {
     /// Sandbox-bank balances in minor units, by party name.
     #[serde(default)]
     pub balances: Option<BTreeMap<String, i64>>,
+    /// How many payments the sandbox bank has booked in all.
+    #[serde(default)]
+    pub bank_payments: Option<usize>,
+    /// Figures of the credit profile read by `query_credit`, by name (JSON-equal values).
+    #[serde(default)]
+    pub figures: Option<BTreeMap<String, toml::Value>>,
+    /// The state of the step's financing (e.g. `live`, `settled`).
+    #[serde(default)]
+    pub financing_state: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,8 +259,41 @@ impl Scenario {
                     }
                 }
             }
-            let needs_actor = !matches!(s.action, Action::AdvanceDays | Action::WaitSettled);
-            let needs_order = s.action != Action::AdvanceDays;
+            let needs_actor = !matches!(
+                s.action,
+                Action::AdvanceDays | Action::WaitSettled | Action::BankDown | Action::BankUp | Action::TrySettle
+            );
+            for (field, who) in [("financier", &s.financier), ("firm", &s.firm)] {
+                if let Some(w) = who
+                    && !party(w)
+                {
+                    return Err(bad(format!("{field} `{w}` is not a party")));
+                }
+            }
+            if s.action == Action::GrantConsent && (s.financier.is_none() || s.days.is_none()) {
+                return Err(bad("grant_consent needs a `financier` and `days`".into()));
+            }
+            if s.action == Action::QueryCredit && s.firm.is_none() {
+                return Err(bad("query_credit needs a `firm`".into()));
+            }
+            let needs_order = !matches!(
+                s.action,
+                Action::AdvanceDays | Action::BankDown | Action::BankUp | Action::GrantConsent | Action::QueryCredit
+            );
+            let needs_financing = matches!(
+                s.action,
+                Action::OfferFinancing
+                    | Action::AcceptFinancing
+                    | Action::AdvanceFinancing
+                    | Action::ReleaseRepayment
+                    | Action::ConfirmRepayment
+            );
+            if needs_financing && s.financing.is_none() {
+                return Err(bad(format!("{:?} needs a `financing` name", s.action)));
+            }
+            if s.action == Action::OfferFinancing && s.kind.is_none() {
+                return Err(bad("offer_financing needs a `kind` (receivable or payable)".into()));
+            }
             let needs_doc = matches!(
                 s.action,
                 Action::SubmitDocument | Action::Attest | Action::AcceptDocument | Action::RejectDocument

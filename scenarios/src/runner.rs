@@ -50,6 +50,7 @@ struct Runner<'a> {
     operator_token: String,
     members: Vec<Member>,
     orders: BTreeMap<String, (i64, &'a OrderSpec)>,
+    financings: BTreeMap<String, (i64, String)>,
     workers: Vec<SettlementWorker<IsoHttpRails>>,
     start: u64,
     print: bool,
@@ -175,6 +176,15 @@ impl<'a> Runner<'a> {
         self.members.iter().find(|m| m.name == name).expect("parties are checked when parsing")
     }
 
+    /// `text` with the members' addresses replaced by their names.
+    fn redact_addresses(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for m in &self.members {
+            out = out.replace(&m.address, &m.name).replace(&m.address.to_lowercase(), &m.name);
+        }
+        out
+    }
+
     fn name_of(&self, address: &str) -> String {
         self.members
             .iter()
@@ -282,6 +292,7 @@ pub async fn run(scenario: &Scenario, platform: &Embedded, dir: &Path, print: bo
         operator_token: platform.operator_token.clone(),
         members: Vec::new(),
         orders: BTreeMap::new(),
+        financings: BTreeMap::new(),
         workers: Vec::new(),
         start: 0,
         print,
@@ -388,6 +399,7 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
     let id = r.orders.get(&key).map(|(id, _)| *id);
     let path = |suffix: &str| format!("/v1/orders/{}{suffix}", id.unwrap_or(0));
     let action: String;
+    let mut terms_note = String::new();
     let result = match step.action {
         Action::AdvanceDays => {
             let days = step.days.unwrap_or(0);
@@ -395,6 +407,190 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
             r.rpc("evm_mine", json!([])).await?;
             r.emit(&format!("         ·· {days} days pass"));
             return check(r, n, &what, step).await;
+        }
+        Action::BankDown | Action::BankUp => {
+            let down = step.action == Action::BankDown;
+            r.bank_admin(reqwest::Method::PUT, "/admin/faults", Some(json!({ "down": down }))).await?;
+            let what_happens = if down { "goes down: every instruction gets 503" } else { "is back up" };
+            r.line("sandbox bank", what_happens, "", "").await?;
+            return check(r, n, &what, step).await;
+        }
+        Action::TrySettle => {
+            for w in &r.workers {
+                // The bank may be down: a failed pass is what this step shows.
+                let _ = w.step().await;
+            }
+            let after = r.order(&key).await?;
+            let currency = after["currency"].as_str().unwrap_or("USD").to_string();
+            let notes = r.milestone_notes(before.as_ref(), &after, &currency);
+            let state = after["state"].as_str().unwrap_or("").to_string();
+            let payments = r.bank_admin(reqwest::Method::GET, "/admin/payments", None).await?;
+            let count = payments.as_array().map_or(0, Vec::len);
+            let mut note = format!("{count} payment(s) booked at the bank");
+            if !notes.is_empty() {
+                note = format!("{}; {note}", notes.join("; "));
+            }
+            r.line("settlement", "the workers try once", &state, &note).await?;
+            return check(r, n, &what, step).await;
+        }
+        Action::GrantConsent => {
+            let financier = step.financier.clone().unwrap_or_default();
+            let days = step.days.unwrap_or(0);
+            let now = r.chain_time().await?;
+            let body = json!({ "financier": r.member(&financier).address, "expires_at": date_after(now, days) });
+            let (status, res) = r.call("POST", "/v1/consents", &token, Some(body)).await?;
+            if !(200..300).contains(&status) {
+                return Err(fail(status_error(status, &res)));
+            }
+            r.line(&actor, &format!("consents: {financier} may read its history"), "", &format!("for {days} days"))
+                .await?;
+            return check(r, n, &what, step).await;
+        }
+        Action::QueryCredit => {
+            let firm = step.firm.clone().unwrap_or_default();
+            r.sync().await?;
+            let address = r.member(&firm).address.clone();
+            let (status, res) = r.call("GET", &format!("/v1/firms/{address}/credit-profile"), &token, None).await?;
+            if let Some(code) = &step.expect_error {
+                let got = res["error"]["code"].as_str().unwrap_or("success");
+                if got != code {
+                    return Err(unmet(n, &what, "expect_error", code, got));
+                }
+                r.line(&actor, &format!("tries: reads {firm}'s credit profile"), "", &format!("refused: {code}"))
+                    .await?;
+                return check(r, n, &what, step).await;
+            }
+            if status != 200 {
+                return Err(fail(status_error(status, &res)));
+            }
+            r.line(&actor, &format!("reads {firm}'s credit profile"), "", "").await?;
+            let empty = Vec::new();
+            for f in res["figures"].as_array().unwrap_or(&empty) {
+                let name = f["name"].as_str().unwrap_or("?");
+                if matches!(name, "quarterly_trend" | "trading_period" | "concentration") {
+                    continue;
+                }
+                let v = r.redact_addresses(&f["value"].to_string());
+                r.emit(&format!("{:<8} {:<20} {name}: {v}", "", ""));
+            }
+            if let Some(want) = step.expect.as_ref().and_then(|e| e.figures.as_ref()) {
+                for (name, value) in want {
+                    let want = serde_json::to_value(value).map_err(|e| fail(e.to_string()))?;
+                    let got = res["figures"]
+                        .as_array()
+                        .and_then(|fs| fs.iter().find(|f| f["name"] == name.as_str()))
+                        .map(|f| f["value"].clone())
+                        .unwrap_or(Value::Null);
+                    if got != want {
+                        return Err(unmet(n, &what, &format!("figures.{name}"), want, got));
+                    }
+                }
+            }
+            return check(r, n, &what, step).await;
+        }
+        Action::OfferFinancing => {
+            let spec = r.orders_spec(&key).ok_or_else(|| fail(format!("order `{key}` is not defined")))?;
+            let kind = step.kind.clone().unwrap_or_default();
+            let index = step.milestone.unwrap_or(1).saturating_sub(1);
+            let now = r.chain_time().await?;
+            let invoice_number = step.invoice.clone().unwrap_or_else(|| format!("INV-{key}"));
+            let invoice_amount = step.invoice_amount_minor.unwrap_or(spec.amount_minor);
+            let rate = step.rate_bps.unwrap_or(0);
+            let mut body = json!({
+                "kind": kind,
+                "rate_bps": rate,
+                "invoice": {
+                    "number": invoice_number,
+                    "date": date_after(now, 0),
+                    "amount_minor": invoice_amount.to_string(),
+                    "currency": spec.currency,
+                },
+            });
+            let terms = if kind == "payable" {
+                let extra = step.extra_days.unwrap_or(0);
+                body["extra_days"] = json!(extra);
+                format!("{extra} extra days")
+            } else {
+                let advance = step.advance_minor.unwrap_or(0);
+                body["advance_minor"] = json!(advance.to_string());
+                format!("advance {}", format_money(&spec.currency, u128::from(advance)))
+            };
+            let got =
+                r.call("POST", &path(&format!("/milestones/{index}/financing-offers")), &token, Some(body)).await?;
+            if got.0 == 201
+                && let (Some(name), Some(fid)) = (&step.financing, got.1["id"].as_i64())
+            {
+                r.financings.insert(name.clone(), (fid, token.clone()));
+            }
+            action = format!("offers {kind} finance on invoice {invoice_number}");
+            terms_note = format!(
+                "invoice {}: {terms} at {}.{:02}%",
+                format_money(&spec.currency, u128::from(invoice_amount)),
+                rate / 100,
+                rate % 100
+            );
+            got
+        }
+        Action::ReleaseMilestone | Action::ConfirmMilestone => {
+            let index = step.milestone.unwrap_or(1).saturating_sub(1);
+            if step.action == Action::ReleaseMilestone {
+                action = format!("releases milestone {}", index + 1);
+                r.call("POST", &path(&format!("/milestones/{index}/release")), &token, Some(json!({}))).await?
+            } else {
+                let reference = step.reference.clone().unwrap_or_else(|| format!("PAY-{key}-{}", index + 1));
+                action = format!("confirms it paid milestone {} ({reference})", index + 1);
+                r.call(
+                    "POST",
+                    &path(&format!("/milestones/{index}/confirm")),
+                    &token,
+                    Some(json!({ "reference": reference })),
+                )
+                .await?
+            }
+        }
+        Action::ReleaseRepayment | Action::ConfirmRepayment => {
+            let name = step.financing.clone().unwrap_or_default();
+            let fid = r.financings.get(&name).ok_or_else(|| fail(format!("financing `{name}` was not offered")))?.0;
+            let got = if step.action == Action::ReleaseRepayment {
+                action = format!("releases the repayment of financing {name}");
+                r.call("POST", &format!("/v1/financings/{fid}/repayment/release"), &token, Some(json!({}))).await?
+            } else {
+                let reference = step.reference.clone().unwrap_or_else(|| format!("REPAY-{fid:04}"));
+                action = format!("confirms the repayment of financing {name} ({reference})");
+                r.call(
+                    "POST",
+                    &format!("/v1/financings/{fid}/repayment/confirm"),
+                    &token,
+                    Some(json!({ "reference": reference })),
+                )
+                .await?
+            };
+            if let Some(amount) = got.1["repayment_amount_minor"].as_str().and_then(|a| a.parse::<u128>().ok()) {
+                let currency = r.orders_spec(&key).map_or("USD", |o| o.currency.as_str());
+                terms_note = format!("repayment {} → {}", format_money(currency, amount), {
+                    let fin = got.1["financier"].as_str().unwrap_or("");
+                    r.name_of(fin)
+                });
+            }
+            got
+        }
+        Action::AcceptFinancing | Action::AdvanceFinancing => {
+            let name = step.financing.clone().unwrap_or_default();
+            let fid = r.financings.get(&name).ok_or_else(|| fail(format!("financing `{name}` was not offered")))?.0;
+            if step.action == Action::AcceptFinancing {
+                action = format!("takes financing {name}");
+                r.call("POST", &format!("/v1/financings/{fid}/accept"), &token, Some(json!({}))).await?
+            } else {
+                action = format!("pays the advance of financing {name}");
+                let reference = format!("ADV-{fid:04}");
+                r.call(
+                    "POST",
+                    &format!("/v1/financings/{fid}/advance"),
+                    &token,
+                    Some(json!({ "reference": reference })),
+                )
+                .await?
+            }
         }
         Action::Propose => {
             let spec = r.orders_spec(&key).ok_or_else(|| fail(format!("order `{key}` is not defined")))?;
@@ -542,7 +738,11 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
     }
     let after = r.order(&key).await?;
     let currency = after["currency"].as_str().unwrap_or("USD").to_string();
-    let notes = r.milestone_notes(before.as_ref(), &after, &currency).join("; ");
+    let mut notes = r.milestone_notes(before.as_ref(), &after, &currency);
+    if !terms_note.is_empty() {
+        notes.insert(0, terms_note);
+    }
+    let notes = notes.join("; ");
     let state = after["state"].as_str().unwrap_or("").to_string();
     r.line(&actor, &action, &state, &notes).await?;
     check(r, n, &what, step).await
@@ -592,7 +792,25 @@ fn unmet(n: usize, what: &str, expectation: &str, expected: impl ToString, actua
 
 async fn check(r: &Runner<'_>, n: usize, what: &str, step: &Step) -> Result<(), Error> {
     let Some(e) = &step.expect else { return Ok(()) };
-    let Expect { order, state, paid_minor, milestones, balances } = e;
+    let Expect { order, state, paid_minor, milestones, balances, bank_payments, financing_state, figures: _ } = e;
+    if let Some(want) = bank_payments {
+        let all = r.bank_admin(reqwest::Method::GET, "/admin/payments", None).await?;
+        let got = all.as_array().map_or(0, Vec::len);
+        if got != *want {
+            return Err(unmet(n, what, "bank_payments", want, got));
+        }
+    }
+    if let Some(want) = financing_state {
+        let name = step.financing.clone().unwrap_or_default();
+        let (fid, token) =
+            r.financings.get(&name).ok_or_else(|| unmet(n, what, "financing_state", want, "no financing"))?;
+        r.sync().await?;
+        let (_, f) = r.call("GET", &format!("/v1/financings/{fid}"), token, None).await?;
+        let got = f["state"].as_str().unwrap_or("?");
+        if got != want {
+            return Err(unmet(n, what, "financing_state", want, got));
+        }
+    }
     let key = order.as_ref().or(step.order.as_ref());
     if state.is_some() || paid_minor.is_some() || milestones.is_some() {
         let key = key.ok_or_else(|| unmet(n, what, "order", "an order", "none named"))?;

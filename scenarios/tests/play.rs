@@ -131,3 +131,19 @@ async fn an_unmet_expectation_names_the_step_and_both_values() {
         "step 1 (Propose Buyer o): expectation `state` not met: expected committed, got proposed"
     );
 }
+
+#[test]
+fn financing_and_consent_steps_name_what_they_need() {
+    let text = SMALL.replace(
+        "action = \"propose\"\norder = \"o\"",
+        "action = \"offer_financing\"\norder = \"o\"\nkind = \"receivable\"",
+    );
+    let err = tradechain_scenarios::Scenario::parse("bad.toml", &text).expect_err("no financing name");
+    assert!(err.to_string().contains("OfferFinancing needs a `financing` name"), "{err}");
+    let text = SMALL.replace("action = \"propose\"\norder = \"o\"", "action = \"grant_consent\"\nfinancier = \"Bank\"");
+    let err = tradechain_scenarios::Scenario::parse("bad.toml", &text).expect_err("no days");
+    assert!(err.to_string().contains("grant_consent needs a `financier` and `days`"), "{err}");
+    let text = SMALL.replace("action = \"propose\"\norder = \"o\"", "action = \"query_credit\"\nfirm = \"Nobody\"");
+    let err = tradechain_scenarios::Scenario::parse("bad.toml", &text).expect_err("unknown firm");
+    assert!(err.to_string().contains("firm `Nobody` is not a party"), "{err}");
+}
