@@ -60,6 +60,10 @@ enum ScenarioCommand {
     Run {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Show a progress line (scenario: step n/total) on stderr; on by default when stderr
+        /// is a terminal and stdout is not.
+        #[arg(long)]
+        progress: bool,
     },
 }
 
@@ -121,7 +125,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => run_demo(data_dir),
-        Command::Scenario { command: ScenarioCommand::Run { files } } => run_scenarios(&files),
+        Command::Scenario { command: ScenarioCommand::Run { files, progress } } => run_scenarios(&files, progress),
         Command::Verify { data_dir } => {
             let report = tradechain_engine::verify::verify(&data_dir)
                 .with_context(|| format!("verification of {} failed", data_dir.display()))?;
@@ -138,7 +142,7 @@ fn main() -> anyhow::Result<()> {
 const DEMO_SCENARIO: &str = include_str!("../scenarios/coffee-at-sight.toml");
 
 fn run_demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let options = tradechain_scenarios::Options { print: true, data_dir, verify: true };
+    let options = tradechain_scenarios::Options { print: true, data_dir, verify: true, progress: false };
     tokio::runtime::Runtime::new()?.block_on(tradechain_scenarios::play_text(
         "scenarios/coffee-at-sight.toml",
         DEMO_SCENARIO,
@@ -147,9 +151,11 @@ fn run_demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_scenarios(files: &[PathBuf]) -> anyhow::Result<()> {
+fn run_scenarios(files: &[PathBuf], progress: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
     let runtime = tokio::runtime::Runtime::new()?;
-    let options = tradechain_scenarios::Options { print: true, ..Default::default() };
+    let progress = progress || (std::io::stderr().is_terminal() && !std::io::stdout().is_terminal());
+    let options = tradechain_scenarios::Options { print: true, progress, ..Default::default() };
     let mut failed = Vec::new();
     // `scenarios/*.toml` also matches the runner crate's manifest, which is not a scenario.
     let files: Vec<&PathBuf> = files.iter().filter(|f| f.file_name().is_none_or(|n| n != "Cargo.toml")).collect();

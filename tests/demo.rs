@@ -46,3 +46,21 @@ fn scenario_run_fails_on_an_unmet_expectation_and_names_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn scenario_run_reports_progress_on_stderr_when_asked() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/expiry-nothing-paid.toml");
+    let steps = std::fs::read_to_string(file).expect("scenario").matches("[[step]]").count();
+    assert!(steps > 1, "the scenario has steps");
+    let out = Command::new(env!("CARGO_BIN_EXE_tradechain"))
+        .args(["scenario", "run", "--progress", file])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the tradechain binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(": step 1/"), "{stderr}");
+    assert!(stderr.contains(&format!(": step {steps}/{steps}")), "{stderr}");
+    // The timeline itself stays on stdout, free of progress lines.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(": step 1/"));
+}

@@ -41,6 +41,9 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// After the run, stop the node and verify its chain from genesis.
     pub verify: bool,
+    /// Keep a one-line progress report (`name: step n/total`) up to date on stderr, for
+    /// long runs whose timeline goes to a file or is not printed.
+    pub progress: bool,
 }
 
 /// A scenario that played through: its timeline.
@@ -82,7 +85,7 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
         }
     };
     let mut platform = embedded::Embedded::start(&dir).await?;
-    let mut timeline = runner::run(scenario, &platform, &dir, options.print).await?;
+    let mut timeline = runner::run(scenario, &platform, &dir, options.print, options.progress).await?;
     if options.verify {
         platform.stop().await;
         let report = tradechain_engine::verify::verify(&platform.chain_dir)

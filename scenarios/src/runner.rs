@@ -282,7 +282,13 @@ impl<'a> Runner<'a> {
 }
 
 /// Play `scenario` against `platform`; the timeline, or the first failure.
-pub async fn run(scenario: &Scenario, platform: &Embedded, dir: &Path, print: bool) -> Result<String, Error> {
+pub async fn run(
+    scenario: &Scenario,
+    platform: &Embedded,
+    dir: &Path,
+    print: bool,
+    progress: bool,
+) -> Result<String, Error> {
     let http = tradechain_bank_adapters::rails::http_client(Duration::from_secs(30))
         .map_err(|e| Error::Platform(format!("http client: {e}")))?;
     let mut r = Runner {
@@ -347,8 +353,18 @@ pub async fn run(scenario: &Scenario, platform: &Embedded, dir: &Path, print: bo
         r.workers.push(worker);
     }
 
+    let total = scenario.steps.len();
     for (n, step) in scenario.steps.iter().enumerate() {
-        play_step(&mut r, n + 1, step.get_ref()).await?;
+        if progress {
+            // `\r` + erase line: one line on the terminal, rewritten per step.
+            eprint!("\r\x1b[2K{}: step {}/{total}", scenario.name, n + 1);
+            let _ = std::io::Write::flush(&mut std::io::stderr());
+        }
+        let played = play_step(&mut r, n + 1, step.get_ref()).await;
+        if progress && (played.is_err() || n + 1 == total) {
+            eprintln!();
+        }
+        played?;
     }
     r.emit("");
     let keys: Vec<String> = r.orders.keys().cloned().collect();
