@@ -199,23 +199,21 @@ pub fn invoice_fingerprint(
     amount: u128,
     currency: &str,
 ) -> B256 {
-    let mut buf = Vec::with_capacity(160);
-    buf.extend_from_slice(salt);
-    for field in [
-        b"invoice".as_slice(),
-        seller.as_slice(),
-        buyer.as_slice(),
-        normalise_invoice_number(number).as_bytes(),
-        date.as_bytes(),
-        amount.to_string().as_bytes(),
-        currency.to_ascii_uppercase().as_bytes(),
-    ] {
-        buf.extend_from_slice(&(field.len() as u32).to_be_bytes());
-        buf.extend_from_slice(field);
-    }
-    keccak256(&buf)
+    salted(
+        salt,
+        &[
+            b"invoice".as_slice(),
+            seller.as_slice(),
+            buyer.as_slice(),
+            normalise_invoice_number(number).as_bytes(),
+            date.as_bytes(),
+            amount.to_string().as_bytes(),
+            currency.to_ascii_uppercase().as_bytes(),
+        ],
+    )
 }
 
+/// keccak256 of the salt followed by each field, length-prefixed (u32, big-endian).
 fn salted(salt: &[u8; 32], fields: &[&[u8]]) -> B256 {
     let mut buf = Vec::with_capacity(160);
     buf.extend_from_slice(salt);
