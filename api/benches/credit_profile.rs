@@ -15,11 +15,14 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use common::{Db, Net, date_in};
-use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
+use tradechain_api::credit::Fact;
+use tradechain_api::indexer::credit::append_facts;
 use tradechain_api::readmodel::{event, order};
 
 fn env(name: &str, default: usize) -> usize {
@@ -36,12 +39,44 @@ fn firm(k: usize, profiled: &str) -> String {
     if k == 0 { profiled.to_string() } else { format!("0x{:040x}", 0xf1_0000_0000u64 + k as u64) }
 }
 
+fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
+    let id = 1_000_000 + i as i64;
+    let completed = i % 4 != 3;
+    order::Model {
+        id,
+        buyer,
+        seller,
+        buyer_bank: format!("0x{:040x}", 0xba4c_0000u64 + (i % 13) as u64),
+        seller_bank: format!("0x{:040x}", 0xba4c_1000u64 + (i % 11) as u64),
+        amount: format!("{}", 1_000_000 + i),
+        paid: if completed { format!("{}", 1_000_000 + i) } else { "0".into() },
+        currency: if i % 3 == 0 { "EUR" } else { "USD" }.into(),
+        incoterm: "FOB".into(),
+        details_hash: format!("0x{i:064x}"),
+        latest_shipment: 1_900_000_000,
+        expiry: 1_900_500_000,
+        state: if completed { "completed" } else { "committed" }.into(),
+        created_block: id,
+        created_at: 1_700_000_000 + i as i64 * 30,
+        updated_block: id,
+        cancel_requested_by: None,
+        disputes: 0,
+        amendments: 0,
+        pending_amendment: None,
+    }
+}
+
 async fn seed(net: &Net, rows: usize, profiled: &str) {
     const PER_FIRM: usize = 100;
     let firms = (rows / PER_FIRM).max(2);
     let db = &net.state.db;
     let started = Instant::now();
-    for chunk in (0..rows).collect::<Vec<_>>().chunks(1000) {
+    // Facts are appended per firm every 50,000 orders (as many blocks' worth at once), so
+    // the seed does not take hours; the indexer appends per event with the same function.
+    let mut pending: BTreeMap<String, Vec<Fact>> = BTreeMap::new();
+    let chunks: Vec<Vec<usize>> = (0..rows).collect::<Vec<_>>().chunks(1000).map(<[usize]>::to_vec).collect();
+    let last = chunks.len().saturating_sub(1);
+    for (n, chunk) in chunks.iter().enumerate() {
         let txn = db.begin().await.expect("begin");
         // Order i is between firm i % firms (buyer on even rounds, seller on odd) and
         // another firm; so each firm has ~100 orders as buyer or seller plus ~100 as
@@ -51,34 +86,17 @@ async fn seed(net: &Net, rows: usize, profiled: &str) {
             let (a, b) = (firm(a, profiled), firm(b, profiled));
             if (i / firms).is_multiple_of(2) { (a, b) } else { (b, a) }
         };
-        let orders = chunk.iter().map(|&i| {
-            let id = 1_000_000 + i as i64;
-            let (buyer, seller) = parties(i);
-            let completed = i % 4 != 3;
-            order::ActiveModel {
-                id: Set(id),
-                buyer: Set(buyer),
-                seller: Set(seller),
-                buyer_bank: Set(format!("0x{:040x}", 0xba4c_0000u64 + (i % 13) as u64)),
-                seller_bank: Set(format!("0x{:040x}", 0xba4c_1000u64 + (i % 11) as u64)),
-                amount: Set(format!("{}", 1_000_000 + i)),
-                paid: Set(if completed { format!("{}", 1_000_000 + i) } else { "0".into() }),
-                currency: Set(if i % 3 == 0 { "EUR" } else { "USD" }.into()),
-                incoterm: Set("FOB".into()),
-                details_hash: Set(format!("0x{i:064x}")),
-                latest_shipment: Set(1_900_000_000),
-                expiry: Set(1_900_500_000),
-                state: Set(if completed { "completed" } else { "committed" }.into()),
-                created_block: Set(id),
-                created_at: Set(1_700_000_000 + i as i64 * 30),
-                updated_block: Set(id),
-                cancel_requested_by: Set(None),
-                disputes: Set(0),
-                amendments: Set(0),
-                pending_amendment: Set(None),
-            }
-        });
-        order::Entity::insert_many(orders).exec_without_returning(&txn).await.expect("orders");
+        let orders: Vec<order::Model> = chunk
+            .iter()
+            .map(|&i| {
+                let (buyer, seller) = parties(i);
+                order_model(i, buyer, seller)
+            })
+            .collect();
+        order::Entity::insert_many(orders.iter().cloned().map(order::ActiveModel::from))
+            .exec_without_returning(&txn)
+            .await
+            .expect("orders");
         let events = chunk.iter().filter(|&&i| i % 4 != 3).flat_map(|&i| {
             let id = 1_000_000 + i as i64;
             let block = 10_000_000 + i as i64;
@@ -94,18 +112,36 @@ async fn seed(net: &Net, rows: usize, profiled: &str) {
             ]
             .into_iter()
             .enumerate()
-            .map(move |(k, (kind, data))| event::ActiveModel {
-                block: Set(block),
-                log_index: Set(k as i64),
-                tx_hash: Set(format!("0x{:064x}", block * 4 + k as i64)),
-                contract: Set("TradeOrders".into()),
-                kind: Set(kind.into()),
-                order_id: Set(Some(id)),
-                data: Set(data.to_string()),
-                timestamp: Set(ts),
+            .map(move |(k, (kind, data))| event::Model {
+                block,
+                log_index: k as i64,
+                tx_hash: format!("0x{:064x}", block * 4 + k as i64),
+                contract: "TradeOrders".into(),
+                kind: kind.into(),
+                order_id: Some(id),
+                data: data.to_string(),
+                timestamp: ts,
             })
         });
-        event::Entity::insert_many(events).exec_without_returning(&txn).await.expect("events");
+        let events: Vec<event::Model> = events.collect();
+        // Each party's credit facts, recorded as the indexer records them (the same functions).
+        let by_id: HashMap<i64, &order::Model> = orders.iter().map(|o| (o.id, o)).collect();
+        for e in &events {
+            let Some(o) = e.order_id.and_then(|id| by_id.get(&id)) else { continue };
+            let fields: serde_json::Value = serde_json::from_str(&e.data).expect("event data");
+            let fact = Fact::of(o, e, &fields);
+            pending.entry(o.buyer.clone()).or_default().push(fact.clone());
+            pending.entry(o.seller.clone()).or_default().push(fact);
+        }
+        event::Entity::insert_many(events.iter().cloned().map(event::ActiveModel::from))
+            .exec_without_returning(&txn)
+            .await
+            .expect("events");
+        if n % 50 == 49 || n == last {
+            for (firm, facts) in std::mem::take(&mut pending) {
+                append_facts(&txn, &firm, &facts).await.expect("credit facts");
+            }
+        }
         txn.commit().await.expect("commit");
     }
     sea_orm::ConnectionTrait::execute_unprepared(db, "ANALYZE").await.expect("analyze");

@@ -7,8 +7,11 @@
 //! `GET /v1/firms/{address}/credit-profile/references?figure=…`. Any reference can be
 //! checked against the chain itself at `GET /v1/proofs/{tx_hash}` ([`crate::proof`]).
 //!
-//! The figures are computed from the read model's events table (filled by the indexer
-//! from the chain's logs only); the proofs let the financier check them without trusting
+//! The figures are computed from the firm's credit facts ([`Fact`]: each event of
+//! [`KINDS`] on one of its orders, with the order's parties and currency), which the
+//! indexer records from the chain's logs only, per firm, in a few rows
+//! ([`crate::readmodel::credit_facts`]), so a profile costs a few primary-key reads however
+//! large the read model; the proofs let the financier check every figure without trusting
 //! it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -18,7 +21,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Datelike;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -26,14 +29,14 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::{cursor, event, order};
+use crate::readmodel::{credit_facts, cursor, event, order};
 use crate::request::{PathArgs, QueryArgs};
 
 /// Inline references up to this many; beyond, only the count, digest and list route.
 pub const INLINE_REFERENCES: usize = 20;
 
 /// The events a profile is computed from.
-const KINDS: [&str; 5] =
+pub const KINDS: [&str; 5] =
     ["OrderCompleted", "PaymentConfirmed", "MilestoneTriggered", "DisputeRaised", "DocumentRejected"];
 
 /// One chain event a figure is computed from.
@@ -45,6 +48,58 @@ pub struct ChainRef {
     /// The event's name (OrderCompleted, PaymentConfirmed, …).
     pub kind: String,
     pub order_id: i64,
+}
+
+/// One event of [`KINDS`] as it counts for the parties of its order: what the figures
+/// need of the event (its place on chain and its fields) and of the order (its parties
+/// and currency, fixed at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    pub block: i64,
+    pub log_index: i64,
+    pub tx_hash: String,
+    pub kind: String,
+    pub order_id: i64,
+    pub timestamp: i64,
+    pub buyer: String,
+    pub seller: String,
+    pub currency: String,
+    /// OrderCompleted: the amount paid (minor units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid: Option<String>,
+    /// MilestoneTriggered and PaymentConfirmed: the milestone's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
+    /// MilestoneTriggered: the due date (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<i64>,
+}
+
+impl Fact {
+    /// The fact of event `e` (decoded `fields`) on order `o`.
+    pub fn of(o: &order::Model, e: &event::Model, fields: &Value) -> Fact {
+        let field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
+        let (paid, milestone, due_date) = match e.kind.as_str() {
+            "OrderCompleted" => (field("paid"), None, None),
+            "MilestoneTriggered" => (None, field("index"), field("dueDate").and_then(|d| d.parse().ok())),
+            "PaymentConfirmed" => (None, field("milestone"), None),
+            _ => (None, None, None),
+        };
+        Fact {
+            block: e.block,
+            log_index: e.log_index,
+            tx_hash: e.tx_hash.clone(),
+            kind: e.kind.clone(),
+            order_id: o.id,
+            timestamp: e.timestamp,
+            buyer: o.buyer.clone(),
+            seller: o.seller.clone(),
+            currency: o.currency.clone(),
+            paid,
+            milestone,
+            due_date,
+        }
+    }
 }
 
 /// What a figure is computed from.
@@ -148,18 +203,14 @@ pub fn digest(refs: &[ChainRef]) -> B256 {
     keccak256(&buf)
 }
 
-fn reference(e: &event::Model) -> ChainRef {
+fn reference(f: &Fact) -> ChainRef {
     ChainRef {
-        block: e.block,
-        log_index: e.log_index,
-        tx_hash: e.tx_hash.clone(),
-        kind: e.kind.clone(),
-        order_id: e.order_id.unwrap_or_default(),
+        block: f.block,
+        log_index: f.log_index,
+        tx_hash: f.tx_hash.clone(),
+        kind: f.kind.clone(),
+        order_id: f.order_id,
     }
-}
-
-fn field<'a>(e: &'a event::Model, data: &'a HashMap<(i64, i64), Value>, name: &str) -> Option<&'a str> {
-    data.get(&(e.block, e.log_index)).and_then(|d| d.get(name)).and_then(Value::as_str)
 }
 
 fn day(ts: i64) -> i64 {
@@ -178,17 +229,13 @@ fn strings(map: &BTreeMap<String, u128>) -> Value {
     Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect())
 }
 
-/// The figures of `firm` from its orders (as buyer or seller) and their events (of
-/// [`KINDS`]): (name, value, references), references sorted. Pure, for tests.
-pub fn figures(firm: &str, orders: &[order::Model], events: &[event::Model]) -> Vec<(String, Value, Vec<ChainRef>)> {
-    let by_id: HashMap<i64, &order::Model> = orders.iter().map(|o| (o.id, o)).collect();
-    let data: HashMap<(i64, i64), Value> =
-        events.iter().map(|e| ((e.block, e.log_index), serde_json::from_str(&e.data).unwrap_or_default())).collect();
-    let mut events: Vec<&event::Model> =
-        events.iter().filter(|e| e.order_id.is_some_and(|id| by_id.contains_key(&id))).collect();
-    events.sort_by_key(|e| (e.block, e.log_index));
-    let order_of = |e: &event::Model| e.order_id.and_then(|id| by_id.get(&id).copied());
-    let of_kind = |kind: &'static str| events.iter().copied().filter(move |e| e.kind == kind);
+/// The figures of `firm` from its credit facts (those of orders it is not a party to are
+/// ignored): (name, value, references), references sorted. Pure, for tests.
+pub fn figures(firm: &str, facts: &[Fact]) -> Vec<(String, Value, Vec<ChainRef>)> {
+    let mut events: Vec<&Fact> = facts.iter().filter(|f| f.buyer == firm || f.seller == firm).collect();
+    events.sort_by_key(|f| (f.block, f.log_index));
+    events.dedup_by_key(|f| (f.block, f.log_index));
+    let of_kind = |kind: &'static str| events.iter().copied().filter(move |f| f.kind == kind);
 
     let mut out = Vec::new();
     // Completed orders, volume, counterparties, concentration, trend, period.
@@ -198,23 +245,22 @@ pub fn figures(firm: &str, orders: &[order::Model], events: &[event::Model]) -> 
     let mut quarters: BTreeMap<String, (u64, BTreeMap<String, u128>)> = BTreeMap::new();
     let mut completed = Vec::new();
     for e in of_kind("OrderCompleted") {
-        let Some(o) = order_of(e) else { continue };
-        let paid: u128 = field(e, &data, "paid").and_then(|p| p.parse().ok()).unwrap_or_default();
-        let counterparty = if o.buyer == firm {
+        let paid: u128 = e.paid.as_deref().and_then(|p| p.parse().ok()).unwrap_or_default();
+        let counterparty = if e.buyer == firm {
             as_buyer.push(reference(e));
-            add(&mut vol_buyer, &o.currency, paid);
-            &o.seller
+            add(&mut vol_buyer, &e.currency, paid);
+            &e.seller
         } else {
             as_seller.push(reference(e));
-            add(&mut vol_seller, &o.currency, paid);
-            &o.buyer
+            add(&mut vol_seller, &e.currency, paid);
+            &e.buyer
         };
-        add(by_counterparty.entry(o.currency.clone()).or_default(), counterparty, paid);
+        add(by_counterparty.entry(e.currency.clone()).or_default(), counterparty, paid);
         let quarter = chrono::DateTime::from_timestamp(e.timestamp, 0)
             .map_or_else(String::new, |d| format!("{}-Q{}", d.year(), d.month0() / 3 + 1));
         let q = quarters.entry(quarter).or_default();
         q.0 += 1;
-        add(&mut q.1, &o.currency, paid);
+        add(&mut q.1, &e.currency, paid);
         completed.push(e);
     }
     let all_completed: Vec<ChainRef> = completed.iter().map(|e| reference(e)).collect();
@@ -224,24 +270,23 @@ pub fn figures(firm: &str, orders: &[order::Model], events: &[event::Model]) -> 
     out.push(("volume_as_seller".into(), strings(&vol_seller), as_seller));
 
     // Payment behaviour (as buyer): each PaymentConfirmed against its MilestoneTriggered.
-    let mut triggered: HashMap<(i64, String), &event::Model> = HashMap::new();
+    let mut triggered: HashMap<(i64, String), &Fact> = HashMap::new();
     let (mut paid, mut on_time, mut late) = (Vec::new(), 0u64, Vec::new());
     let mut days_late: Vec<i64> = Vec::new();
     for e in events.iter().copied() {
-        let Some(o) = order_of(e) else { continue };
-        if o.buyer != firm {
+        if e.buyer != firm {
             continue;
         }
-        let id = e.order_id.unwrap_or_default();
+        let id = e.order_id;
         match e.kind.as_str() {
             "MilestoneTriggered" => {
-                triggered.insert((id, field(e, &data, "index").unwrap_or("").to_string()), e);
+                triggered.insert((id, e.milestone.clone().unwrap_or_default()), e);
             }
             "PaymentConfirmed" => {
-                let Some(t) = triggered.get(&(id, field(e, &data, "milestone").unwrap_or("").to_string())) else {
+                let Some(t) = triggered.get(&(id, e.milestone.clone().unwrap_or_default())) else {
                     continue;
                 };
-                let due: i64 = field(t, &data, "dueDate").and_then(|d| d.parse().ok()).unwrap_or_default();
+                let due: i64 = t.due_date.unwrap_or_default();
                 let pair = [reference(t), reference(e)];
                 let late_by = day(e.timestamp) - day(due);
                 if late_by <= 0 {
@@ -269,8 +314,7 @@ pub fn figures(firm: &str, orders: &[order::Model], events: &[event::Model]) -> 
 
     let disputes: Vec<ChainRef> = of_kind("DisputeRaised").map(reference).collect();
     out.push(("disputes_raised".into(), json!(disputes.len()), disputes));
-    let rejected: Vec<ChainRef> =
-        of_kind("DocumentRejected").filter(|e| order_of(e).is_some_and(|o| o.seller == firm)).map(reference).collect();
+    let rejected: Vec<ChainRef> = of_kind("DocumentRejected").filter(|e| e.seller == firm).map(reference).collect();
     out.push(("documents_rejected_as_seller".into(), json!(rejected.len()), rejected));
 
     let distinct: BTreeSet<&String> = by_counterparty.values().flat_map(|m| m.keys()).collect();
@@ -304,24 +348,19 @@ pub fn figures(firm: &str, orders: &[order::Model], events: &[event::Model]) -> 
     out
 }
 
-/// The firm's orders as buyer or seller and their events of [`KINDS`], from the read model.
-async fn inputs(state: &AppState, firm: &str) -> ApiResult<(Vec<order::Model>, Vec<event::Model>)> {
-    let mut orders = order::Entity::find().filter(order::Column::Buyer.eq(firm)).all(&state.db).await?;
-    orders.extend(order::Entity::find().filter(order::Column::Seller.eq(firm)).all(&state.db).await?);
-    orders.sort_by_key(|o| o.id);
-    orders.dedup_by_key(|o| o.id);
-    let mut events = Vec::new();
-    for chunk in orders.chunks(500) {
-        let ids: Vec<i64> = chunk.iter().map(|o| o.id).collect();
-        events.extend(
-            event::Entity::find()
-                .filter(event::Column::OrderId.is_in(ids))
-                .filter(event::Column::Kind.is_in(KINDS))
-                .all(&state.db)
-                .await?,
-        );
+/// The firm's credit facts, from the read model.
+async fn inputs(state: &AppState, firm: &str) -> ApiResult<Vec<Fact>> {
+    let rows = credit_facts::Entity::find()
+        .filter(credit_facts::Column::Firm.eq(firm))
+        .order_by_asc(credit_facts::Column::Chunk)
+        .all(&state.db)
+        .await?;
+    let mut facts = Vec::with_capacity(rows.iter().map(|r| r.count.max(0) as usize).sum());
+    for r in rows {
+        let chunk: Vec<Fact> = serde_json::from_str(&r.facts).map_err(ApiError::internal)?;
+        facts.extend(chunk);
     }
-    Ok((orders, events))
+    Ok(facts)
 }
 
 fn list_route(firm: &str, figure: &str) -> String {
@@ -342,8 +381,8 @@ pub async fn credit_profile(
 ) -> ApiResult<Json<CreditProfile>> {
     let (_, firm) = crate::consent::require_live_consent(&state, &caller, &address, "credit_profile").await?;
     let as_of_block = cursor::Entity::find_by_id(1).one(&state.db).await?.map_or(0, |c| c.last_block);
-    let (orders, events) = inputs(&state, &firm).await?;
-    let figures = figures(&firm, &orders, &events)
+    let facts = inputs(&state, &firm).await?;
+    let figures = figures(&firm, &facts)
         .into_iter()
         .map(|(name, value, refs)| Figure {
             proof: Proof {
@@ -379,8 +418,8 @@ pub async fn references(
         return Err(ApiError::validation("VALIDATION_FAILED", "limit must be 1..=500"));
     }
     let (_, firm) = crate::consent::require_live_consent(&state, &caller, &address, "credit_profile").await?;
-    let (orders, events) = inputs(&state, &firm).await?;
-    let Some((name, _, refs)) = figures(&firm, &orders, &events).into_iter().find(|(n, _, _)| *n == q.figure) else {
+    let facts = inputs(&state, &firm).await?;
+    let Some((name, _, refs)) = figures(&firm, &facts).into_iter().find(|(n, _, _)| *n == q.figure) else {
         return Err(ApiError::not_found("FIGURE_NOT_FOUND", format!("no figure {:?} in a credit profile", q.figure)));
     };
     crate::consent::record_read(&state, &caller.addr, &firm, "credit_profile").await?;
@@ -451,7 +490,14 @@ mod tests {
             |block, id| ev(block, "MilestoneTriggered", id, due, json!({ "index": "0", "dueDate": due.to_string() }));
         let paid = |block, id, ts| ev(block, "PaymentConfirmed", id, ts, json!({ "milestone": "0" }));
         let events = [trigger(1, 1), paid(2, 1, due + 86_399), trigger(3, 2), paid(4, 2, due + 86_400)];
-        let f = figures(firm, &orders, &events);
+        let facts: Vec<Fact> = events
+            .iter()
+            .filter_map(|e| {
+                let o = orders.iter().find(|o| Some(o.id) == e.order_id)?;
+                Some(Fact::of(o, e, &serde_json::from_str(&e.data).unwrap_or_default()))
+            })
+            .collect();
+        let f = figures(firm, &facts);
         assert_eq!(value(&f, "on_time_payment_rate"), json!({ "paid": 2, "on_time": 1, "rate_bps": 5000 }));
         assert_eq!(value(&f, "days_late"), json!({ "late": 1, "average": "1.00", "worst": 1 }));
     }

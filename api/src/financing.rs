@@ -20,9 +20,9 @@
 //! not refused but flagged `NEAR_DUPLICATE` for the financier's review, with the fields
 //! that differ; the flags are stored with the financing and shown to its financier.
 //! `POST /v1/financings/check` answers the same (the contract's refusal by simulation,
-//! and the flags) without sending anything. The near keys are recorded in this node's
-//! read model from the offer requests (`financing_near_keys`), not on chain: offers made
-//! through another node are not compared.
+//! and the flags) without sending anything. The near keys go on chain with the offer
+//! (`NearKeysRecorded`, salted digests only) and every node indexes them (`near_keys`), so
+//! an offer taken by any node of the consortium is compared with every earlier one.
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -37,7 +37,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
-use crate::readmodel::{document, financing, financing_near, fingerprint, milestone, order};
+use crate::readmodel::{document, financing, financing_review, fingerprint, milestone, near_key, order};
 use crate::request::{Body, PathArgs, QueryArgs};
 use crate::{AppState, terms, transaction};
 
@@ -260,9 +260,9 @@ const OPEN_STATES: [&str; 4] = ["offered", "live", "awaiting_repayment", "repaym
 /// Flags for an offer with `keys`: every open financing under the same near key whose
 /// other fields differ.
 async fn near_flags(state: &AppState, keys: &NearKeys) -> Result<Vec<ReviewFlag>, sea_orm::DbErr> {
-    let rows = financing_near::Entity::find()
-        .filter(financing_near::Column::NearKey.eq(format!("{:#x}", keys.near_key)))
-        .order_by_asc(financing_near::Column::FinancingId)
+    let rows = near_key::Entity::find()
+        .filter(near_key::Column::NearKey.eq(format!("{:#x}", keys.near_key)))
+        .order_by_asc(near_key::Column::FinancingId)
         .all(&state.db)
         .await?;
     let mut flags = Vec::new();
@@ -355,7 +355,7 @@ async fn view(
     viewer: &str,
 ) -> Result<FinancingView, sea_orm::DbErr> {
     let review = if f.financier == viewer {
-        financing_near::Entity::find_by_id(f.id)
+        financing_review::Entity::find_by_id(f.id)
             .one(&state.db)
             .await?
             .and_then(|n| serde_json::from_str(&n.review).ok())
@@ -423,12 +423,8 @@ pub async fn offer(
         .find_map(|l| Receivables::FinancingOffered::decode_log(l).ok())
         .map(|e| i64::try_from(e.data.financingId).unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::internal("no FinancingOffered in the receipt"))?;
-    financing_near::Entity::insert(financing_near::ActiveModel {
+    financing_review::Entity::insert(financing_review::ActiveModel {
         financing_id: sea_orm::ActiveValue::Set(financing_id),
-        near_key: sea_orm::ActiveValue::Set(format!("{:#x}", keys.near_key)),
-        amount_digest: sea_orm::ActiveValue::Set(format!("{:#x}", keys.amount)),
-        date_digest: sea_orm::ActiveValue::Set(format!("{:#x}", keys.date)),
-        buyer_digest: sea_orm::ActiveValue::Set(format!("{:#x}", keys.buyer)),
         review: sea_orm::ActiveValue::Set(serde_json::to_string(&review).map_err(ApiError::internal)?),
     })
     .exec(&state.db)
@@ -492,6 +488,7 @@ async fn prepare(
         fingerprints.push(bill_of_lading_fingerprint(salt, &bl.hash));
     }
     let (order_id, milestone) = (U256::from(id.max(0) as u64), U256::from(index));
+    let near = Receivables::NearKeys { key: keys.near_key, amount: keys.amount, date: keys.date, buyer: keys.buyer };
     let input = match req.kind {
         FinancingKind::Receivable => {
             let advance = req.advance_minor.as_deref().ok_or_else(|| {
@@ -504,6 +501,7 @@ async fn prepare(
                 advance,
                 discountBps: req.rate_bps,
                 fingerprints,
+                near,
             }
             .abi_encode()
         }
@@ -517,6 +515,7 @@ async fn prepare(
                 extraDays: extra_days,
                 feeBps: req.rate_bps,
                 fingerprints,
+                near,
             }
             .abi_encode()
         }

@@ -270,7 +270,7 @@ async fn near_duplicates(net: Net) {
     // flagged; nothing is sent or stored.
     let head = net.state.chain.head().await.expect("head");
     let dump = readmodel::dump_chain_tables(&net.state.db).await.expect("dump");
-    let near_rows = readmodel::financing_near::Entity::find().count(&net.state.db).await.expect("count");
+    let near_rows = readmodel::financing_review::Entity::find().count(&net.state.db).await.expect("count");
     let check = check_body(o2, "inv n 1", "2026-11-20", "9500000");
     let (s, checked) = net.post("/v1/financings/check", &second_t, check).await;
     assert_eq!(s, StatusCode::OK, "{checked}");
@@ -280,8 +280,8 @@ async fn near_duplicates(net: Net) {
     assert_eq!(checked["review"][0]["differs"], json!(["amount"]), "{checked}");
     assert_eq!(net.state.chain.head().await.expect("head"), head, "no transaction");
     assert_eq!(readmodel::dump_chain_tables(&net.state.db).await.expect("dump"), dump, "no chain row");
-    let after = readmodel::financing_near::Entity::find().count(&net.state.db).await.expect("count");
-    assert_eq!(after, near_rows, "no near-key row");
+    let after = readmodel::financing_review::Entity::find().count(&net.state.db).await.expect("count");
+    assert_eq!(after, near_rows, "no review row");
     let (_, page) = net.get("/v1/financings", &second_t).await;
     assert_eq!(ids(&page), Vec::<i64>::new(), "{page}");
 
@@ -334,7 +334,68 @@ async fn near_duplicates(net: Net) {
     let check = check_body(o4, "INV-N-1", "2026-11-20", "10000000");
     expect_error(net.post("/v1/financings/check", &p.seller_t, check).await, 403, "NOT_FINANCIER");
 
-    rebuilt_read_model_equals_live(net, "FingerprintRegistered").await;
+    // The near keys are the chain's: a rebuild from the chain restores them.
+    rebuilt_read_model_equals_live(net, "NearKeysRecorded").await;
+}
+
+/// Another node of the consortium (its own API and read model, the same chain and salt)
+/// flags an offer of the same invoice number and seller taken by the first node; the keys
+/// on chain are salted digests, nothing of the invoice is readable in the transaction or
+/// its logs; and after a rebuild of its read model from the chain, it still flags it.
+async fn near_duplicates_across_nodes(net: Net) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let p = parties(&net).await;
+    let (_, first_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
+    let (o1, o2) = (committed_order(&net, &p).await, committed_order(&net, &p).await);
+    let offers = |id: i64| format!("/v1/orders/{id}/milestones/0/financing-offers");
+    let (s, first) =
+        net.post(&offers(o1), &first_t, offer_with("9000000", "HKG/2026-0042", "2026-11-20", "10000000")).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let f1 = first["id"].as_i64().expect("id");
+
+    let mut other = net.another_api().await;
+    let (_, second_t) = other.onboard("Lisbon Factoring SA", &["financier"]).await;
+    let check = check_body(o2, "hkg 2026 0042", "2026-11-20", "9900000");
+    let (s, checked) = other.post("/v1/financings/check", &second_t, check).await;
+    assert_eq!(s, StatusCode::OK, "{checked}");
+    assert_eq!(checked["review"][0]["financing_id"], f1, "flagged by the other node: {checked}");
+    assert_eq!(checked["review"][0]["differs"], json!(["amount"]), "{checked}");
+    let (s, second) =
+        other.post(&offers(o2), &second_t, offer_with("5000000", "HKG-2026-0042", "2026-11-20", "9900000")).await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    assert_eq!(second["review"][0]["code"], "NEAR_DUPLICATE", "{second}");
+    assert_eq!(second["review"][0]["financing_id"], f1, "{second}");
+
+    // Nothing readable on chain: neither the invoice number (as written or normalised) nor
+    // the amount's digits appear in the offers' transactions or logs.
+    let recorded = readmodel::event::Entity::find()
+        .filter(readmodel::event::Column::Kind.eq("NearKeysRecorded"))
+        .all(&net.state.db)
+        .await
+        .expect("events");
+    assert_eq!(recorded.len(), 2, "both offers recorded their near keys on chain");
+    for e in &recorded {
+        let hash = e.tx_hash.parse().expect("tx hash");
+        let raw = net.state.chain.transaction(hash).await.expect("chain").expect("mined");
+        let receipt = net.state.chain.receipt(hash).await.expect("chain").expect("receipt");
+        let mut bytes = raw.to_vec();
+        for log in &receipt.logs {
+            bytes.extend_from_slice(&log.data.data);
+        }
+        for needle in ["HKG/2026-0042", "HKG-2026-0042", "HKG20260042", "hkg 2026 0042", "9900000", "10000000"] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} readable on chain");
+        }
+    }
+
+    // A rebuild of the other node's read model from the chain keeps the flag.
+    other.stop().await;
+    let indexer = Indexer::new(other.state.db.clone(), other.state.chain.clone(), other.state.operator.address());
+    indexer.rebuild().await.expect("rebuild");
+    let keys = readmodel::near_key::Entity::find().all(&other.state.db).await.expect("near keys");
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0].near_key, keys[1].near_key, "same seller and normalised invoice number");
+    assert_ne!(keys[0].amount_digest, keys[1].amount_digest);
+    assert_eq!(keys[0].date_digest, keys[1].date_digest);
 }
 
 /// The body of `POST /v1/financings/check` for milestone 0 of `order_id`.
@@ -560,6 +621,11 @@ async fn near_duplicates_are_flagged_for_review_and_exact_ones_refused_on_postgr
         return;
     };
     near_duplicates(Net::start(db).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn near_duplicates_are_flagged_across_nodes_from_the_keys_on_chain() {
+    near_duplicates_across_nodes(Net::start(Db::Sqlite).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -86,6 +86,7 @@ async fn payables_finance_pays_the_seller_from_the_financier_and_the_buyer_repay
         extraDays: 60,
         feeBps: 100,
         fingerprints: vec![],
+        near: Receivables::NearKeys::NONE,
     };
     chain.send(&p.financier, chain.suite.receivables, offer).await;
     let id: U256 =

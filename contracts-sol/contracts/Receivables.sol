@@ -58,6 +58,16 @@ contract Receivables is ReentrancyGuard {
     /// fingerprint => the live financing that registered it, or 0.
     mapping(bytes32 => uint256) public fingerprintOwner;
 
+    /// Salted digests of an invoice (nothing readable): `key` of its seller and normalised
+    /// number, and under that key one digest each of its amount and currency, its date and
+    /// its buyer. A zero `key` records nothing.
+    struct NearKeys {
+        bytes32 key;
+        bytes32 amount;
+        bytes32 date;
+        bytes32 buyer;
+    }
+
     event FinancingOffered(
         uint256 indexed financingId,
         uint256 indexed orderId,
@@ -68,6 +78,10 @@ contract Receivables is ReentrancyGuard {
         uint16 rateBps,
         uint16 extraDays
     );
+    /// Near-duplicate review keys of a financing's invoice, recorded with its offer so every
+    /// node of the consortium can flag a later offer of the same invoice number and seller
+    /// whose amount, date or buyer differs (the exact match is refused by fingerprint).
+    event NearKeysRecorded(uint256 indexed financingId, bytes32 indexed nearKey, bytes32 amount, bytes32 date, bytes32 buyer);
     event FinancingAccepted(uint256 indexed financingId, uint256 indexed orderId, address indexed firm);
     event FinancingDeclined(uint256 indexed financingId, address indexed firm);
     event FinancingWithdrawn(uint256 indexed financingId, address indexed financier);
@@ -102,12 +116,14 @@ contract Receivables is ReentrancyGuard {
         uint256 milestone,
         uint128 advance,
         uint16 discountBps,
-        bytes32[] calldata fingerprints
+        bytes32[] calldata fingerprints,
+        NearKeys calldata near
     ) external nonReentrant returns (uint256 financingId) {
         (TradeOrders.Order memory o, TradeOrders.Milestone memory m) = _financeable(orderId, milestone);
         if (advance == 0 || advance > m.amount) revert InvalidAdvance(advance, m.amount);
         if (discountBps > 10_000) revert InvalidRate(discountBps);
         financingId = _offer(Kind.Receivable, o.seller, orderId, milestone, m.amount, advance, advance, discountBps, 0, fingerprints);
+        _recordNear(financingId, near);
     }
 
     /// @notice Offer the buyer `extraDays` more to pay: the financier pays the seller on the
@@ -117,13 +133,19 @@ contract Receivables is ReentrancyGuard {
         uint256 milestone,
         uint16 extraDays,
         uint16 feeBps,
-        bytes32[] calldata fingerprints
+        bytes32[] calldata fingerprints,
+        NearKeys calldata near
     ) external nonReentrant returns (uint256 financingId) {
         (TradeOrders.Order memory o, TradeOrders.Milestone memory m) = _financeable(orderId, milestone);
         if (extraDays == 0 || extraDays > MAX_EXTRA_DAYS) revert InvalidTenor(extraDays);
         if (feeBps > 10_000) revert InvalidRate(feeBps);
         uint128 repayment = m.amount + uint128((uint256(m.amount) * feeBps) / 10_000);
         financingId = _offer(Kind.Payable, o.buyer, orderId, milestone, m.amount, m.amount, repayment, feeBps, extraDays, fingerprints);
+        _recordNear(financingId, near);
+    }
+
+    function _recordNear(uint256 financingId, NearKeys calldata near) private {
+        if (near.key != bytes32(0)) emit NearKeysRecorded(financingId, near.key, near.amount, near.date, near.buyer);
     }
 
     function _offer(

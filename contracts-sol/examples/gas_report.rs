@@ -32,6 +32,7 @@ fn main() {
             advance: 6_500_000,
             discountBps: 450,
             fingerprints: vec![h("invoice fp"), h("bl fp")],
+            near: Receivables::NearKeys { key: h("near"), amount: h("amount"), date: h("date"), buyer: h("buyer") },
         },
     )
     .unwrap();

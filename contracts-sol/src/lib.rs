@@ -44,6 +44,16 @@ alloy::sol!(
     "artifacts/Receivables.json"
 );
 
+impl Receivables::NearKeys {
+    /// No near-duplicate keys: the offer records none (the contract skips a zero key).
+    pub const NONE: Self = Self {
+        key: alloy::primitives::B256::ZERO,
+        amount: alloy::primitives::B256::ZERO,
+        date: alloy::primitives::B256::ZERO,
+        buyer: alloy::primitives::B256::ZERO,
+    };
+}
+
 alloy::sol!(
     #[allow(missing_docs)]
     #[derive(Debug, PartialEq, Eq)]

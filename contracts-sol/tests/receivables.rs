@@ -34,9 +34,35 @@ fn offer(
             advance,
             discountBps: 450,
             fingerprints: fps,
+            near: NearKeys::NONE,
         },
     )
     .map(|id| id.to::<u64>())
+}
+
+#[test]
+fn an_offer_records_its_near_keys_on_chain_and_a_zero_key_records_nothing() {
+    let mut c = TestChain::with_members();
+    let order = c.live_order(vec![share(5_000, bit(BL), 30), share(5_000, bit(BL), 60)]);
+    let to = c.suite.receivables;
+    let keys = NearKeys { key: h("near"), amount: h("amount"), date: h("date"), buyer: h("buyer") };
+    let call = |milestone: u64, near: NearKeys| offerReceivableFinanceCall {
+        orderId: u(order),
+        milestone: u(milestone),
+        advance: 1_000,
+        discountBps: 450,
+        fingerprints: vec![],
+        near,
+    };
+    let fid = c.exec(addr("financier"), to, call(0, keys.clone())).unwrap();
+    let recorded = c.events::<NearKeysRecorded>();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        (recorded[0].financingId, recorded[0].nearKey, recorded[0].amount, recorded[0].date, recorded[0].buyer),
+        (fid, keys.key, keys.amount, keys.date, keys.buyer)
+    );
+    c.exec(addr("financier"), to, call(1, NearKeys::NONE)).unwrap();
+    assert!(c.events::<NearKeysRecorded>().is_empty(), "a zero near key records nothing");
 }
 
 fn accept(c: &mut TestChain, firm: &str, financing: u64) -> Result<(), Failure> {
@@ -139,6 +165,7 @@ fn payables_finance_gives_the_buyer_extra_days_and_the_financier_pays_the_seller
         extraDays: days,
         feeBps: fee,
         fingerprints: vec![h("payable fp")],
+        near: NearKeys::NONE,
     };
     c.expect_revert(addr("financier"), to, call(0, 100), "InvalidTenor");
     c.expect_revert(addr("financier"), to, call(361, 100), "InvalidTenor");

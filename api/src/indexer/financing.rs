@@ -1,4 +1,4 @@
-//! Receivables events applied to `financings` and `fingerprints`.
+//! Receivables events applied to `financings`, `fingerprints` and `near_keys`.
 
 use alloy::primitives::U256;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, IntoActiveModel};
@@ -6,7 +6,7 @@ use tradechain_contracts::{FinancingState as S, Receivables};
 
 use super::{Ctx, reference_text, u256_i64};
 use crate::order::addr;
-use crate::readmodel::{financing, fingerprint, order};
+use crate::readmodel::{financing, fingerprint, near_key, order};
 
 /// `receivable` or `payable`, from `Receivables.Kind`.
 pub fn kind_str(kind: u8) -> &'static str {
@@ -47,6 +47,18 @@ pub(super) async fn apply_receivables_event(ctx: &Ctx<'_>) -> Result<(), DbErr> 
                 repayment_ref: Set(None),
                 settled_at: Set(None),
                 updated_block: Set(ctx.block),
+            })
+            .exec(txn)
+            .await?;
+        }
+        E::NearKeysRecorded(e) => {
+            near_key::Entity::insert(near_key::ActiveModel {
+                financing_id: Set(u256_i64(e.financingId)),
+                near_key: Set(format!("{:#x}", e.nearKey)),
+                amount_digest: Set(format!("{:#x}", e.amount)),
+                date_digest: Set(format!("{:#x}", e.date)),
+                buyer_digest: Set(format!("{:#x}", e.buyer)),
+                block: Set(ctx.block),
             })
             .exec(txn)
             .await?;

@@ -5,7 +5,8 @@
 //! Every event goes to `events` (generic decoding through the contracts' ABIs: the order
 //! timeline); the typed `sol!` events update `organisations`, `orders`, `milestones`,
 //! `documents`, `payments`, `consents`, `verification_requests`, `financings` and
-//! `fingerprints`. Only block data is used (numbers, timestamps,
+//! `fingerprints`; the credit-profile events also go to each party's `credit_facts`.
+//! Only block data is used (numbers, timestamps,
 //! hashes), never the wall clock, so a rebuild from block 0 is identical.
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use tradechain_contracts::genesis::SuiteAddresses;
 use tradechain_contracts::role;
 
 mod apply;
+pub mod credit;
 mod financing;
 
 pub use financing::kind_str;
@@ -265,21 +267,30 @@ impl Indexer {
             let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
             let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
             let number_field = |k: &str| field(k).and_then(|v| v.parse::<i64>().ok());
-            event::Entity::insert(event::ActiveModel {
-                block: Set(number as i64),
-                log_index: Set(log.log_index as i64),
-                tx_hash: Set(format!("{:#x}", log.tx_hash)),
-                contract: Set(contract.into()),
-                kind: Set(kind.clone()),
-                order_id: Set(order_id),
-                data: Set(data),
-                timestamp: Set(block.timestamp as i64),
-            })
-            .exec(&txn)
-            .await?;
+            let row = event::Model {
+                block: number as i64,
+                log_index: log.log_index as i64,
+                tx_hash: format!("{:#x}", log.tx_hash),
+                contract: contract.into(),
+                kind: kind.clone(),
+                order_id,
+                data,
+                timestamp: block.timestamp as i64,
+            };
+            event::Entity::insert(event::ActiveModel::from(row.clone())).exec(&txn).await?;
             let ctx = Ctx { txn: &txn, block: number as i64, ts: block.timestamp as i64, log };
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
+                if let Some(id) = order_id
+                    && crate::credit::KINDS.contains(&kind.as_str())
+                    && let Some(o) = order::Entity::find_by_id(id).one(&txn).await?
+                {
+                    let fact = crate::credit::Fact::of(&o, &row, &fields);
+                    credit::append_facts(&txn, &o.buyer, std::slice::from_ref(&fact)).await?;
+                    if o.seller != o.buyer {
+                        credit::append_facts(&txn, &o.seller, std::slice::from_ref(&fact)).await?;
+                    }
+                }
             } else if addr_ == self.suite.consortium {
                 apply::apply_consortium_event(&ctx).await?;
             } else if addr_ == self.suite.consents {

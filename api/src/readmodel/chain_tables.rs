@@ -180,6 +180,58 @@ pub mod consent {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The near-duplicate keys an offer recorded on chain (`NearKeysRecorded`): the salted
+/// near key of the invoice (seller, normalised number) and salted digests of its amount,
+/// date and buyer bound to it. Every node sees every offer's keys.
+pub mod near_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "near_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub financing_id: i64,
+        pub near_key: String,
+        pub amount_digest: String,
+        pub date_digest: String,
+        pub buyer_digest: String,
+        pub block: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A firm's credit-relevant chain events ([`crate::credit::Fact`]), kept by the indexer as
+/// JSON arrays of up to [`credit_facts::CHUNK`] facts per row, in chain order: a credit
+/// profile then reads a few rows by primary key instead of the firm's orders and their
+/// events (hundreds of rows), and appending rewrites only the last chunk.
+pub mod credit_facts {
+    use sea_orm::entity::prelude::*;
+
+    /// Facts per row.
+    pub const CHUNK: i32 = 256;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "credit_facts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub firm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub chunk: i32,
+        pub count: i32,
+        #[sea_orm(column_type = "Text")]
+        pub facts: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// Every event of the suite, decoded: the orders' timelines.
 pub mod event {
     use sea_orm::entity::prelude::*;

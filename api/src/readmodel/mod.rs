@@ -4,7 +4,7 @@
 //! `sea-orm-migration` (which pulls a CLI stack into the API): every table is created
 //! from its entity with `IF NOT EXISTS` ([`Schema::create_table_from_entity`]), indexes
 //! likewise, and `schema_version` records [`SCHEMA_VERSION`]. A future change to a table
-//! bumps the version and adds its `ALTER` step to [`migrate`].
+//! bumps the version and adds its step to [`migrate`].
 //!
 //! Two kinds of tables: [`chain_tables`] are filled by the indexer from the chain's events
 //! and can be dropped and rebuilt ([`drop_chain_tables`], then re-index); [`offchain`]
@@ -22,13 +22,13 @@ use sea_orm::{
 use serde::Serialize;
 
 pub use chain_tables::{
-    consent, cursor, document, event, financing, fingerprint, milestone, order, organisation, payment,
-    verification_request,
+    consent, credit_facts, cursor, document, event, financing, fingerprint, milestone, near_key, order, organisation,
+    payment, verification_request,
 };
-pub use offchain::{api_token, audit, document_file, financing_near, member, order_detail, schema_version};
+pub use offchain::{api_token, audit, document_file, financing_review, member, order_detail, schema_version};
 
 /// Version of the schema this code writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -75,8 +75,10 @@ pub async fn create_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     create(db, consent::Entity).await?;
     create(db, financing::Entity).await?;
     create(db, fingerprint::Entity).await?;
+    create(db, near_key::Entity).await?;
     create(db, verification_request::Entity).await?;
     create(db, event::Entity).await?;
+    create(db, credit_facts::Entity).await?;
     create(db, cursor::Entity).await?;
     index(db, "orders", "orders_buyer", &[order::Column::Buyer, order::Column::Id]).await?;
     index(db, "orders", "orders_seller", &[order::Column::Seller, order::Column::Id]).await?;
@@ -89,6 +91,7 @@ pub async fn create_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
     index(db, "financings", "financings_financier", &[financing::Column::Financier, financing::Column::Id]).await?;
     index(db, "financings", "financings_firm", &[financing::Column::Firm, financing::Column::Id]).await?;
     index(db, "financings", "financings_order", &[financing::Column::OrderId]).await?;
+    index(db, "near_keys", "near_keys_key", &[near_key::Column::NearKey]).await?;
     index(db, "verification_requests", "verification_requests_firm", &[verification_request::Column::Firm]).await?;
     index(db, "verification_requests", "verification_requests_financier", &[verification_request::Column::Financier])
         .await?;
@@ -104,9 +107,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     create(db, order_detail::Entity).await?;
     create(db, document_file::Entity).await?;
     create(db, audit::Entity).await?;
-    create(db, financing_near::Entity).await?;
+    create(db, financing_review::Entity).await?;
     index(db, "api_tokens", "api_tokens_org", &[api_token::Column::Org]).await?;
-    index(db, "financing_near_keys", "financing_near_keys_key", &[financing_near::Column::NearKey]).await?;
     let current = schema_version::Entity::find_by_id(1).one(db).await?;
     match current {
         None => {
@@ -121,9 +123,21 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         }
         Some(v) if v.version < SCHEMA_VERSION => {
             // Version 2 indexes the financing and verification-request events the earlier
-            // indexer skipped: drop the chain tables; the indexer re-indexes from block 0.
+            // indexer skipped; version 3 adds the firms' credit facts. Either way: drop the
+            // chain tables; the indexer re-indexes from block 0.
             drop_chain_tables(db).await?;
             create_chain_tables(db).await?;
+            // Version 3 reads near-duplicate keys from the chain (`near_keys`); the
+            // version-2 table kept them with the review flags of this node's offers: keep
+            // the flags, drop the rest.
+            if v.version == 2 {
+                db.execute_unprepared(
+                    "INSERT INTO financing_reviews (financing_id, review) \
+                     SELECT financing_id, review FROM financing_near_keys",
+                )
+                .await?;
+            }
+            db.execute_unprepared("DROP TABLE IF EXISTS financing_near_keys").await?;
             let row = schema_version::ActiveModel { id: sea_orm::Set(1), version: sea_orm::Set(SCHEMA_VERSION) };
             schema_version::Entity::update(row).exec(db).await?;
         }
@@ -143,8 +157,10 @@ pub async fn drop_chain_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
         "consents",
         "financings",
         "fingerprints",
+        "near_keys",
         "verification_requests",
         "events",
+        "credit_facts",
         "indexer_cursor",
     ] {
         let mut stmt = Table::drop();
@@ -183,8 +199,10 @@ pub async fn dump_chain_tables(db: &DatabaseConnection) -> Result<String, DbErr>
     dump_table(db, consent::Entity, &mut out).await?;
     dump_table(db, financing::Entity, &mut out).await?;
     dump_table(db, fingerprint::Entity, &mut out).await?;
+    dump_table(db, near_key::Entity, &mut out).await?;
     dump_table(db, verification_request::Entity, &mut out).await?;
     dump_table(db, event::Entity, &mut out).await?;
+    dump_table(db, credit_facts::Entity, &mut out).await?;
     dump_table(db, cursor::Entity, &mut out).await?;
     Ok(out)
 }

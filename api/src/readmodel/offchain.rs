@@ -105,22 +105,16 @@ pub mod audit {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Near-duplicate keys of the financings this node offered: the salted near key of the
-/// invoice (seller, normalised number) and salted digests of its other fields bound to
-/// it, and the review flags raised when it was offered (JSON array). Recorded from the
-/// offer request: not on chain, so another node does not see them.
-pub mod financing_near {
+/// The review flags (near duplicates, JSON array) raised when this node took a financing
+/// offer, for its financier: computed from the near keys on chain at that moment.
+pub mod financing_review {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
-    #[sea_orm(table_name = "financing_near_keys")]
+    #[sea_orm(table_name = "financing_reviews")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub financing_id: i64,
-        pub near_key: String,
-        pub amount_digest: String,
-        pub date_digest: String,
-        pub buyer_digest: String,
         #[sea_orm(column_type = "Text")]
         pub review: String,
     }

@@ -82,11 +82,28 @@ impl Net {
         if !automine {
             drop(node.spawn_producer());
         }
+        let api = ApiConfig::for_node(&config);
+        Self::serve_api(dir, node, db, api).await
+    }
+
+    /// A second API (its own read model, keystore and tokens) on this one's chain, as
+    /// another node of the consortium would run, with the same fingerprint salt.
+    pub async fn another_api(&self) -> Net {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let api = ApiConfig {
+            data_dir: dir.path().join("api"),
+            fingerprint_salt: Some(hex::encode(self.state.fingerprint_salt)),
+            ..ApiConfig::for_node(self.node.config())
+        };
+        Self::serve_api(dir, self.node.clone(), Db::Sqlite, api).await
+    }
+
+    async fn serve_api(dir: tempfile::TempDir, node: Node, db: Db, api: ApiConfig) -> Net {
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display()),
             Db::Postgres(url) => fresh_postgres(&url).await,
         };
-        let api = ApiConfig { database_url: Some(database_url.clone()), ..ApiConfig::for_node(&config) };
+        let api = ApiConfig { database_url: Some(database_url.clone()), ..api };
         let platform = Platform::start(node.clone(), api.clone()).await.expect("platform starts");
         let state = platform.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

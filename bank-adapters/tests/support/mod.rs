@@ -196,6 +196,7 @@ pub async fn committed_trade(chain: &Chain, p: &Parties, amount: u128, finance_s
             advance: amount * 7 / 10 * 9 / 10,
             discountBps: 250,
             fingerprints: vec![],
+            near: Receivables::NearKeys::NONE,
         };
         chain.send(&p.financier, chain.suite.receivables, call).await;
         let id: U256 =

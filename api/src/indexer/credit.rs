@@ -1,0 +1,115 @@
+//! The firms' credit facts ([`crate::readmodel::credit_facts`]): each event a credit profile
+//! is computed from, recorded for the order's buyer and for its seller as the block is
+//! indexed, in the same database transaction.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::credit::Fact;
+use crate::readmodel::credit_facts::{self, CHUNK};
+
+/// Append `facts` (in chain order) to `firm`'s credit facts: fill its last chunk, then
+/// start new ones. Public for benchmarks that seed a large read model.
+pub async fn append_facts<C: ConnectionTrait>(db: &C, firm: &str, facts: &[Fact]) -> Result<(), DbErr> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let last = credit_facts::Entity::find()
+        .filter(credit_facts::Column::Firm.eq(firm))
+        .order_by_desc(credit_facts::Column::Chunk)
+        .limit(1)
+        .one(db)
+        .await?;
+    let (mut chunk, mut count, mut text, mut stored) = match last {
+        Some(m) => (m.chunk, m.count, m.facts, true),
+        None => (0, 0, String::from("[]"), false),
+    };
+    for fact in facts {
+        if count >= CHUNK {
+            write(db, firm, chunk, count, std::mem::take(&mut text), stored).await?;
+            (chunk, count, text, stored) = (chunk + 1, 0, String::from("[]"), false);
+        }
+        let json = serde_json::to_string(fact).map_err(|e| DbErr::Custom(format!("credit fact: {e}")))?;
+        // The stored text is a JSON array this function wrote: extend it in place.
+        text.pop();
+        if count > 0 {
+            text.push(',');
+        }
+        text.push_str(&json);
+        text.push(']');
+        count += 1;
+    }
+    write(db, firm, chunk, count, text, stored).await
+}
+
+async fn write<C: ConnectionTrait>(
+    db: &C,
+    firm: &str,
+    chunk: i32,
+    count: i32,
+    facts: String,
+    stored: bool,
+) -> Result<(), DbErr> {
+    let row = credit_facts::ActiveModel {
+        firm: Set(firm.to_string()),
+        chunk: Set(chunk),
+        count: Set(count),
+        facts: Set(facts),
+    };
+    if stored {
+        credit_facts::Entity::update(row).exec(db).await?;
+    } else {
+        credit_facts::Entity::insert(row).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(block: i64) -> Fact {
+        Fact {
+            block,
+            log_index: 0,
+            tx_hash: format!("0x{block:064x}"),
+            kind: "OrderCompleted".into(),
+            order_id: block,
+            timestamp: 1_767_225_600,
+            buyer: "0xb".into(),
+            seller: "0xs".into(),
+            currency: "USD".into(),
+            paid: Some("100".into()),
+            milestone: None,
+            due_date: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn appends_fill_the_last_chunk_then_start_new_ones_in_chain_order() {
+        let db = crate::readmodel::connect("sqlite::memory:").await.expect("sqlite");
+        crate::readmodel::migrate(&db).await.expect("migrate");
+        let n = CHUNK as i64 + 44;
+        // One fact, then the rest in two uneven batches: chunk boundaries fall mid-batch.
+        append_facts(&db, "0xb", &[fact(0)]).await.expect("append");
+        let rest: Vec<Fact> = (1..n).map(fact).collect();
+        let (a, b) = rest.split_at(200);
+        append_facts(&db, "0xb", a).await.expect("append");
+        append_facts(&db, "0xb", b).await.expect("append");
+        append_facts(&db, "0xother", &[fact(7)]).await.expect("append");
+
+        let rows = credit_facts::Entity::find()
+            .filter(credit_facts::Column::Firm.eq("0xb"))
+            .order_by_asc(credit_facts::Column::Chunk)
+            .all(&db)
+            .await
+            .expect("rows");
+        assert_eq!(rows.iter().map(|r| (r.chunk, r.count)).collect::<Vec<_>>(), vec![(0, CHUNK), (1, 44)]);
+        let read: Vec<Fact> = rows
+            .iter()
+            .flat_map(|r| serde_json::from_str::<Vec<Fact>>(&r.facts).expect("a JSON array of facts"))
+            .collect();
+        assert_eq!(read, (0..n).map(fact).collect::<Vec<_>>());
+    }
+}
