@@ -56,7 +56,8 @@ enum Command {
 #[derive(Subcommand)]
 enum ScenarioCommand {
     /// Play each FILE on a fresh embedded platform (node, API, sandbox bank, settlement
-    /// workers) through REST and JSON-RPC; exit non-zero if any expectation is unmet.
+    /// workers), or on the running node at --url, through REST and JSON-RPC; exit non-zero
+    /// if any expectation is unmet.
     Run {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -64,6 +65,16 @@ enum ScenarioCommand {
         /// is a terminal and stdout is not.
         #[arg(long)]
         progress: bool,
+        /// Play against this running node (e.g. http://127.0.0.1:8545) instead of starting one.
+        #[arg(long)]
+        url: Option<String>,
+        /// With --url: the node's operator API token (a dev node writes it to
+        /// <data-dir>/api/operator.token).
+        #[arg(long, env = "TRADECHAIN_OPERATOR_TOKEN", hide_env_values = true)]
+        operator_token: Option<String>,
+        /// With --url: a sandbox bank already running there, instead of one started here.
+        #[arg(long)]
+        bank_url: Option<String>,
     },
 }
 
@@ -125,7 +136,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => run_demo(data_dir),
-        Command::Scenario { command: ScenarioCommand::Run { files, progress } } => run_scenarios(&files, progress),
+        Command::Scenario { command: ScenarioCommand::Run { files, progress, url, operator_token, bank_url } } => {
+            let options = tradechain_scenarios::Options { url, operator_token, bank_url, ..Default::default() };
+            run_scenarios(&files, progress, options)
+        }
         Command::Verify { data_dir } => {
             let report = tradechain_engine::verify::verify(&data_dir)
                 .with_context(|| format!("verification of {} failed", data_dir.display()))?;
@@ -142,7 +156,7 @@ fn main() -> anyhow::Result<()> {
 const DEMO_SCENARIO: &str = include_str!("../scenarios/coffee-at-sight.toml");
 
 fn run_demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let options = tradechain_scenarios::Options { print: true, data_dir, verify: true, progress: false };
+    let options = tradechain_scenarios::Options { print: true, data_dir, verify: true, ..Default::default() };
     tokio::runtime::Runtime::new()?.block_on(tradechain_scenarios::play_text(
         "scenarios/coffee-at-sight.toml",
         DEMO_SCENARIO,
@@ -151,11 +165,11 @@ fn run_demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_scenarios(files: &[PathBuf], progress: bool) -> anyhow::Result<()> {
+fn run_scenarios(files: &[PathBuf], progress: bool, options: tradechain_scenarios::Options) -> anyhow::Result<()> {
     use std::io::IsTerminal as _;
     let runtime = tokio::runtime::Runtime::new()?;
     let progress = progress || (std::io::stderr().is_terminal() && !std::io::stdout().is_terminal());
-    let options = tradechain_scenarios::Options { print: true, progress, ..Default::default() };
+    let options = tradechain_scenarios::Options { print: true, progress, ..options };
     let mut failed = Vec::new();
     // `scenarios/*.toml` also matches the runner crate's manifest, which is not a scenario.
     let files: Vec<&PathBuf> = files.iter().filter(|f| f.file_name().is_none_or(|n| n != "Cargo.toml")).collect();

@@ -7,9 +7,14 @@
 //! submitted, its receipt awaited, and the indexer awaited up to that block, so the
 //! response and any read after it see the change.
 //!
-//! Non-custodial (`POST /v1/transactions`, [`relay`]): the organisation sends its own
-//! signed raw transaction; the API checks the recovered sender is the caller and the
-//! target is a contract of the suite, simulates it for a readable error, and relays it.
+//! Non-custodial (`POST /v1/transactions` with `raw`, [`relay`]): the organisation sends
+//! its own signed raw transaction; the API checks the recovered sender is the caller and
+//! the target is a contract of the suite, simulates it for a readable error, and relays it.
+//!
+//! Custodial contract call (`POST /v1/transactions` with `to` and `data`): a custodial
+//! organisation's own software (a bank's settlement worker, say) has the node sign a call
+//! to a contract of the suite with the organisation's key, as [`transact`] does for the
+//! REST routes; the contract's rules apply exactly as to any other transaction.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,11 +132,17 @@ pub async fn transact(state: &AppState, org: &Caller, to: Address, input: Bytes)
     send_as(state, &signer, to, input).await
 }
 
-/// A signed raw transaction to relay.
+/// Either a signed raw transaction to relay (`raw`), or a contract call for the node to
+/// sign with the caller's custodial key (`to` and `data`).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RelayRequest {
     /// EIP-2718 encoding of a signed transaction, 0x-prefixed hex.
-    pub raw: String,
+    pub raw: Option<String>,
+    /// Custodial: the contract of the suite to call, 0x address.
+    pub to: Option<String>,
+    /// Custodial: the call's ABI-encoded input, 0x-prefixed hex.
+    pub data: Option<String>,
 }
 
 /// The chain id and suite addresses a non-custodial client signs for.
@@ -167,7 +178,8 @@ pub async fn chain_info(state: axum::extract::State<AppState>, _caller: Caller) 
     }))
 }
 
-/// Relay a transaction the organisation signed itself (non-custodial).
+/// Relay a transaction the organisation signed itself (`raw`, non-custodial), or sign and
+/// send a contract call with the organisation's custodial key (`to` and `data`).
 #[utoipa::path(post, path = "/v1/transactions", tag = "transactions", request_body = RelayRequest,
     responses((status = 200, body = TxOutcome), (status = 403, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
@@ -177,7 +189,32 @@ pub async fn relay(
     caller: Caller,
     Body(req): Body<RelayRequest>,
 ) -> ApiResult<Json<TxOutcome>> {
-    let raw = hex::decode(req.raw.trim_start_matches("0x"))
+    let s = &state.suite;
+    let suite = [s.consortium, s.trade_orders, s.receivables, s.consents];
+    let raw = match (req.raw, req.to, req.data) {
+        (Some(raw), None, None) => raw,
+        (None, Some(to), Some(data)) => {
+            let to = crate::terms::address("to", &to)?;
+            if !suite.contains(&to) {
+                return Err(ApiError::validation("INVALID_TRANSACTION", "the target must be a contract of the suite"));
+            }
+            let data = hex::decode(data.trim_start_matches("0x"))
+                .map_err(|_| ApiError::validation("INVALID_TRANSACTION", "data must be hex"))?;
+            let receipt = transact(&state, &caller, to, Bytes::from(data)).await?;
+            return Ok(Json(TxOutcome {
+                tx_hash: format!("{:#x}", receipt.tx_hash),
+                block: receipt.block,
+                success: receipt.success,
+            }));
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "VALIDATION_FAILED",
+                "send either raw (a signed transaction) or to and data (a custodial contract call)",
+            ));
+        }
+    };
+    let raw = hex::decode(raw.trim_start_matches("0x"))
         .map_err(|_| ApiError::validation("INVALID_TRANSACTION", "raw must be hex"))?;
     let envelope = TxEnvelope::decode_2718(&mut raw.as_slice())
         .map_err(|e| ApiError::validation("INVALID_TRANSACTION", format!("cannot decode: {e}")))?;
@@ -190,8 +227,7 @@ pub async fn relay(
             format!("signed by {}, not by the calling organisation {}", addr(&sender), caller.addr),
         ));
     }
-    let s = &state.suite;
-    let to = envelope.to().filter(|t| [s.consortium, s.trade_orders, s.receivables, s.consents].contains(t));
+    let to = envelope.to().filter(|t| suite.contains(t));
     let Some(to) = to else {
         return Err(ApiError::validation("INVALID_TRANSACTION", "the target must be a contract of the suite"));
     };

@@ -132,6 +132,53 @@ async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: 
     let accept = TradeOrders::acceptCall { orderId: U256::from(1) }.abi_encode();
     let (s, body) = net.post("/v1/transactions", &own_t, json!({ "raw": sign(&own, 1, orders, accept) })).await;
     assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_ORDER_SELLER")), "{body}");
+    // It cannot have the node sign for it: the node holds no key.
+    let accept = TradeOrders::acceptCall { orderId: U256::from(1) }.abi_encode();
+    let call = json!({ "to": format!("{orders:#x}"), "data": format!("0x{}", hex::encode(&accept)) });
+    let (s, body) = net.post("/v1/transactions", &own_t, call).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("NON_CUSTODIAL")), "{body}");
+    net.stop().await;
+}
+
+/// A custodial organisation's own software (a bank's settlement worker) has the node sign
+/// a contract call with the organisation's key: `POST /v1/transactions` with `to` and
+/// `data`; the contract's rules apply, a refusal is answered with its code and sends
+/// nothing, and only contracts of the suite may be called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_custodial_organisation_has_the_node_sign_its_contract_calls() {
+    let mut net = Net::start(Db::Sqlite).await;
+    let (buyer, buyer_t) = net.onboard("Buyer", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Bank", &["bank"]).await;
+    let (s, order) = net.post("/v1/orders", &buyer_t, order_for(&seller, &bank)).await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_u64().expect("id");
+    let (_, chain) = net.get("/v1/chain", &seller_t).await;
+    let orders = chain["trade_orders"].as_str().expect("address").to_string();
+    let accept = |who: &str| json!({ "to": who, "data": format!("0x{}", hex::encode(TradeOrders::acceptCall { orderId: U256::from(id) }.abi_encode())) });
+
+    // Refused, each with a stable code, and nothing sent.
+    let head = net.state.chain.head().await.expect("head");
+    let (s, body) = net.post("/v1/transactions", &buyer_t, accept(&orders)).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_ORDER_SELLER")), "{body}");
+    let (s, body) = net.post("/v1/transactions", &seller_t, accept(&buyer)).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("INVALID_TRANSACTION")));
+    let (s, body) = net.post("/v1/transactions", &seller_t, json!({ "to": orders, "data": "0xnothex" })).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("INVALID_TRANSACTION")));
+    let (s, body) = net.post("/v1/transactions", &seller_t, json!({ "to": orders })).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("VALIDATION_FAILED")));
+    let mut both = accept(&orders);
+    both["raw"] = json!("0x00");
+    let (s, body) = net.post("/v1/transactions", &seller_t, both).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("VALIDATION_FAILED")));
+    assert_eq!(net.state.chain.head().await.expect("head"), head, "nothing was sent");
+
+    // The seller's call, signed by the node with the seller's key: mined and indexed.
+    let (s, body) = net.post("/v1/transactions", &seller_t, accept(&orders)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true, "{body}");
+    let (_, order) = net.get(&format!("/v1/orders/{id}"), &seller_t).await;
+    assert_eq!(order["state"], "accepted", "{order}");
     net.stop().await;
 }
 

@@ -34,6 +34,37 @@ pub enum ChainError {
     NotIncluded(B256),
     #[error("cannot sign: {0}")]
     Sign(String),
+    /// The node refused a custodial call (HTTP status, stable code, message): the
+    /// contract's refusal found by simulation, or the node's own.
+    #[error("the node refused the call: HTTP {status} {code}: {message}")]
+    Api { status: u16, code: String, message: String },
+}
+
+/// Who signs a bank's transactions.
+#[derive(Debug, Clone)]
+pub enum Signer {
+    /// The bank holds its key: transactions are signed here and sent by JSON-RPC.
+    Local(PrivateKeySigner),
+    /// A tradechain node holds the bank's key (custodial): each contract call goes to the
+    /// node's `POST /v1/transactions` (`to`, `data`) under the bank's API token, and the
+    /// node signs it with that key. The same worker then needs no key material at all.
+    Custodial { api: String, token: String, address: Address },
+}
+
+impl Signer {
+    /// The bank's address on chain.
+    pub fn address(&self) -> Address {
+        match self {
+            Signer::Local(key) => key.address(),
+            Signer::Custodial { address, .. } => *address,
+        }
+    }
+}
+
+impl From<PrivateKeySigner> for Signer {
+    fn from(key: PrivateKeySigner) -> Self {
+        Signer::Local(key)
+    }
 }
 
 impl ChainError {
@@ -47,6 +78,7 @@ impl ChainError {
             ChainError::Rpc { data: Some(data), .. } => tradechain_contracts::revert::decode(data)
                 .map(|r| format!("{r:?}"))
                 .or_else(|| Some(format!("0x{}", hex::encode(data)))),
+            ChainError::Api { code, message, .. } => Some(format!("{code}: {message}")),
             _ => None,
         }
     }
@@ -177,6 +209,41 @@ impl ChainClient {
     /// A "nonce too low" (another transaction of ours got in first) is retried with a fresh nonce.
     pub async fn send<C: SolCall>(&self, signer: &PrivateKeySigner, to: Address, call: &C) -> Result<B256, ChainError> {
         self.send_input(signer, Some(to), Bytes::from(call.abi_encode())).await
+    }
+
+    /// Send `call` to `to` as the bank `signer` names: signed here ([`Signer::Local`], as
+    /// [`ChainClient::send`]) or by the node holding the bank's key ([`Signer::Custodial`],
+    /// which answers once the transaction is mined and indexed). The transaction hash when it
+    /// succeeded.
+    pub async fn send_as<C: SolCall>(&self, signer: &Signer, to: Address, call: &C) -> Result<B256, ChainError> {
+        let (api, token) = match signer {
+            Signer::Local(key) => return self.send(key, to, call).await,
+            Signer::Custodial { api, token, .. } => (api, token),
+        };
+        let body = json!({ "to": to, "data": Bytes::from(call.abi_encode()) });
+        let resp = self
+            .http
+            .post(format!("{}/v1/transactions", api.trim_end_matches('/')))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| ChainError::Transport(e.to_string()))?;
+        let decode = |detail: String| ChainError::Decode { method: "POST /v1/transactions", detail };
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| decode(e.to_string()))?;
+        if status != 200 {
+            let text = |k: &str| value["error"][k].as_str().unwrap_or("").chars().take(500).collect::<String>();
+            return Err(ChainError::Api { status, code: text("code"), message: text("message") });
+        }
+        let hash: B256 =
+            value["tx_hash"].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| decode(value.to_string()))?;
+        match value["success"].as_bool() {
+            Some(true) => Ok(hash),
+            _ => Err(ChainError::Reverted(hash)),
+        }
     }
 
     /// Sign a transaction carrying `input` (a contract creation when `to` is `None`), send it

@@ -5,9 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alloy::primitives::Address;
-use alloy::signers::local::PrivateKeySigner;
-use sea_orm::EntityTrait;
 use tradechain_api::{ApiConfig, AppState, Platform};
 use tradechain_engine::{GenesisCall, Node, NodeConfig};
 
@@ -18,6 +15,7 @@ pub struct Embedded {
     pub bank_url: String,
     pub operator_token: String,
     pub chain_dir: PathBuf,
+    /// Dropped on stop with the node, so the chain's files are closed before verification.
     state: Option<AppState>,
     node: Option<Node>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -27,6 +25,21 @@ pub struct Embedded {
 
 fn err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Platform(format!("{what}: {e}"))
+}
+
+/// The sandbox bank (the banks' side of a scenario) on a loopback port, its ledger in
+/// `dir`: its URL and the task serving it.
+pub async fn start_sandbox_bank(dir: &Path) -> Result<(String, tokio::task::JoinHandle<()>), Error> {
+    let bank_db = format!("sqlite://{}?mode=rwc", dir.join("sandbox-bank.sqlite").display());
+    let ledger =
+        tradechain_bank_adapters::sandbox::ledger::Ledger::open(&bank_db).await.map_err(|e| err("sandbox bank", e))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
+    let addr = listener.local_addr().map_err(|e| err("bind", e))?;
+    let router = tradechain_bank_adapters::sandbox::router(Arc::new(ledger));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok((format!("http://{addr}"), task))
 }
 
 impl Embedded {
@@ -60,19 +73,10 @@ impl Embedded {
             .trim()
             .to_string();
 
-        let bank_db = format!("sqlite://{}?mode=rwc", dir.join("sandbox-bank.sqlite").display());
-        let ledger = tradechain_bank_adapters::sandbox::ledger::Ledger::open(&bank_db)
-            .await
-            .map_err(|e| err("sandbox bank", e))?;
-        let bank_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
-        let bank_addr = bank_listener.local_addr().map_err(|e| err("bind", e))?;
-        let router = tradechain_bank_adapters::sandbox::router(Arc::new(ledger));
-        let bank = tokio::spawn(async move {
-            let _ = axum::serve(bank_listener, router).await;
-        });
+        let (bank_url, bank) = start_sandbox_bank(dir).await?;
         Ok(Embedded {
             base: format!("http://{addr}"),
-            bank_url: format!("http://{bank_addr}"),
+            bank_url,
             operator_token,
             chain_dir,
             state: Some(state),
@@ -81,21 +85,6 @@ impl Embedded {
             server: Some(server),
             bank,
         })
-    }
-
-    /// The custodial key of an organisation the platform onboarded: an embedded platform
-    /// hands it to that bank's settlement worker, as a bank running its own node would
-    /// configure its worker with its key.
-    pub async fn custodial_key(&self, address: Address) -> Result<PrivateKeySigner, Error> {
-        let state = self.state.as_ref().ok_or_else(|| err("platform", "stopped"))?;
-        let a = format!("{address:#x}");
-        let member = tradechain_api::readmodel::member::Entity::find_by_id(a.clone())
-            .one(&state.db)
-            .await
-            .map_err(|e| err("read model", e))?
-            .ok_or_else(|| err("member", format!("{a} unknown")))?;
-        let sealed = member.key_ciphertext.ok_or_else(|| err("member", format!("{a} is not custodial")))?;
-        state.keystore.open(address, &sealed).map_err(|e| err("keystore", e))
     }
 
     /// Stop serving and close the chain, so its directory can be verified.

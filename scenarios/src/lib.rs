@@ -4,7 +4,10 @@
 //!
 //! [`play_file`] parses a file and plays it on an embedded platform (a dev node with the
 //! API on a loopback port, the sandbox bank, and a settlement worker for each bank) in a
-//! temporary directory.
+//! temporary directory, or, with [`Options::url`], on a running node: the parties are
+//! onboarded there with the operator's token (under names made unique for the run), the
+//! sandbox bank runs here (or at [`Options::bank_url`]), and each bank's settlement worker
+//! has the node sign its calls with the bank's custodial key.
 
 pub mod embedded;
 pub mod format;
@@ -44,6 +47,13 @@ pub struct Options {
     /// Keep a one-line progress report (`name: step n/total`) up to date on stderr, for
     /// long runs whose timeline goes to a file or is not printed.
     pub progress: bool,
+    /// Play against the running node at this URL instead of starting one (its clock must
+    /// be advanceable, as a dev node's is, when the scenario lets days pass).
+    pub url: Option<String>,
+    /// The running node's operator API token (required with `url`).
+    pub operator_token: Option<String>,
+    /// With `url`: a sandbox bank already running there, instead of one started here.
+    pub bank_url: Option<String>,
 }
 
 /// A scenario that played through: its timeline.
@@ -84,8 +94,18 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
             tmp.path().to_path_buf()
         }
     };
+    if let Some(url) = &options.url {
+        return play_remote(scenario, options, url, &dir).await;
+    }
     let mut platform = embedded::Embedded::start(&dir).await?;
-    let mut timeline = runner::run(scenario, &platform, &dir, options.print, options.progress).await?;
+    let target = runner::Target {
+        base: platform.base.clone(),
+        bank_url: platform.bank_url.clone(),
+        operator_token: platform.operator_token.clone(),
+        name_suffix: String::new(),
+        run: 0,
+    };
+    let mut timeline = runner::run(scenario, &target, &dir, options.print, options.progress).await?;
     if options.verify {
         platform.stop().await;
         let report = tradechain_engine::verify::verify(&platform.chain_dir)
@@ -101,4 +121,40 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
         timeline.push('\n');
     }
     Ok(Played { timeline })
+}
+
+/// Play on the running node at `url` (see [`Options::url`]).
+async fn play_remote(scenario: &Scenario, options: &Options, url: &str, dir: &Path) -> Result<Played, Error> {
+    let operator_token = options.operator_token.clone().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+        Error::Platform(format!(
+            "playing against {url} needs that node's operator API token (--operator-token or TRADECHAIN_OPERATOR_TOKEN)"
+        ))
+    })?;
+    if options.verify {
+        return Err(Error::Platform("verifying the chain from genesis needs the embedded node's files".into()));
+    }
+    // reqwest is built without a default TLS provider in this workspace; we speak plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (bank_url, bank) = match &options.bank_url {
+        Some(u) => (u.trim_end_matches('/').to_string(), None),
+        None => {
+            let (u, task) = embedded::start_sandbox_bank(dir).await?;
+            (u, Some(task))
+        }
+    };
+    // Unique enough per run: the clock's nanoseconds and the process id.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let run = (nanos ^ std::process::id().rotate_left(16)) % 1_000_000;
+    let target = runner::Target {
+        base: url.trim_end_matches('/').to_string(),
+        bank_url,
+        operator_token,
+        name_suffix: format!(" #{run:06}"),
+        run,
+    };
+    let played = runner::run(scenario, &target, dir, options.print, options.progress).await;
+    if let Some(task) = bank {
+        task.abort();
+    }
+    Ok(Played { timeline: played? })
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alloy::primitives::Address;
 use serde_json::{Value, json};
-use tradechain_bank_adapters::chain::ChainClient;
+use tradechain_bank_adapters::chain::{ChainClient, Signer};
 use tradechain_bank_adapters::identifier::{Bic, Iban};
 use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
 use tradechain_bank_adapters::outbox::Outbox;
@@ -16,7 +16,6 @@ use tradechain_bank_adapters::party::{Party, StaticDirectory};
 use tradechain_bank_adapters::settlement::{SettlementWorker, WorkerConfig};
 
 use crate::Error;
-use crate::embedded::Embedded;
 use crate::format::{Action, Expect, OrderSpec, Scenario, Step};
 
 const DAY: u64 = 86_400;
@@ -34,6 +33,21 @@ pub fn format_money(currency: &str, minor: u128) -> String {
         grouped.push(ch);
     }
     if decimals == 0 { format!("{currency} {grouped}") } else { format!("{currency} {grouped}.{:02}", minor % unit) }
+}
+
+/// The node a scenario plays against, and the sandbox bank its banks pay through.
+pub struct Target {
+    /// The node's URL: REST under `/v1`, JSON-RPC at `/`.
+    pub base: String,
+    pub bank_url: String,
+    /// The operator's API token (onboards the parties).
+    pub operator_token: String,
+    /// Appended to the names the parties are onboarded under, so that a scenario can be
+    /// played more than once on one node (names are unique there); the timeline keeps the
+    /// scenario's names.
+    pub name_suffix: String,
+    /// Makes the sandbox bank's account numbers of this run distinct from other runs'.
+    pub run: u32,
 }
 
 struct Member {
@@ -57,6 +71,8 @@ struct Runner<'a> {
     timeline: String,
     directory: Option<StaticDirectory>,
     specs: &'a [OrderSpec],
+    name_suffix: String,
+    run: u32,
 }
 
 fn status_error(status: u16, body: &Value) -> String {
@@ -241,14 +257,14 @@ impl<'a> Runner<'a> {
         for (i, p) in scenario.parties.iter().enumerate() {
             let banked = p.roles.iter().any(|r| r == "trader" || r == "financier");
             let account = if banked {
-                let iban = Iban::from_bban("GB", &format!("TRDC{:014}", i + 1))
+                let iban = Iban::from_bban("GB", &format!("TRDC{:06}{:08}", self.run % 1_000_000, i + 1))
                     .map_err(|e| Error::Platform(format!("iban: {e}")))?;
                 let bic = Bic::parse("TRDCGB2L").map_err(|e| Error::Platform(format!("bic: {e}")))?;
                 Some(Party { name: p.name.clone(), iban, bic })
             } else {
                 None
             };
-            let mut body = json!({ "name": p.name, "roles": p.roles });
+            let mut body = json!({ "name": format!("{}{}", p.name, self.name_suffix), "roles": p.roles });
             if let Some(a) = &account {
                 body["bank_account"] = json!({ "iban": a.iban.as_str(), "bic": a.bic.as_str() });
             }
@@ -284,7 +300,7 @@ impl<'a> Runner<'a> {
 /// Play `scenario` against `platform`; the timeline, or the first failure.
 pub async fn run(
     scenario: &Scenario,
-    platform: &Embedded,
+    platform: &Target,
     dir: &Path,
     print: bool,
     progress: bool,
@@ -305,6 +321,8 @@ pub async fn run(
         timeline: String::new(),
         directory: None,
         specs: &scenario.orders,
+        name_suffix: platform.name_suffix.clone(),
+        run: platform.run,
     };
     r.emit(&format!("scenario: {}", scenario.name));
     if let Some(d) = &scenario.description {
@@ -318,7 +336,9 @@ pub async fn run(
     // Day 0 is when the parties are onboarded: the dev chain's genesis time is fixed in the past.
     r.start = r.chain_time().await?;
 
-    // A settlement worker for each bank, signing with that bank's key.
+    // A settlement worker for each bank. The node keeps the bank's key (custodial), so the
+    // worker has the node sign its calls, under the bank's API token, as a bank's own
+    // software would.
     let (_, chain) = r.call("GET", "/v1/chain", &r.operator_token, None).await?;
     let trade_orders: Address = chain["trade_orders"]
         .as_str()
@@ -331,7 +351,7 @@ pub async fn run(
             continue;
         }
         let address: Address = r.members[i].address.parse().map_err(|e| Error::Platform(format!("address: {e}")))?;
-        let key = platform.custodial_key(address).await?;
+        let signer = Signer::Custodial { api: r.base.clone(), token: r.members[i].token.clone(), address };
         let config = WorkerConfig {
             poll_interval: Duration::from_millis(50),
             backoff_initial: Duration::from_millis(50),
@@ -347,7 +367,7 @@ pub async fn run(
             .map_err(|e| Error::Platform(format!("rails: {e}")))?;
         let client =
             ChainClient::new(&r.base, Duration::from_secs(10)).map_err(|e| Error::Platform(format!("chain: {e}")))?;
-        let worker = SettlementWorker::new(config, client, outbox, rails, directory.clone(), key)
+        let worker = SettlementWorker::new(config, client, outbox, rails, directory.clone(), signer)
             .await
             .map_err(|e| Error::Platform(format!("settlement worker of {}: {e}", p.name)))?;
         r.workers.push(worker);
@@ -419,8 +439,13 @@ async fn play_step(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<(), Erro
     let result = match step.action {
         Action::AdvanceDays => {
             let days = step.days.unwrap_or(0);
-            r.rpc("evm_increaseTime", json!([u64::from(days) * DAY])).await?;
-            r.rpc("evm_mine", json!([])).await?;
+            let advanced = match r.rpc("evm_increaseTime", json!([u64::from(days) * DAY])).await {
+                Ok(_) => r.rpc("evm_mine", json!([])).await,
+                Err(e) => Err(e),
+            };
+            advanced.map_err(|e| {
+                fail(format!("the node does not let its clock be advanced (a dev node or Hardhat does): {e}"))
+            })?;
             r.emit(&format!("         ·· {days} days pass"));
             return check(r, n, &what, step).await;
         }

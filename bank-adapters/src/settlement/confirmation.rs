@@ -40,7 +40,7 @@ impl<R: Rails> SettlementWorker<R> {
             return self.review(ins, &why).await;
         }
         let call = TradeOrders::confirmPaymentCall { orderId: order, index, paymentReference: reference };
-        match w.chain.send(&w.signer, w.config.trade_orders, &call).await {
+        match w.chain.send_as(&w.signer, w.config.trade_orders, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "payment confirmed on chain");
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..Change::default() };
@@ -87,7 +87,7 @@ impl<R: Rails> SettlementWorker<R> {
             paymentReference: payment_reference(&ins.end_to_end_id, None),
             reason,
         };
-        match w.chain.send(&w.signer, w.config.trade_orders, &call).await {
+        match w.chain.send_as(&w.signer, w.config.trade_orders, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "failed payment recorded on chain");
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..recorded };

@@ -30,12 +30,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::chain::{ChainClient, ChainError};
+use crate::chain::{ChainClient, ChainError, Signer};
 use crate::identifier::EndToEndId;
 use crate::outbox::{Change, Instruction, Outbox, OutboxError, State};
 use crate::party::PartyDirectory;
@@ -123,7 +122,7 @@ struct Inner<R> {
     outbox: Outbox,
     rails: R,
     directory: Arc<dyn PartyDirectory>,
-    signer: PrivateKeySigner,
+    signer: Signer,
     bank: Address,
     bank_id: String,
     chain_id: u64,
@@ -171,15 +170,17 @@ fn as_i64<T: TryInto<i64>>(v: T) -> i64 {
 }
 
 impl<R: Rails> SettlementWorker<R> {
-    /// A worker for the bank whose key is `signer`; reads the chain id from the node.
+    /// A worker for the bank `signer` signs for (its key, or the node holding it); reads the
+    /// chain id from the node.
     pub async fn new(
         config: WorkerConfig,
         chain: ChainClient,
         outbox: Outbox,
         rails: R,
         directory: Arc<dyn PartyDirectory>,
-        signer: PrivateKeySigner,
+        signer: impl Into<Signer>,
     ) -> Result<Self, WorkerError> {
+        let signer = signer.into();
         let chain_id = chain.chain_id().await?;
         let bank = signer.address();
         let inner = Inner {

@@ -100,7 +100,7 @@ impl<R: Rails> SettlementWorker<R> {
             return Ok(false);
         }
         let _guard = w.chain_lock.lock().await;
-        match w.chain.send(&w.signer, receivables, &Receivables::releaseRepaymentCall { financingId: id }).await {
+        match w.chain.send_as(&w.signer, receivables, &Receivables::releaseRepaymentCall { financingId: id }).await {
             Ok(tx) => {
                 tracing::info!(financing = %id, %tx, "repayment released");
                 w.outbox.watch_done(&watch.key).await?;
@@ -134,7 +134,7 @@ impl<R: Rails> SettlementWorker<R> {
             return self.review(ins, &why).await;
         }
         let call = Receivables::confirmRepaymentCall { financingId: id, paymentReference: reference };
-        match w.chain.send(&w.signer, receivables, &call).await {
+        match w.chain.send_as(&w.signer, receivables, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "repayment confirmed on chain");
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..Change::default() };

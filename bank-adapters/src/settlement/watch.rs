@@ -216,7 +216,7 @@ impl<R: Rails> SettlementWorker<R> {
             }
             let _guard = w.chain_lock.lock().await;
             let call = TradeOrders::releasePaymentCall { orderId: order_id, index };
-            match w.chain.send(&w.signer, w.config.trade_orders, &call).await {
+            match w.chain.send_as(&w.signer, w.config.trade_orders, &call).await {
                 Ok(tx) => {
                     tracing::info!(order = %order_id, milestone = %index, %tx, "milestone released");
                     w.outbox.watch_done(&watch.key).await?;
