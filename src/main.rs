@@ -43,6 +43,18 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Deploy the contract suite and the genesis organisations to a remote EVM network
+    /// (docs/remote-network.md) and write its `[chain]` table into the settings file.
+    Deploy {
+        /// The network's JSON-RPC endpoint (HTTP).
+        #[arg(long)]
+        rpc: String,
+        /// Blocks a transaction needs before it counts (1 on a BFT network such as QBFT).
+        #[arg(long, default_value_t = 1)]
+        confirmations: u64,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Drop the read model's chain tables and rebuild them from the chain (node stopped).
     RebuildReadModel(NodeArgs),
     /// Replay a data directory from genesis and check every block, signature, root and the final state.
@@ -122,6 +134,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match cli.command {
         Command::Node(args) => run_node(args),
+        Command::Deploy { rpc, confirmations, node } => run_deploy(&rpc, confirmations, node),
         Command::Token { command } => run_token(command),
         Command::RebuildReadModel(args) => run_rebuild(args),
         Command::SandboxBank(args) => {
@@ -237,6 +250,9 @@ async fn shutdown_signal() {
 fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let config = node_config(&args)?;
     let api_config = tradechain_api::ApiConfig::load(&config, args.config.as_deref())?;
+    if api_config.chain.backend == tradechain_api::config::Backend::Remote {
+        return run_remote_node(&config, api_config);
+    }
     let calls = genesis_calls(&config)?;
     let node = Node::open(config.clone(), calls).context("cannot open the chain")?;
     if args.init {
@@ -257,6 +273,65 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         platform.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The API on a remote EVM network: no embedded chain, JSON-RPC forwarded to the network.
+fn run_remote_node(config: &NodeConfig, api_config: tradechain_api::ApiConfig) -> anyhow::Result<()> {
+    let operator = api_config.operator_signer(config)?;
+    let listen = config.listen;
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let rpc = api_config.chain.rpc_url.clone().unwrap_or_default();
+        let platform = tradechain_api::Platform::start_remote(operator, api_config).await?;
+        tracing::info!(%addr, %rpc, "node ready on a remote network");
+        println!("listening on http://{addr}");
+        platform.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+fn run_deploy(rpc: &str, confirmations: u64, args: NodeArgs) -> anyhow::Result<()> {
+    let file = args.config.clone().context("--config FILE: the settings file to write the [chain] table to")?;
+    if !file.exists() {
+        std::fs::write(&file, "").with_context(|| format!("cannot create {}", file.display()))?;
+    }
+    let config = node_config(&args)?;
+    let api_config = tradechain_api::ApiConfig::load(&config, Some(&file))?;
+    let operator = api_config.operator_signer(&config)?;
+    let deployment = tokio::runtime::Runtime::new()?.block_on(tradechain_api::remote::deploy(rpc, &operator))?;
+    let suite = match &deployment {
+        tradechain_api::remote::Deployment::Deployed { suite, transactions } => {
+            println!("deployed the suite in {} transactions", transactions.len());
+            suite
+        }
+        tradechain_api::remote::Deployment::Existing { suite } => {
+            println!("the suite is already deployed there; nothing sent");
+            suite
+        }
+    };
+    let text = std::fs::read_to_string(&file)?;
+    let mut doc: toml::Table = text.parse().with_context(|| format!("{} is not TOML", file.display()))?;
+    let mut chain = doc.get("chain").and_then(|c| c.as_table()).cloned().unwrap_or_default();
+    chain.insert("backend".into(), "remote".into());
+    chain.insert("rpc_url".into(), rpc.into());
+    chain.insert("confirmations".into(), toml::Value::Integer(i64::try_from(confirmations.max(1)).unwrap_or(1)));
+    let mut addresses = toml::Table::new();
+    for (name, a) in [
+        ("consortium", suite.consortium),
+        ("trade_orders", suite.trade_orders),
+        ("receivables", suite.receivables),
+        ("consents", suite.consents),
+    ] {
+        println!("{name:<14} {a:#x}");
+        addresses.insert(name.into(), format!("{a:#x}").into());
+    }
+    chain.insert("suite".into(), toml::Value::Table(addresses));
+    doc.insert("chain".into(), toml::Value::Table(chain));
+    std::fs::write(&file, toml::to_string(&doc)?).with_context(|| format!("cannot write {}", file.display()))?;
+    println!("wrote the [chain] table to {}", file.display());
+    Ok(())
 }
 
 fn run_token(command: TokenCommand) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! The chain as the API sees it: one small trait, [`Chain`], so the embedded node
-//! ([`EmbeddedChain`]) and, later, a remote EVM JSON-RPC network are interchangeable.
+//! ([`EmbeddedChain`]) and a remote EVM JSON-RPC network ([`crate::remote::RemoteChain`])
+//! are interchangeable.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -89,6 +90,22 @@ pub trait Chain: Send + Sync + 'static {
     fn wait_new_head(&self, known: u64, timeout: Duration) -> BoxFut<'_, ()>;
     /// Largest gas limit a transaction may ask for.
     fn gas_cap(&self) -> u64;
+    /// The fees to offer (EIP-1559): (max fee per gas, max priority fee per gas). Zero on
+    /// the embedded chain and on free-gas networks.
+    fn fees(&self) -> BoxFut<'_, Result<(u128, u128), ChainError>> {
+        Box::pin(async { Ok((0, 0)) })
+    }
+    /// The gas limit for `input` to `to` from `from`, which simulated with `simulated` gas.
+    fn gas_limit(
+        &self,
+        from: Address,
+        to: Address,
+        input: Bytes,
+        simulated: u64,
+    ) -> BoxFut<'_, Result<u64, ChainError>> {
+        let _ = (from, to, input);
+        Box::pin(async move { Ok((simulated.saturating_mul(3) / 2 + 50_000).min(self.gas_cap())) })
+    }
 }
 
 /// Waits for a transaction's receipt.

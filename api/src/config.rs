@@ -32,6 +32,103 @@ pub struct ApiConfig {
     /// node of a consortium must use the same one. Default: the file
     /// `<data_dir>/fingerprint.salt`, created (mode 0600) on first start.
     pub fingerprint_salt: Option<String>,
+    /// The chain behind the API (the `[chain]` table, see [`ChainConfig`]).
+    #[serde(skip)]
+    pub chain: ChainConfig,
+}
+
+/// Which chain the platform runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The node embedded in this process (the default).
+    #[default]
+    Embedded,
+    /// An external EVM network reached by JSON-RPC ([`crate::remote::RemoteChain`]).
+    Remote,
+}
+
+/// The `[chain]` table of the node's TOML file, plus `TRADECHAIN_CHAIN_*` variables: which
+/// chain to run on, and for a remote network how to treat it (see docs/remote-network.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    pub backend: Backend,
+    /// The network's JSON-RPC endpoint (HTTP), for the remote backend.
+    pub rpc_url: Option<String>,
+    /// Blocks a transaction needs before its receipt counts and its block is indexed
+    /// (1 = the block that includes it; a BFT network such as QBFT has no forks).
+    pub confirmations: u64,
+    /// How often the remote head is polled, milliseconds.
+    pub poll_interval_ms: u64,
+    /// Native currency (wei, decimal) the operator sends each custodial organisation it
+    /// onboards, so it can pay for gas; 0 on a free-gas network.
+    pub fund_wei: String,
+    /// The suite's addresses on the remote network, as `tradechain deploy` wrote them; the
+    /// node checks them against the operator's at start.
+    pub suite: Option<SuiteConfig>,
+}
+
+/// The suite's contract addresses (0x hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteConfig {
+    pub consortium: String,
+    pub trade_orders: String,
+    pub receivables: String,
+    pub consents: String,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Embedded,
+            rpc_url: None,
+            confirmations: 1,
+            poll_interval_ms: 500,
+            fund_wei: "0".into(),
+            suite: None,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// The `[chain]` table of `file` (defaults without one), then `TRADECHAIN_CHAIN_*`.
+    pub fn load(file: Option<&Path>) -> Result<Self, config::ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let built = builder.build()?;
+        let mut cfg: Self = match built.get::<Self>("chain") {
+            Ok(c) => c,
+            Err(config::ConfigError::NotFound(_)) => Self::default(),
+            Err(e) => return Err(e),
+        };
+        let env = config::Config::builder()
+            .add_source(config::Environment::with_prefix("TRADECHAIN_CHAIN").prefix_separator("_").try_parsing(true))
+            .build()?;
+        if let Ok(v) = env.get_string("backend") {
+            cfg.backend = match v.as_str() {
+                "embedded" => Backend::Embedded,
+                "remote" => Backend::Remote,
+                other => return Err(config::ConfigError::Message(format!("unknown chain backend {other:?}"))),
+            };
+        }
+        if let Ok(v) = env.get_string("rpc_url") {
+            cfg.rpc_url = Some(v);
+        }
+        if let Ok(v) = env.get_int("confirmations") {
+            cfg.confirmations = u64::try_from(v).unwrap_or(1);
+        }
+        cfg.confirmations = cfg.confirmations.max(1);
+        Ok(cfg)
+    }
+
+    /// [`ChainConfig::fund_wei`] as a number.
+    pub fn fund_wei(&self) -> Result<alloy::primitives::U256, String> {
+        self.fund_wei.trim().parse().map_err(|e| format!("chain.fund_wei {:?}: {e}", self.fund_wei))
+    }
 }
 
 impl Default for ApiConfig {
@@ -45,6 +142,7 @@ impl Default for ApiConfig {
             max_json_bytes: 1024 * 1024,
             max_document_bytes: 20 * 1024 * 1024,
             fingerprint_salt: None,
+            chain: ChainConfig::default(),
         }
     }
 }
@@ -84,6 +182,7 @@ impl ApiConfig {
             cfg.data_dir = PathBuf::from(v);
         }
         cfg.dev |= node.dev;
+        cfg.chain = ChainConfig::load(file)?;
         Ok(cfg)
     }
 

@@ -64,6 +64,7 @@ pub mod organisation;
 pub mod payment;
 pub mod proof;
 pub mod readmodel;
+pub mod remote;
 pub mod request;
 pub mod terms;
 pub mod transaction;
@@ -72,7 +73,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, Bytes};
 use alloy::signers::local::PrivateKeySigner;
 use axum::Router;
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -131,6 +132,8 @@ pub enum StartError {
     Keys(String),
     #[error("files: {0}")]
     Io(#[from] std::io::Error),
+    #[error("chain: {0}")]
+    Chain(String),
 }
 
 /// The running API: state, the indexer task, and its shutdown switch.
@@ -140,9 +143,61 @@ pub struct Platform {
     stop: watch::Sender<bool>,
     closing: Arc<watch::Sender<bool>>,
     indexer_task: tokio::task::JoinHandle<()>,
+    /// With a remote chain: its JSON-RPC endpoint, which this node's port forwards to.
+    rpc_upstream: Option<String>,
 }
 
 impl Platform {
+    /// Start the API against the remote EVM network of `config.chain` (see
+    /// docs/remote-network.md): connect, check that the suite is deployed where the
+    /// operator's key puts it, and serve as [`Platform::start_with_chain`] does, with the
+    /// network's JSON-RPC forwarded on this node's port.
+    pub async fn start_remote(operator: PrivateKeySigner, config: ApiConfig) -> Result<Self, StartError> {
+        let settings = config.chain.clone();
+        let url = settings
+            .rpc_url
+            .clone()
+            .ok_or_else(|| StartError::Chain("the remote backend needs chain.rpc_url".into()))?;
+        let chain = remote::RemoteChain::connect(
+            &url,
+            settings.confirmations,
+            std::time::Duration::from_millis(settings.poll_interval_ms.max(10)),
+        )
+        .await
+        .map_err(|e| StartError::Chain(format!("{url}: {e}")))?;
+        let suite = SuiteAddresses::for_operator(operator.address());
+        if let Some(configured) = &settings.suite {
+            let expected = config::SuiteConfig {
+                consortium: order::addr(&suite.consortium),
+                trade_orders: order::addr(&suite.trade_orders),
+                receivables: order::addr(&suite.receivables),
+                consents: order::addr(&suite.consents),
+            };
+            let lower = |c: &config::SuiteConfig| {
+                [&c.consortium, &c.trade_orders, &c.receivables, &c.consents].map(|a| a.to_ascii_lowercase())
+            };
+            if lower(configured) != lower(&expected) {
+                return Err(StartError::Chain(format!(
+                    "chain.suite does not match the operator's deployment: expected {expected:?}"
+                )));
+            }
+        }
+        let code: Bytes = chain
+            .rpc()
+            .request("eth_getCode", serde_json::json!([suite.consortium, "latest"]))
+            .await
+            .map_err(|e| StartError::Chain(format!("{url}: {e}")))?;
+        if code.is_empty() {
+            return Err(StartError::Chain(format!(
+                "no contract suite at {} on {url}: run `tradechain deploy --rpc {url}` first",
+                order::addr(&suite.consortium)
+            )));
+        }
+        let mut platform = Self::start_with_chain(chain, operator, config).await?;
+        platform.rpc_upstream = Some(url);
+        Ok(platform)
+    }
+
     /// Start the API against the embedded node: open the read model (migrating it), catch
     /// the indexer up, and keep it following the chain. In dev mode, make sure the operator
     /// has an API token and write it to [`ApiConfig::operator_token_file`].
@@ -204,16 +259,17 @@ impl Platform {
                 tracing::info!(path = %path.display(), "dev operator API token written");
             }
         }
-        Ok(Self { state, node: None, stop, closing: Arc::new(closing), indexer_task })
+        Ok(Self { state, node: None, stop, closing: Arc::new(closing), indexer_task, rpc_upstream: None })
     }
 
-    /// The whole HTTP surface: REST, OpenAPI, docs, and (with the embedded node) the
-    /// engine's JSON-RPC at `/` and `/rpc`.
+    /// The whole HTTP surface: REST, OpenAPI, docs, and JSON-RPC at `/` and `/rpc` (the
+    /// embedded node's, or the remote network's, forwarded).
     pub fn router(&self) -> Router {
         let api = app(self.state.clone());
-        match &self.node {
-            Some(node) => api.merge(tradechain_engine::rpc::router(node.clone())),
-            None => api,
+        match (&self.node, &self.rpc_upstream) {
+            (Some(node), _) => api.merge(tradechain_engine::rpc::router(node.clone())),
+            (None, Some(url)) => api.merge(remote::forward_router(url)),
+            (None, None) => api,
         }
     }
 

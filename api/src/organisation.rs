@@ -186,6 +186,12 @@ pub async fn onboard(
         let _ = member::Entity::delete_by_id(a.clone()).exec(&state.db).await;
         return Err(e);
     }
+    // On a network that charges gas, a custodial organisation gets the native currency
+    // to pay for its transactions (`chain.fund_wei`; zero on free-gas networks).
+    let fund = state.config.chain.fund_wei().map_err(ApiError::internal)?;
+    if custody == "custodial" && !fund.is_zero() {
+        transaction::transfer(&state, &state.operator, address, fund).await?;
+    }
     let token = create_token(&state.db, &a, "onboarding").await?;
     let o = organisation::Entity::find_by_id(a.clone())
         .one(&state.db)

@@ -90,14 +90,15 @@ pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, i
     let hash = {
         let _guard = lock.lock().await;
         let gas_used = simulate(state, from, to, &input).await?;
+        let gas_limit = state.chain.gas_limit(from, to, input.clone(), gas_used).await?;
+        let (max_fee_per_gas, max_priority_fee_per_gas) = state.chain.fees().await?;
         let nonce = state.chain.nonce(from).await?;
-        let gas_limit = (gas_used.saturating_mul(3) / 2 + 50_000).min(state.chain.gas_cap());
         let mut tx = TxEip1559 {
             chain_id: state.chain.chain_id(),
             nonce,
             gas_limit,
-            max_fee_per_gas: 0,
-            max_priority_fee_per_gas: 0,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
             to: TxKind::Call(to),
             value: U256::ZERO,
             access_list: Default::default(),
@@ -108,6 +109,37 @@ pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, i
         state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await?
     };
     finish(state, hash).await
+}
+
+/// Send `value` (wei) of the chain's native currency from `signer` to `to` and wait for
+/// the receipt: what pays for gas on a network that charges it.
+pub async fn transfer(state: &AppState, signer: &PrivateKeySigner, to: Address, value: U256) -> ApiResult<B256> {
+    let from = signer.address();
+    let lock = sender_lock(state, from);
+    let hash = {
+        let _guard = lock.lock().await;
+        let (max_fee_per_gas, max_priority_fee_per_gas) = state.chain.fees().await?;
+        let nonce = state.chain.nonce(from).await?;
+        let mut tx = TxEip1559 {
+            chain_id: state.chain.chain_id(),
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+            to: TxKind::Call(to),
+            value,
+            access_list: Default::default(),
+            input: Bytes::new(),
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
+        let envelope = TxEnvelope::from(tx.into_signed(sig));
+        state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await?
+    };
+    let receipt = wait_receipt(state.chain.as_ref(), hash, RECEIPT_TIMEOUT).await?;
+    if !receipt.success {
+        return Err(ApiError::internal(format!("transfer {hash:#x} failed")));
+    }
+    Ok(hash)
 }
 
 /// Wait for `hash`'s receipt and for the indexer to reach its block.

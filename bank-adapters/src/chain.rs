@@ -155,7 +155,12 @@ impl ChainClient {
         let value: Value =
             serde_json::from_slice(&bytes).map_err(|e| ChainError::Decode { method, detail: e.to_string() })?;
         if let Some(err) = value.get("error") {
-            let data = err.get("data").and_then(Value::as_str).and_then(|s| s.parse::<Bytes>().ok());
+            // Revert data: a hex string (geth, Besu, the embedded node) or, from Hardhat, an
+            // object carrying it as `data`.
+            let data = err
+                .get("data")
+                .and_then(|d| d.as_str().or_else(|| d.get("data").and_then(Value::as_str)))
+                .and_then(|s| s.parse::<Bytes>().ok());
             return Err(ChainError::Rpc {
                 code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
                 message: err.get("message").and_then(Value::as_str).unwrap_or("").chars().take(500).collect(),

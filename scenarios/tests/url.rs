@@ -3,49 +3,11 @@
 //! are new organisations there), with the banks' settlement workers signing through the
 //! node. The node here is an embedded platform served on loopback, reached only over HTTP.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{file, normalise, reviewed};
 use tradechain_scenarios::embedded::Embedded;
 use tradechain_scenarios::{Error, Options, play_file};
-
-fn file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("{name}.toml"))
-}
-
-/// The timeline reviewed in `play.rs`'s snapshot of `name`.
-fn reviewed(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/snapshots/play__{name}.snap"));
-    let snap = std::fs::read_to_string(&path).expect("reviewed snapshot");
-    // The snapshot's header is a front matter between two `---` lines.
-    let body = snap.splitn(3, "---\n").nth(2).expect("snapshot body");
-    normalise(body)
-}
-
-/// Hide what differs between nodes and runs: addresses and hashes, and order numbers (a
-/// node that already holds orders numbers new ones after them).
-fn normalise(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    loop {
-        let hex = rest.find("0x");
-        let num = rest.find("(#");
-        let Some(i) = [hex, num].into_iter().flatten().min() else { break };
-        out.push_str(&rest[..i]);
-        if Some(i) == num {
-            let tail = &rest[i + 2..];
-            let n = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
-            out.push_str("(#N");
-            rest = &tail[n..];
-        } else {
-            let tail = &rest[i + 2..];
-            let n = tail.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(tail.len());
-            out.push_str(if n >= 8 { "[hex]" } else { &rest[i..i + 2 + n] });
-            rest = &tail[n..];
-        }
-    }
-    out.push_str(rest);
-    out.trim_end().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_play_on_a_running_node_by_url_with_the_embedded_outcomes() {

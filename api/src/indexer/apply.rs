@@ -327,6 +327,9 @@ pub(super) async fn apply_consortium_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
     };
     match ev {
         E::OrganisationRegistered(e) => {
+            // On a remote network the operator's registration (seeded at block 0, since the
+            // embedded genesis has no receipts) also arrives as the Consortium
+            // constructor's event: the event's version wins.
             organisation::Entity::insert(organisation::ActiveModel {
                 address: Set(addr(&e.account)),
                 name: Set(e.name),
@@ -334,6 +337,16 @@ pub(super) async fn apply_consortium_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
                 suspended: Set(false),
                 registered_block: Set(ctx.block),
             })
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(organisation::Column::Address)
+                    .update_columns([
+                        organisation::Column::Name,
+                        organisation::Column::Roles,
+                        organisation::Column::Suspended,
+                        organisation::Column::RegisteredBlock,
+                    ])
+                    .to_owned(),
+            )
             .exec(txn)
             .await?;
         }

@@ -16,7 +16,10 @@ use std::time::Duration;
 use alloy::dyn_abi::{DynSolValue, EventExt};
 use alloy::json_abi::{Event, JsonAbi};
 use alloy::primitives::{Address, B256, U256};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QuerySelect,
+    TransactionTrait,
+};
 use tokio::sync::{broadcast, watch};
 use tradechain_contracts::genesis::SuiteAddresses;
 use tradechain_contracts::role;
@@ -253,6 +256,20 @@ impl Indexer {
             .map_err(|e| IndexError::Chain(e.to_string()))?
             .ok_or_else(|| IndexError::Chain(format!("block {number} missing")))?;
         let txn = self.db.begin().await?;
+        // Another API process on the same database may have indexed this block already:
+        // the cursor row, locked for the transaction on PostgreSQL (SQLite has one writer),
+        // says so, and the block is skipped rather than applied twice.
+        let mut find_cursor = cursor::Entity::find_by_id(1);
+        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            find_cursor = find_cursor.lock_exclusive();
+        }
+        if let Some(c) = find_cursor.one(&txn).await?
+            && c.last_block >= number as i64
+        {
+            txn.rollback().await?;
+            self.cursor.send_replace(u64::try_from(c.last_block).unwrap_or(number));
+            return Ok(());
+        }
         let mut changes = Vec::new();
         for log in &block.logs {
             let addr_ = log.log.address;
