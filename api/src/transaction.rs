@@ -84,10 +84,16 @@ pub async fn simulate(state: &AppState, from: Address, to: Address, input: &Byte
 }
 
 /// Sign and send `input` to `to` as `signer`; wait for the receipt and the indexer.
+///
+/// Sends of one sender are serialised in this process; another process sending for the
+/// same organisation (two API processes on one network) can still take a nonce first, so
+/// a refusal for the nonce is retried from the simulation, a few times.
 pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, input: Bytes) -> ApiResult<Receipt> {
     let from = signer.address();
     let lock = sender_lock(state, from);
-    let hash = {
+    let mut attempt = 0;
+    let hash = loop {
+        attempt += 1;
         let _guard = lock.lock().await;
         let gas_used = simulate(state, from, to, &input).await?;
         let gas_limit = state.chain.gas_limit(from, to, input.clone(), gas_used).await?;
@@ -102,13 +108,25 @@ pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, i
             to: TxKind::Call(to),
             value: U256::ZERO,
             access_list: Default::default(),
-            input,
+            input: input.clone(),
         };
         let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
         let envelope = TxEnvelope::from(tx.into_signed(sig));
-        state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await?
+        match state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await {
+            Ok(hash) => break hash,
+            Err(ChainError::Rejected(m)) if attempt < 5 && nonce_taken(&m) => {
+                tracing::warn!(%from, nonce, reason = %m, "nonce taken meanwhile; retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     finish(state, hash).await
+}
+
+/// Whether a refusal says the nonce was used by another transaction of the sender.
+fn nonce_taken(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("nonce") || m.contains("underpriced") || m.contains("already known")
 }
 
 /// Send `value` (wei) of the chain's native currency from `signer` to `to` and wait for
