@@ -44,7 +44,7 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> 
         .await
         .expect("request");
     let status = res.status();
-    let v: Value = res.json().await.expect("json");
+    let v: Value = serde_json::from_slice(&res.bytes().await.expect("body")).expect("json");
     assert!(status.is_success(), "{status}: {v}");
     v
 }
@@ -74,7 +74,8 @@ impl Target {
     async fn now(&self) -> u64 {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", false] });
         let res = self.http.post(&self.base).header("content-type", "application/json").body(body.to_string());
-        let v: Value = res.send().await.expect("rpc").json().await.expect("json");
+        let bytes = res.send().await.expect("rpc").bytes().await.expect("body");
+        let v: Value = serde_json::from_slice(&bytes).expect("json");
         u64::from_str_radix(v["result"]["timestamp"].as_str().expect("ts").trim_start_matches("0x"), 16).expect("ts")
     }
 

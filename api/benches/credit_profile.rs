@@ -50,7 +50,7 @@ fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
         seller_bank: format!("0x{:040x}", 0xba4c_1000u64 + (i % 11) as u64),
         amount: format!("{}", 1_000_000 + i),
         paid: if completed { format!("{}", 1_000_000 + i) } else { "0".into() },
-        currency: if i % 3 == 0 { "EUR" } else { "USD" }.into(),
+        currency: if i.is_multiple_of(3) { "EUR" } else { "USD" }.into(),
         incoterm: "FOB".into(),
         details_hash: format!("0x{i:064x}"),
         latest_shipment: 1_900_000_000,
