@@ -56,6 +56,9 @@ pub struct ChainConfig {
     pub backend: Backend,
     /// The network's JSON-RPC endpoint (HTTP), for the remote backend.
     pub rpc_url: Option<String>,
+    /// Its WebSocket endpoint (`ws://…`), optional: new heads then arrive by an
+    /// `eth_subscribe("newHeads")` subscription instead of only by polling.
+    pub ws_url: Option<String>,
     /// Blocks a transaction needs before its receipt counts and its block is indexed
     /// (1 = the block that includes it; a BFT network such as QBFT has no forks).
     pub confirmations: u64,
@@ -84,6 +87,7 @@ impl Default for ChainConfig {
         Self {
             backend: Backend::Embedded,
             rpc_url: None,
+            ws_url: None,
             confirmations: 1,
             poll_interval_ms: 500,
             fund_wei: "0".into(),
@@ -117,6 +121,9 @@ impl ChainConfig {
         }
         if let Ok(v) = env.get_string("rpc_url") {
             cfg.rpc_url = Some(v);
+        }
+        if let Ok(v) = env.get_string("ws_url") {
+            cfg.ws_url = Some(v);
         }
         if let Ok(v) = env.get_int("confirmations") {
             cfg.confirmations = u64::try_from(v).unwrap_or(1);

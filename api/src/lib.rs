@@ -158,8 +158,9 @@ impl Platform {
             .rpc_url
             .clone()
             .ok_or_else(|| StartError::Chain("the remote backend needs chain.rpc_url".into()))?;
-        let chain = remote::RemoteChain::connect(
+        let chain = remote::RemoteChain::connect_with(
             &url,
+            settings.ws_url.as_deref(),
             settings.confirmations,
             std::time::Duration::from_millis(settings.poll_interval_ms.max(10)),
         )

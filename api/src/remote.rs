@@ -4,7 +4,9 @@
 //!
 //! What a real network changes, handled here:
 //! - blocks take seconds and transactions stay pending meanwhile: receipts and new heads
-//!   are polled every `poll_interval`;
+//!   are polled every `poll_interval`, and with a WebSocket endpoint a `newHeads`
+//!   subscription wakes the waiters as soon as a block arrives (reconnecting when dropped;
+//!   polling continues underneath, so a lost subscription only costs latency);
 //! - finality is a setting: a receipt counts, and a block is offered to the indexer, only
 //!   once it has `confirmations` blocks (1 on a BFT network, which does not fork);
 //! - nonces: each sender's next nonce is kept here after every accepted transaction, so
@@ -40,6 +42,8 @@ pub struct RemoteChain {
     poll: Duration,
     /// Each sender's next nonce, as far as this process has sent.
     next_nonce: Mutex<HashMap<Address, u64>>,
+    /// The latest block number a `newHeads` subscription announced (with a WebSocket URL).
+    heads: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 fn unavailable(e: RpcError) -> ChainError {
@@ -72,20 +76,42 @@ fn parse_log(v: &Value) -> Option<(B256, u64, Log)> {
 }
 
 impl RemoteChain {
-    /// Connect to `url`: reads the chain id and the block gas limit.
+    /// Connect to `url` (and subscribe to new heads at `ws_url`, when given): reads the chain
+    /// id and the block gas limit.
+    pub async fn connect_with(
+        url: &str,
+        ws_url: Option<&str>,
+        confirmations: u64,
+        poll: Duration,
+    ) -> Result<Arc<Self>, ChainError> {
+        let mut chain = Self::open(url, confirmations, poll).await?;
+        if let Some(ws) = ws_url {
+            let (tx, rx) = tokio::sync::watch::channel(0u64);
+            tokio::spawn(follow_heads(ws.to_string(), tx));
+            chain.heads = Some(rx);
+        }
+        Ok(Arc::new(chain))
+    }
+
+    /// Connect to `url`, polling only: reads the chain id and the block gas limit.
     pub async fn connect(url: &str, confirmations: u64, poll: Duration) -> Result<Arc<Self>, ChainError> {
+        Ok(Arc::new(Self::open(url, confirmations, poll).await?))
+    }
+
+    async fn open(url: &str, confirmations: u64, poll: Duration) -> Result<Self, ChainError> {
         let rpc = ChainClient::new(url, Duration::from_secs(30)).map_err(unavailable)?;
         let chain_id = rpc.chain_id().await.map_err(unavailable)?;
         let latest: Value = rpc.request("eth_getBlockByNumber", json!(["latest", false])).await.map_err(unavailable)?;
         let gas_cap = quantity(&latest["gasLimit"]).ok_or_else(|| bad("block", &latest))?;
-        Ok(Arc::new(Self {
+        Ok(Self {
             rpc,
             chain_id,
             gas_cap,
             confirmations: confirmations.max(1),
             poll,
             next_nonce: Mutex::new(HashMap::new()),
-        }))
+            heads: None,
+        })
     }
 
     /// The JSON-RPC client (for callers that need a method the trait does not carry).
@@ -291,11 +317,19 @@ impl Chain for RemoteChain {
     fn wait_new_head(&self, known: u64, timeout: Duration) -> BoxFut<'_, ()> {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
+            let mut heads = self.heads.clone();
             loop {
                 if self.head().await.is_ok_and(|h| h > known) || tokio::time::Instant::now() >= deadline {
                     return;
                 }
-                tokio::time::sleep(self.poll.min(deadline - tokio::time::Instant::now())).await;
+                let nap = self.poll.min(deadline - tokio::time::Instant::now());
+                match heads.as_mut() {
+                    // Woken by the subscription, or by the poll interval if it is quiet.
+                    Some(rx) => {
+                        let _ = tokio::time::timeout(nap, rx.changed()).await;
+                    }
+                    None => tokio::time::sleep(nap).await,
+                }
             }
         })
     }
@@ -340,6 +374,42 @@ async fn forward(
                 "error": { "code": -32603, "message": format!("the network's JSON-RPC endpoint did not answer: {e}") } });
             (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response()
         }
+    }
+}
+
+/// Keep an `eth_subscribe("newHeads")` subscription at `ws` open, announcing each head's
+/// number on `heads`; reconnect after a second when it drops; end when nobody listens.
+async fn follow_heads(ws: String, heads: tokio::sync::watch::Sender<u64>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio_tungstenite::connect_async(ws.as_str()).await {
+            Ok((mut stream, _)) => {
+                let subscribe = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"] });
+                if stream.send(Message::text(subscribe.to_string())).await.is_ok() {
+                    while let Some(Ok(msg)) = stream.next().await {
+                        let Message::Text(text) = msg else { continue };
+                        let v: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                        if let Some(n) = quantity(&v["params"]["result"]["number"]) {
+                            heads.send_if_modified(|h| {
+                                let newer = n > *h;
+                                *h = (*h).max(n);
+                                newer
+                            });
+                        }
+                        if heads.is_closed() {
+                            return;
+                        }
+                    }
+                }
+                tracing::warn!(%ws, "newHeads subscription ended; reconnecting");
+            }
+            Err(e) => tracing::warn!(%ws, error = %e, "cannot subscribe to new heads; polling meanwhile"),
+        }
+        if heads.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

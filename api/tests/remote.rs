@@ -229,3 +229,27 @@ async fn receipts_and_the_indexer_wait_for_the_confirmation_depth() {
     }
     miner.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_heads_arrive_by_websocket_subscription() {
+    use tradechain_api::chain::Chain;
+    let Some(url) = hardhat_url() else { return };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ws = url.replacen("http", "ws", 1);
+    // Polling once a minute: within the 30 s wait below, only the subscription can wake it.
+    let chain = tradechain_api::remote::RemoteChain::connect_with(&url, Some(&ws), 1, Duration::from_secs(60))
+        .await
+        .expect("connect");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let known = chain.head().await.expect("head");
+    let client = ChainClient::new(&url, Duration::from_secs(30)).expect("client");
+    let started = std::time::Instant::now();
+    let miner = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _: Value = client.request("evm_mine", json!([])).await.expect("mine");
+    });
+    chain.wait_new_head(known, Duration::from_secs(30)).await;
+    assert!(chain.head().await.expect("head") > known, "a new head");
+    assert!(started.elapsed() < Duration::from_secs(10), "woken by the subscription, not the minute's poll");
+    miner.await.expect("miner");
+}

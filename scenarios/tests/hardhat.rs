@@ -68,6 +68,8 @@ async fn scenarios_play_on_hardhat_through_the_remote_backend_with_the_embedded_
         chain: ChainConfig {
             backend: Backend::Remote,
             rpc_url: Some(url.clone()),
+            // New heads by subscription (Hardhat serves WebSocket on the same port).
+            ws_url: Some(url.replacen("http", "ws", 1)),
             poll_interval_ms: 50,
             // 10 ETH to each custodial organisation, for its gas.
             fund_wei: "10000000000000000000".into(),
