@@ -171,8 +171,10 @@ async fn two_api_processes_on_one_postgres_and_one_network_answer_the_same() {
     ids.dedup();
     assert_eq!(ids.len(), 10, "ten distinct orders: {ids:?}");
 
-    // A lifecycle across both processes; both answer the same at every step.
+    // A lifecycle across both processes; both answer the same at every step, and each
+    // process's live subscribers see every change, whichever process indexed the block.
     let id = ids[0];
+    let (mut live_a, mut live_b) = (a.state.indexer.subscribe(), b.state.indexer.subscribe());
     let (s, body) = b.post(&format!("/v1/orders/{id}/accept"), &seller_t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body) = a.post(&format!("/v1/orders/{id}/commit"), &bank_t, json!({})).await;
@@ -180,6 +182,16 @@ async fn two_api_processes_on_one_postgres_and_one_network_answer_the_same() {
     let head = client.block_number().await.expect("head");
     for api in [&a, &b] {
         assert!(api.state.indexer.wait_for(head, Duration::from_secs(30)).await, "both indexers reach the head");
+    }
+    for live in [&mut live_a, &mut live_b] {
+        let mut kinds = Vec::new();
+        while let Ok(c) = live.try_recv() {
+            if c.order_id == Some(id) {
+                kinds.push(c.kind);
+            }
+        }
+        assert!(kinds.contains(&"OrderAccepted".to_string()), "{kinds:?}");
+        assert!(kinds.contains(&"OrderCommitted".to_string()), "{kinds:?}");
     }
     let (_, from_a) = a.get(&format!("/v1/orders/{id}"), &buyer_t).await;
     let (_, from_b) = b.get(&format!("/v1/orders/{id}"), &buyer_t).await;

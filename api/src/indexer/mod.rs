@@ -17,8 +17,8 @@ use alloy::dyn_abi::{DynSolValue, EventExt};
 use alloy::json_abi::{Event, JsonAbi};
 use alloy::primitives::{Address, B256, U256};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::sync::{broadcast, watch};
 use tradechain_contracts::genesis::SuiteAddresses;
@@ -267,10 +267,21 @@ impl Indexer {
             && c.last_block >= number as i64
         {
             txn.rollback().await?;
-            self.cursor.send_replace(u64::try_from(c.last_block).unwrap_or(number));
+            // Its live changes still go to this process's subscribers (SSE), from the rows
+            // the other process wrote, built exactly as if indexed here.
+            let rows = event::Entity::find()
+                .filter(event::Column::Block.eq(number as i64))
+                .order_by_asc(event::Column::LogIndex)
+                .all(&self.db)
+                .await?;
+            let changes = changes_of(&self.db, &rows).await?;
+            for c in changes {
+                let _ = self.changes.send(c);
+            }
+            self.cursor.send_replace(number);
             return Ok(());
         }
-        let mut changes = Vec::new();
+        let mut rows = Vec::new();
         for log in &block.logs {
             let addr_ = log.log.address;
             if addr_ != self.suite.consortium
@@ -282,8 +293,6 @@ impl Indexer {
             }
             let Some((contract, kind, data, order_id)) = decode_generic(&log.log) else { continue };
             let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
-            let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
-            let number_field = |k: &str| field(k).and_then(|v| v.parse::<i64>().ok());
             let row = event::Model {
                 block: number as i64,
                 log_index: log.log_index as i64,
@@ -315,50 +324,70 @@ impl Indexer {
             } else if addr_ == self.suite.receivables {
                 financing::apply_receivables_event(&ctx).await?;
             }
-            let mut change = OrderChange {
-                order_id,
-                financing_id: None,
-                request_id: None,
-                kind,
-                block: number,
-                tx_hash: format!("{:#x}", log.tx_hash),
-                parties: Vec::new(),
-            };
-            if addr_ == self.suite.receivables {
-                // Applied above, so the financing row is there: it names the order too.
+            rows.push(row);
+        }
+        let changes = changes_of(&txn, &rows).await?;
+        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(number as i64) }).exec(&txn).await?;
+        txn.commit().await?;
+        // Committed: the changes go out before the cursor moves, so whoever waits for the
+        // block (`wait_for`) finds its changes already sent.
+        for c in changes {
+            let _ = self.changes.send(c);
+        }
+        self.cursor.send_replace(number);
+        Ok(())
+    }
+}
+
+/// The live changes (SSE) of indexed events, `rows` of one block in log order: each names
+/// its order, financing or consent request and the parties who may see it.
+async fn changes_of<C: ConnectionTrait>(db: &C, rows: &[event::Model]) -> Result<Vec<OrderChange>, DbErr> {
+    let mut changes = Vec::new();
+    for e in rows {
+        let fields: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+        let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let number_field = |k: &str| field(k).and_then(|v| v.parse::<i64>().ok());
+        let mut change = OrderChange {
+            order_id: e.order_id,
+            financing_id: None,
+            request_id: None,
+            kind: e.kind.clone(),
+            block: u64::try_from(e.block).unwrap_or(0),
+            tx_hash: e.tx_hash.clone(),
+            parties: Vec::new(),
+        };
+        match e.contract.as_str() {
+            "Receivables" => {
+                // The financing row names the order too.
                 change.financing_id = number_field("financingId");
                 if let Some(id) = change.financing_id
-                    && let Some(f) = readmodel::financing::Entity::find_by_id(id).one(&txn).await?
+                    && let Some(f) = readmodel::financing::Entity::find_by_id(id).one(db).await?
                 {
                     change.order_id = Some(f.order_id);
                     change.parties.extend([f.financier, f.firm]);
                 }
-            } else if addr_ == self.suite.consents {
+            }
+            "Consents" => {
                 change.request_id = number_field("requestId");
                 change.parties.extend([field("firm"), field("financier")].into_iter().flatten());
             }
-            if change.order_id.is_some() || !change.parties.is_empty() {
-                changes.push(change);
-            }
+            _ => {}
         }
-        let mut parties: HashMap<i64, Vec<String>> = HashMap::new();
-        for c in &mut changes {
-            let Some(order_id) = c.order_id else { continue };
-            if !parties.contains_key(&order_id)
-                && let Some(o) = order::Entity::find_by_id(order_id).one(&txn).await?
-            {
-                parties.insert(order_id, vec![o.buyer, o.seller, o.buyer_bank, o.seller_bank]);
-            }
-            c.parties.extend(parties.get(&order_id).cloned().unwrap_or_default());
+        if change.order_id.is_some() || !change.parties.is_empty() {
+            changes.push(change);
         }
-        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(number as i64) }).exec(&txn).await?;
-        txn.commit().await?;
-        self.cursor.send_replace(number);
-        for c in changes {
-            let _ = self.changes.send(c);
-        }
-        Ok(())
     }
+    let mut parties: HashMap<i64, Vec<String>> = HashMap::new();
+    for c in &mut changes {
+        let Some(order_id) = c.order_id else { continue };
+        if !parties.contains_key(&order_id)
+            && let Some(o) = order::Entity::find_by_id(order_id).one(db).await?
+        {
+            parties.insert(order_id, vec![o.buyer, o.seller, o.buyer_bank, o.seller_bank]);
+        }
+        c.parties.extend(parties.get(&order_id).cloned().unwrap_or_default());
+    }
+    Ok(changes)
 }
 
 /// Why indexing a block failed (it is retried).
