@@ -235,4 +235,36 @@ mod tests {
         migrate(&db).await.expect("again");
         assert!(cursor::Entity::find_by_id(1).one(&db).await.expect("read").is_some());
     }
+
+    #[tokio::test]
+    async fn upgrading_from_version_2_keeps_the_review_flags_and_drops_the_off_chain_near_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rm.sqlite").display());
+        let db = connect(&url).await.expect("connect");
+        migrate(&db).await.expect("migrate");
+        // The version-2 table, as that version created it, with one offer's keys and flags.
+        db.execute_unprepared(
+            "CREATE TABLE financing_near_keys (financing_id INTEGER PRIMARY KEY, near_key TEXT NOT NULL, \
+             amount_digest TEXT NOT NULL, date_digest TEXT NOT NULL, buyer_digest TEXT NOT NULL, review TEXT NOT NULL)",
+        )
+        .await
+        .expect("v2 table");
+        db.execute_unprepared(
+            "INSERT INTO financing_near_keys VALUES (7, '0x01', '0x02', '0x03', '0x04', \
+             '[{\"code\":\"NEAR_DUPLICATE\",\"financing_id\":3}]')",
+        )
+        .await
+        .expect("v2 row");
+        let v2 = schema_version::ActiveModel { id: sea_orm::Set(1), version: sea_orm::Set(2) };
+        schema_version::Entity::update(v2).exec(&db).await.expect("version 2");
+        migrate(&db).await.expect("upgrade");
+        let review = financing_review::Entity::find_by_id(7).one(&db).await.expect("read").map(|r| r.review);
+        assert_eq!(review.as_deref(), Some(r#"[{"code":"NEAR_DUPLICATE","financing_id":3}]"#));
+        assert!(
+            db.execute_unprepared("SELECT 1 FROM financing_near_keys").await.is_err(),
+            "the off-chain near keys are gone: the chain's are indexed into near_keys"
+        );
+        let version = schema_version::Entity::find_by_id(1).one(&db).await.expect("read").map(|v| v.version);
+        assert_eq!(version, Some(SCHEMA_VERSION));
+    }
 }
