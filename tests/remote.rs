@@ -7,17 +7,12 @@
 //! Without TRADECHAIN_TEST_HARDHAT_URL the test is skipped locally, and fails when
 //! TRADECHAIN_REQUIRE_HARDHAT=1 (scripts/test.sh sets it) so CI never skips it silently.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::start_node;
 
 fn hardhat_url() -> Option<String> {
     match std::env::var("TRADECHAIN_TEST_HARDHAT_URL") {
@@ -31,36 +26,6 @@ fn hardhat_url() -> Option<String> {
             None
         }
     }
-}
-
-/// `tradechain node --dev --config FILE --data-dir DIR` on a free port: the process, its URL
-/// and its operator token, once it serves.
-fn start_node(config: &std::path::Path, dir: &std::path::Path) -> (Node, String, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let node = Node(
-        Command::new(env!("CARGO_BIN_EXE_tradechain"))
-            .args(["node", "--dev", "--config"])
-            .arg(config)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tradechain node starts"),
-    );
-    let token_file = dir.join("api/operator.token");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let token = loop {
-        let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-        if let (true, Ok(t)) = (up, std::fs::read_to_string(&token_file)) {
-            break t.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "the node did not come up on the remote network");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    (node, format!("http://127.0.0.1:{port}"), token)
 }
 
 fn deploy(config: &std::path::Path, dir: &std::path::Path, url: &str) -> String {
@@ -110,8 +75,8 @@ fn deploy_then_two_nodes_on_one_postgres_serve_scenarios_and_the_same_answers() 
     assert!(written.contains("master_key"), "the rest of the file is kept:\n{written}");
     // Again: nothing is deployed twice.
     assert!(deploy(&config, dir.path(), &url).contains("already deployed"));
-    let (_a, a, token_a) = start_node(&config, &dir.path().join("a"));
-    let (_b, b, token_b) = start_node(&config, &dir.path().join("b"));
+    let (_a, a, token_a) = start_node(&dir.path().join("a"), Some(&config));
+    let (_b, b, token_b) = start_node(&dir.path().join("b"), Some(&config));
 
     // A trade played through each node.
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/coffee-at-sight.toml");

@@ -12,13 +12,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use alloy::signers::local::PrivateKeySigner;
 use serde_json::{Value, json};
-use tradechain_api::config::{Backend, ChainConfig};
-use tradechain_api::{ApiConfig, Platform};
-use tradechain_bank_adapters::chain::ChainClient;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -123,36 +119,14 @@ fn main() {
         let embedded = common::Net::start(common::Db::Sqlite).await;
 
         // The remote backend on Hardhat: a fresh operator, funded, deploys the suite.
-        let operator = PrivateKeySigner::random();
-        let client = ChainClient::new(&url, Duration::from_secs(30)).expect("client");
-        let _: Value = client
-            .request("hardhat_setBalance", json!([operator.address(), "0x3635c9adc5dea00000"]))
-            .await
-            .expect("setBalance");
-        tradechain_api::remote::deploy(&url, &operator).await.expect("deploy");
+        let (operator, _) = common::deployed(&url).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ApiConfig {
-            data_dir: dir.path().join("api"),
-            database_url: Some(format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display())),
-            dev: true,
-            chain: ChainConfig {
-                backend: Backend::Remote,
-                rpc_url: Some(url.clone()),
-                poll_interval_ms: 20,
-                fund_wei: "10000000000000000000".into(),
-                ..ChainConfig::default()
-            },
-            ..ApiConfig::default()
-        };
-        let platform = Platform::start_remote(operator, config.clone()).await.expect("platform");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let remote_base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(platform.serve(listener, std::future::pending()));
-        let remote_token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
+        let db = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
+        let remote = common::RemoteApi::start(&url, &operator, &db, 1).await;
 
         let targets = [
             Target::new("embedded node", embedded.base.clone(), &embedded.operator_token, clients).await,
-            Target::new("Hardhat (remote backend, automine)", remote_base, &remote_token, clients).await,
+            Target::new("Hardhat (remote backend, automine)", remote.base.clone(), &remote.token, clients).await,
         ];
         // Warm-up, then alternating rounds.
         for t in &targets {

@@ -73,7 +73,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use alloy::primitives::{Address, Bytes};
+use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use axum::Router;
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -183,15 +183,13 @@ impl Platform {
                 )));
             }
         }
-        let code: Bytes = chain
-            .rpc()
-            .request("eth_getCode", serde_json::json!([suite.consortium, "latest"]))
+        let missing = remote::missing_contracts(chain.rpc(), &suite)
             .await
             .map_err(|e| StartError::Chain(format!("{url}: {e}")))?;
-        if code.is_empty() {
+        if let Some((name, address)) = missing.first() {
             return Err(StartError::Chain(format!(
-                "no contract suite at {} on {url}: run `tradechain deploy --rpc {url}` first",
-                order::addr(&suite.consortium)
+                "no {name} at {} on {url}: run `tradechain deploy --rpc {url}` first",
+                order::addr(address)
             )));
         }
         let mut platform = Self::start_with_chain(chain, operator, config).await?;

@@ -114,6 +114,12 @@ impl RemoteChain {
         })
     }
 
+    /// The latest block number the `newHeads` subscription announced (`None` without a
+    /// WebSocket URL, 0 before the first).
+    pub fn subscribed_head(&self) -> Option<u64> {
+        self.heads.as_ref().map(|rx| *rx.borrow())
+    }
+
     /// The JSON-RPC client (for callers that need a method the trait does not carry).
     pub fn rpc(&self) -> &ChainClient {
         &self.rpc
@@ -413,6 +419,26 @@ async fn follow_heads(ws: String, heads: tokio::sync::watch::Sender<u64>) {
     }
 }
 
+/// The contracts of `suite` that have no code on the network (empty when it is deployed).
+pub async fn missing_contracts(
+    rpc: &ChainClient,
+    suite: &tradechain_contracts::genesis::SuiteAddresses,
+) -> Result<Vec<(&'static str, Address)>, RpcError> {
+    let mut missing = Vec::new();
+    for (name, a) in [
+        ("Consortium", suite.consortium),
+        ("TradeOrders", suite.trade_orders),
+        ("Receivables", suite.receivables),
+        ("Consents", suite.consents),
+    ] {
+        let code: Bytes = rpc.request("eth_getCode", json!([a, "latest"])).await?;
+        if code.is_empty() {
+            missing.push((name, a));
+        }
+    }
+    Ok(missing)
+}
+
 /// What `tradechain deploy` found or did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deployment {
@@ -448,21 +474,7 @@ pub async fn deploy(url: &str, operator: &alloy::signers::local::PrivateKeySigne
     rpc.chain_id().await.map_err(net)?;
     let address = operator.address();
     let suite = tradechain_contracts::genesis::SuiteAddresses::for_operator(address);
-    let contracts = [
-        ("Consortium", suite.consortium),
-        ("TradeOrders", suite.trade_orders),
-        ("Receivables", suite.receivables),
-        ("Consents", suite.consents),
-    ];
-    let code = |a: Address| {
-        let rpc = &rpc;
-        async move { rpc.request::<Bytes>("eth_getCode", json!([a, "latest"])).await }
-    };
-    let mut deployed = 0;
-    for (_, a) in contracts {
-        deployed += usize::from(!code(a).await.map_err(net)?.is_empty());
-    }
-    if deployed == contracts.len() {
+    if missing_contracts(&rpc, &suite).await.map_err(net)?.is_empty() {
         return Ok(Deployment::Existing { suite });
     }
     let nonce: U256 = rpc.request("eth_getTransactionCount", json!([address, "latest"])).await.map_err(net)?;
@@ -486,10 +498,8 @@ pub async fn deploy(url: &str, operator: &alloy::signers::local::PrivateKeySigne
         tracing::info!(tx = %hash, "deployment transaction mined");
         transactions.push(hash);
     }
-    for (what, a) in contracts {
-        if code(a).await.map_err(net)?.is_empty() {
-            return Err(DeployError::Incomplete { what, address: crate::order::addr(&a) });
-        }
+    if let Some((what, a)) = missing_contracts(&rpc, &suite).await.map_err(net)?.first() {
+        return Err(DeployError::Incomplete { what, address: crate::order::addr(a) });
     }
     Ok(Deployment::Deployed { suite, transactions })
 }

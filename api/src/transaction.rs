@@ -97,30 +97,43 @@ pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, i
         let _guard = lock.lock().await;
         let gas_used = simulate(state, from, to, &input).await?;
         let gas_limit = state.chain.gas_limit(from, to, input.clone(), gas_used).await?;
-        let (max_fee_per_gas, max_priority_fee_per_gas) = state.chain.fees().await?;
-        let nonce = state.chain.nonce(from).await?;
-        let mut tx = TxEip1559 {
-            chain_id: state.chain.chain_id(),
-            nonce,
-            gas_limit,
-            max_fee_per_gas,
-            max_priority_fee_per_gas,
-            to: TxKind::Call(to),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input: input.clone(),
-        };
-        let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
-        let envelope = TxEnvelope::from(tx.into_signed(sig));
-        match state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await {
+        match sign_and_send(state, signer, to, U256::ZERO, input.clone(), gas_limit).await? {
             Ok(hash) => break hash,
             Err(ChainError::Rejected(m)) if attempt < 5 && nonce_taken(&m) => {
-                tracing::warn!(%from, nonce, reason = %m, "nonce taken meanwhile; retrying");
+                tracing::warn!(%from, reason = %m, "nonce taken meanwhile; retrying");
             }
             Err(e) => return Err(e.into()),
         }
     };
     finish(state, hash).await
+}
+
+/// Sign an EIP-1559 transaction at the chain's fees with `signer`'s next nonce and submit
+/// it: the submission's own outcome inside, so the caller can retry a taken nonce. The
+/// caller holds the sender's lock.
+async fn sign_and_send(
+    state: &AppState,
+    signer: &PrivateKeySigner,
+    to: Address,
+    value: U256,
+    input: Bytes,
+    gas_limit: u64,
+) -> ApiResult<Result<B256, ChainError>> {
+    let (max_fee_per_gas, max_priority_fee_per_gas) = state.chain.fees().await?;
+    let nonce = state.chain.nonce(signer.address()).await?;
+    let mut tx = TxEip1559 {
+        chain_id: state.chain.chain_id(),
+        nonce,
+        gas_limit,
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
+    Ok(state.chain.send_raw(Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())).await)
 }
 
 /// Whether a refusal says the nonce was used by another transaction of the sender.
@@ -132,26 +145,10 @@ fn nonce_taken(message: &str) -> bool {
 /// Send `value` (wei) of the chain's native currency from `signer` to `to` and wait for
 /// the receipt: what pays for gas on a network that charges it.
 pub async fn transfer(state: &AppState, signer: &PrivateKeySigner, to: Address, value: U256) -> ApiResult<B256> {
-    let from = signer.address();
-    let lock = sender_lock(state, from);
+    let lock = sender_lock(state, signer.address());
     let hash = {
         let _guard = lock.lock().await;
-        let (max_fee_per_gas, max_priority_fee_per_gas) = state.chain.fees().await?;
-        let nonce = state.chain.nonce(from).await?;
-        let mut tx = TxEip1559 {
-            chain_id: state.chain.chain_id(),
-            nonce,
-            gas_limit: 21_000,
-            max_fee_per_gas,
-            max_priority_fee_per_gas,
-            to: TxKind::Call(to),
-            value,
-            access_list: Default::default(),
-            input: Bytes::new(),
-        };
-        let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
-        let envelope = TxEnvelope::from(tx.into_signed(sig));
-        state.chain.send_raw(Bytes::from(envelope.encoded_2718())).await?
+        sign_and_send(state, signer, to, value, Bytes::new(), 21_000).await??
     };
     let receipt = wait_receipt(state.chain.as_ref(), hash, RECEIPT_TIMEOUT).await?;
     if !receipt.success {

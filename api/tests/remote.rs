@@ -11,12 +11,8 @@ mod common;
 
 use std::time::Duration;
 
-use alloy::signers::local::PrivateKeySigner;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tradechain_api::config::{Backend, ChainConfig};
-use tradechain_api::remote::{Deployment, deploy};
-use tradechain_api::{ApiConfig, AppState, Platform};
 use tradechain_bank_adapters::chain::ChainClient;
 
 fn hardhat_url() -> Option<String> {
@@ -29,97 +25,6 @@ fn hardhat_url() -> Option<String> {
             );
             eprintln!("skipped: no TRADECHAIN_TEST_HARDHAT_URL (run under scripts/with-hardhat.sh)");
             None
-        }
-    }
-}
-
-/// A fresh, funded operator with the suite deployed.
-async fn deployed(url: &str) -> (PrivateKeySigner, ChainClient) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let operator = PrivateKeySigner::random();
-    let client = ChainClient::new(url, Duration::from_secs(30)).expect("client");
-    let _: Value = client
-        .request("hardhat_setBalance", json!([operator.address(), "0x3635c9adc5dea00000"]))
-        .await
-        .expect("setBalance");
-    assert!(matches!(deploy(url, &operator).await.expect("deploy"), Deployment::Deployed { .. }));
-    (operator, client)
-}
-
-struct Api {
-    base: String,
-    token: String,
-    state: AppState,
-    http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Api {
-    async fn start(url: &str, operator: &PrivateKeySigner, database_url: &str, confirmations: u64) -> Api {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = ApiConfig {
-            data_dir: dir.path().join("api"),
-            database_url: Some(database_url.to_string()),
-            dev: true,
-            // Both processes of one member share these.
-            master_key: Some("11".repeat(32)),
-            fingerprint_salt: Some("22".repeat(32)),
-            chain: ChainConfig {
-                backend: Backend::Remote,
-                rpc_url: Some(url.to_string()),
-                confirmations,
-                poll_interval_ms: 50,
-                fund_wei: "10000000000000000000".into(),
-                ..ChainConfig::default()
-            },
-            ..ApiConfig::default()
-        };
-        let platform = Platform::start_remote(operator.clone(), config.clone()).await.expect("platform");
-        let state = platform.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(platform.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
-        Api { base, token, state, http: reqwest::Client::new(), stop: Some(stop), _dir: dir }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, path, token, None).await
-    }
-
-    async fn onboard(&self, name: &str, roles: &[&str]) -> (String, String) {
-        let (s, body) = self.post("/v1/organisations", &self.token, json!({ "name": name, "roles": roles })).await;
-        assert_eq!(s, StatusCode::CREATED, "{body}");
-        (
-            body["organisation"]["address"].as_str().expect("address").into(),
-            body["token"].as_str().expect("token").into(),
-        )
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
         }
     }
 }
@@ -146,10 +51,12 @@ async fn two_api_processes_on_one_postgres_and_one_network_answer_the_same() {
         eprintln!("skipped: no TRADECHAIN_TEST_POSTGRES_URL (run under scripts/with-postgres.sh)");
         return;
     };
-    let (operator, client) = deployed(&url).await;
+    let (operator, client) = common::deployed(&url).await;
     let database_url = common::fresh_postgres(&pg).await;
-    let (a, b) =
-        (Api::start(&url, &operator, &database_url, 1).await, Api::start(&url, &operator, &database_url, 1).await);
+    let (a, b) = (
+        common::RemoteApi::start(&url, &operator, &database_url, 1).await,
+        common::RemoteApi::start(&url, &operator, &database_url, 1).await,
+    );
     let (_, buyer_t) = a.onboard("Hanseatic Importers", &["trader"]).await;
     let (seller, seller_t) = b.onboard("Fazenda Boa Vista", &["trader"]).await;
     let (bank, bank_t) = a.onboard("Handelsbank", &["bank"]).await;
@@ -211,10 +118,10 @@ async fn two_api_processes_on_one_postgres_and_one_network_answer_the_same() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn receipts_and_the_indexer_wait_for_the_confirmation_depth() {
     let Some(url) = hardhat_url() else { return };
-    let (operator, client) = deployed(&url).await;
+    let (operator, client) = common::deployed(&url).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
-    let api = Api::start(&url, &operator, &db, 3).await;
+    let api = common::RemoteApi::start(&url, &operator, &db, 3).await;
     // Blocks come on their own, as on a network with a block time (Hardhat automines
     // only when a transaction arrives).
     let miner = {
@@ -263,5 +170,7 @@ async fn new_heads_arrive_by_websocket_subscription() {
     chain.wait_new_head(known, Duration::from_secs(30)).await;
     assert!(chain.head().await.expect("head") > known, "a new head");
     assert!(started.elapsed() < Duration::from_secs(10), "woken by the subscription, not the minute's poll");
+    // Whatever else mined meanwhile, the new head came over the WebSocket.
+    assert!(chain.subscribed_head().expect("subscribed") > known, "announced by newHeads");
     miner.await.expect("miner");
 }

@@ -1,8 +1,11 @@
 //! Every scenario in `scenarios/` plays green on the embedded platform, with a snapshot of
 //! its timeline; a bad file is reported with its line; an unmet expectation names itself.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::redact;
 use tradechain_scenarios::{Error, Options, play_file, play_text};
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -14,25 +17,6 @@ fn scenario_files() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// Replace 0x-addresses and hashes (volatile across runs) with placeholders.
-fn redact(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("0x") {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i + 2..];
-        let n = tail.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(tail.len());
-        if n >= 8 {
-            out.push_str("[hex]");
-        } else {
-            out.push_str(&rest[i..i + 2 + n]);
-        }
-        rest = &tail[n..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Every scenario file in `scenarios/` plays green; its timeline is snapshotted under its name.

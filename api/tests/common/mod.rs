@@ -4,10 +4,16 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use alloy::signers::local::PrivateKeySigner;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tradechain_api::{ApiConfig, Platform};
+use tradechain_api::config::{Backend, ChainConfig};
+use tradechain_api::remote::{Deployment, deploy};
+use tradechain_api::{ApiConfig, AppState, Platform};
+use tradechain_bank_adapters::chain::ChainClient;
 use tradechain_engine::{GenesisCall, Node, NodeConfig};
 
 pub enum Db {
@@ -235,4 +241,103 @@ pub fn redact_hex(s: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// A fresh, funded operator with the suite deployed.
+pub async fn deployed(url: &str) -> (PrivateKeySigner, ChainClient) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let operator = PrivateKeySigner::random();
+    let client = ChainClient::new(url, Duration::from_secs(30)).expect("client");
+    let _: Value = client
+        .request("hardhat_setBalance", json!([operator.address(), "0x3635c9adc5dea00000"]))
+        .await
+        .expect("setBalance");
+    assert!(matches!(deploy(url, &operator).await.expect("deploy"), Deployment::Deployed { .. }));
+    (operator, client)
+}
+
+/// The API on a remote network (Hardhat in the tests), served on loopback.
+pub struct RemoteApi {
+    pub base: String,
+    pub token: String,
+    pub state: AppState,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl RemoteApi {
+    /// The API on the network at `url` through the remote backend, served on loopback.
+    pub async fn start(url: &str, operator: &PrivateKeySigner, database_url: &str, confirmations: u64) -> RemoteApi {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ApiConfig {
+            data_dir: dir.path().join("api"),
+            database_url: Some(database_url.to_string()),
+            dev: true,
+            // Both processes of one member share these.
+            master_key: Some("11".repeat(32)),
+            fingerprint_salt: Some("22".repeat(32)),
+            chain: ChainConfig {
+                backend: Backend::Remote,
+                rpc_url: Some(url.to_string()),
+                confirmations,
+                poll_interval_ms: 20,
+                fund_wei: "10000000000000000000".into(),
+                ..ChainConfig::default()
+            },
+            ..ApiConfig::default()
+        };
+        let platform = Platform::start_remote(operator.clone(), config.clone()).await.expect("platform");
+        let state = platform.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(platform.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
+        RemoteApi { base, token, state, http: reqwest::Client::new(), stop: Some(stop), _dir: dir }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn onboard(&self, name: &str, roles: &[&str]) -> (String, String) {
+        let (s, body) = self.post("/v1/organisations", &self.token, json!({ "name": name, "roles": roles })).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        (
+            body["organisation"]["address"].as_str().expect("address").into(),
+            body["token"].as_str().expect("token").into(),
+        )
+    }
+}
+
+impl Drop for RemoteApi {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
 }

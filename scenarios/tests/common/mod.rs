@@ -16,27 +16,33 @@ pub fn reviewed(name: &str) -> String {
     normalise(body)
 }
 
-/// Hide what differs between nodes and runs: addresses and hashes, and order numbers (a
-/// node that already holds orders numbers new ones after them).
-pub fn normalise(s: &str) -> String {
+/// Replace 0x-addresses and hashes (volatile across runs) with placeholders.
+pub fn redact(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    loop {
-        let hex = rest.find("0x");
-        let num = rest.find("(#");
-        let Some(i) = [hex, num].into_iter().flatten().min() else { break };
+    while let Some(i) = rest.find("0x") {
         out.push_str(&rest[..i]);
-        if Some(i) == num {
-            let tail = &rest[i + 2..];
-            let n = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
-            out.push_str("(#N");
-            rest = &tail[n..];
-        } else {
-            let tail = &rest[i + 2..];
-            let n = tail.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(tail.len());
-            out.push_str(if n >= 8 { "[hex]" } else { &rest[i..i + 2 + n] });
-            rest = &tail[n..];
-        }
+        let tail = &rest[i + 2..];
+        let n = tail.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(tail.len());
+        out.push_str(if n >= 8 { "[hex]" } else { &rest[i..i + 2 + n] });
+        rest = &tail[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Hide what differs between nodes and runs: addresses and hashes ([`redact`]), and order
+/// numbers (a node that already holds orders numbers new ones after them).
+pub fn normalise(s: &str) -> String {
+    let redacted = redact(s);
+    let mut out = String::with_capacity(redacted.len());
+    let mut rest = redacted.as_str();
+    while let Some(i) = rest.find("(#") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 2..];
+        let n = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+        out.push_str("(#N");
+        rest = &tail[n..];
     }
     out.push_str(rest);
     out.trim_end().to_string()
