@@ -300,13 +300,13 @@ fn run_deploy(rpc: &str, confirmations: u64, args: NodeArgs) -> anyhow::Result<(
     let config = node_config(&args)?;
     let api_config = tradechain_api::ApiConfig::load(&config, Some(&file))?;
     let operator = api_config.operator_signer(&config)?;
-    let deployment = tokio::runtime::Runtime::new()?.block_on(tradechain_api::remote::deploy(rpc, &operator))?;
+    let deployment = tokio::runtime::Runtime::new()?.block_on(tradechain_chain::deploy::deploy(rpc, &operator))?;
     let suite = match &deployment {
-        tradechain_api::remote::Deployment::Deployed { suite, transactions } => {
+        tradechain_chain::deploy::Deployment::Deployed { suite, transactions } => {
             println!("deployed the suite in {} transactions", transactions.len());
             suite
         }
-        tradechain_api::remote::Deployment::Existing { suite } => {
+        tradechain_chain::deploy::Deployment::Existing { suite } => {
             println!("the suite is already deployed there; nothing sent");
             suite
         }

@@ -10,12 +10,10 @@
 //! `BENCH_DB=postgres` runs against the server in `TRADECHAIN_TEST_POSTGRES_URL`
 //! (`scripts/with-postgres.sh cargo bench -p tradechain-api` with `BENCH_DB=postgres`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Db, Net, date_in};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use serde_json::json;
 use tradechain_api::readmodel::{milestone, order};

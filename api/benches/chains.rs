@@ -9,9 +9,6 @@
 //! round (default 40); rounds alternate between the backends (`BENCH_ROUNDS` each,
 //! default 3) so both see the same machine noise; the median round is reported.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -116,13 +113,13 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let embedded = common::Net::start(common::Db::Sqlite).await;
+        let embedded = test_support::api::Net::start(test_support::api::Db::Sqlite).await;
 
         // The remote backend on Hardhat: a fresh operator, funded, deploys the suite.
-        let (operator, _) = common::deployed(&url).await;
+        let (operator, _) = test_support::hardhat::deployed(&url).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let db = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
-        let remote = common::RemoteApi::start(&url, &operator, &db, 1).await;
+        let remote = test_support::api::RemoteApi::start(&url, &operator, &db, 1).await;
 
         let targets = [
             Target::new("embedded node", embedded.base.clone(), &embedded.operator_token, clients).await,

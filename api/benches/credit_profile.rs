@@ -13,16 +13,14 @@
 //! ~725 rows). The second line printed (the consent check and audit alone) is the floor.
 //! `BENCH_PROFILE_ORDERS` sets the size; `BENCH_KEEP=1` keeps the read model file.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::{Db, Net, date_in};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
-use tradechain_api::credit::Fact;
+use tradechain_api::indexer::credit::Fact;
 use tradechain_api::indexer::credit::append_facts;
 use tradechain_api::readmodel::{event, order};
 

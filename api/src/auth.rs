@@ -12,7 +12,7 @@ use tradechain_contracts::role;
 use crate::error::ApiError;
 use crate::keystore::random_bytes;
 use crate::readmodel::{api_token, organisation};
-use crate::{AppState, order::addr};
+use crate::{AppState, codec::addr};
 
 /// SHA-256 of a token, hex.
 pub fn token_hash(token: &str) -> String {

@@ -1,6 +1,6 @@
 //! Is this trade real? `GET /v1/authenticity?order_id=N` (or `?invoice_hash=0x…`) answers
 //! a financier about to lend, or a party of the order, from the chain itself through
-//! [`crate::chain::Chain`] calls (`TradeOrders.getOrder`, `getMilestone`, `getDocument`,
+//! [`tradechain_chain::Chain`] calls (`TradeOrders.getOrder`, `getMilestone`, `getDocument`,
 //! `Receivables.liveFinancingOf`), not from the read model: whether the order exists,
 //! between whom, in what state, which documents with which hash were presented, attested
 //! and accepted by whom, and whether any of its milestones is already financed (a live
@@ -22,9 +22,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::chain::CallResult;
+use tradechain_chain::CallResult;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::order::{addr, bytes3_str};
+use crate::codec::{addr, bytes3_str};
 use crate::readmodel::{document, event};
 use crate::request::QueryArgs;
 

@@ -44,7 +44,7 @@ pub enum Backend {
     /// The node embedded in this process (the default).
     #[default]
     Embedded,
-    /// An external EVM network reached by JSON-RPC ([`crate::remote::RemoteChain`]).
+    /// An external EVM network reached by JSON-RPC ([`tradechain_chain::remote::RemoteChain`]).
     Remote,
 }
 

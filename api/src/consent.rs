@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::order::addr;
+use crate::codec::addr;
 use crate::readmodel::{audit, consent, verification_request};
 use crate::request::{Body, PathArgs};
 use crate::{AppState, terms, transaction};
@@ -166,11 +166,11 @@ pub async fn require_live_consent(
     }
     let call = Consents::hasConsentCall { firm, financier: caller.address };
     let live = match state.chain.call(caller.address, state.suite.consents, call.abi_encode().into()).await? {
-        crate::chain::CallResult::Success { output, .. } => {
+        tradechain_chain::CallResult::Success { output, .. } => {
             Consents::hasConsentCall::abi_decode_returns(&output).map_err(ApiError::internal)?
         }
-        crate::chain::CallResult::Revert { data } => return Err(ApiError::from_revert(&data)),
-        crate::chain::CallResult::Halt { reason } => return Err(ApiError::internal(reason)),
+        tradechain_chain::CallResult::Revert { data } => return Err(ApiError::from_revert(&data)),
+        tradechain_chain::CallResult::Halt { reason } => return Err(ApiError::internal(reason)),
     };
     if !live {
         return refused(ApiError::forbidden(

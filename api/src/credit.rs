@@ -8,7 +8,7 @@
 //! checked against the chain itself at `GET /v1/proofs/{tx_hash}` ([`crate::proof`]).
 //!
 //! The figures are computed from the firm's credit facts ([`Fact`]: each event of
-//! [`KINDS`] on one of its orders, with the order's parties and currency), which the
+//! [`KINDS`](crate::indexer::credit::KINDS) on one of its orders, with the order's parties and currency), which the
 //! indexer records from the chain's logs only, per firm, in a few rows
 //! ([`crate::readmodel::credit_facts`]), so a profile costs a few primary-key reads however
 //! large the read model; the proofs let the financier check every figure without trusting
@@ -29,15 +29,12 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::{credit_facts, cursor, event, order};
+use crate::indexer::credit::Fact;
+use crate::readmodel::{credit_facts, cursor};
 use crate::request::{PathArgs, QueryArgs};
 
 /// Inline references up to this many; beyond, only the count, digest and list route.
 pub const INLINE_REFERENCES: usize = 20;
-
-/// The events a profile is computed from.
-pub const KINDS: [&str; 5] =
-    ["OrderCompleted", "PaymentConfirmed", "MilestoneTriggered", "DisputeRaised", "DocumentRejected"];
 
 /// One chain event a figure is computed from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
@@ -48,58 +45,6 @@ pub struct ChainRef {
     /// The event's name (OrderCompleted, PaymentConfirmed, …).
     pub kind: String,
     pub order_id: i64,
-}
-
-/// One event of [`KINDS`] as it counts for the parties of its order: what the figures
-/// need of the event (its place on chain and its fields) and of the order (its parties
-/// and currency, fixed at creation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fact {
-    pub block: i64,
-    pub log_index: i64,
-    pub tx_hash: String,
-    pub kind: String,
-    pub order_id: i64,
-    pub timestamp: i64,
-    pub buyer: String,
-    pub seller: String,
-    pub currency: String,
-    /// OrderCompleted: the amount paid (minor units).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paid: Option<String>,
-    /// MilestoneTriggered and PaymentConfirmed: the milestone's index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestone: Option<String>,
-    /// MilestoneTriggered: the due date (unix seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_date: Option<i64>,
-}
-
-impl Fact {
-    /// The fact of event `e` (decoded `fields`) on order `o`.
-    pub fn of(o: &order::Model, e: &event::Model, fields: &Value) -> Fact {
-        let field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
-        let (paid, milestone, due_date) = match e.kind.as_str() {
-            "OrderCompleted" => (field("paid"), None, None),
-            "MilestoneTriggered" => (None, field("index"), field("dueDate").and_then(|d| d.parse().ok())),
-            "PaymentConfirmed" => (None, field("milestone"), None),
-            _ => (None, None, None),
-        };
-        Fact {
-            block: e.block,
-            log_index: e.log_index,
-            tx_hash: e.tx_hash.clone(),
-            kind: e.kind.clone(),
-            order_id: o.id,
-            timestamp: e.timestamp,
-            buyer: o.buyer.clone(),
-            seller: o.seller.clone(),
-            currency: o.currency.clone(),
-            paid,
-            milestone,
-            due_date,
-        }
-    }
 }
 
 /// What a figure is computed from.
@@ -438,6 +383,7 @@ pub async fn references(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::readmodel::{event, order};
 
     fn ev(block: i64, kind: &str, order_id: i64, ts: i64, data: Value) -> event::Model {
         event::Model {

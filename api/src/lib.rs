@@ -16,7 +16,7 @@
 //!
 //! Main items: [`Platform`] (start everything: [`Platform::start`], [`Platform::router`],
 //! [`Platform::shutdown`]), [`ApiConfig`], [`AppState`], [`app`], [`auth::create_token`],
-//! [`chain::Chain`] (the chain behind one trait), [`error::ApiError`].
+//! [`tradechain_chain::Chain`] (the chain behind one trait), [`error::ApiError`].
 //!
 //! Serve the API and the engine's JSON-RPC on one port (what `tradechain node` does):
 //! ```no_run
@@ -47,7 +47,7 @@
 
 pub mod auth;
 pub mod authenticity;
-pub mod chain;
+mod codec;
 pub mod config;
 pub mod consent;
 pub mod credit;
@@ -63,8 +63,8 @@ pub mod order;
 pub mod organisation;
 pub mod payment;
 pub mod proof;
+mod jsonrpc;
 pub mod readmodel;
-pub mod remote;
 pub mod request;
 pub mod terms;
 pub mod transaction;
@@ -73,7 +73,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use axum::Router;
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -84,7 +83,10 @@ use tradechain_engine::Node;
 pub use config::ApiConfig;
 pub use error::{ApiError, ApiResult};
 
-use crate::chain::{Chain, EmbeddedChain};
+use tradechain_chain::embedded::EmbeddedChain;
+use tradechain_chain::remote::{RemoteChain, RemoteSettings};
+use tradechain_chain::transaction::Sender;
+use tradechain_chain::Chain;
 use crate::indexer::Indexer;
 use crate::keystore::Keystore;
 
@@ -106,8 +108,8 @@ pub struct Inner {
     /// The consortium's salt for duplicate-financing fingerprints ([`financing`]).
     pub fingerprint_salt: [u8; 32],
     pub files_dir: PathBuf,
-    /// One lock per sending address, held from nonce to submission.
-    pub senders: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
+    /// Signs and submits transactions, one nonce sequence per sending address.
+    pub sender: Sender,
     /// token hash → organisation address (tokens are never deleted in this version).
     pub tokens: Mutex<HashMap<String, String>>,
     /// Flips to true when the server starts shutting down: live streams (SSE) end.
@@ -158,21 +160,21 @@ impl Platform {
             .rpc_url
             .clone()
             .ok_or_else(|| StartError::Chain("the remote backend needs chain.rpc_url".into()))?;
-        let chain = remote::RemoteChain::connect_with(
-            &url,
-            settings.ws_url.as_deref(),
-            settings.confirmations,
-            std::time::Duration::from_millis(settings.poll_interval_ms.max(10)),
-        )
+        let chain = RemoteChain::connect(RemoteSettings {
+            url: url.clone(),
+            ws_url: settings.ws_url.clone(),
+            confirmations: settings.confirmations,
+            poll_interval: std::time::Duration::from_millis(settings.poll_interval_ms.max(10)),
+        })
         .await
         .map_err(|e| StartError::Chain(format!("{url}: {e}")))?;
         let suite = SuiteAddresses::for_operator(operator.address());
         if let Some(configured) = &settings.suite {
             let expected = config::SuiteConfig {
-                consortium: order::addr(&suite.consortium),
-                trade_orders: order::addr(&suite.trade_orders),
-                receivables: order::addr(&suite.receivables),
-                consents: order::addr(&suite.consents),
+                consortium: codec::addr(&suite.consortium),
+                trade_orders: codec::addr(&suite.trade_orders),
+                receivables: codec::addr(&suite.receivables),
+                consents: codec::addr(&suite.consents),
             };
             let lower = |c: &config::SuiteConfig| {
                 [&c.consortium, &c.trade_orders, &c.receivables, &c.consents].map(|a| a.to_ascii_lowercase())
@@ -183,13 +185,13 @@ impl Platform {
                 )));
             }
         }
-        let missing = remote::missing_contracts(chain.rpc(), &suite)
+        let missing = tradechain_chain::deploy::missing_contracts(chain.rpc(), &suite)
             .await
             .map_err(|e| StartError::Chain(format!("{url}: {e}")))?;
         if let Some((name, address)) = missing.first() {
             return Err(StartError::Chain(format!(
                 "no {name} at {} on {url}: run `tradechain deploy --rpc {url}` first",
-                order::addr(address)
+                codec::addr(address)
             )));
         }
         let mut platform = Self::start_with_chain(chain, operator, config).await?;
@@ -238,7 +240,7 @@ impl Platform {
                 fingerprint_salt,
                 files_dir,
                 config,
-                senders: Mutex::new(HashMap::new()),
+                sender: Sender::new(),
                 tokens: Mutex::new(HashMap::new()),
                 closing: closing_rx,
             }),
@@ -267,7 +269,7 @@ impl Platform {
         let api = app(self.state.clone());
         match (&self.node, &self.rpc_upstream) {
             (Some(node), _) => api.merge(tradechain_engine::rpc::router(node.clone())),
-            (None, Some(url)) => api.merge(remote::forward_router(url)),
+            (None, Some(url)) => api.merge(jsonrpc::forward_router(url)),
             (None, None) => api,
         }
     }
@@ -311,7 +313,7 @@ impl Platform {
 }
 
 fn operator_addr(state: &AppState) -> String {
-    order::addr(&state.operator.address())
+    codec::addr(&state.operator.address())
 }
 
 /// The REST router (`/v1`, `/openapi.json`, `/docs`) with request ids, tracing and body

@@ -16,7 +16,7 @@ use crate::auth::{Caller, create_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::readmodel::{member, organisation};
 use crate::request::{Body, PathArgs};
-use crate::{AppState, StartError, order::addr, terms, transaction};
+use crate::{AppState, StartError, codec::addr, terms, transaction};
 
 /// Role names, in bit order.
 pub const ROLES: &[(&str, u32)] = &[

@@ -1,6 +1,6 @@
 //! Checking a cited chain event against the chain itself: `GET /v1/proofs/{tx_hash}`
 //! re-reads the transaction, its receipt, its block and the log from the node through
-//! [`crate::chain::Chain`] — never from the SQL read model — decodes the log, and says
+//! [`tradechain_chain::Chain`] — never from the SQL read model — decodes the log, and says
 //! whether it is what a credit profile ([`crate::credit`]) claims.
 //!
 //! Who may check (all read on chain): for an order's event, a party of the order or a
@@ -23,9 +23,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::chain::CallResult;
+use tradechain_chain::CallResult;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::order::addr;
+use crate::codec::addr;
 use crate::request::{PathArgs, QueryArgs};
 
 /// Which log of the transaction, and what it is claimed to be.
@@ -96,7 +96,7 @@ fn not_found(hash: &str) -> ApiError {
     ApiError::not_found("PROOF_NOT_FOUND", format!("no event of {hash} that the caller may check"))
 }
 
-fn chain_err(e: crate::chain::ChainError) -> ApiError {
+fn chain_err(e: tradechain_chain::ChainError) -> ApiError {
     ApiError::unavailable(e.to_string())
 }
 

@@ -3,14 +3,14 @@
 //! cover exactly 100%, dates in order, IBAN/BIC, addresses, document types).
 
 use alloy::primitives::Address;
-use tradechain_bank_adapters::identifier::{Bic, Iban};
-use tradechain_bank_adapters::money::Currency;
+use tradechain_money::identifier::{Bic, Iban};
+use tradechain_money::money::Currency;
 use tradechain_contracts::DocType;
 
 use crate::error::ApiError;
 
 /// The minor-unit exponent of an ISO 4217 currency, or `INVALID_CURRENCY`. The list
-/// itself lives in `tradechain_bank_adapters::money`, shared with the payment rails.
+/// itself lives in `tradechain_money::money`, shared with the payment rails.
 pub fn currency_exponent(code: &str) -> Result<u32, ApiError> {
     Currency::parse(code)
         .map(|c| u32::from(c.exponent()))

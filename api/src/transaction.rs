@@ -16,35 +16,34 @@
 //! to a contract of the suite with the organisation's key, as [`transact`] does for the
 //! REST routes; the contract's rules apply exactly as to any other transaction.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::consensus::transaction::SignerRecoverable;
-use alloy::consensus::{SignableTransaction, Transaction as _, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::{Decodable2718, Encodable2718};
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::consensus::{Transaction as _, TxEnvelope};
+use alloy::eips::eip2718::Decodable2718;
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use axum::routing::post;
 use axum::{Json, Router};
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
+use tradechain_chain::transaction::{RECEIPT_TIMEOUT, TxRequest};
+use tradechain_chain::{CallResult, ChainError, Receipt, Rejection, wait_receipt};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::chain::{CallResult, ChainError, Receipt, wait_receipt};
 use crate::error::{ApiError, ApiResult};
 use crate::readmodel::member;
 use crate::request::Body;
-use crate::{AppState, order::addr};
+use crate::{AppState, codec::addr};
 
-const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 const INDEX_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl From<ChainError> for ApiError {
     fn from(e: ChainError) -> Self {
         match e {
-            ChainError::Rejected(m) => ApiError::validation("TX_REJECTED", m),
+            ChainError::Rejected(Rejection::Reverted { data }) => ApiError::from_revert(&data),
+            ChainError::Rejected(r) => ApiError::validation("TX_REJECTED", r.to_string()),
             ChainError::Unavailable(m) | ChainError::Timeout(m) => ApiError::unavailable(m),
         }
     }
@@ -53,13 +52,16 @@ impl From<ChainError> for ApiError {
 /// A mined transaction, as answered to clients.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TxOutcome {
+    /// The transaction hash.
     pub tx_hash: String,
+    /// The block that holds it.
     pub block: u64,
+    /// Whether it succeeded.
     pub success: bool,
 }
 
 /// The custodial signer of `org`, or `NON_CUSTODIAL`.
-pub async fn signer_of(state: &AppState, org: &Caller) -> ApiResult<PrivateKeySigner> {
+pub(crate) async fn signer_of(state: &AppState, org: &Caller) -> ApiResult<PrivateKeySigner> {
     if org.address == state.operator.address() {
         return Ok(state.operator.clone());
     }
@@ -70,12 +72,8 @@ pub async fn signer_of(state: &AppState, org: &Caller) -> ApiResult<PrivateKeySi
     state.keystore.open(org.address, &sealed).map_err(ApiError::internal)
 }
 
-fn sender_lock(state: &AppState, a: Address) -> Arc<tokio::sync::Mutex<()>> {
-    state.senders.lock().unwrap_or_else(|e| e.into_inner()).entry(a).or_default().clone()
-}
-
 /// Simulate `input` to `to` as `from`: the gas it used, or the decoded revert.
-pub async fn simulate(state: &AppState, from: Address, to: Address, input: &Bytes) -> ApiResult<u64> {
+pub(crate) async fn simulate(state: &AppState, from: Address, to: Address, input: &Bytes) -> ApiResult<u64> {
     match state.chain.call(from, to, input.clone()).await? {
         CallResult::Success { gas_used, .. } => Ok(gas_used),
         CallResult::Revert { data } => Err(ApiError::from_revert(&data)),
@@ -83,78 +81,22 @@ pub async fn simulate(state: &AppState, from: Address, to: Address, input: &Byte
     }
 }
 
-/// Sign and send `input` to `to` as `signer`; wait for the receipt and the indexer.
-///
-/// Sends of one sender are serialised in this process; another process sending for the
-/// same organisation (two API processes on one network) can still take a nonce first, so
-/// a refusal for the nonce is retried from the simulation, a few times.
-pub async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, input: Bytes) -> ApiResult<Receipt> {
-    let from = signer.address();
-    let lock = sender_lock(state, from);
-    let mut attempt = 0;
-    let hash = loop {
-        attempt += 1;
-        let _guard = lock.lock().await;
-        let gas_used = simulate(state, from, to, &input).await?;
-        let gas_limit = state.chain.gas_limit(from, to, input.clone(), gas_used).await?;
-        match sign_and_send(state, signer, to, U256::ZERO, input.clone(), gas_limit).await? {
-            Ok(hash) => break hash,
-            Err(ChainError::Rejected(m)) if attempt < 5 && nonce_taken(&m) => {
-                tracing::warn!(%from, reason = %m, "nonce taken meanwhile; retrying");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+/// Sign and send `input` to `to` as `signer` (the chain crate's one signing, nonce and fee
+/// policy: a revert in the simulation is answered with the contract's stable code and
+/// nothing is sent); wait for the receipt and the indexer.
+pub(crate) async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, input: Bytes) -> ApiResult<Receipt> {
+    let hash = state.sender.submit(state.chain.as_ref(), signer, &TxRequest::call(to, input)).await?;
     finish(state, hash).await
-}
-
-/// Sign an EIP-1559 transaction at the chain's fees with `signer`'s next nonce and submit
-/// it: the submission's own outcome inside, so the caller can retry a taken nonce. The
-/// caller holds the sender's lock.
-async fn sign_and_send(
-    state: &AppState,
-    signer: &PrivateKeySigner,
-    to: Address,
-    value: U256,
-    input: Bytes,
-    gas_limit: u64,
-) -> ApiResult<Result<B256, ChainError>> {
-    let (max_fee_per_gas, max_priority_fee_per_gas) = state.chain.fees().await?;
-    let nonce = state.chain.nonce(signer.address()).await?;
-    let mut tx = TxEip1559 {
-        chain_id: state.chain.chain_id(),
-        nonce,
-        gas_limit,
-        max_fee_per_gas,
-        max_priority_fee_per_gas,
-        to: TxKind::Call(to),
-        value,
-        access_list: Default::default(),
-        input,
-    };
-    let sig = signer.sign_transaction_sync(&mut tx).map_err(ApiError::internal)?;
-    Ok(state.chain.send_raw(Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())).await)
-}
-
-/// Whether a refusal says the nonce was used by another transaction of the sender.
-fn nonce_taken(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("nonce") || m.contains("underpriced") || m.contains("already known")
 }
 
 /// Send `value` (wei) of the chain's native currency from `signer` to `to` and wait for
 /// the receipt: what pays for gas on a network that charges it.
-pub async fn transfer(state: &AppState, signer: &PrivateKeySigner, to: Address, value: U256) -> ApiResult<B256> {
-    let lock = sender_lock(state, signer.address());
-    let hash = {
-        let _guard = lock.lock().await;
-        sign_and_send(state, signer, to, value, Bytes::new(), 21_000).await??
-    };
-    let receipt = wait_receipt(state.chain.as_ref(), hash, RECEIPT_TIMEOUT).await?;
+pub(crate) async fn transfer(state: &AppState, signer: &PrivateKeySigner, to: Address, value: U256) -> ApiResult<B256> {
+    let receipt = state.sender.send(state.chain.as_ref(), signer, &TxRequest::transfer(to, value)).await?;
     if !receipt.success {
-        return Err(ApiError::internal(format!("transfer {hash:#x} failed")));
+        return Err(ApiError::internal(format!("transfer {:#x} failed", receipt.tx_hash)));
     }
-    Ok(hash)
+    Ok(receipt.tx_hash)
 }
 
 /// Wait for `hash`'s receipt and for the indexer to reach its block.
@@ -174,7 +116,7 @@ async fn finish(state: &AppState, hash: B256) -> ApiResult<Receipt> {
 }
 
 /// Custodial: sign `input` to `to` as the calling organisation and wait until indexed.
-pub async fn transact(state: &AppState, org: &Caller, to: Address, input: Bytes) -> ApiResult<Receipt> {
+pub(crate) async fn transact(state: &AppState, org: &Caller, to: Address, input: Bytes) -> ApiResult<Receipt> {
     let signer = signer_of(state, org).await?;
     send_as(state, &signer, to, input).await
 }

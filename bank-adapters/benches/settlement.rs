@@ -5,16 +5,13 @@
 //!
 //! `cargo bench -p tradechain-bank-adapters --bench settlement` (N: `BENCH_INSTRUCTIONS`, default 200).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{FixedBytes, U256, keccak256};
-use support::*;
-use tradechain_bank_adapters::identifier::EndToEndId;
+use test_support::settlement::*;
+use tradechain_money::identifier::EndToEndId;
 use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
-use tradechain_bank_adapters::money::{Currency, Money};
+use tradechain_money::money::{Currency, Money};
 use tradechain_bank_adapters::payment::CreditTransfer;
 use tradechain_bank_adapters::rails::Rails;
 use tradechain_contracts::TradeOrders;
@@ -35,7 +32,7 @@ async fn at_sight_order(chain: &Chain, p: &Parties, amount: u128, now: u64) -> U
     };
     let ms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
     chain.send(&p.buyer, to, TradeOrders::proposeCall { t: terms, terms: ms }).await;
-    let order: U256 = chain.client.call(to, &TradeOrders::orderCountCall {}).await.expect("orderCount");
+    let order: U256 = chain.read(to, TradeOrders::orderCountCall {}).await;
     chain.send(&p.seller, to, TradeOrders::acceptCall { orderId: order }).await;
     chain.send(&p.buyer_bank, to, TradeOrders::commitCall { orderId: order }).await;
     let hash = keccak256(order.to_be_bytes::<32>());
@@ -49,11 +46,11 @@ async fn at_sight_order(chain: &Chain, p: &Parties, amount: u128, now: u64) -> U
 async fn main() {
     let n: usize = std::env::var("BENCH_INSTRUCTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let chain = start_chain().await;
-    let bank = spawn_sandbox();
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
     let p = Parties::new();
     p.register(&chain).await;
     open_accounts(&bank, &p, i64::MAX / 4).await;
-    let now = chain.client.block_timestamp(chain.client.block_number().await.expect("head")).await.expect("ts");
+    let now = chain.now().await;
     let setup = Instant::now();
     let mut orders = Vec::with_capacity(n);
     for i in 0..n {

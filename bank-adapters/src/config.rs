@@ -27,7 +27,7 @@ use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
-use crate::chain::ChainClient;
+use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use crate::iso20022_http::IsoHttpRails;
 use crate::outbox::Outbox;
 use crate::party::{Party, StaticDirectory};
@@ -100,7 +100,7 @@ pub enum SettingsError {
     #[error(transparent)]
     Rails(#[from] crate::rails::RailError),
     #[error(transparent)]
-    Chain(#[from] crate::chain::ChainError),
+    Chain(#[from] tradechain_chain::ChainError),
     #[error(transparent)]
     Outbox(#[from] crate::outbox::OutboxError),
 }
@@ -132,7 +132,7 @@ impl BankSettings {
     }
 
     async fn build<R: Rails>(&self, rails: R) -> Result<SettlementWorker<R>, SettingsError> {
-        let chain = ChainClient::new(&self.rpc_url, Duration::from_secs(30))?;
+        let chain = RemoteChain::connect(RemoteSettings::new(&self.rpc_url)).await?;
         let outbox = Outbox::connect(&self.database_url).await?;
         let directory = Arc::new(StaticDirectory { parties: self.parties.clone() });
         Ok(SettlementWorker::new(self.worker_config(), chain, outbox, rails, directory, self.signer()?).await?)

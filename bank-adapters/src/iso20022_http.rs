@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::identifier::Iban;
+use tradechain_money::identifier::Iban;
 use crate::iso20022::camt054::{self, Camt054};
 use crate::iso20022::pain001::{self, Pain001};
 use crate::iso20022::pain002;

@@ -2,11 +2,11 @@
 //! when an order's terms are met, with no one chasing them and no payment lost or made twice.
 //!
 //! A [`settlement::SettlementWorker`] per bank follows the chain through its Ethereum
-//! JSON-RPC interface ([`chain::ChainClient`]; the embedded node or any EVM network),
+//! JSON-RPC interface ([`tradechain_chain::Chain`]; the embedded node or any EVM network),
 //! releases the bank's milestones when they fall due, records every `PaymentDue` addressed
 //! to the bank in a durable [`outbox::Outbox`] (sea-orm; SQLite by default, PostgreSQL
 //! supported) under an idempotency key that is also the ISO 20022 EndToEndId
-//! ([`identifier::EndToEndId`]), pays it through the bank's [`rails::Rails`], and confirms it
+//! ([`tradechain_money::identifier::EndToEndId`]), pays it through the bank's [`rails::Rails`], and confirms it
 //! on chain with the bank's key (`confirmPayment`, or `failPayment` on a rejection).
 //!
 //! Rails: [`iso20022_http::IsoHttpRails`] (pain.001.001.09 out; pain.002 and camt.054 back,
@@ -20,19 +20,16 @@
 //! - mark a payment settled before the chain shows it confirmed;
 //! - act on a bank answer it cannot fully check (malformed, hostile, another EndToEndId,
 //!   another amount): such an instruction is parked for a person, never resent;
-//! - use floating point for money ([`money`] renders minor units exactly);
+//! - use floating point for money ([`tradechain_money::money`] renders minor units exactly);
 //! - import anything from a crate above it (api, scenarios).
 //!
 //! Main types: [`settlement::SettlementWorker`], [`outbox::Outbox`], [`rails::Rails`],
 //! [`payment::CreditTransfer`], [`payment::RailStatus`], [`party::PartyDirectory`],
 //! [`config::BankSettings`] (a worker from configuration), [`sandbox::serve`].
 
-pub mod chain;
 pub mod config;
-pub mod identifier;
 pub mod iso20022;
 pub mod iso20022_http;
-pub mod money;
 pub mod outbox;
 pub mod party;
 pub mod payment;

@@ -18,8 +18,8 @@ use sea_orm::{
     ExprTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Schema, Set, TransactionTrait,
 };
 
-use crate::identifier::{Bic, EndToEndId, Iban};
-use crate::money::{Currency, Money};
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::{Currency, Money};
 use crate::party::Party;
 use crate::payment::CreditTransfer;
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 
-use crate::identifier::{Bic, Iban};
+use tradechain_money::identifier::{Bic, Iban};
 
 /// An account holder as a payment message names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

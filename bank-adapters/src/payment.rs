@@ -3,8 +3,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::identifier::EndToEndId;
-use crate::money::Money;
+use tradechain_money::identifier::EndToEndId;
+use tradechain_money::money::Money;
 use crate::party::Party;
 
 /// Longest unstructured remittance information (`RmtInf/Ustrd`, `Max140Text`).

@@ -64,13 +64,7 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// The workspace's HTTP client (reqwest over rustls with the ring provider, which the
 /// database driver already brings), with a total timeout per request.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, RailError> {
-    // Installing twice is harmless (the first provider stays); only the first call matters.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .build()
-        .map_err(|e| RailError::Config(e.to_string()))
+    tradechain_chain::http::client(timeout).map_err(|e| RailError::Config(e.to_string()))
 }
 
 /// Map a transport error to what it means for the payment.

@@ -2,10 +2,7 @@
 //! revm: `cargo run -p tradechain-contracts --example gas_report`.
 //! Gas is deterministic, so these figures do not depend on the machine.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::*;
+use test_support::evm::*;
 use tradechain_contracts::{Receivables, TradeOrders};
 
 fn main() {

@@ -10,18 +10,35 @@ use crate::Error;
 
 /// A whole scenario: who takes part, the orders' terms, and the steps with what must
 /// hold after them.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Its title.
+    pub name: String,
+    /// What it shows, for the timeline's header.
+    pub description: Option<String>,
+    /// The organisations (`[[party]]`).
+    pub parties: Vec<PartySpec>,
+    /// The orders' terms (`[[order]]`).
+    pub orders: Vec<OrderSpec>,
+    /// The steps (`[[step]]`), each with where it is in the file.
+    pub steps: Vec<Spanned<Step>>,
+}
+
+/// Everything of a file but its steps, which are read one by one so that an error in one
+/// names the line of the field at fault (serde's internal tagging buffers a step and
+/// loses the positions in it).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
-    pub name: String,
+struct Head {
+    name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    description: Option<String>,
     #[serde(rename = "party")]
-    pub parties: Vec<PartySpec>,
+    parties: Vec<PartySpec>,
     #[serde(rename = "order")]
-    pub orders: Vec<OrderSpec>,
+    orders: Vec<OrderSpec>,
     #[serde(rename = "step")]
-    pub steps: Vec<Spanned<Step>>,
+    _steps: serde::de::IgnoredAny,
 }
 
 /// An organisation: onboarded by the operator with these roles. Traders and financiers
@@ -73,98 +90,408 @@ pub struct MilestoneSpec {
     pub tenor_days: u16,
 }
 
-/// What a step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Propose,
-    Accept,
-    Commit,
-    SubmitDocument,
-    Attest,
-    AcceptDocument,
-    RejectDocument,
-    Expire,
-    AdvanceDays,
-    WaitSettled,
-    /// A financier offers to finance a milestone (`financing` names the offer).
-    OfferFinancing,
-    /// The financed firm takes the offer.
-    AcceptFinancing,
-    /// The financier records the advance it paid.
-    AdvanceFinancing,
-    /// The sandbox bank goes down (503 on every ISO endpoint).
-    BankDown,
-    /// The sandbox bank comes back.
-    BankUp,
-    /// Each settlement worker makes one pass; nothing need be paid.
-    TrySettle,
-    /// The `actor` releases a triggered milestone that has fallen due.
-    ReleaseMilestone,
-    /// The payer (`actor`) confirms it paid a due milestone, with a `reference`.
-    ConfirmMilestone,
-    /// The financed firm (`actor`) releases the repayment of a payables financing at its date.
-    ReleaseRepayment,
-    /// The repayer (`actor`) confirms the repayment, with a `reference`.
-    ConfirmRepayment,
-    /// The firm (`actor`) grants `financier` a consent to read its history for `days`.
-    GrantConsent,
-    /// The financier (`actor`) reads `firm`'s credit profile.
-    QueryCredit,
+/// Declares a step's fields: exactly what its action takes, plus what every step may say
+/// of its outcome (`expect_error`, `expect`). Unknown fields are refused.
+macro_rules! step_fields {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fdoc])* pub $field: $ty,)*
+            /// The step must be refused with this error code (e.g. `DOCUMENT_NOT_ATTESTED`).
+            #[serde(default)]
+            pub expect_error: Option<String>,
+            /// What must hold after the step.
+            #[serde(default)]
+            pub expect: Option<Expect>,
+        }
+    };
 }
 
-/// One step: `actor` does `action` on `order`; then `expect` must hold.
+step_fields!(
+    /// An organisation (`actor`) acts on an order.
+    OrderAct {
+        /// Who acts.
+        actor: String,
+        /// On which order.
+        order: String,
+    }
+);
+
+step_fields!(
+    /// The seller presents a document; `content` stands in for the PDF's bytes.
+    Presentation {
+        /// The seller.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The document type (`bill_of_lading`, …).
+        document: String,
+        /// The document's bytes.
+        #[serde(default)]
+        content: Option<String>,
+    }
+);
+
+step_fields!(
+    /// An organisation acts on one document of an order (attests, accepts).
+    DocumentAct {
+        /// Who acts.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The document type.
+        document: String,
+    }
+);
+
+step_fields!(
+    /// The buyer's bank refuses a document, stating the discrepancy.
+    Refusal {
+        /// The buyer's bank.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The document type.
+        document: String,
+        /// The discrepancy.
+        reason: String,
+    }
+);
+
+step_fields!(
+    /// The chain's clock moves forward.
+    Days {
+        /// Whole days.
+        days: u32,
+    }
+);
+
+step_fields!(
+    /// The settlement workers act on an order's payments.
+    Settlement {
+        /// The order.
+        order: String,
+    }
+);
+
+step_fields!(
+    /// Something happens at the sandbox bank.
+    BankEvent {}
+);
+
+step_fields!(
+    /// A financier offers to finance a milestone; `financing` names the offer for later
+    /// steps.
+    Offer {
+        /// The financier.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The name later steps use for this offer.
+        financing: String,
+        /// `receivable` or `payable`.
+        kind: String,
+        /// The milestone financed, 1-based (default 1).
+        #[serde(default)]
+        milestone: Option<usize>,
+        /// Receivables: the advance, in minor units.
+        #[serde(default)]
+        advance_minor: Option<u64>,
+        /// Payables: the days added to the buyer's term.
+        #[serde(default)]
+        extra_days: Option<u32>,
+        /// The discount (receivables) or fee (payables) rate.
+        #[serde(default)]
+        rate_bps: Option<u32>,
+        /// The invoice's number (default `INV-<order>`).
+        #[serde(default)]
+        invoice: Option<String>,
+        /// The invoice's amount (default the order's).
+        #[serde(default)]
+        invoice_amount_minor: Option<u64>,
+    }
+);
+
+step_fields!(
+    /// An organisation acts on a named financing.
+    FinancingAct {
+        /// Who acts.
+        actor: String,
+        /// The financed order.
+        order: String,
+        /// The financing's name.
+        financing: String,
+    }
+);
+
+step_fields!(
+    /// The repayer confirms the repayment of a payables financing.
+    Repayment {
+        /// The repayer.
+        actor: String,
+        /// The financed order.
+        order: String,
+        /// The financing's name.
+        financing: String,
+        /// The payment reference (default `REPAY-<id>`).
+        #[serde(default)]
+        reference: Option<String>,
+    }
+);
+
+step_fields!(
+    /// An organisation releases a milestone that has fallen due.
+    Release {
+        /// Who releases.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The milestone, 1-based (default 1).
+        #[serde(default)]
+        milestone: Option<usize>,
+    }
+);
+
+step_fields!(
+    /// The payer confirms it paid a due milestone.
+    Payment {
+        /// The payer.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The milestone, 1-based (default 1).
+        #[serde(default)]
+        milestone: Option<usize>,
+        /// The payment reference (default `PAY-<order>-<milestone>`).
+        #[serde(default)]
+        reference: Option<String>,
+        /// The financing whose state `expect.financing_state` checks.
+        #[serde(default)]
+        financing: Option<String>,
+    }
+);
+
+step_fields!(
+    /// A firm grants a financier a consent to read its history.
+    Consent {
+        /// The firm.
+        actor: String,
+        /// The financier.
+        financier: String,
+        /// For how many days.
+        days: u32,
+    }
+);
+
+step_fields!(
+    /// A financier reads a firm's credit profile.
+    CreditQuery {
+        /// The financier.
+        actor: String,
+        /// The firm.
+        firm: String,
+    }
+);
+
+/// One step of a scenario: its `action`, with exactly the fields that action takes.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
-    pub action: Action,
-    #[serde(default)]
-    pub actor: Option<String>,
-    #[serde(default)]
-    pub order: Option<String>,
-    #[serde(default)]
-    pub document: Option<String>,
-    /// The document's bytes (a stand-in for the PDF), for `submit_document`.
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub days: Option<u32>,
-    /// The financing this step is about (named by `offer_financing`).
-    #[serde(default)]
-    pub financing: Option<String>,
-    /// `receivable` or `payable`, for `offer_financing`.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// The milestone financed, 1-based (default 1).
-    #[serde(default)]
-    pub milestone: Option<usize>,
-    #[serde(default)]
-    pub advance_minor: Option<u64>,
-    #[serde(default)]
-    pub extra_days: Option<u32>,
-    #[serde(default)]
-    pub rate_bps: Option<u32>,
-    /// The invoice financed: its number and amount.
-    #[serde(default)]
-    pub invoice: Option<String>,
-    #[serde(default)]
-    pub invoice_amount_minor: Option<u64>,
-    /// A payment reference, for `confirm_milestone` and `confirm_repayment`.
-    #[serde(default)]
-    pub reference: Option<String>,
-    /// The financier a consent is granted to, for `grant_consent`.
-    #[serde(default)]
-    pub financier: Option<String>,
-    /// The firm whose credit profile is read, for `query_credit`.
-    #[serde(default)]
-    pub firm: Option<String>,
-    /// The step must be refused with this error code (e.g. `DOCUMENT_NOT_ATTESTED`).
-    #[serde(default)]
-    pub expect_error: Option<String>,
-    #[serde(default)]
-    pub expect: Option<Expect>,
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    /// The buyer proposes an order (its terms from the `[[order]]` of that name).
+    Propose(OrderAct),
+    /// The seller accepts a proposed order.
+    Accept(OrderAct),
+    /// The buyer's bank commits its payment undertaking.
+    Commit(OrderAct),
+    /// Someone records that an order expired.
+    Expire(OrderAct),
+    /// The seller presents a document.
+    SubmitDocument(Presentation),
+    /// The issuer (carrier, inspector) attests a presented document.
+    Attest(DocumentAct),
+    /// The buyer's bank accepts a document.
+    AcceptDocument(DocumentAct),
+    /// The buyer's bank refuses a document.
+    RejectDocument(Refusal),
+    /// The chain's clock moves forward.
+    AdvanceDays(Days),
+    /// The settlement workers run until nothing of the order is payable and unpaid.
+    WaitSettled(Settlement),
+    /// Each settlement worker makes one pass; nothing need be paid.
+    TrySettle(Settlement),
+    /// The sandbox bank goes down (503 on every ISO endpoint).
+    BankDown(BankEvent),
+    /// The sandbox bank comes back.
+    BankUp(BankEvent),
+    /// A financier offers to finance a milestone.
+    OfferFinancing(Offer),
+    /// The financed firm takes the offer.
+    AcceptFinancing(FinancingAct),
+    /// The financier records the advance it paid.
+    AdvanceFinancing(FinancingAct),
+    /// The actor releases a triggered milestone that has fallen due.
+    ReleaseMilestone(Release),
+    /// The payer confirms it paid a due milestone.
+    ConfirmMilestone(Payment),
+    /// The financed firm releases the repayment of a payables financing at its date.
+    ReleaseRepayment(FinancingAct),
+    /// The repayer confirms the repayment.
+    ConfirmRepayment(Repayment),
+    /// A firm grants a financier a consent to read its history.
+    GrantConsent(Consent),
+    /// A financier reads a firm's credit profile.
+    QueryCredit(CreditQuery),
+}
+
+impl Step {
+    /// The action's name as a person reads it in an error (`AcceptDocument`).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Propose(_) => "Propose",
+            Step::Accept(_) => "Accept",
+            Step::Commit(_) => "Commit",
+            Step::Expire(_) => "Expire",
+            Step::SubmitDocument(_) => "SubmitDocument",
+            Step::Attest(_) => "Attest",
+            Step::AcceptDocument(_) => "AcceptDocument",
+            Step::RejectDocument(_) => "RejectDocument",
+            Step::AdvanceDays(_) => "AdvanceDays",
+            Step::WaitSettled(_) => "WaitSettled",
+            Step::TrySettle(_) => "TrySettle",
+            Step::BankDown(_) => "BankDown",
+            Step::BankUp(_) => "BankUp",
+            Step::OfferFinancing(_) => "OfferFinancing",
+            Step::AcceptFinancing(_) => "AcceptFinancing",
+            Step::AdvanceFinancing(_) => "AdvanceFinancing",
+            Step::ReleaseMilestone(_) => "ReleaseMilestone",
+            Step::ConfirmMilestone(_) => "ConfirmMilestone",
+            Step::ReleaseRepayment(_) => "ReleaseRepayment",
+            Step::ConfirmRepayment(_) => "ConfirmRepayment",
+            Step::GrantConsent(_) => "GrantConsent",
+            Step::QueryCredit(_) => "QueryCredit",
+        }
+    }
+
+    /// Who acts, for the steps an organisation takes.
+    #[must_use]
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) => Some(&s.actor),
+            Step::SubmitDocument(s) => Some(&s.actor),
+            Step::Attest(s) | Step::AcceptDocument(s) => Some(&s.actor),
+            Step::RejectDocument(s) => Some(&s.actor),
+            Step::OfferFinancing(s) => Some(&s.actor),
+            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => Some(&s.actor),
+            Step::ConfirmRepayment(s) => Some(&s.actor),
+            Step::ReleaseMilestone(s) => Some(&s.actor),
+            Step::ConfirmMilestone(s) => Some(&s.actor),
+            Step::GrantConsent(s) => Some(&s.actor),
+            Step::QueryCredit(s) => Some(&s.actor),
+            Step::AdvanceDays(_) | Step::WaitSettled(_) | Step::TrySettle(_) | Step::BankDown(_) | Step::BankUp(_) => {
+                None
+            }
+        }
+    }
+
+    /// The order the step is about, if any.
+    #[must_use]
+    pub fn order(&self) -> Option<&str> {
+        match self {
+            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) => Some(&s.order),
+            Step::SubmitDocument(s) => Some(&s.order),
+            Step::Attest(s) | Step::AcceptDocument(s) => Some(&s.order),
+            Step::RejectDocument(s) => Some(&s.order),
+            Step::WaitSettled(s) | Step::TrySettle(s) => Some(&s.order),
+            Step::OfferFinancing(s) => Some(&s.order),
+            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => Some(&s.order),
+            Step::ConfirmRepayment(s) => Some(&s.order),
+            Step::ReleaseMilestone(s) => Some(&s.order),
+            Step::ConfirmMilestone(s) => Some(&s.order),
+            Step::AdvanceDays(_) | Step::BankDown(_) | Step::BankUp(_) | Step::GrantConsent(_) | Step::QueryCredit(_) => {
+                None
+            }
+        }
+    }
+
+    /// The document the step is about, if any.
+    #[must_use]
+    pub fn document(&self) -> Option<&str> {
+        match self {
+            Step::SubmitDocument(s) => Some(&s.document),
+            Step::Attest(s) | Step::AcceptDocument(s) => Some(&s.document),
+            Step::RejectDocument(s) => Some(&s.document),
+            _ => None,
+        }
+    }
+
+    /// The named financing the step is about, if any.
+    #[must_use]
+    pub fn financing(&self) -> Option<&str> {
+        match self {
+            Step::OfferFinancing(s) => Some(&s.financing),
+            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => Some(&s.financing),
+            Step::ConfirmRepayment(s) => Some(&s.financing),
+            Step::ConfirmMilestone(s) => s.financing.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Every party the step names besides its actor (a financier, a firm).
+    fn other_parties(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Step::GrantConsent(s) => vec![("financier", &s.financier)],
+            Step::QueryCredit(s) => vec![("firm", &s.firm)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the step says of its outcome: the refusal it expects, and what must hold.
+    #[must_use]
+    pub fn outcome(&self) -> (Option<&str>, Option<&Expect>) {
+        macro_rules! of {
+            ($s:expr) => {
+                ($s.expect_error.as_deref(), $s.expect.as_ref())
+            };
+        }
+        match self {
+            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) => of!(s),
+            Step::SubmitDocument(s) => of!(s),
+            Step::Attest(s) | Step::AcceptDocument(s) => of!(s),
+            Step::RejectDocument(s) => of!(s),
+            Step::AdvanceDays(s) => of!(s),
+            Step::WaitSettled(s) | Step::TrySettle(s) => of!(s),
+            Step::BankDown(s) | Step::BankUp(s) => of!(s),
+            Step::OfferFinancing(s) => of!(s),
+            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => of!(s),
+            Step::ConfirmRepayment(s) => of!(s),
+            Step::ReleaseMilestone(s) => of!(s),
+            Step::ConfirmMilestone(s) => of!(s),
+            Step::GrantConsent(s) => of!(s),
+            Step::QueryCredit(s) => of!(s),
+        }
+    }
+
+    /// The step as an error names it: the action, then actor, order, document, days.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut out = self.name().to_string();
+        for part in [self.actor(), self.order(), self.document()].into_iter().flatten() {
+            out.push(' ');
+            out.push_str(part);
+        }
+        let days = match self {
+            Step::AdvanceDays(d) => Some(d.days),
+            Step::GrantConsent(c) => Some(c.days),
+            _ => None,
+        };
+        if let Some(d) = days {
+            out.push_str(&format!(" {d}"));
+        }
+        out
+    }
 }
 
 /// What must hold after a step.
@@ -212,13 +539,57 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Where, in step table `step`, the field an error `message` complains of is: the unknown
+/// field's key, or the `action` value of an unknown action.
+fn position_in_step(step: &toml::de::DeTable<'_>, message: &str) -> Option<std::ops::Range<usize>> {
+    let quoted = |prefix: &str| {
+        let rest = &message[message.find(prefix)? + prefix.len()..];
+        Some(rest[..rest.find('`')?].to_string())
+    };
+    if let Some(field) = quoted("unknown field `") {
+        return step.keys().find(|k| k.get_ref().as_ref() == field).map(toml::Spanned::span);
+    }
+    if message.contains("unknown variant") {
+        return step.iter().find(|(k, _)| k.get_ref().as_ref() == "action").map(|(_, v)| v.span());
+    }
+    None
+}
+
 impl Scenario {
     /// Parse and check a scenario; `file` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for what is not TOML or not the format, [`Error::Invalid`] for a
+    /// reference to a party or order that does not exist; each with its line and column.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, Error> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-            Error::Parse { file: file.into(), line, column, message: e.message().trim().to_string() }
-        })?;
+        let parse_error = |span: Option<std::ops::Range<usize>>, message: &str| {
+            let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
+            Error::Parse { file: file.into(), line, column, message: message.trim().to_string() }
+        };
+        let head: Head = toml::from_str(text).map_err(|e| parse_error(e.span(), e.message()))?;
+        let doc = toml::de::DeTable::parse(text).map_err(|e| parse_error(e.span(), e.message()))?;
+        let items = match doc.get_ref().get("step").map(toml::Spanned::get_ref) {
+            Some(toml::de::DeValue::Array(items)) => items.iter().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        let mut steps = Vec::with_capacity(items.len());
+        for item in items {
+            let step = Step::deserialize(toml::de::ValueDeserializer::from(item.clone())).map_err(|e| {
+                let at = match item.get_ref() {
+                    toml::de::DeValue::Table(t) => position_in_step(t, e.message()),
+                    _ => None,
+                };
+                parse_error(at.or(e.span()).or(Some(item.span())), e.message())
+            })?;
+            steps.push(Spanned::new(item.span(), step));
+        }
+        let scenario = Scenario {
+            name: head.name,
+            description: head.description,
+            parties: head.parties,
+            orders: head.orders,
+            steps,
+        };
         scenario.check(file, text)?;
         Ok(scenario)
     }
@@ -242,76 +613,31 @@ impl Scenario {
             let (line, column) = line_col(text, step.span().start);
             let bad = |message: String| Error::Invalid { file: file.into(), line, column, message };
             let s = step.get_ref();
-            if let Some(a) = &s.actor
+            if let Some(a) = s.actor()
                 && !party(a)
             {
                 return Err(bad(format!("actor `{a}` is not a party")));
             }
-            for o in s.order.iter().chain(s.expect.as_ref().and_then(|e| e.order.as_ref())) {
-                if !self.orders.iter().any(|x| &x.id == o) {
+            let (_, expect) = s.outcome();
+            for o in s.order().into_iter().chain(expect.and_then(|e| e.order.as_deref())) {
+                if !self.orders.iter().any(|x| x.id == o) {
                     return Err(bad(format!("order `{o}` is not defined")));
                 }
             }
-            if let Some(b) = s.expect.as_ref().and_then(|e| e.balances.as_ref()) {
+            if let Some(b) = expect.and_then(|e| e.balances.as_ref()) {
                 for name in b.keys() {
                     if !party(name) {
                         return Err(bad(format!("balance of `{name}`, who is not a party")));
                     }
                 }
             }
-            let needs_actor = !matches!(
-                s.action,
-                Action::AdvanceDays | Action::WaitSettled | Action::BankDown | Action::BankUp | Action::TrySettle
-            );
-            for (field, who) in [("financier", &s.financier), ("firm", &s.firm)] {
-                if let Some(w) = who
-                    && !party(w)
-                {
-                    return Err(bad(format!("{field} `{w}` is not a party")));
+            for (field, who) in s.other_parties() {
+                if !party(who) {
+                    return Err(bad(format!("{field} `{who}` is not a party")));
                 }
             }
-            if s.action == Action::GrantConsent && (s.financier.is_none() || s.days.is_none()) {
-                return Err(bad("grant_consent needs a `financier` and `days`".into()));
-            }
-            if s.action == Action::QueryCredit && s.firm.is_none() {
-                return Err(bad("query_credit needs a `firm`".into()));
-            }
-            let needs_order = !matches!(
-                s.action,
-                Action::AdvanceDays | Action::BankDown | Action::BankUp | Action::GrantConsent | Action::QueryCredit
-            );
-            let needs_financing = matches!(
-                s.action,
-                Action::OfferFinancing
-                    | Action::AcceptFinancing
-                    | Action::AdvanceFinancing
-                    | Action::ReleaseRepayment
-                    | Action::ConfirmRepayment
-            );
-            if needs_financing && s.financing.is_none() {
-                return Err(bad(format!("{:?} needs a `financing` name", s.action)));
-            }
-            if s.action == Action::OfferFinancing && s.kind.is_none() {
-                return Err(bad("offer_financing needs a `kind` (receivable or payable)".into()));
-            }
-            let needs_doc = matches!(
-                s.action,
-                Action::SubmitDocument | Action::Attest | Action::AcceptDocument | Action::RejectDocument
-            );
-            if needs_actor && s.actor.is_none() {
-                return Err(bad(format!("{:?} needs an `actor`", s.action)));
-            }
-            if needs_order && s.order.is_none() {
-                return Err(bad(format!("{:?} needs an `order`", s.action)));
-            }
-            if needs_doc && s.document.is_none() {
-                return Err(bad(format!("{:?} needs a `document`", s.action)));
-            }
-            if s.action == Action::AdvanceDays && s.days.is_none() {
-                return Err(bad("advance_days needs `days`".into()));
-            }
-            if s.action == Action::RejectDocument && s.reason.is_none() {
-                return Err(bad("reject_document needs a `reason`".into()));
+            if expect.is_some_and(|e| e.financing_state.is_some()) && s.financing().is_none() {
+                return Err(bad(format!("{}: expect.financing_state needs the step's `financing`", s.name())));
             }
         }
         Ok(())

@@ -10,8 +10,10 @@
 //! has the node sign its calls with the bank's custodial key.
 
 pub mod embedded;
+mod expect;
 pub mod format;
 mod runner;
+mod step;
 
 use std::path::{Path, PathBuf};
 

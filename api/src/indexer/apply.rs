@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrai
 use tradechain_contracts::{Consents, Consortium, TradeOrders};
 
 use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
-use crate::order::{addr, bytes3_str};
+use crate::codec::{addr, bytes3_str};
 use crate::readmodel::{consent, document, milestone, order, organisation, payment, verification_request};
 
 pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {

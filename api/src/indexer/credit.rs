@@ -6,8 +6,69 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::credit::Fact;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use crate::readmodel::credit_facts::{self, CHUNK};
+use crate::readmodel::{event, order};
+
+/// The events a profile is computed from.
+pub const KINDS: [&str; 5] =
+    ["OrderCompleted", "PaymentConfirmed", "MilestoneTriggered", "DisputeRaised", "DocumentRejected"];
+
+/// One event of [`KINDS`] as it counts for the parties of its order: what the figures
+/// need of the event (its place on chain and its fields) and of the order (its parties
+/// and currency, fixed at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    pub block: i64,
+    pub log_index: i64,
+    pub tx_hash: String,
+    pub kind: String,
+    pub order_id: i64,
+    pub timestamp: i64,
+    pub buyer: String,
+    pub seller: String,
+    pub currency: String,
+    /// OrderCompleted: the amount paid (minor units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid: Option<String>,
+    /// MilestoneTriggered and PaymentConfirmed: the milestone's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
+    /// MilestoneTriggered: the due date (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<i64>,
+}
+
+impl Fact {
+    /// The fact of event `e` (decoded `fields`) on order `o`.
+    pub fn of(o: &order::Model, e: &event::Model, fields: &Value) -> Fact {
+        let field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
+        let (paid, milestone, due_date) = match e.kind.as_str() {
+            "OrderCompleted" => (field("paid"), None, None),
+            "MilestoneTriggered" => (None, field("index"), field("dueDate").and_then(|d| d.parse().ok())),
+            "PaymentConfirmed" => (None, field("milestone"), None),
+            _ => (None, None, None),
+        };
+        Fact {
+            block: e.block,
+            log_index: e.log_index,
+            tx_hash: e.tx_hash.clone(),
+            kind: e.kind.clone(),
+            order_id: o.id,
+            timestamp: e.timestamp,
+            buyer: o.buyer.clone(),
+            seller: o.seller.clone(),
+            currency: o.currency.clone(),
+            paid,
+            milestone,
+            due_date,
+        }
+    }
+}
+
+
 
 /// Append `facts` (in chain order) to `firm`'s credit facts: fill its last chunk, then
 /// start new ones. Public for benchmarks that seed a large read model.

@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, IntoActive
 use tradechain_contracts::{FinancingState as S, Receivables};
 
 use super::{Ctx, reference_text, u256_i64};
-use crate::order::addr;
+use crate::codec::addr;
 use crate::readmodel::{financing, fingerprint, near_key, order};
 
 /// `receivable` or `payable`, from `Receivables.Kind`.

@@ -30,8 +30,8 @@ mod financing;
 
 pub use financing::kind_str;
 
-use crate::chain::{BlockLog, Chain};
-use crate::order::addr;
+use tradechain_chain::{BlockLog, Chain};
+use crate::codec::addr;
 use crate::readmodel::{self, cursor, event, order, organisation};
 
 /// A change to an order, a financing or a consent, sent to live watchers (SSE) after its
@@ -128,7 +128,7 @@ fn state_str(s: tradechain_contracts::OrderState) -> String {
 /// The ISO 20022 EndToEndId of a payment attempt, `TC{chain}-{order}-{milestone}-{attempt}`:
 /// the settlement worker's own derivation, so the read model and the bank name a payment alike.
 pub fn end_to_end_id(chain_id: u64, order: i64, milestone: i32, attempt: i32) -> String {
-    tradechain_bank_adapters::settlement::end_to_end_id(
+    tradechain_money::identifier::end_to_end_id(
         chain_id,
         U256::from(u64::try_from(order).unwrap_or_default()),
         U256::from(u64::try_from(milestone).unwrap_or_default()),
@@ -308,10 +308,10 @@ impl Indexer {
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
                 if let Some(id) = order_id
-                    && crate::credit::KINDS.contains(&kind.as_str())
+                    && credit::KINDS.contains(&kind.as_str())
                     && let Some(o) = order::Entity::find_by_id(id).one(&txn).await?
                 {
-                    let fact = crate::credit::Fact::of(&o, &row, &fields);
+                    let fact = credit::Fact::of(&o, &row, &fields);
                     credit::append_facts(&txn, &o.buyer, std::slice::from_ref(&fact)).await?;
                     if o.seller != o.buyer {
                         credit::append_facts(&txn, &o.seller, std::slice::from_ref(&fact)).await?;

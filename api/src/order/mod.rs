@@ -28,21 +28,6 @@ use crate::request::{Body, PathArgs, QueryArgs};
 use crate::{AppState, terms, transaction};
 use view::{OrderDetail, OrderPage, OrderQuery};
 
-/// Lower-case 0x hex of an address, the read model's form.
-pub fn addr(a: &Address) -> String {
-    format!("0x{}", hex::encode(a.as_slice()))
-}
-
-/// A bytes3 code (currency, Incoterm) as text.
-pub fn bytes3_str(b: &[u8; 3]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Unix seconds as a UTC date.
-pub fn date_of(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
-}
-
 /// JSON with object keys sorted at every level and no whitespace: the form whose
 /// keccak256 is an order's on-chain `detailsHash`.
 pub fn canonical_json(v: &serde_json::Value) -> String {

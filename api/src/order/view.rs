@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use tradechain_contracts::DocType;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{OrderDetails, date_of};
+use super::OrderDetails;
+use crate::codec::date_of;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::readmodel::{document, event, financing, milestone, order, order_detail};
@@ -315,7 +316,7 @@ pub async fn list(state: &AppState, party: &str, q: &OrderQuery, trader_roles_on
             query = query.filter(order::Column::Currency.eq(c.as_str()));
         }
         if let Some(c) = &counterparty {
-            let c = super::addr(c);
+            let c = crate::codec::addr(c);
             query = query.filter(
                 Condition::any()
                     .add(order::Column::Buyer.eq(c.as_str()))

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::xml::{Element, XmlOut, parse_document};
 use super::{CAMT_054_NS, MessageError, iso_datetime, max_text, parse_datetime, read_amount};
-use crate::identifier::{EndToEndId, Iban};
-use crate::money::Money;
+use tradechain_money::identifier::{EndToEndId, Iban};
+use tradechain_money::money::Money;
 
 /// One booked (or pending) entry on the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +199,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::money::Currency;
+    use tradechain_money::money::Currency;
 
     fn sample() -> Camt054 {
         let t = Utc.with_ymd_and_hms(2026, 4, 2, 10, 0, 0).single().expect("t");

@@ -16,8 +16,8 @@ pub mod xml;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
-use crate::identifier::IdentifierError;
-use crate::money::{Currency, Money, MoneyError};
+use tradechain_money::identifier::IdentifierError;
+use tradechain_money::money::{Currency, Money, MoneyError};
 
 /// Namespace of pain.001.001.09.
 pub const PAIN_001_NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";

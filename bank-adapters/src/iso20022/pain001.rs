@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::xml::{Element, XmlOut, parse_document};
 use super::{MessageError, PAIN_001_NS, iso_datetime, max_text, parse_date, parse_datetime, read_amount};
-use crate::identifier::{Bic, EndToEndId, Iban};
-use crate::money::Money;
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::Money;
 use crate::party::Party;
 use crate::payment::{CreditTransfer, MAX_REMITTANCE};
 

@@ -1,7 +1,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use super::*;
-use crate::money::Currency;
+use tradechain_money::money::Currency;
 
 pub(crate) fn party(name: &str, bban: &str, bic: &str) -> Party {
     Party { name: name.into(), iban: Iban::from_bban("GB", bban).expect("iban"), bic: Bic::parse(bic).expect("bic") }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::xml::{Element, XmlOut, parse_document};
 use super::{MessageError, PAIN_002_NS, iso_datetime, max_text, parse_datetime, read_amount};
-use crate::identifier::EndToEndId;
-use crate::money::Money;
+use tradechain_money::identifier::EndToEndId;
+use tradechain_money::money::Money;
 use crate::payment::RailStatus;
 
 /// `ExternalPaymentTransactionStatus1Code` values a payment can report.
@@ -247,7 +247,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::money::Currency;
+    use tradechain_money::money::Currency;
 
     fn e2e() -> EndToEndId {
         EndToEndId::derive(7431, "3", 0, 1).expect("e2e")

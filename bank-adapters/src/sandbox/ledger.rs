@@ -15,9 +15,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
 use crate::iso20022::pain002::TxStatus;
-use crate::money::Currency;
+use tradechain_money::money::Currency;
 use crate::payment::CreditTransfer;
 
 pub(crate) mod account {

@@ -31,11 +31,11 @@ use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::identifier::{EndToEndId, Iban};
+use tradechain_money::identifier::{EndToEndId, Iban};
 use crate::iso20022::camt054::{self, Camt054, Entry};
 use crate::iso20022::pain001;
 use crate::iso20022::pain002::{self, Pain002, TransactionStatus, TxStatus};
-use crate::money::{Currency, Money};
+use tradechain_money::money::{Currency, Money};
 use ledger::{Ledger, LedgerError, OpenAccount, PaymentRecord};
 
 /// How the sandbox bank runs.

@@ -15,7 +15,7 @@ impl<R: Rails> SettlementWorker<R> {
             |what: &str| OutboxError::Corrupt { end_to_end_id: ins.end_to_end_id.clone(), reason: what.to_string() };
         let order = ins.order_id.parse::<U256>().map_err(|_| corrupt("order id"))?;
         let index = U256::from(u64::try_from(ins.milestone).map_err(|_| corrupt("milestone"))?);
-        let m = w.chain.call(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order, index }).await?;
+        let m = self.read(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order, index }).await?;
         Ok((order, index, m))
     }
 
@@ -40,7 +40,7 @@ impl<R: Rails> SettlementWorker<R> {
             return self.review(ins, &why).await;
         }
         let call = TradeOrders::confirmPaymentCall { orderId: order, index, paymentReference: reference };
-        match w.chain.send_as(&w.signer, w.config.trade_orders, &call).await {
+        match self.write(w.config.trade_orders, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "payment confirmed on chain");
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..Change::default() };
@@ -87,7 +87,7 @@ impl<R: Rails> SettlementWorker<R> {
             paymentReference: payment_reference(&ins.end_to_end_id, None),
             reason,
         };
-        match w.chain.send_as(&w.signer, w.config.trade_orders, &call).await {
+        match self.write(w.config.trade_orders, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "failed payment recorded on chain");
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..recorded };

@@ -29,13 +29,15 @@ pub use repayment::repayment_end_to_end_id;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::primitives::{Address, B256, keccak256};
+use alloy::sol_types::SolCall;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::chain::{ChainClient, ChainError, Signer};
-use crate::identifier::EndToEndId;
+use tradechain_chain::signer::{SendError, Signer};
+use tradechain_chain::transaction::Sender;
+use tradechain_chain::{Chain, ChainError, call_sol};
 use crate::outbox::{Change, Instruction, Outbox, OutboxError, State};
 use crate::party::PartyDirectory;
 use crate::payment::RailStatus;
@@ -118,11 +120,12 @@ impl StepReport {
 
 struct Inner<R> {
     config: WorkerConfig,
-    chain: ChainClient,
+    chain: Arc<dyn Chain>,
     outbox: Outbox,
     rails: R,
     directory: Arc<dyn PartyDirectory>,
     signer: Signer,
+    sender: Sender,
     bank: Address,
     bank_id: String,
     chain_id: u64,
@@ -147,23 +150,7 @@ pub fn payment_reference(end_to_end_id: &str, bank_reference: Option<&str>) -> B
     keccak256(bank_reference.unwrap_or(end_to_end_id).as_bytes())
 }
 
-/// The EndToEndId of a `PaymentDue`; falls back to a hash form when the numbers are too
-/// long for 35 characters (order ids are uint256).
-pub fn end_to_end_id(chain_id: u64, order_id: U256, milestone: U256, attempt: u32) -> EndToEndId {
-    let milestone_u64 = u64::try_from(milestone).ok();
-    if let Some(m) = milestone_u64
-        && let Ok(id) = EndToEndId::derive(chain_id, &order_id.to_string(), m, attempt)
-    {
-        return id;
-    }
-    let mut seed = Vec::with_capacity(104);
-    seed.extend_from_slice(&chain_id.to_be_bytes());
-    seed.extend_from_slice(&order_id.to_be_bytes::<32>());
-    seed.extend_from_slice(&milestone.to_be_bytes::<32>());
-    seed.extend_from_slice(&attempt.to_be_bytes());
-    let id = format!("TCH{}", &hex::encode(keccak256(&seed))[..32]);
-    EndToEndId::parse(&id).unwrap_or_else(|_| unreachable!("35 safe characters"))
-}
+pub use tradechain_money::identifier::end_to_end_id;
 
 fn as_i64<T: TryInto<i64>>(v: T) -> i64 {
     v.try_into().unwrap_or(i64::MAX)
@@ -174,14 +161,14 @@ impl<R: Rails> SettlementWorker<R> {
     /// chain id from the node.
     pub async fn new(
         config: WorkerConfig,
-        chain: ChainClient,
+        chain: Arc<dyn Chain>,
         outbox: Outbox,
         rails: R,
         directory: Arc<dyn PartyDirectory>,
         signer: impl Into<Signer>,
     ) -> Result<Self, WorkerError> {
         let signer = signer.into();
-        let chain_id = chain.chain_id().await?;
+        let chain_id = chain.chain_id();
         let bank = signer.address();
         let inner = Inner {
             config,
@@ -192,6 +179,7 @@ impl<R: Rails> SettlementWorker<R> {
             bank_id: format!("{bank:#x}"),
             bank,
             signer,
+            sender: Sender::new(),
             chain_id,
             chain_lock: Mutex::new(()),
         };
@@ -227,11 +215,22 @@ impl<R: Rails> SettlementWorker<R> {
 
     /// One pass: follow new blocks, release what fell due, act on open instructions.
     pub async fn step(&self) -> Result<StepReport, WorkerError> {
-        let head = self.inner.chain.block_number().await?;
+        let head = self.inner.chain.head().await?;
         let recorded = self.follow(head.saturating_sub(self.inner.config.confirmations)).await?;
         let released = self.release_due(head).await?;
         let handled = self.settle().await?;
         Ok(StepReport { recorded, released, handled })
+    }
+
+    /// A contract read as this bank (the view functions answer their parties).
+    async fn read<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, ChainError> {
+        call_sol(self.inner.chain.as_ref(), self.inner.bank, to, call).await
+    }
+
+    /// A contract call signed for this bank, awaited until mined.
+    async fn write<C: SolCall>(&self, to: Address, call: &C) -> Result<B256, SendError> {
+        let w = &self.inner;
+        w.signer.send(&w.sender, w.chain.as_ref(), to, call.abi_encode().into()).await
     }
 
     /// Act on every open instruction, a few at a time.
@@ -392,6 +391,7 @@ impl<R: Rails> SettlementWorker<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::U256;
 
     #[test]
     fn end_to_end_id_is_stable_and_short_for_any_order_id() {

@@ -12,8 +12,8 @@ use tradechain_contracts::{FinancingState, Receivables, TradeOrders};
 
 use super::watch::DueNotice;
 use super::{SettlementWorker, WorkerError, as_i64, payment_reference};
-use crate::chain::RpcLog;
-use crate::identifier::EndToEndId;
+use tradechain_chain::BlockLog;
+use tradechain_money::identifier::EndToEndId;
 use crate::outbox::{Change, Instruction, KIND_REPAYMENT, OutboxError, State, Watch, watch};
 use crate::rails::Rails;
 
@@ -30,14 +30,14 @@ pub fn repayment_end_to_end_id(chain_id: u64, financing_id: U256) -> EndToEndId 
 impl<R: Rails> SettlementWorker<R> {
     pub(super) async fn read_repayment_log(
         &self,
-        log: &RpcLog,
+        log: &BlockLog,
         instructions: &mut Vec<Instruction>,
         watches: &mut Vec<Watch>,
     ) -> Result<(), WorkerError> {
         let w = &self.inner;
-        match log.topics.first() {
+        match log.log.topics().first() {
             Some(t) if *t == Receivables::RepaymentScheduled::SIGNATURE_HASH => {
-                match Receivables::RepaymentScheduled::decode_raw_log(log.topics.iter().copied(), &log.data) {
+                match Receivables::RepaymentScheduled::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) => watches.push(Watch {
                         order_id: String::new(),
                         milestone: 0,
@@ -48,16 +48,12 @@ impl<R: Rails> SettlementWorker<R> {
                 }
             }
             Some(t) if *t == Receivables::RepaymentDue::SIGNATURE_HASH => {
-                match Receivables::RepaymentDue::decode_raw_log(log.topics.iter().copied(), &log.data) {
+                match Receivables::RepaymentDue::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) if ev.payer == w.bank => {
-                        let order = w
-                            .chain
-                            .call(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
+                        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
                             .await?;
                         let receivables = w.config.receivables.unwrap_or_default();
-                        let f = w
-                            .chain
-                            .call(receivables, &Receivables::getFinancingCall { financingId: ev.financingId })
+                        let f = self.read(receivables, &Receivables::getFinancingCall { financingId: ev.financingId })
                             .await?;
                         instructions.push(self.instruction_for(DueNotice {
                             end_to_end_id: repayment_end_to_end_id(w.chain_id, ev.financingId),
@@ -72,7 +68,7 @@ impl<R: Rails> SettlementWorker<R> {
                             amount: ev.amount,
                             currency: ev.currency.0,
                             due_date: ev.dueDate,
-                            block: log.block_number.map_or(0, as_i64),
+                            block: as_i64(log.block),
                         }));
                     }
                     Ok(_) => {}
@@ -93,14 +89,14 @@ impl<R: Rails> SettlementWorker<R> {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         };
-        let f = w.chain.call(receivables, &Receivables::getFinancingCall { financingId: id }).await?;
-        let order = w.chain.call(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: f.orderId }).await?;
+        let f = self.read(receivables, &Receivables::getFinancingCall { financingId: id }).await?;
+        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: f.orderId }).await?;
         if f.state != FinancingState::AwaitingRepayment as u8 || order.buyerBank != w.bank {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         }
         let _guard = w.chain_lock.lock().await;
-        match w.chain.send_as(&w.signer, receivables, &Receivables::releaseRepaymentCall { financingId: id }).await {
+        match self.write(receivables, &Receivables::releaseRepaymentCall { financingId: id }).await {
             Ok(tx) => {
                 tracing::info!(financing = %id, %tx, "repayment released");
                 w.outbox.watch_done(&watch.key).await?;
@@ -121,7 +117,7 @@ impl<R: Rails> SettlementWorker<R> {
         let id = ins.financing_id.as_deref().and_then(|f| f.parse::<U256>().ok()).ok_or_else(corrupt)?;
         let receivables = w.config.receivables.ok_or_else(corrupt)?;
         let _guard = w.chain_lock.lock().await;
-        let f = w.chain.call(receivables, &Receivables::getFinancingCall { financingId: id }).await?;
+        let f = self.read(receivables, &Receivables::getFinancingCall { financingId: id }).await?;
         let reference = payment_reference(&ins.end_to_end_id, ins.bank_reference.as_deref());
         if f.state == FinancingState::Settled as u8 && f.repaymentRef == reference {
             tracing::info!("repayment already confirmed on chain; settled");
@@ -134,7 +130,7 @@ impl<R: Rails> SettlementWorker<R> {
             return self.review(ins, &why).await;
         }
         let call = Receivables::confirmRepaymentCall { financingId: id, paymentReference: reference };
-        match w.chain.send_as(&w.signer, receivables, &call).await {
+        match self.write(receivables, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "repayment confirmed on chain");
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..Change::default() };

@@ -8,9 +8,9 @@ use tracing::Instrument;
 use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
 
 use super::{SettlementWorker, WorkerError, as_i64, end_to_end_id};
-use crate::chain::RpcLog;
-use crate::identifier::EndToEndId;
-use crate::money::Currency;
+use tradechain_chain::{BlockLog, LogFilter};
+use tradechain_money::identifier::EndToEndId;
+use tradechain_money::money::Currency;
 use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
 use crate::rails::Rails;
 
@@ -52,7 +52,8 @@ impl<R: Rails> SettlementWorker<R> {
     async fn follow_range(&self, from: u64, to: u64) -> Result<usize, WorkerError> {
         let w = &self.inner;
         let topics = [TradeOrders::PaymentDue::SIGNATURE_HASH, TradeOrders::MilestoneTriggered::SIGNATURE_HASH];
-        let logs = w.chain.logs(w.config.trade_orders, from, to, &topics).await?;
+        let filter = LogFilter { from, to, addresses: vec![w.config.trade_orders], topic0: topics.to_vec() };
+        let logs = w.chain.logs(filter).await?;
         let mut instructions = Vec::new();
         let mut watches = Vec::new();
         for log in logs {
@@ -60,7 +61,8 @@ impl<R: Rails> SettlementWorker<R> {
         }
         if let Some(receivables) = w.config.receivables {
             let topics = [Receivables::RepaymentScheduled::SIGNATURE_HASH, Receivables::RepaymentDue::SIGNATURE_HASH];
-            for log in w.chain.logs(receivables, from, to, &topics).await? {
+            let filter = LogFilter { from, to, addresses: vec![receivables], topic0: topics.to_vec() };
+            for log in w.chain.logs(filter).await? {
                 self.read_repayment_log(&log, &mut instructions, &mut watches).await?;
             }
         }
@@ -73,17 +75,17 @@ impl<R: Rails> SettlementWorker<R> {
 
     async fn read_log(
         &self,
-        log: &RpcLog,
+        log: &BlockLog,
         instructions: &mut Vec<Instruction>,
         watches: &mut Vec<Watch>,
     ) -> Result<(), WorkerError> {
         let w = &self.inner;
-        if log.address != w.config.trade_orders {
+        if log.log.address != w.config.trade_orders {
             return Ok(());
         }
-        match log.topics.first() {
+        match log.log.topics().first() {
             Some(t) if *t == TradeOrders::MilestoneTriggered::SIGNATURE_HASH => {
-                match TradeOrders::MilestoneTriggered::decode_raw_log(log.topics.iter().copied(), &log.data) {
+                match TradeOrders::MilestoneTriggered::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) => watches.push(Watch {
                         order_id: ev.orderId.to_string(),
                         milestone: u64::try_from(ev.index).unwrap_or(u64::MAX),
@@ -94,11 +96,9 @@ impl<R: Rails> SettlementWorker<R> {
                 }
             }
             Some(t) if *t == TradeOrders::PaymentDue::SIGNATURE_HASH => {
-                match TradeOrders::PaymentDue::decode_raw_log(log.topics.iter().copied(), &log.data) {
+                match TradeOrders::PaymentDue::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) if ev.payer == w.bank => {
-                        let order = w
-                            .chain
-                            .call(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
+                        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
                             .await?;
                         // The buyer's bank pays from the buyer's account; any other payer (a
                         // financier under payables finance) pays from its own.
@@ -116,7 +116,7 @@ impl<R: Rails> SettlementWorker<R> {
                             amount: ev.amount,
                             currency: ev.currency.0,
                             due_date: ev.dueDate,
-                            block: log.block_number.map_or(0, as_i64),
+                            block: as_i64(log.block),
                         }));
                     }
                     Ok(_) => {}
@@ -194,7 +194,10 @@ impl<R: Rails> SettlementWorker<R> {
     /// Release this bank's triggered milestones whose due date the chain's clock reached.
     pub(super) async fn release_due(&self, head: u64) -> Result<usize, WorkerError> {
         let w = &self.inner;
-        let now = w.chain.block_timestamp(head).await?;
+        let now = match w.chain.block_header(head).await? {
+            Some(h) => h.timestamp,
+            None => return Ok(0),
+        };
         let mut released = 0;
         for watch in w.outbox.due_watches(&w.bank_id, now).await? {
             if watch.financing_id.is_some() {
@@ -206,9 +209,7 @@ impl<R: Rails> SettlementWorker<R> {
                 continue;
             };
             let index = U256::from(index);
-            let m = w
-                .chain
-                .call(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order_id, index })
+            let m = self.read(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order_id, index })
                 .await?;
             if m.state != MilestoneState::Triggered as u8 || m.payer != w.bank {
                 w.outbox.watch_done(&watch.key).await?;
@@ -216,7 +217,7 @@ impl<R: Rails> SettlementWorker<R> {
             }
             let _guard = w.chain_lock.lock().await;
             let call = TradeOrders::releasePaymentCall { orderId: order_id, index };
-            match w.chain.send_as(&w.signer, w.config.trade_orders, &call).await {
+            match self.write(w.config.trade_orders, &call).await {
                 Ok(tx) => {
                     tracing::info!(order = %order_id, milestone = %index, %tx, "milestone released");
                     w.outbox.watch_done(&watch.key).await?;

@@ -1,0 +1,321 @@
+//! A whole trade over real HTTP on loopback, driven by the organisations' own tokens,
+//! with the forbidden attempts along the way; then the read model is dropped, rebuilt
+//! from the chain and compared. Runs on SQLite, and on PostgreSQL when the test script
+//! provides a server (`scripts/with-postgres.sh`).
+
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
+use test_support::redact::hex as redact_hex;
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+use tradechain_api::indexer::Indexer;
+use tradechain_api::readmodel;
+
+fn proposal(seller: &str, buyer_bank: &str, seller_bank: &str) -> Value {
+    json!({
+        "seller": seller,
+        "buyer_bank": buyer_bank,
+        "seller_bank": seller_bank,
+        "amount_minor": "10000000",
+        "currency": "USD",
+        "incoterm": "FOB",
+        "latest_shipment": date_in(30),
+        "expiry": date_in(60),
+        "milestones": [
+            { "share_bps": 3000, "documents": ["commercial_invoice"], "tenor_days": 0 },
+            { "amount_minor": "7000000", "documents": ["bill_of_lading"], "tenor_days": 0 }
+        ],
+        "details": {
+            "line_items": [{ "description": "Arabica green coffee, grade 1", "quantity": "19200", "unit": "kg" }],
+            "port_of_loading": "BRSSZ",
+            "port_of_discharge": "DEHAM"
+        }
+    })
+}
+
+/// Error bodies met along the way, for the snapshot.
+struct Errors(Vec<(String, u16, Value)>);
+
+impl Errors {
+    fn expect(&mut self, name: &str, got: (StatusCode, Value), status: u16, code: &str) {
+        assert_eq!(got.0.as_u16(), status, "{name}: {}", got.1);
+        assert_eq!(got.1["error"]["code"], code, "{name}: {}", got.1);
+        let redacted: Value = serde_json::from_str(&redact_hex(&got.1.to_string())).expect("json");
+        self.0.push((name.to_string(), status, redacted));
+    }
+}
+
+async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
+    let mut errors = Errors(Vec::new());
+    let (_buyer, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
+    let (buyer_bank, buyer_bank_t) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
+    let (seller_bank, _seller_bank_t) = net.onboard("Banco Paulista SA", &["bank"]).await;
+    let (_carrier, carrier_t) = net.onboard("Atlantic Container Line", &["carrier"]).await;
+    let (_financier, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
+    let (_stranger, stranger_t) = net.onboard("Unrelated Trading Co", &["trader"]).await;
+
+    // Only the operator onboards.
+    errors.expect(
+        "onboard_by_non_operator",
+        net.post("/v1/organisations", &buyer_t, json!({ "name": "X", "roles": ["trader"] })).await,
+        403,
+        "OPERATOR_ONLY",
+    );
+    errors.expect("no_token", net.call("GET", "/v1/orders", None, None).await, 401, "UNAUTHENTICATED");
+    errors.expect("unknown_token", net.get("/v1/orders", "tc_nope").await, 401, "UNAUTHENTICATED");
+
+    // Validation at the edge: nothing is written.
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    bad["currency"] = json!("XYZ");
+    errors.expect("invalid_currency", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_CURRENCY");
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    bad["incoterm"] = json!("DAT");
+    errors.expect("invalid_incoterm", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_INCOTERM");
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    bad["amount_minor"] = json!("0");
+    errors.expect("zero_amount", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_AMOUNT");
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    bad["milestones"][1]["amount_minor"] = json!("6999999");
+    errors.expect("milestones_do_not_sum", net.post("/v1/orders", &buyer_t, bad).await, 422, "MILESTONES_DO_NOT_SUM");
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    bad["expiry"] = json!(date_in(10));
+    errors.expect("expiry_before_shipment", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_DATES");
+    errors.expect("malformed_json", malformed_post(&net, &buyer_t).await, 400, "INVALID_JSON");
+    // A seller that is not a trader: the contract's check, decoded.
+    let mut bad = proposal(&buyer_bank, &buyer_bank, &seller_bank);
+    bad["seller"] = json!(buyer_bank);
+    errors.expect("seller_without_trader_role", net.post("/v1/orders", &buyer_t, bad).await, 403, "MISSING_ROLE");
+    let (_, page) = net.get("/v1/orders", &buyer_t).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "nothing was written: {page}");
+    let details = tradechain_api::readmodel::order_detail::Entity::find().count(&net.state.db).await.expect("count");
+    assert_eq!(details, 0, "refused proposals leave no details behind");
+
+    // The buyer proposes.
+    let (status, order) = net.post("/v1/orders", &buyer_t, proposal(&seller, &buyer_bank, &seller_bank)).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().expect("id");
+    let o = format!("/v1/orders/{id}");
+    assert_eq!(order["state"], "proposed");
+    assert_eq!(order["amount"], "100000.00");
+    assert_eq!(order["milestones"][0]["amount_minor"], "3000000");
+    assert_eq!(order["details"]["port_of_loading"], "BRSSZ");
+
+    // Forbidden: a stranger reads it; the seller commits it; the buyer accepts it.
+    errors.expect("stranger_reads_order", net.get(&o, &stranger_t).await, 404, "ORDER_NOT_FOUND");
+    errors.expect(
+        "seller_commits",
+        net.post(&format!("{o}/commit"), &seller_t, json!({})).await,
+        403,
+        "NOT_BUYER_BANK",
+    );
+    errors.expect(
+        "buyer_accepts",
+        net.post(&format!("{o}/accept"), &buyer_t, json!({})).await,
+        403,
+        "NOT_ORDER_SELLER",
+    );
+    errors.expect(
+        "stranger_accepts",
+        net.post(&format!("{o}/accept"), &stranger_t, json!({})).await,
+        404,
+        "ORDER_NOT_FOUND",
+    );
+    errors.expect(
+        "bank_commits_too_early",
+        net.post(&format!("{o}/commit"), &buyer_bank_t, json!({})).await,
+        409,
+        "INVALID_STATE",
+    );
+    let (_, still) = net.get(&o, &buyer_t).await;
+    assert_eq!(still["state"], "proposed", "forbidden attempts changed nothing");
+
+    // Accept, commit.
+    let (s, body) = net.post(&format!("{o}/accept"), &seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "accepted");
+    let (s, body) = net.post(&format!("{o}/commit"), &buyer_bank_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "committed");
+
+    // Documents: invoice, then bill of lading attested by the carrier.
+    let invoice = b"%PDF-1.7 commercial invoice 2026-001 USD 100,000.00".to_vec();
+    let (s, body) = net.put_bytes(&format!("{o}/documents/commercial_invoice"), &seller_t, invoice.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    errors.expect(
+        "buyer_uploads",
+        net.put_bytes(&format!("{o}/documents/commercial_invoice"), &buyer_t, b"x".to_vec()).await,
+        403,
+        "NOT_ORDER_SELLER",
+    );
+    let files = std::fs::read_dir(&net.state.files_dir).expect("files").count();
+    assert_eq!(files, 1, "a refused upload stores no file");
+    errors.expect(
+        "unknown_document_type",
+        net.put_bytes(&format!("{o}/documents/delivery_note"), &seller_t, b"x".to_vec()).await,
+        422,
+        "INVALID_DOCUMENT_TYPE",
+    );
+    // The bank finds a discrepancy; the seller presents a corrected invoice.
+    let (s, body) = net
+        .post(
+            &format!("{o}/documents/commercial_invoice/reject"),
+            &buyer_bank_t,
+            json!({ "reason": "amount differs from the order" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["documents"][0]["state"], "rejected");
+    let corrected = b"%PDF-1.7 commercial invoice 2026-001 rev 1 USD 100,000.00".to_vec();
+    let (s, body) = net.put_bytes(&format!("{o}/documents/commercial_invoice"), &seller_t, corrected.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["documents"][0]["version"], 2);
+    let bl = b"%PDF-1.7 bill of lading ACL-77881 clean on board".to_vec();
+    let (s, body) = net.put_bytes(&format!("{o}/documents/bill_of_lading"), &seller_t, bl).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    errors.expect(
+        "accept_unattested_bill_of_lading",
+        net.post(&format!("{o}/documents/bill_of_lading/accept"), &buyer_bank_t, json!({})).await,
+        409,
+        "DOCUMENT_NOT_ATTESTED",
+    );
+    errors.expect(
+        "trader_attests",
+        net.post(&format!("{o}/documents/bill_of_lading/attest"), &stranger_t, json!({})).await,
+        403,
+        "WRONG_ISSUER",
+    );
+    let (s, body) = net.post(&format!("{o}/documents/bill_of_lading/attest"), &carrier_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["attested"], true);
+    for doc in ["commercial_invoice", "bill_of_lading"] {
+        let (s, body) = net.post(&format!("{o}/documents/{doc}/accept"), &buyer_bank_t, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let (_, body) = net.get(&o, &seller_t).await;
+    assert_eq!(body["milestones"][0]["state"], "triggered", "{body}");
+    assert_eq!(body["milestones"][1]["state"], "triggered", "{body}");
+
+    // Download: parties only.
+    let res = net
+        .http
+        .get(format!("{}{o}/documents/commercial_invoice/content", net.base))
+        .bearer_auth(&buyer_bank_t)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.expect("bytes").to_vec(), corrected);
+    errors.expect(
+        "stranger_downloads",
+        net.get(&format!("{o}/documents/commercial_invoice/content"), &stranger_t).await,
+        404,
+        "ORDER_NOT_FOUND",
+    );
+
+    // Payment: released, then confirmed by the buyer's bank.
+    for m in 0..2 {
+        let (s, body) = net.post(&format!("{o}/milestones/{m}/release"), &seller_t, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let (_, payments) = net.get("/v1/payments", &buyer_bank_t).await;
+    let payments = payments.as_array().expect("payments").clone();
+    assert_eq!(payments.len(), 2);
+    let e2e: Vec<&str> = payments.iter().filter_map(|p| p["end_to_end_id"].as_str()).collect();
+    assert!(e2e.contains(&format!("TC7431-{id}-0-1").as_str()), "{e2e:?}");
+    errors.expect(
+        "seller_confirms_payment",
+        net.post(&format!("{o}/milestones/0/confirm"), &seller_t, json!({ "reference": "X" })).await,
+        403,
+        "NOT_PAYER",
+    );
+    for m in 0..2 {
+        let reference = format!("TC7431-{id}-{m}-1");
+        let (s, body) =
+            net.post(&format!("{o}/milestones/{m}/confirm"), &buyer_bank_t, json!({ "reference": reference })).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let (_, done) = net.get(&o, &buyer_t).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["paid_minor"], "10000000");
+    let (_, paid) = net.get(&format!("{o}/payments"), &seller_t).await;
+    assert_eq!(paid[0]["state"], "paid");
+    assert_eq!(paid[0]["bank_reference"], format!("TC7431-{id}-0-1"));
+    let kinds: Vec<&str> =
+        done["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"MilestoneDefined"));
+    assert!(
+        kinds.contains(&"OrderCommitted")
+            && kinds.contains(&"PaymentConfirmed")
+            && kinds.last() == Some(&"OrderCompleted"),
+        "{kinds:?}"
+    );
+
+    // A financier without consent reads the seller's history.
+    errors.expect(
+        "financier_without_consent",
+        net.get(&format!("/v1/firms/{seller}/orders"), &financier_t).await,
+        403,
+        "NO_LIVE_CONSENT",
+    );
+    errors.expect(
+        "trader_reads_history",
+        net.get(&format!("/v1/firms/{seller}/orders"), &buyer_t).await,
+        403,
+        "NOT_FINANCIER",
+    );
+
+    // Lists and filters.
+    let (_, page) = net.get("/v1/orders?state=completed&role=seller", &seller_t).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    let (_, page) = net.get("/v1/orders", &stranger_t).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
+    errors.expect("bad_filter", net.get("/v1/orders?limit=1000", &seller_t).await, 422, "VALIDATION_FAILED");
+    errors.expect("unknown_route", net.get("/v1/nothing", &seller_t).await, 404, "NOT_FOUND");
+
+    // Rebuild: index, drop, rebuild, compare.
+    let before = readmodel::dump_chain_tables(&net.state.db).await.expect("dump");
+    net.stop().await;
+    let db = net.state.db.clone();
+    let indexer = Indexer::new(db.clone(), net.state.chain.clone(), net.state.operator.address());
+    indexer.rebuild().await.expect("rebuild");
+    let after = readmodel::dump_chain_tables(&db).await.expect("dump");
+    assert!(before.contains("OrderCompleted"));
+    assert_eq!(before, after, "the rebuilt read model equals the one indexed live");
+    errors.0
+}
+
+/// POST a malformed body and return (status, body).
+async fn malformed_post(net: &Net, token: &str) -> (StatusCode, Value) {
+    let res = net
+        .http
+        .post(format!("{}/v1/orders", net.base))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    let status = res.status();
+    (status, serde_json::from_str(&res.text().await.expect("text")).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whole_trade_with_forbidden_attempts_on_sqlite() {
+    let errors = whole_trade(Net::start(Db::Sqlite).await).await;
+    let snapshot: Vec<Value> = errors
+        .into_iter()
+        .map(|(name, status, body)| json!({ "case": name, "status": status, "body": body }))
+        .collect();
+    insta::assert_json_snapshot!("error_bodies", snapshot);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whole_trade_with_forbidden_attempts_on_postgres() {
+    let Some(db) = Db::postgres() else {
+        eprintln!("TRADECHAIN_TEST_POSTGRES_URL not set: run through scripts/with-postgres.sh");
+        return;
+    };
+    whole_trade(Net::start(db).await).await;
+}

@@ -1,0 +1,115 @@
+//! The worker dies (abort, as a kill -9 would) between "sent" and "confirmed on chain", in
+//! its own process; a restarted worker finishes the payment: the bank saw the instruction
+//! once, the chain shows it paid once.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use test_support::settlement::*;
+use tradechain_bank_adapters::config::{BankSettings, RailsSettings};
+use tradechain_bank_adapters::outbox::{Outbox, State};
+use tradechain_bank_adapters::settlement::CrashPoint;
+use tradechain_contracts::MilestoneState;
+
+struct WorkerProcess(std::process::Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn settings(chain: &Chain, bank: &SandboxBank, p: &Parties, db: &str, crash_at: Option<CrashPoint>) -> BankSettings {
+    BankSettings {
+        rpc_url: chain.url.clone(),
+        trade_orders: chain.suite.trade_orders,
+        receivables: Some(chain.suite.receivables),
+        bank_key: format!("0x{}", hex::encode(p.buyer_bank.to_bytes())),
+        database_url: db.to_string(),
+        rails: RailsSettings::Iso20022 {
+            url: bank.url.clone(),
+            initiating_party: "Harbour Bank".into(),
+            timeout_ms: 2_000,
+        },
+        parties: p.directory().parties,
+        confirmations: 0,
+        start_block: 0,
+        poll_interval_ms: 50,
+        backoff_initial_ms: 50,
+        backoff_max_ms: 400,
+        concurrency: 4,
+        crash_at,
+    }
+}
+
+fn spawn_worker(dir: &tempfile::TempDir, name: &str, settings: &BankSettings) -> WorkerProcess {
+    let path = dir.path().join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(settings).expect("json")).expect("write settings");
+    let child = Command::new(env!("CARGO_BIN_EXE_settlement-worker"))
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn settlement-worker");
+    WorkerProcess(child)
+}
+
+async fn wait_for_exit(w: &mut WorkerProcess, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = w.0.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "worker did not crash within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn crash_then_restart(crash_at: CrashPoint, state_after_crash: State) {
+    let chain = start_chain().await;
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let p = Parties::new();
+    p.register(&chain).await;
+    open_accounts(&bank, &p, 10_000_000).await;
+    let order: U256 = committed_trade(&chain, &p, 1_000_000, false).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(&dir, "outbox.db");
+    let id = e2e(chain.node.config().chain_id, order, 0, 1);
+
+    let mut first = spawn_worker(&dir, "crashing.json", &settings(&chain, &bank, &p, &db, Some(crash_at)));
+    let status = wait_for_exit(&mut first, Duration::from_secs(30)).await;
+    assert!(!status.success(), "the worker was meant to die");
+    let outbox = Outbox::connect(&db).await.expect("outbox");
+    let ins = outbox.get(&id).await.expect("read").expect("recorded before the crash");
+    assert_eq!(ins.state(), Some(state_after_crash));
+    assert_eq!(bank.received(&id).await, 1, "the bank booked it before the crash");
+    assert_eq!(chain.milestone(order, 0).await.state, MilestoneState::Due as u8, "not yet confirmed on chain");
+
+    let _second = spawn_worker(&dir, "restarted.json", &settings(&chain, &bank, &p, &db, None));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while chain.milestone(order, 0).await.state != MilestoneState::Paid as u8 {
+        assert!(tokio::time::Instant::now() < deadline, "restarted worker did not finish the payment");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while outbox.get(&id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
+        assert!(tokio::time::Instant::now() < deadline, "outbox not marked settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bank.received(&id).await, 1, "the bank must see the instruction exactly once");
+    assert_eq!(chain.confirmations(order, 0).await, 1, "the chain must show it paid exactly once");
+    assert_eq!(bank.balance(&p.account(p.seller.address())).await, 300_000);
+    assert_eq!(bank.ledger_sum("USD").await, "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_after_the_bank_answered_pays_once_after_restart() {
+    crash_then_restart(CrashPoint::AfterBankAnswer, State::Sent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_before_confirming_on_chain_confirms_once_after_restart() {
+    crash_then_restart(CrashPoint::BeforeChainConfirm, State::Accepted).await;
+}

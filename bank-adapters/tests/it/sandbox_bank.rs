@@ -1,0 +1,123 @@
+//! The sandbox bank as a separate process, spoken to through the ISO 20022 adapter; and its
+//! ledger's invariant under random traffic.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use test_support::settlement::{SandboxBank, spawn_sandbox};
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
+use tradechain_money::money::{Currency, Money};
+use tradechain_bank_adapters::party::Party;
+use tradechain_bank_adapters::payment::{CreditTransfer, RailStatus};
+use tradechain_bank_adapters::rails::Rails;
+use tradechain_bank_adapters::sandbox::ledger::{Ledger, OpenAccount};
+
+fn party(name: &str, n: u32) -> Party {
+    Party {
+        name: name.into(),
+        iban: Iban::from_bban("GB", &format!("SBXT{n:014}")).expect("iban"),
+        bic: Bic::parse("SBXTGB2L").expect("bic"),
+    }
+}
+
+fn transfer(id: &str, from: &Party, to: &Party, minor: u128) -> CreditTransfer {
+    CreditTransfer {
+        end_to_end_id: EndToEndId::parse(id).expect("id"),
+        debtor: from.clone(),
+        creditor: to.clone(),
+        amount: Money::new(minor, Currency::from_code("USD").expect("usd")),
+        requested_execution_date: NaiveDate::from_ymd_opt(2026, 1, 2).expect("date"),
+        remittance: "test".into(),
+    }
+}
+
+async fn bank_with_accounts(overdraft: i64) -> (SandboxBank, IsoHttpRails, Party, Party) {
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let (a, b) = (party("Alpha", 1), party("Beta", 2));
+    bank.open(&a, overdraft).await;
+    bank.open(&b, 0).await;
+    let rails = IsoHttpRails::new(&bank.url, "Test", Duration::from_secs(5)).expect("rails");
+    (bank, rails, a, b)
+}
+
+#[tokio::test]
+async fn second_instruction_with_a_booked_end_to_end_id_is_counted_but_not_booked_again() {
+    let (bank, rails, a, b) = bank_with_accounts(0).await;
+    bank.fund(&a, 1_000).await;
+    let t = transfer("T-1", &a, &b, 600);
+    let first = rails.pay(&t).await.expect("first");
+    let second = rails.pay(&t).await.expect("second");
+    assert!(matches!(first, RailStatus::Settled { .. }));
+    assert_eq!(first, second, "a duplicate answers the recorded status");
+    assert_eq!(bank.received("T-1").await, 2);
+    assert_eq!((bank.balance(&a).await, bank.balance(&b).await), (400, 600));
+    assert_eq!(bank.ledger_sum("USD").await, "0");
+}
+
+#[tokio::test]
+async fn debit_beyond_the_overdraft_limit_is_rejected_for_insufficient_funds() {
+    let (bank, rails, a, b) = bank_with_accounts(500).await;
+    assert!(rails.pay(&transfer("T-2", &a, &b, 400)).await.expect("within overdraft").is_booked());
+    let refused = rails.pay(&transfer("T-3", &a, &b, 200)).await.expect("answer");
+    assert!(matches!(&refused, RailStatus::Rejected { reason, .. } if reason == "AM04"), "{refused:?}");
+    assert_eq!(bank.balance(&a).await, -400);
+    assert_eq!(rails.status(&transfer("T-3", &a, &b, 200)).await.expect("status"), Some(refused));
+}
+
+#[tokio::test]
+async fn status_enquiry_for_an_id_the_bank_never_saw_is_none() {
+    let (_bank, rails, a, b) = bank_with_accounts(0).await;
+    assert_eq!(rails.status(&transfer("T-404", &a, &b, 1)).await.expect("status"), None);
+}
+
+#[tokio::test]
+async fn camt054_notifies_the_debit_and_the_credit_with_the_end_to_end_id() {
+    let (bank, rails, a, b) = bank_with_accounts(0).await;
+    bank.fund(&a, 5_000).await;
+    rails.pay(&transfer("T-5", &a, &b, 1_234)).await.expect("pay");
+    let credits = rails.notifications(&b.iban, 0).await.expect("camt.054");
+    assert_eq!(credits.entries.len(), 1);
+    let e = &credits.entries[0];
+    assert!(e.credit && e.booked);
+    assert_eq!(e.amount.decimal(), "12.34");
+    assert_eq!(e.end_to_end_id.as_ref().map(EndToEndId::as_str), Some("T-5"));
+    let debits = rails.notifications(&a.iban, 0).await.expect("camt.054");
+    assert_eq!(debits.entries.iter().filter(|e| !e.credit).count(), 1);
+    let later = rails.notifications(&b.iban, e.entry_ref).await.expect("camt.054");
+    assert!(later.entries.is_empty(), "since= skips what was already notified");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn balances_always_sum_to_zero_and_match_their_entries(
+        moves in proptest::collection::vec((0u32..4, 0u32..4, 1u128..5_000, any::<bool>()), 1..25),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ledger = Ledger::open(&format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display())).await.expect("ledger");
+            let parties: Vec<Party> = (0..4).map(|i| party("P", 100 + i)).collect();
+            for p in &parties {
+                let req = OpenAccount { iban: p.iban.clone(), name: "P".into(), bic: p.bic.clone(), currency: "USD".into(), overdraft_limit: 1_000 };
+                ledger.open_account(&req).await.expect("open");
+                ledger.fund(&p.iban, 2_000).await.expect("fund");
+            }
+            for (i, (from, to, amount, repeat)) in moves.iter().enumerate() {
+                let t = transfer(&format!("P-{i}"), &parties[*from as usize], &parties[*to as usize], *amount);
+                ledger.receive("M", &t, None).await.expect("receive");
+                if *repeat {
+                    ledger.receive("M", &t, None).await.expect("duplicate");
+                }
+            }
+            let sums = ledger.check().await.expect("balances match entries");
+            assert!(sums.iter().all(|(_, s)| *s == 0), "{sums:?}");
+            for b in ledger.balances().await.expect("balances") {
+                assert!(b.balance >= -1_000 || b.name.contains("capital"), "overdraft exceeded: {b:?}");
+            }
+        });
+    }
+}

@@ -1,0 +1,14 @@
+//! The workspace's HTTP client: reqwest over rustls with the ring provider (which the
+//! database driver already brings), with a total timeout per request.
+
+use std::time::Duration;
+
+/// A client whose every request times out after `timeout` (connecting after at most 5 s).
+///
+/// # Errors
+/// When the TLS stack cannot be initialised.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    // Installing twice is harmless (the first provider stays); only the first call matters.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5))).build()
+}

@@ -1,0 +1,164 @@
+//! The one signing, nonce and fee policy of tradechain.
+//!
+//! Every transaction any part of tradechain signs goes through [`Sender::submit`]:
+//! 1. under the sender's lock (one nonce sequence per address in this process),
+//! 2. its gas limit comes from the chain's simulation ([`Chain::estimate_gas`]); a revert
+//!    there ends it with [`Rejection::Reverted`] and nothing is sent;
+//! 3. its fees from [`Chain::fees`]: an EIP-1559 transaction where the network has a base
+//!    fee (zero on the embedded chain and free-gas networks), a legacy one at the network's
+//!    gas price where blocks have none;
+//! 4. its nonce from [`Chain::nonce`] (the pending count, never below what this process
+//!    already used);
+//! 5. a refusal that says the nonce was taken ([`Rejection::is_nonce_conflict`]: another
+//!    process sent for the same address, a retry had landed) is simulated, signed and sent
+//!    again with a fresh nonce, at most [`MAX_ATTEMPTS`] times; any other refusal is final.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::signers::local::PrivateKeySigner;
+
+use crate::{Chain, ChainError, Fees, Receipt, wait_receipt};
+
+/// Sends of one transaction before a nonce conflict is reported.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// How long [`Sender::send`] waits for a receipt.
+pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct TxRequest {
+    /// The contract called, or `None` to create one.
+    pub to: Option<Address>,
+    /// Native currency sent along (wei).
+    pub value: U256,
+    /// Call data (or init code).
+    pub input: Bytes,
+    /// A fixed gas limit instead of the simulation's (a plain transfer: 21,000).
+    pub gas_limit: Option<u64>,
+}
+
+impl TxRequest {
+    /// A call of `input` to `to`.
+    #[must_use]
+    pub fn call(to: Address, input: Bytes) -> Self {
+        TxRequest { to: Some(to), value: U256::ZERO, input, gas_limit: None }
+    }
+
+    /// A transfer of `value` wei to `to`.
+    #[must_use]
+    pub fn transfer(to: Address, value: U256) -> Self {
+        TxRequest { to: Some(to), value, input: Bytes::new(), gas_limit: Some(21_000) }
+    }
+}
+
+/// Signs and submits transactions, one nonce sequence per sender (see the module docs).
+#[derive(Debug, Default)]
+pub struct Sender {
+    locks: Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Sender {
+    /// A sender with no locks held yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self, who: Address) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(who).or_default().clone()
+    }
+
+    /// Sign `tx` with `signer` and submit it: its hash once the chain accepted it.
+    ///
+    /// # Errors
+    /// [`ChainError::Rejected`] with [`crate::Rejection::Reverted`] when the simulation
+    /// reverts (nothing was sent), with the node's refusal otherwise; a nonce conflict only
+    /// after [`MAX_ATTEMPTS`] sends.
+    pub async fn submit(&self, chain: &dyn Chain, signer: &PrivateKeySigner, tx: &TxRequest) -> Result<B256, ChainError> {
+        let from = signer.address();
+        let lock = self.lock(from);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _guard = lock.lock().await;
+            let gas_limit = match tx.gas_limit {
+                Some(g) => g,
+                None => chain.estimate_gas(from, tx.to, tx.value, tx.input.clone()).await?,
+            };
+            let fees = chain.fees().await?;
+            let nonce = chain.nonce(from).await?;
+            let raw = sign(signer, chain.chain_id(), nonce, fees, gas_limit, tx)?;
+            match chain.send_raw(raw).await {
+                Ok(hash) => return Ok(hash),
+                Err(ChainError::Rejected(r)) if r.is_nonce_conflict() && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(%from, nonce, reason = %r, "nonce taken meanwhile; sending again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// [`Sender::submit`], then wait for the receipt (which may show a revert).
+    ///
+    /// # Errors
+    /// As [`Sender::submit`]; [`ChainError::Timeout`] when no receipt came in
+    /// [`RECEIPT_TIMEOUT`].
+    pub async fn send(&self, chain: &dyn Chain, signer: &PrivateKeySigner, tx: &TxRequest) -> Result<Receipt, ChainError> {
+        let hash = self.submit(chain, signer, tx).await?;
+        wait_receipt(chain, hash, RECEIPT_TIMEOUT).await
+    }
+}
+
+/// The EIP-2718 bytes of `tx` signed by `signer` with `nonce`, `fees` and `gas_limit`.
+///
+/// # Errors
+/// [`ChainError::Unavailable`] if the key cannot sign (it always can for a local key).
+pub fn sign(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    fees: Fees,
+    gas_limit: u64,
+    tx: &TxRequest,
+) -> Result<Bytes, ChainError> {
+    let to = tx.to.map_or(TxKind::Create, TxKind::Call);
+    let unsigned_err = |e: alloy::signers::Error| ChainError::Unavailable(format!("cannot sign: {e}"));
+    let envelope: TxEnvelope = match fees {
+        Fees::Eip1559 { max_fee_per_gas, max_priority_fee_per_gas } => {
+            let mut t = TxEip1559 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                to,
+                value: tx.value,
+                access_list: alloy::eips::eip2930::AccessList::default(),
+                input: tx.input.clone(),
+            };
+            let sig = signer.sign_transaction_sync(&mut t).map_err(unsigned_err)?;
+            t.into_signed(sig).into()
+        }
+        Fees::Legacy { gas_price } => {
+            let mut t = TxLegacy {
+                chain_id: Some(chain_id),
+                nonce,
+                gas_price,
+                gas_limit,
+                to,
+                value: tx.value,
+                input: tx.input.clone(),
+            };
+            let sig = signer.sign_transaction_sync(&mut t).map_err(unsigned_err)?;
+            t.into_signed(sig).into()
+        }
+    };
+    Ok(Bytes::from(envelope.encoded_2718()))
+}

@@ -1,0 +1,10 @@
+//! The contract suite's tests: every contract's transitions and reverts executed from the
+//! committed bytecode in revm, the money invariants as properties, and the artifacts
+//! checked against the sources. One test binary, a module per feature.
+
+mod artifacts;
+mod consents;
+mod consortium;
+mod invariants;
+mod orders;
+mod receivables;

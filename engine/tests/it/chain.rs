@@ -1,0 +1,186 @@
+//! The chain itself: interval sealing, restart from the store, `verify` on an honest chain and
+//! on a store with a flipped byte, and the dev clock / snapshot methods.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::B256;
+use alloy::signers::local::PrivateKeySigner;
+use crate::common::*;
+use redb::ReadableTable;
+use serde_json::{Value, json};
+use tradechain_engine::store::{Store, tables};
+use tradechain_engine::{Node, NodeConfig};
+
+fn wait_for_receipt(n: &TestNode, hash: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = n.result("eth_getTransactionReceipt", json!([hash]));
+        if !r.is_null() {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no receipt for {hash}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An interval-mode chain with a deployed Counter and `txs` increments from a few senders.
+fn build_chain(txs: u64) -> (tempfile::TempDir, std::path::PathBuf, Vec<Value>) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = NodeConfig {
+        data_dir: tmp.path().join("data"),
+        block_interval_ms: 30,
+        max_block_txs: 7,
+        ..NodeConfig::dev_in(tmp.path().join("data"))
+    };
+    let cfg = NodeConfig { automine: Some(false), ..cfg };
+    let n = TestNode::start(cfg);
+    let deployer = PrivateKeySigner::random();
+    let hash =
+        n.result("eth_sendRawTransaction", json!([sign_1559(&deployer, 0, None, counter_bytecode(), 1_000_000)]));
+    let receipt = wait_for_receipt(&n, &hash);
+    let counter = receipt["contractAddress"].as_str().expect("addr").parse().expect("addr");
+    let senders: Vec<_> = (0..3).map(|_| PrivateKeySigner::random()).collect();
+    let mut hashes = Vec::new();
+    for i in 0..txs {
+        let key = &senders[(i % 3) as usize];
+        let nonce = i / 3;
+        let raw = if i % 2 == 0 {
+            sign_1559(key, nonce, Some(counter), increment_call(i + 1), 100_000)
+        } else {
+            sign_legacy(key, nonce, Some(counter), increment_call(i + 1), 100_000)
+        };
+        hashes.push(n.result("eth_sendRawTransaction", json!([raw])));
+    }
+    for h in &hashes {
+        assert_eq!(wait_for_receipt(&n, h)["status"], "0x1");
+    }
+    let dir = n.stop();
+    (tmp, dir, hashes)
+}
+
+#[test]
+fn interval_chain_verifies_and_restarts_at_its_head() {
+    let (_tmp, dir, hashes) = build_chain(40);
+    let report = tradechain_engine::verify::verify(&dir).expect("verifies");
+    assert_eq!(report.transactions, 41);
+    assert!(report.blocks > 41 / 7, "blocks hold at most 7 txs: {report:?}");
+
+    let cfg = NodeConfig { automine: Some(false), block_interval_ms: 30, ..NodeConfig::dev_in(&dir) };
+    let node = Node::open(cfg, Vec::new()).expect("reopens");
+    assert_eq!(node.head().hash, report.head_hash);
+    for h in &hashes {
+        let hash: B256 = serde_json::from_value(h.clone()).expect("hash");
+        assert!(node.store().receipt(&hash).expect("read").is_some());
+    }
+}
+
+/// Rewrite one record through redb with one byte flipped.
+fn flip(dir: &std::path::Path, f: impl FnOnce(&redb::WriteTransaction)) {
+    let store = Store::open(dir).expect("open");
+    let tx = store.database().begin_write().expect("write");
+    f(&tx);
+    tx.commit().expect("commit");
+}
+
+fn flip_byte(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut v = bytes.to_vec();
+    let i = at.min(v.len() - 1);
+    v[i] ^= 0x01;
+    v
+}
+
+fn block_of(dir: &std::path::Path, n: u64) -> tradechain_engine::block::SealedBlock {
+    Store::open(dir).expect("open").block(n).expect("read").expect("exists")
+}
+
+#[test]
+fn verify_names_the_block_whose_record_was_tampered_with() {
+    let (_tmp, dir, _) = build_chain(20);
+    let original = std::fs::read(dir.join("chain.redb")).expect("db bytes");
+    let restore = || std::fs::write(dir.join("chain.redb"), &original).expect("restore");
+
+    // 1. A byte of block 3's stored header (its gas used).
+    let mut b3 = block_of(&dir, 3);
+    b3.header.gas_used ^= 1;
+    flip(&dir, |tx| {
+        let mut t = tx.open_table(tables::BLOCKS).expect("t");
+        t.insert(3, serde_json::to_vec(&b3).expect("json").as_slice()).expect("insert");
+    });
+    let err = tradechain_engine::verify::verify(&dir).expect_err("tampered header");
+    assert_eq!(err.block(), Some(3), "{err}");
+    restore();
+
+    // 2. A byte of a receipt in block 2.
+    let b2 = block_of(&dir, 2);
+    let pos = Store::open(&dir).expect("open").position(&b2.transactions[0]).expect("read").expect("indexed");
+    flip(&dir, |tx| {
+        let mut t = tx.open_table(tables::RECEIPTS).expect("t");
+        let v = t.get(pos).expect("get").expect("exists").value().to_vec();
+        let mut r = tradechain_engine::block::StoredReceipt::decode(&v).expect("decodes");
+        r.gas_used += 1;
+        t.insert(pos, r.encode().as_slice()).expect("insert");
+    });
+    let err = tradechain_engine::verify::verify(&dir).expect_err("tampered receipt");
+    assert_eq!(err.block(), Some(2), "{err}");
+    restore();
+
+    // 3. A raw byte inside a stored transaction of block 4 (its calldata).
+    let b4 = block_of(&dir, 4);
+    let pos = Store::open(&dir).expect("open").position(&b4.transactions[0]).expect("read").expect("indexed");
+    flip(&dir, |tx| {
+        let mut t = tx.open_table(tables::TRANSACTIONS).expect("t");
+        let v = t.get(pos).expect("get").expect("exists").value().to_vec();
+        let at = v.len() - 70;
+        t.insert(pos, flip_byte(&v, at).as_slice()).expect("insert");
+    });
+    let err = tradechain_engine::verify::verify(&dir).expect_err("tampered transaction");
+    assert_eq!(err.block(), Some(4), "{err}");
+    restore();
+
+    // 4. A storage slot of the final state.
+    flip(&dir, |tx| {
+        let mut t = tx.open_table(tables::STORAGE).expect("t");
+        let (k, v) = {
+            let first = t.iter().expect("iter").next().expect("some").expect("row");
+            (first.0.value().to_vec(), first.1.value().to_vec())
+        };
+        t.insert(k.as_slice(), flip_byte(&v, 31).as_slice()).expect("insert");
+    });
+    let err = tradechain_engine::verify::verify(&dir).expect_err("tampered state");
+    assert!(err.to_string().contains("final state"), "{err}");
+    restore();
+
+    tradechain_engine::verify::verify(&dir).expect("restored copy verifies");
+}
+
+#[test]
+fn dev_clock_moves_block_time_and_snapshots_revert() {
+    let (_tmp, cfg) = dev_config();
+    let n = TestNode::start(cfg);
+    let key = PrivateKeySigner::random();
+    let counter = deploy_counter(&n, &key);
+    let ts = |n: &TestNode| -> u64 {
+        let b = n.result("eth_getBlockByNumber", json!(["latest", false]));
+        u64::from_str_radix(b["timestamp"].as_str().expect("ts").trim_start_matches("0x"), 16).expect("hex")
+    };
+    let t0 = ts(&n);
+    n.result("evm_increaseTime", json!([86_400]));
+    n.result("evm_mine", json!([]));
+    assert!(ts(&n) >= t0 + 86_400);
+    n.result("evm_setNextBlockTimestamp", json!([t0 + 200_000]));
+    n.result("evm_mine", json!([]));
+    assert_eq!(ts(&n), t0 + 200_000);
+
+    let snap = n.result("evm_snapshot", json!([]));
+    let height = n.result("eth_blockNumber", json!([]));
+    n.result("eth_sendRawTransaction", json!([sign_1559(&key, 1, Some(counter), increment_call(9), 100_000)]));
+    assert_eq!(n.result("eth_getTransactionCount", json!([key.address(), "latest"])), "0x2");
+    assert_eq!(n.result("evm_revert", json!([snap])), true);
+    assert_eq!(n.result("eth_blockNumber", json!([])), height);
+    assert_eq!(n.result("eth_getTransactionCount", json!([key.address(), "latest"])), "0x1");
+    assert_eq!(n.result("evm_revert", json!([snap])), false, "a snapshot is used up");
+    // The chain continues after the revert and still verifies.
+    n.result("eth_sendRawTransaction", json!([sign_1559(&key, 1, Some(counter), increment_call(3), 100_000)]));
+    let dir = n.stop();
+    tradechain_engine::verify::verify(&dir).expect("verifies after revert");
+}

@@ -1,0 +1,320 @@
+//! The platform under test: a dev node with the API on a loopback port and a fresh read
+//! model (SQLite file, or a fresh PostgreSQL database when `TRADECHAIN_TEST_POSTGRES_URL`
+//! is set) ([`Net`]), or the API on a remote network ([`RemoteApi`]); an HTTP client
+//! speaking JSON to either.
+
+use std::net::SocketAddr;
+
+use alloy::signers::local::PrivateKeySigner;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tradechain_api::config::{Backend, ChainConfig};
+use tradechain_api::{ApiConfig, AppState, Platform};
+use tradechain_engine::{GenesisCall, Node, NodeConfig};
+
+/// Where a read model lives.
+#[derive(Debug)]
+pub enum Db {
+    /// A SQLite file in the test's directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at this URL.
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL too when the test script provides a server.
+pub fn backends() -> Vec<Db> {
+    let mut out = vec![Db::Sqlite];
+    out.extend(Db::postgres());
+    out
+}
+
+impl Db {
+    /// PostgreSQL when the test script provides a server, else `None`.
+    pub fn postgres() -> Option<Db> {
+        std::env::var("TRADECHAIN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Db::Postgres)
+    }
+}
+
+/// A fresh PostgreSQL database on the server at `url`; its URL.
+///
+/// # Panics
+/// When the server refuses.
+pub async fn fresh_postgres(url: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let name = format!("t_{}", hex::encode(tradechain_api::keystore::random_bytes::<8>()));
+    let admin = sea_orm::Database::connect(url).await.expect("connect to postgres");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    admin.close().await.ok();
+    match url.rfind('/') {
+        Some(i) => format!("{}/{name}", &url[..i]),
+        None => panic!("postgres url without a database: {url}"),
+    }
+}
+
+/// A dev node with the API served on loopback.
+pub struct Net {
+    /// The node's and the API's data.
+    pub dir: tempfile::TempDir,
+    /// The embedded chain.
+    pub node: Node,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The dev operator's API token.
+    pub operator_token: String,
+    /// A plain HTTP client.
+    pub http: reqwest::Client,
+    /// The read model's URL.
+    pub database_url: String,
+    /// The API's state (for tests that look inside).
+    pub state: tradechain_api::AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The contract suite's genesis calls for `config`'s operator.
+#[must_use]
+pub fn genesis(config: &NodeConfig) -> Vec<GenesisCall> {
+    let operator = config.operator_address().expect("operator");
+    tradechain_contracts::genesis::plan(operator)
+        .into_iter()
+        .map(|c| GenesisCall { to: c.to, input: c.input })
+        .collect()
+}
+
+impl Net {
+    /// In dev automine mode.
+    pub async fn start(db: Db) -> Net {
+        Self::start_with(db, true).await
+    }
+
+    /// `automine = false`: blocks are sealed on an interval by the producer, as in production.
+    pub async fn start_with(db: Db, automine: bool) -> Net {
+        // reqwest is built without a default TLS provider in this workspace; tests speak plain HTTP.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = NodeConfig::dev_in(dir.path().join("chain"));
+        if !automine {
+            config.automine = Some(false);
+            config.block_interval_ms = 100;
+        }
+        let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
+        if !automine {
+            drop(node.spawn_producer());
+        }
+        let api = ApiConfig::for_node(&config);
+        Self::serve_api(dir, node, db, api).await
+    }
+
+    /// A second API (its own read model, keystore and tokens) on this one's chain, as
+    /// another node of the consortium would run, with the same fingerprint salt.
+    pub async fn another_api(&self) -> Net {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let api = ApiConfig {
+            data_dir: dir.path().join("api"),
+            fingerprint_salt: Some(hex::encode(self.state.fingerprint_salt)),
+            ..ApiConfig::for_node(self.node.config())
+        };
+        Self::serve_api(dir, self.node.clone(), Db::Sqlite, api).await
+    }
+
+    async fn serve_api(dir: tempfile::TempDir, node: Node, db: Db, api: ApiConfig) -> Net {
+        let database_url = match db {
+            Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display()),
+            Db::Postgres(url) => fresh_postgres(&url).await,
+        };
+        let api = ApiConfig { database_url: Some(database_url.clone()), ..api };
+        let platform = Platform::start(node.clone(), api.clone()).await.expect("platform starts");
+        let state = platform.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            platform
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        let operator_token =
+            std::fs::read_to_string(api.operator_token_file()).expect("dev operator token").trim().to_string();
+        Net {
+            dir,
+            node,
+            base: format!("http://{addr}"),
+            addr,
+            operator_token,
+            http: reqwest::Client::new(),
+            database_url,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Graceful shutdown: the server drains, the indexer stops.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task");
+        }
+    }
+
+    /// One request with an optional bearer token and JSON body: its status and JSON (or
+    /// the text as a JSON string).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// PUT a PDF's bytes with a token.
+    pub async fn put_bytes(&self, path: &str, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/pdf")
+            .body(bytes)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Onboard an organisation; (address, token).
+    pub async fn onboard(&self, name: &str, roles: &[&str]) -> (String, String) {
+        let (status, body) =
+            self.post("/v1/organisations", &self.operator_token, json!({ "name": name, "roles": roles })).await;
+        assert_eq!(status, StatusCode::CREATED, "onboard {name}: {body}");
+        (
+            body["organisation"]["address"].as_str().expect("address").to_string(),
+            body["token"].as_str().expect("token").to_string(),
+        )
+    }
+}
+
+/// The API on a remote network (Hardhat in the tests), served on loopback.
+pub struct RemoteApi {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The dev operator's API token.
+    pub token: String,
+    /// The API's state.
+    pub state: AppState,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl RemoteApi {
+    /// The API on the network at `url` through the remote backend, served on loopback.
+    pub async fn start(url: &str, operator: &PrivateKeySigner, database_url: &str, confirmations: u64) -> RemoteApi {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ApiConfig {
+            data_dir: dir.path().join("api"),
+            database_url: Some(database_url.to_string()),
+            dev: true,
+            // Both processes of one member share these.
+            master_key: Some("11".repeat(32)),
+            fingerprint_salt: Some("22".repeat(32)),
+            chain: ChainConfig {
+                backend: Backend::Remote,
+                rpc_url: Some(url.to_string()),
+                confirmations,
+                poll_interval_ms: 20,
+                fund_wei: "10000000000000000000".into(),
+                ..ChainConfig::default()
+            },
+            ..ApiConfig::default()
+        };
+        let platform = Platform::start_remote(operator.clone(), config.clone()).await.expect("platform");
+        let state = platform.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(platform.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
+        RemoteApi { base, token, state, http: reqwest::Client::new(), stop: Some(stop), _dir: dir }
+    }
+
+    /// One request with a token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    /// Onboard an organisation; (address, token).
+    pub async fn onboard(&self, name: &str, roles: &[&str]) -> (String, String) {
+        let (s, body) = self.post("/v1/organisations", &self.token, json!({ "name": name, "roles": roles })).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        (
+            body["organisation"]["address"].as_str().expect("address").into(),
+            body["token"].as_str().expect("token").into(),
+        )
+    }
+}
+
+impl Drop for RemoteApi {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Order proposals as `POST /v1/orders` takes them.
+
+use serde_json::{Value, json};
+
+/// A date `days` from now (UTC), YYYY-MM-DD.
+#[must_use]
+pub fn date_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
+/// A date `days` after the unix time `now`, YYYY-MM-DD (for a chain whose clock moved).
+#[must_use]
+pub fn date_after(now: u64, days: u64) -> String {
+    let ts = i64::try_from(now + days * 86_400).expect("a date in range");
+    chrono::DateTime::from_timestamp(ts, 0).expect("a date in range").format("%Y-%m-%d").to_string()
+}
+
+/// A proposal of USD 100,000.00 FOB to `seller`, shipment within 30 days, expiry in 60,
+/// one milestone paying all at sight against `documents`. Tests change fields in place.
+#[must_use]
+pub fn order(seller: &str, buyer_bank: &str, seller_bank: &str, documents: &[&str]) -> Value {
+    json!({
+        "seller": seller, "buyer_bank": buyer_bank, "seller_bank": seller_bank,
+        "amount_minor": "10000000", "currency": "USD", "incoterm": "FOB",
+        "latest_shipment": date_in(30), "expiry": date_in(60),
+        "milestones": [{ "share_bps": 10000, "documents": documents, "tenor_days": 0 }]
+    })
+}
