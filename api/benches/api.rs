@@ -12,11 +12,16 @@
 
 use std::time::{Duration, Instant};
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use serde_json::json;
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use tradechain_api::readmodel::{milestone, order};
+
+/// A count as a database integer.
+fn n64(n: usize) -> i64 {
+    i64::try_from(n).expect("a bench count fits")
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -100,7 +105,7 @@ async fn seed(net: &Net, rows: usize, party: &str) {
     for chunk in (0..rows).collect::<Vec<_>>().chunks(1000) {
         let txn = db.begin().await.expect("begin");
         let orders = chunk.iter().map(|&i| {
-            let id = 1_000_000 + i as i64;
+            let id = 1_000_000 + n64(i);
             let other = format!("0x{:040x}", 0xfeed_0000u64 + (i % 97) as u64);
             let (buyer, seller) =
                 if i % 2 == 0 { (other.clone(), party.to_string()) } else { (other.clone(), other.clone()) };
@@ -114,7 +119,7 @@ async fn seed(net: &Net, rows: usize, party: &str) {
                 paid: Set("0".into()),
                 currency: Set(if i % 3 == 0 { "EUR" } else { "USD" }.into()),
                 incoterm: Set("FOB".into()),
-                details_hash: Set(format!("0x{:064x}", i)),
+                details_hash: Set(format!("0x{i:064x}")),
                 latest_shipment: Set(1_900_000_000),
                 expiry: Set(1_900_500_000),
                 state: Set(states[i % states.len()].into()),
@@ -130,7 +135,7 @@ async fn seed(net: &Net, rows: usize, party: &str) {
         order::Entity::insert_many(orders).exec_without_returning(&txn).await.expect("orders");
         let milestones = chunk.iter().flat_map(|&i| {
             (0..2).map(move |m| milestone::ActiveModel {
-                order_id: Set(1_000_000 + i as i64),
+                order_id: Set(1_000_000 + n64(i)),
                 idx: Set(m),
                 amount: Set("500000".into()),
                 required_docs: Set(1 << (m * 2)),
@@ -175,7 +180,7 @@ async fn reads(net: &Net, rows: usize) {
         ("GET /v1/orders?state=completed&currency=EUR", "/v1/orders?state=completed&currency=EUR&limit=20".to_string()),
         (
             "GET /v1/orders?after=<deep keyset page>",
-            format!("/v1/orders?limit=20&after={}", 1_000_000 + rows as i64 / 10),
+            format!("/v1/orders?limit=20&after={}", 1_000_000 + n64(rows) / 10),
         ),
     ] {
         let mut lat = Vec::with_capacity(n);
@@ -186,7 +191,7 @@ async fn reads(net: &Net, rows: usize) {
     }
     let mut lat = Vec::with_capacity(n);
     for k in 0..n {
-        let id = 1_000_000 + ((k * 7919) % rows / 2 * 2) as i64; // even ids: the reader is the seller
+        let id = 1_000_000 + n64((k * 7919) % rows / 2 * 2); // even ids: the reader is the seller
         lat.push(get(format!("/v1/orders/{id}")).await);
     }
     report("GET /v1/orders/{id} (detail)", lat, None);

@@ -76,7 +76,7 @@ impl Target {
     async fn round(&self, n: usize) -> f64 {
         let now = self.now().await;
         let date = |days: u64| {
-            chrono::DateTime::from_timestamp((now + days * 86_400) as i64, 0)
+            chrono::DateTime::from_timestamp(i64::try_from(now + days * 86_400).expect("a date"), 0)
                 .expect("date")
                 .format("%Y-%m-%d")
                 .to_string()

@@ -16,13 +16,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use tradechain_api::indexer::credit::Fact;
 use tradechain_api::indexer::credit::append_facts;
 use tradechain_api::readmodel::{event, order};
+
+/// A count as a database integer.
+fn n64(n: usize) -> i64 {
+    i64::try_from(n).expect("a bench count fits")
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -39,7 +44,7 @@ fn firm(k: usize, profiled: &str) -> String {
 }
 
 fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
-    let id = 1_000_000 + i as i64;
+    let id = 1_000_000 + n64(i);
     let completed = i % 4 != 3;
     order::Model {
         id,
@@ -56,7 +61,7 @@ fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
         expiry: 1_900_500_000,
         state: if completed { "completed" } else { "committed" }.into(),
         created_block: id,
-        created_at: 1_700_000_000 + i as i64 * 30,
+        created_at: 1_700_000_000 + n64(i) * 30,
         updated_block: id,
         cancel_requested_by: None,
         disputes: 0,
@@ -97,9 +102,9 @@ async fn seed(net: &Net, rows: usize, profiled: &str) {
             .await
             .expect("orders");
         let events = chunk.iter().filter(|&&i| i % 4 != 3).flat_map(|&i| {
-            let id = 1_000_000 + i as i64;
-            let block = 10_000_000 + i as i64;
-            let ts = 1_700_000_000 + i as i64 * 30;
+            let id = 1_000_000 + n64(i);
+            let block = 10_000_000 + n64(i);
+            let ts = 1_700_000_000 + n64(i) * 30;
             let due = if i % 10 == 0 { ts - 5 * 86_400 } else { ts };
             [
                 ("MilestoneTriggered", json!({ "orderId": id.to_string(), "index": "0", "dueDate": due.to_string() })),
@@ -113,8 +118,8 @@ async fn seed(net: &Net, rows: usize, profiled: &str) {
             .enumerate()
             .map(move |(k, (kind, data))| event::Model {
                 block,
-                log_index: k as i64,
-                tx_hash: format!("0x{:064x}", block * 4 + k as i64),
+                log_index: n64(k),
+                tx_hash: format!("0x{:064x}", block * 4 + n64(k)),
                 contract: "TradeOrders".into(),
                 kind: kind.into(),
                 order_id: Some(id),

@@ -50,19 +50,25 @@ pub async fn create_token_by_name(db: &impl ConnectionTrait, name: &str) -> Resu
 /// The authenticated organisation behind a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// Its address on chain.
     pub address: Address,
     /// Lower-case 0x address, as stored in the read model.
     pub addr: String,
+    /// Its registered name.
     pub name: String,
+    /// Its role bits (`tradechain_contracts::role`).
     pub roles: u32,
+    /// Whether the operator suspended it (then it may do nothing).
     pub suspended: bool,
 }
 
 impl Caller {
+    /// Whether it holds the operator role.
     pub fn is_operator(&self) -> bool {
         self.roles & role::OPERATOR != 0
     }
 
+    /// `MISSING_ROLE` unless it is the operator.
     pub fn require_operator(&self) -> Result<(), ApiError> {
         if self.is_operator() {
             Ok(())
@@ -80,7 +86,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
         let Some(token) = token.filter(|t| !t.is_empty()) else { return Err(ApiError::unauthenticated()) };
         let hash = token_hash(token);
-        let cached = state.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(&hash).cloned();
+        let cached = state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash).cloned();
         let org = match cached {
             Some(org) => org,
             None => {
@@ -88,7 +94,7 @@ impl FromRequestParts<AppState> for Caller {
                     .one(&state.db)
                     .await?
                     .ok_or_else(ApiError::unauthenticated)?;
-                state.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(hash, row.org.clone());
+                state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(hash, row.org.clone());
                 row.org
             }
         };

@@ -22,94 +22,94 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use tradechain_chain::CallResult;
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::codec::{addr, bytes3_str};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::readmodel::{document, event};
 use crate::request::QueryArgs;
+use tradechain_chain::CallResult;
 
 /// Which order: by id, or by the hash of its commercial invoice (exactly one).
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct AuthenticityQuery {
-    pub order_id: Option<i64>,
+pub(crate) struct AuthenticityQuery {
+    pub(crate) order_id: Option<i64>,
     /// 0x SHA-256 of the commercial invoice file.
-    pub invoice_hash: Option<String>,
+    pub(crate) invoice_hash: Option<String>,
 }
 
 /// A document as the chain holds it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentOnChain {
-    pub doc_type: String,
+pub(crate) struct DocumentOnChain {
+    pub(crate) doc_type: String,
     /// The anchored hash (0x).
-    pub hash: String,
+    pub(crate) hash: String,
     /// Who attested it (the carrier, inspector or seller named as issuer).
-    pub issuer: String,
-    pub attested: bool,
+    pub(crate) issuer: String,
+    pub(crate) attested: bool,
     /// submitted, accepted, rejected
-    pub state: String,
+    pub(crate) state: String,
     /// The buyer's bank when accepted (it alone accepts; a deemed acceptance after the
     /// examination period, UCP 600 art. 16, is in the order's timeline).
-    pub accepted_by: Option<String>,
-    pub version: u32,
+    pub(crate) accepted_by: Option<String>,
+    pub(crate) version: u32,
 }
 
 /// A milestone as the chain holds it, with its live financing if any.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MilestoneOnChain {
-    pub index: u32,
-    pub amount_minor: String,
+pub(crate) struct MilestoneOnChain {
+    pub(crate) index: u32,
+    pub(crate) amount_minor: String,
     /// pending, triggered, due, paid, failed
-    pub state: String,
+    pub(crate) state: String,
     /// The live financing of this milestone (its id), if any.
-    pub live_financing: Option<String>,
+    pub(crate) live_financing: Option<String>,
 }
 
 /// The answer, read from the chain.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Authenticity {
+pub(crate) struct Authenticity {
     /// Whether the chain holds this order (and, when asked by invoice hash, that hash as
     /// its commercial invoice).
-    pub exists: bool,
-    pub order_id: Option<i64>,
+    pub(crate) exists: bool,
+    pub(crate) order_id: Option<i64>,
     /// proposed, accepted, rejected, committed, completed, cancelled, expired, disputed
-    pub state: Option<String>,
-    pub buyer: Option<String>,
-    pub seller: Option<String>,
-    pub buyer_bank: Option<String>,
-    pub seller_bank: Option<String>,
-    pub amount_minor: Option<String>,
-    pub paid_minor: Option<String>,
-    pub currency: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) buyer: Option<String>,
+    pub(crate) seller: Option<String>,
+    pub(crate) buyer_bank: Option<String>,
+    pub(crate) seller_bank: Option<String>,
+    pub(crate) amount_minor: Option<String>,
+    pub(crate) paid_minor: Option<String>,
+    pub(crate) currency: Option<String>,
     /// The off-chain details' hash (0x), anchored at proposal.
-    pub details_hash: Option<String>,
-    pub documents: Vec<DocumentOnChain>,
-    pub milestones: Vec<MilestoneOnChain>,
+    pub(crate) details_hash: Option<String>,
+    pub(crate) documents: Vec<DocumentOnChain>,
+    pub(crate) milestones: Vec<MilestoneOnChain>,
     /// Whether any milestone has a live financing.
-    pub financed: bool,
+    pub(crate) financed: bool,
     /// When asked by invoice hash: where that hash stands on the order — the invoice now
     /// presented, or an earlier version replaced by a corrected one.
-    pub invoice: Option<InvoiceMatch>,
+    pub(crate) invoice: Option<InvoiceMatch>,
     /// The chain's head when read.
-    pub as_of_block: u64,
+    pub(crate) as_of_block: u64,
 }
 
 /// How an invoice hash asked about is anchored on its order.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceMatch {
-    pub hash: String,
+pub(crate) struct InvoiceMatch {
+    pub(crate) hash: String,
     /// `current` (the commercial invoice the order holds now) or `replaced` (presented
     /// earlier and superseded by a later version, e.g. after a discrepancy).
-    pub status: String,
+    pub(crate) status: String,
     /// The presentation's version (1 for the first).
-    pub version: u32,
+    pub(crate) version: u32,
     /// The transaction and block that anchored this hash (`DocumentSubmitted`), so it can
     /// be checked at `/v1/proofs/{tx_hash}`.
-    pub tx_hash: String,
-    pub block: u64,
-    pub log_index: u64,
+    pub(crate) tx_hash: String,
+    pub(crate) block: u64,
+    pub(crate) log_index: u64,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/authenticity", get(check))
 }
 
@@ -150,7 +150,7 @@ fn absent(as_of_block: u64) -> Authenticity {
     responses((status = 200, body = Authenticity), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn check(
+pub(crate) async fn check(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<AuthenticityQuery>,
@@ -247,7 +247,7 @@ pub async fn check(
                     tx_hash: p.tx_hash,
                     block: p.block,
                     log_index: p.log_index,
-                })
+                });
             }
             None => {
                 return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) };

@@ -20,3 +20,15 @@ pub(crate) fn bytes3_str(b: &[u8; 3]) -> String {
 pub(crate) fn date_of(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
+
+/// A chain integer as the read model's `BIGINT`: values past `i64::MAX` (never met for block
+/// numbers, timestamps and ids, but a remote network is not trusted) saturate rather than
+/// wrap into negatives.
+pub(crate) fn i64_of(v: impl TryInto<i64>) -> i64 {
+    v.try_into().unwrap_or(i64::MAX)
+}
+
+/// A chain integer as the read model's `INTEGER`, saturating like [`i64_of`].
+pub(crate) fn i32_of(v: impl TryInto<i32>) -> i32 {
+    v.try_into().unwrap_or(i32::MAX)
+}

@@ -53,6 +53,7 @@ pub enum Backend {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChainConfig {
+    /// The embedded chain (default) or a remote EVM network.
     pub backend: Backend,
     /// The network's JSON-RPC endpoint (HTTP), for the remote backend.
     pub rpc_url: Option<String>,
@@ -76,9 +77,13 @@ pub struct ChainConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuiteConfig {
+    /// Consortium contract address.
     pub consortium: String,
+    /// TradeOrders contract address.
     pub trade_orders: String,
+    /// Receivables contract address.
     pub receivables: String,
+    /// Consents contract address.
     pub consents: String,
 }
 
@@ -193,6 +198,7 @@ impl ApiConfig {
         Ok(cfg)
     }
 
+    /// The read model's URL: the configured one, or a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

@@ -16,88 +16,88 @@ use tradechain_contracts::{Consents, role};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::codec::addr;
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::readmodel::{audit, consent, verification_request};
 use crate::request::{Body, PathArgs};
 use crate::{AppState, terms, transaction};
 
 /// A financier's request to read a firm's trade history.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct NewVerificationRequest {
+pub(crate) struct NewVerificationRequest {
     /// The firm's 0x address.
-    pub firm: String,
+    pub(crate) firm: String,
     /// Why the financier asks (1..=280 bytes), shown to the firm.
-    pub purpose: String,
+    pub(crate) purpose: String,
 }
 
 /// The firm's grant: access until the end of `expires_at` (UTC), at most two years ahead.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// YYYY-MM-DD
-    pub expires_at: String,
+    pub(crate) expires_at: String,
 }
 
 /// An unprompted grant: the firm opens its history to a financier that has not asked
 /// (e.g. when applying to it for credit).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DirectGrant {
+pub(crate) struct DirectGrant {
     /// The financier's address (0x).
-    pub financier: String,
+    pub(crate) financier: String,
     /// YYYY-MM-DD
-    pub expires_at: String,
+    pub(crate) expires_at: String,
 }
 
 /// A verification request as recorded on chain.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerificationRequestView {
-    pub id: i64,
-    pub financier: String,
-    pub firm: String,
-    pub purpose: String,
+pub(crate) struct VerificationRequestView {
+    pub(crate) id: i64,
+    pub(crate) financier: String,
+    pub(crate) firm: String,
+    pub(crate) purpose: String,
     /// open, granted, declined
-    pub state: String,
+    pub(crate) state: String,
     /// Unix seconds (block time).
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 /// A firm's consent to one financier.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ConsentView {
-    pub firm: String,
-    pub financier: String,
+pub(crate) struct ConsentView {
+    pub(crate) firm: String,
+    pub(crate) financier: String,
     /// The request it answered ("0" when granted unprompted).
-    pub request_id: String,
+    pub(crate) request_id: String,
     /// Unix seconds: access ends then (the revocation time once revoked).
-    pub expires_at: i64,
+    pub(crate) expires_at: i64,
     /// granted, revoked
-    pub state: String,
+    pub(crate) state: String,
 }
 
 /// One read (or refused read) of a firm's history, from the audit log.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryRead {
+pub(crate) struct HistoryRead {
     /// Who read (or tried to).
-    pub reader: String,
+    pub(crate) reader: String,
     /// Whose history.
-    pub firm: String,
+    pub(crate) firm: String,
     /// firm_history or credit_profile (served), firm_history_refused or
     /// credit_profile_refused
-    pub action: String,
+    pub(crate) action: String,
     /// Unix seconds (server time).
-    pub at: i64,
+    pub(crate) at: i64,
 }
 
 /// Who may look, who asked and who looked: for a firm, about it; for a financier, its own.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ConsentOverview {
-    pub consents: Vec<ConsentView>,
-    pub requests: Vec<VerificationRequestView>,
-    pub reads: Vec<HistoryRead>,
+pub(crate) struct ConsentOverview {
+    pub(crate) consents: Vec<ConsentView>,
+    pub(crate) requests: Vec<VerificationRequestView>,
+    pub(crate) reads: Vec<HistoryRead>,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/verification-requests", post(request))
         .route("/verification-requests/{id}/grant", post(grant))
@@ -128,7 +128,7 @@ fn consent_view(c: consent::Model) -> ConsentView {
 }
 
 /// Record a read of `firm`'s history by `actor` in the audit log.
-pub async fn record_read(state: &AppState, actor: &str, firm: &str, action: &str) -> ApiResult<()> {
+pub(crate) async fn record_read(state: &AppState, actor: &str, firm: &str, action: &str) -> ApiResult<()> {
     audit::Entity::insert(audit::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         at: Set(chrono::Utc::now().timestamp()),
@@ -142,14 +142,14 @@ pub async fn record_read(state: &AppState, actor: &str, firm: &str, action: &str
 }
 
 /// Actions of the audit log that are reads of a firm's history (served, then refused).
-pub const HISTORY_READS: [&str; 4] =
+pub(crate) const HISTORY_READS: [&str; 4] =
     ["firm_history", "firm_history_refused", "credit_profile", "credit_profile_refused"];
 
 /// The firm at `address` (its address and lower-case text) if `caller` is a financier
 /// holding the firm's live consent, checked on chain (`Consents.hasConsent`), not in the
 /// read model. A refusal is written to the audit log as `{action}_refused` before it is
 /// answered (`NOT_FINANCIER`, `NO_LIVE_CONSENT`); the caller audits the served read.
-pub async fn require_live_consent(
+pub(crate) async fn require_live_consent(
     state: &AppState,
     caller: &Caller,
     address: &str,
@@ -203,7 +203,7 @@ async fn consent_of(state: &AppState, firm: &str, financier: &str) -> ApiResult<
     responses((status = 201, body = VerificationRequestView), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn request(
+pub(crate) async fn request(
     State(state): State<AppState>,
     caller: Caller,
     Body(req): Body<NewVerificationRequest>,
@@ -235,7 +235,7 @@ pub async fn request(
     responses((status = 200, body = ConsentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn grant(
+pub(crate) async fn grant(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -255,7 +255,7 @@ pub async fn grant(
     request_body = DirectGrant,
     responses((status = 201, body = ConsentView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn grant_directly(
+pub(crate) async fn grant_directly(
     State(state): State<AppState>,
     caller: Caller,
     Body(g): Body<DirectGrant>,
@@ -273,7 +273,7 @@ pub async fn grant_directly(
     responses((status = 200, body = VerificationRequestView), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn decline(
+pub(crate) async fn decline(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -289,7 +289,7 @@ pub async fn decline(
     params(("financier" = String, Path, description = "the financier's 0x address")),
     responses((status = 200, body = ConsentView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(financier): PathArgs<String>,
@@ -304,7 +304,7 @@ pub async fn revoke(
 /// every financier that may look, asked, or looked; a financier sees its own.
 #[utoipa::path(get, path = "/v1/consents", tag = "consents", operation_id = "list_consents",
     responses((status = 200, body = ConsentOverview), (status = 401, body = ErrorBody)), security(("token" = [])))]
-pub async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ConsentOverview>> {
+pub(crate) async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ConsentOverview>> {
     let me = caller.addr.as_str();
     let consents = consent::Entity::find()
         .filter(Condition::any().add(consent::Column::Firm.eq(me)).add(consent::Column::Financier.eq(me)))

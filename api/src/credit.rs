@@ -39,11 +39,15 @@ pub const INLINE_REFERENCES: usize = 20;
 /// One chain event a figure is computed from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 pub struct ChainRef {
+    /// Its block.
     pub block: i64,
+    /// Its index in the block.
     pub log_index: i64,
+    /// The transaction that emitted it.
     pub tx_hash: String,
     /// The event's name (OrderCompleted, PaymentConfirmed, …).
     pub kind: String,
+    /// The order it belongs to.
     pub order_id: i64,
 }
 
@@ -65,9 +69,12 @@ pub struct Proof {
 /// One figure: its name, its value and its proof.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Figure {
+    /// The figure's name (`on_time_rate`, `volume_by_currency`, …).
     pub name: String,
+    /// Its value (a number, or an object by currency or quarter).
     #[schema(value_type = Object)]
     pub value: Value,
+    /// The chain events it is computed from.
     pub proof: Proof,
 }
 
@@ -102,18 +109,24 @@ pub struct Figure {
 ///   none). Proof: those one or two events.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditProfile {
+    /// The firm (0x address).
     pub firm: String,
     /// The last block the read model had indexed when the profile was computed.
     pub as_of_block: i64,
+    /// Every figure with its proof.
     pub figures: Vec<Figure>,
 }
 
 /// One page of a figure's references.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReferencePage {
+    /// The figure the page is of.
     pub figure: String,
+    /// How many events the figure cites in all.
     pub count: usize,
+    /// The keccak256 digest over all of them, as in the figure's proof.
     pub digest: String,
+    /// This page of them, in (block, log index) order.
     pub items: Vec<ChainRef>,
     /// Pass as `offset` for the next page (null on the last).
     pub next_offset: Option<usize>,
@@ -130,7 +143,7 @@ pub struct ReferenceQuery {
     pub limit: Option<usize>,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/firms/{address}/credit-profile", get(credit_profile))
         .route("/firms/{address}/credit-profile/references", get(references))
@@ -251,7 +264,7 @@ pub fn figures(firm: &str, facts: &[Fact]) -> Vec<(String, Value, Vec<ChainRef>)
     let average = if days_late.is_empty() {
         Value::Null
     } else {
-        let hundredths = days_late.iter().sum::<i64>() * 100 / days_late.len() as i64;
+        let hundredths = days_late.iter().sum::<i64>() * 100 / crate::codec::i64_of(days_late.len());
         Value::String(format!("{}.{:02}", hundredths / 100, hundredths % 100))
     };
     let worst = days_late.iter().copied().max().unwrap_or(0);
@@ -319,7 +332,7 @@ fn list_route(firm: &str, figure: &str) -> String {
     params(("address" = String, Path, description = "the firm's 0x address")),
     responses((status = 200, body = CreditProfile), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn credit_profile(
+pub(crate) async fn credit_profile(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(address): PathArgs<String>,
@@ -352,7 +365,7 @@ pub async fn credit_profile(
     responses((status = 200, body = ReferencePage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn references(
+pub(crate) async fn references(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(address): PathArgs<String>,

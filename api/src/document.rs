@@ -20,26 +20,25 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::order::view::{self, DocumentView, OrderDetail};
-use crate::codec::addr;
 use crate::order::act;
+use crate::order::view::{self, DocumentView, OrderDetail};
 use crate::readmodel::{document, document_file};
 use crate::request::{Body, PathArgs};
 use crate::{AppState, terms, transaction};
 
 /// An issuer's attestation: the hash it issued (default: the hash presented).
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct Attestation {
-    pub hash: Option<String>,
+pub(crate) struct Attestation {
+    pub(crate) hash: Option<String>,
 }
 
 /// A discrepancy (UCP 600 art. 16).
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct Rejection {
-    pub reason: String,
+pub(crate) struct Rejection {
+    pub(crate) reason: String,
 }
 
-pub fn routes(max_document_bytes: usize, max_json_bytes: usize) -> Router<AppState> {
+pub(crate) fn routes(max_document_bytes: usize, max_json_bytes: usize) -> Router<AppState> {
     let base = "/orders/{id}/documents/{doc_type}";
     Router::new()
         .route(base, put(upload).layer(DefaultBodyLimit::max(max_document_bytes)))
@@ -62,7 +61,7 @@ fn file_path(state: &AppState, hash_hex: &str) -> PathBuf {
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn upload(
+pub(crate) async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,
@@ -108,7 +107,7 @@ pub async fn upload(
     if document_file::Entity::find_by_id(format!("{hash:#x}")).one(&state.db).await?.is_none() {
         let row = document_file::ActiveModel {
             hash: Set(format!("{hash:#x}")),
-            size: Set(body.len() as i64),
+            size: Set(crate::codec::i64_of(body.len())),
             content_type: Set(content_type),
             uploaded_by: Set(caller.addr.clone()),
             created_at: Set(chrono::Utc::now().timestamp()),
@@ -124,7 +123,7 @@ pub async fn upload(
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,
@@ -144,7 +143,7 @@ pub async fn download(
     params(("id" = i64, Path), ("doc_type" = String, Path)), request_body = Attestation,
     responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn attest(
+pub(crate) async fn attest(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,
@@ -165,17 +164,7 @@ pub async fn attest(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("DOCUMENT_NOT_FOUND", "document not indexed"))?;
-    Ok(Json(DocumentView {
-        doc_type: kind.to_string(),
-        hash: d.hash,
-        issuer: addr(&caller.address),
-        state: d.state,
-        attested: d.attested,
-        deemed: d.deemed,
-        version: d.version,
-        examine_by: d.examine_by,
-        reason: d.reason,
-    }))
+    Ok(Json(DocumentView::from(d)))
 }
 
 /// The buyer's bank accepts a document.
@@ -183,7 +172,7 @@ pub async fn attest(
     params(("id" = i64, Path), ("doc_type" = String, Path)),
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn accept(
+pub(crate) async fn accept(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,
@@ -198,7 +187,7 @@ pub async fn accept(
     params(("id" = i64, Path), ("doc_type" = String, Path)), request_body = Rejection,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn reject(
+pub(crate) async fn reject(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,
@@ -218,7 +207,7 @@ pub async fn reject(
 #[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/deem-accepted", tag = "documents", operation_id = "deem_document_accepted",
     params(("id" = i64, Path), ("doc_type" = String, Path)),
     responses((status = 200, body = OrderDetail), (status = 409, body = ErrorBody)), security(("token" = [])))]
-pub async fn deem(
+pub(crate) async fn deem(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// What went wrong.
     pub error: ErrorDetail,
 }
 
@@ -19,6 +20,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable code, e.g. `ORDER_NOT_FOUND`, `NOT_ORDER_SELLER`, `INVALID_CURRENCY`.
     pub code: String,
+    /// For a person: what was refused and why.
     pub message: String,
 }
 
@@ -26,8 +28,11 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
+    /// The HTTP status answered.
     pub status: StatusCode,
+    /// The stable code (`ORDER_NOT_FOUND`), listed in the OpenAPI document.
     pub code: String,
+    /// For a person.
     pub message: String,
 }
 
@@ -67,39 +72,48 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
 ];
 
 impl ApiError {
+    /// An error with any status.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self { status, code: code.to_string(), message: message.into() }
     }
 
+    /// 422: the request breaks a rule of the API or the contracts.
     pub fn validation(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// 403: the caller may not do this.
     pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
+    /// 404: nothing the caller may see has this name.
     pub fn not_found(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// 409: the object is not in a state that allows this.
     pub fn conflict(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// 401: no valid token.
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "send `Authorization: Bearer <token>`")
     }
 
+    /// 500: logged in full here; the caller only hears `INTERNAL`.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!(error = %message, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
     }
 
+    /// 503: the chain did not answer.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_UNAVAILABLE", message)
     }
 
+    /// 404 `ORDER_NOT_FOUND`: also what an order the caller may not see answers.
     pub fn order_not_found(id: impl std::fmt::Display) -> Self {
         Self::not_found("ORDER_NOT_FOUND", format!("order {id} not found"))
     }
@@ -201,4 +215,5 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
     }
 }
 
+/// What every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/events", get(watch))
 }
 
@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
         description = "events named after the contract event; data: {order_id?, financing_id?, request_id?, kind, block, tx_hash}"),
         (status = 401, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn watch(
+pub(crate) async fn watch(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

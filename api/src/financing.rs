@@ -38,7 +38,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use crate::readmodel::{document, financing, financing_review, fingerprint, milestone, near_key, order};
-use crate::request::{Body, PathArgs, QueryArgs};
+use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
 
 /// Receivables finance (the seller is advanced part of the milestone, proceeds assigned to
@@ -46,129 +46,129 @@ use crate::{AppState, terms, transaction};
 /// buyer repays later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum FinancingKind {
+pub(crate) enum FinancingKind {
     Receivable,
     Payable,
 }
 
 /// The invoice behind the receivable. Only its salted fingerprint goes on chain.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct Invoice {
+pub(crate) struct Invoice {
     /// The seller's invoice number (compared without case, spaces or punctuation).
-    pub number: String,
+    pub(crate) number: String,
     /// YYYY-MM-DD
-    pub date: String,
+    pub(crate) date: String,
     /// Minor units, decimal string.
-    pub amount_minor: String,
+    pub(crate) amount_minor: String,
     /// ISO 4217
-    pub currency: String,
+    pub(crate) currency: String,
 }
 
 /// A financier's offer on one milestone.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct FinancingOffer {
-    pub kind: FinancingKind,
+pub(crate) struct FinancingOffer {
+    pub(crate) kind: FinancingKind,
     /// Receivables: the advance to the seller, minor units (at most the milestone amount).
-    pub advance_minor: Option<String>,
+    pub(crate) advance_minor: Option<String>,
     /// Payables: extra days the buyer gets to repay (1..=360).
-    pub extra_days: Option<u16>,
+    pub(crate) extra_days: Option<u16>,
     /// Discount rate (receivables) or fee (payables) in basis points (0..=10000).
-    pub rate_bps: u16,
-    pub invoice: Invoice,
+    pub(crate) rate_bps: u16,
+    pub(crate) invoice: Invoice,
 }
 
 /// A payment made outside the chain (an advance, a repayment).
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct AdvanceReport {
+pub(crate) struct AdvanceReport {
     /// The payment's reference, 1..=32 printable ASCII bytes.
-    pub reference: String,
+    pub(crate) reference: String,
 }
 
 /// A financing as both parties see it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FinancingView {
-    pub id: i64,
+pub(crate) struct FinancingView {
+    pub(crate) id: i64,
     /// receivable, payable
-    pub kind: String,
+    pub(crate) kind: String,
     /// offered, live, awaiting_repayment, repayment_due, settled, declined, withdrawn
-    pub state: String,
-    pub financier: String,
+    pub(crate) state: String,
+    pub(crate) financier: String,
     /// The seller (receivables) or the buyer (payables).
-    pub firm: String,
-    pub order_id: i64,
-    pub milestone: i32,
+    pub(crate) firm: String,
+    pub(crate) order_id: i64,
+    pub(crate) milestone: i32,
     /// The advance (receivables) or the repayment (payables), minor units.
-    pub amount_minor: String,
-    pub amount: String,
-    pub currency: String,
-    pub rate_bps: i32,
-    pub extra_days: i32,
+    pub(crate) amount_minor: String,
+    pub(crate) amount: String,
+    pub(crate) currency: String,
+    pub(crate) rate_bps: i32,
+    pub(crate) extra_days: i32,
     /// Unix seconds (block time).
-    pub offered_at: i64,
-    pub accepted_at: Option<i64>,
-    pub advance_reference: Option<String>,
-    pub repayment_due: Option<i64>,
-    pub repayment_amount_minor: Option<String>,
-    pub repayment_reference: Option<String>,
-    pub settled_at: Option<i64>,
+    pub(crate) offered_at: i64,
+    pub(crate) accepted_at: Option<i64>,
+    pub(crate) advance_reference: Option<String>,
+    pub(crate) repayment_due: Option<i64>,
+    pub(crate) repayment_amount_minor: Option<String>,
+    pub(crate) repayment_reference: Option<String>,
+    pub(crate) settled_at: Option<i64>,
     /// The fingerprints registered on chain while the financing is live.
-    pub fingerprints: Vec<String>,
+    pub(crate) fingerprints: Vec<String>,
     /// Flags raised when it was offered, for its financier's review (empty for others).
-    pub review: Vec<ReviewFlag>,
+    pub(crate) review: Vec<ReviewFlag>,
 }
 
 /// A reason for the financier to review an offer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ReviewFlag {
+pub(crate) struct ReviewFlag {
     /// `NEAR_DUPLICATE`: same invoice number and seller as an open financing, other fields
     /// differ.
-    pub code: String,
+    pub(crate) code: String,
     /// The open financing it resembles.
-    pub financing_id: i64,
+    pub(crate) financing_id: i64,
     /// Which of `amount` (with the currency), `date` and `buyer` differ.
-    pub differs: Vec<String>,
-    pub reason: String,
+    pub(crate) differs: Vec<String>,
+    pub(crate) reason: String,
 }
 
 /// A financing offer to check: the order and milestone, and the offer's body.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct FinancingCheck {
-    pub order_id: i64,
-    pub milestone: u64,
+pub(crate) struct FinancingCheck {
+    pub(crate) order_id: i64,
+    pub(crate) milestone: u64,
     #[serde(flatten)]
-    pub offer: FinancingOffer,
+    pub(crate) offer: FinancingOffer,
 }
 
 /// What an offer would meet now: the contract's refusal (exact duplicate, receivable
 /// already financed, ...) or the flags for review. Nothing is sent or stored.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FinancingCheckResult {
+pub(crate) struct FinancingCheckResult {
     /// The code and message the offer would be refused with, if any.
-    pub refusal: Option<ErrorDetail>,
-    pub review: Vec<ReviewFlag>,
+    pub(crate) refusal: Option<ErrorDetail>,
+    pub(crate) review: Vec<ReviewFlag>,
 }
 
 /// A page of financings, newest first; pass `next_after` as `after` for the next page.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FinancingPage {
-    pub items: Vec<FinancingView>,
-    pub next_after: Option<i64>,
+pub(crate) struct FinancingPage {
+    pub(crate) items: Vec<FinancingView>,
+    pub(crate) next_after: Option<i64>,
 }
 
 /// Filters and pagination.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct FinancingQuery {
+pub(crate) struct FinancingQuery {
     /// Only financings in this state.
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Only where the caller is the `financier` or the `firm`.
-    pub role: Option<String>,
+    pub(crate) role: Option<String>,
     /// 1..=100, default 20.
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// Only financings with a smaller id.
-    pub after: Option<i64>,
+    pub(crate) after: Option<i64>,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/orders/{id}/milestones/{index}/financing-offers", post(offer))
         .route("/financings", get(list))
@@ -184,13 +184,13 @@ pub fn routes() -> Router<AppState> {
 
 /// Invoice numbers compare without case, whitespace or punctuation: "inv-2026/001" is
 /// "INV2026001".
-pub fn normalise_invoice_number(number: &str) -> String {
+pub(crate) fn normalise_invoice_number(number: &str) -> String {
     number.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
 }
 
 /// The salted fingerprint of an invoice's key fields (each field length-prefixed, so no
 /// two field lists share an encoding).
-pub fn invoice_fingerprint(
+pub(crate) fn invoice_fingerprint(
     salt: &[u8; 32],
     seller: &Address,
     buyer: &Address,
@@ -227,15 +227,15 @@ fn salted(salt: &[u8; 32], fields: &[&[u8]]) -> B256 {
 /// The salted near key of an invoice (seller, normalised number) and the salted digests,
 /// bound to it, of its amount and currency, date and buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NearKeys {
-    pub near_key: B256,
-    pub amount: B256,
-    pub date: B256,
-    pub buyer: B256,
+pub(crate) struct NearKeys {
+    pub(crate) near_key: B256,
+    pub(crate) amount: B256,
+    pub(crate) date: B256,
+    pub(crate) buyer: B256,
 }
 
 /// See [`NearKeys`]; fields normalised as for [`invoice_fingerprint`].
-pub fn near_keys(
+pub(crate) fn near_keys(
     salt: &[u8; 32],
     seller: &Address,
     buyer: &Address,
@@ -302,7 +302,7 @@ async fn near_flags(state: &AppState, keys: &NearKeys) -> Result<Vec<ReviewFlag>
 }
 
 /// The salted fingerprint of a bill of lading, by its file's hash.
-pub fn bill_of_lading_fingerprint(salt: &[u8; 32], document_hash: &str) -> B256 {
+pub(crate) fn bill_of_lading_fingerprint(salt: &[u8; 32], document_hash: &str) -> B256 {
     let mut buf = Vec::with_capacity(96);
     buf.extend_from_slice(salt);
     buf.extend_from_slice(b"bill_of_lading");
@@ -407,7 +407,7 @@ async fn view(
         (status = 409, body = ErrorBody, description = "RECEIVABLE_ALREADY_FINANCED, DUPLICATE_FINGERPRINT, ..."),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn offer(
+pub(crate) async fn offer(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, index)): PathArgs<(i64, u64)>,
@@ -439,7 +439,7 @@ pub async fn offer(
     responses((status = 200, body = FinancingCheckResult), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn check(
+pub(crate) async fn check(
     State(state): State<AppState>,
     caller: Caller,
     Body(req): Body<FinancingCheck>,
@@ -528,7 +528,7 @@ async fn prepare(
     params(FinancingQuery),
     responses((status = 200, body = FinancingPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<FinancingQuery>,
@@ -574,7 +574,7 @@ pub async fn list(
 /// One financing.
 #[utoipa::path(get, path = "/v1/financings/{id}", tag = "financing", params(("id" = i64, Path)),
     responses((status = 200, body = FinancingView), (status = 404, body = ErrorBody)), security(("token" = [])))]
-pub async fn get_financing(
+pub(crate) async fn get_financing(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -593,40 +593,21 @@ fn fid(id: i64) -> U256 {
     U256::from(id.max(0) as u64)
 }
 
-macro_rules! financing_action {
-    ($(#[$doc:meta])* $name:ident, $path:literal, |$id:ident| $call:expr) => {
-        $(#[$doc])*
-        #[utoipa::path(post, path = $path, tag = "financing", operation_id = concat!(stringify!($name), "_financing"),
-            params(("id" = i64, Path)),
-            responses((status = 200, body = FinancingView), (status = 403, body = ErrorBody),
-                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-            security(("token" = [])))]
-        pub async fn $name(
-            State(state): State<AppState>,
-            caller: Caller,
-            PathArgs($id): PathArgs<i64>,
-        ) -> ApiResult<Json<FinancingView>> {
-            act(&state, &caller, $id, $call.abi_encode()).await
-        }
-    };
-}
-
-financing_action!(
+contract_action!(
     /// The firm takes the offer: the receivable's proceeds (or the payable's payer) pass to
     /// the financier and the fingerprints are registered.
-    accept, "/v1/financings/{id}/accept", |id| Receivables::acceptCall { financingId: fid(id) });
-financing_action!(
+    accept, "/v1/financings/{id}/accept", "financing", "_financing", FinancingView, act, |id| Receivables::acceptCall { financingId: fid(id) });
+contract_action!(
     /// The firm declines the offer.
-    decline, "/v1/financings/{id}/decline", |id| Receivables::declineCall { financingId: fid(id) });
-financing_action!(
+    decline, "/v1/financings/{id}/decline", "financing", "_financing", FinancingView, act, |id| Receivables::declineCall { financingId: fid(id) });
+contract_action!(
     /// The financier withdraws an open offer.
-    withdraw, "/v1/financings/{id}/withdraw", |id| Receivables::withdrawCall { financingId: fid(id) });
+    withdraw, "/v1/financings/{id}/withdraw", "financing", "_financing", FinancingView, act, |id| Receivables::withdrawCall { financingId: fid(id) });
 
-financing_action!(
+contract_action!(
     /// Payables: from the extended due date, release the buyer's repayment (anyone may);
     /// emits RepaymentDue to the buyer's bank.
-    release_repayment, "/v1/financings/{id}/repayment/release",
-    |id| Receivables::releaseRepaymentCall { financingId: fid(id) });
+    release_repayment, "/v1/financings/{id}/repayment/release", "financing", "_financing", FinancingView, act, |id| Receivables::releaseRepaymentCall { financingId: fid(id) });
 
 /// Payables: the buyer's bank confirms it repaid the financier; the financing settles.
 #[utoipa::path(post, path = "/v1/financings/{id}/repayment/confirm", tag = "financing", params(("id" = i64, Path)),
@@ -634,7 +615,7 @@ financing_action!(
     responses((status = 200, body = FinancingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn confirm_repayment(
+pub(crate) async fn confirm_repayment(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -653,7 +634,7 @@ pub async fn confirm_repayment(
     responses((status = 200, body = FinancingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn advance(
+pub(crate) async fn advance(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,

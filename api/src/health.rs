@@ -13,35 +13,35 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 
 /// Readiness: the read model answers and is at most a few blocks behind the chain.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Readiness {
-    pub ready: bool,
-    pub head: u64,
-    pub indexed: u64,
+pub(crate) struct Readiness {
+    pub(crate) ready: bool,
+    pub(crate) head: u64,
+    pub(crate) indexed: u64,
 }
 
 /// Liveness.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    pub status: String,
+pub(crate) struct Health {
+    pub(crate) status: String,
 }
 
 /// Blocks the indexer may lag before the node reports not ready.
-pub const MAX_LAG: u64 = 5;
+pub(crate) const MAX_LAG: u64 = 5;
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/ready", get(ready))
 }
 
 /// The process answers.
 #[utoipa::path(get, path = "/v1/health", tag = "health", responses((status = 200, body = Health)))]
-pub async fn health() -> Json<Health> {
+pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok".into() })
 }
 
 /// The read model answers and follows the chain.
 #[utoipa::path(get, path = "/v1/ready", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
-pub async fn ready(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Readiness>)> {
+pub(crate) async fn ready(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Readiness>)> {
     state
         .db
         .execute_unprepared("SELECT 1")

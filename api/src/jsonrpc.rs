@@ -10,7 +10,10 @@ use serde_json::json;
 /// this node (settlement workers, ethers, viem) keep one URL whichever the backend.
 pub(crate) fn forward_router(url: &str) -> axum::Router {
     use axum::routing::post;
-    let upstream = Arc::new(Upstream { url: url.to_string(), http: tradechain_chain::http::client(std::time::Duration::from_secs(60)).unwrap_or_default() });
+    let upstream = Arc::new(Upstream {
+        url: url.to_string(),
+        http: tradechain_chain::http::client(std::time::Duration::from_secs(60)).unwrap_or_default(),
+    });
     axum::Router::new().route("/", post(forward)).route("/rpc", post(forward)).with_state(upstream)
 }
 
@@ -47,4 +50,3 @@ async fn forward(
         }
     }
 }
-

@@ -26,8 +26,10 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// Why a key could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The stored ciphertext is not of the form this node writes.
     #[error("ciphertext malformed")]
     Malformed,
+    /// The master key does not open it (another node's key, or tampered).
     #[error("cannot decrypt the key (wrong master key or tampered ciphertext)")]
     Decrypt,
 }
@@ -39,6 +41,7 @@ pub struct Keystore {
 }
 
 impl Keystore {
+    /// A keystore sealing under `master` (32 bytes).
     pub fn new(master: [u8; 32]) -> Self {
         Self { cipher: ChaCha20Poly1305::new(&Key::from(master)), open: Mutex::new(HashMap::new()) }
     }
@@ -50,6 +53,7 @@ impl Keystore {
         Ok((signer, sealed))
     }
 
+    /// Seal a key for the database: hex of the nonce and the ciphertext, bound to its address.
     pub fn seal(&self, signer: &PrivateKeySigner) -> Result<String, KeyError> {
         let nonce = random_bytes::<12>();
         let address = signer.address();
@@ -65,7 +69,7 @@ impl Keystore {
 
     /// Open the sealed key of `address` (cached after the first time).
     pub fn open(&self, address: Address, sealed: &str) -> Result<PrivateKeySigner, KeyError> {
-        if let Some(s) = self.open.lock().unwrap_or_else(|e| e.into_inner()).get(&address) {
+        if let Some(s) = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&address) {
             return Ok(s.clone());
         }
         let bytes = hex::decode(sealed).map_err(|_| KeyError::Malformed)?;
@@ -82,7 +86,7 @@ impl Keystore {
         if signer.address() != address {
             return Err(KeyError::Decrypt);
         }
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).insert(address, signer.clone());
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(address, signer.clone());
         Ok(signer)
     }
 }

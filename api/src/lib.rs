@@ -46,28 +46,28 @@
 //! ```
 
 pub mod auth;
-pub mod authenticity;
+mod authenticity;
 mod codec;
 pub mod config;
-pub mod consent;
+mod consent;
 pub mod credit;
-pub mod document;
+mod document;
 pub mod error;
-pub mod events;
-pub mod financing;
-pub mod health;
+mod events;
+mod financing;
+mod health;
 pub mod indexer;
+mod jsonrpc;
 pub mod keystore;
 pub mod openapi;
-pub mod order;
-pub mod organisation;
-pub mod payment;
-pub mod proof;
-mod jsonrpc;
+mod order;
+mod organisation;
+mod payment;
+mod proof;
 pub mod readmodel;
-pub mod request;
-pub mod terms;
-pub mod transaction;
+mod request;
+mod terms;
+mod transaction;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -83,12 +83,12 @@ use tradechain_engine::Node;
 pub use config::ApiConfig;
 pub use error::{ApiError, ApiResult};
 
+use crate::indexer::Indexer;
+use crate::keystore::Keystore;
+use tradechain_chain::Chain;
 use tradechain_chain::embedded::EmbeddedChain;
 use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use tradechain_chain::transaction::Sender;
-use tradechain_chain::Chain;
-use crate::indexer::Indexer;
-use crate::keystore::Keystore;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -98,15 +98,23 @@ pub struct AppState {
 
 /// The shared parts behind [`AppState`].
 pub struct Inner {
+    /// The read model.
     pub db: DatabaseConnection,
+    /// The chain: embedded or remote.
     pub chain: Arc<dyn Chain>,
+    /// Where the contracts are.
     pub suite: SuiteAddresses,
+    /// The operator's key (onboards organisations, funds them with gas).
     pub operator: PrivateKeySigner,
+    /// Custodial keys, sealed under the node's master key.
     pub keystore: Keystore,
+    /// Follows the chain into the read model.
     pub indexer: Indexer,
+    /// The settings it runs with.
     pub config: ApiConfig,
     /// The consortium's salt for duplicate-financing fingerprints ([`financing`]).
     pub fingerprint_salt: [u8; 32],
+    /// Where uploaded document files are kept.
     pub files_dir: PathBuf,
     /// Signs and submits transactions, one nonce sequence per sending address.
     pub sender: Sender,
@@ -126,20 +134,26 @@ impl std::ops::Deref for AppState {
 /// Failures while starting the platform.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The read model could not be opened or migrated.
     #[error("read model: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// The indexer could not catch up.
     #[error("indexer: {0}")]
     Index(#[from] indexer::IndexError),
+    /// A key could not be read or made.
     #[error("keys: {0}")]
     Keys(String),
+    /// A data directory could not be written.
     #[error("files: {0}")]
     Io(#[from] std::io::Error),
+    /// The chain could not be reached, or the suite is not deployed on it.
     #[error("chain: {0}")]
     Chain(String),
 }
 
 /// The running API: state, the indexer task, and its shutdown switch.
 pub struct Platform {
+    /// What every request handler shares.
     pub state: AppState,
     node: Option<Node>,
     stop: watch::Sender<bool>,

@@ -90,6 +90,7 @@ use crate::error::{ALL_CODES, revert_status};
         (name = "health", description = "liveness and readiness"),
     )
 )]
+/// The OpenAPI 3 document of `/v1`, generated from the handlers' annotations.
 pub struct ApiDoc;
 
 struct Extras;
@@ -127,7 +128,7 @@ impl Modify for Extras {
         components.schemas.insert("ErrorCode".to_string(), schema.into());
         for item in openapi.paths.paths.values_mut() {
             for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
-                for (status, response) in op.responses.responses.iter_mut() {
+                for (status, response) in &mut op.responses.responses {
                     if let utoipa::openapi::RefOr::T(r) = response
                         && r.description.is_empty()
                     {
@@ -160,6 +161,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// `/openapi.json` and the `/docs` viewer.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(|| async { Json(document()) }))

@@ -19,7 +19,7 @@ use crate::request::{Body, PathArgs};
 use crate::{AppState, StartError, codec::addr, terms, transaction};
 
 /// Role names, in bit order.
-pub const ROLES: &[(&str, u32)] = &[
+pub(crate) const ROLES: &[(&str, u32)] = &[
     ("trader", role::TRADER),
     ("bank", role::BANK),
     ("financier", role::FINANCIER),
@@ -28,58 +28,58 @@ pub const ROLES: &[(&str, u32)] = &[
     ("operator", role::OPERATOR),
 ];
 
-pub fn role_names(bits: u32) -> Vec<String> {
+pub(crate) fn role_names(bits: u32) -> Vec<String> {
     ROLES.iter().filter(|(_, b)| bits & b != 0).map(|(n, _)| (*n).to_string()).collect()
 }
 
 /// A bank account (ISO 13616 IBAN, ISO 9362 BIC).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct BankAccount {
-    pub iban: String,
-    pub bic: String,
+pub(crate) struct BankAccount {
+    pub(crate) iban: String,
+    pub(crate) bic: String,
 }
 
 /// Onboarding request (operator only).
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct NewOrganisation {
+pub(crate) struct NewOrganisation {
     /// 1..=140 bytes, unique.
-    pub name: String,
+    pub(crate) name: String,
     /// Any of trader, bank, financier, carrier, inspector, operator.
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// Non-custodial: the organisation's own address; it signs its transactions itself.
     /// Omitted: the node creates and keeps (encrypted) the organisation's key.
-    pub address: Option<String>,
-    pub bank_account: Option<BankAccount>,
+    pub(crate) address: Option<String>,
+    pub(crate) bank_account: Option<BankAccount>,
 }
 
 /// A consortium member.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Organisation {
-    pub address: String,
-    pub name: String,
-    pub roles: Vec<String>,
-    pub suspended: bool,
-    pub registered_block: i64,
+pub(crate) struct Organisation {
+    pub(crate) address: String,
+    pub(crate) name: String,
+    pub(crate) roles: Vec<String>,
+    pub(crate) suspended: bool,
+    pub(crate) registered_block: i64,
     /// `custodial` (the node signs), `external` (the organisation signs), `node` (the operator).
-    pub custody: Option<String>,
+    pub(crate) custody: Option<String>,
     /// Only shown to the organisation itself and to the operator.
-    pub bank_account: Option<BankAccount>,
+    pub(crate) bank_account: Option<BankAccount>,
 }
 
 /// The new organisation and its first API token (shown once).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Onboarded {
-    pub organisation: Organisation,
-    pub token: String,
+pub(crate) struct Onboarded {
+    pub(crate) organisation: Organisation,
+    pub(crate) token: String,
 }
 
 /// A new API token (shown once).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NewToken {
-    pub token: String,
+pub(crate) struct NewToken {
+    pub(crate) token: String,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/organisations", post(onboard).get(list))
         .route("/organisations/me", get(me))
@@ -106,7 +106,7 @@ fn view(o: organisation::Model, m: Option<&member::Model>, show_account: bool) -
 }
 
 /// Record the operator's member row (its key is the node's, not in the keystore).
-pub async fn ensure_operator_member(state: &AppState) -> Result<(), StartError> {
+pub(crate) async fn ensure_operator_member(state: &AppState) -> Result<(), StartError> {
     let a = addr(&state.operator.address());
     if member::Entity::find_by_id(a.clone()).one(&state.db).await?.is_none() {
         member::Entity::insert(member::ActiveModel {
@@ -129,7 +129,7 @@ pub async fn ensure_operator_member(state: &AppState) -> Result<(), StartError> 
     responses((status = 201, body = Onboarded), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn onboard(
+pub(crate) async fn onboard(
     State(state): State<AppState>,
     caller: Caller,
     Body(req): Body<NewOrganisation>,
@@ -205,7 +205,7 @@ pub async fn onboard(
 /// counterparties and banks.
 #[utoipa::path(get, path = "/v1/organisations", tag = "organisations", operation_id = "list_organisations",
     responses((status = 200, body = [Organisation]), (status = 401, body = ErrorBody)), security(("token" = [])))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Organisation>>> {
+pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Organisation>>> {
     let orgs = organisation::Entity::find().order_by_asc(organisation::Column::RegisteredBlock).all(&state.db).await?;
     let members = if caller.is_operator() { member::Entity::find().all(&state.db).await? } else { Vec::new() };
     Ok(Json(
@@ -221,7 +221,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 /// The calling organisation.
 #[utoipa::path(get, path = "/v1/organisations/me", tag = "organisations",
     responses((status = 200, body = Organisation), (status = 401, body = ErrorBody)), security(("token" = [])))]
-pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Organisation>> {
+pub(crate) async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Organisation>> {
     let o = organisation::Entity::find_by_id(caller.addr.clone())
         .one(&state.db)
         .await?
@@ -235,7 +235,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     params(("address" = String, Path, description = "the organisation's 0x address")),
     responses((status = 201, body = NewToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn new_token(
+pub(crate) async fn new_token(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(address): PathArgs<String>,

@@ -19,35 +19,35 @@ use crate::{AppState, terms};
 
 /// One payment attempt.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentView {
-    pub order_id: i64,
-    pub milestone: i32,
-    pub attempt: i32,
+pub(crate) struct PaymentView {
+    pub(crate) order_id: i64,
+    pub(crate) milestone: i32,
+    pub(crate) attempt: i32,
     /// ISO 20022 `PmtId/EndToEndId`.
-    pub end_to_end_id: String,
-    pub payer: String,
-    pub payee: String,
-    pub amount_minor: String,
-    pub amount: String,
-    pub currency: String,
+    pub(crate) end_to_end_id: String,
+    pub(crate) payer: String,
+    pub(crate) payee: String,
+    pub(crate) amount_minor: String,
+    pub(crate) amount: String,
+    pub(crate) currency: String,
     /// Unix seconds.
-    pub due_date: i64,
+    pub(crate) due_date: i64,
     /// due, paid, failed
-    pub state: String,
-    pub bank_reference: Option<String>,
-    pub failure_reason: Option<String>,
-    pub due_tx: String,
-    pub settled_tx: Option<String>,
+    pub(crate) state: String,
+    pub(crate) bank_reference: Option<String>,
+    pub(crate) failure_reason: Option<String>,
+    pub(crate) due_tx: String,
+    pub(crate) settled_tx: Option<String>,
 }
 
 /// Filters.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct PaymentQuery {
-    pub order: Option<i64>,
+pub(crate) struct PaymentQuery {
+    pub(crate) order: Option<i64>,
     /// due, paid, failed
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Page size 1..=500 (default 100).
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
 }
 
 fn view_of(p: payment::Model) -> PaymentView {
@@ -70,14 +70,14 @@ fn view_of(p: payment::Model) -> PaymentView {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/payments", get(list)).route("/orders/{id}/payments", get(of_order))
 }
 
 /// Payments the caller makes, receives, or that belong to its orders.
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", operation_id = "list_payments", params(PaymentQuery),
     responses((status = 200, body = [PaymentView]), (status = 401, body = ErrorBody)), security(("token" = [])))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<PaymentQuery>,
@@ -123,7 +123,7 @@ pub async fn list(
 /// Every payment attempt of one order.
 #[utoipa::path(get, path = "/v1/orders/{id}/payments", tag = "payments", operation_id = "order_payments", params(("id" = i64, Path)),
     responses((status = 200, body = [PaymentView]), (status = 404, body = ErrorBody)), security(("token" = [])))]
-pub async fn of_order(
+pub(crate) async fn of_order(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,

@@ -23,72 +23,72 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use tradechain_chain::CallResult;
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::codec::addr;
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::request::{PathArgs, QueryArgs};
+use tradechain_chain::CallResult;
 
 /// Which log of the transaction, and what it is claimed to be.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct ProofQuery {
+pub(crate) struct ProofQuery {
     /// The log's index in its block (as cited).
-    pub log_index: u64,
+    pub(crate) log_index: u64,
     /// The claimed event name (e.g. PaymentConfirmed); checked when given.
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// The claimed order id; checked when given.
-    pub order_id: Option<i64>,
+    pub(crate) order_id: Option<i64>,
     /// The claimed block number; checked when given.
-    pub block: Option<u64>,
+    pub(crate) block: Option<u64>,
 }
 
 /// The block holding the transaction, as the chain has it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProofBlock {
-    pub number: u64,
-    pub hash: String,
+pub(crate) struct ProofBlock {
+    pub(crate) number: u64,
+    pub(crate) hash: String,
     /// Unix seconds.
-    pub timestamp: u64,
+    pub(crate) timestamp: u64,
 }
 
 /// The transaction, as the chain has it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProofTransaction {
-    pub hash: String,
+pub(crate) struct ProofTransaction {
+    pub(crate) hash: String,
     /// The signer, recovered from the signature.
-    pub from: String,
-    pub to: Option<String>,
+    pub(crate) from: String,
+    pub(crate) to: Option<String>,
     /// The receipt's status.
-    pub success: bool,
+    pub(crate) success: bool,
 }
 
 /// The log, decoded.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProofLog {
-    pub log_index: u64,
+pub(crate) struct ProofLog {
+    pub(crate) log_index: u64,
     /// The emitting contract's address.
-    pub address: String,
+    pub(crate) address: String,
     /// TradeOrders, Receivables, Consents, Consortium.
-    pub contract: String,
-    pub kind: String,
-    pub order_id: Option<i64>,
+    pub(crate) contract: String,
+    pub(crate) kind: String,
+    pub(crate) order_id: Option<i64>,
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub(crate) data: serde_json::Value,
 }
 
 /// The outcome: `verified` when the transaction succeeded, its raw bytes hash to the cited
 /// hash, the log sits at the cited index of that transaction in its block, was emitted
 /// by the suite, and decodes to the claimed event, order and block.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProofCheck {
-    pub verified: bool,
+pub(crate) struct ProofCheck {
+    pub(crate) verified: bool,
     /// Why not, one line per failed check (empty when verified).
-    pub mismatches: Vec<String>,
-    pub transaction: ProofTransaction,
-    pub block: ProofBlock,
-    pub log: ProofLog,
+    pub(crate) mismatches: Vec<String>,
+    pub(crate) transaction: ProofTransaction,
+    pub(crate) block: ProofBlock,
+    pub(crate) log: ProofLog,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/proofs/{tx_hash}", get(check))
 }
 
@@ -110,7 +110,7 @@ async fn call(state: &AppState, caller: &Caller, to: alloy::primitives::Address,
 
 /// Whether `caller` may see order `id`: a party (on chain), or a financier with the live
 /// consent of its buyer or seller (on chain).
-pub async fn may_see_order(state: &AppState, caller: &Caller, id: i64) -> ApiResult<bool> {
+pub(crate) async fn may_see_order(state: &AppState, caller: &Caller, id: i64) -> ApiResult<bool> {
     let input = TradeOrders::getOrderCall { orderId: U256::from(id.max(0) as u64) }.abi_encode();
     let o = match call(state, caller, state.suite.trade_orders, input).await {
         Ok(out) => TradeOrders::getOrderCall::abi_decode_returns(&out).map_err(ApiError::internal)?,
@@ -141,7 +141,7 @@ pub async fn may_see_order(state: &AppState, caller: &Caller, id: i64) -> ApiRes
     params(("tx_hash" = String, Path, description = "0x transaction hash"), ProofQuery),
     responses((status = 200, body = ProofCheck), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn check(
+pub(crate) async fn check(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(tx_hash): PathArgs<String>,

@@ -16,14 +16,16 @@ use crate::error::ApiError;
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Middleware: span `request{id, method, path, org}`, status and latency logged at the end.
-pub async fn trace(mut req: Request, next: Next) -> Response {
+pub(crate) async fn trace(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("req-{:x}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)));
+        .map_or_else(
+            || format!("req-{:x}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+            str::to_string,
+        );
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path(), org = tracing::field::Empty);
     if let Ok(v) = HeaderValue::from_str(&id) {
         req.headers_mut().insert("x-request-id", v);
@@ -42,7 +44,7 @@ pub async fn trace(mut req: Request, next: Next) -> Response {
 }
 
 /// `axum::Json`, with rejections as [`ApiError`].
-pub struct Body<T>(pub T);
+pub(crate) struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
@@ -54,7 +56,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 }
 
 /// `axum::extract::Path`, with rejections as [`ApiError`].
-pub struct PathArgs<T>(pub T);
+pub(crate) struct PathArgs<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for PathArgs<T> {
     type Rejection = ApiError;
@@ -66,7 +68,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts
 }
 
 /// `axum::extract::Query`, with rejections as [`ApiError`].
-pub struct QueryArgs<T>(pub T);
+pub(crate) struct QueryArgs<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for QueryArgs<T> {
     type Rejection = ApiError;
@@ -76,3 +78,29 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts
         Ok(QueryArgs(v))
     }
 }
+
+/// A route that sends one contract call as the caller, for the object named by the path's
+/// `id`, and answers the object as it then stands: `$act(&state, &caller, id, input)` does
+/// the sending (the object's visibility check, the transaction, the read after it).
+///
+/// `contract_action!(/// docs  name, "/v1/…/{id}/…", "tag", "_suffix", View, act, |id| Call { … });`
+/// declares the handler `name` with its OpenAPI operation (`name_suffix`).
+macro_rules! contract_action {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $tag:literal, $suffix:literal, $view:ty, $act:path,
+        |$id:ident| $call:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(post, path = $path, tag = $tag, operation_id = concat!(stringify!($name), $suffix),
+            params(("id" = i64, Path)),
+            responses((status = 200, body = $view), (status = 403, body = crate::error::ErrorBody),
+                (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+            security(("token" = [])))]
+        pub(crate) async fn $name(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            caller: crate::auth::Caller,
+            crate::request::PathArgs($id): crate::request::PathArgs<i64>,
+        ) -> crate::error::ApiResult<axum::Json<$view>> {
+            $act(&state, &caller, $id, alloy::sol_types::SolCall::abi_encode(&$call)).await
+        }
+    };
+}
+pub(crate) use contract_action;

@@ -3,24 +3,25 @@
 //! cover exactly 100%, dates in order, IBAN/BIC, addresses, document types).
 
 use alloy::primitives::Address;
+use tradechain_contracts::DocType;
 use tradechain_money::identifier::{Bic, Iban};
 use tradechain_money::money::Currency;
-use tradechain_contracts::DocType;
 
 use crate::error::ApiError;
 
 /// The minor-unit exponent of an ISO 4217 currency, or `INVALID_CURRENCY`. The list
 /// itself lives in `tradechain_money::money`, shared with the payment rails.
-pub fn currency_exponent(code: &str) -> Result<u32, ApiError> {
+pub(crate) fn currency_exponent(code: &str) -> Result<u32, ApiError> {
     Currency::parse(code)
         .map(|c| u32::from(c.exponent()))
         .map_err(|_| ApiError::validation("INVALID_CURRENCY", format!("{code:?} is not an ISO 4217 currency code")))
 }
 
 /// The eleven Incoterms 2020 rules (DAT is gone since 2020; DPU replaced it).
-pub const INCOTERMS_2020: &[&str] = &["EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"];
+pub(crate) const INCOTERMS_2020: &[&str] =
+    &["EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"];
 
-pub fn incoterm(code: &str) -> Result<(), ApiError> {
+pub(crate) fn incoterm(code: &str) -> Result<(), ApiError> {
     if INCOTERMS_2020.contains(&code) {
         Ok(())
     } else {
@@ -29,7 +30,7 @@ pub fn incoterm(code: &str) -> Result<(), ApiError> {
 }
 
 /// A positive amount in minor units, given as a decimal string.
-pub fn amount(field: &str, text: &str) -> Result<u128, ApiError> {
+pub(crate) fn amount(field: &str, text: &str) -> Result<u128, ApiError> {
     let bad =
         || ApiError::validation("INVALID_AMOUNT", format!("{field} must be a positive integer string of minor units"));
     if text.is_empty() || text.len() > 38 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -42,14 +43,14 @@ pub fn amount(field: &str, text: &str) -> Result<u128, ApiError> {
 }
 
 /// `amount` rendered with the currency's exponent, e.g. 10000000 USD → "100000.00".
-pub fn render(amount: &str, currency: &str) -> String {
+pub(crate) fn render(amount: &str, currency: &str) -> String {
     match (Currency::parse(currency), amount.parse::<u128>()) {
         (Ok(c), Ok(minor)) => c.format_minor(minor),
         _ => amount.to_string(),
     }
 }
 
-pub fn address(field: &str, text: &str) -> Result<Address, ApiError> {
+pub(crate) fn address(field: &str, text: &str) -> Result<Address, ApiError> {
     if !(text.len() == 42 && text.starts_with("0x")) {
         return Err(ApiError::validation(
             "INVALID_ADDRESS",
@@ -59,7 +60,7 @@ pub fn address(field: &str, text: &str) -> Result<Address, ApiError> {
     text.parse().map_err(|_| ApiError::validation("INVALID_ADDRESS", format!("{field}: not a valid address")))
 }
 
-pub fn doc_type(text: &str) -> Result<DocType, ApiError> {
+pub(crate) fn doc_type(text: &str) -> Result<DocType, ApiError> {
     DocType::parse(text).ok_or_else(|| {
         let names: Vec<&str> = DocType::ALL.iter().map(|d| d.as_str()).collect();
         ApiError::validation("INVALID_DOCUMENT_TYPE", format!("{text:?}: expected one of {}", names.join(", ")))
@@ -67,15 +68,15 @@ pub fn doc_type(text: &str) -> Result<DocType, ApiError> {
 }
 
 /// Unix seconds of the end (23:59:59 UTC) of an ISO 8601 date `YYYY-MM-DD`.
-pub fn date_end(field: &str, text: &str) -> Result<u64, ApiError> {
+pub(crate) fn date_end(field: &str, text: &str) -> Result<u64, ApiError> {
     let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| ApiError::validation("INVALID_DATES", format!("{field}: expected a date YYYY-MM-DD")))?;
-    let ts = d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp()).unwrap_or(0);
+    let ts = d.and_hms_opt(23, 59, 59).map_or(0, |t| t.and_utc().timestamp());
     u64::try_from(ts).map_err(|_| ApiError::validation("INVALID_DATES", format!("{field}: before 1970")))
 }
 
 /// Latest shipment in the future, expiry not before it.
-pub fn dates(latest_shipment: u64, expiry: u64, now: u64) -> Result<(), ApiError> {
+pub(crate) fn dates(latest_shipment: u64, expiry: u64, now: u64) -> Result<(), ApiError> {
     if latest_shipment <= now {
         return Err(ApiError::validation("INVALID_DATES", "latest_shipment must be in the future"));
     }
@@ -86,7 +87,7 @@ pub fn dates(latest_shipment: u64, expiry: u64, now: u64) -> Result<(), ApiError
 }
 
 /// IBAN (ISO 13616): country letters, check digits, mod-97 = 1 (`bank_adapters::identifier`).
-pub fn iban(text: &str) -> Result<String, ApiError> {
+pub(crate) fn iban(text: &str) -> Result<String, ApiError> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
     Iban::parse(&compact)
         .map(|i| i.as_str().to_string())
@@ -94,14 +95,14 @@ pub fn iban(text: &str) -> Result<String, ApiError> {
 }
 
 /// BIC (ISO 9362): 8 or 11 characters (`bank_adapters::identifier`).
-pub fn bic(text: &str) -> Result<String, ApiError> {
+pub(crate) fn bic(text: &str) -> Result<String, ApiError> {
     Bic::parse(&text.trim().to_ascii_uppercase())
         .map(|b| b.as_str().to_string())
         .map_err(|_| ApiError::validation("INVALID_BANK_ACCOUNT", format!("{text:?} is not a valid BIC")))
 }
 
 /// A free-text reason for the chain (1..=280 bytes).
-pub fn reason(text: &str) -> Result<(), ApiError> {
+pub(crate) fn reason(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() || text.len() > 280 {
         return Err(ApiError::validation("VALIDATION_FAILED", "reason must be 1 to 280 bytes"));
     }

@@ -51,13 +51,13 @@ impl From<ChainError> for ApiError {
 
 /// A mined transaction, as answered to clients.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TxOutcome {
+pub(crate) struct TxOutcome {
     /// The transaction hash.
-    pub tx_hash: String,
+    pub(crate) tx_hash: String,
     /// The block that holds it.
-    pub block: u64,
+    pub(crate) block: u64,
     /// Whether it succeeded.
-    pub success: bool,
+    pub(crate) success: bool,
 }
 
 /// The custodial signer of `org`, or `NON_CUSTODIAL`.
@@ -84,7 +84,12 @@ pub(crate) async fn simulate(state: &AppState, from: Address, to: Address, input
 /// Sign and send `input` to `to` as `signer` (the chain crate's one signing, nonce and fee
 /// policy: a revert in the simulation is answered with the contract's stable code and
 /// nothing is sent); wait for the receipt and the indexer.
-pub(crate) async fn send_as(state: &AppState, signer: &PrivateKeySigner, to: Address, input: Bytes) -> ApiResult<Receipt> {
+pub(crate) async fn send_as(
+    state: &AppState,
+    signer: &PrivateKeySigner,
+    to: Address,
+    input: Bytes,
+) -> ApiResult<Receipt> {
     let hash = state.sender.submit(state.chain.as_ref(), signer, &TxRequest::call(to, input)).await?;
     finish(state, hash).await
 }
@@ -125,28 +130,28 @@ pub(crate) async fn transact(state: &AppState, org: &Caller, to: Address, input:
 /// sign with the caller's custodial key (`to` and `data`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RelayRequest {
+pub(crate) struct RelayRequest {
     /// EIP-2718 encoding of a signed transaction, 0x-prefixed hex.
-    pub raw: Option<String>,
+    pub(crate) raw: Option<String>,
     /// Custodial: the contract of the suite to call, 0x address.
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Custodial: the call's ABI-encoded input, 0x-prefixed hex.
-    pub data: Option<String>,
+    pub(crate) data: Option<String>,
 }
 
 /// The chain id and suite addresses a non-custodial client signs for.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ChainInfo {
-    pub chain_id: u64,
-    pub consortium: String,
-    pub trade_orders: String,
-    pub receivables: String,
-    pub consents: String,
-    pub head: u64,
-    pub indexed: u64,
+pub(crate) struct ChainInfo {
+    pub(crate) chain_id: u64,
+    pub(crate) consortium: String,
+    pub(crate) trade_orders: String,
+    pub(crate) receivables: String,
+    pub(crate) consents: String,
+    pub(crate) head: u64,
+    pub(crate) indexed: u64,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/transactions", post(relay)).route("/chain", axum::routing::get(chain_info))
 }
 
@@ -154,7 +159,7 @@ pub fn routes() -> Router<AppState> {
 #[utoipa::path(get, path = "/v1/chain", tag = "transactions",
     responses((status = 200, body = ChainInfo), (status = 401, body = crate::error::ErrorBody)),
     security(("token" = [])))]
-pub async fn chain_info(state: axum::extract::State<AppState>, _caller: Caller) -> ApiResult<Json<ChainInfo>> {
+pub(crate) async fn chain_info(state: axum::extract::State<AppState>, _caller: Caller) -> ApiResult<Json<ChainInfo>> {
     let s = &state.suite;
     Ok(Json(ChainInfo {
         chain_id: state.chain.chain_id(),
@@ -173,7 +178,7 @@ pub async fn chain_info(state: axum::extract::State<AppState>, _caller: Caller) 
     responses((status = 200, body = TxOutcome), (status = 403, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("token" = [])))]
-pub async fn relay(
+pub(crate) async fn relay(
     state: axum::extract::State<AppState>,
     caller: Caller,
     Body(req): Body<RelayRequest>,

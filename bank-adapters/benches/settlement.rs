@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{FixedBytes, U256, keccak256};
 use test_support::settlement::*;
-use tradechain_money::identifier::EndToEndId;
 use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
-use tradechain_money::money::{Currency, Money};
 use tradechain_bank_adapters::payment::CreditTransfer;
 use tradechain_bank_adapters::rails::Rails;
 use tradechain_contracts::TradeOrders;
+use tradechain_money::identifier::EndToEndId;
+use tradechain_money::money::{Currency, Money};
 
 async fn at_sight_order(chain: &Chain, p: &Parties, amount: u128, now: u64) -> U256 {
     let to = chain.suite.trade_orders;

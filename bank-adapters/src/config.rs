@@ -27,20 +27,37 @@ use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
-use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use crate::iso20022_http::IsoHttpRails;
 use crate::outbox::Outbox;
 use crate::party::{Party, StaticDirectory};
 use crate::rails::Rails;
 use crate::settlement::{CrashPoint, SettlementWorker, WorkerConfig, WorkerError};
 use crate::webhook::WebhookRails;
+use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 
 /// Which rails the bank speaks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RailsSettings {
-    Iso20022 { url: String, initiating_party: String, timeout_ms: u64 },
-    Webhook { url: String, secret: String, timeout_ms: u64 },
+    /// ISO 20022 XML over HTTP ([`IsoHttpRails`]): pain.001 out, pain.002 and camt.054 back.
+    Iso20022 {
+        /// The bank gateway's base URL (`http://` or `https://`).
+        url: String,
+        /// Name sent as `GrpHdr/InitgPty/Nm` (at most 140 characters).
+        initiating_party: String,
+        /// Per-request timeout in milliseconds; after it the outcome is unknown and a status
+        /// enquiry follows.
+        timeout_ms: u64,
+    },
+    /// HMAC-signed JSON ([`WebhookRails`]).
+    Webhook {
+        /// The bank API's base URL (`http://` or `https://`).
+        url: String,
+        /// Shared HMAC-SHA256 secret, at least 16 bytes.
+        secret: String,
+        /// Per-request timeout in milliseconds.
+        timeout_ms: u64,
+    },
 }
 
 /// Everything one bank's worker needs.
@@ -48,6 +65,7 @@ pub enum RailsSettings {
 pub struct BankSettings {
     /// Ethereum JSON-RPC URL of the chain (embedded node or any EVM network).
     pub rpc_url: String,
+    /// The TradeOrders contract whose `PaymentDue` events the worker follows.
     pub trade_orders: Address,
     /// The Receivables contract, to repay payables finance; omit to ignore repayments.
     #[serde(default)]
@@ -56,19 +74,26 @@ pub struct BankSettings {
     pub bank_key: String,
     /// Outbox database (sea-orm URL; SQLite or PostgreSQL).
     pub database_url: String,
+    /// How the worker reaches the bank.
     pub rails: RailsSettings,
     /// Account details by chain address.
     pub parties: HashMap<Address, Party>,
+    /// Blocks to wait before trusting a block (default 0: the embedded node has finality).
     #[serde(default)]
     pub confirmations: u64,
+    /// First block to read when the outbox has no cursor yet (default 0).
     #[serde(default)]
     pub start_block: u64,
+    /// Pause between idle passes, in milliseconds (default 500).
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// First backoff after a transient bank failure, in milliseconds (default 200).
     #[serde(default = "default_backoff_initial_ms")]
     pub backoff_initial_ms: u64,
+    /// Longest backoff, in milliseconds (default 30 000).
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// Instructions handled at once (default 8).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     /// Fault injection for recovery tests; never set in production.
@@ -89,18 +114,30 @@ fn default_concurrency() -> usize {
     8
 }
 
+/// Why a worker could not be set up from its settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// The settings file is unreadable or not valid JSON for [`BankSettings`].
     #[error("cannot read settings {path}: {reason}")]
-    Read { path: String, reason: String },
+    Read {
+        /// The settings file.
+        path: String,
+        /// The I/O or JSON error.
+        reason: String,
+    },
+    /// `bank_key` is not a secp256k1 private key in hex.
     #[error("invalid bank key: {0}")]
     Key(String),
+    /// The worker could not start.
     #[error(transparent)]
     Worker(#[from] WorkerError),
+    /// The rails are misconfigured (URL, secret, TLS).
     #[error(transparent)]
     Rails(#[from] crate::rails::RailError),
+    /// The chain at `rpc_url` could not be reached.
     #[error(transparent)]
     Chain(#[from] tradechain_chain::ChainError),
+    /// The outbox database could not be opened.
     #[error(transparent)]
     Outbox(#[from] crate::outbox::OutboxError),
 }
@@ -113,7 +150,8 @@ impl BankSettings {
         serde_json::from_str(&text).map_err(|e| read(e.to_string()))
     }
 
-    pub fn worker_config(&self) -> WorkerConfig {
+    /// The worker configuration these settings describe.
+    pub(crate) fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
             confirmations: self.confirmations,
             start_block: self.start_block,
@@ -127,7 +165,8 @@ impl BankSettings {
         }
     }
 
-    pub fn signer(&self) -> Result<PrivateKeySigner, SettingsError> {
+    /// The bank's signing key.
+    pub(crate) fn signer(&self) -> Result<PrivateKeySigner, SettingsError> {
         self.bank_key.trim().parse::<PrivateKeySigner>().map_err(|e| SettingsError::Key(e.to_string()))
     }
 

@@ -11,12 +11,12 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use tradechain_money::identifier::Iban;
 use crate::iso20022::camt054::{self, Camt054};
 use crate::iso20022::pain001::{self, Pain001};
 use crate::iso20022::pain002;
 use crate::payment::{CreditTransfer, RailStatus};
 use crate::rails::{RailError, Rails, http_client, read_body, status_error, transport_error};
+use tradechain_money::identifier::Iban;
 
 /// Rails over ISO 20022 XML and HTTP.
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@
 //!
 //! Main types: [`settlement::SettlementWorker`], [`outbox::Outbox`], [`rails::Rails`],
 //! [`payment::CreditTransfer`], [`payment::RailStatus`], [`party::PartyDirectory`],
-//! [`config::BankSettings`] (a worker from configuration), [`sandbox::serve`].
+//! [`config::BankSettings`] (a worker from configuration), [`sandbox::run`].
 
 pub mod config;
 pub mod iso20022;

@@ -8,21 +8,25 @@
 //! or `needs_review` (a malformed or hostile answer, or missing account details: a person
 //! decides; the worker never touches it again).
 //!
-//! The read-model database holds it through sea-orm: SQLite by default, PostgreSQL
-//! supported. Tables are created at start-up if missing. Amounts are stored as decimal
-//! strings of minor units (a `u128` does not fit a SQL integer).
+//! A database of its own holds it through sea-orm: SQLite by default, PostgreSQL
+//! supported, every commit synced. Its schema is kept by versioned migrations ([`migration`])
+//! applied at start-up. Amounts are stored as decimal strings of minor units (a `u128` does
+//! not fit a SQL integer).
+
+mod migration;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    ExprTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Schema, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use tradechain_money::identifier::{Bic, EndToEndId, Iban};
-use tradechain_money::money::{Currency, Money};
 use crate::party::Party;
 use crate::payment::CreditTransfer;
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::{Currency, Money};
 
+/// The `payment_instruction` table: one row per EndToEndId, the unit of exactly-once.
 pub mod instruction {
     use sea_orm::entity::prelude::*;
 
@@ -30,6 +34,8 @@ pub mod instruction {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "payment_instruction")]
     pub struct Model {
+        /// The ISO 20022 EndToEndId (at most 35 characters): the idempotency key the bank
+        /// deduplicates by.
         #[sea_orm(primary_key, auto_increment = false)]
         pub end_to_end_id: String,
         /// The paying bank's chain address (lower-case hex), owner of this instruction.
@@ -38,59 +44,90 @@ pub mod instruction {
         pub kind: String,
         /// The financing a repayment belongs to (decimal), for `repayment` rows.
         pub financing_id: Option<String>,
+        /// EIP-155 id of the chain the event came from.
         pub chain_id: i64,
         /// Order id (decimal; a uint256 on chain).
         pub order_id: String,
+        /// Milestone index within the order, from 0 (for a repayment: the financed milestone).
         pub milestone: i64,
+        /// Which payment attempt of the milestone, from 1 (a failed payment is retried on
+        /// chain under the next attempt, with a new EndToEndId).
         pub attempt: i64,
+        /// Chain address that owes the payment (lower-case hex).
         pub payer: String,
+        /// Chain address to be paid (lower-case hex).
         pub payee: String,
+        /// Debtor's account holder name; empty when the directory had no account (the row
+        /// is then `needs_review`).
         pub debtor_name: String,
+        /// Debtor's IBAN (ISO 13616, electronic form); empty when unknown.
         pub debtor_iban: String,
+        /// BIC (ISO 9362) of the debtor's bank; empty when unknown.
         pub debtor_bic: String,
+        /// Creditor's account holder name; empty when the directory had no account.
         pub creditor_name: String,
+        /// Creditor's IBAN (ISO 13616, electronic form); empty when unknown.
         pub creditor_iban: String,
+        /// BIC (ISO 9362) of the creditor's bank; empty when unknown.
         pub creditor_bic: String,
         /// Minor units, decimal string.
         pub amount_minor: String,
+        /// ISO 4217 alphabetic code; the chain's raw bytes as `0x…` hex when they are not a
+        /// known code (the row is then `needs_review`).
         pub currency: String,
         /// Due date on chain (unix seconds).
         pub due_date: i64,
         /// Block holding the `PaymentDue` event.
         pub block_number: i64,
+        /// `new`, `sent`, `accepted`, `settled`, `rejected` or `needs_review` (see `State`).
         pub state: String,
+        /// The bank's reference of the booking (`AcctSvcrRef`), once it accepted it.
         pub bank_reference: Option<String>,
-        /// Rejection reason code, or why it needs review.
+        /// Rejection reason code, or why it needs review, or the last transient failure
+        /// while backing off.
         pub reason: Option<String>,
         /// Hash of the confirmPayment / failPayment transaction.
         pub chain_tx: Option<String>,
+        /// How often it was handed to the bank; above 1 only when a status enquiry showed
+        /// the bank had never received it.
         pub send_count: i64,
+        /// Deferrals since the last state change; drives the backoff.
         pub retries: i64,
         /// Do not act on it before this time (unix ms): backoff.
         pub next_attempt_at: i64,
+        /// When the row was recorded (unix ms).
         pub created_at: i64,
+        /// When it last became `sent` (unix ms).
         pub sent_at: Option<i64>,
+        /// When the bank accepted it (unix ms).
         pub accepted_at: Option<i64>,
+        /// When it was confirmed on chain (unix ms).
         pub settled_at: Option<i64>,
+        /// When the bank rejected it (unix ms).
         pub rejected_at: Option<i64>,
+        /// When it was parked for a person (unix ms).
         pub needs_review_at: Option<i64>,
+        /// When `failPayment` was recorded on chain (unix ms); a `rejected` row without it
+        /// is still open.
         pub chain_recorded_at: Option<i64>,
+        /// Last change (unix ms).
         pub updated_at: i64,
     }
 
+    /// No relations: the table stands alone.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod cursor {
+pub(crate) mod cursor {
     use sea_orm::entity::prelude::*;
 
     /// The last block a bank's worker has fully processed (table `settlement_cursor`).
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "settlement_cursor")]
-    pub struct Model {
+    pub(crate) struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub bank_id: String,
         pub chain_id: i64,
@@ -99,11 +136,13 @@ pub mod cursor {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub(crate) enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The `milestone_watch` table: triggered milestones and scheduled repayments this bank
+/// releases once they fall due.
 pub mod watch {
     use sea_orm::entity::prelude::*;
 
@@ -114,15 +153,21 @@ pub mod watch {
         /// `{bank_id}/{order_id}/{milestone}`, or `{bank_id}/R{financing_id}` for a repayment.
         #[sea_orm(primary_key, auto_increment = false)]
         pub key: String,
+        /// The releasing bank's chain address (lower-case hex).
         pub bank_id: String,
         /// Set for a payables-finance repayment to release; else a milestone.
         pub financing_id: Option<String>,
+        /// Order id (decimal); empty for a repayment.
         pub order_id: String,
+        /// Milestone index within the order (0 for a repayment).
         pub milestone: i64,
+        /// When it falls due, in chain time (unix seconds of the block timestamp).
         pub due_date: i64,
+        /// Released, or found not to be this bank's to release: never looked at again.
         pub done: bool,
     }
 
+    /// No relations: the table stands alone.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -134,15 +179,24 @@ pub use instruction::Model as Instruction;
 /// Instruction states, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
+    /// Recorded from a `PaymentDue`; nothing sent yet.
     New,
+    /// Handed (or about to be handed) to the bank; the outcome is unknown until it answers,
+    /// so the next step is a status enquiry, never a blind resend.
     Sent,
+    /// Booked or accepted by the bank; confirmation on chain pending.
     Accepted,
+    /// Confirmed on chain: final.
     Settled,
+    /// Refused by the bank; final once `failPayment` is on chain.
     Rejected,
+    /// Parked for a person (bad bank answer, missing account details); the worker never
+    /// touches it again.
     NeedsReview,
 }
 
 impl State {
+    /// The text stored in the `state` column.
     pub fn as_str(self) -> &'static str {
         match self {
             State::New => "new",
@@ -154,32 +208,44 @@ impl State {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [State::New, State::Sent, State::Accepted, State::Settled, State::Rejected, State::NeedsReview]
             .into_iter()
             .find(|st| st.as_str() == s)
     }
 }
 
+/// Why the outbox could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
+    /// The database failed or is unreachable; worth retrying.
     #[error("outbox database: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// A stored row does not read back as a valid payment (IBAN, amount, date, ids).
     #[error("outbox row {end_to_end_id} is corrupt: {reason}")]
-    Corrupt { end_to_end_id: String, reason: String },
+    Corrupt {
+        /// The row's EndToEndId.
+        end_to_end_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No instruction with this EndToEndId.
     #[error("no instruction {0}")]
     NotFound(String),
 }
 
 /// Row kinds.
-pub const KIND_MILESTONE: &str = "milestone";
-pub const KIND_REPAYMENT: &str = "repayment";
+pub(crate) const KIND_MILESTONE: &str = "milestone";
+pub(crate) const KIND_REPAYMENT: &str = "repayment";
 
 /// A triggered milestone (or a scheduled repayment) to remember until its due date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watch {
+    /// Order id (decimal; a uint256 on chain); empty for a repayment.
     pub order_id: String,
+    /// Milestone index within the order (0 for a repayment).
     pub milestone: u64,
+    /// When it falls due, in chain time (unix seconds).
     pub due_date: u64,
     /// `Some` for a payables-finance repayment.
     pub financing_id: Option<String>,
@@ -200,26 +266,20 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Connect (e.g. `sqlite:///var/lib/tradechain/read.db?mode=rwc` or
-    /// `postgres://user@host/db`) and create the tables if they are missing.
+    /// Connect (e.g. `sqlite:///var/lib/tradechain/outbox.db?mode=rwc` or
+    /// `postgres://user@host/db`) and bring the schema up to date.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or was migrated by a newer release.
     pub async fn connect(url: &str) -> Result<Self, OutboxError> {
-        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-        let mut options = ConnectOptions::new(url);
-        // SQLite: write-ahead log for readers beside the worker, and a full sync on every
-        // commit, so a recorded instruction survives a power cut, not just a crash.
-        options.sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(std::time::Duration::from_secs(5))
-        });
-        let db = Database::connect(options).await?;
-        let schema = Schema::new(db.get_database_backend());
-        db.execute(schema.create_table_from_entity(instruction::Entity).if_not_exists()).await?;
-        db.execute(schema.create_table_from_entity(cursor::Entity).if_not_exists()).await?;
-        db.execute(schema.create_table_from_entity(watch::Entity).if_not_exists()).await?;
+        // A full sync on every commit: a recorded instruction survives a power cut, not just
+        // a crash.
+        let db = tradechain_store::connect(url, tradechain_store::Durability::Full, None).await?;
+        tradechain_store::migrate::<migration::Migrator>(&db).await?;
         Ok(Outbox { db })
     }
 
+    /// The database underneath, for maintenance (and tests that break it on purpose).
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
@@ -284,6 +344,7 @@ impl Outbox {
         Ok(inserted)
     }
 
+    /// The instruction with this EndToEndId, if recorded.
     pub async fn get(&self, e2e: &str) -> Result<Option<Instruction>, OutboxError> {
         Ok(instruction::Entity::find_by_id(e2e.to_string()).one(&self.db).await?)
     }
@@ -326,7 +387,8 @@ impl Outbox {
             .await?)
     }
 
-    pub async fn watch_done(&self, key: &str) -> Result<(), OutboxError> {
+    /// Mark a watch handled: it is never looked at again.
+    pub(crate) async fn watch_done(&self, key: &str) -> Result<(), OutboxError> {
         watch::ActiveModel { key: Set(key.to_string()), done: Set(true), ..Default::default() }
             .update(&self.db)
             .await?;
@@ -388,22 +450,29 @@ impl Outbox {
 /// Optional fields set with a transition.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
+    /// Count one more send to the bank (`send_count`).
     pub count_send: bool,
+    /// The bank's reference of the booking, to store.
     pub bank_reference: Option<String>,
+    /// A rejection reason code or why it needs review, to store.
     pub reason: Option<String>,
+    /// Hash of the confirmPayment / failPayment transaction, to store.
     pub chain_tx: Option<String>,
+    /// Stamp `chain_recorded_at`: the failure is on chain.
     pub chain_recorded: bool,
 }
 
 impl Instruction {
+    /// The row's state; `None` when the stored text is not one this version knows.
     pub fn state(&self) -> Option<State> {
         State::parse(&self.state)
     }
 
-    pub fn is_repayment(&self) -> bool {
+    pub(crate) fn is_repayment(&self) -> bool {
         self.kind == KIND_REPAYMENT
     }
 
+    /// The amount in minor units of its currency; an error when the row is corrupt.
     pub fn amount(&self) -> Result<Money, OutboxError> {
         let corrupt = |reason: String| OutboxError::Corrupt { end_to_end_id: self.end_to_end_id.clone(), reason };
         let currency = Currency::parse(&self.currency).map_err(|e| corrupt(e.to_string()))?;
@@ -412,7 +481,7 @@ impl Instruction {
     }
 
     /// The credit transfer this instruction sends.
-    pub fn credit_transfer(&self) -> Result<CreditTransfer, OutboxError> {
+    pub(crate) fn credit_transfer(&self) -> Result<CreditTransfer, OutboxError> {
         let corrupt = |reason: String| OutboxError::Corrupt { end_to_end_id: self.end_to_end_id.clone(), reason };
         let party = |name: &str, iban: &str, bic: &str| -> Result<Party, OutboxError> {
             Ok(Party {

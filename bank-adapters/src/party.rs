@@ -16,6 +16,7 @@ use tradechain_money::identifier::{Bic, Iban};
 pub struct Party {
     /// Account holder name (`Nm`, at most 140 characters).
     pub name: String,
+    /// The account (`Id/IBAN`, ISO 13616).
     pub iban: Iban,
     /// BIC of the bank holding the account (`FinInstnId/BICFI`).
     pub bic: Bic,
@@ -31,10 +32,12 @@ pub trait PartyDirectory: Send + Sync {
 /// A directory from configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StaticDirectory {
+    /// Account details by the member's chain address.
     pub parties: HashMap<Address, Party>,
 }
 
 impl StaticDirectory {
+    /// Add (or replace) the account of `address`.
     pub fn with(mut self, address: Address, party: Party) -> Self {
         self.parties.insert(address, party);
         self

@@ -3,20 +3,23 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::party::Party;
 use tradechain_money::identifier::EndToEndId;
 use tradechain_money::money::Money;
-use crate::party::Party;
 
 /// Longest unstructured remittance information (`RmtInf/Ustrd`, `Max140Text`).
-pub const MAX_REMITTANCE: usize = 140;
+pub(crate) const MAX_REMITTANCE: usize = 140;
 
 /// One credit transfer instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditTransfer {
     /// The idempotency key; travels unchanged to the bank and back.
     pub end_to_end_id: EndToEndId,
+    /// Who pays: the account debited (`Dbtr`, `DbtrAcct`, `DbtrAgt`).
     pub debtor: Party,
+    /// Who is paid: the account credited (`Cdtr`, `CdtrAcct`, `CdtrAgt`).
     pub creditor: Party,
+    /// The instructed amount (`InstdAmt`), in minor units of its ISO 4217 currency.
     pub amount: Money,
     /// Requested execution date (the milestone's due date, UTC).
     pub requested_execution_date: NaiveDate,
@@ -25,14 +28,14 @@ pub struct CreditTransfer {
 }
 
 /// The remittance text of a milestone payment, e.g. `tradechain order 12 milestone 1 attempt 1`.
-pub fn remittance(order_id: &str, milestone: u64, attempt: u32) -> String {
+pub(crate) fn remittance(order_id: &str, milestone: u64, attempt: u32) -> String {
     let text = format!("tradechain order {order_id} milestone {milestone} attempt {attempt}");
     text.chars().take(MAX_REMITTANCE).collect()
 }
 
 /// The remittance text of a payables-finance repayment, e.g.
 /// `tradechain financing 4 repayment order 12`.
-pub fn repayment_remittance(financing_id: &str, order_id: &str) -> String {
+pub(crate) fn repayment_remittance(financing_id: &str, order_id: &str) -> String {
     let text = format!("tradechain financing {financing_id} repayment order {order_id}");
     text.chars().take(MAX_REMITTANCE).collect()
 }
@@ -44,11 +47,23 @@ pub enum RailStatus {
     /// Received or technically accepted, outcome not known yet (RCVD, ACTC, PDNG).
     Pending,
     /// Accepted by the bank for execution (ACCP, ACSP).
-    Accepted { bank_reference: Option<String> },
+    Accepted {
+        /// The bank's own reference of the booking (`AcctSvcrRef`), when it gives one.
+        bank_reference: Option<String>,
+    },
     /// Settled: the debtor's account is debited (ACSC) or the creditor credited (ACCC).
-    Settled { bank_reference: Option<String> },
+    Settled {
+        /// The bank's own reference of the booking (`AcctSvcrRef`), when it gives one.
+        bank_reference: Option<String>,
+    },
     /// Refused (RJCT) with an ISO reason code such as AM04 (insufficient funds).
-    Rejected { reason: String, detail: Option<String> },
+    Rejected {
+        /// ISO 20022 external status reason code (`StsRsnInf/Rsn/Cd`, e.g. `AM04`; `NARR`
+        /// when the bank gave none).
+        reason: String,
+        /// The bank's free-text explanation (`StsRsnInf/AddtlInf`), if any.
+        detail: Option<String>,
+    },
 }
 
 impl RailStatus {
@@ -57,6 +72,8 @@ impl RailStatus {
         matches!(self, RailStatus::Accepted { .. } | RailStatus::Settled { .. })
     }
 
+    /// The bank's reference of a booked payment; `None` while pending, when rejected, or
+    /// when the bank gave none.
     pub fn bank_reference(&self) -> Option<&str> {
         match self {
             RailStatus::Accepted { bank_reference } | RailStatus::Settled { bank_reference } => {

@@ -24,7 +24,12 @@ pub enum RailError {
     /// The bank refused the request itself (4xx other than 404 on an enquiry): our message
     /// or credentials are wrong; a person must look.
     #[error("bank refused the request with HTTP {status}: {body}")]
-    Refused { status: u16, body: String },
+    Refused {
+        /// The HTTP status code the bank answered.
+        status: u16,
+        /// The start of the bank's answer body (at most 300 characters), for the log.
+        body: String,
+    },
     /// The answer is malformed, hostile, or does not match the instruction (wrong
     /// EndToEndId, amount mismatch, bad signature): a person must look.
     #[error("bank answer rejected: {0}")]
@@ -59,7 +64,7 @@ pub trait Rails: Send + Sync + 'static {
 }
 
 /// Largest answer body read from a bank (larger ones are refused as hostile).
-pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// The workspace's HTTP client (reqwest over rustls with the ring provider, which the
 /// database driver already brings), with a total timeout per request.

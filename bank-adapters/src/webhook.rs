@@ -18,9 +18,12 @@ use crate::iso20022::MessageError;
 use crate::payment::{CreditTransfer, RailStatus};
 use crate::rails::{RailError, Rails, http_client, read_body, status_error, transport_error};
 
+/// Header carrying `sha256=HEX(HMAC-SHA256(secret, timestamp + "." + body))`, both ways.
 pub const SIGNATURE_HEADER: &str = "x-tradechain-signature";
+/// Header carrying the signing time in unix seconds (part of what is signed).
 pub const TIMESTAMP_HEADER: &str = "x-tradechain-timestamp";
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// Header carrying the EndToEndId on a payment request, for the bank's deduplication.
+pub(crate) const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// HMAC-SHA256 signature header value over `timestamp.body`.
 pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
@@ -47,21 +50,30 @@ pub fn verify(secret: &[u8], timestamp: &str, body: &[u8], header: &str) -> bool
 /// An account in the webhook JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookAccount {
+    /// Account holder name (at most 140 characters).
     pub name: String,
+    /// IBAN (ISO 13616), electronic form without spaces.
     pub iban: String,
+    /// BIC (ISO 9362) of the bank holding the account, 8 or 11 characters.
     pub bic: String,
 }
 
 /// The payment a webhook bank receives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookPayment {
+    /// The idempotency key, also sent as `Idempotency-Key` (at most 35 characters).
     pub end_to_end_id: String,
+    /// The account debited.
     pub debtor: WebhookAccount,
+    /// The account credited.
     pub creditor: WebhookAccount,
     /// Decimal with exactly the currency's minor unit digits.
     pub amount: String,
+    /// ISO 4217 alphabetic code, e.g. `EUR`.
     pub currency: String,
+    /// `YYYY-MM-DD`: the milestone's due date (UTC).
     pub requested_execution_date: String,
+    /// Remittance information naming the order and milestone (at most 140 characters).
     pub remittance: String,
 }
 
@@ -87,13 +99,18 @@ impl From<&CreditTransfer> for WebhookPayment {
 /// What a webhook bank answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookStatus {
+    /// Must be the instruction's EndToEndId, or the answer is refused.
     pub end_to_end_id: String,
     /// `pending`, `accepted`, `settled` or `rejected`.
     pub status: String,
+    /// Must echo the instructed amount exactly (same decimal text).
     pub amount: String,
+    /// Must echo the instructed ISO 4217 code.
     pub currency: String,
+    /// The bank's own reference of the booking, if it gives one.
     #[serde(default)]
     pub bank_reference: Option<String>,
+    /// For `rejected`: an ISO 20022 reason code such as `AM04` (`NARR` when absent).
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -107,6 +124,8 @@ pub struct WebhookRails {
 }
 
 impl WebhookRails {
+    /// `base_url` without a trailing slash; `secret` is the shared HMAC key (at least 16
+    /// bytes); every request gives up after `timeout` (a status enquiry follows).
     pub fn new(base_url: impl Into<String>, secret: impl Into<Vec<u8>>, timeout: Duration) -> Result<Self, RailError> {
         let base_url = base_url.into().trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {

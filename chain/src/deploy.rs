@@ -20,7 +20,10 @@ use crate::{Chain, ChainError};
 ///
 /// # Errors
 /// When the network does not answer.
-pub async fn missing_contracts(rpc: &RpcClient, suite: &SuiteAddresses) -> Result<Vec<(&'static str, Address)>, RpcError> {
+pub async fn missing_contracts(
+    rpc: &RpcClient,
+    suite: &SuiteAddresses,
+) -> Result<Vec<(&'static str, Address)>, RpcError> {
     let mut missing = Vec::new();
     for (name, a) in [
         ("Consortium", suite.consortium),
@@ -104,9 +107,10 @@ pub enum DeployError {
 /// See [`DeployError`].
 pub async fn deploy(url: &str, operator: &PrivateKeySigner) -> Result<Deployment, DeployError> {
     let net = |error: ChainError| DeployError::Network { url: url.to_string(), error };
-    let chain = RemoteChain::connect(RemoteSettings { poll_interval: Duration::from_millis(50), ..RemoteSettings::new(url) })
-        .await
-        .map_err(net)?;
+    let chain =
+        RemoteChain::connect(RemoteSettings { poll_interval: Duration::from_millis(50), ..RemoteSettings::new(url) })
+            .await
+            .map_err(net)?;
     let rpc = chain.rpc();
     let address = operator.address();
     let suite = SuiteAddresses::for_operator(address);

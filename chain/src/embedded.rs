@@ -49,7 +49,11 @@ fn store_err(e: impl std::fmt::Display) -> ChainError {
 }
 
 /// The logs of block `number` that `keep` selects, with the block's timestamp.
-fn logs_of(node: &Node, number: u64, keep: impl Fn(&alloy::primitives::Log) -> bool) -> Result<Option<BlockLogs>, ChainError> {
+fn logs_of(
+    node: &Node,
+    number: u64,
+    keep: impl Fn(&alloy::primitives::Log) -> bool,
+) -> Result<Option<BlockLogs>, ChainError> {
     let store = node.store();
     let Some(block) = store.block(number).map_err(store_err)? else { return Ok(None) };
     let mut logs = Vec::new();
@@ -57,7 +61,12 @@ fn logs_of(node: &Node, number: u64, keep: impl Fn(&alloy::primitives::Log) -> b
         for r in store.block_receipts(number).map_err(store_err)? {
             for (i, log) in r.logs.into_iter().enumerate() {
                 if keep(&log) {
-                    logs.push(BlockLog { block: number, tx_hash: r.tx_hash, log_index: r.first_log_index + i as u64, log });
+                    logs.push(BlockLog {
+                        block: number,
+                        tx_hash: r.tx_hash,
+                        log_index: r.first_log_index + i as u64,
+                        log,
+                    });
                 }
             }
         }

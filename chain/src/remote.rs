@@ -211,7 +211,10 @@ impl Chain for RemoteChain {
                 return Ok(Fees::Eip1559 { max_fee_per_gas: 0, max_priority_fee_per_gas: 0 });
             }
             let tip = self.rpc.max_priority_fee().await.unwrap_or(1_000_000_000);
-            Ok(Fees::Eip1559 { max_fee_per_gas: base.saturating_mul(2).saturating_add(tip), max_priority_fee_per_gas: tip })
+            Ok(Fees::Eip1559 {
+                max_fee_per_gas: base.saturating_mul(2).saturating_add(tip),
+                max_priority_fee_per_gas: tip,
+            })
         })
     }
 

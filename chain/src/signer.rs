@@ -126,7 +126,8 @@ impl Custodian {
             #[serde(default)]
             error: ErrorInner,
         }
-        let http = crate::http::client(std::time::Duration::from_secs(90)).map_err(|e| SendError::Node(e.to_string()))?;
+        let http =
+            crate::http::client(std::time::Duration::from_secs(90)).map_err(|e| SendError::Node(e.to_string()))?;
         let body = serde_json::json!({ "to": to, "data": input });
         let resp = http
             .post(format!("{}/v1/transactions", self.api.trim_end_matches('/')))

@@ -81,7 +81,12 @@ impl Sender {
     /// [`ChainError::Rejected`] with [`crate::Rejection::Reverted`] when the simulation
     /// reverts (nothing was sent), with the node's refusal otherwise; a nonce conflict only
     /// after [`MAX_ATTEMPTS`] sends.
-    pub async fn submit(&self, chain: &dyn Chain, signer: &PrivateKeySigner, tx: &TxRequest) -> Result<B256, ChainError> {
+    pub async fn submit(
+        &self,
+        chain: &dyn Chain,
+        signer: &PrivateKeySigner,
+        tx: &TxRequest,
+    ) -> Result<B256, ChainError> {
         let from = signer.address();
         let lock = self.lock(from);
         let mut attempt = 0;
@@ -110,7 +115,12 @@ impl Sender {
     /// # Errors
     /// As [`Sender::submit`]; [`ChainError::Timeout`] when no receipt came in
     /// [`RECEIPT_TIMEOUT`].
-    pub async fn send(&self, chain: &dyn Chain, signer: &PrivateKeySigner, tx: &TxRequest) -> Result<Receipt, ChainError> {
+    pub async fn send(
+        &self,
+        chain: &dyn Chain,
+        signer: &PrivateKeySigner,
+        tx: &TxRequest,
+    ) -> Result<Receipt, ChainError> {
         let hash = self.submit(chain, signer, tx).await?;
         wait_receipt(chain, hash, RECEIPT_TIMEOUT).await
     }

@@ -13,11 +13,11 @@ fn main() {
 
     let id = c
         .propose(terms(c.now), vec![share(3_000, bit(BL), 0), share(7_000, bit(INSPECTION) | bit(INVOICE), 60)])
-        .unwrap();
+        .expect("propose");
     step(&mut c, "propose (2 milestones)");
-    c.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).unwrap();
+    c.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).expect("accept");
     step(&mut c, "accept");
-    c.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id) }).unwrap();
+    c.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id) }).expect("commit");
     step(&mut c, "commit (payment undertaking)");
     let fin = c.suite.receivables;
     c.exec(
@@ -32,31 +32,32 @@ fn main() {
             near: Receivables::NearKeys { key: h("near"), amount: h("amount"), date: h("date"), buyer: h("buyer") },
         },
     )
-    .unwrap();
+    .expect("offer");
     step(&mut c, "offer receivable finance (2 fingerprints)");
-    c.exec(addr("seller"), fin, Receivables::acceptCall { financingId: u(1) }).unwrap();
+    c.exec(addr("seller"), fin, Receivables::acceptCall { financingId: u(1) }).expect("accept financing");
     step(&mut c, "accept financing (assign proceeds)");
     c.exec(
         addr("seller"),
         to,
         TradeOrders::submitDocumentCall { orderId: u(id), docType: BL, hash: h("bl"), uri: "doc://bl".into() },
     )
-    .unwrap();
+    .expect("submit bill of lading");
     step(&mut c, "submit bill of lading");
     c.exec(addr("carrier"), to, TradeOrders::attestDocumentCall { orderId: u(id), docType: BL, hash: h("bl") })
-        .unwrap();
+        .expect("attest bill of lading");
     step(&mut c, "attest bill of lading");
-    c.exec(addr("buyer_bank"), to, TradeOrders::acceptDocumentCall { orderId: u(id), docType: BL }).unwrap();
+    c.exec(addr("buyer_bank"), to, TradeOrders::acceptDocumentCall { orderId: u(id), docType: BL })
+        .expect("accept document");
     step(&mut c, "accept document (triggers milestone)");
-    c.release(id, 0).unwrap();
+    c.release(id, 0).expect("release milestone 0");
     step(&mut c, "release payment (PaymentDue)");
-    c.confirm("buyer_bank", id, 0).unwrap();
+    c.confirm("buyer_bank", id, 0).expect("confirm milestone 0");
     step(&mut c, "confirm payment");
     c.present(id, INVOICE);
     c.present(id, INSPECTION);
     c.advance_days(60);
-    c.release(id, 1).unwrap();
-    c.confirm("buyer_bank", id, 1).unwrap();
+    c.release(id, 1).expect("release milestone 1");
+    c.confirm("buyer_bank", id, 1).expect("confirm milestone 1");
     step(&mut c, "confirm payment (completes order, settles financing)");
 
     println!("{:<55} {:>10}", "step", "gas");

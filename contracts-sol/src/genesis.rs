@@ -11,7 +11,9 @@ use crate::{Consents, Consortium, Receivables, TradeOrders};
 /// One call the operator makes at genesis: a contract creation (`to == None`) or a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenesisCall {
+    /// The contract called; `None` creates a contract at the operator's next CREATE address.
     pub to: Option<Address>,
+    /// Calldata, or for a creation the bytecode followed by the ABI-encoded constructor arguments.
     pub input: Bytes,
 }
 
@@ -19,13 +21,18 @@ pub struct GenesisCall {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SuiteAddresses {
+    /// `Consortium` (nonce 0): membership and roles.
     pub consortium: Address,
+    /// `TradeOrders` (nonce 1): orders, milestones, documents and payments.
     pub trade_orders: Address,
+    /// `Receivables` (nonce 2): financing and the double-financing registry.
     pub receivables: Address,
+    /// `Consents` (nonce 3): firms' consents to financiers' verification requests.
     pub consents: Address,
 }
 
 impl SuiteAddresses {
+    /// The addresses [`plan`] deploys to when `operator` sends it from nonce 0.
     pub fn for_operator(operator: Address) -> Self {
         Self {
             consortium: operator.create(0),

@@ -23,6 +23,8 @@ mod terms;
 
 pub use terms::{DocType, FinancingState, MilestoneState, OrderState, role};
 
+// Each binding allows `missing_docs`: it is generated from an ABI artifact, which carries no
+// doc comments; the documentation lives in the Solidity sources in `contracts/`.
 alloy::sol!(
     #[allow(missing_docs)]
     #[derive(Debug, PartialEq, Eq)]
@@ -70,9 +72,13 @@ alloy::sol!(
 
 /// The artifact JSON of each deployable contract, as committed (ABI and bytecode).
 pub mod artifacts {
+    /// `Consortium`: membership, roles and suspension.
     pub const CONSORTIUM: &str = include_str!("../artifacts/Consortium.json");
+    /// `TradeOrders`: orders, milestones, documents and payment release.
     pub const TRADE_ORDERS: &str = include_str!("../artifacts/TradeOrders.json");
+    /// `Receivables`: receivables and payables finance, and the fingerprint registry.
     pub const RECEIVABLES: &str = include_str!("../artifacts/Receivables.json");
+    /// `Consents`: a firm's grants, declines and revocations of financiers' access.
     pub const CONSENTS: &str = include_str!("../artifacts/Consents.json");
     /// Every custom error any contract of the suite can raise.
     pub const ERRORS: &str = include_str!("../artifacts/TradechainErrors.json");

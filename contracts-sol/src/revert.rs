@@ -16,6 +16,7 @@ pub struct Revert {
     pub code: String,
     /// The error with its named arguments, e.g. `NotOrderBuyer(caller: 0x…)`.
     pub message: String,
+    /// The decoded arguments, in the error's declaration order.
     pub args: Vec<DynSolValue>,
 }
 
@@ -75,7 +76,7 @@ fn render(value: &DynSolValue) -> String {
         DynSolValue::FixedBytes(word, size) => {
             let bytes = &word[..*size];
             // Currency codes and Incoterms are bytes3 of ASCII letters: show them as text.
-            if *size == 3 && bytes.iter().all(|b| b.is_ascii_alphanumeric()) {
+            if *size == 3 && bytes.iter().all(u8::is_ascii_alphanumeric) {
                 String::from_utf8_lossy(bytes).into_owned()
             } else {
                 format!("0x{}", alloy::hex::encode(bytes))

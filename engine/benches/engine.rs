@@ -107,7 +107,7 @@ fn main() {
     let keys: Vec<PrivateKeySigner> = (0..SENDERS).map(|_| PrivateKeySigner::random()).collect();
     eprintln!("signing {n} transactions from {SENDERS} senders ...");
     let raws = workload(n, counter, &keys);
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
 
     // (a) Full path.
     let start = Instant::now();
@@ -181,7 +181,7 @@ fn main() {
         Node::open(NodeConfig { data_dir: tmp.path().join("exec"), ..config.clone() }, Vec::new()).expect("node");
     exec_node.submit_raw(&sign(&deployer, 0, None, counter_bytecode(), 1_000_000)).expect("deploy");
     exec_node.seal_next(false, None).expect("seal deploy");
-    let mut state = exec_node.with_state(|s| s.clone());
+    let mut state = exec_node.with_state(Clone::clone);
     let genesis_like = exec_node.head();
     drop(exec_node);
     let pre: Vec<Arc<PendingTx>> = pre.into_iter().map(Arc::new).collect();

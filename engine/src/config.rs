@@ -17,9 +17,9 @@ use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
 /// Default chain id of a tradechain network.
-pub const DEFAULT_CHAIN_ID: u64 = 7431;
+pub(crate) const DEFAULT_CHAIN_ID: u64 = 7431;
 /// Insecure dev sealer key (well known; never use outside dev mode).
-pub const DEV_SEALER_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+pub(crate) const DEV_SEALER_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 /// Insecure dev operator key: the first account of the well-known "test test ... junk" mnemonic
 /// (0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266).
 pub const DEV_OPERATOR_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -27,12 +27,26 @@ pub const DEV_OPERATOR_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cb
 /// Errors while loading settings or keys.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The settings file or a `TRADECHAIN_*` variable could not be read or parsed.
     #[error("cannot read settings: {0}")]
     Load(#[from] config::ConfigError),
+    /// A configured or stored private key is not a valid secp256k1 key in hex.
     #[error("invalid key in {path}: {reason}")]
-    Key { path: String, reason: String },
+    Key {
+        /// The key file, or the setting the key came from.
+        path: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// A key file could not be read or created.
     #[error("key file {path}: {source}")]
-    KeyFile { path: String, source: std::io::Error },
+    KeyFile {
+        /// The key file.
+        path: String,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// Settings that do not hang together (e.g. a block gas limit below 21000).
     #[error("invalid setting: {0}")]
     Invalid(String),
 }
@@ -120,7 +134,7 @@ impl NodeConfig {
     }
 
     /// Check the settings hang together.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.block_gas_limit < 21_000 {
             return Err(ConfigError::Invalid("block_gas_limit must be at least 21000".into()));
         }

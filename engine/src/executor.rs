@@ -1,4 +1,4 @@
-//! revm execution: whole blocks against an [`Overlay`] of the committed state, and read-only
+//! revm execution: whole blocks against an overlay of the committed state, and read-only
 //! calls (eth_call / eth_estimateGas).
 //!
 //! Every block environment field is set explicitly (number, timestamp, gas limit, basefee 0,
@@ -13,17 +13,22 @@ use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransa
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
 
-use crate::block::StoredReceipt;
+use crate::receipt::StoredReceipt;
 use crate::state::{Overlay, StateDiff, WorldState};
 use crate::transaction::PendingTx;
 
 /// The block a transaction executes in.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockParams {
+    /// EIP-155 chain id (the CHAINID opcode; transactions must match it).
     pub chain_id: u64,
+    /// Height of the block (the NUMBER opcode).
     pub number: u64,
+    /// Block time in unix seconds (the TIMESTAMP opcode): the clock for payment terms.
     pub timestamp: u64,
+    /// Block gas limit; also the per-transaction gas cap.
     pub gas_limit: u64,
+    /// The sealer's address (the COINBASE opcode).
     pub beneficiary: Address,
 }
 
@@ -52,10 +57,13 @@ fn block_env(p: &BlockParams) -> BlockEnv {
 pub struct ExecutedBlock {
     /// Transactions that made it into the block, with their receipts (same order).
     pub included: Vec<Arc<PendingTx>>,
+    /// One receipt per included transaction, reverted ones too.
     pub receipts: Vec<StoredReceipt>,
     /// Transactions that are invalid in this state (e.g. wrong nonce); they are dropped.
     pub rejected: Vec<(B256, String)>,
+    /// Gas the included transactions used together.
     pub gas_used: u64,
+    /// The block's state changes, not yet applied to the base state.
     pub diff: StateDiff,
 }
 
@@ -136,7 +144,7 @@ fn describe_error<DB: std::fmt::Debug>(e: &EVMError<DB, InvalidTransaction>) -> 
 }
 
 /// Execute one system transaction (genesis) and keep its changes in `overlay`.
-pub fn execute_system(
+pub(crate) fn execute_system(
     overlay: &mut Overlay<'_>,
     params: &BlockParams,
     tx: TxEnv,
@@ -149,23 +157,46 @@ pub fn execute_system(
 /// A read-only call request (eth_call / eth_estimateGas).
 #[derive(Debug, Clone, Default)]
 pub struct CallRequest {
+    /// The caller (`msg.sender`); needs no balance or key.
     pub from: Address,
+    /// The called contract; `None` simulates a creation with `input` as init code.
     pub to: Option<Address>,
+    /// Gas limit, capped at the block gas limit; `None` means the block gas limit.
     pub gas: Option<u64>,
+    /// Wei sent with the call.
     pub value: U256,
+    /// Calldata.
     pub input: Bytes,
 }
 
 /// What a read-only call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallOutcome {
-    Success { output: Bytes, gas_used: u64 },
-    Revert { data: Bytes, gas_used: u64 },
-    Halt { reason: String, gas_used: u64 },
+    /// The call returned normally.
+    Success {
+        /// Return data (for a creation, the deployed code).
+        output: Bytes,
+        /// Gas the call used.
+        gas_used: u64,
+    },
+    /// The call reverted; a contract's custom error is decoded from `data`.
+    Revert {
+        /// Revert data: a custom error, `Error(string)`, a panic, or empty.
+        data: Bytes,
+        /// Gas the call used.
+        gas_used: u64,
+    },
+    /// The EVM stopped the call (out of gas, invalid opcode, stack overflow, ...).
+    Halt {
+        /// revm's halt reason, as debug text.
+        reason: String,
+        /// Gas the call used.
+        gas_used: u64,
+    },
 }
 
 /// Execute a call against `base` without keeping any change. Nonce checks are off for calls.
-pub fn call(base: &WorldState, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, String> {
+pub(crate) fn call(base: &WorldState, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, String> {
     let mut overlay = Overlay::new(base);
     let mut cfg = cfg(params);
     cfg.disable_nonce_check = true;
@@ -190,7 +221,7 @@ pub fn call(base: &WorldState, params: &BlockParams, req: &CallRequest) -> Resul
 }
 
 /// Smallest gas limit with which the call succeeds (binary search), or the failing outcome.
-pub fn estimate_gas(
+pub(crate) fn estimate_gas(
     base: &WorldState,
     params: &BlockParams,
     req: &CallRequest,

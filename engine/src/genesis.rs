@@ -3,7 +3,7 @@
 //! from nonce 0 upward, without signatures and at gas price 0.
 //!
 //! The spec is stored with block 0 so `verify` replays it without any settings. Block 0's
-//! `transactions_root` is [`GenesisSpec::digest`], so the genesis block hash covers the spec.
+//! `transactions_root` is `GenesisSpec::digest`, so the genesis block hash covers the spec.
 //! Genesis calls produce no receipts.
 
 use alloy::primitives::{Address, B256, Bytes, TxKind, keccak256};
@@ -18,18 +18,26 @@ use crate::state::{Overlay, StateDiff, WorldState};
 /// One genesis step: create (`to = None`) or call a contract as the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisCall {
+    /// The contract called; `None` creates one at the operator's next CREATE address.
     pub to: Option<Address>,
+    /// Calldata, or for a creation the init code with its constructor arguments.
     pub input: Bytes,
 }
 
 /// Everything block 0 is made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisSpec {
+    /// EIP-155 chain id of the network.
     pub chain_id: u64,
+    /// Who the genesis calls run as, from nonce 0.
     pub operator: Address,
+    /// The only key allowed to seal this chain's blocks.
     pub sealer: Address,
+    /// Block 0's timestamp, unix seconds.
     pub timestamp: u64,
+    /// Block gas limit, also each genesis call's gas limit.
     pub gas_limit: u64,
+    /// The deployment plan, executed in order.
     pub calls: Vec<GenesisCall>,
 }
 
@@ -37,13 +45,15 @@ pub struct GenesisSpec {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("genesis call {index} failed: {reason}")]
 pub struct GenesisError {
+    /// Position of the failing call in the plan (0-based, = the operator's nonce).
     pub index: usize,
+    /// Revert data, halt reason or EVM error, as text.
     pub reason: String,
 }
 
 impl GenesisSpec {
     /// keccak256 over the spec's canonical encoding.
-    pub fn digest(&self) -> B256 {
+    pub(crate) fn digest(&self) -> B256 {
         let mut b = Vec::new();
         b.extend_from_slice(b"tradechain/genesis/v1");
         b.extend_from_slice(&self.chain_id.to_be_bytes());
@@ -66,7 +76,7 @@ impl GenesisSpec {
     }
 
     /// Execute the genesis calls on an empty state: block 0's header (unsigned) and state diff.
-    pub fn build(&self) -> Result<(Header, StateDiff), GenesisError> {
+    pub(crate) fn build(&self) -> Result<(Header, StateDiff), GenesisError> {
         let empty = WorldState::default();
         let mut overlay = Overlay::new(&empty);
         let params = BlockParams {

@@ -1,10 +1,11 @@
 //! tradechain-engine: the chain tradechain runs on by default, embedded in its own process.
 //!
 //! What it does: admits signed Ethereum transactions (EIP-1559, EIP-2930 and legacy; chain id
-//! checked; sender recovered with k256 through alloy) into a per-sender, nonce-ordered
-//! [`mempool::Mempool`]; seals blocks ([`block::SealedBlock`]) that are hash-linked to their
-//! parent, carry transactions/receipts roots and a state commitment, and are signed by the node's
-//! sealing key; executes them in revm ([`executor`]) against a persistent world state
+//! checked; sender recovered with libsecp256k1, the EVM's own ecrecover linked by revm, while k256
+//! through alloy signs) into a per-sender, nonce-ordered mempool; seals blocks
+//! ([`block::SealedBlock`]) that are hash-linked to their parent, carry transactions/receipts roots
+//! ([`receipt::StoredReceipt`]) and a state commitment, and are signed by the node's sealing key;
+//! executes them in revm ([`executor`]) against a persistent world state
 //! ([`state::WorldState`]); commits every sealed block in one durable redb write transaction
 //! ([`store::Store`]); and serves the standard Ethereum JSON-RPC over HTTP ([`rpc::router`]).
 //! [`verify::verify`] replays a data directory from genesis and names the first block that does
@@ -46,9 +47,10 @@ pub mod block;
 pub mod config;
 pub mod executor;
 pub mod genesis;
-pub mod mempool;
+mod mempool;
 pub mod node;
-pub mod producer;
+mod producer;
+pub mod receipt;
 pub mod rpc;
 pub mod state;
 pub mod store;

@@ -19,7 +19,7 @@ struct Entry {
 
 /// The transaction pool.
 #[derive(Debug, Default)]
-pub struct Mempool {
+pub(crate) struct Mempool {
     by_sender: HashMap<Address, BTreeMap<u64, Entry>>,
     by_hash: HashMap<B256, (Address, u64)>,
     next_seq: u64,
@@ -28,30 +28,30 @@ pub struct Mempool {
 }
 
 impl Mempool {
-    pub fn new(max_txs: usize, max_nonce_gap: u64) -> Self {
+    /// An empty pool holding at most `max_txs`, each at most `max_nonce_gap` ahead of its
+    /// sender's next nonce.
+    pub(crate) fn new(max_txs: usize, max_nonce_gap: u64) -> Self {
         Self { max_txs, max_nonce_gap, ..Default::default() }
     }
 
-    pub fn len(&self) -> usize {
+    /// Number of waiting transactions.
+    pub(crate) fn len(&self) -> usize {
         self.by_hash.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
-    }
-
-    pub fn contains(&self, hash: &B256) -> bool {
+    /// Whether the transaction `hash` is waiting here.
+    pub(crate) fn contains(&self, hash: &B256) -> bool {
         self.by_hash.contains_key(hash)
     }
 
     /// A pending transaction by hash.
-    pub fn get(&self, hash: &B256) -> Option<Arc<PendingTx>> {
+    pub(crate) fn get(&self, hash: &B256) -> Option<Arc<PendingTx>> {
         let (sender, nonce) = self.by_hash.get(hash)?;
         self.by_sender.get(sender)?.get(nonce).map(|e| e.tx.clone())
     }
 
     /// Admit `tx`, whose sender's next nonce in the committed state is `state_nonce`.
-    pub fn insert(&mut self, tx: Arc<PendingTx>, state_nonce: u64) -> Result<(), TxRejection> {
+    pub(crate) fn insert(&mut self, tx: Arc<PendingTx>, state_nonce: u64) -> Result<(), TxRejection> {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(TxRejection::AlreadyKnown);
         }
@@ -81,7 +81,7 @@ impl Mempool {
     }
 
     /// The next nonce for `sender` counting its contiguous pending transactions.
-    pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
+    pub(crate) fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
         let mut next = state_nonce;
         if let Some(queue) = self.by_sender.get(sender) {
             for n in queue.range(state_nonce..).map(|(n, _)| *n) {
@@ -96,7 +96,7 @@ impl Mempool {
 
     /// Up to `max` executable transactions: each sender's run of consecutive nonces starting at
     /// its state nonce, interleaved across senders in arrival order.
-    pub fn select(&self, max: usize, state_nonce: impl Fn(&Address) -> u64) -> Vec<Arc<PendingTx>> {
+    pub(crate) fn select(&self, max: usize, state_nonce: impl Fn(&Address) -> u64) -> Vec<Arc<PendingTx>> {
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
             let n = state_nonce(sender);
@@ -119,7 +119,7 @@ impl Mempool {
     }
 
     /// Remove transactions by hash (sealed, or found invalid).
-    pub fn remove(&mut self, hashes: impl IntoIterator<Item = B256>) {
+    pub(crate) fn remove(&mut self, hashes: impl IntoIterator<Item = B256>) {
         for hash in hashes {
             if let Some((sender, nonce)) = self.by_hash.remove(&hash)
                 && let Some(queue) = self.by_sender.get_mut(&sender)
@@ -133,7 +133,7 @@ impl Mempool {
     }
 
     /// Drop transactions whose nonce is below their sender's state nonce (they can never run).
-    pub fn prune(&mut self, state_nonce: impl Fn(&Address) -> u64) {
+    pub(crate) fn prune(&mut self, state_nonce: impl Fn(&Address) -> u64) {
         let mut stale = Vec::new();
         for (sender, queue) in &self.by_sender {
             let n = state_nonce(sender);
@@ -143,7 +143,7 @@ impl Mempool {
     }
 
     /// Forget everything (dev-mode revert).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.by_sender.clear();
         self.by_hash.clear();
     }

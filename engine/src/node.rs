@@ -1,12 +1,12 @@
 //! The running chain: state, pool, store, sealing, and the in-process API other crates use.
 //!
-//! Concurrency: the committed state and head sit behind one `RwLock` ([`Chain`]); block
+//! Concurrency: the committed state and head sit behind one `RwLock` (`Chain`); block
 //! production (one at a time, under the seal lock) executes against a read guard, commits the
 //! block to the store, then takes the write lock only to apply the diff. Lock order is always
 //! chain → pool. All methods are blocking; async callers use `spawn_blocking`.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256, Bytes};
@@ -18,6 +18,7 @@ use crate::config::{ConfigError, NodeConfig};
 use crate::executor::{self, BlockParams, CallOutcome, CallRequest, ExecutedBlock};
 use crate::genesis::{GenesisCall, GenesisError, GenesisSpec};
 use crate::mempool::Mempool;
+use crate::receipt::StoredReceipt;
 use crate::state::WorldState;
 use crate::store::{BlockWrite, Store, StoreError};
 use crate::transaction::{self, Limits, PendingTx, TxRejection};
@@ -25,27 +26,35 @@ use crate::transaction::{self, Limits, PendingTx, TxRejection};
 /// Node failures (start-up, storage, sealing, dev methods).
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// Settings or keys could not be loaded.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The data directory could not be read or written.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A genesis call failed on first start; nothing was written.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
+    /// A block could not be signed.
     #[error("sealing: {0}")]
     Seal(#[from] SealError),
+    /// The data directory holds a chain with another chain id or sealer than configured.
     #[error("data directory belongs to another chain: {0}")]
     ChainMismatch(String),
+    /// A request the node refuses (a dev method outside dev mode, a timestamp in the past) or
+    /// an inconsistent store.
     #[error("{0}")]
     Invalid(String),
+    /// Dev-mode revert could not rebuild the state by replaying the chain.
     #[error("replay failed: {0}")]
     Replay(String),
 }
 
 /// Committed state and the head block, always consistent with each other.
 #[derive(Debug)]
-pub struct Chain {
-    pub state: WorldState,
-    pub head: Arc<SealedBlock>,
+struct Chain {
+    state: WorldState,
+    head: Arc<SealedBlock>,
 }
 
 #[derive(Debug, Default)]
@@ -59,7 +68,9 @@ struct DevClock {
 /// What one sealing round did.
 #[derive(Debug, Clone)]
 pub struct SealOutcome {
+    /// The block, durably committed.
     pub block: Arc<SealedBlock>,
+    /// Transactions dropped as invalid in this state (hash, reason); they are out of the pool.
     pub rejected: Vec<(B256, String)>,
 }
 
@@ -90,13 +101,13 @@ impl std::fmt::Debug for Node {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(|e| e.into_inner())
+    m.read().unwrap_or_else(PoisonError::into_inner)
 }
 fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(|e| e.into_inner())
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Wall-clock unix seconds.
@@ -180,12 +191,9 @@ impl Node {
         })
     }
 
+    /// The settings the node was opened with.
     pub fn config(&self) -> &NodeConfig {
         &self.inner.config
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
     }
 
     /// The durable store (blocks, transactions, receipts by hash or number).
@@ -194,7 +202,7 @@ impl Node {
     }
 
     /// The sealing key's address.
-    pub fn sealer(&self) -> Address {
+    pub(crate) fn sealer(&self) -> Address {
         self.inner.sealer.address()
     }
 
@@ -221,7 +229,7 @@ impl Node {
     }
 
     /// A transaction still waiting in the pool.
-    pub fn pending_transaction(&self, hash: &B256) -> Option<Arc<PendingTx>> {
+    pub(crate) fn pending_transaction(&self, hash: &B256) -> Option<Arc<PendingTx>> {
         lock(&self.inner.pool).get(hash)
     }
 
@@ -374,7 +382,7 @@ impl Node {
     }
 
     /// eth_estimateGas against the latest state.
-    pub fn estimate_gas(&self, req: &CallRequest) -> Result<Result<u64, CallOutcome>, String> {
+    pub(crate) fn estimate_gas(&self, req: &CallRequest) -> Result<Result<u64, CallOutcome>, String> {
         let params = self.next_block_params();
         executor::estimate_gas(&read(&self.inner.chain).state, &params, req)
     }
@@ -398,7 +406,7 @@ impl Node {
     }
 
     /// Fix the next block's timestamp (not before the head's).
-    pub fn set_next_timestamp(&self, timestamp: u64) -> Result<(), NodeError> {
+    pub(crate) fn set_next_timestamp(&self, timestamp: u64) -> Result<(), NodeError> {
         self.dev_only()?;
         let head = self.head().header.timestamp;
         if timestamp < head {
@@ -421,7 +429,7 @@ impl Node {
     }
 
     /// Remember the current head; returns the snapshot id.
-    pub fn snapshot(&self) -> Result<u64, NodeError> {
+    pub(crate) fn snapshot(&self) -> Result<u64, NodeError> {
         self.dev_only()?;
         let head = self.head().header.number;
         let mut dev = lock(&self.inner.dev);
@@ -433,7 +441,7 @@ impl Node {
 
     /// Go back to a snapshot: later blocks are deleted, the state rebuilt by replay, the pool
     /// emptied. The snapshot and later ones are used up. `false` if the id is unknown.
-    pub fn revert(&self, id: u64) -> Result<bool, NodeError> {
+    pub(crate) fn revert(&self, id: u64) -> Result<bool, NodeError> {
         self.dev_only()?;
         let target = {
             let mut dev = lock(&self.inner.dev);
@@ -456,7 +464,7 @@ impl Node {
     }
 
     /// Raw transaction bytes and the stored receipt, for a sealed transaction.
-    pub fn sealed_transaction(&self, hash: &B256) -> Result<Option<(Bytes, crate::block::StoredReceipt)>, StoreError> {
+    pub(crate) fn sealed_transaction(&self, hash: &B256) -> Result<Option<(Bytes, StoredReceipt)>, StoreError> {
         let Some(raw) = self.inner.store.transaction(hash)? else { return Ok(None) };
         Ok(self.inner.store.receipt(hash)?.map(|r| (raw, r)))
     }

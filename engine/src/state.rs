@@ -4,7 +4,7 @@
 //! through to the store one block diff at a time; it is loaded from the store at start-up.
 //!
 //! State commitment: instead of a Merkle-Patricia state root, each block carries
-//! `state_root = keccak256(parent.state_root ‖ diff.digest())`, where [`StateDiff::digest`] is a
+//! `state_root = keccak256(parent.state_root ‖ diff.digest())`, where `StateDiff::digest` is a
 //! keccak256 over the block's state changes in a canonical (sorted) encoding. It is
 //! deterministic, so `verify` recomputes it on replay, and it chains every block's changes;
 //! `verify` also compares the final replayed state with the stored state entry by entry.
@@ -19,14 +19,14 @@ use revm::state::{Account, AccountInfo};
 use revm::{Database, DatabaseCommit, DatabaseRef};
 
 /// How many recent block hashes BLOCKHASH can see.
-pub const BLOCK_HASH_WINDOW: u64 = 256;
+pub(crate) const BLOCK_HASH_WINDOW: u64 = 256;
 
 /// An account as stored: nonce, balance and code hash (code lives in [`WorldState::code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AccountState {
-    pub nonce: u64,
-    pub balance: U256,
-    pub code_hash: B256,
+pub(crate) struct AccountState {
+    pub(crate) nonce: u64,
+    pub(crate) balance: U256,
+    pub(crate) code_hash: B256,
 }
 
 impl AccountState {
@@ -35,7 +35,7 @@ impl AccountState {
     }
 
     /// Fixed 72-byte encoding: nonce (8, BE) ‖ balance (32, BE) ‖ code hash (32).
-    pub fn encode(&self) -> [u8; 72] {
+    pub(crate) fn encode(&self) -> [u8; 72] {
         let mut out = [0u8; 72];
         out[..8].copy_from_slice(&self.nonce.to_be_bytes());
         out[8..40].copy_from_slice(&self.balance.to_be_bytes::<32>());
@@ -44,7 +44,7 @@ impl AccountState {
     }
 
     /// Inverse of [`AccountState::encode`]; `None` if the length is wrong.
-    pub fn decode(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != 72 {
             return None;
         }
@@ -58,11 +58,11 @@ impl AccountState {
 /// The complete world state, in memory.
 #[derive(Debug, Default, Clone)]
 pub struct WorldState {
-    pub accounts: HashMap<Address, AccountState>,
-    pub code: HashMap<B256, Bytecode>,
-    pub storage: HashMap<Address, HashMap<U256, U256>>,
+    pub(crate) accounts: HashMap<Address, AccountState>,
+    pub(crate) code: HashMap<B256, Bytecode>,
+    pub(crate) storage: HashMap<Address, HashMap<U256, U256>>,
     /// Hashes of the last [`BLOCK_HASH_WINDOW`] blocks, for BLOCKHASH (not part of the state).
-    pub block_hashes: HashMap<u64, B256>,
+    pub(crate) block_hashes: HashMap<u64, B256>,
 }
 
 impl PartialEq for WorldState {
@@ -85,11 +85,11 @@ impl PartialEq for WorldState {
 
 impl WorldState {
     /// Next nonce of `address` (0 for unknown accounts).
-    pub fn nonce(&self, address: &Address) -> u64 {
+    pub(crate) fn nonce(&self, address: &Address) -> u64 {
         self.accounts.get(address).map_or(0, |a| a.nonce)
     }
 
-    /// Balance of `address`.
+    /// Balance of `address`, in wei.
     pub fn balance(&self, address: &Address) -> U256 {
         self.accounts.get(address).map_or(U256::ZERO, |a| a.balance)
     }
@@ -99,12 +99,12 @@ impl WorldState {
         self.accounts
             .get(address)
             .and_then(|a| self.code.get(&a.code_hash))
-            .map(|c| c.original_bytes())
+            .map(Bytecode::original_bytes)
             .unwrap_or_default()
     }
 
     /// Storage slot value.
-    pub fn storage_at(&self, address: &Address, slot: &U256) -> U256 {
+    pub(crate) fn storage_at(&self, address: &Address, slot: &U256) -> U256 {
         self.storage.get(address).and_then(|s| s.get(slot)).copied().unwrap_or_default()
     }
 
@@ -142,7 +142,7 @@ impl WorldState {
     }
 
     /// Remember a sealed block's hash for BLOCKHASH, forgetting ones older than the window.
-    pub fn record_block_hash(&mut self, number: u64, hash: B256) {
+    pub(crate) fn record_block_hash(&mut self, number: u64, hash: B256) {
         self.block_hashes.insert(number, hash);
         if number >= BLOCK_HASH_WINDOW {
             self.block_hashes.remove(&(number - BLOCK_HASH_WINDOW));
@@ -166,26 +166,27 @@ fn info_with_code(a: &AccountState, code: Option<&Bytecode>) -> AccountInfo {
 
 /// Storage changes of one account in one block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StorageChange {
+pub(crate) struct StorageChange {
     /// All previous storage of the account was removed (creation or self-destruct).
-    pub cleared: bool,
+    pub(crate) cleared: bool,
     /// New slot values (zero = removed).
-    pub slots: BTreeMap<U256, U256>,
+    pub(crate) slots: BTreeMap<U256, U256>,
 }
 
 /// Every state change of one block (or of a genesis run), in canonical order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateDiff {
     /// New account values; `None` = the account was deleted.
-    pub accounts: BTreeMap<Address, Option<AccountState>>,
-    pub storage: BTreeMap<Address, StorageChange>,
+    pub(crate) accounts: BTreeMap<Address, Option<AccountState>>,
+    /// Storage changes by account.
+    pub(crate) storage: BTreeMap<Address, StorageChange>,
     /// New code by hash.
-    pub code: BTreeMap<B256, Bytes>,
+    pub(crate) code: BTreeMap<B256, Bytes>,
 }
 
 impl StateDiff {
     /// keccak256 over the canonical encoding of the diff (see module docs).
-    pub fn digest(&self) -> B256 {
+    pub(crate) fn digest(&self) -> B256 {
         let mut buf = Vec::with_capacity(128 * (self.accounts.len() + self.storage.len()) + 64);
         buf.extend_from_slice(b"accounts");
         for (address, account) in &self.accounts {
@@ -216,7 +217,7 @@ impl StateDiff {
     }
 
     /// The state root of a block whose parent has `parent_root` and whose changes are `self`.
-    pub fn chained_root(&self, parent_root: B256) -> B256 {
+    pub(crate) fn chained_root(&self, parent_root: B256) -> B256 {
         let mut buf = [0u8; 64];
         buf[..32].copy_from_slice(parent_root.as_slice());
         buf[32..].copy_from_slice(self.digest().as_slice());
@@ -227,13 +228,13 @@ impl StateDiff {
 /// A database view for revm: the block's changes so far on top of the committed state.
 /// Commits from revm land in [`Overlay::diff`]; the base is never modified.
 #[derive(Debug)]
-pub struct Overlay<'a> {
+pub(crate) struct Overlay<'a> {
     base: &'a WorldState,
-    pub diff: StateDiff,
+    pub(crate) diff: StateDiff,
 }
 
 impl<'a> Overlay<'a> {
-    pub fn new(base: &'a WorldState) -> Self {
+    pub(crate) fn new(base: &'a WorldState) -> Self {
         Self { base, diff: StateDiff::default() }
     }
 

@@ -10,45 +10,57 @@
 use std::path::Path;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable};
 use revm::bytecode::Bytecode;
 
-use crate::block::{SealedBlock, StoredReceipt};
+use crate::block::SealedBlock;
 use crate::genesis::GenesisSpec;
+use crate::receipt::StoredReceipt;
 use crate::state::{AccountState, StateDiff, WorldState};
 
 /// Table definitions (public so tests and tools can inspect the raw records).
 pub mod tables {
     use redb::TableDefinition;
     /// `head` → block number (8 bytes BE); `genesis` → JSON [`crate::genesis::GenesisSpec`].
-    pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    pub const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
     /// Block number → JSON [`crate::block::SealedBlock`].
-    pub const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+    pub const BLOCKS: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("blocks");
     /// Block hash → block number.
-    pub const BLOCK_NUMBERS: TableDefinition<&[u8], u64> = TableDefinition::new("block_numbers");
-    /// Transaction hash → position (`block << 24 | index`, see [`super::position`]).
-    pub const TX_POSITIONS: TableDefinition<&[u8], u64> = TableDefinition::new("tx_positions");
+    pub const BLOCK_NUMBERS: TableDefinition<'static, &[u8], u64> = TableDefinition::new("block_numbers");
+    /// Transaction hash → position (`block << 24 | index`).
+    pub const TX_POSITIONS: TableDefinition<'static, &[u8], u64> = TableDefinition::new("tx_positions");
     /// Position → raw EIP-2718 transaction. Keyed by position so a block's records are appended
     /// in order (few dirty pages per commit) and a block's receipts are one range scan.
-    pub const TRANSACTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("transactions");
-    /// Position → [`crate::block::StoredReceipt::encode`] (compact binary).
-    pub const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
-    /// Address → 72-byte [`crate::state::AccountState`].
-    pub const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
+    pub const TRANSACTIONS: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("transactions");
+    /// Position → [`crate::receipt::StoredReceipt::encode`] (compact binary).
+    pub const RECEIPTS: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("receipts");
+    /// Address → 72-byte account record: nonce (8, BE) ‖ balance (32, BE) ‖ code hash (32).
+    pub const ACCOUNTS: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("accounts");
     /// Code hash → code.
-    pub const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
+    pub const CODE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("code");
     /// Address (20) ‖ slot (32, BE) → value (32, BE); zero values are not stored.
-    pub const STORAGE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage");
+    pub const STORAGE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("storage");
 }
 use tables::*;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// redb failed: I/O, a locked file (another process has the data directory open), or a
+    /// damaged database.
     #[error("database: {0}")]
     Db(#[from] redb::Error),
+    /// A record is readable but does not decode; the data directory was damaged or tampered with.
     #[error("corrupt record in {table} ({key}): {reason}")]
-    Corrupt { table: &'static str, key: String, reason: String },
+    Corrupt {
+        /// The table holding the record (see [`tables`]).
+        table: &'static str,
+        /// Which record, readably.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A block or the genesis spec could not be (de)serialized as JSON.
     #[error("encoding: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -59,9 +71,13 @@ fn dbe<E: Into<redb::Error>>(e: E) -> StoreError {
 
 /// One block's records, ready to be committed.
 pub struct BlockWrite<'a> {
+    /// The sealed block; it becomes the new head.
     pub block: &'a SealedBlock,
+    /// Hash and raw EIP-2718 bytes of each transaction, in block order.
     pub transactions: Vec<(B256, &'a Bytes)>,
+    /// One receipt per transaction, in block order.
     pub receipts: &'a [StoredReceipt],
+    /// The block's state changes.
     pub diff: &'a StateDiff,
     /// Only for block 0.
     pub genesis: Option<&'a GenesisSpec>,
@@ -79,7 +95,7 @@ impl std::fmt::Debug for Store {
 }
 
 /// Where a transaction sits: `block << 24 | index` (at most 2^24 transactions per block).
-pub fn position(block: u64, index: u32) -> u64 {
+pub(crate) fn position(block: u64, index: u32) -> u64 {
     (block << 24) | u64::from(index & 0x00ff_ffff)
 }
 
@@ -117,7 +133,7 @@ impl Store {
     }
 
     /// Number of the last committed block, if any.
-    pub fn head(&self) -> Result<Option<u64>, StoreError> {
+    pub(crate) fn head(&self) -> Result<Option<u64>, StoreError> {
         let tx = self.db.begin_read().map_err(dbe)?;
         let t = tx.open_table(META).map_err(dbe)?;
         let Some(v) = t.get("head").map_err(dbe)? else { return Ok(None) };
@@ -130,7 +146,7 @@ impl Store {
     }
 
     /// The genesis specification recorded at block 0.
-    pub fn genesis(&self) -> Result<Option<GenesisSpec>, StoreError> {
+    pub(crate) fn genesis(&self) -> Result<Option<GenesisSpec>, StoreError> {
         let tx = self.db.begin_read().map_err(dbe)?;
         let t = tx.open_table(META).map_err(dbe)?;
         let Some(v) = t.get("genesis").map_err(dbe)? else { return Ok(None) };
@@ -182,7 +198,7 @@ impl Store {
     }
 
     /// A block number by block hash.
-    pub fn block_number(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
+    pub(crate) fn block_number(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
         let tx = self.db.begin_read().map_err(dbe)?;
         let t = tx.open_table(BLOCK_NUMBERS).map_err(dbe)?;
         Ok(t.get(hash.as_slice()).map_err(dbe)?.map(|v| v.value()))
@@ -231,7 +247,7 @@ impl Store {
     }
 
     /// Raw transactions of block `number`, in order (one range scan).
-    pub fn block_transactions(&self, number: u64) -> Result<Vec<Bytes>, StoreError> {
+    pub(crate) fn block_transactions(&self, number: u64) -> Result<Vec<Bytes>, StoreError> {
         let tx = self.db.begin_read().map_err(dbe)?;
         let t = tx.open_table(TRANSACTIONS).map_err(dbe)?;
         let mut out = Vec::new();
@@ -242,7 +258,7 @@ impl Store {
     }
 
     /// Load the whole world state into memory.
-    pub fn load_state(&self) -> Result<WorldState, StoreError> {
+    pub(crate) fn load_state(&self) -> Result<WorldState, StoreError> {
         let tx = self.db.begin_read().map_err(dbe)?;
         let mut state = WorldState::default();
         let corrupt = |table, key: &[u8], reason: &str| StoreError::Corrupt {
@@ -291,18 +307,9 @@ impl Store {
         Ok(state)
     }
 
-    /// Number of stored state entries (accounts, code, storage) — for tests and stats.
-    pub fn state_sizes(&self) -> Result<(u64, u64, u64), StoreError> {
-        let tx = self.db.begin_read().map_err(dbe)?;
-        let a = tx.open_table(ACCOUNTS).map_err(dbe)?.len().map_err(dbe)?;
-        let c = tx.open_table(CODE).map_err(dbe)?.len().map_err(dbe)?;
-        let s = tx.open_table(STORAGE).map_err(dbe)?.len().map_err(dbe)?;
-        Ok((a, c, s))
-    }
-
     /// Dev-mode revert: delete blocks after `keep`, their transactions and receipts, and replace
     /// the stored state with `state`. One write transaction.
-    pub fn truncate(&self, keep: u64, state: &WorldState) -> Result<(), StoreError> {
+    pub(crate) fn truncate(&self, keep: u64, state: &WorldState) -> Result<(), StoreError> {
         let head = self.head()?.unwrap_or(0);
         let mut doomed = Vec::new();
         for n in keep + 1..=head {
@@ -392,7 +399,3 @@ fn write_diff(tx: &redb::WriteTransaction, diff: &StateDiff) -> Result<(), Store
     }
     Ok(())
 }
-
-/// Unused-import guard for `TableDefinition` in docs.
-#[allow(dead_code)]
-type _Def = TableDefinition<'static, u64, u64>;

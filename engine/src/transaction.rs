@@ -38,40 +38,95 @@ pub fn sign_eip1559(
 }
 
 /// secp256k1n / 2: the largest `s` a canonical signature may have (EIP-2).
-pub const SECP256K1N_HALF: U256 = uint!(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256);
+pub(crate) const SECP256K1N_HALF: U256 = uint!(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256);
 
 /// Smallest gas any transaction needs.
-pub const MIN_TX_GAS: u64 = 21_000;
+pub(crate) const MIN_TX_GAS: u64 = 21_000;
 
 /// Why a transaction was not accepted. The message is what the client reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxRejection {
+    /// Not a valid EIP-2718 encoding (empty, malformed, or with trailing bytes).
     #[error("invalid transaction encoding: {0}")]
     Decode(String),
+    /// A blob (EIP-4844) or set-code (EIP-7702) transaction; carries the type byte.
     #[error("transaction type {0} not supported (use legacy, EIP-2930 or EIP-1559)")]
     UnsupportedType(u8),
+    /// The raw transaction is larger than the node accepts.
     #[error("transaction of {size} bytes exceeds the limit of {max} bytes")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// Its size, in bytes.
+        size: usize,
+        /// The node's `max_tx_bytes`.
+        max: usize,
+    },
+    /// Signed for another chain, or a pre-EIP-155 legacy transaction without a chain id.
     #[error("invalid chain id: expected {expected}, got {got}")]
-    WrongChainId { expected: u64, got: String },
+    WrongChainId {
+        /// This chain's id.
+        expected: u64,
+        /// The transaction's chain id, or a note that it has none.
+        got: String,
+    },
+    /// The sender cannot be recovered, or `s` is above secp256k1n/2 (EIP-2).
     #[error("invalid signature: {0}")]
     BadSignature(String),
+    /// The transaction could never fit in a block.
     #[error("gas limit {gas} exceeds the block gas limit {max}")]
-    GasLimitTooHigh { gas: u64, max: u64 },
+    GasLimitTooHigh {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// The block gas limit.
+        max: u64,
+    },
+    /// Below the 21000 gas every transaction costs.
     #[error("intrinsic gas too low: gas limit {gas} is below {min}")]
-    GasLimitTooLow { gas: u64, min: u64 },
+    GasLimitTooLow {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// The minimum, 21000.
+        min: u64,
+    },
+    /// The nonce was already used: a replay, or a transaction already mined.
     #[error("nonce too low: next nonce of {sender} is {expected}, transaction has {got}")]
-    NonceTooLow { sender: Address, expected: u64, got: u64 },
+    NonceTooLow {
+        /// The recovered sender.
+        sender: Address,
+        /// The sender's next nonce in the committed state.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// The nonce is further ahead of the sender's next one than the pool queues.
     #[error("nonce too far in the future: next nonce of {sender} is {expected}, transaction has {got} (max gap {gap})")]
-    NonceTooHigh { sender: Address, expected: u64, got: u64, gap: u64 },
+    NonceTooHigh {
+        /// The recovered sender.
+        sender: Address,
+        /// The sender's next nonce in the committed state.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+        /// The node's `max_nonce_gap`.
+        gap: u64,
+    },
+    /// The same transaction is already pending or sealed.
     #[error("already known")]
     AlreadyKnown,
+    /// Another transaction with this sender and nonce is pending; the pool does not replace.
     #[error(
         "a different transaction with nonce {nonce} from {sender} is already pending (replacement is not supported)"
     )]
-    ReplacementNotSupported { sender: Address, nonce: u64 },
+    ReplacementNotSupported {
+        /// The recovered sender.
+        sender: Address,
+        /// The nonce both transactions use.
+        nonce: u64,
+    },
+    /// The pool holds its maximum (`max_pool_txs`, carried); retry later.
     #[error("transaction pool is full ({0} transactions)")]
     PoolFull(usize),
+    /// Cannot run: init code over the EIP-3860 limit, refused by the EVM when its block was
+    /// built (automine), or that block could not be sealed.
     #[error("transaction could not be executed: {0}")]
     Invalid(String),
 }
@@ -79,33 +134,39 @@ pub enum TxRejection {
 /// A decoded, checked, sender-recovered transaction waiting for a block.
 #[derive(Debug, Clone)]
 pub struct PendingTx {
+    /// The transaction hash (keccak256 of the EIP-2718 encoding).
     pub hash: B256,
+    /// The sender recovered from the signature.
     pub sender: Address,
+    /// The decoded transaction.
     pub envelope: TxEnvelope,
     /// The EIP-2718 encoding as received (what the store keeps).
     pub raw: Bytes,
 }
 
 impl PendingTx {
-    pub fn nonce(&self) -> u64 {
+    /// The sender's nonce this transaction uses.
+    pub(crate) fn nonce(&self) -> u64 {
         self.envelope.nonce()
     }
 
-    pub fn gas_limit(&self) -> u64 {
+    /// Most gas the transaction may use.
+    pub(crate) fn gas_limit(&self) -> u64 {
         self.envelope.gas_limit()
     }
 
     /// EIP-2718 type byte (0 legacy, 1 EIP-2930, 2 EIP-1559).
-    pub fn tx_type(&self) -> u8 {
+    pub(crate) fn tx_type(&self) -> u8 {
         self.envelope.tx_type() as u8
     }
 
-    pub fn to(&self) -> Option<Address> {
+    /// The called address; `None` for a contract creation.
+    pub(crate) fn to(&self) -> Option<Address> {
         self.envelope.to()
     }
 
     /// The revm transaction: gas price 0 (no fee is charged on this chain).
-    pub fn tx_env(&self) -> TxEnv {
+    pub(crate) fn tx_env(&self) -> TxEnv {
         let e = &self.envelope;
         TxEnv {
             tx_type: self.tx_type(),
@@ -127,8 +188,11 @@ impl PendingTx {
 /// Limits a raw transaction is checked against before it touches state.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The only EIP-155 chain id accepted.
     pub chain_id: u64,
+    /// Largest accepted raw transaction, in bytes.
     pub max_tx_bytes: usize,
+    /// A transaction's gas limit must be at most this.
     pub block_gas_limit: u64,
 }
 
@@ -180,7 +244,7 @@ pub fn decode(raw: &[u8], limits: &Limits) -> Result<TxEnvelope, TxRejection> {
 /// about 4x faster than k256 on this machine; [`recover_k256`] is alloy's k256 path, kept for
 /// comparison (tests check they agree, the benchmark prints both). High-s signatures (EIP-2)
 /// are rejected, as alloy does.
-pub fn recover(envelope: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxRejection> {
+pub(crate) fn recover(envelope: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxRejection> {
     let sig = envelope.signature();
     if sig.s() > SECP256K1N_HALF {
         return Err(TxRejection::BadSignature("s value is above secp256k1n/2 (EIP-2)".into()));
@@ -196,7 +260,8 @@ pub fn recover(envelope: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxRejectio
     Ok(PendingTx { hash: *envelope.tx_hash(), sender, envelope, raw })
 }
 
-/// Recover the sender with alloy's k256 backend (slower; see [`recover`]).
+/// Recover the sender with alloy's k256 backend: slower than the libsecp256k1 path [`admit`]
+/// uses, kept to compare the two (a test checks they agree; the benchmark times both).
 pub fn recover_k256(envelope: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxRejection> {
     let sender = envelope.recover_signer().map_err(|e| TxRejection::BadSignature(e.to_string()))?;
     Ok(PendingTx { hash: *envelope.tx_hash(), sender, envelope, raw })

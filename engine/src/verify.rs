@@ -19,20 +19,32 @@ use crate::transaction::{Limits, PendingTx, admit};
 pub struct VerifyReport {
     /// Number of blocks checked, genesis included.
     pub blocks: u64,
+    /// Number of transactions replayed (genesis calls not counted).
     pub transactions: u64,
+    /// Hash of the last block checked.
     pub head_hash: B256,
+    /// State root of the last block checked, as recomputed.
     pub state_root: B256,
 }
 
 /// Why verification failed.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// The directory holds no chain (no `chain.redb`, or no head).
     #[error("no chain found in {0}")]
     Empty(String),
+    /// The store could not be opened or read (e.g. a running node holds its lock).
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The first block whose records or replay disagree.
     #[error("block {block} does not match: {what}")]
-    Block { block: u64, what: String },
+    Block {
+        /// Its number.
+        block: u64,
+        /// What differs.
+        what: String,
+    },
+    /// Every block matched, but the stored state is not the replayed one.
     #[error("final state does not match the replayed state: {0}")]
     FinalState(String),
 }
@@ -63,7 +75,7 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, VerifyError> {
 }
 
 /// Rebuild the state as of block `upto` by replaying (used by dev-mode revert).
-pub fn replay_state(store: &Store, upto: u64) -> Result<WorldState, VerifyError> {
+pub(crate) fn replay_state(store: &Store, upto: u64) -> Result<WorldState, VerifyError> {
     Ok(replay(store, Some(upto))?.0)
 }
 
@@ -80,7 +92,7 @@ fn load_block(store: &Store, n: u64) -> Result<SealedBlock, VerifyError> {
 }
 
 /// Replay genesis and blocks 1..=upto (default: head), checking each block.
-pub fn replay(store: &Store, upto: Option<u64>) -> Result<(WorldState, VerifyReport), VerifyError> {
+fn replay(store: &Store, upto: Option<u64>) -> Result<(WorldState, VerifyReport), VerifyError> {
     let head = store.head()?.ok_or_else(|| VerifyError::Empty("store has no head".into()))?;
     let last = upto.unwrap_or(head).min(head);
     let spec = store.genesis().map_err(|e| mismatch(0, format!("genesis record unreadable: {e}")))?;

@@ -10,10 +10,15 @@ use tradechain_engine::{GenesisCall, Node, NodeConfig};
 
 use crate::Error;
 
+/// A whole platform in one directory: a dev node with the API, and the sandbox bank.
 pub struct Embedded {
+    /// The node's URL: REST under `/v1`, JSON-RPC at `/`.
     pub base: String,
+    /// The sandbox bank's URL.
     pub bank_url: String,
+    /// The dev operator's API token.
     pub operator_token: String,
+    /// The chain's data directory (for `verify` after the run).
     pub chain_dir: PathBuf,
     /// Dropped on stop with the node, so the chain's files are closed before verification.
     state: Option<AppState>,
@@ -43,6 +48,7 @@ pub async fn start_sandbox_bank(dir: &Path) -> Result<(String, tokio::task::Join
 }
 
 impl Embedded {
+    /// Start it in `dir`; it stops when dropped.
     pub async fn start(dir: &Path) -> Result<Embedded, Error> {
         // reqwest is built without a default TLS provider in this workspace; we speak plain HTTP.
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -46,8 +46,11 @@ struct Head {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartySpec {
+    /// Its name in the scenario (and, with a run suffix, on the node).
     pub name: String,
+    /// Its roles (`trader`, `bank`, `financier`, `carrier`, `inspector`).
     pub roles: Vec<String>,
+    /// Minor units credited to its sandbox-bank account at the start.
     #[serde(default)]
     pub funds: i64,
 }
@@ -58,21 +61,34 @@ pub struct PartySpec {
 pub struct OrderSpec {
     /// The name steps use for this order.
     pub id: String,
+    /// The importer (a party's name).
     pub buyer: String,
+    /// The exporter.
     pub seller: String,
+    /// The importer's bank.
     pub buyer_bank: String,
+    /// The exporter's bank.
     pub seller_bank: String,
+    /// ISO 4217 code.
     pub currency: String,
+    /// The order's amount in minor units.
     pub amount_minor: u64,
+    /// Incoterms 2020 rule.
     pub incoterm: String,
+    /// Latest shipment, days after the proposal.
     pub latest_shipment_days: u32,
+    /// Expiry, days after the proposal.
     pub expiry_days: u32,
+    /// The goods, one line.
     #[serde(default)]
     pub goods: Option<String>,
+    /// UN/LOCODE of the port of loading.
     #[serde(default)]
     pub port_of_loading: Option<String>,
+    /// UN/LOCODE of the port of discharge.
     #[serde(default)]
     pub port_of_discharge: Option<String>,
+    /// The payment terms (`[[order.milestone]]`).
     #[serde(rename = "milestone")]
     pub milestones: Vec<MilestoneSpec>,
 }
@@ -81,11 +97,15 @@ pub struct OrderSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MilestoneSpec {
+    /// Share of the order amount in basis points.
     #[serde(default)]
     pub share_bps: Option<u16>,
+    /// Exact amount in minor units.
     #[serde(default)]
     pub amount_minor: Option<u64>,
+    /// The documents whose acceptance triggers it.
     pub documents: Vec<String>,
+    /// Days after the trigger until it is due (0: at sight).
     #[serde(default)]
     pub tenor_days: u16,
 }
@@ -410,9 +430,11 @@ impl Step {
             Step::ConfirmRepayment(s) => Some(&s.order),
             Step::ReleaseMilestone(s) => Some(&s.order),
             Step::ConfirmMilestone(s) => Some(&s.order),
-            Step::AdvanceDays(_) | Step::BankDown(_) | Step::BankUp(_) | Step::GrantConsent(_) | Step::QueryCredit(_) => {
-                None
-            }
+            Step::AdvanceDays(_)
+            | Step::BankDown(_)
+            | Step::BankUp(_)
+            | Step::GrantConsent(_)
+            | Step::QueryCredit(_) => None,
         }
     }
 
@@ -501,10 +523,13 @@ pub struct Expect {
     /// The order this is about (default: the step's order).
     #[serde(default)]
     pub order: Option<String>,
+    /// The order's state (`committed`, `completed`, …).
     #[serde(default)]
     pub state: Option<String>,
+    /// What has been paid on it, in minor units.
     #[serde(default)]
     pub paid_minor: Option<u64>,
+    /// Each milestone's state (and optionally amount and payee), in order.
     #[serde(default)]
     pub milestones: Option<Vec<ExpectMilestone>>,
     /// Sandbox-bank balances in minor units, by party name.
@@ -521,12 +546,16 @@ pub struct Expect {
     pub financing_state: Option<String>,
 }
 
+/// What must hold of one milestone.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectMilestone {
+    /// Its state (`pending`, `triggered`, `due`, `paid`, `failed`).
     pub state: String,
+    /// Its amount in minor units.
     #[serde(default)]
     pub amount_minor: Option<u64>,
+    /// Who is paid (a party's name).
     #[serde(default)]
     pub payee: Option<String>,
 }

@@ -12,6 +12,7 @@
 pub mod embedded;
 mod expect;
 pub mod format;
+mod play;
 mod runner;
 mod step;
 
@@ -23,16 +24,63 @@ pub use runner::format_money;
 /// Why a scenario could not be read or did not play as written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The file is not TOML, or not the scenario format.
     #[error("{file}:{line}:{column}: {message}")]
-    Parse { file: String, line: usize, column: usize, message: String },
+    Parse {
+        /// The file.
+        file: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file names a party or an order it does not define.
     #[error("{file}:{line}:{column}: {message}")]
-    Invalid { file: String, line: usize, column: usize, message: String },
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file cannot be read.
     #[error("cannot read {file}: {message}")]
-    Read { file: String, message: String },
+    Read {
+        /// The file.
+        file: String,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// A step could not be played (the platform refused what the step did not expect).
     #[error("step {step} ({what}) failed: {message}")]
-    Step { step: usize, what: String, message: String },
+    Step {
+        /// 1-based step number.
+        step: usize,
+        /// The step, as [`format::Step::describe`] names it.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A step played, but what it expects does not hold.
     #[error("step {step} ({what}): expectation `{expectation}` not met: expected {expected}, got {actual}")]
-    Expectation { step: usize, what: String, expectation: String, expected: String, actual: String },
+    Expectation {
+        /// 1-based step number.
+        step: usize,
+        /// The step, as [`format::Step::describe`] names it.
+        what: String,
+        /// Which expectation (`state`, `balances.Seller`, …).
+        expectation: String,
+        /// What the file says.
+        expected: String,
+        /// What the platform shows.
+        actual: String,
+    },
+    /// The platform could not be started or reached.
     #[error("platform: {0}")]
     Platform(String),
 }
@@ -61,6 +109,7 @@ pub struct Options {
 /// A scenario that played through: its timeline.
 #[derive(Debug, Clone)]
 pub struct Played {
+    /// The timeline, as printed.
     pub timeline: String,
 }
 
@@ -107,7 +156,7 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
         name_suffix: String::new(),
         run: 0,
     };
-    let mut timeline = runner::run(scenario, &target, &dir, options.print, options.progress).await?;
+    let mut timeline = play::run(scenario, &target, &dir, options.print, options.progress).await?;
     if options.verify {
         platform.stop().await;
         let report = tradechain_engine::verify::verify(&platform.chain_dir)
@@ -154,7 +203,7 @@ async fn play_remote(scenario: &Scenario, options: &Options, url: &str, dir: &Pa
         name_suffix: format!(" #{run:06}"),
         run,
     };
-    let played = runner::run(scenario, &target, dir, options.print, options.progress).await;
+    let played = play::run(scenario, &target, dir, options.print, options.progress).await;
     if let Some(task) = bank {
         task.abort();
     }

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use alloy::primitives::Address;
 use serde_json::{Value, json};
-use tradechain_chain::remote::{RemoteChain, RemoteSettings};
-use tradechain_chain::signer::{Custodian, Signer};
-use tradechain_money::identifier::{Bic, Iban};
 use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
 use tradechain_bank_adapters::outbox::Outbox;
 use tradechain_bank_adapters::party::{Party, StaticDirectory};
 use tradechain_bank_adapters::settlement::{SettlementWorker, WorkerConfig};
+use tradechain_chain::remote::{RemoteChain, RemoteSettings};
+use tradechain_chain::signer::{Custodian, Signer};
+use tradechain_money::identifier::{Bic, Iban};
 
 use crate::Error;
 use crate::format::{OrderSpec, Scenario};
@@ -38,18 +38,18 @@ pub fn format_money(currency: &str, minor: u128) -> String {
 }
 
 /// The node a scenario plays against, and the sandbox bank its banks pay through.
-pub struct Target {
+pub(crate) struct Target {
     /// The node's URL: REST under `/v1`, JSON-RPC at `/`.
-    pub base: String,
-    pub bank_url: String,
+    pub(crate) base: String,
+    pub(crate) bank_url: String,
     /// The operator's API token (onboards the parties).
-    pub operator_token: String,
+    pub(crate) operator_token: String,
     /// Appended to the names the parties are onboarded under, so that a scenario can be
     /// played more than once on one node (names are unique there); the timeline keeps the
     /// scenario's names.
-    pub name_suffix: String,
+    pub(crate) name_suffix: String,
     /// Makes the sandbox bank's account numbers of this run distinct from other runs'.
-    pub run: u32,
+    pub(crate) run: u32,
 }
 
 /// An organisation of the scenario as the node knows it.
@@ -138,7 +138,13 @@ impl<'a> Runner<'a> {
         Ok(self.chain_time().await?.saturating_sub(self.start) / DAY)
     }
 
-    pub(crate) async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Result<(u16, Value), Error> {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), Error> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| Error::Platform(e.to_string()))?;
         let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(b) = body {
@@ -165,7 +171,12 @@ impl<'a> Runner<'a> {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
     }
 
-    pub(crate) async fn bank_admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Error> {
+    pub(crate) async fn bank_admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Error> {
         let mut req = self.http.request(method, format!("{}{path}", self.bank_url));
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b.to_string());
@@ -246,12 +257,12 @@ impl<'a> Runner<'a> {
                     notes.push(match due {
                         Some(d) => format!("milestone {} triggered, due day {d}", i + 1),
                         None => format!("milestone {} triggered", i + 1),
-                    })
+                    });
                 }
                 "paid" => {
                     let amount = m["amount_minor"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
                     let payee = self.name_of(m["payee"].as_str().unwrap_or(""));
-                    notes.push(format!("{} → {payee}", format_money(currency, amount)))
+                    notes.push(format!("{} → {payee}", format_money(currency, amount)));
                 }
                 other => notes.push(format!("milestone {} {other}", i + 1)),
             }
@@ -305,114 +316,99 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// Play `scenario` against `platform`; the timeline, or the first failure.
-pub async fn run(
-    scenario: &Scenario,
-    platform: &Target,
-    dir: &Path,
-    print: bool,
-    progress: bool,
-) -> Result<String, Error> {
-    let http = tradechain_bank_adapters::rails::http_client(Duration::from_secs(30))
-        .map_err(|e| Error::Platform(format!("http client: {e}")))?;
-    let mut r = Runner {
-        http,
-        base: platform.base.clone(),
-        bank_url: platform.bank_url.clone(),
-        operator_token: platform.operator_token.clone(),
-        members: Vec::new(),
-        orders: BTreeMap::new(),
-        financings: BTreeMap::new(),
-        workers: Vec::new(),
-        start: 0,
-        print,
-        timeline: String::new(),
-        directory: None,
-        specs: &scenario.orders,
-        name_suffix: platform.name_suffix.clone(),
-        run: platform.run,
-    };
-    r.emit(&format!("scenario: {}", scenario.name));
-    if let Some(d) = &scenario.description {
-        for l in d.trim().lines() {
-            r.emit(&format!("  {}", l.trim()));
-        }
+impl<'a> Runner<'a> {
+    /// A runner for `scenario` against `platform`, printing each line if `print`.
+    pub(crate) fn new(scenario: &'a Scenario, platform: &Target, print: bool) -> Result<Self, Error> {
+        let http = tradechain_bank_adapters::rails::http_client(Duration::from_secs(30))
+            .map_err(|e| Error::Platform(format!("http client: {e}")))?;
+        Ok(Runner {
+            http,
+            base: platform.base.clone(),
+            bank_url: platform.bank_url.clone(),
+            operator_token: platform.operator_token.clone(),
+            members: Vec::new(),
+            orders: BTreeMap::new(),
+            financings: BTreeMap::new(),
+            workers: Vec::new(),
+            start: 0,
+            print,
+            timeline: String::new(),
+            directory: None,
+            specs: &scenario.orders,
+            name_suffix: platform.name_suffix.clone(),
+            run: platform.run,
+        })
     }
-    r.emit("");
-    r.emit(&format!("{:<8} {:<20} {:<50} {:<10} money", "", "actor", "action", "order"));
-    r.setup(scenario).await?;
-    // Day 0 is when the parties are onboarded: the dev chain's genesis time is fixed in the past.
-    r.start = r.chain_time().await?;
 
-    // A settlement worker for each bank. The node keeps the bank's key (custodial), so the
-    // worker has the node sign its calls, under the bank's API token, as a bank's own
-    // software would.
-    let (_, chain) = r.call("GET", "/v1/chain", &r.operator_token, None).await?;
-    let trade_orders: Address = chain["trade_orders"]
-        .as_str()
-        .and_then(|a| a.parse().ok())
-        .ok_or_else(|| Error::Platform(format!("/v1/chain: {chain}")))?;
-    let receivables: Option<Address> = chain["receivables"].as_str().and_then(|a| a.parse().ok());
-    let directory = Arc::new(r.directory.take().unwrap_or_default());
-    for (i, p) in scenario.parties.iter().enumerate() {
-        if !p.roles.iter().any(|x| x == "bank") {
-            continue;
+    /// The timeline so far.
+    pub(crate) fn into_timeline(self) -> String {
+        self.timeline
+    }
+
+    /// Onboard the parties (see [`Runner::setup`]), start the clock at day 0, and start a
+    /// settlement worker for each bank, its outbox in `dir`.
+    pub(crate) async fn start(&mut self, scenario: &Scenario, dir: &Path) -> Result<(), Error> {
+        self.emit(&format!("scenario: {}", scenario.name));
+        if let Some(d) = &scenario.description {
+            for l in d.trim().lines() {
+                self.emit(&format!("  {}", l.trim()));
+            }
         }
-        let address: Address = r.members[i].address.parse().map_err(|e| Error::Platform(format!("address: {e}")))?;
-        let signer = Signer::Custodial(Custodian { api: r.base.clone(), token: r.members[i].token.clone(), address });
-        let config = WorkerConfig {
-            poll_interval: Duration::from_millis(50),
-            backoff_initial: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(400),
-            receivables,
-            ..WorkerConfig::new(trade_orders)
-        };
-        let outbox =
-            Outbox::connect(&format!("sqlite://{}?mode=rwc", dir.join(format!("outbox-{i}.sqlite")).display()))
-                .await
-                .map_err(|e| Error::Platform(format!("outbox: {e}")))?;
-        let rails = IsoHttpRails::new(&r.bank_url, &p.name, Duration::from_secs(10))
-            .map_err(|e| Error::Platform(format!("rails: {e}")))?;
-        let client = RemoteChain::connect(RemoteSettings { poll_interval: Duration::from_millis(20), ..RemoteSettings::new(&r.base) })
+        self.emit("");
+        self.emit(&format!("{:<8} {:<20} {:<50} {:<10} money", "", "actor", "action", "order"));
+        self.setup(scenario).await?;
+        // Day 0 is when the parties are onboarded: the dev chain's genesis time is fixed in the past.
+        self.start = self.chain_time().await?;
+        self.start_workers(scenario, dir).await
+    }
+
+    /// A settlement worker for each bank. The node keeps the bank's key (custodial), so the
+    /// worker has the node sign its calls, under the bank's API token, as a bank's own
+    /// software would.
+    async fn start_workers(&mut self, scenario: &Scenario, dir: &Path) -> Result<(), Error> {
+        let (_, chain) = self.call("GET", "/v1/chain", &self.operator_token, None).await?;
+        let trade_orders: Address = chain["trade_orders"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| Error::Platform(format!("/v1/chain: {chain}")))?;
+        let receivables: Option<Address> = chain["receivables"].as_str().and_then(|a| a.parse().ok());
+        let directory = Arc::new(self.directory.take().unwrap_or_default());
+        for (i, p) in scenario.parties.iter().enumerate() {
+            if !p.roles.iter().any(|x| x == "bank") {
+                continue;
+            }
+            let address: Address =
+                self.members[i].address.parse().map_err(|e| Error::Platform(format!("address: {e}")))?;
+            let signer =
+                Signer::Custodial(Custodian { api: self.base.clone(), token: self.members[i].token.clone(), address });
+            let config = WorkerConfig {
+                poll_interval: Duration::from_millis(50),
+                backoff_initial: Duration::from_millis(50),
+                backoff_max: Duration::from_millis(400),
+                receivables,
+                ..WorkerConfig::new(trade_orders)
+            };
+            let outbox =
+                Outbox::connect(&format!("sqlite://{}?mode=rwc", dir.join(format!("outbox-{i}.sqlite")).display()))
+                    .await
+                    .map_err(|e| Error::Platform(format!("outbox: {e}")))?;
+            let rails = IsoHttpRails::new(&self.bank_url, &p.name, Duration::from_secs(10))
+                .map_err(|e| Error::Platform(format!("rails: {e}")))?;
+            let client = RemoteChain::connect(RemoteSettings {
+                poll_interval: Duration::from_millis(20),
+                ..RemoteSettings::new(&self.base)
+            })
             .await
             .map_err(|e| Error::Platform(format!("chain: {e}")))?;
-        let worker = SettlementWorker::new(config, client, outbox, rails, directory.clone(), signer)
-            .await
-            .map_err(|e| Error::Platform(format!("settlement worker of {}: {e}", p.name)))?;
-        r.workers.push(worker);
+            let worker = SettlementWorker::new(config, client, outbox, rails, directory.clone(), signer)
+                .await
+                .map_err(|e| Error::Platform(format!("settlement worker of {}: {e}", p.name)))?;
+            self.workers.push(worker);
+        }
+
+        Ok(())
     }
 
-    let total = scenario.steps.len();
-    for (n, step) in scenario.steps.iter().enumerate() {
-        if progress {
-            // `\r` + erase line: one line on the terminal, rewritten per step.
-            eprint!("\r\x1b[2K{}: step {}/{total}", scenario.name, n + 1);
-            let _ = std::io::Write::flush(&mut std::io::stderr());
-        }
-        let played = crate::step::play(&mut r, n + 1, step.get_ref()).await;
-        if progress && (played.is_err() || n + 1 == total) {
-            eprintln!();
-        }
-        played?;
-    }
-    r.emit("");
-    let keys: Vec<String> = r.orders.keys().cloned().collect();
-    for key in keys {
-        let o = r.order(&key).await?;
-        let currency = o["currency"].as_str().unwrap_or("USD").to_string();
-        let minor = |f: &str| o[f].as_str().and_then(|v| v.parse::<u128>().ok()).unwrap_or(0);
-        r.emit(&format!(
-            "order {key} (#{}): {} — paid {} of {}",
-            o["id"],
-            o["state"].as_str().unwrap_or("?"),
-            format_money(&currency, minor("paid_minor")),
-            format_money(&currency, minor("amount_minor"))
-        ));
-    }
-    Ok(r.timeline)
-}
-
-impl<'a> Runner<'a> {
     pub(crate) fn orders_spec(&self, key: &str) -> Option<&'a OrderSpec> {
         self.specs.iter().find(|o| o.id == key)
     }

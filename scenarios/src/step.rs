@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::Error;
 use crate::expect::{check, unmet};
 use crate::format::{
-    BankEvent, Consent, CreditQuery, Days, DocumentAct, FinancingAct, Offer, OrderAct, Payment, Presentation,
-    Refusal, Release, Repayment, Settlement, Step,
+    BankEvent, Consent, CreditQuery, Days, DocumentAct, FinancingAct, Offer, OrderAct, Payment, Presentation, Refusal,
+    Release, Repayment, Settlement, Step,
 };
 use crate::runner::{DAY, Runner, doc_name, format_money, status_error};
 
@@ -360,7 +360,8 @@ async fn order_action(
 async fn submit_document(r: &mut Runner<'_>, ctx: &Ctx, s: &Presentation) -> Result<Acted, Error> {
     let doc = &s.document;
     let content = s.content.clone().unwrap_or_else(|| format!("%PDF-1.7 {doc} of order {}", ctx.key));
-    let answer = r.put_bytes(&ctx.path(&format!("/documents/{doc}")), &token(r, &s.actor), content.into_bytes()).await?;
+    let answer =
+        r.put_bytes(&ctx.path(&format!("/documents/{doc}")), &token(r, &s.actor), content.into_bytes()).await?;
     let version = answer.1["documents"]
         .as_array()
         .and_then(|ds| ds.iter().find(|d| d["doc_type"] == doc.as_str()))

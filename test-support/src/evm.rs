@@ -164,9 +164,10 @@ impl TestChain {
             }
             ExecutionResult::Revert { output, .. } => {
                 self.last_logs.clear();
-                Err(revert::decode(&output)
-                    .map(Failure::Custom)
-                    .unwrap_or_else(|| Failure::Other(format!("revert 0x{}", alloy::hex::encode(&output)))))
+                Err(revert::decode(&output).map_or_else(
+                    || Failure::Other(format!("revert 0x{}", alloy::hex::encode(&output))),
+                    Failure::Custom,
+                ))
             }
             ExecutionResult::Halt { reason, .. } => {
                 self.last_logs.clear();

@@ -26,15 +26,18 @@ impl NodeProcess {
     /// serves (its operator token written).
     #[must_use]
     pub fn start(bin: &Path, dir: &Path, config: Option<&Path>) -> NodeProcess {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let mut cmd = Command::new(bin);
         cmd.args(["node", "--dev", "--data-dir"]).arg(dir).args(["--listen", &format!("127.0.0.1:{port}")]);
         if let Some(config) = config {
             cmd.arg("--config").arg(config);
         }
-        let child =
-            cmd.env_remove("RUST_LOG").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tradechain node starts");
+        let child = cmd
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tradechain node starts");
         let mut node = NodeProcess { child, url: format!("http://127.0.0.1:{port}"), operator_token: String::new() };
         let token_file = dir.join("api/operator.token");
         let deadline = Instant::now() + Duration::from_secs(120);

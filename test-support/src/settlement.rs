@@ -16,10 +16,10 @@ use tradechain_bank_adapters::outbox::Outbox;
 use tradechain_bank_adapters::party::{Party, StaticDirectory};
 use tradechain_bank_adapters::sandbox::Faults;
 use tradechain_bank_adapters::settlement::{SettlementWorker, WorkerConfig};
-use tradechain_contracts::genesis::SuiteAddresses;
 use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use tradechain_chain::transaction::{Sender, TxRequest};
 use tradechain_chain::{Chain as _, LogFilter, call_sol};
+use tradechain_contracts::genesis::SuiteAddresses;
 use tradechain_contracts::{Consortium, Receivables, TradeOrders, role};
 use tradechain_money::identifier::{Bic, Iban};
 

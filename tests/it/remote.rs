@@ -10,8 +10,6 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-
-
 fn deploy(config: &std::path::Path, dir: &std::path::Path, url: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_tradechain"))
         .args(["deploy", "--dev", "--rpc", url, "--config"])

@@ -11,8 +11,8 @@ fn a_scenario_plays_against_a_node_running_in_another_process() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_tradechain"))
         .args(["scenario", "run", concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/coffee-at-sight.toml"), "--url"])
-        .arg(&base)
-        .env("TRADECHAIN_OPERATOR_TOKEN", &token)
+        .arg(base)
+        .env("TRADECHAIN_OPERATOR_TOKEN", token)
         .env_remove("RUST_LOG")
         .output()
         .expect("the tradechain binary runs");

@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrai
 use tradechain_contracts::{Consents, Consortium, TradeOrders};
 
 use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
-use crate::codec::{addr, bytes3_str};
+use crate::codec::{addr, bytes3_str, i32_of, i64_of};
 use crate::readmodel::{consent, document, milestone, order, organisation, payment, verification_request};
 
 pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
@@ -28,8 +28,8 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 currency: Set(bytes3_str(&e.currency.0)),
                 incoterm: Set(bytes3_str(&e.incoterm.0)),
                 details_hash: Set(format!("{:#x}", e.detailsHash)),
-                latest_shipment: Set(e.latestShipment as i64),
-                expiry: Set(e.expiry as i64),
+                latest_shipment: Set(i64_of(e.latestShipment)),
+                expiry: Set(i64_of(e.expiry)),
                 state: Set(state_str(S::Proposed)),
                 created_block: Set(ctx.block),
                 created_at: Set(ctx.ts),
@@ -76,7 +76,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
         E::OrderExpired(e) => set_state(ctx, e.orderId, S::Expired).await?,
         E::OrderCompleted(e) => set_state(ctx, e.orderId, S::Completed).await?,
         E::CancellationRequested(e) => {
-            update_order(ctx, e.orderId, |o| o.cancel_requested_by = Set(Some(addr(&e.by)))).await?
+            update_order(ctx, e.orderId, |o| o.cancel_requested_by = Set(Some(addr(&e.by)))).await?;
         }
         E::AmendmentProposed(e) => {
             let pending = serde_json::json!({
@@ -87,7 +87,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 "expiry": e.expiry,
             })
             .to_string();
-            update_order(ctx, e.orderId, |o| o.pending_amendment = Set(Some(pending))).await?
+            update_order(ctx, e.orderId, |o| o.pending_amendment = Set(Some(pending))).await?;
         }
         E::OrderAmended(e) => {
             if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
@@ -135,8 +135,8 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 state: Set("submitted".into()),
                 attested: Set(!needs_attestation),
                 deemed: Set(false),
-                version: Set(e.version as i32),
-                examine_by: Set(e.examineBy as i64),
+                version: Set(i32_of(e.version)),
+                examine_by: Set(i64_of(e.examineBy)),
                 reason: Set(None),
                 submitted_block: Set(ctx.block),
                 updated_block: Set(ctx.block),
@@ -151,34 +151,34 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             update_document(ctx, e.orderId, e.docType, |d| {
                 d.attested = Set(true);
                 d.issuer = Set(addr(&e.issuer));
-                d.examine_by = Set(e.examineBy as i64);
+                d.examine_by = Set(i64_of(e.examineBy));
             })
-            .await?
+            .await?;
         }
         E::DocumentAccepted(e) => {
             update_document(ctx, e.orderId, e.docType, |d| {
                 d.state = Set("accepted".into());
                 d.deemed = Set(e.deemed);
             })
-            .await?
+            .await?;
         }
         E::DocumentRejected(e) => {
             update_document(ctx, e.orderId, e.docType, |d| {
                 d.state = Set("rejected".into());
                 d.reason = Set(Some(e.reason.clone()));
             })
-            .await?
+            .await?;
         }
         E::MilestoneTriggered(e) => {
             update_milestone(ctx, e.orderId, e.index, |m| {
                 m.state = Set("triggered".into());
                 m.triggered_at = Set(Some(ctx.ts));
-                m.due_date = Set(Some(e.dueDate as i64));
+                m.due_date = Set(Some(i64_of(e.dueDate)));
             })
             .await?;
         }
         E::PaymentDue(e) => {
-            let (order_id, index, attempt) = (u256_i64(e.orderId), u256_i64(e.milestone) as i32, e.attempt as i32);
+            let (order_id, index, attempt) = (u256_i64(e.orderId), i32_of(e.milestone), i32_of(e.attempt));
             update_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.state = Set("due".into());
                 m.attempts = Set(attempt);
@@ -193,7 +193,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 payee: Set(addr(&e.payee)),
                 amount: Set(e.amount.to_string()),
                 currency: Set(bytes3_str(&e.currency.0)),
-                due_date: Set(e.dueDate as i64),
+                due_date: Set(i64_of(e.dueDate)),
                 state: Set("due".into()),
                 bank_reference: Set(None),
                 failure_reason: Set(None),
@@ -366,7 +366,7 @@ pub(super) async fn apply_consent_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
             if !e.requestId.is_zero() {
                 answer_request(ctx, e.requestId, "granted").await?;
             }
-            (e.firm, e.financier, e.requestId.to_string(), e.expiresAt as i64, "granted")
+            (e.firm, e.financier, e.requestId.to_string(), i64_of(e.expiresAt), "granted")
         }
         E::ConsentRevoked(e) => (e.firm, e.financier, String::new(), 0, "revoked"),
         E::VerificationRequested(e) => {

@@ -21,14 +21,23 @@ pub const KINDS: [&str; 5] =
 /// and currency, fixed at creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact {
+    /// The event's block.
     pub block: i64,
+    /// Its index in the block.
     pub log_index: i64,
+    /// The transaction that emitted it.
     pub tx_hash: String,
+    /// The event's name (one of [`KINDS`]).
     pub kind: String,
+    /// The order it belongs to.
     pub order_id: i64,
+    /// The block's time (unix seconds).
     pub timestamp: i64,
+    /// The order's buyer (0x address).
     pub buyer: String,
+    /// The order's seller (0x address).
     pub seller: String,
+    /// The order's currency (ISO 4217).
     pub currency: String,
     /// OrderCompleted: the amount paid (minor units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,8 +76,6 @@ impl Fact {
         }
     }
 }
-
-
 
 /// Append `facts` (in chain order) to `firm`'s credit facts: fill its last chunk, then
 /// start new ones. Public for benchmarks that seed a large read model.
@@ -151,7 +158,7 @@ mod tests {
     async fn appends_fill_the_last_chunk_then_start_new_ones_in_chain_order() {
         let db = crate::readmodel::connect("sqlite::memory:").await.expect("sqlite");
         crate::readmodel::migrate(&db).await.expect("migrate");
-        let n = CHUNK as i64 + 44;
+        let n = i64::from(CHUNK) + 44;
         // One fact, then the rest in two uneven batches: chunk boundaries fall mid-batch.
         append_facts(&db, "0xb", &[fact(0)]).await.expect("append");
         let rest: Vec<Fact> = (1..n).map(fact).collect();

@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, IntoActive
 use tradechain_contracts::{FinancingState as S, Receivables};
 
 use super::{Ctx, reference_text, u256_i64};
-use crate::codec::addr;
+use crate::codec::{addr, i64_of};
 use crate::readmodel::{financing, fingerprint, near_key, order};
 
 /// `receivable` or `payable`, from `Receivables.Kind`.
@@ -68,31 +68,31 @@ pub(super) async fn apply_receivables_event(ctx: &Ctx<'_>) -> Result<(), DbErr> 
                 f.state = Set(S::Live.as_str().into());
                 f.accepted_at = Set(Some(ctx.ts));
             })
-            .await?
+            .await?;
         }
         E::FinancingDeclined(e) => update(ctx, e.financingId, |f| f.state = Set(S::Declined.as_str().into())).await?,
         E::FinancingWithdrawn(e) => update(ctx, e.financingId, |f| f.state = Set(S::Withdrawn.as_str().into())).await?,
         E::AdvancePaid(e) => {
-            update(ctx, e.financingId, |f| f.advance_ref = Set(Some(reference_text(&e.paymentReference)))).await?
+            update(ctx, e.financingId, |f| f.advance_ref = Set(Some(reference_text(&e.paymentReference)))).await?;
         }
         E::RepaymentScheduled(e) => {
             update(ctx, e.financingId, |f| {
                 f.state = Set(S::AwaitingRepayment.as_str().into());
-                f.repayment_due = Set(Some(e.dueDate as i64));
+                f.repayment_due = Set(Some(i64_of(e.dueDate)));
                 f.repayment_amount = Set(Some(e.amount.to_string()));
             })
-            .await?
+            .await?;
         }
         E::RepaymentDue(e) => update(ctx, e.financingId, |f| f.state = Set(S::RepaymentDue.as_str().into())).await?,
         E::RepaymentConfirmed(e) => {
-            update(ctx, e.financingId, |f| f.repayment_ref = Set(Some(reference_text(&e.paymentReference)))).await?
+            update(ctx, e.financingId, |f| f.repayment_ref = Set(Some(reference_text(&e.paymentReference)))).await?;
         }
         E::FinancingSettled(e) => {
             update(ctx, e.financingId, |f| {
                 f.state = Set(S::Settled.as_str().into());
                 f.settled_at = Set(Some(ctx.ts));
             })
-            .await?
+            .await?;
         }
         E::FingerprintRegistered(e) => {
             let row = fingerprint::ActiveModel {

@@ -30,9 +30,9 @@ mod financing;
 
 pub use financing::kind_str;
 
-use tradechain_chain::{BlockLog, Chain};
-use crate::codec::addr;
+use crate::codec::{addr, i64_of};
 use crate::readmodel::{self, cursor, event, order, organisation};
+use tradechain_chain::{BlockLog, Chain};
 
 /// A change to an order, a financing or a consent, sent to live watchers (SSE) after its
 /// block is committed. `parties` (not sent) are the addresses it concerns: an order's
@@ -40,15 +40,22 @@ use crate::readmodel::{self, cursor, event, order, organisation};
 /// and financier.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OrderChange {
+    /// The order it concerns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<i64>,
+    /// The financing it concerns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub financing_id: Option<i64>,
+    /// The verification request it concerns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<i64>,
+    /// The event's name.
     pub kind: String,
+    /// The block it happened in.
     pub block: u64,
+    /// The transaction.
     pub tx_hash: String,
+    /// Who may see it (0x addresses): the SSE streams filter by this.
     #[serde(skip)]
     pub parties: Vec<String>,
 }
@@ -163,6 +170,7 @@ pub struct Indexer {
 }
 
 impl Indexer {
+    /// An indexer of `chain` into `db`; `operator` sees every change.
     pub fn new(db: DatabaseConnection, chain: Arc<dyn Chain>, operator: Address) -> Self {
         let (cursor, _) = watch::channel(0);
         let (changes, _) = broadcast::channel(4096);
@@ -264,13 +272,13 @@ impl Indexer {
             find_cursor = find_cursor.lock_exclusive();
         }
         if let Some(c) = find_cursor.one(&txn).await?
-            && c.last_block >= number as i64
+            && c.last_block >= i64_of(number)
         {
             txn.rollback().await?;
             // Its live changes still go to this process's subscribers (SSE), from the rows
             // the other process wrote, built exactly as if indexed here.
             let rows = event::Entity::find()
-                .filter(event::Column::Block.eq(number as i64))
+                .filter(event::Column::Block.eq(i64_of(number)))
                 .order_by_asc(event::Column::LogIndex)
                 .all(&self.db)
                 .await?;
@@ -294,17 +302,17 @@ impl Indexer {
             let Some((contract, kind, data, order_id)) = decode_generic(&log.log) else { continue };
             let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
             let row = event::Model {
-                block: number as i64,
-                log_index: log.log_index as i64,
+                block: i64_of(number),
+                log_index: i64_of(log.log_index),
                 tx_hash: format!("{:#x}", log.tx_hash),
                 contract: contract.into(),
                 kind: kind.clone(),
                 order_id,
                 data,
-                timestamp: block.timestamp as i64,
+                timestamp: i64_of(block.timestamp),
             };
             event::Entity::insert(event::ActiveModel::from(row.clone())).exec(&txn).await?;
-            let ctx = Ctx { txn: &txn, block: number as i64, ts: block.timestamp as i64, log };
+            let ctx = Ctx { txn: &txn, block: i64_of(number), ts: i64_of(block.timestamp), log };
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
                 if let Some(id) = order_id
@@ -327,7 +335,7 @@ impl Indexer {
             rows.push(row);
         }
         let changes = changes_of(&txn, &rows).await?;
-        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(number as i64) }).exec(&txn).await?;
+        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(i64_of(number)) }).exec(&txn).await?;
         txn.commit().await?;
         // Committed: the changes go out before the cursor moves, so whoever waits for the
         // block (`wait_for`) finds its changes already sent.
@@ -393,8 +401,10 @@ async fn changes_of<C: ConnectionTrait>(db: &C, rows: &[event::Model]) -> Result
 /// Why indexing a block failed (it is retried).
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// The read model refused a write.
     #[error("database: {0}")]
     Db(#[from] DbErr),
+    /// The chain did not answer.
     #[error("chain: {0}")]
     Chain(String),
 }

@@ -8,7 +8,7 @@
 //! is not a party (nor the financier of an accepted financing of the order) gets
 //! `ORDER_NOT_FOUND`.
 
-pub mod view;
+pub(crate) mod view;
 
 use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -24,13 +24,13 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::readmodel::order_detail;
-use crate::request::{Body, PathArgs, QueryArgs};
+use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
 use view::{OrderDetail, OrderPage, OrderQuery};
 
 /// JSON with object keys sorted at every level and no whitespace: the form whose
 /// keccak256 is an order's on-chain `detailsHash`.
-pub fn canonical_json(v: &serde_json::Value) -> String {
+pub(crate) fn canonical_json(v: &serde_json::Value) -> String {
     use serde_json::Value;
     match v {
         Value::Object(map) => {
@@ -47,89 +47,89 @@ pub fn canonical_json(v: &serde_json::Value) -> String {
 
 /// One line of the goods.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LineItem {
-    pub description: String,
+pub(crate) struct LineItem {
+    pub(crate) description: String,
     /// Decimal string, e.g. "1200".
-    pub quantity: String,
+    pub(crate) quantity: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
+    pub(crate) unit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit_price_minor: Option<String>,
+    pub(crate) unit_price_minor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hs_code: Option<String>,
+    pub(crate) hs_code: Option<String>,
 }
 
 /// The order's details kept off chain (their hash is on chain).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct OrderDetails {
+pub(crate) struct OrderDetails {
     #[serde(default)]
-    pub line_items: Vec<LineItem>,
+    pub(crate) line_items: Vec<LineItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port_of_loading: Option<String>,
+    pub(crate) port_of_loading: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port_of_discharge: Option<String>,
+    pub(crate) port_of_discharge: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
+    pub(crate) notes: Option<String>,
 }
 
 /// One payment term: exactly one of `share_bps` and `amount_minor`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct MilestoneRequest {
+pub(crate) struct MilestoneRequest {
     /// Share of the order amount in basis points (1..=10000).
-    pub share_bps: Option<u16>,
+    pub(crate) share_bps: Option<u16>,
     /// Exact amount in minor units.
-    pub amount_minor: Option<String>,
+    pub(crate) amount_minor: Option<String>,
     /// Documents whose acceptance triggers the milestone, e.g. ["bill_of_lading"].
-    pub documents: Vec<String>,
+    pub(crate) documents: Vec<String>,
     /// 0 = at sight; usance otherwise (<= 720).
     #[serde(default)]
-    pub tenor_days: u16,
+    pub(crate) tenor_days: u16,
 }
 
 /// A buyer's proposal.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct ProposeOrder {
-    pub seller: String,
-    pub buyer_bank: String,
-    pub seller_bank: String,
-    pub amount_minor: String,
+pub(crate) struct ProposeOrder {
+    pub(crate) seller: String,
+    pub(crate) buyer_bank: String,
+    pub(crate) seller_bank: String,
+    pub(crate) amount_minor: String,
     /// ISO 4217
-    pub currency: String,
+    pub(crate) currency: String,
     /// Incoterms 2020
-    pub incoterm: String,
+    pub(crate) incoterm: String,
     /// YYYY-MM-DD (end of day UTC)
-    pub latest_shipment: String,
+    pub(crate) latest_shipment: String,
     /// YYYY-MM-DD (end of day UTC), not before latest_shipment
-    pub expiry: String,
+    pub(crate) expiry: String,
     /// Banking days the buyer's bank has to examine (1..=5, default 5: UCP 600 art. 14(b)).
-    pub examination_days: Option<u8>,
-    pub milestones: Vec<MilestoneRequest>,
+    pub(crate) examination_days: Option<u8>,
+    pub(crate) milestones: Vec<MilestoneRequest>,
     #[serde(default)]
-    pub details: OrderDetails,
+    pub(crate) details: OrderDetails,
 }
 
 /// A reason (rejection, dispute, resolution).
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct Reason {
-    pub reason: String,
+pub(crate) struct Reason {
+    pub(crate) reason: String,
 }
 
 /// New dates and details, to be approved by the other party.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct AmendOrder {
-    pub latest_shipment: String,
-    pub expiry: String,
+pub(crate) struct AmendOrder {
+    pub(crate) latest_shipment: String,
+    pub(crate) expiry: String,
     /// New details; omitted: unchanged.
-    pub details: Option<OrderDetails>,
+    pub(crate) details: Option<OrderDetails>,
 }
 
 /// The payer bank's confirmation (or failure) of a due payment.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct PaymentReport {
+pub(crate) struct PaymentReport {
     /// The bank's reference (<= 32 ASCII bytes, e.g. the ISO 20022 EndToEndId or its own id).
-    pub reference: String,
+    pub(crate) reference: String,
     /// Only for a failure (e.g. "AM04 insufficient funds").
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 fn now() -> u64 {
@@ -137,7 +137,7 @@ fn now() -> u64 {
 }
 
 /// The canonical JSON of the details and its keccak256 (the on-chain `detailsHash`).
-pub fn details_hash(d: &OrderDetails) -> ApiResult<(B256, String)> {
+pub(crate) fn details_hash(d: &OrderDetails) -> ApiResult<(B256, String)> {
     let value = serde_json::to_value(d).map_err(ApiError::internal)?;
     let body = canonical_json(&value);
     Ok((keccak256(body.as_bytes()), body))
@@ -156,7 +156,7 @@ async fn store_details(state: &AppState, d: &OrderDetails) -> ApiResult<B256> {
 }
 
 /// Checks every rule of a proposal and builds the contract's arguments.
-pub fn validate(
+pub(crate) fn validate(
     req: &ProposeOrder,
 ) -> ApiResult<(TradeOrders::OrderTerms, Vec<TradeOrders::MilestoneTerms>, [Address; 3])> {
     let seller = terms::address("seller", &req.seller)?;
@@ -246,7 +246,7 @@ pub fn validate(
     Ok((t, out, [seller, buyer_bank, seller_bank]))
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/orders", post(propose).get(list))
         .route("/orders/{id}", get(get_order))
@@ -270,7 +270,7 @@ pub fn routes() -> Router<AppState> {
     responses((status = 201, body = OrderDetail), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn propose(
+pub(crate) async fn propose(
     State(state): State<AppState>,
     caller: Caller,
     Body(req): Body<ProposeOrder>,
@@ -300,7 +300,7 @@ pub async fn propose(
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", operation_id = "list_orders", params(OrderQuery),
     responses((status = 200, body = OrderPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<OrderQuery>,
@@ -311,7 +311,7 @@ pub async fn list(
 /// One order with its milestones, documents and timeline.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = i64, Path)),
     responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)), security(("token" = [])))]
-pub async fn get_order(
+pub(crate) async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -321,7 +321,7 @@ pub async fn get_order(
 }
 
 /// Send `input` to TradeOrders as the caller, for an order it can see; answer the order.
-pub async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<OrderDetail>> {
+pub(crate) async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<OrderDetail>> {
     view::load_visible(state, caller, id).await?;
     transaction::transact(state, caller, state.suite.trade_orders, Bytes::from(input)).await?;
     let o = view::load_visible(state, caller, id).await?;
@@ -332,42 +332,25 @@ fn oid(id: i64) -> U256 {
     U256::from(id.max(0) as u64)
 }
 
-macro_rules! order_action {
-    ($(#[$doc:meta])* $name:ident, $path:literal, |$id:ident| $call:expr) => {
-        $(#[$doc])*
-        #[utoipa::path(post, path = $path, tag = "orders", operation_id = concat!(stringify!($name), "_order"), params(("id" = i64, Path)),
-            responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody),
-                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-            security(("token" = [])))]
-        pub async fn $name(
-            State(state): State<AppState>,
-            caller: Caller,
-            PathArgs($id): PathArgs<i64>,
-        ) -> ApiResult<Json<OrderDetail>> {
-            act(&state, &caller, $id, $call.abi_encode()).await
-        }
-    };
-}
-
-order_action!(
+contract_action!(
     /// The seller accepts a proposed order.
-    accept, "/v1/orders/{id}/accept", |id| TradeOrders::acceptCall { orderId: oid(id) });
-order_action!(
+    accept, "/v1/orders/{id}/accept", "orders", "_order", OrderDetail, act, |id| TradeOrders::acceptCall { orderId: oid(id) });
+contract_action!(
     /// The buyer's bank commits to pay (bank payment undertaking).
-    commit, "/v1/orders/{id}/commit", |id| TradeOrders::commitCall { orderId: oid(id) });
-order_action!(
+    commit, "/v1/orders/{id}/commit", "orders", "_order", OrderDetail, act, |id| TradeOrders::commitCall { orderId: oid(id) });
+contract_action!(
     /// The buyer withdraws a proposal; once accepted, both parties must ask.
-    cancel, "/v1/orders/{id}/cancel", |id| TradeOrders::cancelCall { orderId: oid(id) });
-order_action!(
+    cancel, "/v1/orders/{id}/cancel", "orders", "_order", OrderDetail, act, |id| TradeOrders::cancelCall { orderId: oid(id) });
+contract_action!(
     /// Record that an order expired with no milestone triggered.
-    expire, "/v1/orders/{id}/expire", |id| TradeOrders::expireCall { orderId: oid(id) });
+    expire, "/v1/orders/{id}/expire", "orders", "_order", OrderDetail, act, |id| TradeOrders::expireCall { orderId: oid(id) });
 
 /// The seller rejects a proposed order, with a reason.
 #[utoipa::path(post, path = "/v1/orders/{id}/reject", tag = "orders", operation_id = "reject_order", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn reject(
+pub(crate) async fn reject(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -383,7 +366,7 @@ pub async fn reject(
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn amend(
+pub(crate) async fn amend(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -413,7 +396,7 @@ pub async fn amend(
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn approve_amendment(
+pub(crate) async fn approve_amendment(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, amendment)): PathArgs<(i64, u64)>,
@@ -426,7 +409,7 @@ pub async fn approve_amendment(
 #[utoipa::path(post, path = "/v1/orders/{id}/disputes", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn raise_dispute(
+pub(crate) async fn raise_dispute(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -441,7 +424,7 @@ pub async fn raise_dispute(
     request_body = Reason,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn resolve_dispute(
+pub(crate) async fn resolve_dispute(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
@@ -457,7 +440,7 @@ pub async fn resolve_dispute(
     params(("id" = i64, Path), ("index" = u64, Path)),
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn release(
+pub(crate) async fn release(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, index)): PathArgs<(i64, u64)>,
@@ -471,7 +454,7 @@ pub async fn release(
     .await
 }
 
-pub fn reference(text: &str) -> ApiResult<B256> {
+pub(crate) fn reference(text: &str) -> ApiResult<B256> {
     let b = text.as_bytes();
     if b.is_empty() || b.len() > 32 || !b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
         return Err(ApiError::validation("VALIDATION_FAILED", "reference must be 1..=32 printable ASCII bytes"));
@@ -486,7 +469,7 @@ pub fn reference(text: &str) -> ApiResult<B256> {
     params(("id" = i64, Path), ("index" = u64, Path)), request_body = PaymentReport,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn confirm_payment(
+pub(crate) async fn confirm_payment(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, index)): PathArgs<(i64, u64)>,
@@ -505,7 +488,7 @@ pub async fn confirm_payment(
     params(("id" = i64, Path), ("index" = u64, Path)), request_body = PaymentReport,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn fail_payment(
+pub(crate) async fn fail_payment(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs((id, index)): PathArgs<(i64, u64)>,
@@ -528,7 +511,7 @@ pub async fn fail_payment(
 #[utoipa::path(get, path = "/v1/firms/{address}/orders", tag = "orders",
     params(("address" = String, Path), OrderQuery),
     responses((status = 200, body = OrderPage), (status = 403, body = ErrorBody)), security(("token" = [])))]
-pub async fn firm_history(
+pub(crate) async fn firm_history(
     State(state): State<AppState>,
     caller: Caller,
     PathArgs(address): PathArgs<String>,

@@ -7,138 +7,155 @@ use tradechain_contracts::DocType;
 use utoipa::{IntoParams, ToSchema};
 
 use super::OrderDetails;
-use crate::codec::date_of;
 use crate::auth::Caller;
+use crate::codec::date_of;
 use crate::error::{ApiError, ApiResult};
 use crate::readmodel::{document, event, financing, milestone, order, order_detail};
 use crate::{AppState, terms};
 
 /// An order as listed.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OrderSummary {
-    pub id: i64,
+pub(crate) struct OrderSummary {
+    pub(crate) id: i64,
     /// proposed, accepted, rejected, committed, completed, cancelled, expired, disputed
-    pub state: String,
-    pub buyer: String,
-    pub seller: String,
-    pub buyer_bank: String,
-    pub seller_bank: String,
+    pub(crate) state: String,
+    pub(crate) buyer: String,
+    pub(crate) seller: String,
+    pub(crate) buyer_bank: String,
+    pub(crate) seller_bank: String,
     /// Minor units, decimal string.
-    pub amount_minor: String,
+    pub(crate) amount_minor: String,
     /// For people: the amount with the currency's decimals.
-    pub amount: String,
-    pub paid_minor: String,
-    pub currency: String,
-    pub incoterm: String,
+    pub(crate) amount: String,
+    pub(crate) paid_minor: String,
+    pub(crate) currency: String,
+    pub(crate) incoterm: String,
     /// YYYY-MM-DD
-    pub latest_shipment: String,
-    pub expiry: String,
-    pub created_block: i64,
-    pub updated_block: i64,
+    pub(crate) latest_shipment: String,
+    pub(crate) expiry: String,
+    pub(crate) created_block: i64,
+    pub(crate) updated_block: i64,
 }
 
 /// One payment term.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MilestoneView {
-    pub index: i32,
-    pub amount_minor: String,
-    pub amount: String,
-    pub documents: Vec<String>,
-    pub tenor_days: i32,
+pub(crate) struct MilestoneView {
+    pub(crate) index: i32,
+    pub(crate) amount_minor: String,
+    pub(crate) amount: String,
+    pub(crate) documents: Vec<String>,
+    pub(crate) tenor_days: i32,
     /// pending, triggered, due, paid, failed
-    pub state: String,
-    pub due_date: Option<i64>,
-    pub paid_at: Option<i64>,
-    pub attempts: i32,
-    pub payer: String,
-    pub payee: String,
-    pub payment_reference: Option<String>,
+    pub(crate) state: String,
+    pub(crate) due_date: Option<i64>,
+    pub(crate) paid_at: Option<i64>,
+    pub(crate) attempts: i32,
+    pub(crate) payer: String,
+    pub(crate) payee: String,
+    pub(crate) payment_reference: Option<String>,
     /// The financing that took over this milestone (proceeds or payer), if any.
-    pub financing: Option<MilestoneFinancing>,
+    pub(crate) financing: Option<MilestoneFinancing>,
 }
 
 /// A milestone's accepted financing, in brief (detail: `GET /v1/financings/{id}`).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MilestoneFinancing {
-    pub id: i64,
+pub(crate) struct MilestoneFinancing {
+    pub(crate) id: i64,
     /// receivable, payable
-    pub kind: String,
+    pub(crate) kind: String,
     /// live, awaiting_repayment, repayment_due, settled
-    pub state: String,
-    pub financier: String,
+    pub(crate) state: String,
+    pub(crate) financier: String,
 }
 
 /// A document presented on the order.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentView {
-    pub doc_type: String,
+pub(crate) struct DocumentView {
+    pub(crate) doc_type: String,
     /// SHA-256 of the file, anchored on chain.
-    pub hash: String,
-    pub issuer: String,
+    pub(crate) hash: String,
+    pub(crate) issuer: String,
     /// submitted, accepted, rejected
-    pub state: String,
-    pub attested: bool,
-    pub deemed: bool,
-    pub version: i32,
+    pub(crate) state: String,
+    pub(crate) attested: bool,
+    pub(crate) deemed: bool,
+    pub(crate) version: i32,
     /// Unix seconds: the end of the examination period (0 while awaiting attestation).
-    pub examine_by: i64,
-    pub reason: Option<String>,
+    pub(crate) examine_by: i64,
+    pub(crate) reason: Option<String>,
+}
+
+impl From<document::Model> for DocumentView {
+    fn from(d: document::Model) -> Self {
+        let doc_type = u8::try_from(d.doc_type).ok().and_then(DocType::from_u8);
+        DocumentView {
+            doc_type: doc_type.map_or_else(|| d.doc_type.to_string(), |t| t.to_string()),
+            hash: d.hash,
+            issuer: d.issuer,
+            state: d.state,
+            attested: d.attested,
+            deemed: d.deemed,
+            version: d.version,
+            examine_by: d.examine_by,
+            reason: d.reason,
+        }
+    }
 }
 
 /// One event of the order's history, as the chain recorded it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineEntry {
-    pub block: i64,
-    pub log_index: i64,
-    pub tx_hash: String,
-    pub kind: String,
+pub(crate) struct TimelineEntry {
+    pub(crate) block: i64,
+    pub(crate) log_index: i64,
+    pub(crate) tx_hash: String,
+    pub(crate) kind: String,
     /// Unix seconds (block time).
-    pub at: i64,
+    pub(crate) at: i64,
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub(crate) data: serde_json::Value,
 }
 
 /// An order with everything about it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OrderDetail {
+pub(crate) struct OrderDetail {
     #[serde(flatten)]
-    pub order: OrderSummary,
-    pub details_hash: String,
+    pub(crate) order: OrderSummary,
+    pub(crate) details_hash: String,
     /// The off-chain details whose canonical JSON hashes to `details_hash`.
-    pub details: Option<OrderDetails>,
-    pub cancel_requested_by: Option<String>,
-    pub disputes: i32,
+    pub(crate) details: Option<OrderDetails>,
+    pub(crate) cancel_requested_by: Option<String>,
+    pub(crate) disputes: i32,
     #[schema(value_type = Option<Object>)]
-    pub pending_amendment: Option<serde_json::Value>,
-    pub milestones: Vec<MilestoneView>,
-    pub documents: Vec<DocumentView>,
-    pub timeline: Vec<TimelineEntry>,
+    pub(crate) pending_amendment: Option<serde_json::Value>,
+    pub(crate) milestones: Vec<MilestoneView>,
+    pub(crate) documents: Vec<DocumentView>,
+    pub(crate) timeline: Vec<TimelineEntry>,
 }
 
 /// A page of orders; pass `next_after` as `after` for the next page.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
-    pub items: Vec<OrderSummary>,
-    pub next_after: Option<i64>,
+pub(crate) struct OrderPage {
+    pub(crate) items: Vec<OrderSummary>,
+    pub(crate) next_after: Option<i64>,
 }
 
 /// Filters and pagination (newest first).
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct OrderQuery {
+pub(crate) struct OrderQuery {
     /// Only orders in this state.
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Only orders where the caller is: buyer, seller, buyer_bank or seller_bank.
-    pub role: Option<String>,
+    pub(crate) role: Option<String>,
     /// Only orders with this counterparty address.
-    pub counterparty: Option<String>,
-    pub currency: Option<String>,
+    pub(crate) counterparty: Option<String>,
+    pub(crate) currency: Option<String>,
     /// Page size, 1..=100 (default 20).
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// Orders with an id below this (keyset pagination).
-    pub after: Option<i64>,
+    pub(crate) after: Option<i64>,
 }
 
-pub fn summary(o: order::Model) -> OrderSummary {
+pub(crate) fn summary(o: order::Model) -> OrderSummary {
     OrderSummary {
         amount: terms::render(&o.amount, &o.currency),
         id: o.id,
@@ -158,14 +175,14 @@ pub fn summary(o: order::Model) -> OrderSummary {
     }
 }
 
-pub fn is_party(o: &order::Model, a: &str) -> bool {
+pub(crate) fn is_party(o: &order::Model, a: &str) -> bool {
     o.buyer == a || o.seller == a || o.buyer_bank == a || o.seller_bank == a
 }
 
 /// The order if the caller is one of its parties, or the financier of a financing of it
 /// the firm accepted (it is paid, or pays, on the order); otherwise ORDER_NOT_FOUND
 /// (whether it exists is not revealed).
-pub async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<order::Model> {
+pub(crate) async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<order::Model> {
     match order::Entity::find_by_id(id).one(&state.db).await? {
         Some(o) if is_party(&o, &caller.addr) => Ok(o),
         Some(o) if caller.roles & tradechain_contracts::role::FINANCIER != 0 => {
@@ -184,7 +201,7 @@ pub async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResu
     }
 }
 
-pub async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail> {
+pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail> {
     let db = &state.db;
     let milestones = milestone::Entity::find()
         .filter(milestone::Column::OrderId.eq(o.id))
@@ -245,20 +262,7 @@ pub async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail>
                 payment_reference: m.payment_ref,
             })
             .collect(),
-        documents: documents
-            .into_iter()
-            .map(|d| DocumentView {
-                doc_type: DocType::from_u8(d.doc_type as u8).map_or_else(|| d.doc_type.to_string(), |t| t.to_string()),
-                hash: d.hash,
-                issuer: d.issuer,
-                state: d.state,
-                attested: d.attested,
-                deemed: d.deemed,
-                version: d.version,
-                examine_by: d.examine_by,
-                reason: d.reason,
-            })
-            .collect(),
+        documents: documents.into_iter().map(DocumentView::from).collect(),
         timeline: timeline
             .into_iter()
             .map(|e| TimelineEntry {
@@ -275,7 +279,12 @@ pub async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail>
 }
 
 /// Orders matching `q` among those `party` (a lower-case address) is a party to.
-pub async fn list(state: &AppState, party: &str, q: &OrderQuery, trader_roles_only: bool) -> ApiResult<OrderPage> {
+pub(crate) async fn list(
+    state: &AppState,
+    party: &str,
+    q: &OrderQuery,
+    trader_roles_only: bool,
+) -> ApiResult<OrderPage> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("VALIDATION_FAILED", "limit must be 1..=100"));

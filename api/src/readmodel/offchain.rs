@@ -1,23 +1,30 @@
 //! Tables that hold what the chain does not: never dropped by a rebuild.
-#![allow(missing_docs)]
 
 /// Off-chain onboarding data: custody mode, the encrypted custodial key, bank account.
 pub mod member {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "members")]
     pub struct Model {
+        /// The organisation (lower-case 0x hex).
         #[sea_orm(primary_key, auto_increment = false)]
         pub address: String,
+        /// `custodial` (the node holds its key) or `own` (it signs itself).
         pub custody: String,
+        /// Its key, sealed under the node's master key (custodial only).
         #[sea_orm(column_type = "Text")]
         pub key_ciphertext: Option<String>,
+        /// Its bank account (ISO 13616).
         pub iban: Option<String>,
+        /// Its bank (ISO 9362).
         pub bic: Option<String>,
+        /// When it was created (unix seconds).
         pub created_at: i64,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -28,16 +35,22 @@ pub mod member {
 pub mod api_token {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "api_tokens")]
     pub struct Model {
+        /// SHA-256 of the token (the token itself is never stored).
         #[sea_orm(primary_key, auto_increment = false)]
         pub token_hash: String,
+        /// The organisation the token acts for (0x address).
         pub org: String,
+        /// What the token is for.
         pub label: String,
+        /// When it was created (unix seconds).
         pub created_at: i64,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -48,15 +61,19 @@ pub mod api_token {
 pub mod order_detail {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "order_details")]
     pub struct Model {
+        /// keccak256 of the canonical JSON of the off-chain details.
         #[sea_orm(primary_key, auto_increment = false)]
         pub details_hash: String,
+        /// The canonical JSON.
         #[sea_orm(column_type = "Text")]
         pub body: String,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -67,17 +84,24 @@ pub mod order_detail {
 pub mod document_file {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "document_files")]
     pub struct Model {
+        /// keccak256 of the document's bytes.
         #[sea_orm(primary_key, auto_increment = false)]
         pub hash: String,
+        /// Bytes.
         pub size: i64,
+        /// The media type it was uploaded with.
         pub content_type: String,
+        /// Who uploaded it (0x address).
         pub uploaded_by: String,
+        /// When it was created (unix seconds).
         pub created_at: i64,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -88,17 +112,24 @@ pub mod document_file {
 pub mod audit {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "audit_log")]
     pub struct Model {
+        /// In the order written.
         #[sea_orm(primary_key)]
         pub id: i64,
+        /// When (unix seconds).
         pub at: i64,
+        /// Who read (0x address).
         pub actor: String,
+        /// What was read, or refused (`firm_history`, `credit_profile_refused`, …).
         pub action: String,
+        /// Whose history (0x address).
         pub subject: String,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -110,15 +141,19 @@ pub mod audit {
 pub mod financing_review {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "financing_reviews")]
     pub struct Model {
+        /// The financing it belongs to.
         #[sea_orm(primary_key, auto_increment = false)]
         pub financing_id: i64,
+        /// The review flags raised (JSON array).
         #[sea_orm(column_type = "Text")]
         pub review: String,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
@@ -129,14 +164,18 @@ pub mod financing_review {
 pub mod schema_version {
     use sea_orm::entity::prelude::*;
 
+    /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
     #[sea_orm(table_name = "schema_version")]
     pub struct Model {
+        /// Always 1: one row.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: i32,
+        /// The last schema version before migrations (3).
         pub version: i32,
     }
 
+    /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 

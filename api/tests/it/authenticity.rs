@@ -5,11 +5,11 @@
 //! the read model's copy of the order is gone (it is read from the chain). SQLite, and
 //! PostgreSQL under `scripts/with-postgres.sh`.
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use tradechain_api::readmodel;
 
 fn expect_error(got: (StatusCode, Value), status: u16, code: &str) {

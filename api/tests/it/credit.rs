@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use tradechain_api::credit::{ChainRef, digest};
 
 struct Firms {

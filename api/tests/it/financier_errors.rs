@@ -3,10 +3,10 @@
 //! and none changes anything (the chain head and the financing list are the same after).
 //! The bodies are snapshotted (insta) because integrators read them.
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 
 struct Parties {
     buyer_t: String,

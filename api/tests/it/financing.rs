@@ -6,10 +6,10 @@
 //! model compared to the one indexed live. SQLite, and PostgreSQL under
 //! `scripts/with-postgres.sh`.
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use tradechain_api::indexer::Indexer;
 use tradechain_api::readmodel;
 

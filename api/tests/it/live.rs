@@ -8,10 +8,10 @@ use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, B256, TxKind, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
 use reqwest::StatusCode;
 use serde_json::json;
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
 use tradechain_contracts::TradeOrders;
 
 fn order_for(seller: &str, bank: &str) -> serde_json::Value {

@@ -9,5 +9,6 @@ mod financier_errors;
 mod financing;
 mod live;
 mod openapi;
+mod readmodel;
 mod remote;
 mod trade;

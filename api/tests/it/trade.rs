@@ -3,12 +3,12 @@
 //! from the chain and compared. Runs on SQLite, and on PostgreSQL when the test script
 //! provides a server (`scripts/with-postgres.sh`).
 
-use test_support::api::{Db, Net};
-use test_support::fixtures::date_in;
-use test_support::redact::hex as redact_hex;
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
+use test_support::api::{Db, Net};
+use test_support::fixtures::date_in;
+use test_support::redact::hex as redact_hex;
 use tradechain_api::indexer::Indexer;
 use tradechain_api::readmodel;
 

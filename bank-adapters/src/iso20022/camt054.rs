@@ -15,24 +15,30 @@ use tradechain_money::money::Money;
 pub struct Entry {
     /// `NtryRef`: the bank's sequence number of the entry (used for `since` paging).
     pub entry_ref: u64,
+    /// `Amt` in its `Ccy`, unsigned: `credit` gives the direction.
     pub amount: Money,
     /// `CdtDbtInd`: `true` for CRDT, `false` for DBIT.
     pub credit: bool,
     /// `Sts/Cd`: `BOOK` or `PDNG`.
     pub booked: bool,
+    /// `BookgDt/DtTm` (or midnight UTC of `BookgDt/Dt`).
     pub booking_time: DateTime<Utc>,
     /// `AcctSvcrRef`: the bank's reference of the booking.
     pub bank_reference: String,
-    /// `NtryDtls/TxDtls/Refs/EndToEndId`.
+    /// `NtryDtls/TxDtls/Refs/EndToEndId`: the instruction this entry books, when known.
     pub end_to_end_id: Option<EndToEndId>,
 }
 
 /// One camt.054 message with a single notification for one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Camt054 {
+    /// `GrpHdr/MsgId` (at most 35 characters).
     pub msg_id: String,
+    /// `GrpHdr/CreDtTm`: when the bank wrote the notification.
     pub created: DateTime<Utc>,
+    /// `Ntfctn/Acct/Id/IBAN`: the account notified about.
     pub account: Iban,
+    /// The entries on the account, in the bank's order.
     pub entries: Vec<Entry>,
 }
 
@@ -75,7 +81,7 @@ const NTRY: &[&str] = &[
     "AddtlNtryInf",
 ];
 
-pub fn write(msg: &Camt054) -> Result<String, MessageError> {
+pub(crate) fn write(msg: &Camt054) -> Result<String, MessageError> {
     max_text("MsgId", &msg.msg_id, 35)?;
     let mut out = XmlOut::new(CAMT_054_NS)?;
     out.open("BkToCstmrDbtCdtNtfctn")?;
@@ -120,7 +126,7 @@ pub fn write(msg: &Camt054) -> Result<String, MessageError> {
     out.finish()
 }
 
-pub fn parse(xml: &[u8]) -> Result<Camt054, MessageError> {
+pub(crate) fn parse(xml: &[u8]) -> Result<Camt054, MessageError> {
     let doc = parse_document(xml, CAMT_054_NS)?;
     let root = doc.req(&["BkToCstmrDbtCdtNtfctn"])?;
     let msg_id = root.req_text(&["GrpHdr", "MsgId"])?.to_string();

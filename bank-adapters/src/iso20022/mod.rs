@@ -10,9 +10,9 @@
 //! refused as hostile.
 
 pub mod camt054;
-pub mod pain001;
-pub mod pain002;
-pub mod xml;
+pub(crate) mod pain001;
+pub(crate) mod pain002;
+pub(crate) mod xml;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
@@ -20,31 +20,58 @@ use tradechain_money::identifier::IdentifierError;
 use tradechain_money::money::{Currency, Money, MoneyError};
 
 /// Namespace of pain.001.001.09.
-pub const PAIN_001_NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
+pub(crate) const PAIN_001_NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
 /// Namespace of pain.002.001.10, the status report that answers pain.001.001.09.
-pub const PAIN_002_NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10";
+pub(crate) const PAIN_002_NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10";
 /// Namespace of camt.054.001.08.
-pub const CAMT_054_NS: &str = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08";
+pub(crate) const CAMT_054_NS: &str = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08";
 
 /// Why a message could not be written or was refused on reading.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
+    /// Not well-formed XML (unbalanced tags, bad encoding, text outside the root).
     #[error("malformed XML: {0}")]
     Xml(String),
+    /// Something no bank sends and attackers do: DOCTYPE, undeclared entities, processing
+    /// instructions, oversize or over-deep input.
     #[error("hostile XML refused: {0}")]
     Hostile(String),
+    /// An element outside the message's ISO 20022 namespace.
     #[error("element {element} is not in namespace {expected}")]
-    Namespace { element: String, expected: String },
+    Namespace {
+        /// Local name of the offending element.
+        element: String,
+        /// The namespace the message must use, e.g. `urn:iso:std:iso:20022:tech:xsd:pain.002.001.10`.
+        expected: String,
+    },
+    /// A required element is absent or empty (its path is given).
     #[error("required element missing: {0}")]
     Missing(String),
+    /// Children out of the schema's sequence order.
     #[error("element {element} out of schema order inside {parent}")]
-    Order { parent: String, element: String },
+    Order {
+        /// The element whose children are out of order.
+        parent: String,
+        /// The first child found out of order.
+        element: String,
+    },
+    /// A value breaks the schema or disagrees with the instruction (length, code list,
+    /// EndToEndId, amount).
     #[error("invalid {field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The element or attribute, by its ISO 20022 tag or path (e.g. `OrgnlTxRef/Amt`).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An amount that is not valid for its currency (unknown ISO 4217 code, wrong number of
+    /// decimals).
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A malformed IBAN, BIC or EndToEndId.
     #[error(transparent)]
     Identifier(#[from] IdentifierError),
+    /// The XML writer failed (unbalanced elements, I/O): a bug here, not bad input.
     #[error("cannot write message: {0}")]
     Write(String),
 }

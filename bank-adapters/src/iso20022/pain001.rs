@@ -10,20 +10,20 @@ use chrono::{DateTime, Utc};
 
 use super::xml::{Element, XmlOut, parse_document};
 use super::{MessageError, PAIN_001_NS, iso_datetime, max_text, parse_date, parse_datetime, read_amount};
-use tradechain_money::identifier::{Bic, EndToEndId, Iban};
-use tradechain_money::money::Money;
 use crate::party::Party;
 use crate::payment::{CreditTransfer, MAX_REMITTANCE};
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::Money;
 
 /// One pain.001 message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pain001 {
+pub(crate) struct Pain001 {
     /// `GrpHdr/MsgId` (≤ 35 characters, unique per message).
-    pub msg_id: String,
-    pub created: DateTime<Utc>,
+    pub(crate) msg_id: String,
+    pub(crate) created: DateTime<Utc>,
     /// `GrpHdr/InitgPty/Nm`: the bank's customer or the bank itself.
-    pub initiating_party: String,
-    pub transfers: Vec<CreditTransfer>,
+    pub(crate) initiating_party: String,
+    pub(crate) transfers: Vec<CreditTransfer>,
 }
 
 const GRP_HDR: &[&str] = &["MsgId", "CreDtTm", "Authstn", "NbOfTxs", "CtrlSum", "InitgPty", "FwdgAgt"];
@@ -90,7 +90,7 @@ fn control_sum(transfers: &[CreditTransfer]) -> Result<Option<Money>, MessageErr
 }
 
 /// Write the message; refuses transfers that break the schema's limits.
-pub fn write(msg: &Pain001) -> Result<String, MessageError> {
+pub(crate) fn write(msg: &Pain001) -> Result<String, MessageError> {
     max_text("MsgId", &msg.msg_id, 35)?;
     max_text("InitgPty/Nm", &msg.initiating_party, 140)?;
     if msg.transfers.is_empty() {
@@ -159,7 +159,7 @@ fn write_party(
 }
 
 /// Read and check a pain.001.001.09 message.
-pub fn parse(xml: &[u8]) -> Result<Pain001, MessageError> {
+pub(crate) fn parse(xml: &[u8]) -> Result<Pain001, MessageError> {
     let doc = parse_document(xml, PAIN_001_NS)?;
     let root = doc.req(&["CstmrCdtTrfInitn"])?;
     let hdr = root.req(&["GrpHdr"])?;

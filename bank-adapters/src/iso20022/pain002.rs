@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 
 use super::xml::{Element, XmlOut, parse_document};
 use super::{MessageError, PAIN_002_NS, iso_datetime, max_text, parse_datetime, read_amount};
+use crate::payment::RailStatus;
 use tradechain_money::identifier::EndToEndId;
 use tradechain_money::money::Money;
-use crate::payment::RailStatus;
 
 /// `ExternalPaymentTransactionStatus1Code` values a payment can report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TxStatus {
+pub(crate) enum TxStatus {
     /// Received.
     Rcvd,
     /// Technically accepted (syntax and authentication passed).
@@ -31,7 +31,7 @@ pub enum TxStatus {
 }
 
 impl TxStatus {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             TxStatus::Rcvd => "RCVD",
             TxStatus::Actc => "ACTC",
@@ -44,7 +44,7 @@ impl TxStatus {
         }
     }
 
-    pub fn parse(code: &str) -> Result<Self, MessageError> {
+    pub(crate) fn parse(code: &str) -> Result<Self, MessageError> {
         Ok(match code {
             "RCVD" => TxStatus::Rcvd,
             "ACTC" => TxStatus::Actc,
@@ -65,22 +65,22 @@ fn clip(s: &str) -> String {
 
 /// The status of one transaction (`TxInfAndSts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransactionStatus {
-    pub original_end_to_end_id: EndToEndId,
-    pub status: TxStatus,
+pub(crate) struct TransactionStatus {
+    pub(crate) original_end_to_end_id: EndToEndId,
+    pub(crate) status: TxStatus,
     /// `StsRsnInf/Rsn/Cd`, e.g. `AM04`.
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// `StsRsnInf/AddtlInf`.
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// `AcctSvcrRef`: the bank's own reference of the booking.
-    pub bank_reference: Option<String>,
+    pub(crate) bank_reference: Option<String>,
     /// `OrgnlTxRef/Amt/InstdAmt`, echoed by banks that include it.
-    pub original_amount: Option<Money>,
+    pub(crate) original_amount: Option<Money>,
 }
 
 impl TransactionStatus {
     /// What the rails trait reports for this status.
-    pub fn rail_status(&self) -> RailStatus {
+    pub(crate) fn rail_status(&self) -> RailStatus {
         let bank_reference = self.bank_reference.clone();
         match self.status {
             TxStatus::Rcvd | TxStatus::Actc | TxStatus::Pdng => RailStatus::Pending,
@@ -96,14 +96,14 @@ impl TransactionStatus {
 
 /// One pain.002 message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pain002 {
-    pub msg_id: String,
-    pub created: DateTime<Utc>,
+pub(crate) struct Pain002 {
+    pub(crate) msg_id: String,
+    pub(crate) created: DateTime<Utc>,
     /// `OrgnlGrpInfAndSts/OrgnlMsgId`: the pain.001 this answers (or the enquiry id).
-    pub original_msg_id: String,
+    pub(crate) original_msg_id: String,
     /// `OrgnlGrpInfAndSts/OrgnlMsgNmId`, e.g. `pain.001.001.09`.
-    pub original_msg_name: String,
-    pub transactions: Vec<TransactionStatus>,
+    pub(crate) original_msg_name: String,
+    pub(crate) transactions: Vec<TransactionStatus>,
 }
 
 const TX_INF_AND_STS: &[&str] = &[
@@ -123,7 +123,7 @@ const TX_INF_AND_STS: &[&str] = &[
 ];
 const ROOT: &[&str] = &["GrpHdr", "OrgnlGrpInfAndSts", "OrgnlPmtInfAndSts", "SplmtryData"];
 
-pub fn write(msg: &Pain002) -> Result<String, MessageError> {
+pub(crate) fn write(msg: &Pain002) -> Result<String, MessageError> {
     max_text("MsgId", &msg.msg_id, 35)?;
     max_text("OrgnlMsgId", &msg.original_msg_id, 35)?;
     let mut out = XmlOut::new(PAIN_002_NS)?;
@@ -164,7 +164,7 @@ pub fn write(msg: &Pain002) -> Result<String, MessageError> {
     out.finish()
 }
 
-pub fn parse(xml: &[u8]) -> Result<Pain002, MessageError> {
+pub(crate) fn parse(xml: &[u8]) -> Result<Pain002, MessageError> {
     let doc = parse_document(xml, PAIN_002_NS)?;
     let root = doc.req(&["CstmrPmtStsRpt"])?;
     root.check_order(ROOT)?;
@@ -214,7 +214,11 @@ fn parse_transaction(tx: &Element) -> Result<TransactionStatus, MessageError> {
 /// about someone else's payment is confused or hostile), gives conflicting statuses for it
 /// (the same status repeated is a duplicate and harmless), or echoes an amount other than
 /// `amount`.
-pub fn status_for(report: &Pain002, e2e: &EndToEndId, amount: &Money) -> Result<TransactionStatus, MessageError> {
+pub(crate) fn status_for(
+    report: &Pain002,
+    e2e: &EndToEndId,
+    amount: &Money,
+) -> Result<TransactionStatus, MessageError> {
     let mut found: Option<&TransactionStatus> = None;
     for tx in &report.transactions {
         if &tx.original_end_to_end_id != e2e {

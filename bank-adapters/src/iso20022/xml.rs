@@ -17,34 +17,34 @@ use quick_xml::reader::NsReader;
 use super::MessageError;
 
 /// Largest message accepted (1 MiB; a single-transaction message is a few KiB).
-pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// Deepest element nesting accepted (ISO 20022 messages nest about 10 deep).
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// Most elements in one message.
-pub const MAX_ELEMENTS: usize = 20_000;
+pub(crate) const MAX_ELEMENTS: usize = 20_000;
 
 /// One parsed element: local name, attributes (unqualified), text content and children.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Element {
-    pub name: String,
-    pub attrs: Vec<(String, String)>,
-    pub text: String,
-    pub children: Vec<Element>,
+pub(crate) struct Element {
+    pub(crate) name: String,
+    pub(crate) attrs: Vec<(String, String)>,
+    pub(crate) text: String,
+    pub(crate) children: Vec<Element>,
 }
 
 impl Element {
     /// The first child with this local name.
-    pub fn child(&self, name: &str) -> Option<&Element> {
+    pub(crate) fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
     }
 
     /// Every child with this local name, in document order.
-    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+    pub(crate) fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
 
     /// The element at `path` below this one, or a "missing element" error naming the path.
-    pub fn req(&self, path: &[&str]) -> Result<&Element, MessageError> {
+    pub(crate) fn req(&self, path: &[&str]) -> Result<&Element, MessageError> {
         let mut at = self;
         for (i, step) in path.iter().enumerate() {
             at = at
@@ -55,12 +55,12 @@ impl Element {
     }
 
     /// The element at `path`, if every step is present.
-    pub fn opt(&self, path: &[&str]) -> Option<&Element> {
+    pub(crate) fn opt(&self, path: &[&str]) -> Option<&Element> {
         path.iter().try_fold(self, |at, step| at.child(step))
     }
 
     /// The trimmed, non-empty text at `path`.
-    pub fn req_text(&self, path: &[&str]) -> Result<&str, MessageError> {
+    pub(crate) fn req_text(&self, path: &[&str]) -> Result<&str, MessageError> {
         let el = self.req(path)?;
         let text = el.text.trim();
         if text.is_empty() {
@@ -69,17 +69,17 @@ impl Element {
         Ok(text)
     }
 
-    pub fn opt_text(&self, path: &[&str]) -> Option<&str> {
+    pub(crate) fn opt_text(&self, path: &[&str]) -> Option<&str> {
         self.opt(path).map(|e| e.text.trim()).filter(|t| !t.is_empty())
     }
 
-    pub fn attr(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Check that the children this code knows appear in the schema's sequence order
     /// (`order` lists the sequence); children not listed are left to the schema.
-    pub fn check_order(&self, order: &[&str]) -> Result<(), MessageError> {
+    pub(crate) fn check_order(&self, order: &[&str]) -> Result<(), MessageError> {
         let mut last = 0;
         for child in &self.children {
             if let Some(i) = order.iter().position(|n| *n == child.name) {
@@ -94,7 +94,7 @@ impl Element {
 }
 
 /// Parse a message whose root must be `Document` in namespace `namespace`.
-pub fn parse_document(xml: &[u8], namespace: &str) -> Result<Element, MessageError> {
+pub(crate) fn parse_document(xml: &[u8], namespace: &str) -> Result<Element, MessageError> {
     if xml.len() > MAX_MESSAGE_BYTES {
         return Err(MessageError::Hostile(format!("message of {} bytes exceeds {MAX_MESSAGE_BYTES}", xml.len())));
     }
@@ -201,13 +201,13 @@ fn push_text(stack: &mut [Element], text: &str) -> Result<(), MessageError> {
 
 /// A streaming writer for one message: declaration, `Document` root with the namespace,
 /// then elements in the order the caller writes them (the schema's sequence order).
-pub struct XmlOut {
+pub(crate) struct XmlOut {
     writer: Writer<Vec<u8>>,
     open: Vec<&'static str>,
 }
 
 impl XmlOut {
-    pub fn new(namespace: &str) -> Result<Self, MessageError> {
+    pub(crate) fn new(namespace: &str) -> Result<Self, MessageError> {
         let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
         writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).map_err(write_err)?;
         let mut out = XmlOut { writer, open: Vec::new() };
@@ -215,7 +215,7 @@ impl XmlOut {
         Ok(out)
     }
 
-    pub fn open(&mut self, name: &'static str) -> Result<&mut Self, MessageError> {
+    pub(crate) fn open(&mut self, name: &'static str) -> Result<&mut Self, MessageError> {
         self.open_with(name, &[])
     }
 
@@ -226,18 +226,18 @@ impl XmlOut {
         Ok(self)
     }
 
-    pub fn close(&mut self) -> Result<&mut Self, MessageError> {
+    pub(crate) fn close(&mut self) -> Result<&mut Self, MessageError> {
         let name = self.open.pop().ok_or_else(|| MessageError::Write("close without open".into()))?;
         self.writer.write_event(Event::End(BytesEnd::new(name))).map_err(write_err)?;
         Ok(self)
     }
 
     /// `<name>text</name>` (text escaped).
-    pub fn leaf(&mut self, name: &'static str, text: &str) -> Result<&mut Self, MessageError> {
+    pub(crate) fn leaf(&mut self, name: &'static str, text: &str) -> Result<&mut Self, MessageError> {
         self.leaf_with(name, &[], text)
     }
 
-    pub fn leaf_with(
+    pub(crate) fn leaf_with(
         &mut self,
         name: &'static str,
         attrs: &[(&str, &str)],
@@ -251,7 +251,7 @@ impl XmlOut {
     }
 
     /// Close everything still open (down to and including `Document`) and return the text.
-    pub fn finish(mut self) -> Result<String, MessageError> {
+    pub(crate) fn finish(mut self) -> Result<String, MessageError> {
         while !self.open.is_empty() {
             self.close()?;
         }

@@ -6,26 +6,28 @@
 //! [`Ledger::check`] re-derives it from them. Payments are idempotent by EndToEndId: a second
 //! instruction with a known id books nothing, answers the recorded status, and is counted.
 
+mod migration;
+
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use tradechain_money::identifier::{Bic, EndToEndId, Iban};
 use crate::iso20022::pain002::TxStatus;
-use tradechain_money::money::Currency;
 use crate::payment::CreditTransfer;
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::Currency;
 
 pub(crate) mod account {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "sandbox_account")]
-    pub struct Model {
+    pub(crate) struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub iban: String,
         pub name: String,
@@ -38,7 +40,7 @@ pub(crate) mod account {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub(crate) enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -48,7 +50,7 @@ pub(crate) mod entry {
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "sandbox_entry")]
-    pub struct Model {
+    pub(crate) struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub booking_ref: String,
@@ -61,7 +63,7 @@ pub(crate) mod entry {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub(crate) enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -71,7 +73,7 @@ pub(crate) mod payment {
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "sandbox_payment")]
-    pub struct Model {
+    pub(crate) struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub end_to_end_id: String,
         pub msg_id: String,
@@ -87,20 +89,25 @@ pub(crate) mod payment {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub(crate) enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }
 
 /// The bank's own account that funding is booked against (so balances sum to zero).
-pub const CAPITAL_BBAN: &str = "SBOX00000000000000";
+pub(crate) const CAPITAL_BBAN: &str = "SBOX00000000000000";
 
+/// Why the ledger refused or failed a request.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// The ledger database failed.
     #[error("ledger database: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// No account with this IBAN.
     #[error("unknown account {0}")]
     UnknownAccount(String),
+    /// A request the sandbox refuses (bad currency, name or amount), or books that do not
+    /// balance.
     #[error("invalid request: {0}")]
     Invalid(String),
 }
@@ -120,11 +127,17 @@ where
 /// The status the bank holds for one EndToEndId.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
+    /// The instruction's EndToEndId.
     pub end_to_end_id: String,
+    /// pain.002 transaction status code: `ACSC` when booked, `RJCT` when refused.
     pub status: String,
+    /// ISO 20022 reason code of a rejection, e.g. `AM04` (insufficient funds).
     pub reason: Option<String>,
+    /// The booking's reference (`AcctSvcrRef`), when booked.
     pub bank_reference: Option<String>,
+    /// Instructed amount, decimal with the currency's minor digits (e.g. `12.34`).
     pub amount: String,
+    /// ISO 4217 code of the amount.
     pub currency: String,
     /// How many pain.001 instructions carried this EndToEndId.
     pub received_count: u32,
@@ -147,33 +160,45 @@ impl From<payment::Model> for PaymentRecord {
 /// An account to open (admin API).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenAccount {
+    /// The account's IBAN.
     pub iban: Iban,
+    /// Account holder name, 1 to 140 characters.
     pub name: String,
+    /// BIC of the bank holding the account.
     pub bic: Bic,
+    /// ISO 4217 code the account is held in; only transfers in it are booked.
     pub currency: String,
+    /// How far below zero the balance may go, in minor units (>= 0; default 0).
     #[serde(default)]
     pub overdraft_limit: i64,
 }
 
+/// An account's balance (admin API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
+    /// The account's IBAN; the bank's capital accounts are `{IBAN}-{currency}`.
     pub iban: String,
+    /// Account holder name.
     pub name: String,
+    /// ISO 4217 code the account is held in.
     pub currency: String,
+    /// Signed minor units: negative when overdrawn (the capital accounts are negative by
+    /// what was funded).
     pub balance: i64,
 }
 
 /// One booked entry, for camt.054.
 #[derive(Debug, Clone)]
-pub struct BookedEntry {
-    pub seq: i64,
-    pub amount: i64,
-    pub currency: String,
-    pub booking_ref: String,
-    pub end_to_end_id: Option<String>,
-    pub booked_at: i64,
+pub(crate) struct BookedEntry {
+    pub(crate) seq: i64,
+    pub(crate) amount: i64,
+    pub(crate) currency: String,
+    pub(crate) booking_ref: String,
+    pub(crate) end_to_end_id: Option<String>,
+    pub(crate) booked_at: i64,
 }
 
+/// The sandbox bank's books in one database; one writer at a time.
 pub struct Ledger {
     db: DatabaseConnection,
     /// One writer at a time: the balance check and the booking are one decision.
@@ -184,23 +209,14 @@ pub struct Ledger {
 impl Ledger {
     /// Open (creating if needed) the ledger at `database_url`, e.g. `sqlite://bank.db?mode=rwc`.
     pub async fn open(database_url: &str) -> Result<Self, LedgerError> {
-        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-        let mut options = ConnectOptions::new(database_url);
         // A sandbox: survives a crash of its process (WAL), not necessarily a power cut.
-        options.sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(std::time::Duration::from_secs(5))
-        });
-        let db = Database::connect(options).await?;
-        let schema = Schema::new(db.get_database_backend());
-        db.execute(schema.create_table_from_entity(account::Entity).if_not_exists()).await?;
-        db.execute(schema.create_table_from_entity(entry::Entity).if_not_exists()).await?;
-        db.execute(schema.create_table_from_entity(payment::Entity).if_not_exists()).await?;
+        let db = tradechain_store::connect(database_url, tradechain_store::Durability::Normal, None).await?;
+        tradechain_store::migrate::<migration::Migrator>(&db).await?;
         let capital = Iban::from_bban("GB", CAPITAL_BBAN).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         Ok(Ledger { db, write: Mutex::new(()), capital })
     }
 
+    /// Open an account; an IBAN already open is left as it is.
     pub async fn open_account(&self, req: &OpenAccount) -> Result<(), LedgerError> {
         Currency::parse(&req.currency).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         if req.overdraft_limit < 0 || req.name.is_empty() || req.name.chars().count() > 140 {
@@ -352,15 +368,16 @@ impl Ledger {
         Ok(Ok(amount))
     }
 
-    pub async fn payment(&self, e2e: &EndToEndId) -> Result<Option<PaymentRecord>, LedgerError> {
+    pub(crate) async fn payment(&self, e2e: &EndToEndId) -> Result<Option<PaymentRecord>, LedgerError> {
         Ok(payment::Entity::find_by_id(e2e.to_string()).one(&self.db).await?.map(PaymentRecord::from))
     }
 
-    pub async fn payments(&self) -> Result<Vec<PaymentRecord>, LedgerError> {
+    pub(crate) async fn payments(&self) -> Result<Vec<PaymentRecord>, LedgerError> {
         let rows = payment::Entity::find().order_by_asc(payment::Column::ReceivedAt).all(&self.db).await?;
         Ok(rows.into_iter().map(PaymentRecord::from).collect())
     }
 
+    /// Every account's balance, by IBAN.
     pub async fn balances(&self) -> Result<Vec<Balance>, LedgerError> {
         let rows = account::Entity::find().order_by_asc(account::Column::Iban).all(&self.db).await?;
         Ok(rows
@@ -392,7 +409,7 @@ impl Ledger {
     }
 
     /// Entries on `iban` with sequence number above `since`, oldest first.
-    pub async fn entries_since(&self, iban: &Iban, since: i64) -> Result<Vec<BookedEntry>, LedgerError> {
+    pub(crate) async fn entries_since(&self, iban: &Iban, since: i64) -> Result<Vec<BookedEntry>, LedgerError> {
         let rows = entry::Entity::find()
             .filter(entry::Column::Iban.eq(iban.to_string()))
             .filter(entry::Column::Id.gt(since))

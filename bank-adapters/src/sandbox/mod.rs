@@ -31,24 +31,24 @@ use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use tradechain_money::identifier::{EndToEndId, Iban};
 use crate::iso20022::camt054::{self, Camt054, Entry};
 use crate::iso20022::pain001;
 use crate::iso20022::pain002::{self, Pain002, TransactionStatus, TxStatus};
-use tradechain_money::money::{Currency, Money};
 use ledger::{Ledger, LedgerError, OpenAccount, PaymentRecord};
+use tradechain_money::identifier::{EndToEndId, Iban};
+use tradechain_money::money::{Currency, Money};
 
 /// How the sandbox bank runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SandboxConfig {
-    pub listen: SocketAddr,
+pub(crate) struct SandboxConfig {
+    listen: SocketAddr,
     /// sea-orm URL of the ledger, e.g. `sqlite:///tmp/bank.db?mode=rwc`.
-    pub database_url: String,
+    database_url: String,
 }
 
 impl SandboxConfig {
     /// A sandbox bank keeping its ledger in the SQLite file `path` (created if missing).
-    pub fn sqlite(listen: SocketAddr, path: &std::path::Path) -> Self {
+    pub(crate) fn sqlite(listen: SocketAddr, path: &std::path::Path) -> Self {
         SandboxConfig { listen, database_url: format!("sqlite://{}?mode=rwc", path.display()) }
     }
 }
@@ -66,7 +66,7 @@ pub enum Corruption {
 }
 
 /// How long a "timeout after booking" hangs unless told otherwise.
-pub const DEFAULT_HANG_MS: u64 = 30_000;
+pub(crate) const DEFAULT_HANG_MS: u64 = 30_000;
 
 /// Injected faults; `PUT /admin/faults` replaces them all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ pub struct Faults {
     pub slow_ms: u64,
     /// For the next N instructions: book, then hang for `hang_ms` without answering.
     pub timeout_after_booking: u32,
-    /// How long to hang (0: [`DEFAULT_HANG_MS`]).
+    /// How long to hang, in milliseconds (0: `DEFAULT_HANG_MS`, 30 s).
     pub hang_ms: u64,
     /// List every transaction status twice in each pain.002.
     pub duplicate_responses: bool,
@@ -97,10 +97,18 @@ struct AppState {
 /// Errors starting or running the sandbox bank.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
+    /// The ledger database could not be opened.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The listen address is taken or not allowed.
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// The HTTP server stopped with an error.
     #[error("server: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -123,7 +131,7 @@ pub async fn run(args: SandboxArgs) -> Result<(), SandboxError> {
 
 /// Run the sandbox bank until Ctrl-C: open the ledger, listen, and print
 /// `listening on http://ADDR` on stdout (scripts and tests read the port from it).
-pub async fn serve(config: SandboxConfig) -> Result<(), SandboxError> {
+pub(crate) async fn serve(config: SandboxConfig) -> Result<(), SandboxError> {
     let ledger = Arc::new(Ledger::open(&config.database_url).await?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -350,9 +358,9 @@ async fn open_account(State(state): State<AppState>, axum::Json(req): axum::Json
 
 /// `POST /admin/fund` body: credit `amount` minor units to `iban`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Fund {
-    pub iban: Iban,
-    pub amount: i64,
+struct Fund {
+    iban: Iban,
+    amount: i64,
 }
 
 async fn fund(State(state): State<AppState>, axum::Json(req): axum::Json<Fund>) -> Response {

@@ -35,13 +35,13 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use tradechain_chain::signer::{SendError, Signer};
-use tradechain_chain::transaction::Sender;
-use tradechain_chain::{Chain, ChainError, call_sol};
 use crate::outbox::{Change, Instruction, Outbox, OutboxError, State};
 use crate::party::PartyDirectory;
 use crate::payment::RailStatus;
 use crate::rails::{RailError, Rails};
+use tradechain_chain::signer::{SendError, Signer};
+use tradechain_chain::transaction::Sender;
+use tradechain_chain::{Chain, ChainError, call_sol};
 
 /// Where the worker deliberately dies, to prove recovery (tests only; `None` in production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -71,13 +71,18 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Backoff after a transient bank failure: doubles per retry from `initial` up to `max`.
     pub backoff_initial: Duration,
+    /// Longest backoff (see `backoff_initial`).
     pub backoff_max: Duration,
     /// Instructions handled concurrently (chain transactions are still sent one at a time).
     pub concurrency: usize,
+    /// Fault injection for recovery tests; `None` in production.
     pub crash_at: Option<CrashPoint>,
 }
 
 impl WorkerConfig {
+    /// Defaults for the TradeOrders contract at `trade_orders`: repayments ignored, blocks
+    /// trusted at once, from block 0, 1 000 blocks per log query, 500 ms polls, backoff from
+    /// 200 ms up to 30 s, 8 instructions at once.
     pub fn new(trade_orders: Address) -> Self {
         WorkerConfig {
             trade_orders,
@@ -94,12 +99,16 @@ impl WorkerConfig {
     }
 }
 
+/// Why a pass stopped early; the next pass retries (nothing is lost or sent twice).
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// The chain's JSON-RPC failed or a contract read reverted.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The outbox database failed, or a row is corrupt.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// An instruction's task panicked or was cancelled.
     #[error("worker task failed: {0}")]
     Task(String),
 }
@@ -107,13 +116,16 @@ pub enum WorkerError {
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepReport {
+    /// New payment instructions recorded in the outbox.
     pub recorded: usize,
+    /// Milestones and repayments released on chain.
     pub released: usize,
+    /// Open instructions acted on.
     pub handled: usize,
 }
 
 impl StepReport {
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.recorded == 0 && self.released == 0 && self.handled == 0
     }
 }
@@ -146,11 +158,11 @@ impl<R> Clone for SettlementWorker<R> {
 
 /// The `bytes32` reference confirmed on chain: keccak256 of the bank's reference, or of
 /// the EndToEndId when the bank gave none.
-pub fn payment_reference(end_to_end_id: &str, bank_reference: Option<&str>) -> B256 {
+pub(crate) fn payment_reference(end_to_end_id: &str, bank_reference: Option<&str>) -> B256 {
     keccak256(bank_reference.unwrap_or(end_to_end_id).as_bytes())
 }
 
-pub use tradechain_money::identifier::end_to_end_id;
+use tradechain_money::identifier::end_to_end_id;
 
 fn as_i64<T: TryInto<i64>>(v: T) -> i64 {
     v.try_into().unwrap_or(i64::MAX)
@@ -186,16 +198,17 @@ impl<R: Rails> SettlementWorker<R> {
         Ok(SettlementWorker { inner: Arc::new(inner) })
     }
 
-    pub fn bank_id(&self) -> &str {
+    pub(crate) fn bank_id(&self) -> &str {
         &self.inner.bank_id
     }
 
+    /// The worker's outbox, to inspect what it recorded.
     pub fn outbox(&self) -> &Outbox {
         &self.inner.outbox
     }
 
     /// Run passes until `shutdown` resolves; transient errors are logged and retried.
-    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+    pub(crate) async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let pause = match self.step().await {

@@ -12,10 +12,10 @@ use tradechain_contracts::{FinancingState, Receivables, TradeOrders};
 
 use super::watch::DueNotice;
 use super::{SettlementWorker, WorkerError, as_i64, payment_reference};
-use tradechain_chain::BlockLog;
-use tradechain_money::identifier::EndToEndId;
 use crate::outbox::{Change, Instruction, KIND_REPAYMENT, OutboxError, State, Watch, watch};
 use crate::rails::Rails;
+use tradechain_chain::BlockLog;
+use tradechain_money::identifier::EndToEndId;
 
 /// The EndToEndId of a repayment: `TC{chain}-R{financing}` (hash form when too long).
 pub fn repayment_end_to_end_id(chain_id: u64, financing_id: U256) -> EndToEndId {
@@ -37,7 +37,10 @@ impl<R: Rails> SettlementWorker<R> {
         let w = &self.inner;
         match log.log.topics().first() {
             Some(t) if *t == Receivables::RepaymentScheduled::SIGNATURE_HASH => {
-                match Receivables::RepaymentScheduled::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
+                match Receivables::RepaymentScheduled::decode_raw_log(
+                    log.log.topics().iter().copied(),
+                    &log.log.data.data,
+                ) {
                     Ok(ev) => watches.push(Watch {
                         order_id: String::new(),
                         milestone: 0,
@@ -50,10 +53,12 @@ impl<R: Rails> SettlementWorker<R> {
             Some(t) if *t == Receivables::RepaymentDue::SIGNATURE_HASH => {
                 match Receivables::RepaymentDue::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) if ev.payer == w.bank => {
-                        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
+                        let order = self
+                            .read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
                             .await?;
                         let receivables = w.config.receivables.unwrap_or_default();
-                        let f = self.read(receivables, &Receivables::getFinancingCall { financingId: ev.financingId })
+                        let f = self
+                            .read(receivables, &Receivables::getFinancingCall { financingId: ev.financingId })
                             .await?;
                         instructions.push(self.instruction_for(DueNotice {
                             end_to_end_id: repayment_end_to_end_id(w.chain_id, ev.financingId),

@@ -8,28 +8,28 @@ use tracing::Instrument;
 use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
 
 use super::{SettlementWorker, WorkerError, as_i64, end_to_end_id};
+use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
+use crate::rails::Rails;
 use tradechain_chain::{BlockLog, LogFilter};
 use tradechain_money::identifier::EndToEndId;
 use tradechain_money::money::Currency;
-use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
-use crate::rails::Rails;
 
 /// A payment the chain says this bank owes now.
 pub(super) struct DueNotice {
-    pub end_to_end_id: EndToEndId,
-    pub kind: &'static str,
-    pub financing_id: Option<U256>,
-    pub order_id: U256,
-    pub milestone: i64,
-    pub attempt: u32,
-    pub payer: Address,
-    pub payee: Address,
+    pub(super) end_to_end_id: EndToEndId,
+    pub(super) kind: &'static str,
+    pub(super) financing_id: Option<U256>,
+    pub(super) order_id: U256,
+    pub(super) milestone: i64,
+    pub(super) attempt: u32,
+    pub(super) payer: Address,
+    pub(super) payee: Address,
     /// Whose account is debited.
-    pub debtor: Address,
-    pub amount: u128,
-    pub currency: [u8; 3],
-    pub due_date: u64,
-    pub block: i64,
+    pub(super) debtor: Address,
+    pub(super) amount: u128,
+    pub(super) currency: [u8; 3],
+    pub(super) due_date: u64,
+    pub(super) block: i64,
 }
 
 impl<R: Rails> SettlementWorker<R> {
@@ -85,7 +85,10 @@ impl<R: Rails> SettlementWorker<R> {
         }
         match log.log.topics().first() {
             Some(t) if *t == TradeOrders::MilestoneTriggered::SIGNATURE_HASH => {
-                match TradeOrders::MilestoneTriggered::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
+                match TradeOrders::MilestoneTriggered::decode_raw_log(
+                    log.log.topics().iter().copied(),
+                    &log.log.data.data,
+                ) {
                     Ok(ev) => watches.push(Watch {
                         order_id: ev.orderId.to_string(),
                         milestone: u64::try_from(ev.index).unwrap_or(u64::MAX),
@@ -98,7 +101,8 @@ impl<R: Rails> SettlementWorker<R> {
             Some(t) if *t == TradeOrders::PaymentDue::SIGNATURE_HASH => {
                 match TradeOrders::PaymentDue::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) if ev.payer == w.bank => {
-                        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
+                        let order = self
+                            .read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
                             .await?;
                         // The buyer's bank pays from the buyer's account; any other payer (a
                         // financier under payables finance) pays from its own.
@@ -209,8 +213,8 @@ impl<R: Rails> SettlementWorker<R> {
                 continue;
             };
             let index = U256::from(index);
-            let m = self.read(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order_id, index })
-                .await?;
+            let m =
+                self.read(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order_id, index }).await?;
             if m.state != MilestoneState::Triggered as u8 || m.payer != w.bank {
                 w.outbox.watch_done(&watch.key).await?;
                 continue;
@@ -225,7 +229,7 @@ impl<R: Rails> SettlementWorker<R> {
                 }
                 // Someone else may have released it first; the next pass re-reads its state.
                 Err(e) => {
-                    tracing::warn!(order = %order_id, milestone = %index, error = %e, reason = ?e.revert_reason(), "release failed")
+                    tracing::warn!(order = %order_id, milestone = %index, error = %e, reason = ?e.revert_reason(), "release failed");
                 }
             }
         }

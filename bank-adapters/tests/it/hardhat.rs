@@ -97,8 +97,7 @@ async fn the_worker_pays_an_at_sight_milestone_once_on_a_network_that_charges_ga
         vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1 << 0, tenorDays: 0 }];
     send(&client, &p.buyer, to, TradeOrders::proposeCall { t: terms, terms: milestones }).await;
     let reader = operator.address();
-    let order: U256 =
-        call_sol(client.as_ref(), reader, to, &TradeOrders::orderCountCall {}).await.expect("orderCount");
+    let order: U256 = call_sol(client.as_ref(), reader, to, &TradeOrders::orderCountCall {}).await.expect("orderCount");
     send(&client, &p.seller, to, TradeOrders::acceptCall { orderId: order }).await;
     send(&client, &p.buyer_bank, to, TradeOrders::commitCall { orderId: order }).await;
     let invoice = keccak256(b"invoice");
@@ -146,9 +145,7 @@ async fn the_worker_pays_an_at_sight_milestone_once_on_a_network_that_charges_ga
     assert_eq!(bank.balance(&p.account(p.seller.address())).await, 1_234_500);
     assert_eq!(bank.balance(&p.account(p.buyer.address())).await, 10_000_000 - 1_234_500);
     assert_eq!(bank.ledger_sum("USD").await, "0");
-    let o = call_sol(client.as_ref(), reader, to, &TradeOrders::getOrderCall { orderId: order })
-        .await
-        .expect("order");
+    let o = call_sol(client.as_ref(), reader, to, &TradeOrders::getOrderCall { orderId: order }).await.expect("order");
     assert_eq!((o.state, o.paid), (OrderState::Completed as u8, amount));
     let bank_gas_after = client.balance(p.buyer_bank.address()).await.expect("balance");
     assert!(bank_gas_after < bank_gas_before, "the worker's confirmation paid gas");

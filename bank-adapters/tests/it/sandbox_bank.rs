@@ -6,13 +6,13 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use test_support::settlement::{SandboxBank, spawn_sandbox};
-use tradechain_money::identifier::{Bic, EndToEndId, Iban};
 use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
-use tradechain_money::money::{Currency, Money};
 use tradechain_bank_adapters::party::Party;
 use tradechain_bank_adapters::payment::{CreditTransfer, RailStatus};
 use tradechain_bank_adapters::rails::Rails;
 use tradechain_bank_adapters::sandbox::ledger::{Ledger, OpenAccount};
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::{Currency, Money};
 
 fn party(name: &str, n: u32) -> Party {
     Party {

@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
-use tradechain_money::identifier::{Bic, EndToEndId, Iban};
-use tradechain_money::money::{Currency, Money};
 use tradechain_bank_adapters::party::Party;
 use tradechain_bank_adapters::payment::{CreditTransfer, RailStatus};
 use tradechain_bank_adapters::rails::{RailError, Rails};
 use tradechain_bank_adapters::webhook::{self, WebhookPayment, WebhookRails, WebhookStatus};
+use tradechain_money::identifier::{Bic, EndToEndId, Iban};
+use tradechain_money::money::{Currency, Money};
 
 const SECRET: &[u8] = b"a-shared-secret-of-32-bytes-long";
 

@@ -87,8 +87,7 @@ async fn payables_finance_pays_the_seller_from_the_financier_and_the_buyer_repay
         near: Receivables::NearKeys::NONE,
     };
     chain.send(&p.financier, chain.suite.receivables, offer).await;
-    let id: U256 =
-        chain.read(chain.suite.receivables, Receivables::financingCountCall {}).await;
+    let id: U256 = chain.read(chain.suite.receivables, Receivables::financingCountCall {}).await;
     chain.send(&p.buyer, chain.suite.receivables, Receivables::acceptCall { financingId: id }).await;
 
     let dir = tempfile::tempdir().expect("tempdir");

@@ -31,8 +31,8 @@ fn embedded() -> (tempfile::TempDir, Arc<EmbeddedChain>, SuiteAddresses, Private
 /// sender's answer to each.
 async fn refusals_are_typed(chain: &dyn Chain, suite: &SuiteAddresses, operator: &PrivateKeySigner) {
     let member = PrivateKeySigner::random();
-    let register =
-        Consortium::registerCall { account: member.address(), name: "Typed Refusals Ltd".into(), roles: 1 }.abi_encode();
+    let register = Consortium::registerCall { account: member.address(), name: "Typed Refusals Ltd".into(), roles: 1 }
+        .abi_encode();
     let tx = TxRequest::call(suite.consortium, Bytes::from(register));
     let fees = chain.fees().await.expect("fees");
     let nonce = chain.nonce(operator.address()).await.expect("nonce");

@@ -12,11 +12,8 @@ async fn new_heads_arrive_by_websocket_subscription() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ws = url.replacen("http", "ws", 1);
     // Polling once a minute: within the 30 s wait below, only the subscription can wake it.
-    let settings = RemoteSettings {
-        ws_url: Some(ws),
-        poll_interval: Duration::from_secs(60),
-        ..RemoteSettings::new(&url)
-    };
+    let settings =
+        RemoteSettings { ws_url: Some(ws), poll_interval: Duration::from_secs(60), ..RemoteSettings::new(&url) };
     let chain = RemoteChain::connect(settings).await.expect("connect");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let known = chain.head().await.expect("head");

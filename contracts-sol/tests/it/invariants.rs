@@ -2,8 +2,8 @@
 //! exactly to the order amount, and however payments are confirmed (repeated, out of
 //! order), paid never exceeds the amount and paid + outstanding == amount.
 
-use test_support::evm::*;
 use proptest::prelude::*;
+use test_support::evm::*;
 use tradechain_contracts::TradeOrders::{self, outstandingCall};
 
 /// Splits 10,000 bps (or `total`) at the given cut points into positive parts.

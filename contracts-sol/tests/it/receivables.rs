@@ -140,7 +140,7 @@ fn the_same_invoice_under_another_order_is_refused_by_fingerprint() {
             assert_eq!(r.name, "DuplicateFingerprint");
             assert!(r.message.contains("financingId: 1"), "{}", r.message);
         }
-        other => panic!("unexpected {other:?}"),
+        other @ Failure::Other(_) => panic!("unexpected {other:?}"),
     }
     // A different financier offered first, then the fingerprint went live before acceptance.
     let c2 = offer(&mut c, "financier2", b, 0, 5_000_000, vec![h("bl 42")]).unwrap();

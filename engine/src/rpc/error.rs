@@ -17,58 +17,58 @@ use serde_json::Value;
 
 use crate::transaction::TxRejection;
 
-pub const PARSE_ERROR: i64 = -32700;
-pub const INVALID_REQUEST: i64 = -32600;
-pub const METHOD_NOT_FOUND: i64 = -32601;
-pub const INVALID_PARAMS: i64 = -32602;
-pub const INTERNAL_ERROR: i64 = -32603;
-pub const SERVER_ERROR: i64 = -32000;
-pub const EXECUTION_REVERTED: i64 = 3;
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+const METHOD_NOT_FOUND: i64 = -32601;
+const INVALID_PARAMS: i64 = -32602;
+const INTERNAL_ERROR: i64 = -32603;
+const SERVER_ERROR: i64 = -32000;
+const EXECUTION_REVERTED: i64 = 3;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RpcError {
-    pub code: i64,
-    pub message: String,
+pub(crate) struct RpcError {
+    pub(crate) code: i64,
+    pub(crate) message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub(crate) data: Option<Value>,
 }
 
 impl RpcError {
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), data: None }
     }
 
-    pub fn parse(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn parse(detail: impl std::fmt::Display) -> Self {
         Self::new(PARSE_ERROR, format!("parse error: {detail}"))
     }
 
-    pub fn invalid_request(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn invalid_request(detail: impl std::fmt::Display) -> Self {
         Self::new(INVALID_REQUEST, format!("invalid request: {detail}"))
     }
 
-    pub fn method_not_found(method: &str) -> Self {
+    pub(crate) fn method_not_found(method: &str) -> Self {
         Self::new(METHOD_NOT_FOUND, format!("method not found: {method}"))
     }
 
-    pub fn invalid_params(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn invalid_params(detail: impl std::fmt::Display) -> Self {
         Self::new(INVALID_PARAMS, format!("invalid params: {detail}"))
     }
 
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         Self::new(INTERNAL_ERROR, format!("internal error: {detail}"))
     }
 
-    pub fn server(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn server(detail: impl std::fmt::Display) -> Self {
         Self::new(SERVER_ERROR, detail.to_string())
     }
 
-    pub fn dev_only(method: &str) -> Self {
+    pub(crate) fn dev_only(method: &str) -> Self {
         Self::new(METHOD_NOT_FOUND, format!("{method}: method not available outside dev mode"))
     }
 
     /// A revert, with the revert data as `data` and, for `Error(string)`, the reason in the message.
-    pub fn reverted(data: &Bytes) -> Self {
+    pub(crate) fn reverted(data: &Bytes) -> Self {
         let message = match Revert::abi_decode(data) {
             Ok(r) => format!("execution reverted: {}", r.reason),
             Err(_) => "execution reverted".to_string(),

@@ -17,9 +17,9 @@ use crate::executor::{CallOutcome, CallRequest};
 use crate::node::Node;
 
 /// Widest block range one eth_getLogs may scan.
-pub const MAX_LOG_RANGE: u64 = 10_000;
+const MAX_LOG_RANGE: u64 = 10_000;
 /// Most logs one eth_getLogs may return.
-pub const MAX_LOGS: usize = 10_000;
+const MAX_LOGS: usize = 10_000;
 
 pub(super) fn call(node: &Node, method: &str, p: &Params<'_>) -> Result<Value, RpcError> {
     match method {
@@ -172,14 +172,14 @@ fn transaction_by_hash(node: &Node, hash: B256) -> Result<Value, RpcError> {
     };
     let block = node.store().block(receipt.block_number).map_err(RpcError::internal)?;
     let Some(block) = block else { return Ok(Value::Null) };
-    Ok(shapes::transaction(decode(&raw)?, receipt.from, Some(location(&block, receipt.index as u64))))
+    Ok(shapes::transaction(decode(&raw)?, receipt.from, Some(location(&block, u64::from(receipt.index)))))
 }
 
 fn receipt_by_hash(node: &Node, hash: B256) -> Result<Value, RpcError> {
     let Some(receipt) = node.store().receipt(&hash).map_err(RpcError::internal)? else { return Ok(Value::Null) };
     let block = node.store().block(receipt.block_number).map_err(RpcError::internal)?;
     let Some(block) = block else { return Ok(Value::Null) };
-    Ok(shapes::receipt(&receipt, &location(&block, receipt.index as u64)))
+    Ok(shapes::receipt(&receipt, &location(&block, u64::from(receipt.index))))
 }
 
 fn block_json(node: &Node, b: &SealedBlock, full: bool) -> Result<Value, RpcError> {
@@ -250,7 +250,7 @@ fn get_logs(node: &Node, p: &Params<'_>) -> Result<Value, RpcError> {
         }
         let receipts = store.block_receipts(n).map_err(RpcError::internal)?;
         for r in receipts {
-            for log in shapes::logs(&r, &location(&block, r.index as u64)) {
+            for log in shapes::logs(&r, &location(&block, u64::from(r.index))) {
                 if filter.matches(&log.inner) {
                     logs.push(log);
                     if logs.len() > MAX_LOGS {

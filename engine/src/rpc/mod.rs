@@ -1,13 +1,13 @@
 //! Ethereum JSON-RPC 2.0 over HTTP: an axum [`Router`] serving POST at `/` and `/rpc`, single
 //! and batch requests, a body size limit answered with a JSON-RPC error. Dispatch is hand-rolled
-//! over `serde_json` ([`dispatch`]); methods live in [`eth`] and [`dev`], error codes in [`error`],
-//! WebSocket subscriptions (newHeads, logs) in [`ws`].
+//! over `serde_json` (`dispatch`); methods live in `eth` and `dev`, error codes in `error`,
+//! WebSocket subscriptions (newHeads, logs) in `ws`.
 
-pub mod dev;
-pub mod error;
-pub mod eth;
-pub mod shapes;
-pub mod ws;
+mod dev;
+mod error;
+mod eth;
+mod shapes;
+mod ws;
 
 use axum::Router;
 use axum::body::Body;
@@ -18,12 +18,12 @@ use axum::routing::post;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-pub use error::RpcError;
+use error::RpcError;
 
 use crate::node::Node;
 
 /// Most requests in one batch.
-pub const MAX_BATCH: usize = 1000;
+const MAX_BATCH: usize = 1000;
 
 /// The JSON-RPC router (state: the node). The API crate merges its own routes into it.
 pub fn router(node: Node) -> Router {
@@ -74,7 +74,7 @@ async fn handle(State(node): State<Node>, body: Body) -> Response {
 }
 
 /// Answer a single request or a batch; `None` when there is nothing to send back.
-pub fn answer(node: &Node, request: Value) -> Option<Value> {
+fn answer(node: &Node, request: Value) -> Option<Value> {
     match request {
         Value::Array(items) if items.is_empty() => {
             Some(error_response(Value::Null, RpcError::invalid_request("empty batch")))
@@ -92,13 +92,13 @@ pub fn answer(node: &Node, request: Value) -> Option<Value> {
 }
 
 /// Answer one request object; `None` for a notification (no `id`).
-pub fn dispatch(node: &Node, request: Value) -> Option<Value> {
+fn dispatch(node: &Node, request: Value) -> Option<Value> {
     let Value::Object(obj) = request else {
         return Some(error_response(Value::Null, RpcError::invalid_request("expected a request object")));
     };
     let id = obj.get("id").cloned();
     let answer_id = match &id {
-        None | Some(Value::Null) | Some(Value::Number(_)) | Some(Value::String(_)) => id.clone().unwrap_or(Value::Null),
+        None | Some(Value::Null | Value::Number(_) | Value::String(_)) => id.clone().unwrap_or(Value::Null),
         Some(_) => {
             return Some(error_response(Value::Null, RpcError::invalid_request("id must be a number, string or null")));
         }
@@ -136,11 +136,11 @@ fn check_and_call(node: &Node, obj: &Map<String, Value>) -> Result<Value, RpcErr
 }
 
 /// Positional parameters with typed access and clear errors.
-pub struct Params<'a>(pub &'a [Value]);
+pub(crate) struct Params<'a>(pub(crate) &'a [Value]);
 
 impl Params<'_> {
     /// Required parameter `i`.
-    pub fn get<T: DeserializeOwned>(&self, i: usize, name: &str) -> Result<T, RpcError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, i: usize, name: &str) -> Result<T, RpcError> {
         match self.0.get(i) {
             None => Err(RpcError::invalid_params(format!("missing parameter {i} ({name})"))),
             Some(v) => serde_json::from_value(v.clone())
@@ -149,7 +149,7 @@ impl Params<'_> {
     }
 
     /// Optional parameter `i` (absent or null → `None`).
-    pub fn opt<T: DeserializeOwned>(&self, i: usize, name: &str) -> Result<Option<T>, RpcError> {
+    pub(crate) fn opt<T: DeserializeOwned>(&self, i: usize, name: &str) -> Result<Option<T>, RpcError> {
         match self.0.get(i) {
             None | Some(Value::Null) => Ok(None),
             Some(_) => self.get(i, name).map(Some),
@@ -157,7 +157,7 @@ impl Params<'_> {
     }
 
     /// A quantity given as a JSON number or a hex/decimal string.
-    pub fn quantity(&self, i: usize, name: &str) -> Result<u64, RpcError> {
+    pub(crate) fn quantity(&self, i: usize, name: &str) -> Result<u64, RpcError> {
         let bad = || RpcError::invalid_params(format!("parameter {i} ({name}): expected a quantity"));
         match self.0.get(i) {
             Some(Value::Number(n)) => n.as_u64().ok_or_else(bad),
@@ -171,7 +171,7 @@ impl Params<'_> {
     }
 
     /// Reject more than `n` parameters.
-    pub fn at_most(&self, n: usize) -> Result<(), RpcError> {
+    pub(crate) fn at_most(&self, n: usize) -> Result<(), RpcError> {
         if self.0.len() > n {
             return Err(RpcError::invalid_params(format!("expected at most {n} parameters, got {}", self.0.len())));
         }

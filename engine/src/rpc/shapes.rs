@@ -10,24 +10,25 @@ use alloy::primitives::{Address, B256, Log as PrimitiveLog};
 use alloy::rpc::types::{Log, Transaction, TransactionReceipt};
 use serde_json::{Value, json};
 
-use crate::block::{SealedBlock, StoredReceipt};
+use crate::block::SealedBlock;
+use crate::receipt::StoredReceipt;
 
 /// `0x`-prefixed hex quantity.
-pub fn quantity(n: u64) -> Value {
+pub(crate) fn quantity(n: u64) -> Value {
     Value::String(format!("{n:#x}"))
 }
 
 /// Where a sealed transaction sits.
 #[derive(Debug, Clone, Copy)]
-pub struct Location {
-    pub block_hash: B256,
-    pub block_number: u64,
-    pub index: u64,
-    pub timestamp: u64,
+pub(crate) struct Location {
+    pub(crate) block_hash: B256,
+    pub(crate) block_number: u64,
+    pub(crate) index: u64,
+    pub(crate) timestamp: u64,
 }
 
 /// A block; `transactions` is either hashes or full transaction objects.
-pub fn block(b: &SealedBlock, transactions: Vec<Value>) -> Value {
+pub(crate) fn block(b: &SealedBlock, transactions: Vec<Value>) -> Value {
     let h = &b.header;
     let size = 444 + 65 + 32 * b.transactions.len() as u64;
     json!({
@@ -56,7 +57,7 @@ pub fn block(b: &SealedBlock, transactions: Vec<Value>) -> Value {
 }
 
 /// A transaction, pending (`at = None`) or sealed.
-pub fn transaction(envelope: TxEnvelope, from: Address, at: Option<Location>) -> Value {
+pub(crate) fn transaction(envelope: TxEnvelope, from: Address, at: Option<Location>) -> Value {
     let tx = Transaction {
         inner: Recovered::new_unchecked(envelope, from),
         block_hash: at.map(|l| l.block_hash),
@@ -75,23 +76,23 @@ fn rpc_log(inner: &PrimitiveLog, r: &StoredReceipt, at: &Location, i: usize) -> 
         block_number: Some(at.block_number),
         block_timestamp: Some(at.timestamp),
         transaction_hash: Some(r.tx_hash),
-        transaction_index: Some(r.index as u64),
+        transaction_index: Some(u64::from(r.index)),
         log_index: Some(r.first_log_index + i as u64),
         removed: false,
     }
 }
 
 /// The logs of a receipt, RPC-shaped.
-pub fn logs(r: &StoredReceipt, at: &Location) -> Vec<Log> {
+pub(crate) fn logs(r: &StoredReceipt, at: &Location) -> Vec<Log> {
     r.logs.iter().enumerate().map(|(i, l)| rpc_log(l, r, at, i)).collect()
 }
 
 /// A receipt.
-pub fn receipt(r: &StoredReceipt, at: &Location) -> Value {
+pub(crate) fn receipt(r: &StoredReceipt, at: &Location) -> Value {
     let receipt = TransactionReceipt {
         inner: r.envelope(logs(r, at)),
         transaction_hash: r.tx_hash,
-        transaction_index: Some(r.index as u64),
+        transaction_index: Some(u64::from(r.index)),
         block_hash: Some(at.block_hash),
         block_number: Some(at.block_number),
         gas_used: r.gas_used,

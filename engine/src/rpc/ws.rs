@@ -18,7 +18,7 @@ use super::{RpcError, answer, error_response};
 use crate::node::Node;
 
 /// Most subscriptions one connection may hold.
-pub const MAX_SUBSCRIPTIONS: usize = 64;
+const MAX_SUBSCRIPTIONS: usize = 64;
 
 pub(super) async fn upgrade(State(node): State<Node>, ws: WebSocketUpgrade) -> Response {
     let limit = node.config().max_body_bytes;
@@ -148,7 +148,7 @@ async fn forward(
                         let at = Location {
                             block_hash: block.hash,
                             block_number: block.header.number,
-                            index: r.index as u64,
+                            index: u64::from(r.index),
                             timestamp: block.header.timestamp,
                         };
                         out.extend(shapes::logs(&r, &at).into_iter().filter(|l| filter.matches(&l.inner)));

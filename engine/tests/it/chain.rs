@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use alloy::primitives::B256;
 use alloy::signers::local::PrivateKeySigner;
-use crate::common::*;
 use redb::ReadableTable;
 use serde_json::{Value, json};
 use tradechain_engine::store::{Store, tables};
@@ -116,7 +116,7 @@ fn verify_names_the_block_whose_record_was_tampered_with() {
     flip(&dir, |tx| {
         let mut t = tx.open_table(tables::RECEIPTS).expect("t");
         let v = t.get(pos).expect("get").expect("exists").value().to_vec();
-        let mut r = tradechain_engine::block::StoredReceipt::decode(&v).expect("decodes");
+        let mut r = tradechain_engine::receipt::StoredReceipt::decode(&v).expect("decodes");
         r.gas_used += 1;
         t.insert(pos, r.encode().as_slice()).expect("insert");
     });

@@ -13,18 +13,18 @@ use alloy::signers::local::PrivateKeySigner;
 use serde_json::{Value, json};
 use tradechain_engine::{Node, NodeConfig};
 
-pub const CHAIN_ID: u64 = 7431;
+pub(crate) const CHAIN_ID: u64 = 7431;
 
 /// A node serving JSON-RPC on 127.0.0.1:<free port>, on its own runtime.
-pub struct TestNode {
-    pub addr: SocketAddr,
-    pub node: Option<Node>,
-    pub data_dir: PathBuf,
+pub(crate) struct TestNode {
+    pub(crate) addr: SocketAddr,
+    pub(crate) node: Option<Node>,
+    pub(crate) data_dir: PathBuf,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TestNode {
-    pub fn start(config: NodeConfig) -> Self {
+    pub(crate) fn start(config: NodeConfig) -> Self {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let data_dir = config.data_dir.clone();
@@ -39,16 +39,16 @@ impl TestNode {
         Self { addr, node: Some(node), data_dir, runtime: Some(runtime) }
     }
 
-    pub fn node(&self) -> &Node {
+    pub(crate) fn node(&self) -> &Node {
         self.node.as_ref().expect("running")
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// Stop serving and release the store (so `verify` can open it).
-    pub fn stop(mut self) -> PathBuf {
+    pub(crate) fn stop(mut self) -> PathBuf {
         self.node.take();
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(std::time::Duration::from_secs(5));
@@ -56,12 +56,12 @@ impl TestNode {
         self.data_dir.clone()
     }
 
-    pub fn rpc(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn rpc(&self, method: &str, params: Value) -> Value {
         rpc(self.addr, method, params)
     }
 
     /// The `result` of a call, panicking on an error answer.
-    pub fn result(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn result(&self, method: &str, params: Value) -> Value {
         let v = self.rpc(method, params);
         assert!(v.get("error").is_none(), "{method} failed: {v}");
         v["result"].clone()
@@ -69,7 +69,7 @@ impl TestNode {
 }
 
 /// POST `body` to `path`; returns (status, body).
-pub fn http_post(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
+pub(crate) fn http_post(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -85,37 +85,37 @@ pub fn http_post(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
-pub fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value {
+pub(crate) fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value {
     let req = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let (_, body) = http_post(addr, "/", req.to_string().as_bytes());
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad JSON from {method}: {e}: {body}"))
 }
 
-pub fn dev_config() -> (tempfile::TempDir, NodeConfig) {
+pub(crate) fn dev_config() -> (tempfile::TempDir, NodeConfig) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = NodeConfig::dev_in(dir.path().join("data"));
     (dir, cfg)
 }
 
 /// The Counter test contract's creation code.
-pub fn counter_bytecode() -> Bytes {
+pub(crate) fn counter_bytecode() -> Bytes {
     let artifact: Value = serde_json::from_str(include_str!("../fixtures/Counter.json")).expect("artifact");
     artifact["bytecode"].as_str().expect("bytecode").parse().expect("hex")
 }
 
 /// Calldata for `increment(delta)`.
-pub fn increment_call(delta: u64) -> Bytes {
+pub(crate) fn increment_call(delta: u64) -> Bytes {
     let mut data = keccak256("increment(uint256)")[..4].to_vec();
     data.extend_from_slice(&U256::from(delta).to_be_bytes::<32>());
     data.into()
 }
 
 /// A signed EIP-1559 transaction at gas price 0.
-pub fn sign_1559(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, input: Bytes, gas: u64) -> Bytes {
+pub(crate) fn sign_1559(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, input: Bytes, gas: u64) -> Bytes {
     sign_1559_chain(key, CHAIN_ID, nonce, to, input, gas)
 }
 
-pub fn sign_1559_chain(
+pub(crate) fn sign_1559_chain(
     key: &PrivateKeySigner,
     chain_id: u64,
     nonce: u64,
@@ -127,7 +127,7 @@ pub fn sign_1559_chain(
 }
 
 /// A signed legacy transaction (EIP-155) at gas price 0.
-pub fn sign_legacy(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, input: Bytes, gas: u64) -> Bytes {
+pub(crate) fn sign_legacy(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, input: Bytes, gas: u64) -> Bytes {
     let tx = TxLegacy {
         chain_id: Some(CHAIN_ID),
         nonce,
@@ -141,7 +141,7 @@ pub fn sign_legacy(key: &PrivateKeySigner, nonce: u64, to: Option<Address>, inpu
 }
 
 /// Deploy Counter from `key` (nonce 0) through JSON-RPC; returns its address.
-pub fn deploy_counter(n: &TestNode, key: &PrivateKeySigner) -> Address {
+pub(crate) fn deploy_counter(n: &TestNode, key: &PrivateKeySigner) -> Address {
     let raw = sign_1559(key, 0, None, counter_bytecode(), 1_000_000);
     let hash = n.result("eth_sendRawTransaction", json!([raw]));
     let receipt = n.result("eth_getTransactionReceipt", json!([hash]));
@@ -150,6 +150,6 @@ pub fn deploy_counter(n: &TestNode, key: &PrivateKeySigner) -> Address {
 }
 
 /// Run `node` (the JS runtime) if present; `None` means skip.
-pub fn node_js_available() -> bool {
+pub(crate) fn node_js_available() -> bool {
     std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
 }

@@ -1,8 +1,8 @@
 //! Bad input over real HTTP: each gets a clear JSON-RPC error and changes nothing.
 
+use crate::common::*;
 use alloy::primitives::{Address, Bytes};
 use alloy::signers::local::PrivateKeySigner;
-use crate::common::*;
 use serde_json::{Value, json};
 use tradechain_engine::NodeConfig;
 

@@ -1,0 +1,30 @@
+//! The read model's migrations, applied in order by [`tradechain_store::migrate`] at every
+//! start, and recorded in the table `readmodel_migrations`.
+//!
+//! Two rules, from the two kinds of tables:
+//! - the chain tables ([`super::chain_tables`]) are created from their entities and can be
+//!   rebuilt from the chain: a migration that changes what is indexed drops them and
+//!   recreates them from the entities, and the indexer re-indexes from block 0;
+//! - the off-chain tables ([`super::offchain`]) hold what exists nowhere else (tokens,
+//!   custodial keys, order details, the audit log): a migration changes them with explicit
+//!   statements (its columns written out), never from the current entities, and never
+//!   loses a row.
+
+mod m0001_version_3;
+
+use sea_orm::DynIden;
+use sea_orm::sea_query::{Alias, IntoIden};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// The read model's migrations.
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_version_3::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("readmodel_migrations").into_iden()
+    }
+}
