@@ -366,7 +366,10 @@ async fn near_duplicates_across_nodes(net: Net) {
     assert_eq!(second["review"][0]["financing_id"], f1, "{second}");
 
     // Nothing readable on chain: neither the invoice number (as written or normalised) nor
-    // the amount's digits appear in the offers' transactions or logs.
+    // the amount's digits appear in the offers' transactions or logs. (The second offer went
+    // through the other node: this one indexes its block in its own time.)
+    let head = net.node.head().header.number;
+    assert!(net.state.indexer.wait_for(head, std::time::Duration::from_secs(10)).await, "this node indexes the head");
     let recorded = readmodel::event::Entity::find()
         .filter(readmodel::event::Column::Kind.eq("NearKeysRecorded"))
         .all(&net.state.db)
