@@ -11,7 +11,7 @@ import {Consortium} from "./Consortium.sol";
 /// who asked to look; the API records each read in its audit log and checks
 /// `hasConsent` before serving one.
 contract Consents {
-    enum RequestState { None, Open, Granted, Declined }
+    enum RequestState { None, Open, Granted, Declined, Withdrawn }
 
     struct Request {
         address financier;
@@ -28,29 +28,64 @@ contract Consents {
 
     uint64 internal constant MAX_CONSENT_SECONDS = 730 days;
     uint256 internal constant MAX_PURPOSE = 280;
+    /// Open requests one financier may have at once (one per firm).
+    uint256 public constant MAX_OPEN_REQUESTS = 32;
+    /// A request unanswered this long may be withdrawn by its financier.
+    uint64 internal constant WITHDRAWABLE_AFTER = 30 days;
 
     Consortium public immutable consortium;
     uint256 public requestCount;
     mapping(uint256 => Request) private _requests;
     mapping(address => mapping(address => Consent)) private _consents;
+    /// financier => firm => its open request (0: none).
+    mapping(address => mapping(address => uint256)) public openRequestOf;
+    /// financier => how many of its requests are open.
+    mapping(address => uint256) public openRequests;
 
     event VerificationRequested(uint256 indexed requestId, address indexed financier, address indexed firm, string purpose);
     event ConsentGranted(address indexed firm, address indexed financier, uint256 indexed requestId, uint64 expiresAt);
     event VerificationDeclined(uint256 indexed requestId, address indexed firm, address indexed financier);
     event ConsentRevoked(address indexed firm, address indexed financier);
+    event VerificationWithdrawn(uint256 indexed requestId, address indexed financier);
 
     constructor(Consortium consortium_) {
         if (address(consortium_) == address(0)) revert ZeroAddress();
         consortium = consortium_;
     }
 
+    /// @notice A financier asks a firm to open its history. Gas is free on a consortium chain,
+    /// so requests are bounded: one open request per firm, and `MAX_OPEN_REQUESTS` open at
+    /// once; an unanswered request can be withdrawn after `WITHDRAWABLE_AFTER`.
     function requestVerification(address firm, string calldata purpose) external returns (uint256 requestId) {
         consortium.requireRole(msg.sender, Roles.FINANCIER);
         consortium.requireRole(firm, Roles.TRADER);
         if (bytes(purpose).length == 0 || bytes(purpose).length > MAX_PURPOSE) revert InvalidReason();
+        uint256 open = openRequestOf[msg.sender][firm];
+        if (open != 0) revert RequestAlreadyOpen(open);
+        if (openRequests[msg.sender] >= MAX_OPEN_REQUESTS) revert TooManyOpenRequests(openRequests[msg.sender]);
         requestId = ++requestCount;
         _requests[requestId] = Request(msg.sender, firm, RequestState.Open, uint64(block.timestamp));
+        openRequestOf[msg.sender][firm] = requestId;
+        openRequests[msg.sender] += 1;
         emit VerificationRequested(requestId, msg.sender, firm, purpose);
+    }
+
+    /// @notice The financier withdraws a request the firm left unanswered for
+    /// `WITHDRAWABLE_AFTER`, freeing its place.
+    function withdrawRequest(uint256 requestId) external {
+        Request storage r = _request(requestId);
+        if (r.financier != msg.sender) revert NotFinancier(msg.sender);
+        if (r.state != RequestState.Open) revert RequestAlreadyAnswered(requestId);
+        uint64 closable = r.createdAt + WITHDRAWABLE_AFTER;
+        if (block.timestamp < closable) revert RequestTooRecent(closable);
+        r.state = RequestState.Withdrawn;
+        _close(r);
+        emit VerificationWithdrawn(requestId, msg.sender);
+    }
+
+    function _close(Request storage r) private {
+        delete openRequestOf[r.financier][r.firm];
+        openRequests[r.financier] -= 1;
     }
 
     /// @notice Grant `financier` access until `expiresAt` (at most two years ahead),
@@ -64,6 +99,7 @@ contract Consents {
             if (r.firm != msg.sender || r.financier != financier) revert NotRequestedFirm(msg.sender);
             if (r.state != RequestState.Open) revert RequestAlreadyAnswered(requestId);
             r.state = RequestState.Granted;
+            _close(r);
         }
         _consents[msg.sender][financier] = Consent(uint64(block.timestamp), expiresAt, requestId);
         emit ConsentGranted(msg.sender, financier, requestId, expiresAt);
@@ -75,6 +111,7 @@ contract Consents {
         consortium.requireRole(msg.sender, Roles.TRADER);
         if (r.state != RequestState.Open) revert RequestAlreadyAnswered(requestId);
         r.state = RequestState.Declined;
+        _close(r);
         emit VerificationDeclined(requestId, msg.sender, r.financier);
     }
 

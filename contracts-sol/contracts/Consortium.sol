@@ -16,13 +16,27 @@ contract Consortium {
         uint64 registeredAt;
     }
 
+    /// A bank's holiday: when it was declared and, if it was withdrawn, when.
+    struct Holiday {
+        uint64 addedAt;
+        uint64 removedAt;
+    }
+
+    /// Most days one `setHolidays` call may change.
+    uint256 public constant MAX_HOLIDAYS_PER_CALL = 64;
+
     mapping(address => Organisation) private _orgs;
     uint256 public organisationCount;
+    /// bank => day number (unix seconds / 1 day) => its holiday record.
+    mapping(address => mapping(uint256 => Holiday)) private _holidays;
+    /// How many holiday changes a bank ever made (0: Monday to Friday are all banking days).
+    mapping(address => uint256) public holidayChanges;
 
     event OrganisationRegistered(address indexed account, uint32 roles, string name);
     event RolesChanged(address indexed account, uint32 roles);
     event OrganisationSuspended(address indexed account, string reason);
     event OrganisationReinstated(address indexed account);
+    event HolidaysSet(address indexed bank, uint32[] days_, bool holiday);
 
     /// @param operator the consortium's first operator, registered with the OPERATOR role.
     constructor(address operator) {
@@ -75,8 +89,45 @@ contract Consortium {
         emit OrganisationReinstated(account);
     }
 
+    // ------------------------------------------------------------------ banking days
+
+    /// @notice A bank declares (or withdraws) its holidays: days it is not open at its place
+    /// of business, which UCP 600 art. 2's "banking day" excludes. Only the bank itself keeps
+    /// its calendar, and only from today on. A change is dated: a presentation is examined,
+    /// and a milestone's due date rolled, by the calendar as it stood when the presentation
+    /// was made, so a bank cannot lengthen a running examination or push back a payment by
+    /// declaring a holiday afterwards.
+    function setHolidays(uint32[] calldata days_, bool holiday) external {
+        requireRole(msg.sender, Roles.BANK);
+        uint256 n = days_.length;
+        if (n == 0 || n > MAX_HOLIDAYS_PER_CALL) revert InvalidHolidays(n);
+        uint256 today = block.timestamp / 1 days;
+        mapping(uint256 => Holiday) storage cal = _holidays[msg.sender];
+        for (uint256 i; i < n; ++i) {
+            uint256 day = days_[i];
+            if (day < today) revert HolidayInThePast(day);
+            Holiday storage h = cal[day];
+            bool active = h.addedAt != 0 && h.removedAt == 0;
+            if (holiday && !active) {
+                cal[day] = Holiday(uint64(block.timestamp), 0);
+            } else if (!holiday && active) {
+                h.removedAt = uint64(block.timestamp);
+            }
+        }
+        holidayChanges[msg.sender] += n;
+        emit HolidaysSet(msg.sender, days_, holiday);
+    }
+
+    /// @notice Whether `day` was a holiday of `bank` by its calendar as it stood at `asOf`.
+    function isHoliday(address bank, uint256 day, uint64 asOf) external view returns (bool) {
+        Holiday storage h = _holidays[bank][day];
+        return h.addedAt != 0 && h.addedAt <= asOf && (h.removedAt == 0 || h.removedAt > asOf);
+    }
+
+    // ------------------------------------------------------------------ checks
+
     /// @notice Reverts unless `account` is a registered, unsuspended holder of any bit of `role`.
-    function requireRole(address account, uint32 role) external view {
+    function requireRole(address account, uint32 role) public view {
         Organisation storage o = _orgs[account];
         if (!o.registered) revert UnknownOrganisation(account);
         if (o.suspended) revert OrganisationIsSuspended(account);

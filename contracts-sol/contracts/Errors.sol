@@ -14,6 +14,8 @@ error MissingRole(address account, uint32 role);
 error InvalidRoles(uint32 roles);
 error EmptyName();
 error CannotSuspendSelf(address operator);
+error InvalidHolidays(uint256 count);
+error HolidayInThePast(uint256 day);
 
 // --- Orders -----------------------------------------------------------------------
 error OrderNotFound(uint256 orderId);
@@ -23,6 +25,7 @@ error NotOrderSeller(address caller);
 error NotOrderParty(address caller);
 error NotBuyerBank(address caller);
 error NotPayer(address caller);
+error NotPayee(address caller);
 error InvalidParties();
 error ZeroAmount();
 error InvalidCurrency(bytes3 currency);
@@ -57,6 +60,20 @@ error CancellationAlreadyRequested();
 error NotDisputeParty(address caller);
 error NotReceivables(address caller);
 error ReceivablesAlreadySet();
+error CarrierRequired();
+error InspectorRequired();
+error InvalidAttester(address attester);
+error AttestationPeriodOver(uint64 deadline);
+error LateShipment(uint64 shipmentDay, uint64 latestShipmentDay);
+error LatePresentation(uint64 presentationDay, uint64 deadlineDay);
+error InvalidShipmentDate(uint64 shipmentDate);
+error PresentationUnderExamination(uint8 docType);
+error DisputeAlreadyOpen();
+error NoOpenDispute();
+error TooManyDisputes(uint32 disputes);
+error InvalidReasonCode(bytes4 code);
+error InvalidDiscrepancies(uint256 count);
+error AlreadyApproved();
 
 // --- Receivables ------------------------------------------------------------------
 error FinancingNotFound(uint256 financingId);
@@ -71,6 +88,13 @@ error InvalidRate(uint16 bps);
 error InvalidTenor(uint16 days_);
 error ReceivableNotFinanceable(uint256 orderId, uint256 milestone);
 error RepaymentNotDue(uint64 dueDate);
+error MissingInvoiceFingerprint();
+error InvalidDeadline(uint8 deadlineDays);
+error DeadlineNotPassed(uint64 deadline);
+error DeadlinePassed(uint64 deadline);
+error AdvanceNotRecorded();
+error FinancingStillBinding(uint8 orderState);
+error InvalidFee(uint16 bps, uint16 maxBps);
 
 // --- Consents ---------------------------------------------------------------------
 error InvalidExpiry(uint64 expiresAt);
@@ -78,3 +102,6 @@ error RequestNotFound(uint256 requestId);
 error NotRequestedFirm(address caller);
 error RequestAlreadyAnswered(uint256 requestId);
 error NoLiveConsent(address firm, address financier);
+error RequestAlreadyOpen(uint256 requestId);
+error TooManyOpenRequests(uint256 open);
+error RequestTooRecent(uint64 closableAt);

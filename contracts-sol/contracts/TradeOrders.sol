@@ -6,10 +6,11 @@ import "./Roles.sol";
 import {Consortium} from "./Consortium.sol";
 import {TradeCalendar} from "./TradeCalendar.sol";
 
-/// @notice What TradeOrders tells the Receivables contract when a financed milestone is
-/// paid, so the financing settles without anyone chasing it.
+/// @notice What TradeOrders tells the Receivables contract about a financed milestone, so
+/// the financing follows the payment without anyone chasing it.
 interface IFinancingHook {
     function onMilestonePaid(uint256 orderId, uint256 milestone) external;
+    function onPayerDefaulted(uint256 orderId, uint256 milestone) external;
 }
 
 /// @title TradeOrders
@@ -18,16 +19,22 @@ interface IFinancingHook {
 ///
 /// The buyer's bank commits to an accepted order (a bank payment undertaking). Following
 /// ICC URDTT, that undertaking is conditional until the documents a milestone names are
-/// accepted, then unconditional: the milestone is triggered, its due date fixed, and from
-/// the due date anyone may release it, which emits `PaymentDue` for the paying bank's
-/// settlement worker. A dispute raised later does not stop a triggered milestone.
+/// accepted, then unconditional: the milestone is triggered, its due date fixed from the
+/// presentation, and from the due date anyone may release it, which emits `PaymentDue`
+/// for the paying bank's settlement worker.
+///
+/// The undertaking is the bank's own and separate from the sale (UCP 600 art. 4, 5): a
+/// dispute between buyer and seller is recorded and shown, but stops neither the bank's
+/// examination, nor deemed acceptance, nor the payment of a triggered milestone. A
+/// presentation made on or before expiry stays examinable after it (art. 6(e)).
 ///
 /// Amounts are integers in minor units of an ISO 4217 currency. Milestone amounts add up
-/// exactly to the order amount: each milestone but the last takes its exact amount or
-/// floor(amount * shareBps / 10000); the last takes the remainder.
+/// exactly to the order amount: a fixed milestone takes exactly its stated amount, a share
+/// milestone floor(amount * shareBps / 10000), and the last share milestone also takes the
+/// rounding remainder.
 contract TradeOrders {
-    enum OrderState { None, Proposed, Accepted, Rejected, Committed, Completed, Cancelled, Expired, Disputed }
-    enum MilestoneState { Pending, Triggered, Due, Paid, Failed }
+    enum OrderState { None, Proposed, Accepted, Rejected, Committed, Completed, Cancelled, Expired }
+    enum MilestoneState { Pending, Triggered, Due, Paid, Failed, Defaulted }
     enum DocState { None, Submitted, Accepted, Rejected }
     /// Document types; a milestone names the ones it requires as a bitmask of 1 << type.
     enum DocType {
@@ -40,10 +47,20 @@ contract TradeOrders {
     }
 
     uint256 public constant MAX_MILESTONES = 8;
+    /// A payer that fails this many times in a row has defaulted (see `failPayment`).
+    uint32 public constant MAX_FAILURES = 3;
+    /// Disputes one order may see in all: a party cannot keep an order under a cloud.
+    uint32 public constant MAX_DISPUTES = 3;
     uint16 internal constant ALL_DOCS = (1 << 6) - 1;
     uint8 internal constant DEFAULT_EXAMINATION_DAYS = 5; // UCP 600 art. 14(b): at most five banking days
+    /// UCP 600 art. 14(c): a transport document is presented at most 21 calendar days after shipment.
+    uint64 internal constant PRESENTATION_DAYS_AFTER_SHIPMENT = 21;
+    /// A bank's declared holidays lengthen one examination period, or move one due date, by at
+    /// most this many days: a calendar cannot keep a seller waiting without end.
+    uint256 internal constant MAX_HOLIDAYS_SKIPPED = 10;
     uint16 internal constant MAX_TENOR_DAYS = 720;
     uint256 internal constant MAX_REASON = 280;
+    uint256 internal constant MAX_DISCREPANCIES = 8;
     uint256 internal constant MAX_URI = 512;
 
     /// What the buyer proposes.
@@ -51,6 +68,10 @@ contract TradeOrders {
         address seller;
         address buyerBank;
         address sellerBank;
+        /// Attests the bill of lading; required when a milestone needs one.
+        address carrier;
+        /// Attests the inspection certificate; required when a milestone needs one.
+        address inspector;
         uint128 amount;
         bytes3 currency;
         bytes3 incoterm;
@@ -73,6 +94,8 @@ contract TradeOrders {
         address seller;
         address buyerBank;
         address sellerBank;
+        address carrier;
+        address inspector;
         uint128 amount;
         uint128 paid;
         bytes3 currency;
@@ -89,6 +112,7 @@ contract TradeOrders {
         uint64 createdAt;
         bytes32 detailsHash;
         address cancelRequestedBy;
+        /// The party whose dispute is open; zero when none is.
         address disputeRaisedBy;
         uint32 disputes;
     }
@@ -99,6 +123,7 @@ contract TradeOrders {
         uint16 tenorDays;
         MilestoneState state;
         uint32 attempts;
+        uint32 failures;
         uint64 triggeredAt;
         uint64 dueDate;
         uint64 paidAt;
@@ -113,9 +138,16 @@ contract TradeOrders {
         address issuer;
         DocState state;
         bool attested;
+        bool deemed;
         uint32 version;
+        /// The presentation: when the seller submitted this version.
         uint64 submittedAt;
+        /// When it became examinable (at submission, or at its issuer's attestation).
+        uint64 examinableFrom;
+        /// The end of the bank's examination period (0 while awaiting attestation).
         uint64 examineBy;
+        /// Bills of lading: the on-board date the carrier attested (art. 20(a)(ii)).
+        uint64 shipmentDate;
     }
 
     struct Amendment {
@@ -123,6 +155,8 @@ contract TradeOrders {
         bytes32 detailsHash;
         uint64 latestShipment;
         uint64 expiry;
+        bool counterpartyApproved;
+        bool bankApproved;
     }
 
     Consortium public immutable consortium;
@@ -148,6 +182,7 @@ contract TradeOrders {
         uint64 latestShipment,
         uint64 expiry
     );
+    event AttestersNamed(uint256 indexed orderId, address carrier, address inspector);
     event MilestoneDefined(uint256 indexed orderId, uint256 index, uint128 amount, uint16 requiredDocs, uint16 tenorDays);
     event OrderAccepted(uint256 indexed orderId, address indexed seller);
     event OrderRejected(uint256 indexed orderId, address indexed seller, string reason);
@@ -159,13 +194,16 @@ contract TradeOrders {
     event AmendmentProposed(
         uint256 indexed orderId, uint256 amendmentId, address indexed proposer, bytes32 detailsHash, uint64 latestShipment, uint64 expiry
     );
+    event AmendmentApproved(uint256 indexed orderId, uint256 amendmentId, address indexed approver);
     event OrderAmended(uint256 indexed orderId, uint256 amendmentId, address indexed approver);
     event DisputeRaised(uint256 indexed orderId, address indexed by, string reason);
     event DisputeResolved(uint256 indexed orderId, address indexed by, string resolution);
     event DocumentSubmitted(uint256 indexed orderId, uint8 indexed docType, bytes32 hash, string uri, uint32 version, uint64 examineBy);
-    event DocumentAttested(uint256 indexed orderId, uint8 indexed docType, address indexed issuer, bytes32 hash, uint64 examineBy);
+    event DocumentAttested(
+        uint256 indexed orderId, uint8 indexed docType, address indexed issuer, bytes32 hash, uint64 examineBy, uint64 shipmentDate
+    );
     event DocumentAccepted(uint256 indexed orderId, uint8 indexed docType, bytes32 hash, bool deemed);
-    event DocumentRejected(uint256 indexed orderId, uint8 indexed docType, bytes32 hash, string reason);
+    event DocumentRejected(uint256 indexed orderId, uint8 indexed docType, bytes32 hash, string[] discrepancies);
     event MilestoneTriggered(uint256 indexed orderId, uint256 index, uint64 dueDate);
     event PaymentDue(
         uint256 indexed orderId,
@@ -178,7 +216,10 @@ contract TradeOrders {
         uint32 attempt
     );
     event PaymentConfirmed(uint256 indexed orderId, uint256 milestone, address indexed payer, address indexed payee, uint128 amount, bytes32 paymentReference);
-    event PaymentFailed(uint256 indexed orderId, uint256 milestone, address indexed payer, bytes32 paymentReference, string reason);
+    event PaymentFailed(
+        uint256 indexed orderId, uint256 milestone, address indexed payer, bytes32 paymentReference, bytes4 reasonCode, string reason
+    );
+    event PaymentDefaulted(uint256 indexed orderId, uint256 milestone, address indexed payer, uint32 failures);
     event ProceedsAssigned(uint256 indexed orderId, uint256 milestone, address indexed payee, uint256 financingId);
     event PayerChanged(uint256 indexed orderId, uint256 milestone, address indexed payer, uint256 financingId);
     event ReceivablesSet(address receivables);
@@ -235,15 +276,42 @@ contract TradeOrders {
         o.createdAt = uint64(block.timestamp);
         o.detailsHash = t.detailsHash;
         o.requiredDocs = _defineMilestones(orderId, t, terms);
+        _nameAttesters(o, t);
 
         emit OrderProposed(
             orderId, msg.sender, t.seller, t.buyerBank, t.sellerBank, t.amount, t.currency, t.incoterm, t.detailsHash, t.latestShipment, t.expiry
         );
+        if (o.carrier != address(0) || o.inspector != address(0)) emit AttestersNamed(orderId, o.carrier, o.inspector);
+    }
+
+    /// The organisations that attest the documents the terms need: named when the parties
+    /// agree the order (required when a milestone needs their document), holding the role,
+    /// and never a party to it: a seller holding the carrier role must not attest its own
+    /// bill of lading.
+    function _nameAttesters(Order storage o, OrderTerms calldata t) private {
+        bool needsCarrier = o.requiredDocs & (uint16(1) << uint8(DocType.BillOfLading)) != 0;
+        bool needsInspector = o.requiredDocs & (uint16(1) << uint8(DocType.InspectionCertificate)) != 0;
+        if (needsCarrier && t.carrier == address(0)) revert CarrierRequired();
+        if (needsInspector && t.inspector == address(0)) revert InspectorRequired();
+        if (t.carrier != address(0)) {
+            _requireAttester(o, t.carrier, Roles.CARRIER);
+            o.carrier = t.carrier;
+        }
+        if (t.inspector != address(0)) {
+            _requireAttester(o, t.inspector, Roles.INSPECTOR);
+            o.inspector = t.inspector;
+        }
+    }
+
+    function _requireAttester(Order storage o, address a, uint32 role) private view {
+        if (a == o.buyer || a == o.seller || a == o.buyerBank || a == o.sellerBank) revert InvalidAttester(a);
+        consortium.requireRole(a, role);
     }
 
     /// Checks that the terms cover exactly 100% of the amount, with no rounding:
-    /// sum(fixed) * 10000 + amount * sum(bps) == amount * 10000. Then stores the amounts,
-    /// the last milestone taking the remainder.
+    /// sum(fixed) * 10000 + amount * sum(bps) == amount * 10000. Then stores the amounts:
+    /// every fixed milestone exactly as stated, every share milestone its floored share, and
+    /// the last share milestone the rounding remainder.
     function _defineMilestones(uint256 orderId, OrderTerms calldata t, MilestoneTerms[] calldata terms)
         private
         returns (uint16 required)
@@ -251,6 +319,7 @@ contract TradeOrders {
         uint256 n = terms.length;
         uint256 sumFixed;
         uint256 sumBps;
+        uint256 lastShare = type(uint256).max;
         for (uint256 i; i < n; ++i) {
             MilestoneTerms calldata m = terms[i];
             bool hasShare = m.shareBps != 0;
@@ -261,6 +330,7 @@ contract TradeOrders {
             if (m.tenorDays > MAX_TENOR_DAYS) revert InvalidMilestone(i);
             sumFixed += m.fixedAmount;
             sumBps += m.shareBps;
+            if (hasShare) lastShare = i;
         }
         uint256 amount = t.amount;
         if (sumFixed > amount || sumFixed * 10_000 + amount * sumBps != amount * 10_000) {
@@ -270,9 +340,13 @@ contract TradeOrders {
         uint256 allocated;
         for (uint256 i; i < n; ++i) {
             MilestoneTerms calldata m = terms[i];
-            uint256 share = i + 1 == n ? amount - allocated : (m.fixedAmount != 0 ? m.fixedAmount : (amount * m.shareBps) / 10_000);
+            allocated += m.fixedAmount != 0 ? m.fixedAmount : (amount * m.shareBps) / 10_000;
+        }
+        for (uint256 i; i < n; ++i) {
+            MilestoneTerms calldata m = terms[i];
+            uint256 share = m.fixedAmount != 0 ? m.fixedAmount : (amount * m.shareBps) / 10_000;
+            if (i == lastShare) share += amount - allocated;
             if (share == 0) revert InvalidMilestone(i);
-            allocated += share;
             Milestone storage ms = _milestones[orderId][i];
             ms.amount = uint128(share);
             ms.requiredDocs = m.requiredDocs;
@@ -305,7 +379,7 @@ contract TradeOrders {
     }
 
     /// @notice The buyer's bank's payment undertaking. From here on the order can no longer
-    /// be cancelled; it completes, expires unperformed, or is disputed.
+    /// be cancelled; it completes or expires unperformed.
     function commit(uint256 orderId) external {
         Order storage o = _order(orderId);
         if (msg.sender != o.buyerBank) revert NotBuyerBank(msg.sender);
@@ -339,15 +413,22 @@ contract TradeOrders {
         emit OrderCancelled(orderId, msg.sender);
     }
 
-    /// @notice Any party may note that an unperformed order ran past its expiry; nothing
-    /// is owed then. An order with a triggered milestone does not expire: that payment is
-    /// unconditional.
+    /// @notice Anyone may note that an unperformed order ran past its expiry; nothing more
+    /// is owed then. Expiry voids only what was not presented in time (UCP 600 art. 6(e)):
+    /// an order with a triggered milestone does not expire (that payment is unconditional),
+    /// nor does one with a presentation made on or before expiry still awaiting its
+    /// issuer's attestation or the bank's decision.
     function expire(uint256 orderId) external {
         Order storage o = _order(orderId);
         OrderState s = o.state;
         if (s != OrderState.Proposed && s != OrderState.Accepted && s != OrderState.Committed) revert InvalidState(uint8(s));
         if (block.timestamp <= o.expiry) revert NotExpiredYet(o.expiry);
         if (o.triggeredCount != 0) revert MilestoneAlreadyTriggered();
+        for (uint8 t; t <= uint8(type(DocType).max); ++t) {
+            Document storage d = _documents[orderId][t];
+            if (d.state != DocState.Submitted) continue;
+            if (d.attested || block.timestamp <= _attestBy(o, d)) revert PresentationUnderExamination(t);
+        }
         o.state = OrderState.Expired;
         emit OrderExpired(orderId);
     }
@@ -355,7 +436,9 @@ contract TradeOrders {
     // ------------------------------------------------------------------ amendments
 
     /// @notice Either trading party proposes new details, shipment date or expiry; it takes
-    /// effect only when the other approves. A newer proposal replaces an older one.
+    /// effect when the other approves and, once the buyer's bank has committed, the bank
+    /// too: its undertaking is to the terms it committed to. A newer proposal replaces an
+    /// older one.
     function proposeAmendment(uint256 orderId, bytes32 detailsHash, uint64 latestShipment, uint64 expiry)
         external
         returns (uint256 amendmentId)
@@ -367,20 +450,31 @@ contract TradeOrders {
         if (s != OrderState.Proposed && s != OrderState.Accepted && s != OrderState.Committed) revert InvalidState(uint8(s));
         if (latestShipment <= block.timestamp || expiry < latestShipment) revert InvalidDates(latestShipment, expiry);
         amendmentId = ++amendmentCount[orderId];
-        _amendments[orderId] = Amendment(msg.sender, detailsHash, latestShipment, expiry);
+        _amendments[orderId] = Amendment(msg.sender, detailsHash, latestShipment, expiry, false, false);
         emit AmendmentProposed(orderId, amendmentId, msg.sender, detailsHash, latestShipment, expiry);
     }
 
     function approveAmendment(uint256 orderId, uint256 amendmentId) external {
         Order storage o = _order(orderId);
-        if (msg.sender != o.buyer && msg.sender != o.seller) revert NotOrderParty(msg.sender);
-        consortium.requireRole(msg.sender, Roles.TRADER);
-        Amendment memory a = _amendments[orderId];
+        Amendment storage a = _amendments[orderId];
         if (a.proposer == address(0)) revert NoPendingAmendment();
         if (amendmentId != amendmentCount[orderId]) revert StaleAmendment(amendmentCount[orderId]);
-        if (a.proposer == msg.sender) revert CannotApproveOwnProposal();
         OrderState s = o.state;
         if (s != OrderState.Proposed && s != OrderState.Accepted && s != OrderState.Committed) revert InvalidState(uint8(s));
+        if (msg.sender == o.buyer || msg.sender == o.seller) {
+            consortium.requireRole(msg.sender, Roles.TRADER);
+            if (a.proposer == msg.sender) revert CannotApproveOwnProposal();
+            if (a.counterpartyApproved) revert AlreadyApproved();
+            a.counterpartyApproved = true;
+        } else if (msg.sender == o.buyerBank && s == OrderState.Committed) {
+            consortium.requireRole(msg.sender, Roles.BANK);
+            if (a.bankApproved) revert AlreadyApproved();
+            a.bankApproved = true;
+        } else {
+            revert NotOrderParty(msg.sender);
+        }
+        emit AmendmentApproved(orderId, amendmentId, msg.sender);
+        if (!a.counterpartyApproved || (s == OrderState.Committed && !a.bankApproved)) return;
         if (a.latestShipment <= block.timestamp) revert InvalidDates(a.latestShipment, a.expiry);
         o.detailsHash = a.detailsHash;
         o.latestShipment = a.latestShipment;
@@ -391,13 +485,18 @@ contract TradeOrders {
 
     // ------------------------------------------------------------------ disputes
 
+    /// @notice A trading party records a dispute about the sale. It is shown to everyone the
+    /// order concerns but changes nothing the bank does (UCP 600 art. 4, 5: the undertaking
+    /// is separate from the sale and banks deal in documents). One at a time, and at most
+    /// `MAX_DISPUTES` in all.
     function raiseDispute(uint256 orderId, string calldata reason) external {
         Order storage o = _order(orderId);
         if (msg.sender != o.buyer && msg.sender != o.seller) revert NotOrderParty(msg.sender);
         consortium.requireRole(msg.sender, Roles.TRADER);
         _requireState(o, OrderState.Committed);
         _requireReason(reason);
-        o.state = OrderState.Disputed;
+        if (o.disputeRaisedBy != address(0)) revert DisputeAlreadyOpen();
+        if (o.disputes >= MAX_DISPUTES) revert TooManyDisputes(o.disputes);
         o.disputeRaisedBy = msg.sender;
         o.disputes += 1;
         emit DisputeRaised(orderId, msg.sender, reason);
@@ -406,7 +505,7 @@ contract TradeOrders {
     /// @notice The party that raised the dispute withdraws it, or the operator closes it.
     function resolveDispute(uint256 orderId, string calldata resolution) external {
         Order storage o = _order(orderId);
-        _requireState(o, OrderState.Disputed);
+        if (o.disputeRaisedBy == address(0)) revert NoOpenDispute();
         if (msg.sender == o.disputeRaisedBy) {
             consortium.requireRole(msg.sender, Roles.TRADER);
         } else if (!consortium.hasRole(msg.sender, Roles.OPERATOR)) {
@@ -414,16 +513,15 @@ contract TradeOrders {
         }
         _requireReason(resolution);
         o.disputeRaisedBy = address(0);
-        o.state = o.paidCount == o.milestoneCount ? OrderState.Completed : OrderState.Committed;
         emit DisputeResolved(orderId, msg.sender, resolution);
-        if (o.state == OrderState.Completed) emit OrderCompleted(orderId, o.paid);
     }
 
     // ------------------------------------------------------------------ documents
 
-    /// @notice The seller presents a document (its hash; the file stays off chain). Bills
-    /// of lading and inspection certificates wait for their issuer's attestation before
-    /// the examination clock starts; the others are examinable at once.
+    /// @notice The seller presents a document (its hash; the file stays off chain), on or
+    /// before expiry (UCP 600 art. 6(e)). Bills of lading and inspection certificates wait
+    /// for their named issuer's attestation before the examination clock starts; the others
+    /// are examinable at once.
     function submitDocument(uint256 orderId, uint8 docType, bytes32 hash, string calldata uri) external {
         Order storage o = _order(orderId);
         if (msg.sender != o.seller) revert NotOrderSeller(msg.sender);
@@ -436,38 +534,69 @@ contract TradeOrders {
         if (bytes(uri).length > MAX_URI) revert InvalidReason();
         Document storage d = _documents[orderId][docType];
         if (d.state != DocState.None && d.state != DocState.Rejected) revert InvalidDocumentState(docType, uint8(d.state));
+        uint64 now_ = uint64(block.timestamp);
+        bool needsAttestation = _attester(o, docType) != address(0);
         d.hash = hash;
         d.issuer = msg.sender;
         d.state = DocState.Submitted;
         d.version += 1;
-        d.submittedAt = uint64(block.timestamp);
-        bool needsAttestation = _attestingRole(docType) != 0;
+        d.submittedAt = now_;
         d.attested = !needsAttestation;
-        d.examineBy = needsAttestation ? 0 : TradeCalendar.addBankingDays(uint64(block.timestamp), o.examinationDays);
+        d.deemed = false;
+        d.shipmentDate = 0;
+        d.examinableFrom = needsAttestation ? 0 : now_;
+        d.examineBy = needsAttestation ? 0 : _addBankingDays(now_, o.examinationDays, o.buyerBank, now_);
         emit DocumentSubmitted(orderId, docType, hash, uri, d.version, d.examineBy);
     }
 
-    /// @notice The carrier attests a bill of lading, the inspector an inspection
-    /// certificate, for the exact hash the seller presented.
-    function attestDocument(uint256 orderId, uint8 docType, bytes32 hash) external {
+    /// @notice The order's named carrier attests a bill of lading, with its on-board date,
+    /// and the named inspector an inspection certificate, for the exact hash the seller
+    /// presented, within the examination period counted from the presentation. A bill of
+    /// lading must show shipment no later than the latest shipment date (art. 20(a)(ii))
+    /// and have been presented within 21 calendar days of it (art. 14(c)).
+    function attestDocument(uint256 orderId, uint8 docType, bytes32 hash, uint64 shipmentDate) external {
         Order storage o = _order(orderId);
         if (docType > uint8(type(DocType).max)) revert UnknownDocumentType(docType);
-        uint32 role = _attestingRole(docType);
-        if (role == 0) revert WrongIssuer(msg.sender, docType);
-        if (!consortium.hasRole(msg.sender, role)) {
-            // An unknown or suspended caller hears that first; a member with another role is the wrong issuer.
+        address attester = _attester(o, docType);
+        if (attester == address(0) || msg.sender != attester) {
+            // An unknown or suspended caller hears that first; any other member is the wrong issuer.
             consortium.requireRole(msg.sender, Roles.ALL);
             revert WrongIssuer(msg.sender, docType);
         }
+        consortium.requireRole(msg.sender, docType == uint8(DocType.BillOfLading) ? Roles.CARRIER : Roles.INSPECTOR);
         _requireState(o, OrderState.Committed);
         Document storage d = _documents[orderId][docType];
         if (d.state != DocState.Submitted) revert InvalidDocumentState(docType, uint8(d.state));
         if (d.attested) revert AlreadyAttested(docType);
         if (d.hash != hash) revert HashMismatch(d.hash, hash);
+        uint64 deadline = _attestBy(o, d);
+        if (block.timestamp > deadline) revert AttestationPeriodOver(deadline);
+        if (docType == uint8(DocType.BillOfLading)) {
+            _checkShipment(o, d, shipmentDate);
+            d.shipmentDate = shipmentDate;
+        } else if (shipmentDate != 0) {
+            revert InvalidShipmentDate(shipmentDate);
+        }
+        uint64 now_ = uint64(block.timestamp);
         d.attested = true;
         d.issuer = msg.sender;
-        d.examineBy = TradeCalendar.addBankingDays(uint64(block.timestamp), o.examinationDays);
-        emit DocumentAttested(orderId, docType, msg.sender, hash, d.examineBy);
+        d.examinableFrom = now_;
+        d.examineBy = _addBankingDays(now_, o.examinationDays, o.buyerBank, d.submittedAt);
+        emit DocumentAttested(orderId, docType, msg.sender, hash, d.examineBy, shipmentDate);
+    }
+
+    /// UCP 600 art. 20(a)(ii) and 14(c), by calendar day (UTC): shipped on or before the
+    /// latest shipment day, not after the presentation, and presented at most 21 days later.
+    function _checkShipment(Order storage o, Document storage d, uint64 shipmentDate) private view {
+        if (shipmentDate == 0) revert InvalidShipmentDate(shipmentDate);
+        uint64 shipDay = shipmentDate / 1 days;
+        uint64 latestDay = o.latestShipment / 1 days;
+        uint64 presentedDay = d.submittedAt / 1 days;
+        if (shipDay > latestDay) revert LateShipment(shipDay, latestDay);
+        if (shipDay > presentedDay) revert InvalidShipmentDate(shipmentDate);
+        if (presentedDay > shipDay + PRESENTATION_DAYS_AFTER_SHIPMENT) {
+            revert LatePresentation(presentedDay, shipDay + PRESENTATION_DAYS_AFTER_SHIPMENT);
+        }
     }
 
     function acceptDocument(uint256 orderId, uint8 docType) external {
@@ -478,21 +607,28 @@ contract TradeOrders {
         _accept(o, d, orderId, docType, false);
     }
 
-    /// @notice UCP 600 art. 16: a refusal states its discrepancy and is made within the
-    /// examination period; after it the bank is precluded from refusing.
-    function rejectDocument(uint256 orderId, uint8 docType, string calldata reason) external {
+    /// @notice UCP 600 art. 16(c)-(d): a refusal is one notice per presentation, stating
+    /// every discrepancy, given within the examination period. The presentation then stands
+    /// refused: the bank cannot add a discrepancy to it later; the seller may present a
+    /// corrected document (a new presentation) before expiry.
+    function rejectDocument(uint256 orderId, uint8 docType, string[] calldata discrepancies) external {
         Order storage o = _order(orderId);
         if (msg.sender != o.buyerBank) revert NotBuyerBank(msg.sender);
         consortium.requireRole(msg.sender, Roles.BANK);
-        _requireReason(reason);
+        uint256 n = discrepancies.length;
+        if (n == 0 || n > MAX_DISCREPANCIES) revert InvalidDiscrepancies(n);
+        for (uint256 i; i < n; ++i) {
+            _requireReason(discrepancies[i]);
+        }
         Document storage d = _examinable(o, orderId, docType);
         if (block.timestamp > d.examineBy) revert ExaminationPeriodOver(d.examineBy);
         d.state = DocState.Rejected;
-        emit DocumentRejected(orderId, docType, d.hash, reason);
+        emit DocumentRejected(orderId, docType, d.hash, discrepancies);
     }
 
-    /// @notice Deemed acceptance: once the examination period has passed without a
-    /// decision, anyone may record the document as accepted.
+    /// @notice Deemed acceptance (UCP 600 art. 16(f)): once the examination period has
+    /// passed without a refusal, anyone may record the document as accepted; the bank is
+    /// precluded from claiming it does not comply.
     function deemAccepted(uint256 orderId, uint8 docType) external {
         Order storage o = _order(orderId);
         Document storage d = _examinable(o, orderId, docType);
@@ -510,6 +646,7 @@ contract TradeOrders {
 
     function _accept(Order storage o, Document storage d, uint256 orderId, uint8 docType, bool deemed) private {
         d.state = DocState.Accepted;
+        d.deemed = deemed;
         uint16 accepted = o.acceptedDocs | (uint16(1) << docType);
         o.acceptedDocs = accepted;
         emit DocumentAccepted(orderId, docType, d.hash, deemed);
@@ -519,24 +656,44 @@ contract TradeOrders {
             if (m.state == MilestoneState.Pending && m.requiredDocs & accepted == m.requiredDocs) {
                 m.state = MilestoneState.Triggered;
                 m.triggeredAt = uint64(block.timestamp);
-                m.dueDate = uint64(block.timestamp) + uint64(m.tenorDays) * 1 days;
+                m.dueDate = _dueDate(orderId, m);
                 o.triggeredCount += 1;
                 emit MilestoneTriggered(orderId, i, m.dueDate);
             }
         }
     }
 
+    /// The due date runs from the complying presentation, not from when the bank acts: the
+    /// latest of its documents' presentations (or, for a document deemed accepted, the end
+    /// of its examination period), plus the tenor, on the paying bank's next banking day.
+    function _dueDate(uint256 orderId, Milestone storage m) private view returns (uint64) {
+        uint64 effective;
+        uint64 presented;
+        for (uint8 t; t <= uint8(type(DocType).max); ++t) {
+            if (m.requiredDocs & (uint16(1) << t) == 0) continue;
+            Document storage d = _documents[orderId][t];
+            uint64 from = d.deemed ? d.examineBy : d.examinableFrom;
+            if (from > effective) effective = from;
+            if (d.submittedAt > presented) presented = d.submittedAt;
+        }
+        uint256 day = _rollToBankingDay(effective / 1 days + m.tenorDays, m.payer, presented);
+        return uint64(day * 1 days);
+    }
+
     // ------------------------------------------------------------------ payment
 
     /// @notice From its due date a triggered milestone may be released by anyone (the
     /// settlement worker, a keeper); that emits `PaymentDue` to the payer's bank. After a
-    /// failed payment the payer or the buyer asks for a new attempt the same way.
+    /// failed payment, the payer, the buyer or the payee asks for a new attempt the same
+    /// way; after a default only the payee (or the operator) may.
     function releasePayment(uint256 orderId, uint256 index) external {
         Order storage o = _order(orderId);
-        if (o.state != OrderState.Committed && o.state != OrderState.Disputed) revert InvalidState(uint8(o.state));
+        _requireState(o, OrderState.Committed);
         Milestone storage m = _milestone(o, orderId, index);
         if (m.state == MilestoneState.Failed) {
-            if (msg.sender != m.payer && msg.sender != o.buyer) revert NotPayer(msg.sender);
+            if (msg.sender != m.payer && msg.sender != o.buyer && msg.sender != m.payee) revert NotPayer(msg.sender);
+        } else if (m.state == MilestoneState.Defaulted) {
+            if (msg.sender != m.payee && !consortium.hasRole(msg.sender, Roles.OPERATOR)) revert NotPayee(msg.sender);
         } else if (m.state != MilestoneState.Triggered) {
             revert InvalidMilestoneState(index, uint8(m.state));
         }
@@ -556,34 +713,70 @@ contract TradeOrders {
         m.state = MilestoneState.Paid;
         m.paidAt = uint64(block.timestamp);
         m.paymentRef = paymentReference;
+        m.failures = 0;
         o.paid += m.amount;
         o.paidCount += 1;
         emit PaymentConfirmed(orderId, index, msg.sender, m.payee, m.amount, paymentReference);
-        if (o.paidCount == o.milestoneCount && o.state == OrderState.Committed) {
+        if (o.paidCount == o.milestoneCount) {
             o.state = OrderState.Completed;
             emit OrderCompleted(orderId, o.paid);
         }
         if (m.financingId != 0) IFinancingHook(receivables).onMilestonePaid(orderId, index);
     }
 
-    /// @notice The rails refused the payment (e.g. pain.002 RJCT AM04). Nothing moves;
-    /// the parties see the failure and a new attempt may be released.
-    function failPayment(uint256 orderId, uint256 index, bytes32 paymentReference, string calldata reason) external {
+    /// @notice The rails refused the payment: the payer states the ISO 20022 status reason
+    /// code (e.g. AM04 insufficient funds) and its words. Nothing moves; the parties see the
+    /// failure. After `MAX_FAILURES` failures in a row the payer has defaulted: a financier
+    /// that took over the payment gives it back to the buyer's bank, whose undertaking
+    /// stands, and the milestone is due from it at once; a bank's own default is shown as
+    /// such, and the payee may demand again.
+    function failPayment(uint256 orderId, uint256 index, bytes32 paymentReference, bytes4 reasonCode, string calldata reason)
+        external
+    {
         Order storage o = _order(orderId);
         Milestone storage m = _milestone(o, orderId, index);
         if (msg.sender != m.payer) revert NotPayer(msg.sender);
         consortium.requireRole(msg.sender, Roles.BANK | Roles.FINANCIER);
         if (m.state != MilestoneState.Due) revert InvalidMilestoneState(index, uint8(m.state));
+        if (!_isReasonCode(reasonCode)) revert InvalidReasonCode(reasonCode);
         _requireReason(reason);
-        m.state = MilestoneState.Failed;
-        emit PaymentFailed(orderId, index, msg.sender, paymentReference, reason);
+        m.failures += 1;
+        emit PaymentFailed(orderId, index, msg.sender, paymentReference, reasonCode, reason);
+        if (m.failures < MAX_FAILURES) {
+            m.state = MilestoneState.Failed;
+            return;
+        }
+        emit PaymentDefaulted(orderId, index, msg.sender, m.failures);
+        if (m.financingId != 0 && m.payer != o.buyerBank) {
+            uint256 financingId = m.financingId;
+            m.payer = o.buyerBank;
+            m.financingId = 0;
+            m.failures = 0;
+            m.state = MilestoneState.Triggered;
+            emit PayerChanged(orderId, index, o.buyerBank, financingId);
+            IFinancingHook(receivables).onPayerDefaulted(orderId, index);
+        } else {
+            m.state = MilestoneState.Defaulted;
+        }
+    }
+
+    /// An ISO 20022 external status reason code: four upper-case letters or digits.
+    function _isReasonCode(bytes4 c) private pure returns (bool) {
+        for (uint256 i; i < 4; ++i) {
+            bytes1 ch = c[i];
+            bool letter = ch >= 0x41 && ch <= 0x5a;
+            bool digit = ch >= 0x30 && ch <= 0x39;
+            if (!letter && !digit) return false;
+        }
+        return true;
     }
 
     // ------------------------------------------------------------------ financing hooks
 
     /// @notice Assignment of proceeds: the financier becomes the payee of a milestone not
     /// yet released. Only the Receivables contract, which enforces one live financing per
-    /// receivable, may call it; `financier == seller` returns the proceeds to the seller.
+    /// receivable and an acknowledged advance, may call it; `financier == seller` returns
+    /// the proceeds to the seller.
     function assignProceeds(uint256 orderId, uint256 index, address payee, uint256 financingId) external {
         Milestone storage m = _financeable(orderId, index);
         m.payee = payee;
@@ -592,7 +785,8 @@ contract TradeOrders {
     }
 
     /// @notice Payables finance: the financier pays the seller on the due date instead of
-    /// the buyer's bank; the buyer repays the financier later, through Receivables.
+    /// the buyer's bank; the buyer's bank repays the financier later, through Receivables.
+    /// Receivables calls it only with the seller's and the buyer's bank's approval.
     function assignPayer(uint256 orderId, uint256 index, address payer, uint256 financingId) external {
         Milestone storage m = _financeable(orderId, index);
         m.payer = payer;
@@ -600,10 +794,27 @@ contract TradeOrders {
         emit PayerChanged(orderId, index, payer, financingId);
     }
 
+    /// @notice A financing ended by agreement before the milestone was released: the
+    /// seller is its payee and the buyer's bank its payer again.
+    function unassign(uint256 orderId, uint256 index, uint256 financingId) external {
+        Milestone storage m = _financeable(orderId, index);
+        if (m.financingId != financingId) revert InvalidFinancingState(0);
+        Order storage o = _orders[orderId];
+        bool payerChanged = m.payer != o.buyerBank;
+        m.payee = o.seller;
+        m.payer = o.buyerBank;
+        m.financingId = 0;
+        if (payerChanged) {
+            emit PayerChanged(orderId, index, o.buyerBank, financingId);
+        } else {
+            emit ProceedsAssigned(orderId, index, o.seller, 0);
+        }
+    }
+
     function _financeable(uint256 orderId, uint256 index) private view returns (Milestone storage m) {
         if (msg.sender != receivables) revert NotReceivables(msg.sender);
         Order storage o = _order(orderId);
-        if (o.state != OrderState.Committed) revert InvalidState(uint8(o.state));
+        _requireState(o, OrderState.Committed);
         m = _milestone(o, orderId, index);
         if (m.state != MilestoneState.Pending && m.state != MilestoneState.Triggered) revert InvalidMilestoneState(index, uint8(m.state));
     }
@@ -658,10 +869,54 @@ contract TradeOrders {
         if (len == 0 || len > MAX_REASON) revert InvalidReason();
     }
 
-    /// The role that issues a document type and must attest it; 0 when the seller issues it.
-    function _attestingRole(uint8 docType) private pure returns (uint32) {
-        if (docType == uint8(DocType.BillOfLading)) return Roles.CARRIER;
-        if (docType == uint8(DocType.InspectionCertificate)) return Roles.INSPECTOR;
-        return 0;
+    /// The organisation the order names to attest `docType`; zero when the seller issues it.
+    function _attester(Order storage o, uint8 docType) private view returns (address) {
+        if (docType == uint8(DocType.BillOfLading)) return o.carrier;
+        if (docType == uint8(DocType.InspectionCertificate)) return o.inspector;
+        return address(0);
+    }
+
+    /// An attested document's issuer attests within the examination period counted from the
+    /// presentation; after it the presentation lapses unattested.
+    function _attestBy(Order storage o, Document storage d) private view returns (uint64) {
+        return _addBankingDays(d.submittedAt, o.examinationDays, o.buyerBank, d.submittedAt);
+    }
+
+    /// The last second of the `n`-th banking day of `bank` following the day of `ts`
+    /// (UCP 600 art. 14(b): "five banking days following the day of presentation"), by
+    /// the bank's calendar as it stood at `asOf`.
+    function _addBankingDays(uint64 ts, uint8 n, address bank, uint64 asOf) private view returns (uint64) {
+        bool calendar = consortium.holidayChanges(bank) != 0;
+        uint256 day = ts / 1 days;
+        uint256 added;
+        uint256 skipped;
+        while (added < n) {
+            ++day;
+            if (!TradeCalendar.isWeekday(day)) continue;
+            if (calendar && skipped < MAX_HOLIDAYS_SKIPPED && consortium.isHoliday(bank, day, asOf)) {
+                ++skipped;
+                continue;
+            }
+            ++added;
+        }
+        return uint64((day + 1) * 1 days - 1);
+    }
+
+    /// `day` if it is a banking day of `bank` (by its calendar at `asOf`), else the next one.
+    function _rollToBankingDay(uint256 day, address bank, uint64 asOf) private view returns (uint256) {
+        bool calendar = consortium.holidayChanges(bank) != 0;
+        uint256 skipped;
+        bool banking;
+        while (!banking) {
+            if (!TradeCalendar.isWeekday(day)) {
+                ++day;
+            } else if (calendar && skipped < MAX_HOLIDAYS_SKIPPED && consortium.isHoliday(bank, day, asOf)) {
+                ++skipped;
+                ++day;
+            } else {
+                banking = true;
+            }
+        }
+        return day;
     }
 }

@@ -28,14 +28,20 @@ fn main() {
             milestone: u(1),
             advance: 6_500_000,
             discountBps: 450,
-            fingerprints: vec![h("invoice fp"), h("bl fp")],
+            deadlineDays: 5,
+            fps: Receivables::Fingerprints { invoice: h("invoice fp"), documents: vec![h("bl fp")] },
             near: Receivables::NearKeys { key: h("near"), amount: h("amount"), date: h("date"), buyer: h("buyer") },
         },
     )
     .expect("offer");
     step(&mut c, "offer receivable finance (2 fingerprints)");
     c.exec(addr("seller"), fin, Receivables::acceptCall { financingId: u(1) }).expect("accept financing");
-    step(&mut c, "accept financing (assign proceeds)");
+    step(&mut c, "accept financing (reserve, register fingerprints)");
+    c.exec(addr("financier"), fin, Receivables::confirmAdvanceCall { financingId: u(1), paymentReference: h("adv") })
+        .expect("advance");
+    step(&mut c, "record advance");
+    c.exec(addr("seller"), fin, Receivables::acknowledgeAdvanceCall { financingId: u(1) }).expect("acknowledge");
+    step(&mut c, "acknowledge advance (assign proceeds)");
     c.exec(
         addr("seller"),
         to,
@@ -43,8 +49,13 @@ fn main() {
     )
     .expect("submit bill of lading");
     step(&mut c, "submit bill of lading");
-    c.exec(addr("carrier"), to, TradeOrders::attestDocumentCall { orderId: u(id), docType: BL, hash: h("bl") })
-        .expect("attest bill of lading");
+    let shipped = c.now;
+    c.exec(
+        addr("carrier"),
+        to,
+        TradeOrders::attestDocumentCall { orderId: u(id), docType: BL, hash: h("bl"), shipmentDate: shipped },
+    )
+    .expect("attest bill of lading");
     step(&mut c, "attest bill of lading");
     c.exec(addr("buyer_bank"), to, TradeOrders::acceptDocumentCall { orderId: u(id), docType: BL })
         .expect("accept document");

@@ -103,10 +103,9 @@ domain_enum!(
         Completed = 5 => "completed",
         /// Cancelled before commitment (by the buyer alone while proposed, by both once accepted); final.
         Cancelled = 6 => "cancelled",
-        /// Ran past its expiry with no milestone triggered, so nothing is owed; final.
+        /// Ran past its expiry with no milestone triggered and no timely presentation under
+        /// examination, so nothing is owed; final.
         Expired = 7 => "expired",
-        /// A trading party raised a dispute; resolving it returns to committed (or completed).
-        Disputed = 8 => "disputed",
     }
 );
 
@@ -115,7 +114,7 @@ domain_enum!(
     MilestoneState {
         /// Waiting for its required documents to be accepted.
         Pending = 0 => "pending",
-        /// All documents accepted; the due date (trigger time + tenor) is set.
+        /// All documents accepted; the due date (presentation + tenor, on a banking day) is set.
         Triggered = 1 => "triggered",
         /// Payment released (`PaymentDue` emitted), awaiting the payer's confirmation.
         Due = 2 => "due",
@@ -123,6 +122,8 @@ domain_enum!(
         Paid = 3 => "paid",
         /// The payer recorded a failed payment; payment may be released again.
         Failed = 4 => "failed",
+        /// The payer failed three times in a row: shown as a default; the payee may demand again.
+        Defaulted = 5 => "defaulted",
     }
 );
 
@@ -133,7 +134,8 @@ domain_enum!(
         None = 0 => "none",
         /// Offered by the financier, awaiting the firm's (seller's or buyer's) answer.
         Offered = 1 => "offered",
-        /// Accepted: the receivable is financed and its fingerprints are registered.
+        /// Binding: proceeds assigned (receivables, after the acknowledged advance) or payer
+        /// changed (payables, after the seller's and the buyer's bank's approvals).
         Live = 2 => "live",
         /// Payables finance: the milestone is paid, the buyer's extended term runs.
         AwaitingRepayment = 3 => "awaiting_repayment",
@@ -145,5 +147,14 @@ domain_enum!(
         Declined = 6 => "declined",
         /// The financier withdrew the offer before acceptance; final.
         Withdrawn = 7 => "withdrawn",
+        /// Taken by the firm: receivable and fingerprints reserved, awaiting the advance
+        /// (receivables) or the approvals (payables) by the deadline.
+        Accepted = 8 => "accepted",
+        /// Not made binding by its deadline, or its order ended; released; final.
+        Lapsed = 9 => "lapsed",
+        /// Ended by agreement of the financier and the firm; released; final.
+        Cancelled = 10 => "cancelled",
+        /// Payables: the financier defaulted on paying the seller; the buyer's bank pays; final.
+        Defaulted = 11 => "defaulted",
     }
 );

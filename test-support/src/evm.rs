@@ -22,7 +22,6 @@ pub const START: u64 = 1_795_424_400;
 pub const DAY: u64 = 86_400;
 
 /// The suite deployed by the operator on a bare revm; every transaction is a block of its own.
-#[allow(missing_debug_implementations)]
 pub struct TestChain {
     evm: Evm,
     /// The clock (unix seconds) of the next block.
@@ -192,7 +191,7 @@ impl TestChain {
             .data(call.abi_encode().into())
             .gas_limit(16_000_000)
             .gas_price(0)
-            .nonce(0)
+            .nonce(self.nonce(Address::ZERO))
             .chain_id(Some(7431))
             .build_fill();
         let result = self.evm.transact(tx).expect("view call is a valid tx").result;
@@ -268,13 +267,16 @@ pub fn u(v: u64) -> U256 {
     U256::from(v)
 }
 
-/// Default terms: USD 100,000.00 FOB, shipment within 30 days, expiry in 60.
+/// Default terms: USD 100,000.00 FOB, shipment within 30 days, expiry in 60, the usual
+/// carrier and inspector named.
 #[must_use]
 pub fn terms(now: u64) -> TradeOrders::OrderTerms {
     TradeOrders::OrderTerms {
         seller: addr("seller"),
         buyerBank: addr("buyer_bank"),
         sellerBank: addr("seller_bank"),
+        carrier: addr("carrier"),
+        inspector: addr("inspector"),
         amount: 10_000_000,
         currency: b3("USD"),
         incoterm: b3("FOB"),
@@ -361,8 +363,14 @@ impl TestChain {
             _ => None,
         };
         if let Some(a) = attester {
-            self.exec(addr(a), to, TradeOrders::attestDocumentCall { orderId: u(id), docType: doc, hash })
-                .expect("attest document");
+            // A bill of lading shipped today (the presentation day).
+            let shipment_date = if doc == BL { self.now } else { 0 };
+            self.exec(
+                addr(a),
+                to,
+                TradeOrders::attestDocumentCall { orderId: u(id), docType: doc, hash, shipmentDate: shipment_date },
+            )
+            .expect("attest document");
         }
     }
 

@@ -3,8 +3,11 @@
 //! checked against the sources. One test binary, a module per feature.
 
 mod artifacts;
+mod attacks;
 mod consents;
 mod consortium;
+mod fuzz;
 mod invariants;
 mod orders;
 mod receivables;
+mod rules;

@@ -1,6 +1,7 @@
 //! TradeOrders: every transition of an order, its milestones and documents, executed
 //! from the committed bytecode in revm.
 
+use alloy::primitives::Address;
 use test_support::evm::*;
 use tradechain_contracts::TradeOrders::{self, *};
 use tradechain_contracts::{MilestoneState, OrderState};
@@ -35,7 +36,7 @@ fn at_sight_order_goes_from_proposal_to_payment_and_completes() {
     c.present(id, BL);
     let triggered = c.events::<MilestoneTriggered>();
     assert_eq!(triggered.len(), 1);
-    assert_eq!(triggered[0].dueDate, c.now, "at sight: due when the documents are accepted");
+    assert_eq!(triggered[0].dueDate, day_start(c.now), "at sight: due from the day of the presentation");
     assert_eq!(mstate(&mut c, id, 0), MilestoneState::Triggered);
 
     c.release(id, 0).unwrap();
@@ -76,7 +77,7 @@ fn split_terms_pay_thirty_on_shipment_and_seventy_sixty_days_after_inspection() 
     c.advance_days(20);
     c.present(id, INSPECTION);
     let due_date = c.milestone(id, 1).dueDate;
-    assert_eq!(due_date, c.now + 60 * DAY);
+    assert_eq!(due_date, day_start(c.now) + 60 * DAY, "sixty days from the day of presentation, a Thursday");
     let err = c.release(id, 1).unwrap_err();
     assert_eq!(err.name(), "NotDueYet");
     c.advance_days(59);
@@ -122,6 +123,14 @@ fn proposals_with_bad_terms_are_rejected_and_change_nothing() {
         ("InvalidDates", TradeOrders::OrderTerms { expiry: now + DAY, ..terms(now) }, one()),
         ("InvalidExaminationPeriod", TradeOrders::OrderTerms { examinationDays: 6, ..terms(now) }, one()),
         ("InvalidParties", TradeOrders::OrderTerms { seller: addr("buyer"), ..terms(now) }, one()),
+        ("CarrierRequired", TradeOrders::OrderTerms { carrier: Address::ZERO, ..terms(now) }, one()),
+        (
+            "InspectorRequired",
+            TradeOrders::OrderTerms { inspector: Address::ZERO, ..terms(now) },
+            vec![share(10_000, bit(INSPECTION), 0)],
+        ),
+        ("InvalidAttester", TradeOrders::OrderTerms { carrier: addr("seller_bank"), ..terms(now) }, one()),
+        ("MissingRole", TradeOrders::OrderTerms { carrier: addr("inspector"), ..terms(now) }, one()),
         ("MissingRole", TradeOrders::OrderTerms { seller: addr("carrier"), ..terms(now) }, one()),
         ("MissingRole", TradeOrders::OrderTerms { buyerBank: addr("seller"), ..terms(now) }, one()),
         ("UnknownOrganisation", TradeOrders::OrderTerms { sellerBank: addr("nobody"), ..terms(now) }, one()),
@@ -254,7 +263,9 @@ fn an_unaccepted_proposal_also_expires() {
 fn amendments_take_effect_only_when_the_other_party_approves() {
     let mut c = TestChain::with_members();
     let to = c.suite.trade_orders;
-    let id = c.live_order(vec![share(10_000, bit(BL), 0)]);
+    // Before the bank commits, buyer and seller alone agree the terms.
+    let id = c.propose(terms(c.now), vec![share(10_000, bit(BL), 0)]).unwrap();
+    c.exec(addr("seller"), to, acceptCall { orderId: u(id) }).unwrap();
     let (ship, exp) = (c.now + 40 * DAY, c.now + 90 * DAY);
     let call = || proposeAmendmentCall { orderId: u(id), detailsHash: h("v2"), latestShipment: ship, expiry: exp };
     c.expect_revert(addr("stranger_trader"), to, call(), "NotOrderParty");
@@ -279,6 +290,12 @@ fn amendments_take_effect_only_when_the_other_party_approves() {
         "CannotApproveOwnProposal",
     );
     c.expect_revert(addr("seller"), to, approveAmendmentCall { orderId: u(id), amendmentId: u(7) }, "StaleAmendment");
+    c.expect_revert(
+        addr("buyer_bank"),
+        to,
+        approveAmendmentCall { orderId: u(id), amendmentId: u(1) },
+        "NotOrderParty",
+    );
     c.exec(addr("seller"), to, approveAmendmentCall { orderId: u(id), amendmentId: u(1) }).unwrap();
     assert_eq!(c.events::<OrderAmended>().len(), 1);
     let o = c.order(id);
@@ -289,6 +306,11 @@ fn amendments_take_effect_only_when_the_other_party_approves() {
         approveAmendmentCall { orderId: u(id), amendmentId: u(1) },
         "NoPendingAmendment",
     );
+}
+
+/// The start of the UTC day of `ts`.
+fn day_start(ts: u64) -> u64 {
+    ts / DAY * DAY
 }
 
 #[test]
@@ -308,7 +330,8 @@ fn documents_follow_issuer_attestation_and_bank_examination_rules() {
     c.expect_revert(addr("buyer_bank"), to, acceptDocumentCall { orderId: u(id), docType: BL }, "DocumentNotAttested");
     c.expect_revert(addr("keeper"), to, deemAcceptedCall { orderId: u(id), docType: BL }, "DocumentNotAttested");
     // Only a carrier attests it, and only the hash presented.
-    let attest = |hash| attestDocumentCall { orderId: u(id), docType: BL, hash };
+    let now = c.now;
+    let attest = |hash| attestDocumentCall { orderId: u(id), docType: BL, hash, shipmentDate: now };
     let r = c.expect_revert(addr("inspector"), to, attest(h("bl")), "WrongIssuer");
     assert_eq!(r.code, "WRONG_ISSUER");
     c.expect_revert(addr("seller"), to, attest(h("bl")), "WrongIssuer");
@@ -316,7 +339,7 @@ fn documents_follow_issuer_attestation_and_bank_examination_rules() {
     c.expect_revert(
         addr("carrier"),
         to,
-        attestDocumentCall { orderId: u(id), docType: INVOICE, hash: h("inv") },
+        attestDocumentCall { orderId: u(id), docType: INVOICE, hash: h("inv"), shipmentDate: 0 },
         "WrongIssuer",
     );
     c.expect_revert(addr("carrier"), to, attest(h("forged")), "HashMismatch");
@@ -336,11 +359,21 @@ fn a_discrepant_document_is_rejected_then_corrected_and_accepted_before_expiry()
     let to = c.suite.trade_orders;
     let id = c.live_order(vec![share(10_000, bit(INVOICE), 0)]);
     c.submit(id, INVOICE, "invoice with wrong amount");
-    let reject = |reason: &str| rejectDocumentCall { orderId: u(id), docType: INVOICE, reason: reason.into() };
-    c.expect_revert(addr("buyer_bank"), to, reject(""), "InvalidReason");
-    c.expect_revert(addr("buyer_bank"), to, reject(&"x".repeat(281)), "InvalidReason");
-    c.exec(addr("buyer_bank"), to, reject("amount differs from the order")).unwrap();
-    assert_eq!(c.events::<DocumentRejected>()[0].reason, "amount differs from the order");
+    let reject = |reasons: &[&str]| rejectDocumentCall {
+        orderId: u(id),
+        docType: INVOICE,
+        discrepancies: reasons.iter().map(|r| (*r).to_string()).collect(),
+    };
+    c.expect_revert(addr("buyer_bank"), to, reject(&[]), "InvalidDiscrepancies");
+    c.expect_revert(addr("buyer_bank"), to, reject(&[""]), "InvalidReason");
+    c.expect_revert(addr("buyer_bank"), to, reject(&[&"x".repeat(281)]), "InvalidReason");
+    c.expect_revert(addr("buyer_bank"), to, reject(&["x"; 9]), "InvalidDiscrepancies");
+    c.exec(addr("buyer_bank"), to, reject(&["amount differs from the order", "no signature"])).unwrap();
+    assert_eq!(
+        c.events::<DocumentRejected>()[0].discrepancies,
+        vec!["amount differs from the order".to_string(), "no signature".to_string()],
+        "one notice stating every discrepancy"
+    );
     assert_eq!(c.document(id, INVOICE).state, 3);
     assert_eq!(mstate(&mut c, id, 0), MilestoneState::Pending);
 
@@ -375,7 +408,7 @@ fn examination_period_is_five_banking_days_then_deemed_acceptance() {
     c.expect_revert(
         addr("buyer_bank"),
         to,
-        rejectDocumentCall { orderId: u(id), docType: INVOICE, reason: "late".into() },
+        rejectDocumentCall { orderId: u(id), docType: INVOICE, discrepancies: vec!["late".into()] },
         "ExaminationPeriodOver",
     );
     c.exec(addr("keeper"), to, deemAcceptedCall { orderId: u(id), docType: INVOICE }).unwrap();
@@ -400,15 +433,19 @@ fn a_failed_payment_is_recorded_and_can_be_released_again() {
     c.present(id, BL);
     c.release(id, 0).unwrap();
     c.expect_revert(addr("keeper"), to, releasePaymentCall { orderId: u(id), index: u(0) }, "InvalidMilestoneState");
-    let fail = |reason: &str| failPaymentCall {
+    let fail = |code: &[u8; 4], reason: &str| failPaymentCall {
         orderId: u(id),
         index: u(0),
         paymentReference: h("e2e"),
+        reasonCode: alloy::primitives::FixedBytes(*code),
         reason: reason.into(),
     };
-    c.expect_revert(addr("seller_bank"), to, fail("AM04"), "NotPayer");
-    c.exec(addr("buyer_bank"), to, fail("AM04 insufficient funds")).unwrap();
-    assert_eq!(c.events::<PaymentFailed>()[0].reason, "AM04 insufficient funds");
+    c.expect_revert(addr("seller_bank"), to, fail(b"AM04", "insufficient funds"), "NotPayer");
+    c.expect_revert(addr("buyer_bank"), to, fail(b"am04", "insufficient funds"), "InvalidReasonCode");
+    c.expect_revert(addr("buyer_bank"), to, fail(b"AM\x004", "insufficient funds"), "InvalidReasonCode");
+    c.exec(addr("buyer_bank"), to, fail(b"AM04", "insufficient funds")).unwrap();
+    let failed = &c.events::<PaymentFailed>()[0];
+    assert_eq!((&failed.reasonCode.0, failed.reason.as_str()), (b"AM04", "insufficient funds"));
     assert_eq!(mstate(&mut c, id, 0), MilestoneState::Failed);
     assert_eq!(c.order(id).paid, 0, "nothing moved");
     c.expect_revert(addr("keeper"), to, releasePaymentCall { orderId: u(id), index: u(0) }, "NotPayer");
@@ -439,11 +476,10 @@ fn payment_confirmation_is_checked() {
 }
 
 #[test]
-fn a_dispute_freezes_presentation_but_not_a_triggered_payment() {
+fn a_dispute_is_recorded_and_shown_and_resolved_by_its_raiser_or_the_operator() {
     let mut c = TestChain::with_members();
     let to = c.suite.trade_orders;
     let id = c.live_order(vec![share(4_000, bit(BL), 0), share(6_000, bit(INSPECTION), 0)]);
-    c.present(id, BL);
     c.expect_revert(
         addr("stranger_trader"),
         to,
@@ -451,16 +487,19 @@ fn a_dispute_freezes_presentation_but_not_a_triggered_payment() {
         "NotOrderParty",
     );
     c.exec(addr("buyer"), to, raiseDisputeCall { orderId: u(id), reason: "goods damaged".into() }).unwrap();
-    assert_eq!(state(&mut c, id), OrderState::Disputed);
+    let o = c.order(id);
+    assert_eq!(o.disputeRaisedBy, addr("buyer"), "the dispute is open, and shown");
+    assert_eq!(
+        state(&mut c, id),
+        OrderState::Committed,
+        "the order stays committed: the bank's undertaking is separate"
+    );
     c.expect_revert(
         addr("seller"),
         to,
-        submitDocumentCall { orderId: u(id), docType: INSPECTION, hash: h("i"), uri: String::new() },
-        "InvalidState",
+        raiseDisputeCall { orderId: u(id), reason: "again".into() },
+        "DisputeAlreadyOpen",
     );
-    // URDTT: the first milestone's obligation is already unconditional.
-    c.release(id, 0).unwrap();
-    c.confirm("buyer_bank", id, 0).unwrap();
     c.expect_revert(
         addr("seller"),
         to,
@@ -469,15 +508,31 @@ fn a_dispute_freezes_presentation_but_not_a_triggered_payment() {
     );
     c.exec(addr("buyer"), to, resolveDisputeCall { orderId: u(id), resolution: "settled with credit note".into() })
         .unwrap();
-    assert_eq!(state(&mut c, id), OrderState::Committed);
-    assert_eq!(c.order(id).disputes, 1);
-    // The operator can also close a dispute.
-    c.exec(addr("seller"), to, raiseDisputeCall { orderId: u(id), reason: "late inspection".into() }).unwrap();
+    assert_eq!(c.order(id).disputeRaisedBy, alloy::primitives::Address::ZERO, "resolved");
+    c.expect_revert(
+        addr("buyer"),
+        to,
+        resolveDisputeCall { orderId: u(id), resolution: "again".into() },
+        "NoOpenDispute",
+    );
+    // The operator can also close a dispute; after three, no more.
     let op = c.operator;
-    c.exec(op, to, resolveDisputeCall { orderId: u(id), resolution: "arbitrated".into() }).unwrap();
-    assert_eq!(c.order(id).disputes, 2);
+    for reason in ["late inspection", "short weight"] {
+        c.exec(addr("seller"), to, raiseDisputeCall { orderId: u(id), reason: reason.into() }).unwrap();
+        c.exec(op, to, resolveDisputeCall { orderId: u(id), resolution: "arbitrated".into() }).unwrap();
+    }
+    assert_eq!(c.order(id).disputes, 3);
+    c.expect_revert(
+        addr("buyer"),
+        to,
+        raiseDisputeCall { orderId: u(id), reason: "once more".into() },
+        "TooManyDisputes",
+    );
+    c.present(id, BL);
     c.present(id, INSPECTION);
+    c.release(id, 0).unwrap();
     c.release(id, 1).unwrap();
+    c.confirm("buyer_bank", id, 0).unwrap();
     c.confirm("buyer_bank", id, 1).unwrap();
     assert_eq!(state(&mut c, id), OrderState::Completed);
 }

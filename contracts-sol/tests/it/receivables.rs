@@ -1,26 +1,37 @@
-//! Receivables: receivables finance with assignment of proceeds, payables finance with
-//! extended terms, and the rule that a receivable (or its documents' fingerprints) is
+//! Receivables: receivables finance with assignment of proceeds once the advance is paid
+//! and acknowledged, payables finance with extended terms once the seller and the buyer's
+//! bank approve, and the rule that a receivable (or its documents' fingerprints) is
 //! financed at most once at a time.
 
-use alloy::primitives::B256;
-use alloy::sol_types::SolCall;
+use alloy::primitives::{B256, keccak256};
+use alloy::sol_types::{SolCall, SolValue};
 use test_support::evm::*;
 use tradechain_contracts::Receivables::*;
 use tradechain_contracts::TradeOrders::{PaymentDue, ProceedsAssigned};
 use tradechain_contracts::{FinancingState, OrderState};
 
-fn fstate(c: &mut TestChain, id: u64) -> FinancingState {
+pub(crate) fn fstate(c: &mut TestChain, id: u64) -> FinancingState {
     let to = c.suite.receivables;
     FinancingState::from_u8(c.view(to, getFinancingCall { financingId: u(id) }).state).expect("known state")
 }
 
-fn offer(
+/// Fingerprints with no invoice's and these others.
+pub(crate) fn docs(fps: Vec<B256>) -> Fingerprints {
+    Fingerprints { invoice: B256::ZERO, documents: fps }
+}
+
+/// A fingerprint as the registry holds it: bound to the order's seller and buyer.
+pub(crate) fn bound(fp: B256, seller: &str, buyer: &str) -> B256 {
+    keccak256((fp, addr(seller), addr(buyer)).abi_encode())
+}
+
+pub(crate) fn offer_with(
     c: &mut TestChain,
     financier: &str,
     order: u64,
     milestone: u64,
     advance: u128,
-    fps: Vec<B256>,
+    fps: Fingerprints,
 ) -> Result<u64, Failure> {
     let to = c.suite.receivables;
     c.exec(
@@ -31,11 +42,36 @@ fn offer(
             milestone: u(milestone),
             advance,
             discountBps: 450,
-            fingerprints: fps,
+            deadlineDays: 5,
+            fps,
             near: NearKeys::NONE,
         },
     )
     .map(|id| id.to::<u64>())
+}
+
+fn offer(
+    c: &mut TestChain,
+    financier: &str,
+    order: u64,
+    milestone: u64,
+    advance: u128,
+    fps: Vec<B256>,
+) -> Result<u64, Failure> {
+    offer_with(c, financier, order, milestone, advance, docs(fps))
+}
+
+pub(crate) fn accept(c: &mut TestChain, firm: &str, financing: u64) -> Result<(), Failure> {
+    let to = c.suite.receivables;
+    c.exec(addr(firm), to, acceptCall { financingId: u(financing) }).map(|_| ())
+}
+
+/// The financier records the advance and the seller acknowledges it: the financing binds.
+pub(crate) fn advance(c: &mut TestChain, financier: &str, financing: u64) {
+    let to = c.suite.receivables;
+    c.exec(addr(financier), to, confirmAdvanceCall { financingId: u(financing), paymentReference: h("adv") })
+        .expect("advance recorded");
+    c.exec(addr("seller"), to, acknowledgeAdvanceCall { financingId: u(financing) }).expect("advance acknowledged");
 }
 
 #[test]
@@ -49,7 +85,8 @@ fn an_offer_records_its_near_keys_on_chain_and_a_zero_key_records_nothing() {
         milestone: u(milestone),
         advance: 1_000,
         discountBps: 450,
-        fingerprints: vec![],
+        deadlineDays: 5,
+        fps: docs(vec![]),
         near,
     };
     let fid = c.exec(addr("financier"), to, call(0, keys.clone())).unwrap();
@@ -63,11 +100,6 @@ fn an_offer_records_its_near_keys_on_chain_and_a_zero_key_records_nothing() {
     assert!(c.events::<NearKeysRecorded>().is_empty(), "a zero near key records nothing");
 }
 
-fn accept(c: &mut TestChain, firm: &str, financing: u64) -> Result<(), Failure> {
-    let to = c.suite.receivables;
-    c.exec(addr(firm), to, acceptCall { financingId: u(financing) }).map(|_| ())
-}
-
 #[test]
 fn financed_receivable_pays_the_financier_at_maturity_and_then_settles() {
     let mut c = TestChain::with_members();
@@ -77,21 +109,33 @@ fn financed_receivable_pays_the_financier_at_maturity_and_then_settles() {
     assert_eq!(fstate(&mut c, fid), FinancingState::Offered);
     assert_eq!(accept(&mut c, "buyer", fid).unwrap_err().name(), "NotFinancedFirm");
     accept(&mut c, "seller", fid).unwrap();
-    assert_eq!(fstate(&mut c, fid), FinancingState::Live);
+    assert_eq!(fstate(&mut c, fid), FinancingState::Accepted, "reserved, not yet binding");
     assert_eq!(c.events::<FingerprintRegistered>().len(), 2);
-    let assigned = c.events::<ProceedsAssigned>();
-    assert_eq!(assigned.len(), 1, "TradeOrders recorded the assignment");
-    assert_eq!(assigned[0].payee, addr("financier"));
+    assert!(c.events::<ProceedsAssigned>().is_empty(), "no assignment before the advance");
+    assert_eq!(c.milestone(order, 0).payee, addr("seller"));
 
     let to = c.suite.receivables;
+    c.expect_revert(addr("seller"), to, acknowledgeAdvanceCall { financingId: u(fid) }, "AdvanceNotRecorded");
+    c.expect_revert(
+        addr("financier2"),
+        to,
+        confirmAdvanceCall { financingId: u(fid), paymentReference: h("adv") },
+        "NotFinancier",
+    );
     c.exec(addr("financier"), to, confirmAdvanceCall { financingId: u(fid), paymentReference: h("adv") }).unwrap();
-    assert_eq!(c.events::<AdvancePaid>()[0].amount, 9_500_000);
+    assert_eq!(c.events::<AdvancePaid>()[0].amount, 9_500_000, "the advance the offer states");
     c.expect_revert(
         addr("financier"),
         to,
         confirmAdvanceCall { financingId: u(fid), paymentReference: h("adv again") },
         "InvalidFinancingState",
     );
+    c.expect_revert(addr("financier"), to, acknowledgeAdvanceCall { financingId: u(fid) }, "NotFinancedFirm");
+    c.exec(addr("seller"), to, acknowledgeAdvanceCall { financingId: u(fid) }).unwrap();
+    assert_eq!(fstate(&mut c, fid), FinancingState::Live);
+    let assigned = c.events::<ProceedsAssigned>();
+    assert_eq!(assigned.len(), 1, "TradeOrders recorded the assignment");
+    assert_eq!(assigned[0].payee, addr("financier"));
 
     c.present(order, BL);
     c.advance_days(60);
@@ -103,7 +147,8 @@ fn financed_receivable_pays_the_financier_at_maturity_and_then_settles() {
     c.confirm("buyer_bank", order, 0).unwrap();
     assert_eq!(c.events::<FinancingSettled>().len(), 1, "settled without anyone chasing it");
     assert_eq!(fstate(&mut c, fid), FinancingState::Settled);
-    assert_eq!(c.view(to, fingerprintOwnerCall::new((h("fp invoice"),))), u(0), "fingerprints released");
+    let fp = bound(h("fp invoice"), "seller", "buyer");
+    assert_eq!(c.view(to, fingerprintOwnerCall::new((fp,))), u(0), "fingerprints released");
     assert_eq!(OrderState::from_u8(c.order(order).state), Some(OrderState::Completed));
 }
 
@@ -119,10 +164,12 @@ fn second_financing_of_same_receivable_is_rejected() {
     assert_eq!(err.name(), "ReceivableAlreadyFinanced");
     let err = offer(&mut c, "financier2", order, 0, 1, vec![]).unwrap_err();
     assert_eq!(err.name(), "ReceivableAlreadyFinanced");
+    advance(&mut c, "financier", first);
     // The first financing is unaffected, and the other milestone is still financeable.
     assert_eq!(fstate(&mut c, first), FinancingState::Live);
     assert_eq!(fstate(&mut c, second), FinancingState::Offered);
     assert_eq!(c.milestone(order, 0).payee, addr("financier"));
+    assert_eq!(offer(&mut c, "financier2", order, 0, 1, vec![]).unwrap_err().name(), "ReceivableAlreadyFinanced");
     offer(&mut c, "financier2", order, 1, 4_000_000, vec![]).unwrap();
 }
 
@@ -152,29 +199,41 @@ fn the_same_invoice_under_another_order_is_refused_by_fingerprint() {
     assert_eq!(accept(&mut c, "seller", c2).unwrap_err().name(), "DuplicateFingerprint");
 }
 
+/// A payables offer of `days` extra days at `fee` basis points on the order's milestone 0.
+pub(crate) fn payables(order: u64, days: u16, fee: u16) -> offerPayablesFinanceCall {
+    offerPayablesFinanceCall {
+        orderId: u(order),
+        milestone: u(0),
+        extraDays: days,
+        feeBps: fee,
+        deadlineDays: 5,
+        fps: docs(vec![h(&format!("payable fp {order}"))]),
+        near: NearKeys::NONE,
+    }
+}
+
 #[test]
 fn payables_finance_gives_the_buyer_extra_days_and_the_financier_pays_the_seller() {
     let mut c = TestChain::with_members();
     let to = c.suite.receivables;
     let order = c.live_order(vec![share(10_000, bit(BL), 30)]);
-    let call = |days: u16, fee: u16| offerPayablesFinanceCall {
-        orderId: u(order),
-        milestone: u(0),
-        extraDays: days,
-        feeBps: fee,
-        fingerprints: vec![h("payable fp")],
-        near: NearKeys::NONE,
-    };
-    c.expect_revert(addr("financier"), to, call(0, 100), "InvalidTenor");
-    c.expect_revert(addr("financier"), to, call(361, 100), "InvalidTenor");
-    c.expect_revert(addr("financier"), to, call(90, 10_001), "InvalidRate");
-    let fid = c.exec(addr("financier"), to, call(90, 150)).unwrap().to::<u64>();
+    c.expect_revert(addr("financier"), to, payables(order, 0, 100), "InvalidTenor");
+    c.expect_revert(addr("financier"), to, payables(order, 361, 100), "InvalidTenor");
+    c.expect_revert(addr("financier"), to, payables(order, 90, 2_501), "InvalidFee");
+    let fid = c.exec(addr("financier"), to, payables(order, 90, 150)).unwrap().to::<u64>();
     assert_eq!(
         accept(&mut c, "seller", fid).unwrap_err().name(),
         "NotFinancedFirm",
         "the buyer takes payables finance"
     );
     accept(&mut c, "buyer", fid).unwrap();
+    assert_eq!(c.milestone(order, 0).payer, addr("buyer_bank"), "no change of payer before the approvals");
+    c.expect_revert(addr("stranger_trader"), to, approveCall { financingId: u(fid) }, "NotOrderParty");
+    c.exec(addr("seller"), to, approveCall { financingId: u(fid) }).unwrap();
+    c.expect_revert(addr("seller"), to, approveCall { financingId: u(fid) }, "AlreadyApproved");
+    assert_eq!(c.milestone(order, 0).payer, addr("buyer_bank"), "the buyer's bank has not approved the fee");
+    c.exec(addr("buyer_bank"), to, approveCall { financingId: u(fid) }).unwrap();
+    assert_eq!(fstate(&mut c, fid), FinancingState::Live);
     assert_eq!(c.milestone(order, 0).payer, addr("financier"));
 
     c.present(order, BL);
@@ -202,11 +261,12 @@ fn payables_finance_gives_the_buyer_extra_days_and_the_financier_pays_the_seller
     );
     c.exec(addr("buyer_bank"), to, confirmRepaymentCall { financingId: u(fid), paymentReference: h("r") }).unwrap();
     assert_eq!(fstate(&mut c, fid), FinancingState::Settled);
-    assert_eq!(c.view(to, fingerprintOwnerCall::new((h("payable fp"),))), u(0));
+    let fp = bound(h(&format!("payable fp {order}")), "seller", "buyer");
+    assert_eq!(c.view(to, fingerprintOwnerCall::new((fp,))), u(0));
 }
 
 #[test]
-fn offers_are_checked_for_role_state_and_amount() {
+fn offers_are_checked_for_role_state_amount_and_deadline() {
     let mut c = TestChain::with_members();
     let to = c.suite.receivables;
     let order = c.live_order(vec![share(10_000, bit(BL), 0)]);
@@ -219,6 +279,19 @@ fn offers_are_checked_for_role_state_and_amount() {
         offer(&mut c, "financier", order, 0, 1, (0..9).map(|i| h(&i.to_string())).collect()).unwrap_err().name(),
         "TooManyFingerprints"
     );
+    assert_eq!(offer(&mut c, "financier", order, 0, 1, vec![B256::ZERO]).unwrap_err().name(), "EmptyHash");
+    for days in [0u8, 31] {
+        let call = offerReceivableFinanceCall {
+            orderId: u(order),
+            milestone: u(0),
+            advance: 1,
+            discountBps: 0,
+            deadlineDays: days,
+            fps: docs(vec![]),
+            near: NearKeys::NONE,
+        };
+        c.expect_revert(addr("financier"), to, call, "InvalidDeadline");
+    }
     let proposed = c.propose(terms(c.now), vec![share(10_000, bit(BL), 0)]).unwrap();
     assert_eq!(offer(&mut c, "financier", proposed, 0, 1, vec![]).unwrap_err().name(), "InvalidState");
     // A paid receivable is no longer financeable.
@@ -227,6 +300,7 @@ fn offers_are_checked_for_role_state_and_amount() {
     c.confirm("buyer_bank", order, 0).unwrap();
     assert_eq!(offer(&mut c, "financier", order, 0, 1, vec![]).unwrap_err().name(), "InvalidState");
     c.expect_revert(addr("anyone"), to, onMilestonePaidCall { orderId: u(order), milestone: u(0) }, "NotOrderParty");
+    c.expect_revert(addr("anyone"), to, onPayerDefaultedCall { orderId: u(order), milestone: u(0) }, "NotOrderParty");
     c.expect_revert(addr("seller"), to, acceptCall { financingId: u(42) }, "FinancingNotFound");
 }
 
