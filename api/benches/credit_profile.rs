@@ -52,6 +52,8 @@ fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
         seller,
         buyer_bank: format!("0x{:040x}", 0xba4c_0000u64 + (i % 13) as u64),
         seller_bank: format!("0x{:040x}", 0xba4c_1000u64 + (i % 11) as u64),
+        carrier: format!("0x{:040x}", 0),
+        inspector: format!("0x{:040x}", 0),
         amount: format!("{}", 1_000_000 + i),
         paid: if completed { format!("{}", 1_000_000 + i) } else { "0".into() },
         currency: if i.is_multiple_of(3) { "EUR" } else { "USD" }.into(),
@@ -65,6 +67,7 @@ fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
         updated_block: id,
         cancel_requested_by: None,
         disputes: 0,
+        dispute_raised_by: None,
         amendments: 0,
         pending_amendment: None,
     }

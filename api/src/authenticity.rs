@@ -30,6 +30,7 @@ use tradechain_chain::CallResult;
 
 /// Which order: by id, or by the hash of its commercial invoice (exactly one).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuthenticityQuery {
     pub(crate) order_id: Option<i64>,
     /// 0x SHA-256 of the commercial invoice file.

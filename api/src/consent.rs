@@ -56,7 +56,7 @@ pub(crate) struct VerificationRequestView {
     pub(crate) financier: String,
     pub(crate) firm: String,
     pub(crate) purpose: String,
-    /// open, granted, declined
+    /// open, granted, declined, withdrawn
     pub(crate) state: String,
     /// Unix seconds (block time).
     pub(crate) created_at: i64,
@@ -102,6 +102,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/verification-requests", post(request))
         .route("/verification-requests/{id}/grant", post(grant))
         .route("/verification-requests/{id}/decline", post(decline))
+        .route("/verification-requests/{id}/withdraw", post(withdraw))
         .route("/consents", get(overview).post(grant_directly))
         .route("/consents/{financier}/revoke", post(revoke))
 }
@@ -280,6 +281,25 @@ pub(crate) async fn decline(
 ) -> ApiResult<Json<VerificationRequestView>> {
     load_request(&state, &caller, id).await?;
     let call = Consents::declineCall { requestId: U256::from(id.max(0) as u64) };
+    transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
+    Ok(Json(request_view(load_request(&state, &caller, id).await?)))
+}
+
+/// The financier withdraws its own open request, 30 days after asking: one request per
+/// firm stays open at a time, and a financier has at most 32 open, so an unanswered
+/// request must be withdrawn before asking again.
+#[utoipa::path(post, path = "/v1/verification-requests/{id}/withdraw", tag = "consents",
+    operation_id = "withdraw_verification_request", params(("id" = i64, Path)),
+    responses((status = 200, body = VerificationRequestView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+) -> ApiResult<Json<VerificationRequestView>> {
+    load_request(&state, &caller, id).await?;
+    let call = Consents::withdrawRequestCall { requestId: U256::from(id.max(0) as u64) };
     transaction::transact(&state, &caller, state.suite.consents, Bytes::from(call.abi_encode())).await?;
     Ok(Json(request_view(load_request(&state, &caller, id).await?)))
 }

@@ -134,6 +134,7 @@ pub struct ReferencePage {
 
 /// Which figure's references, and the page.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReferenceQuery {
     /// The figure's name, as in the profile.
     pub figure: String,
@@ -418,6 +419,8 @@ mod tests {
             seller: "0xseller".into(),
             buyer_bank: "0xbank".into(),
             seller_bank: "0xbank2".into(),
+            carrier: String::new(),
+            inspector: String::new(),
             amount: "100".into(),
             paid: "0".into(),
             currency: "USD".into(),
@@ -431,6 +434,7 @@ mod tests {
             updated_block: 0,
             cancel_requested_by: None,
             disputes: 0,
+            dispute_raised_by: None,
             amendments: 0,
             pending_amendment: None,
         }

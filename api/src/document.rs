@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tradechain_contracts::TradeOrders;
+use tradechain_contracts::{DocType, TradeOrders};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -26,16 +26,26 @@ use crate::readmodel::{document, document_file};
 use crate::request::{Body, PathArgs};
 use crate::{AppState, terms, transaction};
 
-/// An issuer's attestation: the hash it issued (default: the hash presented).
+/// An issuer's attestation: the hash it issued (default: the hash presented) and, for a
+/// bill of lading, the on-board date: the date of shipment (UCP 600 art. 20(a)(ii)).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Attestation {
+    /// 0x + 64 hex digits; default the hash the seller presented.
     pub(crate) hash: Option<String>,
+    /// Bills of lading only: the on-board date, YYYY-MM-DD. Not later than the order's
+    /// latest shipment date, nor than the presentation, which it precedes by at most 21
+    /// days (UCP 600 art. 14(c)).
+    pub(crate) shipment_date: Option<String>,
 }
 
-/// A discrepancy (UCP 600 art. 16).
+/// A refusal (UCP 600 art. 16(c)-(d)): one notice per presentation, stating every
+/// discrepancy; the bank cannot add one later.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Rejection {
-    pub(crate) reason: String,
+    /// Every discrepancy, 1 to 8, each 1 to 280 characters.
+    pub(crate) discrepancies: Vec<String>,
 }
 
 pub(crate) fn routes(max_document_bytes: usize, max_json_bytes: usize) -> Router<AppState> {
@@ -137,8 +147,9 @@ pub(crate) async fn download(
     Ok(([(header::CONTENT_TYPE, file.content_type), (header::ETAG, format!("\"{}\"", d.hash))], bytes).into_response())
 }
 
-/// The carrier (bill of lading) or inspector (inspection certificate) attests the hash it
-/// issued. The attester need not be a party of the order; it answers the document.
+/// The carrier (bill of lading, with its on-board date) or inspector (inspection
+/// certificate) the order names attests the hash it issued. It is never a party of the
+/// order; it answers the document.
 #[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/attest", tag = "documents", operation_id = "attest_document",
     params(("id" = i64, Path), ("doc_type" = String, Path)), request_body = Attestation,
     responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -158,7 +169,25 @@ pub(crate) async fn attest(
             .and_then(|d| d.hash.parse().ok())
             .unwrap_or_default(),
     };
-    let call = TradeOrders::attestDocumentCall { orderId: U256::from(id.max(0) as u64), docType: kind as u8, hash };
+    let shipment = match (&a.shipment_date, kind) {
+        (Some(d), DocType::BillOfLading) => terms::date_start("shipment_date", d)?,
+        (None, DocType::BillOfLading) => {
+            return Err(ApiError::validation(
+                "VALIDATION_FAILED",
+                "shipment_date: a bill of lading states its on-board date",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(ApiError::validation("VALIDATION_FAILED", "shipment_date: only a bill of lading has one"));
+        }
+        (None, _) => 0,
+    };
+    let call = TradeOrders::attestDocumentCall {
+        orderId: U256::from(id.max(0) as u64),
+        docType: kind as u8,
+        hash,
+        shipmentDate: shipment,
+    };
     transaction::transact(&state, &caller, state.suite.trade_orders, call.abi_encode().into()).await?;
     let d = document::Entity::find_by_id((id, kind as i32))
         .one(&state.db)
@@ -182,7 +211,8 @@ pub(crate) async fn accept(
     act(&state, &caller, id, call.abi_encode()).await
 }
 
-/// The buyer's bank refuses a document, stating the discrepancy, within the examination period.
+/// The buyer's bank refuses a presentation within the examination period, stating every
+/// discrepancy in one notice (UCP 600 art. 16(c)-(d)).
 #[utoipa::path(post, path = "/v1/orders/{id}/documents/{doc_type}/reject", tag = "documents", operation_id = "reject_document",
     params(("id" = i64, Path), ("doc_type" = String, Path)), request_body = Rejection,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -194,11 +224,16 @@ pub(crate) async fn reject(
     Body(r): Body<Rejection>,
 ) -> ApiResult<Json<OrderDetail>> {
     let kind = terms::doc_type(&doc_type)?;
-    terms::reason(&r.reason)?;
+    if r.discrepancies.is_empty() || r.discrepancies.len() > 8 {
+        return Err(ApiError::validation("INVALID_DISCREPANCIES", "state 1 to 8 discrepancies, in one notice"));
+    }
+    for d in &r.discrepancies {
+        terms::reason(d)?;
+    }
     let call = TradeOrders::rejectDocumentCall {
         orderId: U256::from(id.max(0) as u64),
         docType: kind as u8,
-        reason: r.reason,
+        discrepancies: r.discrepancies,
     };
     act(&state, &caller, id, call.abi_encode()).await
 }

@@ -41,6 +41,7 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("UNAUTHENTICATED", 401, "missing or unknown API token"),
     ("FORBIDDEN", 403, "the organisation may not do this"),
     ("OPERATOR_ONLY", 403, "only the consortium operator may do this"),
+    ("NOT_BANK", 403, "only a bank may do this (keep a holiday calendar)"),
     ("NO_LIVE_CONSENT", 403, "the firm has not granted this financier a live consent"),
     ("WRONG_SENDER", 403, "a relayed transaction is not signed by the calling organisation"),
     ("NOT_FOUND", 404, "no such route or resource"),
@@ -163,6 +164,18 @@ pub fn revert_status(code: &str) -> StatusCode {
         "INVALID_TENOR",
         "INVALID_EXPIRY",
         "TOO_MANY_FINGERPRINTS",
+        "CARRIER_REQUIRED",
+        "INSPECTOR_REQUIRED",
+        "INVALID_ATTESTER",
+        "INVALID_SHIPMENT_DATE",
+        "LATE_SHIPMENT",
+        "INVALID_REASON_CODE",
+        "INVALID_DISCREPANCIES",
+        "MISSING_INVOICE_FINGERPRINT",
+        "INVALID_DEADLINE",
+        "INVALID_FEE",
+        "INVALID_HOLIDAYS",
+        "HOLIDAY_IN_THE_PAST",
     ];
     if code.starts_with("NOT_") && !code.starts_with("NOT_DUE") && !code.starts_with("NOT_EXPIRED")
         || FORBIDDEN.contains(&code)

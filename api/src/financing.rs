@@ -1,8 +1,15 @@
 //! Financing through the API: a financier offers to finance one milestone of an order
 //! (receivables finance for the seller, payables finance for the buyer); the firm accepts
-//! or declines; the financier withdraws an open offer or records the advance it paid;
-//! for payables, the repayment is released at the extended due date and confirmed by the
-//! buyer's bank.
+//! (reserving the receivable until the offer's deadline) or declines; the financier
+//! withdraws an open offer.
+//!
+//! Nothing passes to a financier before it has done its part. Receivables: the financier
+//! records the advance it paid, the seller acknowledges receiving it, and only then are the
+//! proceeds assigned. Payables: the seller (whose payer changes) and the buyer's bank (who
+//! repays the financier, fee included) approve, and only then is the financier the payer;
+//! the repayment is released at the extended due date and confirmed by the buyer's bank.
+//! A reservation not made binding by its deadline, or a financing whose order ended, is
+//! lapsed by anyone; the financier and the firm may cancel one by agreement.
 //! Lists and details are scoped to the financier, the firm and the order's parties.
 //!
 //! Double financing: every offer carries salted keccak256 fingerprints of the invoice's
@@ -72,8 +79,12 @@ pub(crate) struct FinancingOffer {
     pub(crate) advance_minor: Option<String>,
     /// Payables: extra days the buyer gets to repay (1..=360).
     pub(crate) extra_days: Option<u16>,
-    /// Discount rate (receivables) or fee (payables) in basis points (0..=10000).
+    /// Discount rate (receivables, 0..=10000) or fee (payables, 0..=2500) in basis points.
     pub(crate) rate_bps: u16,
+    /// Days after the firm takes the offer by which it must be made binding (the advance
+    /// paid and acknowledged, or the payables approvals given), else it lapses (1..=30,
+    /// default 10).
+    pub(crate) deadline_days: Option<u8>,
     pub(crate) invoice: Invoice,
 }
 
@@ -90,7 +101,8 @@ pub(crate) struct FinancingView {
     pub(crate) id: i64,
     /// receivable, payable
     pub(crate) kind: String,
-    /// offered, live, awaiting_repayment, repayment_due, settled, declined, withdrawn
+    /// offered, accepted (reserved, not yet binding), live, awaiting_repayment,
+    /// repayment_due, settled, declined, withdrawn, lapsed, cancelled, defaulted
     pub(crate) state: String,
     pub(crate) financier: String,
     /// The seller (receivables) or the buyer (payables).
@@ -106,7 +118,17 @@ pub(crate) struct FinancingView {
     /// Unix seconds (block time).
     pub(crate) offered_at: i64,
     pub(crate) accepted_at: Option<i64>,
+    /// Once accepted: by when it must be made binding, else anyone may lapse it (unix seconds).
+    pub(crate) deadline: Option<i64>,
+    /// Payables: the seller approved the change of payer.
+    pub(crate) seller_approved: bool,
+    /// Payables: the buyer's bank approved the change of payer and the fee.
+    pub(crate) bank_approved: bool,
     pub(crate) advance_reference: Option<String>,
+    /// Receivables: the seller acknowledged receiving the advance.
+    pub(crate) advance_acknowledged: bool,
+    /// The party that asked to cancel, waiting for the other.
+    pub(crate) cancel_requested_by: Option<String>,
     pub(crate) repayment_due: Option<i64>,
     pub(crate) repayment_amount_minor: Option<String>,
     pub(crate) repayment_reference: Option<String>,
@@ -157,6 +179,7 @@ pub(crate) struct FinancingPage {
 
 /// Filters and pagination.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct FinancingQuery {
     /// Only financings in this state.
     pub(crate) state: Option<String>,
@@ -178,6 +201,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/financings/{id}/decline", post(decline))
         .route("/financings/{id}/withdraw", post(withdraw))
         .route("/financings/{id}/advance", post(advance))
+        .route("/financings/{id}/advance/acknowledge", post(acknowledge_advance))
+        .route("/financings/{id}/approve", post(approve))
+        .route("/financings/{id}/lapse", post(lapse))
+        .route("/financings/{id}/cancel", post(cancel))
         .route("/financings/{id}/repayment/release", post(release_repayment))
         .route("/financings/{id}/repayment/confirm", post(confirm_repayment))
 }
@@ -255,7 +282,7 @@ pub(crate) fn near_keys(
 }
 
 /// States in which a financing still counts for near duplicates.
-const OPEN_STATES: [&str; 4] = ["offered", "live", "awaiting_repayment", "repayment_due"];
+const OPEN_STATES: [&str; 5] = ["offered", "accepted", "live", "awaiting_repayment", "repayment_due"];
 
 /// Flags for an offer with `keys`: every open financing under the same near key whose
 /// other fields differ.
@@ -387,7 +414,12 @@ async fn view(
         extra_days: f.extra_days,
         offered_at: f.offered_at,
         accepted_at: f.accepted_at,
+        deadline: f.deadline,
+        seller_approved: f.seller_approved,
+        bank_approved: f.bank_approved,
         advance_reference: f.advance_ref,
+        advance_acknowledged: f.advance_acknowledged,
+        cancel_requested_by: f.cancel_requested_by,
         repayment_due: f.repayment_due,
         repayment_amount_minor: f.repayment_amount,
         repayment_reference: f.repayment_ref,
@@ -466,6 +498,14 @@ async fn prepare(
     if req.rate_bps > 10_000 {
         return Err(ApiError::validation("INVALID_RATE", "rate_bps must be 0..=10000"));
     }
+    // The contract's bound on what a buyer's bank can be made to pay on top.
+    if req.kind == FinancingKind::Payable && req.rate_bps > MAX_FEE_BPS {
+        return Err(ApiError::validation("INVALID_FEE", format!("a payables fee is at most {MAX_FEE_BPS} bps")));
+    }
+    let deadline_days = req.deadline_days.unwrap_or(DEFAULT_DEADLINE_DAYS);
+    if !(1..=MAX_DEADLINE_DAYS).contains(&deadline_days) {
+        return Err(ApiError::validation("INVALID_DEADLINE", format!("deadline_days must be 1..={MAX_DEADLINE_DAYS}")));
+    }
     let (date, amount, currency) = validate_invoice(&req.invoice)?;
     if caller.roles & role::FINANCIER == 0 {
         return Err(ApiError::forbidden("NOT_FINANCIER", "only a financier offers financing"));
@@ -475,8 +515,8 @@ async fn prepare(
     let buyer = terms::address("buyer", &o.buyer)?;
     let salt = &state.fingerprint_salt;
     let keys = near_keys(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency);
-    let mut fingerprints =
-        vec![invoice_fingerprint(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency)];
+    let invoice = invoice_fingerprint(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency);
+    let mut documents = Vec::new();
     // A milestone paid against the bill of lading is tied to that shipment: its
     // fingerprint joins the invoice's once the bill has been presented.
     let against_bill = milestone::Entity::find_by_id((id, i32::try_from(index).unwrap_or(i32::MAX)))
@@ -485,8 +525,10 @@ async fn prepare(
         .is_some_and(|m| m.required_docs & (1 << DocType::BillOfLading as i32) != 0);
     let bill_of_lading = document::Entity::find_by_id((id, DocType::BillOfLading as i32)).one(&state.db).await?;
     if let Some(bl) = bill_of_lading.filter(|_| against_bill) {
-        fingerprints.push(bill_of_lading_fingerprint(salt, &bl.hash));
+        documents.push(bill_of_lading_fingerprint(salt, &bl.hash));
     }
+    // The contract binds each to the order's seller and buyer before registering it.
+    let fps = Receivables::Fingerprints { invoice, documents };
     let (order_id, milestone) = (U256::from(id.max(0) as u64), U256::from(index));
     let near = Receivables::NearKeys { key: keys.near_key, amount: keys.amount, date: keys.date, buyer: keys.buyer };
     let input = match req.kind {
@@ -500,7 +542,8 @@ async fn prepare(
                 milestone,
                 advance,
                 discountBps: req.rate_bps,
-                fingerprints,
+                deadlineDays: deadline_days,
+                fps,
                 near,
             }
             .abi_encode()
@@ -514,7 +557,8 @@ async fn prepare(
                 milestone,
                 extraDays: extra_days,
                 feeBps: req.rate_bps,
-                fingerprints,
+                deadlineDays: deadline_days,
+                fps,
                 near,
             }
             .abi_encode()
@@ -593,9 +637,17 @@ fn fid(id: i64) -> U256 {
     U256::from(id.max(0) as u64)
 }
 
+/// The contract's bound on a payables fee (25 % of the milestone).
+const MAX_FEE_BPS: u16 = 2_500;
+/// An offer's deadline when the financier states none.
+const DEFAULT_DEADLINE_DAYS: u8 = 10;
+/// The contract's longest deadline.
+const MAX_DEADLINE_DAYS: u8 = 30;
+
 contract_action!(
-    /// The firm takes the offer: the receivable's proceeds (or the payable's payer) pass to
-    /// the financier and the fingerprints are registered.
+    /// The firm takes the offer: the receivable and the fingerprints are reserved until
+    /// the deadline; the financing binds once the advance is acknowledged (receivables) or
+    /// the seller and the buyer's bank approved (payables).
     accept, "/v1/financings/{id}/accept", "financing", "_financing", FinancingView, act, |id| Receivables::acceptCall { financingId: fid(id) });
 contract_action!(
     /// The firm declines the offer.
@@ -603,6 +655,24 @@ contract_action!(
 contract_action!(
     /// The financier withdraws an open offer.
     withdraw, "/v1/financings/{id}/withdraw", "financing", "_financing", FinancingView, act, |id| Receivables::withdrawCall { financingId: fid(id) });
+
+contract_action!(
+    /// Receivables: the seller acknowledges it received the advance the financier
+    /// recorded; only now are the milestone's proceeds assigned to the financier.
+    acknowledge_advance, "/v1/financings/{id}/advance/acknowledge", "financing", "_financing", FinancingView, act, |id| Receivables::acknowledgeAdvanceCall { financingId: fid(id) });
+contract_action!(
+    /// Payables: the seller (its payer changes) or the buyer's bank (it repays the
+    /// financier, fee included) approves the buyer's acceptance; with both, the financier
+    /// is the milestone's payer.
+    approve, "/v1/financings/{id}/approve", "financing", "_financing", FinancingView, act, |id| Receivables::approveCall { financingId: fid(id) });
+contract_action!(
+    /// Anyone releases a reservation not made binding by its deadline, or a financing
+    /// whose order ended unpaid: the receivable and its fingerprints are free again.
+    lapse, "/v1/financings/{id}/lapse", "financing", "_financing", FinancingView, act, |id| Receivables::lapseCall { financingId: fid(id) });
+contract_action!(
+    /// The financier or the firm asks to cancel; on the other's request too, the financing
+    /// ends and the seller is the payee, the buyer's bank the payer again.
+    cancel, "/v1/financings/{id}/cancel", "financing", "_financing", FinancingView, act, |id| Receivables::cancelCall { financingId: fid(id) });
 
 contract_action!(
     /// Payables: from the extended due date, release the buyer's repayment (anyone may);

@@ -56,6 +56,7 @@ pub mod error;
 mod events;
 mod financing;
 mod health;
+mod holiday;
 pub mod indexer;
 mod jsonrpc;
 pub mod keystore;
@@ -340,6 +341,7 @@ pub fn app(state: AppState) -> Router {
         .merge(payment::routes())
         .merge(financing::routes())
         .merge(consent::routes())
+        .merge(holiday::routes())
         .merge(credit::routes())
         .merge(proof::routes())
         .merge(authenticity::routes())

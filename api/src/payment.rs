@@ -42,6 +42,7 @@ pub(crate) struct PaymentView {
 
 /// Filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PaymentQuery {
     pub(crate) order: Option<i64>,
     /// due, paid, failed

@@ -30,6 +30,7 @@ use tradechain_chain::CallResult;
 
 /// Which log of the transaction, and what it is claimed to be.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ProofQuery {
     /// The log's index in its block (as cited).
     pub(crate) log_index: u64,

@@ -75,6 +75,36 @@ pub(crate) fn date_end(field: &str, text: &str) -> Result<u64, ApiError> {
     u64::try_from(ts).map_err(|_| ApiError::validation("INVALID_DATES", format!("{field}: before 1970")))
 }
 
+/// Unix seconds of the start (00:00:00 UTC) of an ISO 8601 date `YYYY-MM-DD`.
+pub(crate) fn date_start(field: &str, text: &str) -> Result<u64, ApiError> {
+    Ok(date_end(field, text)? - 86_399)
+}
+
+/// A list of ISO 8601 dates as day numbers (unix seconds / 1 day).
+pub(crate) fn days(field: &str, texts: &[String]) -> Result<Vec<u32>, ApiError> {
+    texts
+        .iter()
+        .map(|t| {
+            let day = date_start(field, t)? / 86_400;
+            u32::try_from(day)
+                .map_err(|_| ApiError::validation("INVALID_DATES", format!("{field}: {t} is out of range")))
+        })
+        .collect()
+}
+
+/// An ISO 20022 external status reason code (`AM04`, `AC04`, …): four upper-case letters or
+/// digits, as the contract checks.
+pub(crate) fn reason_code(text: &str) -> Result<[u8; 4], ApiError> {
+    let b = text.as_bytes();
+    if b.len() != 4 || !b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        return Err(ApiError::validation(
+            "INVALID_REASON_CODE",
+            "reason_code: an ISO 20022 status reason code, four upper-case letters or digits (e.g. AM04)",
+        ));
+    }
+    Ok([b[0], b[1], b[2], b[3]])
+}
+
 /// Latest shipment in the future, expiry not before it.
 pub(crate) fn dates(latest_shipment: u64, expiry: u64, now: u64) -> Result<(), ApiError> {
     if latest_shipment <= now {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{FixedBytes, U256, keccak256};
+use alloy::primitives::{U256, keccak256};
 use test_support::settlement::*;
 use tradechain_bank_adapters::iso20022_http::IsoHttpRails;
 use tradechain_bank_adapters::payment::CreditTransfer;
@@ -18,23 +18,8 @@ use tradechain_money::money::{Currency, Money};
 
 async fn at_sight_order(chain: &Chain, p: &Parties, amount: u128, now: u64) -> U256 {
     let to = chain.suite.trade_orders;
-    let terms = TradeOrders::OrderTerms {
-        seller: p.seller.address(),
-        buyerBank: p.buyer_bank.address(),
-        sellerBank: p.seller_bank.address(),
-        amount,
-        currency: FixedBytes(*b"USD"),
-        incoterm: FixedBytes(*b"CIF"),
-        detailsHash: keccak256(b"bench"),
-        latestShipment: now + 60 * DAY,
-        expiry: now + 365 * DAY,
-        examinationDays: 0,
-    };
     let ms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
-    chain.send(&p.buyer, to, TradeOrders::proposeCall { t: terms, terms: ms }).await;
-    let order: U256 = chain.read(to, TradeOrders::orderCountCall {}).await;
-    chain.send(&p.seller, to, TradeOrders::acceptCall { orderId: order }).await;
-    chain.send(&p.buyer_bank, to, TradeOrders::commitCall { orderId: order }).await;
+    let order = committed_order(chain, p, p.terms(now, amount), ms).await;
     let hash = keccak256(order.to_be_bytes::<32>());
     chain
         .send(&p.seller, to, TradeOrders::submitDocumentCall { orderId: order, docType: 0, hash, uri: String::new() })

@@ -142,7 +142,8 @@ pub(crate) mod cursor {
 }
 
 /// The `milestone_watch` table: triggered milestones and scheduled repayments this bank
-/// releases once they fall due.
+/// releases once they fall due, and presentations whose examination period it waits out
+/// to record their deemed acceptance.
 pub mod watch {
     use sea_orm::entity::prelude::*;
 
@@ -150,7 +151,8 @@ pub mod watch {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "milestone_watch")]
     pub struct Model {
-        /// `{bank_id}/{order_id}/{milestone}`, or `{bank_id}/R{financing_id}` for a repayment.
+        /// `{bank_id}/{order_id}/{milestone}`, `{bank_id}/R{financing_id}` for a repayment, or
+        /// `{bank_id}/D{order_id}/{doc_type}/{examine_by}` for a presentation under examination.
         #[sea_orm(primary_key, auto_increment = false)]
         pub key: String,
         /// The releasing bank's chain address (lower-case hex).
@@ -159,10 +161,13 @@ pub mod watch {
         pub financing_id: Option<String>,
         /// Order id (decimal); empty for a repayment.
         pub order_id: String,
-        /// Milestone index within the order (0 for a repayment).
+        /// Milestone index within the order (0 for a repayment or a presentation).
         pub milestone: i64,
-        /// When it falls due, in chain time (unix seconds of the block timestamp).
+        /// When it falls due, in chain time (unix seconds of the block timestamp): for a
+        /// presentation, the first second after its examination period.
         pub due_date: i64,
+        /// Set for a presentation under examination: its document type.
+        pub doc_type: Option<i64>,
         /// Released, or found not to be this bank's to release: never looked at again.
         pub done: bool,
     }
@@ -249,6 +254,8 @@ pub struct Watch {
     pub due_date: u64,
     /// `Some` for a payables-finance repayment.
     pub financing_id: Option<String>,
+    /// `Some` for a presentation under examination: its document type.
+    pub doc_type: Option<u8>,
 }
 
 fn now_ms() -> i64 {
@@ -311,22 +318,36 @@ impl Outbox {
             }
         }
         for w in watches {
-            let key = match &w.financing_id {
-                Some(f) => format!("{bank_id}/R{f}"),
-                None => format!("{bank_id}/{}/{}", w.order_id, w.milestone),
+            let key = match (&w.financing_id, w.doc_type) {
+                (Some(f), _) => format!("{bank_id}/R{f}"),
+                (None, Some(d)) => format!("{bank_id}/D{}/{d}/{}", w.order_id, w.due_date),
+                (None, None) => format!("{bank_id}/{}/{}", w.order_id, w.milestone),
             };
-            if watch::Entity::find_by_id(key.clone()).one(&txn).await?.is_none() {
-                watch::ActiveModel {
-                    key: Set(key),
-                    bank_id: Set(bank_id.to_string()),
-                    financing_id: Set(w.financing_id),
-                    order_id: Set(w.order_id),
-                    milestone: Set(to_i64(w.milestone)),
-                    due_date: Set(to_i64(w.due_date)),
-                    done: Set(false),
+            let milestone = w.financing_id.is_none() && w.doc_type.is_none();
+            match watch::Entity::find_by_id(key.clone()).one(&txn).await? {
+                // A milestone handed back to this bank after its watch ended (a financing
+                // cancelled, a financier payer in default): watch it again.
+                Some(ended) if ended.done && milestone => {
+                    let mut again = ended.into_active_model();
+                    again.done = Set(false);
+                    again.due_date = Set(to_i64(w.due_date));
+                    again.update(&txn).await?;
                 }
-                .insert(&txn)
-                .await?;
+                Some(_) => {}
+                None => {
+                    watch::ActiveModel {
+                        key: Set(key),
+                        bank_id: Set(bank_id.to_string()),
+                        financing_id: Set(w.financing_id),
+                        order_id: Set(w.order_id),
+                        milestone: Set(to_i64(w.milestone)),
+                        due_date: Set(to_i64(w.due_date)),
+                        doc_type: Set(w.doc_type.map(i64::from)),
+                        done: Set(false),
+                    }
+                    .insert(&txn)
+                    .await?;
+                }
             }
         }
         let cur = cursor::ActiveModel {

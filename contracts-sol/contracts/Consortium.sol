@@ -119,9 +119,12 @@ contract Consortium {
     }
 
     /// @notice Whether `day` was a holiday of `bank` by its calendar as it stood at `asOf`.
+    /// A change counts only for what happens strictly after it: a declaration in the same
+    /// second as a presentation (a later transaction of the same block, say) does not reach
+    /// back to it.
     function isHoliday(address bank, uint256 day, uint64 asOf) external view returns (bool) {
         Holiday storage h = _holidays[bank][day];
-        return h.addedAt != 0 && h.addedAt <= asOf && (h.removedAt == 0 || h.removedAt > asOf);
+        return h.addedAt != 0 && h.addedAt < asOf && (h.removedAt == 0 || h.removedAt >= asOf);
     }
 
     // ------------------------------------------------------------------ checks

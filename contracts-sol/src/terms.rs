@@ -110,6 +110,20 @@ domain_enum!(
 );
 
 domain_enum!(
+    /// `TradeOrders.DocState`: the current presentation of one document type of an order.
+    DocState {
+        /// Never presented.
+        None = 0 => "none",
+        /// Presented; under examination once examinable (attested, where an issuer attests).
+        Submitted = 1 => "submitted",
+        /// Accepted by the buyer's bank, or deemed accepted when its period passed.
+        Accepted = 2 => "accepted",
+        /// Refused in one notice stating every discrepancy; the seller may present again.
+        Rejected = 3 => "rejected",
+    }
+);
+
+domain_enum!(
     /// `TradeOrders.MilestoneState`.
     MilestoneState {
         /// Waiting for its required documents to be accepted.

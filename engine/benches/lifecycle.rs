@@ -95,6 +95,8 @@ fn main() {
             seller: seller.address(),
             buyerBank: buyer_bank.address(),
             sellerBank: seller_bank.address(),
+            carrier: Address::ZERO,
+            inspector: Address::ZERO,
             amount: 1_000_000 + i as u128,
             currency: FixedBytes::from_slice(b"USD"),
             incoterm: FixedBytes::from_slice(b"FOB"),

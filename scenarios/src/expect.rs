@@ -19,7 +19,18 @@ pub(crate) fn unmet(n: usize, what: &str, expectation: &str, expected: impl ToSt
 /// Check everything step `n` expects.
 pub(crate) async fn check(r: &Runner<'_>, n: usize, what: &str, step: &Step) -> Result<(), Error> {
     let (_, Some(e)) = step.outcome() else { return Ok(()) };
-    let Expect { order, state, paid_minor, milestones, balances, bank_payments, financing_state, figures: _ } = e;
+    let Expect {
+        order,
+        state,
+        paid_minor,
+        milestones,
+        balances,
+        bank_payments,
+        financing_state,
+        documents,
+        dispute_open,
+        figures: _,
+    } = e;
     if let Some(want) = bank_payments {
         let all = r.bank_admin(reqwest::Method::GET, "/admin/payments", None).await?;
         let got = all.as_array().map_or(0, Vec::len);
@@ -39,7 +50,8 @@ pub(crate) async fn check(r: &Runner<'_>, n: usize, what: &str, step: &Step) -> 
         }
     }
     let key = order.as_deref().or(step.order());
-    if state.is_some() || paid_minor.is_some() || milestones.is_some() {
+    if state.is_some() || paid_minor.is_some() || milestones.is_some() || documents.is_some() || dispute_open.is_some()
+    {
         let key = key.ok_or_else(|| unmet(n, what, "order", "an order", "none named"))?;
         let o = r.order(key).await?;
         if let Some(s) = state
@@ -51,6 +63,28 @@ pub(crate) async fn check(r: &Runner<'_>, n: usize, what: &str, step: &Step) -> 
             let got = o["paid_minor"].as_str().unwrap_or("?");
             if got != p.to_string() {
                 return Err(unmet(n, what, "paid_minor", p, got));
+            }
+        }
+        if let Some(want) = dispute_open {
+            let got = !o["dispute_raised_by"].is_null();
+            if got != *want {
+                return Err(unmet(n, what, "dispute_open", want, got));
+            }
+        }
+        if let Some(docs) = documents {
+            let empty = Vec::new();
+            for (doc, want) in docs {
+                let label = |f: &str| format!("documents.{doc}.{f}");
+                let got = o["documents"].as_array().unwrap_or(&empty).iter().find(|d| d["doc_type"] == doc.as_str());
+                let Some(d) = got else { return Err(unmet(n, what, &label("state"), &want.state, "not presented")) };
+                if d["state"] != want.state.as_str() {
+                    return Err(unmet(n, what, &label("state"), &want.state, d["state"].as_str().unwrap_or("?")));
+                }
+                if let Some(deemed) = want.deemed
+                    && d["deemed"] != deemed
+                {
+                    return Err(unmet(n, what, &label("deemed"), deemed, &d["deemed"]));
+                }
             }
         }
         if let Some(ms) = milestones {
@@ -74,6 +108,12 @@ pub(crate) async fn check(r: &Runner<'_>, n: usize, what: &str, step: &Step) -> 
                     let g = r.name_of(m["payee"].as_str().unwrap_or(""));
                     if &g != p {
                         return Err(unmet(n, what, &label("payee"), p, g));
+                    }
+                }
+                if let Some(p) = &want.payer {
+                    let g = r.name_of(m["payer"].as_str().unwrap_or(""));
+                    if &g != p {
+                        return Err(unmet(n, what, &label("payer"), p, g));
                     }
                 }
             }

@@ -35,7 +35,7 @@ struct Head {
     description: Option<String>,
     #[serde(rename = "party")]
     parties: Vec<PartySpec>,
-    #[serde(rename = "order")]
+    #[serde(rename = "order", default)]
     orders: Vec<OrderSpec>,
     #[serde(rename = "step")]
     _steps: serde::de::IgnoredAny,
@@ -69,6 +69,12 @@ pub struct OrderSpec {
     pub buyer_bank: String,
     /// The exporter's bank.
     pub seller_bank: String,
+    /// The carrier named to attest the bill of lading (a party's name).
+    #[serde(default)]
+    pub carrier: Option<String>,
+    /// The inspector named to attest the inspection certificate (a party's name).
+    #[serde(default)]
+    pub inspector: Option<String>,
     /// ISO 4217 code.
     pub currency: String,
     /// The order's amount in minor units.
@@ -155,7 +161,24 @@ step_fields!(
 );
 
 step_fields!(
-    /// An organisation acts on one document of an order (attests, accepts).
+    /// The issuer the order names (carrier, inspector) attests a presented document; a
+    /// carrier states the on-board date, by default the day of the presentation.
+    Attestation {
+        /// The issuer.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The document type.
+        document: String,
+        /// Bills of lading: shipped this many days before the presentation (default 0).
+        #[serde(default)]
+        shipped_before_days: Option<u32>,
+    }
+);
+
+step_fields!(
+    /// An organisation acts on one document of an order (accepts it, records its deemed
+    /// acceptance).
     DocumentAct {
         /// Who acts.
         actor: String,
@@ -167,7 +190,7 @@ step_fields!(
 );
 
 step_fields!(
-    /// The buyer's bank refuses a document, stating the discrepancy.
+    /// The buyer's bank refuses a presentation in one notice stating every discrepancy.
     Refusal {
         /// The buyer's bank.
         actor: String,
@@ -175,8 +198,74 @@ step_fields!(
         order: String,
         /// The document type.
         document: String,
-        /// The discrepancy.
+        /// Every discrepancy.
+        discrepancies: Vec<String>,
+    }
+);
+
+step_fields!(
+    /// A trading party raises a dispute, or its raiser withdraws it.
+    Dispute {
+        /// Who acts.
+        actor: String,
+        /// The order.
+        order: String,
+        /// Why (or how it was resolved).
         reason: String,
+    }
+);
+
+step_fields!(
+    /// A trading party proposes new dates; days count from the moment of the step.
+    Amendment {
+        /// The proposer.
+        actor: String,
+        /// The order.
+        order: String,
+        /// New latest shipment, days from now.
+        latest_shipment_days: u32,
+        /// New expiry, days from now.
+        expiry_days: u32,
+    }
+);
+
+step_fields!(
+    /// The payer records that a due payment failed, with its ISO 20022 reason code.
+    Failure {
+        /// The payer.
+        actor: String,
+        /// The order.
+        order: String,
+        /// The milestone, 1-based (default 1).
+        #[serde(default)]
+        milestone: Option<usize>,
+        /// The ISO 20022 status reason code (e.g. `AM04`).
+        reason_code: String,
+        /// Its words.
+        reason: String,
+    }
+);
+
+step_fields!(
+    /// A bank declares days holidays (or banking days again) in its calendar.
+    Holidays {
+        /// The bank.
+        actor: String,
+        /// The days, counted from the moment of the step (0: today).
+        days: Vec<u32>,
+        /// Holidays (default) or banking days again.
+        #[serde(default)]
+        holiday: Option<bool>,
+    }
+);
+
+step_fields!(
+    /// A financier asks a firm to let it read its trade history.
+    Verification {
+        /// The financier.
+        actor: String,
+        /// The firm.
+        firm: String,
     }
 );
 
@@ -231,6 +320,9 @@ step_fields!(
         /// The invoice's amount (default the order's).
         #[serde(default)]
         invoice_amount_minor: Option<u64>,
+        /// Days after its acceptance by which it must be made binding (default 10).
+        #[serde(default)]
+        deadline_days: Option<u8>,
     }
 );
 
@@ -330,11 +422,22 @@ pub enum Step {
     /// The seller presents a document.
     SubmitDocument(Presentation),
     /// The issuer (carrier, inspector) attests a presented document.
-    Attest(DocumentAct),
+    Attest(Attestation),
     /// The buyer's bank accepts a document.
     AcceptDocument(DocumentAct),
-    /// The buyer's bank refuses a document.
+    /// The buyer's bank refuses a presentation, stating every discrepancy.
     RejectDocument(Refusal),
+    /// Anyone records the deemed acceptance of a presentation whose period passed.
+    DeemAccepted(DocumentAct),
+    /// A trading party raises a dispute (it stops nothing the bank does).
+    RaiseDispute(Dispute),
+    /// The party that raised the dispute withdraws it.
+    ResolveDispute(Dispute),
+    /// A trading party proposes new dates.
+    ProposeAmendment(Amendment),
+    /// The other trading party, or once committed the buyer's bank, approves the pending
+    /// amendment.
+    ApproveAmendment(OrderAct),
     /// The chain's clock moves forward.
     AdvanceDays(Days),
     /// The settlement workers run until nothing of the order is payable and unpaid.
@@ -351,6 +454,20 @@ pub enum Step {
     AcceptFinancing(FinancingAct),
     /// The financier records the advance it paid.
     AdvanceFinancing(FinancingAct),
+    /// The seller acknowledges receiving the advance; the proceeds pass to the financier.
+    AcknowledgeAdvance(FinancingAct),
+    /// Payables: the seller or the buyer's bank approves the change of payer.
+    ApproveFinancing(FinancingAct),
+    /// Anyone lapses a financing not made binding by its deadline, or whose order ended.
+    LapseFinancing(FinancingAct),
+    /// The financier or the firm asks to cancel a financing (both must).
+    CancelFinancing(FinancingAct),
+    /// The payer records a failed payment with its ISO 20022 reason code.
+    FailMilestone(Failure),
+    /// A bank changes its holiday calendar.
+    SetHolidays(Holidays),
+    /// A financier asks a firm for access to its history.
+    RequestVerification(Verification),
     /// The actor releases a triggered milestone that has fallen due.
     ReleaseMilestone(Release),
     /// The payer confirms it paid a due milestone.
@@ -378,6 +495,18 @@ impl Step {
             Step::Attest(_) => "Attest",
             Step::AcceptDocument(_) => "AcceptDocument",
             Step::RejectDocument(_) => "RejectDocument",
+            Step::DeemAccepted(_) => "DeemAccepted",
+            Step::RaiseDispute(_) => "RaiseDispute",
+            Step::ResolveDispute(_) => "ResolveDispute",
+            Step::ProposeAmendment(_) => "ProposeAmendment",
+            Step::ApproveAmendment(_) => "ApproveAmendment",
+            Step::AcknowledgeAdvance(_) => "AcknowledgeAdvance",
+            Step::ApproveFinancing(_) => "ApproveFinancing",
+            Step::LapseFinancing(_) => "LapseFinancing",
+            Step::CancelFinancing(_) => "CancelFinancing",
+            Step::FailMilestone(_) => "FailMilestone",
+            Step::SetHolidays(_) => "SetHolidays",
+            Step::RequestVerification(_) => "RequestVerification",
             Step::AdvanceDays(_) => "AdvanceDays",
             Step::WaitSettled(_) => "WaitSettled",
             Step::TrySettle(_) => "TrySettle",
@@ -399,12 +528,26 @@ impl Step {
     #[must_use]
     pub fn actor(&self) -> Option<&str> {
         match self {
-            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) => Some(&s.actor),
+            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
+                Some(&s.actor)
+            }
             Step::SubmitDocument(s) => Some(&s.actor),
-            Step::Attest(s) | Step::AcceptDocument(s) => Some(&s.actor),
+            Step::Attest(s) => Some(&s.actor),
+            Step::AcceptDocument(s) | Step::DeemAccepted(s) => Some(&s.actor),
             Step::RejectDocument(s) => Some(&s.actor),
+            Step::RaiseDispute(s) | Step::ResolveDispute(s) => Some(&s.actor),
+            Step::ProposeAmendment(s) => Some(&s.actor),
+            Step::FailMilestone(s) => Some(&s.actor),
+            Step::SetHolidays(s) => Some(&s.actor),
+            Step::RequestVerification(s) => Some(&s.actor),
             Step::OfferFinancing(s) => Some(&s.actor),
-            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => Some(&s.actor),
+            Step::AcceptFinancing(s)
+            | Step::AdvanceFinancing(s)
+            | Step::ReleaseRepayment(s)
+            | Step::AcknowledgeAdvance(s)
+            | Step::ApproveFinancing(s)
+            | Step::LapseFinancing(s)
+            | Step::CancelFinancing(s) => Some(&s.actor),
             Step::ConfirmRepayment(s) => Some(&s.actor),
             Step::ReleaseMilestone(s) => Some(&s.actor),
             Step::ConfirmMilestone(s) => Some(&s.actor),
@@ -420,13 +563,25 @@ impl Step {
     #[must_use]
     pub fn order(&self) -> Option<&str> {
         match self {
-            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) => Some(&s.order),
+            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
+                Some(&s.order)
+            }
             Step::SubmitDocument(s) => Some(&s.order),
-            Step::Attest(s) | Step::AcceptDocument(s) => Some(&s.order),
+            Step::Attest(s) => Some(&s.order),
+            Step::AcceptDocument(s) | Step::DeemAccepted(s) => Some(&s.order),
             Step::RejectDocument(s) => Some(&s.order),
+            Step::RaiseDispute(s) | Step::ResolveDispute(s) => Some(&s.order),
+            Step::ProposeAmendment(s) => Some(&s.order),
+            Step::FailMilestone(s) => Some(&s.order),
             Step::WaitSettled(s) | Step::TrySettle(s) => Some(&s.order),
             Step::OfferFinancing(s) => Some(&s.order),
-            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => Some(&s.order),
+            Step::AcceptFinancing(s)
+            | Step::AdvanceFinancing(s)
+            | Step::ReleaseRepayment(s)
+            | Step::AcknowledgeAdvance(s)
+            | Step::ApproveFinancing(s)
+            | Step::LapseFinancing(s)
+            | Step::CancelFinancing(s) => Some(&s.order),
             Step::ConfirmRepayment(s) => Some(&s.order),
             Step::ReleaseMilestone(s) => Some(&s.order),
             Step::ConfirmMilestone(s) => Some(&s.order),
@@ -434,7 +589,9 @@ impl Step {
             | Step::BankDown(_)
             | Step::BankUp(_)
             | Step::GrantConsent(_)
-            | Step::QueryCredit(_) => None,
+            | Step::QueryCredit(_)
+            | Step::SetHolidays(_)
+            | Step::RequestVerification(_) => None,
         }
     }
 
@@ -443,7 +600,8 @@ impl Step {
     pub fn document(&self) -> Option<&str> {
         match self {
             Step::SubmitDocument(s) => Some(&s.document),
-            Step::Attest(s) | Step::AcceptDocument(s) => Some(&s.document),
+            Step::Attest(s) => Some(&s.document),
+            Step::AcceptDocument(s) | Step::DeemAccepted(s) => Some(&s.document),
             Step::RejectDocument(s) => Some(&s.document),
             _ => None,
         }
@@ -454,7 +612,13 @@ impl Step {
     pub fn financing(&self) -> Option<&str> {
         match self {
             Step::OfferFinancing(s) => Some(&s.financing),
-            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => Some(&s.financing),
+            Step::AcceptFinancing(s)
+            | Step::AdvanceFinancing(s)
+            | Step::ReleaseRepayment(s)
+            | Step::AcknowledgeAdvance(s)
+            | Step::ApproveFinancing(s)
+            | Step::LapseFinancing(s)
+            | Step::CancelFinancing(s) => Some(&s.financing),
             Step::ConfirmRepayment(s) => Some(&s.financing),
             Step::ConfirmMilestone(s) => s.financing.as_deref(),
             _ => None,
@@ -466,6 +630,7 @@ impl Step {
         match self {
             Step::GrantConsent(s) => vec![("financier", &s.financier)],
             Step::QueryCredit(s) => vec![("firm", &s.firm)],
+            Step::RequestVerification(s) => vec![("firm", &s.firm)],
             _ => Vec::new(),
         }
     }
@@ -479,15 +644,29 @@ impl Step {
             };
         }
         match self {
-            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) => of!(s),
+            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
+                of!(s)
+            }
             Step::SubmitDocument(s) => of!(s),
-            Step::Attest(s) | Step::AcceptDocument(s) => of!(s),
+            Step::Attest(s) => of!(s),
+            Step::AcceptDocument(s) | Step::DeemAccepted(s) => of!(s),
             Step::RejectDocument(s) => of!(s),
+            Step::RaiseDispute(s) | Step::ResolveDispute(s) => of!(s),
+            Step::ProposeAmendment(s) => of!(s),
+            Step::FailMilestone(s) => of!(s),
+            Step::SetHolidays(s) => of!(s),
+            Step::RequestVerification(s) => of!(s),
             Step::AdvanceDays(s) => of!(s),
             Step::WaitSettled(s) | Step::TrySettle(s) => of!(s),
             Step::BankDown(s) | Step::BankUp(s) => of!(s),
             Step::OfferFinancing(s) => of!(s),
-            Step::AcceptFinancing(s) | Step::AdvanceFinancing(s) | Step::ReleaseRepayment(s) => of!(s),
+            Step::AcceptFinancing(s)
+            | Step::AdvanceFinancing(s)
+            | Step::ReleaseRepayment(s)
+            | Step::AcknowledgeAdvance(s)
+            | Step::ApproveFinancing(s)
+            | Step::LapseFinancing(s)
+            | Step::CancelFinancing(s) => of!(s),
             Step::ConfirmRepayment(s) => of!(s),
             Step::ReleaseMilestone(s) => of!(s),
             Step::ConfirmMilestone(s) => of!(s),
@@ -544,13 +723,30 @@ pub struct Expect {
     /// The state of the step's financing (e.g. `live`, `settled`).
     #[serde(default)]
     pub financing_state: Option<String>,
+    /// The order's documents, by type.
+    #[serde(default)]
+    pub documents: Option<BTreeMap<String, ExpectDocument>>,
+    /// Whether a dispute is open on the order (it stops nothing the bank does).
+    #[serde(default)]
+    pub dispute_open: Option<bool>,
+}
+
+/// What must hold of one document's current presentation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDocument {
+    /// Its state (`submitted`, `accepted`, `rejected`).
+    pub state: String,
+    /// Accepted by the lapse of the examination period rather than by the bank.
+    #[serde(default)]
+    pub deemed: Option<bool>,
 }
 
 /// What must hold of one milestone.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectMilestone {
-    /// Its state (`pending`, `triggered`, `due`, `paid`, `failed`).
+    /// Its state (`pending`, `triggered`, `due`, `paid`, `failed`, `defaulted`).
     pub state: String,
     /// Its amount in minor units.
     #[serde(default)]
@@ -558,6 +754,9 @@ pub struct ExpectMilestone {
     /// Who is paid (a party's name).
     #[serde(default)]
     pub payee: Option<String>,
+    /// Who pays (a party's name).
+    #[serde(default)]
+    pub payer: Option<String>,
 }
 
 /// 1-based line and column of byte offset `at` in `text`.
@@ -627,7 +826,8 @@ impl Scenario {
     fn check(&self, file: &str, text: &str) -> Result<(), Error> {
         let party = |n: &str| self.parties.iter().any(|p| p.name == n);
         for o in &self.orders {
-            for who in [&o.buyer, &o.seller, &o.buyer_bank, &o.seller_bank] {
+            let attesters = o.carrier.iter().chain(&o.inspector);
+            for who in [&o.buyer, &o.seller, &o.buyer_bank, &o.seller_bank].into_iter().chain(attesters) {
                 if !party(who) {
                     return Err(Error::Invalid {
                         file: file.into(),

@@ -72,7 +72,7 @@ pub(crate) struct Runner<'a> {
     /// Financings offered so far: the scenario's name → (id, the offeror's token).
     pub(crate) financings: BTreeMap<String, (i64, String)>,
     pub(crate) workers: Vec<SettlementWorker<IsoHttpRails>>,
-    start: u64,
+    pub(crate) start: u64,
     print: bool,
     timeline: String,
     directory: Option<StaticDirectory>,
@@ -246,6 +246,14 @@ impl<'a> Runner<'a> {
         let empty = Vec::new();
         let after_ms = after["milestones"].as_array().unwrap_or(&empty);
         for (i, m) in after_ms.iter().enumerate() {
+            // A payer that changed back (a financier payer in default, a financing
+            // cancelled) or to a financier.
+            let old_payer = before.and_then(|b| b["milestones"][i]["payer"].as_str());
+            if let (Some(was), Some(now)) = (old_payer, m["payer"].as_str())
+                && was != now
+            {
+                notes.push(format!("milestone {} payer: {}", i + 1, self.name_of(now)));
+            }
             let old = before.and_then(|b| b["milestones"][i]["state"].as_str()).unwrap_or("pending");
             let new = m["state"].as_str().unwrap_or("");
             if old == new {
@@ -253,7 +261,8 @@ impl<'a> Runner<'a> {
             }
             match new {
                 "triggered" => {
-                    let due = m["due_date"].as_u64().map(|d| d.saturating_sub(self.start) / DAY);
+                    // A due date is a calendar day (its midnight, UTC).
+                    let due = m["due_date"].as_u64().map(|d| (d / DAY).saturating_sub(self.start / DAY));
                     notes.push(match due {
                         Some(d) => format!("milestone {} triggered, due day {d}", i + 1),
                         None => format!("milestone {} triggered", i + 1),
@@ -340,6 +349,28 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// Move the chain's clock to the next Monday, 09:00 UTC: examination periods and due
+    /// dates count banking days, so without this a timeline would depend on the weekday the
+    /// scenario was played. A node whose clock cannot be moved (not a dev node) plays from
+    /// its own time.
+    async fn align_clock(&self) -> Result<(), Error> {
+        // A block now first: a fresh dev chain's head is its genesis, fixed in the past.
+        if self.rpc("evm_mine", json!([])).await.is_err() {
+            return Ok(());
+        }
+        let now = self.chain_time().await?;
+        // 1970-01-01 was a Thursday: day `d` is a Monday when (d + 3) % 7 == 0.
+        let mut day = now / DAY + 1;
+        while !(day + 3).is_multiple_of(7) {
+            day += 1;
+        }
+        let target = day * DAY + 9 * 3_600;
+        if self.rpc("evm_increaseTime", json!([target - now])).await.is_ok() {
+            self.rpc("evm_mine", json!([])).await?;
+        }
+        Ok(())
+    }
+
     /// The timeline so far.
     pub(crate) fn into_timeline(self) -> String {
         self.timeline
@@ -356,6 +387,7 @@ impl<'a> Runner<'a> {
         }
         self.emit("");
         self.emit(&format!("{:<8} {:<20} {:<50} {:<10} money", "", "actor", "action", "order"));
+        self.align_clock().await?;
         self.setup(scenario).await?;
         // Day 0 is when the parties are onboarded: the dev chain's genesis time is fixed in the past.
         self.start = self.chain_time().await?;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::Error;
 use crate::expect::{check, unmet};
 use crate::format::{
-    BankEvent, Consent, CreditQuery, Days, DocumentAct, FinancingAct, Offer, OrderAct, Payment, Presentation, Refusal,
-    Release, Repayment, Settlement, Step,
+    Amendment, Attestation, BankEvent, Consent, CreditQuery, Days, Dispute, DocumentAct, Failure, FinancingAct,
+    Holidays, Offer, OrderAct, Payment, Presentation, Refusal, Release, Repayment, Settlement, Step, Verification,
 };
 use crate::runner::{DAY, Runner, doc_name, format_money, status_error};
 
@@ -66,19 +66,48 @@ pub(crate) async fn play(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<()
         Step::WaitSettled(s) => return wait_settled(r, &ctx, step, s).await,
         Step::GrantConsent(s) => return grant_consent(r, &ctx, step, s).await,
         Step::QueryCredit(s) => return query_credit(r, &ctx, step, s).await,
+        Step::SetHolidays(s) => return set_holidays(r, &ctx, step, s).await,
+        Step::RequestVerification(s) => return request_verification(r, &ctx, step, s).await,
         Step::Propose(s) => propose(r, &ctx, s).await?,
         Step::Accept(s) => order_action(r, &ctx, s, "/accept", format!("accepts order {}", ctx.key)).await?,
         Step::Commit(s) => order_action(r, &ctx, s, "/commit", "commits: the bank's payment undertaking").await?,
         Step::Expire(s) => order_action(r, &ctx, s, "/expire", format!("expires order {}", ctx.key)).await?,
         Step::SubmitDocument(s) => submit_document(r, &ctx, s).await?,
-        Step::Attest(s) => document_action(r, &ctx, s, "attest", "attests").await?,
+        Step::Attest(s) => attest(r, &ctx, s).await?,
         Step::AcceptDocument(s) => document_action(r, &ctx, s, "accept", "accepts").await?,
         Step::RejectDocument(s) => reject_document(r, &ctx, s).await?,
+        Step::DeemAccepted(s) => {
+            document_action(r, &ctx, s, "deem-accepted", "records the deemed acceptance (UCP 600 art. 16(f)) of")
+                .await?
+        }
+        Step::RaiseDispute(s) => dispute(r, &ctx, s, "/disputes", "raises a dispute").await?,
+        Step::ResolveDispute(s) => dispute(r, &ctx, s, "/disputes/resolve", "withdraws its dispute").await?,
+        Step::ProposeAmendment(s) => propose_amendment(r, &ctx, s).await?,
+        Step::ApproveAmendment(s) => approve_amendment(r, &ctx, s).await?,
+        Step::FailMilestone(s) => fail_milestone(r, &ctx, s).await?,
         Step::OfferFinancing(s) => offer_financing(r, &ctx, s).await?,
         Step::AcceptFinancing(s) => {
             financing_action(r, &ctx, s, "/accept", json!({}), format!("takes financing {}", s.financing)).await?
         }
         Step::AdvanceFinancing(s) => advance_financing(r, &ctx, s).await?,
+        Step::AcknowledgeAdvance(s) => {
+            let action = format!("acknowledges the advance of financing {}", s.financing);
+            financing_action(r, &ctx, s, "/advance/acknowledge", json!({}), action).await?
+        }
+        Step::ApproveFinancing(s) => {
+            let action = format!("approves the change of payer of financing {}", s.financing);
+            financing_action(r, &ctx, s, "/approve", json!({}), action).await?
+        }
+        Step::LapseFinancing(s) => {
+            let action = format!("lapses financing {}", s.financing);
+            let mut acted = financing_action(r, &ctx, s, "/lapse", json!({}), action).await?;
+            acted.terms_note = "the receivable and its fingerprints are released".into();
+            acted
+        }
+        Step::CancelFinancing(s) => {
+            let action = format!("asks to cancel financing {}", s.financing);
+            financing_action(r, &ctx, s, "/cancel", json!({}), action).await?
+        }
         Step::ReleaseMilestone(s) => release_milestone(r, &ctx, s).await?,
         Step::ConfirmMilestone(s) => confirm_milestone(r, &ctx, s).await?,
         Step::ReleaseRepayment(s) => {
@@ -142,7 +171,10 @@ async fn advance_days(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, s: &Days) -> R
     advanced.map_err(|e| {
         ctx.fail(format!("the node does not let its clock be advanced (a dev node or Hardhat does): {e}"))
     })?;
-    r.emit(&format!("         ·· {} days pass", s.days));
+    r.emit(&match s.days {
+        1 => "         ·· 1 day passes".to_string(),
+        n => format!("         ·· {n} days pass"),
+    });
     check(r, ctx.n, &ctx.what, step).await
 }
 
@@ -159,6 +191,7 @@ async fn try_settle(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, _s: &Settlement)
         let _ = w.step().await;
     }
     let after = r.order(&ctx.key).await?;
+    deemed_lines(r, ctx.before.as_ref(), &after).await?;
     let currency = after["currency"].as_str().unwrap_or("USD").to_string();
     let notes = r.milestone_notes(ctx.before.as_ref(), &after, &currency);
     let state = after["state"].as_str().unwrap_or("").to_string();
@@ -175,6 +208,7 @@ async fn try_settle(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, _s: &Settlement)
 async fn wait_settled(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, _s: &Settlement) -> Result<(), Error> {
     drive_until_settled(r, &ctx.key).await.map_err(|e| ctx.fail(e.to_string()))?;
     let after = r.order(&ctx.key).await?;
+    deemed_lines(r, ctx.before.as_ref(), &after).await?;
     let currency = after["currency"].as_str().unwrap_or("USD").to_string();
     let empty = Vec::new();
     let mut paid_any = false;
@@ -202,6 +236,23 @@ async fn wait_settled(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, _s: &Settlemen
     check(r, ctx.n, &ctx.what, step).await
 }
 
+/// A timeline line for each presentation the workers recorded as deemed accepted.
+async fn deemed_lines(r: &mut Runner<'_>, before: Option<&Value>, after: &Value) -> Result<(), Error> {
+    let empty = Vec::new();
+    for d in after["documents"].as_array().unwrap_or(&empty) {
+        let doc = d["doc_type"].as_str().unwrap_or("");
+        let was = before
+            .and_then(|b| b["documents"].as_array()?.iter().find(|x| x["doc_type"] == doc).cloned())
+            .map(|x| x["state"].clone());
+        if d["state"] == "accepted" && d["deemed"] == true && was.as_ref().is_none_or(|w| w != "accepted") {
+            let state = after["state"].as_str().unwrap_or("").to_string();
+            let action = format!("records the deemed acceptance of the {}", doc_name(doc));
+            r.line("settlement", &action, &state, "no refusal within 5 banking days (UCP 600 art. 16(f))").await?;
+        }
+    }
+    Ok(())
+}
+
 /// Drive the settlement workers until no milestone of the order is payable and unpaid.
 async fn drive_until_settled(r: &Runner<'_>, key: &str) -> Result<(), Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -224,7 +275,13 @@ async fn drive_until_settled(r: &Runner<'_>, key: &str) -> Result<(), Error> {
             })
             .map(|(i, _)| i + 1)
             .collect();
-        if pending.is_empty() {
+        // Presentations whose examination period passed without a decision: the workers
+        // record their deemed acceptance, which may trigger a milestone.
+        let lapsed = order["documents"].as_array().unwrap_or(&empty).iter().any(|d| {
+            let by = d["examine_by"].as_u64().unwrap_or(0);
+            d["state"] == "submitted" && d["attested"] == true && by != 0 && by < now
+        });
+        if pending.is_empty() && !lapsed {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
@@ -323,6 +380,8 @@ async fn propose(r: &mut Runner<'_>, ctx: &Ctx, s: &OrderAct) -> Result<Acted, E
         "seller": r.member(&spec.seller).address,
         "buyer_bank": r.member(&spec.buyer_bank).address,
         "seller_bank": r.member(&spec.seller_bank).address,
+        "carrier": spec.carrier.as_ref().map(|c| r.member(c).address.clone()),
+        "inspector": spec.inspector.as_ref().map(|i| r.member(i).address.clone()),
         "amount_minor": spec.amount_minor.to_string(),
         "currency": spec.currency,
         "incoterm": spec.incoterm,
@@ -389,8 +448,113 @@ async fn document_action(
 
 async fn reject_document(r: &mut Runner<'_>, ctx: &Ctx, s: &Refusal) -> Result<Acted, Error> {
     let path = ctx.path(&format!("/documents/{}/reject", s.document));
-    let answer = r.call("POST", &path, &token(r, &s.actor), Some(json!({ "reason": s.reason }))).await?;
-    Ok(Acted::new(format!("rejects the {}: {}", doc_name(&s.document), s.reason), answer))
+    let body = json!({ "discrepancies": s.discrepancies });
+    let answer = r.call("POST", &path, &token(r, &s.actor), Some(body)).await?;
+    Ok(Acted::new(format!("refuses the {}: {}", doc_name(&s.document), s.discrepancies.join("; ")), answer))
+}
+
+/// The issuer attests; a carrier states the on-board date, `shipped_before_days` before
+/// the presentation.
+async fn attest(r: &mut Runner<'_>, ctx: &Ctx, s: &Attestation) -> Result<Acted, Error> {
+    let path = ctx.path(&format!("/documents/{}/attest", s.document));
+    let mut body = json!({});
+    let action = format!("attests the {}", doc_name(&s.document));
+    let mut note = String::new();
+    if s.document == "bill_of_lading" {
+        let presented = ctx
+            .before
+            .as_ref()
+            .and_then(|o| o["documents"].as_array()?.iter().find(|d| d["doc_type"] == s.document.as_str()).cloned())
+            .and_then(|d| d["submitted_at"].as_u64())
+            .ok_or_else(|| ctx.fail(format!("no {} presented to attest", doc_name(&s.document))))?;
+        let shipped = presented.saturating_sub(u64::from(s.shipped_before_days.unwrap_or(0)) * DAY);
+        body["shipment_date"] = json!(date_after(shipped, 0));
+        note = format!("shipped on board day {}", (shipped / DAY).saturating_sub(r.start / DAY));
+    }
+    let answer = r.call("POST", &path, &token(r, &s.actor), Some(body)).await?;
+    let mut acted = Acted::new(action, answer);
+    acted.terms_note = note;
+    Ok(acted)
+}
+
+async fn dispute(r: &mut Runner<'_>, ctx: &Ctx, s: &Dispute, suffix: &str, says: &str) -> Result<Acted, Error> {
+    let answer = r.call("POST", &ctx.path(suffix), &token(r, &s.actor), Some(json!({ "reason": s.reason }))).await?;
+    Ok(Acted::new(format!("{says}: {}", s.reason), answer))
+}
+
+async fn propose_amendment(r: &mut Runner<'_>, ctx: &Ctx, s: &Amendment) -> Result<Acted, Error> {
+    let now = r.chain_time().await?;
+    let body = json!({
+        "latest_shipment": date_after(now, s.latest_shipment_days),
+        "expiry": date_after(now, s.expiry_days),
+    });
+    let answer = r.call("POST", &ctx.path("/amendments"), &token(r, &s.actor), Some(body)).await?;
+    let action = format!("proposes an amendment: expiry in {} days", s.expiry_days);
+    Ok(Acted::new(action, answer))
+}
+
+async fn approve_amendment(r: &mut Runner<'_>, ctx: &Ctx, s: &OrderAct) -> Result<Acted, Error> {
+    let pending = ctx.before.as_ref().and_then(|o| o["pending_amendment"]["amendment_id"].as_str().map(String::from));
+    let id = pending.ok_or_else(|| ctx.fail("no amendment is pending".into()))?;
+    let path = ctx.path(&format!("/amendments/{id}/approve"));
+    let answer = r.call("POST", &path, &token(r, &s.actor), Some(json!({}))).await?;
+    let amended = answer.1["pending_amendment"].is_null() && (200..300).contains(&answer.0);
+    let action = if amended { "approves the amendment: it is in force" } else { "approves the amendment" };
+    Ok(Acted::new(action, answer))
+}
+
+async fn fail_milestone(r: &mut Runner<'_>, ctx: &Ctx, s: &Failure) -> Result<Acted, Error> {
+    let index = s.milestone.unwrap_or(1).saturating_sub(1);
+    let path = ctx.path(&format!("/milestones/{index}/fail"));
+    let reference = format!("FAIL-{}-{}", ctx.key, index + 1);
+    let body = json!({ "reference": reference, "reason_code": s.reason_code, "reason": s.reason });
+    let answer = r.call("POST", &path, &token(r, &s.actor), Some(body)).await?;
+    let action = format!("fails milestone {}: {} {}", index + 1, s.reason_code, s.reason);
+    Ok(Acted::new(action, answer))
+}
+
+/// A step on no order: the refusal it expects, or success; its line; its expectations.
+async fn standalone(
+    r: &mut Runner<'_>,
+    ctx: &Ctx,
+    step: &Step,
+    answer: (u16, Value),
+    action: &str,
+    note: &str,
+) -> Result<(), Error> {
+    let actor = step.actor().unwrap_or_default().to_string();
+    let (status, body) = answer;
+    let ok = (200..300).contains(&status);
+    if let (Some(code), _) = step.outcome() {
+        let got = body["error"]["code"].as_str().unwrap_or(if ok { "success" } else { "no error code" });
+        if got != code {
+            return Err(unmet(ctx.n, &ctx.what, "expect_error", code, got));
+        }
+        r.line(&actor, &format!("tries: {action}"), "", &format!("refused: {code}")).await?;
+        return check(r, ctx.n, &ctx.what, step).await;
+    }
+    if !ok {
+        return Err(ctx.fail(status_error(status, &body)));
+    }
+    r.line(&actor, action, "", note).await?;
+    check(r, ctx.n, &ctx.what, step).await
+}
+
+async fn set_holidays(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, s: &Holidays) -> Result<(), Error> {
+    let now = r.chain_time().await?;
+    let days: Vec<String> = s.days.iter().map(|d| date_after(now, *d)).collect();
+    let holiday = s.holiday.unwrap_or(true);
+    let body = json!({ "days": days, "holiday": holiday });
+    let answer = r.call("POST", "/v1/holidays", &token(r, &s.actor), Some(body)).await?;
+    let what = if holiday { "declares holidays" } else { "makes banking days again" };
+    let offsets: Vec<String> = s.days.iter().map(u32::to_string).collect();
+    standalone(r, ctx, step, answer, what, &format!("days {} from today", offsets.join(", "))).await
+}
+
+async fn request_verification(r: &mut Runner<'_>, ctx: &Ctx, step: &Step, s: &Verification) -> Result<(), Error> {
+    let body = json!({ "firm": r.member(&s.firm).address, "purpose": "credit line review" });
+    let answer = r.call("POST", "/v1/verification-requests", &token(r, &s.actor), Some(body)).await?;
+    standalone(r, ctx, step, answer, &format!("asks to read {}'s trade history", s.firm), "").await
 }
 
 async fn offer_financing(r: &mut Runner<'_>, ctx: &Ctx, s: &Offer) -> Result<Acted, Error> {
@@ -411,6 +575,9 @@ async fn offer_financing(r: &mut Runner<'_>, ctx: &Ctx, s: &Offer) -> Result<Act
             "currency": spec.currency,
         },
     });
+    if let Some(d) = s.deadline_days {
+        body["deadline_days"] = json!(d);
+    }
     let terms = if s.kind == "payable" {
         let extra = s.extra_days.unwrap_or(0);
         body["extra_days"] = json!(extra);
@@ -459,7 +626,8 @@ async fn financing_action(
 async fn advance_financing(r: &mut Runner<'_>, ctx: &Ctx, s: &FinancingAct) -> Result<Acted, Error> {
     let fid = financing_id(r, ctx, &s.financing)?;
     let body = json!({ "reference": format!("ADV-{fid:04}") });
-    financing_action(r, ctx, s, "/advance", body, format!("pays the advance of financing {}", s.financing)).await
+    financing_action(r, ctx, s, "/advance", body, format!("reports it paid the advance of financing {}", s.financing))
+        .await
 }
 
 async fn confirm_repayment(r: &mut Runner<'_>, ctx: &Ctx, s: &Repayment) -> Result<Acted, Error> {

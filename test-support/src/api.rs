@@ -100,6 +100,7 @@ impl Net {
             config.block_interval_ms = 100;
         }
         let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
+        crate::clock::align(&node);
         if !automine {
             drop(node.spawn_producer());
         }

@@ -2,10 +2,13 @@
 
 use serde_json::{Value, json};
 
-/// A date `days` from now (UTC), YYYY-MM-DD.
+/// A date `days` after the test's day 0 ([`crate::clock::day0`], where its chain's clock
+/// starts), YYYY-MM-DD; negative for the past.
 #[must_use]
 pub fn date_in(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+    let day0 = i64::try_from(crate::clock::day0()).expect("a date in range");
+    let ts = day0 + days * 86_400;
+    chrono::DateTime::from_timestamp(ts, 0).expect("a date in range").format("%Y-%m-%d").to_string()
 }
 
 /// A date `days` after the unix time `now`, YYYY-MM-DD (for a chain whose clock moved).

@@ -1,8 +1,8 @@
 //! tradechain-test-support: what the test suites of several tradechain crates share, so
 //! each is written once. Dev-only: no production crate depends on it.
 //!
-//! Always available: [`hardhat::url`] (the Hardhat node the test script started, or a
-//! skip), [`redact`] (volatile hex and order numbers out of snapshots), [`process`]
+//! Always available: [`clock`] (a test's day 0, a Monday morning), [`hardhat::url`] (the
+//! Hardhat node the test script started, or a skip), [`redact`] (volatile hex and order numbers out of snapshots), [`process`]
 //! (`tradechain node` in a process of its own).
 //! With feature `evm`: [`evm::TestChain`], the contract suite on a bare revm.
 //! With feature `node`: [`api`] (the embedded platform with its REST API, and the API on a
@@ -14,6 +14,7 @@
 
 #[cfg(feature = "node")]
 pub mod api;
+pub mod clock;
 #[cfg(feature = "evm")]
 pub mod evm;
 #[cfg(feature = "node")]

@@ -49,6 +49,28 @@ pub fn long_hex(s: &str) -> String {
     out
 }
 
+/// Replace every run of 5 or more decimal digits with `[n]`: day numbers and timestamps in
+/// error messages move with the day a test runs.
+#[must_use]
+pub fn long_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        out.push_str(if digits.len() >= 5 { "[n]" } else { digits });
+        digits.clear();
+    };
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 /// Hide what differs between nodes and runs in a timeline: long hex ([`long_hex`]) and
 /// order numbers (`(#12` → `(#N`: a node that already holds orders numbers new ones after
 /// them); trailing blank space trimmed.
@@ -78,6 +100,7 @@ mod tests {
         let h = format!("0x{}", "cd".repeat(32));
         assert_eq!(hex(&format!("{a} paid {h} 0x1f é")), "[address] paid [hash] 0x1f é");
         assert_eq!(long_hex("ref 0xdeadbeef1 and 0x12"), "ref [hex] and 0x12");
+        assert_eq!(long_numbers("day 20818 of 1234 and 12345"), "day [n] of 1234 and [n]");
         assert_eq!(timeline("order (#12) ok (#3)\n\n"), "order (#N) ok (#N)");
         assert_eq!(timeline("order o (#12): paid 0xdeadbeefdeadbeef 0x12 #3"), "order o (#N): paid [hex] 0x12 #3");
         assert_eq!(long_hex("a 0x1234 → 0xdeadbeefdeadbeef z"), "a 0x1234 → [hex] z");

@@ -58,6 +58,7 @@ pub async fn start_chain() -> Chain {
         .map(|c| tradechain_engine::GenesisCall { to: c.to, input: c.input })
         .collect();
     let node = tradechain_engine::Node::open(config, calls).expect("open node");
+    crate::clock::align(&node);
     let _producer = node.spawn_producer();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -106,6 +107,11 @@ impl Chain {
     /// A financing as the chain has it.
     pub async fn financing(&self, id: U256) -> Receivables::Financing {
         self.read(self.suite.receivables, Receivables::getFinancingCall { financingId: id }).await
+    }
+
+    /// The next nonce of `who` (how many transactions it sent).
+    pub async fn nonce(&self, who: Address) -> u64 {
+        self.rpc.nonce(who).await.expect("nonce")
     }
 
     /// An order as the chain has it.
@@ -233,44 +239,75 @@ impl Parties {
     }
 }
 
-/// An order of `amount` USD cents: milestone 0 = 30% at sight on the commercial invoice,
-/// milestone 1 = 70% thirty days after the bill of lading is accepted. Returns the order id
-/// once both milestones are triggered.
-pub async fn committed_trade(chain: &Chain, p: &Parties, amount: u128, finance_second: bool) -> U256 {
+impl Parties {
+    /// The terms of an order of `amount` USD cents between these parties, its carrier
+    /// named: shipment within 60 days of `now`, expiry a year after.
+    #[must_use]
+    pub fn terms(&self, now: u64, amount: u128) -> TradeOrders::OrderTerms {
+        TradeOrders::OrderTerms {
+            seller: self.seller.address(),
+            buyerBank: self.buyer_bank.address(),
+            sellerBank: self.seller_bank.address(),
+            carrier: self.carrier.address(),
+            inspector: Address::ZERO,
+            amount,
+            currency: FixedBytes(*b"USD"),
+            incoterm: FixedBytes(*b"FOB"),
+            detailsHash: keccak256(b"100 pallets of widgets"),
+            latestShipment: now + 60 * DAY,
+            expiry: now + 365 * DAY,
+            examinationDays: 0,
+        }
+    }
+}
+
+/// The buyer proposes `terms` with `milestones`, the seller accepts, the buyer's bank
+/// commits; the order's id.
+pub async fn committed_order(
+    chain: &Chain,
+    p: &Parties,
+    terms: TradeOrders::OrderTerms,
+    milestones: Vec<TradeOrders::MilestoneTerms>,
+) -> U256 {
     let to = chain.suite.trade_orders;
-    let now = chain.now().await;
-    let terms = TradeOrders::OrderTerms {
-        seller: p.seller.address(),
-        buyerBank: p.buyer_bank.address(),
-        sellerBank: p.seller_bank.address(),
-        amount,
-        currency: FixedBytes(*b"USD"),
-        incoterm: FixedBytes(*b"FOB"),
-        detailsHash: keccak256(b"100 pallets of widgets"),
-        latestShipment: now + 60 * DAY,
-        expiry: now + 365 * DAY,
-        examinationDays: 0,
-    };
-    let milestones = vec![
-        TradeOrders::MilestoneTerms { shareBps: 3_000, fixedAmount: 0, requiredDocs: 1 << 0, tenorDays: 0 },
-        TradeOrders::MilestoneTerms { shareBps: 7_000, fixedAmount: 0, requiredDocs: 1 << 2, tenorDays: 30 },
-    ];
     chain.send(&p.buyer, to, TradeOrders::proposeCall { t: terms, terms: milestones }).await;
     let order: U256 = chain.read(to, TradeOrders::orderCountCall {}).await;
     chain.send(&p.seller, to, TradeOrders::acceptCall { orderId: order }).await;
     chain.send(&p.buyer_bank, to, TradeOrders::commitCall { orderId: order }).await;
+    order
+}
+
+/// An order of `amount` USD cents: milestone 0 = 30% at sight on the commercial invoice,
+/// milestone 1 = 70% thirty days after the bill of lading is presented. Returns the order
+/// id once both milestones are triggered.
+pub async fn committed_trade(chain: &Chain, p: &Parties, amount: u128, finance_second: bool) -> U256 {
+    let to = chain.suite.trade_orders;
+    let terms = p.terms(chain.now().await, amount);
+    let milestones = vec![
+        TradeOrders::MilestoneTerms { shareBps: 3_000, fixedAmount: 0, requiredDocs: 1 << 0, tenorDays: 0 },
+        TradeOrders::MilestoneTerms { shareBps: 7_000, fixedAmount: 0, requiredDocs: 1 << 2, tenorDays: 30 },
+    ];
+    let order = committed_order(chain, p, terms, milestones).await;
     if finance_second {
         let call = Receivables::offerReceivableFinanceCall {
             orderId: order,
             milestone: U256::from(1),
             advance: amount * 7 / 10 * 9 / 10,
             discountBps: 250,
-            fingerprints: vec![],
+            deadlineDays: 10,
+            fps: Receivables::Fingerprints { invoice: B256::ZERO, documents: vec![] },
             near: Receivables::NearKeys::NONE,
         };
-        chain.send(&p.financier, chain.suite.receivables, call).await;
-        let id: U256 = chain.read(chain.suite.receivables, Receivables::financingCountCall {}).await;
-        chain.send(&p.seller, chain.suite.receivables, Receivables::acceptCall { financingId: id }).await;
+        let rc = chain.suite.receivables;
+        chain.send(&p.financier, rc, call).await;
+        let id: U256 = chain.read(rc, Receivables::financingCountCall {}).await;
+        chain.send(&p.seller, rc, Receivables::acceptCall { financingId: id }).await;
+        // The proceeds pass to the financier only for an advance paid and acknowledged.
+        let reference = keccak256(b"advance");
+        chain
+            .send(&p.financier, rc, Receivables::confirmAdvanceCall { financingId: id, paymentReference: reference })
+            .await;
+        chain.send(&p.seller, rc, Receivables::acknowledgeAdvanceCall { financingId: id }).await;
     }
     let invoice = keccak256(b"invoice");
     chain
@@ -289,7 +326,10 @@ pub async fn committed_trade(chain: &Chain, p: &Parties, amount: u128, finance_s
             TradeOrders::submitDocumentCall { orderId: order, docType: 2, hash: bol, uri: "ipfs://bol".into() },
         )
         .await;
-    chain.send(&p.carrier, to, TradeOrders::attestDocumentCall { orderId: order, docType: 2, hash: bol }).await;
+    // Shipped on board the day it was presented (UCP 600 art. 14(c): within 21 days).
+    let shipped = chain.now().await;
+    let attest = TradeOrders::attestDocumentCall { orderId: order, docType: 2, hash: bol, shipmentDate: shipped };
+    chain.send(&p.carrier, to, attest).await;
     chain.send(&p.buyer_bank, to, TradeOrders::acceptDocumentCall { orderId: order, docType: 2 }).await;
     order
 }

@@ -15,7 +15,7 @@ fn demo_completes_a_trade_pays_the_seller_and_verifies_the_chain() {
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("Coffee at sight on the bill of lading"), "{stdout}");
     assert!(stdout.contains("Atlantic Lines       attests the bill of lading"), "{stdout}");
-    assert!(stdout.contains("milestone 1 triggered, due day 12"), "{stdout}");
+    assert!(stdout.contains("milestone 1 triggered, due day 11"), "{stdout}");
     assert!(stdout.contains("USD 240,000.00 → Santos Coffee"), "the seller is paid through the bank:\n{stdout}");
     assert!(stdout.contains("order coffee (#1): completed — paid USD 240,000.00 of USD 240,000.00"), "{stdout}");
     assert!(stdout.contains("chain verified from genesis"), "{stdout}");

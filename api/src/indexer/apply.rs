@@ -6,7 +6,7 @@ use tradechain_contracts::{Consents, Consortium, TradeOrders};
 
 use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
 use crate::codec::{addr, bytes3_str, i32_of, i64_of};
-use crate::readmodel::{consent, document, milestone, order, organisation, payment, verification_request};
+use crate::readmodel::{consent, document, holiday, milestone, order, organisation, payment, verification_request};
 
 pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
     use TradeOrders::TradeOrdersEvents as E;
@@ -23,6 +23,9 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 seller: Set(addr(&e.seller)),
                 buyer_bank: Set(addr(&e.buyerBank)),
                 seller_bank: Set(addr(&e.sellerBank)),
+                // AttestersNamed follows when the order names any.
+                carrier: Set(addr(&Address::ZERO)),
+                inspector: Set(addr(&Address::ZERO)),
                 amount: Set(e.amount.to_string()),
                 paid: Set("0".into()),
                 currency: Set(bytes3_str(&e.currency.0)),
@@ -36,6 +39,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 updated_block: Set(ctx.block),
                 cancel_requested_by: Set(None),
                 disputes: Set(0),
+                dispute_raised_by: Set(None),
                 amendments: Set(0),
                 pending_amendment: Set(None),
             })
@@ -61,12 +65,20 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 due_date: Set(None),
                 paid_at: Set(None),
                 attempts: Set(0),
+                failures: Set(0),
                 payer: Set(String::new()),
                 payee: Set(String::new()),
                 financing_id: Set(None),
                 payment_ref: Set(None),
             })
             .exec(txn)
+            .await?;
+        }
+        E::AttestersNamed(e) => {
+            update_order(ctx, e.orderId, |o| {
+                o.carrier = Set(addr(&e.carrier));
+                o.inspector = Set(addr(&e.inspector));
+            })
             .await?;
         }
         E::OrderAccepted(e) => set_state(ctx, e.orderId, S::Accepted).await?,
@@ -88,6 +100,21 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             })
             .to_string();
             update_order(ctx, e.orderId, |o| o.pending_amendment = Set(Some(pending))).await?;
+        }
+        E::AmendmentApproved(e) => {
+            // The approvals so far, so the parties see whose is still missing.
+            if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
+                let mut pending: serde_json::Value =
+                    o.pending_amendment.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+                if let Some(approvals) = pending.as_object_mut() {
+                    let list = approvals.entry("approved_by").or_insert_with(|| serde_json::json!([]));
+                    if let Some(list) = list.as_array_mut() {
+                        list.push(serde_json::Value::String(addr(&e.approver)));
+                    }
+                }
+                let pending = pending.to_string();
+                update_order(ctx, e.orderId, |o| o.pending_amendment = Set(Some(pending))).await?;
+            }
         }
         E::OrderAmended(e) => {
             if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
@@ -114,18 +141,18 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             if let Some(o) = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await? {
                 let disputes = o.disputes + 1;
                 let mut am = o.into_active_model();
-                am.state = Set(state_str(S::Disputed));
+                am.dispute_raised_by = Set(Some(addr(&e.by)));
                 am.disputes = Set(disputes);
                 am.updated_block = Set(ctx.block);
                 am.update(txn).await?;
             }
         }
-        // OrderCompleted follows when the resolution completes the order.
-        E::DisputeResolved(e) => set_state(ctx, e.orderId, S::Committed).await?,
+        E::DisputeResolved(e) => update_order(ctx, e.orderId, |o| o.dispute_raised_by = Set(None)).await?,
         E::DocumentSubmitted(e) => {
             let id = u256_i64(e.orderId);
             let seller = order::Entity::find_by_id(id).one(txn).await?.map(|o| o.seller).unwrap_or_default();
-            let needs_attestation = e.docType == 2 || e.docType == 4;
+            // Documents awaiting their named issuer's attestation have no period yet.
+            let needs_attestation = e.examineBy == 0;
             let row = document::ActiveModel {
                 order_id: Set(id),
                 doc_type: Set(i32::from(e.docType)),
@@ -136,8 +163,10 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 attested: Set(!needs_attestation),
                 deemed: Set(false),
                 version: Set(i32_of(e.version)),
+                submitted_at: Set(ctx.ts),
                 examine_by: Set(i64_of(e.examineBy)),
-                reason: Set(None),
+                shipment_date: Set(None),
+                discrepancies: Set(None),
                 submitted_block: Set(ctx.block),
                 updated_block: Set(ctx.block),
             };
@@ -152,6 +181,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 d.attested = Set(true);
                 d.issuer = Set(addr(&e.issuer));
                 d.examine_by = Set(i64_of(e.examineBy));
+                d.shipment_date = Set((e.shipmentDate != 0).then(|| i64_of(e.shipmentDate)));
             })
             .await?;
         }
@@ -165,7 +195,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
         E::DocumentRejected(e) => {
             update_document(ctx, e.orderId, e.docType, |d| {
                 d.state = Set("rejected".into());
-                d.reason = Set(Some(e.reason.clone()));
+                d.discrepancies = Set(Some(serde_json::json!(e.discrepancies).to_string()));
             })
             .await?;
         }
@@ -196,6 +226,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 due_date: Set(i64_of(e.dueDate)),
                 state: Set("due".into()),
                 bank_reference: Set(None),
+                failure_code: Set(None),
                 failure_reason: Set(None),
                 due_tx: Set(format!("{:#x}", ctx.log.tx_hash)),
                 due_block: Set(ctx.block),
@@ -222,21 +253,41 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             settle_payment(ctx, e.orderId, e.milestone, attempts, "paid", Some(&e.paymentReference), None).await?;
         }
         E::PaymentFailed(e) => {
-            let attempts = update_milestone(ctx, e.orderId, e.milestone, |m| m.state = Set("failed".into())).await?;
-            settle_payment(ctx, e.orderId, e.milestone, attempts, "failed", Some(&e.paymentReference), Some(e.reason))
+            let attempts = update_milestone(ctx, e.orderId, e.milestone, |m| {
+                m.state = Set("failed".into());
+                m.failures = Set(m.failures.as_ref() + 1);
+            })
+            .await?;
+            let failure = (reason_code_text(e.reasonCode.0), e.reason);
+            settle_payment(ctx, e.orderId, e.milestone, attempts, "failed", Some(&e.paymentReference), Some(failure))
                 .await?;
         }
+        E::PaymentDefaulted(e) => {
+            // PayerChanged follows when a financier defaulted and the buyer's bank pays again.
+            update_milestone(ctx, e.orderId, e.milestone, |m| m.state = Set("defaulted".into())).await?;
+        }
         E::ProceedsAssigned(e) => {
+            // Financing 0: a cancelled financing gave the proceeds back to the seller.
             update_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.payee = Set(addr(&e.payee));
-                m.financing_id = Set(Some(e.financingId.to_string()));
+                m.financing_id = Set((!e.financingId.is_zero()).then(|| e.financingId.to_string()));
             })
             .await?;
         }
         E::PayerChanged(e) => {
+            // Back to the buyer's bank: the financing ended (cancelled, or its financier
+            // defaulted, in which case the milestone is due from the bank at once).
+            let buyer_bank = order::Entity::find_by_id(u256_i64(e.orderId)).one(txn).await?.map(|o| o.buyer_bank);
+            let restored = buyer_bank.as_deref() == Some(addr(&e.payer).as_str());
             update_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.payer = Set(addr(&e.payer));
-                m.financing_id = Set(Some(e.financingId.to_string()));
+                m.financing_id = Set((!restored).then(|| e.financingId.to_string()));
+                if restored {
+                    m.failures = Set(0);
+                    if m.state.as_ref() == "defaulted" {
+                        m.state = Set("triggered".into());
+                    }
+                }
             })
             .await?;
         }
@@ -297,13 +348,15 @@ async fn settle_payment(
     attempt: i32,
     state: &str,
     reference: Option<&B256>,
-    reason: Option<String>,
+    failure: Option<(String, String)>,
 ) -> Result<(), DbErr> {
     let key = (u256_i64(id), u256_i64(index) as i32, attempt);
     if let Some(p) = payment::Entity::find_by_id(key).one(ctx.txn).await? {
         let mut am = p.into_active_model();
         am.state = Set(state.to_string());
         am.bank_reference = Set(reference.map(reference_text));
+        let (code, reason) = failure.unzip();
+        am.failure_code = Set(code);
         am.failure_reason = Set(reason);
         am.settled_tx = Set(Some(format!("{:#x}", ctx.log.tx_hash)));
         am.settled_block = Set(Some(ctx.block));
@@ -353,6 +406,23 @@ pub(super) async fn apply_consortium_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
         E::RolesChanged(e) => update(e.account, Box::new(move |o| o.roles = Set(i64::from(e.roles)))).await?,
         E::OrganisationSuspended(e) => update(e.account, Box::new(|o| o.suspended = Set(true))).await?,
         E::OrganisationReinstated(e) => update(e.account, Box::new(|o| o.suspended = Set(false))).await?,
+        E::HolidaysSet(e) => {
+            let bank = addr(&e.bank);
+            for day in e.days_ {
+                let key = (bank.clone(), i64::from(day));
+                holiday::Entity::delete_by_id(key.clone()).exec(txn).await?;
+                if e.holiday {
+                    holiday::Entity::insert(holiday::ActiveModel {
+                        bank: Set(key.0),
+                        day: Set(key.1),
+                        declared_at: Set(ctx.ts),
+                        block: Set(ctx.block),
+                    })
+                    .exec(txn)
+                    .await?;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -385,6 +455,7 @@ pub(super) async fn apply_consent_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
             return Ok(());
         }
         E::VerificationDeclined(e) => return answer_request(ctx, e.requestId, "declined").await,
+        E::VerificationWithdrawn(e) => return answer_request(ctx, e.requestId, "withdrawn").await,
     };
     let key = (addr(&firm), addr(&financier));
     let existing = consent::Entity::find_by_id(key.clone()).one(ctx.txn).await?;
@@ -416,4 +487,10 @@ async fn answer_request(ctx: &Ctx<'_>, id: U256, state: &str) -> Result<(), DbEr
         am.update(ctx.txn).await?;
     }
     Ok(())
+}
+
+/// An ISO 20022 status reason code as text (`AM04`); the contract admits only four upper-case
+/// letters or digits.
+pub(super) fn reason_code_text(code: [u8; 4]) -> String {
+    code.iter().map(|&b| char::from(b)).collect()
 }

@@ -41,6 +41,11 @@ pub(super) async fn apply_receivables_event(ctx: &Ctx<'_>) -> Result<(), DbErr> 
                 offered_at: Set(ctx.ts),
                 offered_block: Set(ctx.block),
                 accepted_at: Set(None),
+                deadline: Set(None),
+                seller_approved: Set(false),
+                bank_approved: Set(false),
+                advance_acknowledged: Set(false),
+                cancel_requested_by: Set(None),
                 advance_ref: Set(None),
                 repayment_due: Set(None),
                 repayment_amount: Set(None),
@@ -65,11 +70,39 @@ pub(super) async fn apply_receivables_event(ctx: &Ctx<'_>) -> Result<(), DbErr> 
         }
         E::FinancingAccepted(e) => {
             update(ctx, e.financingId, |f| {
-                f.state = Set(S::Live.as_str().into());
+                f.state = Set(S::Accepted.as_str().into());
                 f.accepted_at = Set(Some(ctx.ts));
+                f.deadline = Set(Some(i64_of(e.deadline)));
             })
             .await?;
         }
+        E::FinancingApproved(e) => {
+            // The seller or the buyer's bank of the order: which one, from the order.
+            let approver = addr(&e.approver);
+            let Some(row) = financing::Entity::find_by_id(u256_i64(e.financingId)).one(txn).await? else {
+                return Ok(());
+            };
+            let is_seller =
+                order::Entity::find_by_id(row.order_id).one(txn).await?.is_some_and(|o| o.seller == approver);
+            update(ctx, e.financingId, |f| {
+                if is_seller {
+                    f.seller_approved = Set(true);
+                } else {
+                    f.bank_approved = Set(true);
+                }
+            })
+            .await?;
+        }
+        E::AdvanceAcknowledged(e) => update(ctx, e.financingId, |f| f.advance_acknowledged = Set(true)).await?,
+        E::FinancingLive(e) => update(ctx, e.financingId, |f| f.state = Set(S::Live.as_str().into())).await?,
+        E::FinancingLapsed(e) => update(ctx, e.financingId, |f| f.state = Set(S::Lapsed.as_str().into())).await?,
+        E::FinancingCancellationRequested(e) => {
+            update(ctx, e.financingId, |f| f.cancel_requested_by = Set(Some(addr(&e.by)))).await?;
+        }
+        E::FinancingCancelled(e) => {
+            update(ctx, e.financingId, |f| f.state = Set(S::Cancelled.as_str().into())).await?;
+        }
+        E::FinancingDefaulted(e) => update(ctx, e.financingId, |f| f.state = Set(S::Defaulted.as_str().into())).await?,
         E::FinancingDeclined(e) => update(ctx, e.financingId, |f| f.state = Set(S::Declined.as_str().into())).await?,
         E::FinancingWithdrawn(e) => update(ctx, e.financingId, |f| f.state = Set(S::Withdrawn.as_str().into())).await?,
         E::AdvancePaid(e) => {

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde::{Deserialize, Serialize};
-use tradechain_contracts::{TradeOrders, role};
+use tradechain_contracts::{DocType, TradeOrders, role};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -92,6 +92,14 @@ pub(crate) struct ProposeOrder {
     pub(crate) seller: String,
     pub(crate) buyer_bank: String,
     pub(crate) seller_bank: String,
+    /// The carrier that attests the bill of lading (0x): required when a milestone needs
+    /// one; never a party to the order.
+    #[serde(default)]
+    pub(crate) carrier: Option<String>,
+    /// The inspector that attests the inspection certificate (0x): required when a
+    /// milestone needs one; never a party to the order.
+    #[serde(default)]
+    pub(crate) inspector: Option<String>,
     pub(crate) amount_minor: String,
     /// ISO 4217
     pub(crate) currency: String,
@@ -128,7 +136,10 @@ pub(crate) struct AmendOrder {
 pub(crate) struct PaymentReport {
     /// The bank's reference (<= 32 ASCII bytes, e.g. the ISO 20022 EndToEndId or its own id).
     pub(crate) reference: String,
-    /// Only for a failure (e.g. "AM04 insufficient funds").
+    /// Only for a failure: the ISO 20022 status reason code (four upper-case letters or
+    /// digits, e.g. AM04).
+    pub(crate) reason_code: Option<String>,
+    /// Only for a failure: its words (e.g. "insufficient funds").
     pub(crate) reason: Option<String>,
 }
 
@@ -162,6 +173,8 @@ pub(crate) fn validate(
     let seller = terms::address("seller", &req.seller)?;
     let buyer_bank = terms::address("buyer_bank", &req.buyer_bank)?;
     let seller_bank = terms::address("seller_bank", &req.seller_bank)?;
+    let carrier = req.carrier.as_deref().map(|c| terms::address("carrier", c)).transpose()?;
+    let inspector = req.inspector.as_deref().map(|i| terms::address("inspector", i)).transpose()?;
     let amount = terms::amount("amount_minor", &req.amount_minor)?;
     terms::currency_exponent(&req.currency)?;
     terms::incoterm(&req.incoterm)?;
@@ -215,26 +228,35 @@ pub(crate) fn validate(
             "milestone shares and amounts must cover exactly 100% of the amount",
         ));
     }
-    // Each milestone but the last takes its exact amount or floor(amount * bps / 10000).
-    let mut allocated = 0u128;
-    for (i, m) in out.iter().enumerate() {
-        let share = if i + 1 == n {
-            amount - allocated
-        } else if m.fixedAmount != 0 {
-            m.fixedAmount
-        } else {
-            amount * u128::from(m.shareBps) / 10_000
-        };
-        if share == 0 {
-            return Err(ApiError::validation("INVALID_MILESTONE", format!("milestone {i} would be zero")));
+    // As the contract allocates: every fixed milestone exactly its amount, every share
+    // milestone its floored share, the last share milestone the rounding remainder.
+    let amounts = milestone_amounts(amount, &out);
+    if let Some(i) = amounts.iter().position(|a| *a == 0) {
+        return Err(ApiError::validation("INVALID_MILESTONE", format!("milestone {i} would be zero")));
+    }
+    let required = out.iter().fold(0u16, |m, t| m | t.requiredDocs);
+    // The contract also refuses the buyer, the caller, as an attester.
+    let parties = [seller, buyer_bank, seller_bank];
+    for (name, who, doc) in
+        [("carrier", carrier, DocType::BillOfLading), ("inspector", inspector, DocType::InspectionCertificate)]
+    {
+        if required & doc.bit() != 0 && who.is_none() {
+            return Err(ApiError::validation(
+                "VALIDATION_FAILED",
+                format!("{name} is required: a milestone needs a {doc} it attests"),
+            ));
         }
-        allocated += share;
+        if who.is_some_and(|w| parties.contains(&w)) {
+            return Err(ApiError::validation("INVALID_ATTESTER", format!("{name} may not be a party to the order")));
+        }
     }
     let code = |s: &str| FixedBytes::<3>::from_slice(s.as_bytes());
     let t = TradeOrders::OrderTerms {
         seller,
         buyerBank: buyer_bank,
         sellerBank: seller_bank,
+        carrier: carrier.unwrap_or_default(),
+        inspector: inspector.unwrap_or_default(),
         amount,
         currency: code(&req.currency),
         incoterm: code(&req.incoterm),
@@ -244,6 +266,20 @@ pub(crate) fn validate(
         examinationDays: exam,
     };
     Ok((t, out, [seller, buyer_bank, seller_bank]))
+}
+
+/// Each milestone's amount as the contract allocates it: fixed amounts exactly, shares
+/// floored, the rounding remainder to the last share milestone.
+pub(crate) fn milestone_amounts(amount: u128, terms: &[TradeOrders::MilestoneTerms]) -> Vec<u128> {
+    let share = |m: &TradeOrders::MilestoneTerms| {
+        if m.fixedAmount != 0 { m.fixedAmount } else { amount * u128::from(m.shareBps) / 10_000 }
+    };
+    let mut out: Vec<u128> = terms.iter().map(share).collect();
+    let allocated: u128 = out.iter().sum();
+    if let Some(last) = terms.iter().rposition(|m| m.fixedAmount == 0) {
+        out[last] += amount - allocated;
+    }
+    out
 }
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -483,7 +519,8 @@ pub(crate) async fn confirm_payment(
     act(&state, &caller, id, call.abi_encode()).await
 }
 
-/// The payer bank records that a due payment failed (a new attempt may be released).
+/// The payer records that a due payment failed, with the ISO 20022 reason code; a new
+/// attempt may be released (after three failures in a row the payer is in default).
 #[utoipa::path(post, path = "/v1/orders/{id}/milestones/{index}/fail", tag = "payments",
     params(("id" = i64, Path), ("index" = u64, Path)), request_body = PaymentReport,
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -496,10 +533,12 @@ pub(crate) async fn fail_payment(
 ) -> ApiResult<Json<OrderDetail>> {
     let reason = r.reason.unwrap_or_default();
     terms::reason(&reason)?;
+    let code = terms::reason_code(r.reason_code.as_deref().unwrap_or_default())?;
     let call = TradeOrders::failPaymentCall {
         orderId: oid(id),
         index: U256::from(index),
         paymentReference: reference(&r.reference)?,
+        reasonCode: FixedBytes(code),
         reason,
     };
     act(&state, &caller, id, call.abi_encode()).await

@@ -17,7 +17,8 @@ use crate::{AppState, terms};
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct OrderSummary {
     pub(crate) id: i64,
-    /// proposed, accepted, rejected, committed, completed, cancelled, expired, disputed
+    /// proposed, accepted, rejected, committed, completed, cancelled, expired (a dispute
+    /// is shown beside the state, `dispute_raised_by`, and changes nothing the bank does)
     pub(crate) state: String,
     pub(crate) buyer: String,
     pub(crate) seller: String,
@@ -45,11 +46,14 @@ pub(crate) struct MilestoneView {
     pub(crate) amount: String,
     pub(crate) documents: Vec<String>,
     pub(crate) tenor_days: i32,
-    /// pending, triggered, due, paid, failed
+    /// pending, triggered, due, paid, failed, defaulted (the payer failed three times in a
+    /// row: the payee may demand again)
     pub(crate) state: String,
     pub(crate) due_date: Option<i64>,
     pub(crate) paid_at: Option<i64>,
     pub(crate) attempts: i32,
+    /// Payment attempts the payer failed in a row.
+    pub(crate) failures: i32,
     pub(crate) payer: String,
     pub(crate) payee: String,
     pub(crate) payment_reference: Option<String>,
@@ -63,7 +67,7 @@ pub(crate) struct MilestoneFinancing {
     pub(crate) id: i64,
     /// receivable, payable
     pub(crate) kind: String,
-    /// live, awaiting_repayment, repayment_due, settled
+    /// live, awaiting_repayment, repayment_due, settled, cancelled, lapsed, defaulted
     pub(crate) state: String,
     pub(crate) financier: String,
 }
@@ -80,9 +84,15 @@ pub(crate) struct DocumentView {
     pub(crate) attested: bool,
     pub(crate) deemed: bool,
     pub(crate) version: i32,
-    /// Unix seconds: the end of the examination period (0 while awaiting attestation).
+    /// Unix seconds: when the seller presented this version.
+    pub(crate) submitted_at: i64,
+    /// Unix seconds: the end of the examination period, five banking days of the buyer's
+    /// bank after the presentation (0 while awaiting attestation).
     pub(crate) examine_by: i64,
-    pub(crate) reason: Option<String>,
+    /// Bills of lading: the on-board date the carrier attested, YYYY-MM-DD.
+    pub(crate) shipment_date: Option<String>,
+    /// A refused presentation: every discrepancy of the bank's one notice.
+    pub(crate) discrepancies: Vec<String>,
 }
 
 impl From<document::Model> for DocumentView {
@@ -96,8 +106,10 @@ impl From<document::Model> for DocumentView {
             attested: d.attested,
             deemed: d.deemed,
             version: d.version,
+            submitted_at: d.submitted_at,
             examine_by: d.examine_by,
-            reason: d.reason,
+            shipment_date: d.shipment_date.map(date_of),
+            discrepancies: d.discrepancies.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
         }
     }
 }
@@ -123,8 +135,16 @@ pub(crate) struct OrderDetail {
     pub(crate) details_hash: String,
     /// The off-chain details whose canonical JSON hashes to `details_hash`.
     pub(crate) details: Option<OrderDetails>,
+    /// The carrier named to attest the bill of lading, if the order needs one.
+    pub(crate) carrier: Option<String>,
+    /// The inspector named to attest the inspection certificate, if the order needs one.
+    pub(crate) inspector: Option<String>,
     pub(crate) cancel_requested_by: Option<String>,
+    /// How many disputes were raised.
     pub(crate) disputes: i32,
+    /// The party whose dispute is open, if one is. A dispute is recorded and shown; the
+    /// bank's examination and payment go on (UCP 600 art. 4, 5).
+    pub(crate) dispute_raised_by: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub(crate) pending_amendment: Option<serde_json::Value>,
     pub(crate) milestones: Vec<MilestoneView>,
@@ -141,6 +161,7 @@ pub(crate) struct OrderPage {
 
 /// Filters and pagination (newest first).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct OrderQuery {
     /// Only orders in this state.
     pub(crate) state: Option<String>,
@@ -173,6 +194,11 @@ pub(crate) fn summary(o: order::Model) -> OrderSummary {
         created_block: o.created_block,
         updated_block: o.updated_block,
     }
+}
+
+/// An attester the order names, or `None` for the zero address (none named).
+fn named(a: &str) -> Option<String> {
+    (a != crate::codec::addr(&alloy::primitives::Address::ZERO)).then(|| a.to_string())
 }
 
 pub(crate) fn is_party(o: &order::Model, a: &str) -> bool {
@@ -241,8 +267,11 @@ pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<Order
     Ok(OrderDetail {
         details_hash: o.details_hash.clone(),
         details,
+        carrier: named(&o.carrier),
+        inspector: named(&o.inspector),
         cancel_requested_by: o.cancel_requested_by.clone(),
         disputes: o.disputes,
+        dispute_raised_by: o.dispute_raised_by.clone(),
         pending_amendment: o.pending_amendment.as_deref().and_then(|p| serde_json::from_str(p).ok()),
         milestones: milestones
             .into_iter()
@@ -257,6 +286,7 @@ pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<Order
                 due_date: m.due_date,
                 paid_at: m.paid_at,
                 attempts: m.attempts,
+                failures: m.failures,
                 payer: m.payer,
                 payee: m.payee,
                 payment_reference: m.payment_ref,

@@ -47,6 +47,10 @@ pub mod order {
         pub buyer_bank: String,
         /// The exporter's bank (0x address).
         pub seller_bank: String,
+        /// The carrier named to attest the bill of lading (0x address; zero when none).
+        pub carrier: String,
+        /// The inspector named to attest the inspection certificate (0x address; zero when none).
+        pub inspector: String,
         /// Amount in minor units (decimal string).
         pub amount: String,
         /// What has been paid, in minor units (decimal string).
@@ -73,6 +77,8 @@ pub mod order {
         pub cancel_requested_by: Option<String>,
         /// How many disputes were raised on it.
         pub disputes: i32,
+        /// The party whose dispute is open (0x address), if one is: shown, never blocking.
+        pub dispute_raised_by: Option<String>,
         /// How many amendments were proposed.
         pub amendments: i32,
         /// The amendment waiting for approval (JSON), if any.
@@ -107,7 +113,7 @@ pub mod milestone {
         pub required_docs: i32,
         /// Days after the trigger until it is due (0: at sight).
         pub tenor_days: i32,
-        /// Its state: `pending`, `triggered`, `due`, `paid`, `failed`.
+        /// Its state: `pending`, `triggered`, `due`, `paid`, `failed`, `defaulted`.
         pub state: String,
         /// When its documents were all accepted (unix seconds).
         pub triggered_at: Option<i64>,
@@ -117,6 +123,8 @@ pub mod milestone {
         pub paid_at: Option<i64>,
         /// Payment attempts released so far.
         pub attempts: i32,
+        /// Payment attempts its payer failed.
+        pub failures: i32,
         /// Who pays it (0x address): the buyer's bank, or a financier under payables finance.
         pub payer: String,
         /// Who is paid (0x address): the seller, or the assignee of its proceeds.
@@ -163,11 +171,16 @@ pub mod document {
         pub deemed: bool,
         /// 1, then one more for each corrected presentation.
         pub version: i32,
-        /// The end of the bank's examination period (unix seconds).
+        /// When the seller presented this version (unix seconds).
+        pub submitted_at: i64,
+        /// The end of the bank's examination period (unix seconds; 0 while it awaits its
+        /// issuer's attestation).
         pub examine_by: i64,
-        /// The bank's stated discrepancy, when refused.
+        /// Bills of lading: the on-board date its carrier attested (unix seconds).
+        pub shipment_date: Option<i64>,
+        /// Every discrepancy the bank stated in its one refusal notice (a JSON array).
         #[sea_orm(column_type = "Text")]
-        pub reason: Option<String>,
+        pub discrepancies: Option<String>,
         /// The block of its presentation.
         pub submitted_block: i64,
         /// The block of its last change.
@@ -214,7 +227,9 @@ pub mod payment {
         pub state: String,
         /// The bank's own reference for the booking.
         pub bank_reference: Option<String>,
-        /// Why the bank refused it (ISO 20022 reason code and text).
+        /// The ISO 20022 reason code the payer gave for failing it (`AM04`, …).
+        pub failure_code: Option<String>,
+        /// The payer's explanation of the failure.
         #[sea_orm(column_type = "Text")]
         pub failure_reason: Option<String>,
         /// The transaction that released it.
@@ -425,6 +440,17 @@ pub mod financing {
         pub offered_block: i64,
         /// When the firm took it (unix seconds).
         pub accepted_at: Option<i64>,
+        /// Once taken: by when it must be made binding (advance acknowledged, or payables
+        /// approvals given), else anyone may lapse it (unix seconds).
+        pub deadline: Option<i64>,
+        /// Payables: whether the seller approved the change of payer.
+        pub seller_approved: bool,
+        /// Payables: whether the buyer's bank approved the change of payer and the fee.
+        pub bank_approved: bool,
+        /// Receivables: whether the seller acknowledged receiving the advance.
+        pub advance_acknowledged: bool,
+        /// The party that asked to cancel it, waiting for the other (0x address).
+        pub cancel_requested_by: Option<String>,
         /// The financier's reference for the advance it paid.
         pub advance_ref: Option<String>,
         /// Payables: when the buyer's bank repays (unix seconds).
@@ -499,6 +525,35 @@ pub mod verification_request {
         pub created_block: i64,
         /// The block of its last change.
         pub updated_block: i64,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Banks' holiday calendars (Consortium `HolidaysSet`): the days that are not banking
+/// days, which examination periods and due dates skip.
+pub mod holiday {
+    use sea_orm::entity::prelude::*;
+
+    /// A row: one holiday of one bank.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "holidays")]
+    pub struct Model {
+        /// The bank (0x address).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub bank: String,
+        /// The day (days since 1970-01-01, UTC).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: i64,
+        /// When the bank declared it (unix seconds): presentations made before keep the
+        /// calendar they were made under.
+        pub declared_at: i64,
+        /// The block it was declared in.
+        pub block: i64,
     }
 
     /// No relations: the read model joins by hand.

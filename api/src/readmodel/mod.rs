@@ -16,8 +16,8 @@ use serde::Serialize;
 use tradechain_store::{Durability, create_index, create_table};
 
 pub use chain_tables::{
-    consent, credit_facts, cursor, document, event, financing, fingerprint, milestone, near_key, order, organisation,
-    payment, verification_request,
+    consent, credit_facts, cursor, document, event, financing, fingerprint, holiday, milestone, near_key, order,
+    organisation, payment, verification_request,
 };
 pub use offchain::{api_token, audit, document_file, financing_review, member, order_detail, schema_version};
 
@@ -48,6 +48,7 @@ pub async fn create_chain_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr
     create_table(db, verification_request::Entity).await?;
     create_table(db, event::Entity).await?;
     create_table(db, credit_facts::Entity).await?;
+    create_table(db, holiday::Entity).await?;
     create_table(db, cursor::Entity).await?;
     create_index(db, "orders", "orders_buyer", &[order::Column::Buyer, order::Column::Id]).await?;
     create_index(db, "orders", "orders_seller", &[order::Column::Seller, order::Column::Id]).await?;
@@ -101,6 +102,7 @@ pub async fn drop_chain_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> 
         "verification_requests",
         "events",
         "credit_facts",
+        "holidays",
         "indexer_cursor",
     ] {
         let mut stmt = Table::drop();
@@ -143,6 +145,7 @@ pub async fn dump_chain_tables(db: &DatabaseConnection) -> Result<String, DbErr>
     dump_table(db, verification_request::Entity, &mut out).await?;
     dump_table(db, event::Entity, &mut out).await?;
     dump_table(db, credit_facts::Entity, &mut out).await?;
+    dump_table(db, holiday::Entity, &mut out).await?;
     dump_table(db, cursor::Entity, &mut out).await?;
     Ok(out)
 }
@@ -166,21 +169,33 @@ mod tests {
     const RELEASED_V3: &str = include_str!("../../tests/fixtures/readmodel-v3.sqlite.sql");
 
     #[tokio::test]
-    async fn a_read_model_of_the_last_release_is_kept_row_for_row() {
+    async fn a_read_model_of_the_last_release_keeps_its_own_rows_and_reindexes_the_chain() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sqlite(&dir).await;
         db.execute_unprepared(RELEASED_V3).await.expect("the released schema and its rows");
-        let before = dump_chain_tables(&db).await.expect("dump");
+        assert!(cursor::Entity::find_by_id(1).one(&db).await.expect("read").is_some());
         let tokens = api_token::Entity::find().all(&db).await.expect("tokens");
         migrate(&db).await.expect("migrate");
-        assert_eq!(dump_chain_tables(&db).await.expect("dump"), before, "nothing re-indexed");
+        // The contracts' events changed (m0002): the chain tables are rebuilt from block 0.
+        assert!(cursor::Entity::find_by_id(1).one(&db).await.expect("read").is_none(), "re-index from block 0");
+        assert!(organisation::Entity::find().all(&db).await.expect("read").is_empty());
+        // What exists nowhere else is kept, row for row.
         assert_eq!(api_token::Entity::find().all(&db).await.expect("tokens"), tokens);
         let member = member::Entity::find_by_id("0xb5de14040dbc55ac414d1c0bb86c407b44560f14").one(&db).await;
         assert_eq!(member.expect("read").and_then(|m| m.iban).as_deref(), Some("GB82WEST12345698765432"));
         assert_eq!(version(&db).await, Some(3));
-        // Applied once: a second start finds nothing to do.
+        // The new columns are there: an order row with its attesters and open dispute reads.
+        assert!(order::Entity::find().all(&db).await.expect("the new schema reads").is_empty());
+        // Applied once: a second start finds nothing to do and keeps what was indexed since.
+        cursor::Entity::insert(cursor::ActiveModel {
+            id: sea_orm::ActiveValue::Set(1),
+            last_block: sea_orm::ActiveValue::Set(7),
+        })
+        .exec(&db)
+        .await
+        .expect("indexed since");
         migrate(&db).await.expect("again");
-        assert_eq!(dump_chain_tables(&db).await.expect("dump"), before);
+        assert_eq!(cursor::Entity::find_by_id(1).one(&db).await.expect("read").map(|c| c.last_block), Some(7));
     }
 
     #[tokio::test]

@@ -63,7 +63,7 @@ async fn authenticity(net: Net) {
         .post(
             &format!("{o}/documents/commercial_invoice/reject"),
             &bank_t,
-            json!({ "reason": "amount differs from the order" }),
+            json!({ "discrepancies": ["amount differs from the order"] }),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");

@@ -65,7 +65,8 @@ async fn paid(net: &Net, f: &Firms, id: i64, seller_t: &str, reject_first: bool,
     if reject_first {
         let (s, body) = net.put_bytes(&doc, seller_t, b"%PDF invoice draft".to_vec()).await;
         assert_eq!(s, StatusCode::OK, "{body}");
-        let (s, body) = net.post(&format!("{doc}/reject"), &f.bank_t, json!({ "reason": "amount differs" })).await;
+        let (s, body) =
+            net.post(&format!("{doc}/reject"), &f.bank_t, json!({ "discrepancies": ["amount differs"] })).await;
         assert_eq!(s, StatusCode::OK, "{body}");
     }
     let (s, body) = net.put_bytes(&doc, seller_t, format!("%PDF invoice of order {id}").into_bytes()).await;

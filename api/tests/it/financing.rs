@@ -21,6 +21,7 @@ struct Parties {
     buyer_bank: String,
     buyer_bank_t: String,
     seller_bank: String,
+    carrier: String,
 }
 
 async fn parties(net: &Net) -> Parties {
@@ -28,7 +29,8 @@ async fn parties(net: &Net) -> Parties {
     let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
     let (buyer_bank, buyer_bank_t) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
     let (seller_bank, _) = net.onboard("Banco Paulista SA", &["bank"]).await;
-    Parties { buyer, buyer_t, seller, seller_t, buyer_bank, buyer_bank_t, seller_bank }
+    let (carrier, _) = net.onboard("Atlantic Container Line", &["carrier"]).await;
+    Parties { buyer, buyer_t, seller, seller_t, buyer_bank, buyer_bank_t, seller_bank, carrier }
 }
 
 /// A committed order of USD 100,000.00, one milestone paid against the commercial invoice.
@@ -39,7 +41,7 @@ async fn committed_order(net: &Net, p: &Parties) -> i64 {
 /// A committed order of USD 100,000.00, one milestone paid against `document`.
 async fn committed_order_against(net: &Net, p: &Parties, document: &str) -> i64 {
     let proposal = json!({
-        "seller": p.seller, "buyer_bank": p.buyer_bank, "seller_bank": p.seller_bank,
+        "seller": p.seller, "buyer_bank": p.buyer_bank, "seller_bank": p.seller_bank, "carrier": p.carrier,
         "amount_minor": "10000000", "currency": "USD", "incoterm": "FOB",
         "latest_shipment": date_in(30), "expiry": date_in(60),
         "milestones": [{ "share_bps": 10000, "documents": [document], "tenor_days": 0 }]
@@ -121,10 +123,23 @@ async fn receivable_financing(net: Net) {
     let (_, still) = net.get(&f, &financier_t).await;
     assert_eq!(still["state"], "offered", "{still}");
 
-    let (s, live) = net.post(&format!("{f}/accept"), &p.seller_t, json!({})).await;
-    assert_eq!(s, StatusCode::OK, "{live}");
-    assert_eq!(live["state"], "live");
-    assert_eq!(live["fingerprints"].as_array().map(Vec::len), Some(1), "{live}");
+    let (s, taken) = net.post(&format!("{f}/accept"), &p.seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{taken}");
+    assert_eq!(taken["state"], "accepted", "reserved, not yet binding: {taken}");
+    assert!(
+        taken["deadline"].as_i64().is_some_and(|d| d > taken["accepted_at"].as_i64().unwrap_or(i64::MAX)),
+        "{taken}"
+    );
+    assert_eq!(taken["fingerprints"].as_array().map(Vec::len), Some(1), "{taken}");
+    // No proceeds before an advance: the seller is still the payee, and cannot acknowledge
+    // an advance nobody recorded.
+    let (_, order) = net.get(&format!("/v1/orders/{id}"), &p.seller_t).await;
+    assert_eq!(order["milestones"][0]["payee"], p.seller, "{order}");
+    expect_error(
+        net.post(&format!("{f}/advance/acknowledge"), &p.seller_t, json!({})).await,
+        409,
+        "ADVANCE_NOT_RECORDED",
+    );
 
     // A second financier on the same receivable: refused, the first unaffected.
     expect_error(
@@ -133,7 +148,7 @@ async fn receivable_financing(net: Net) {
         "RECEIVABLE_ALREADY_FINANCED",
     );
     let (_, first) = net.get(&f, &financier_t).await;
-    assert_eq!(first["state"], "live", "{first}");
+    assert_eq!(first["state"], "accepted", "{first}");
 
     // The same invoice (written differently) under a second order of the same parties, by
     // another financier: refused by its fingerprint.
@@ -163,10 +178,20 @@ async fn receivable_financing(net: Net) {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "declined");
 
-    // The financier records the advance it paid the seller.
+    // The financier records the advance it paid the seller; the proceeds pass only when
+    // the seller acknowledges receiving it (the financier cannot acknowledge for it).
     let (s, body) = net.post(&format!("{f}/advance"), &financier_t, json!({ "reference": "NTC-ADV-0001" })).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["advance_reference"], "NTC-ADV-0001");
+    assert_eq!((body["state"].as_str(), body["advance_acknowledged"].as_bool()), (Some("accepted"), Some(false)));
+    expect_error(
+        net.post(&format!("{f}/advance/acknowledge"), &financier_t, json!({})).await,
+        403,
+        "NOT_FINANCED_FIRM",
+    );
+    let (s, live) = net.post(&format!("{f}/advance/acknowledge"), &p.seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    assert_eq!((live["state"].as_str(), live["advance_acknowledged"].as_bool()), (Some("live"), Some(true)));
 
     // The milestone falls due: the buyer's bank is told to pay the financier.
     let o = format!("/v1/orders/{id}");
@@ -223,9 +248,9 @@ async fn same_bill_of_lading(net: Net) {
     let offers = |id: i64| format!("/v1/orders/{id}/milestones/0/financing-offers");
     let (s, first) = net.post(&offers(orders[0]), &financier_t, receivable_offer("9000000", "INV-BL-1")).await;
     assert_eq!(s, StatusCode::CREATED, "{first}");
-    let (s, live) = net.post(&format!("/v1/financings/{}/accept", first["id"]), &p.seller_t, json!({})).await;
-    assert_eq!(s, StatusCode::OK, "{live}");
-    assert_eq!(live["fingerprints"].as_array().map(Vec::len), Some(2), "invoice and bill of lading: {live}");
+    let (s, taken) = net.post(&format!("/v1/financings/{}/accept", first["id"]), &p.seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{taken}");
+    assert_eq!(taken["fingerprints"].as_array().map(Vec::len), Some(2), "invoice and bill of lading: {taken}");
     // Another invoice, but the same bill of lading under another order: refused.
     expect_error(
         net.post(&offers(orders[1]), &second_t, receivable_offer("9000000", "INV-BL-2")).await,
@@ -421,6 +446,10 @@ async fn payables_financing(net: Net) {
     };
     let offers = format!("{o}/milestones/0/financing-offers");
     expect_error(net.post(&offers, &financier_t, payable(Value::Null)).await, 422, "INVALID_TENOR");
+    // The buyer's bank pays the fee: it is bounded (25 %) whoever offers it.
+    let mut greedy = payable(json!(30));
+    greedy["rate_bps"] = json!(2501);
+    expect_error(net.post(&offers, &financier_t, greedy).await, 422, "INVALID_FEE");
     let (s, offer) = net.post(&offers, &financier_t, payable(json!(30))).await;
     assert_eq!(s, StatusCode::CREATED, "{offer}");
     assert_eq!(offer["firm"], p.buyer, "payables finance is the buyer's");
@@ -430,6 +459,21 @@ async fn payables_financing(net: Net) {
     expect_error(net.post(&format!("{f}/accept"), &p.seller_t, json!({})).await, 403, "NOT_FINANCED_FIRM");
     let (s, body) = net.post(&format!("{f}/accept"), &p.buyer_t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "accepted", "{body}");
+
+    // The buyer alone cannot swap the seller's payer: the seller (whose payer changes) and
+    // the buyer's bank (which repays, fee included) approve, each once.
+    let (_, order) = net.get(&o, &p.seller_t).await;
+    assert_eq!(order["milestones"][0]["payer"], p.buyer_bank, "{order}");
+    expect_error(net.post(&format!("{f}/approve"), &p.buyer_t, json!({})).await, 403, "NOT_ORDER_PARTY");
+    expect_error(net.post(&format!("{f}/approve"), &financier_t, json!({})).await, 403, "NOT_ORDER_PARTY");
+    let (s, body) = net.post(&format!("{f}/approve"), &p.seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!((body["state"].as_str(), body["seller_approved"].as_bool()), (Some("accepted"), Some(true)));
+    expect_error(net.post(&format!("{f}/approve"), &p.seller_t, json!({})).await, 409, "ALREADY_APPROVED");
+    let (s, body) = net.post(&format!("{f}/approve"), &p.buyer_bank_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!((body["state"].as_str(), body["bank_approved"].as_bool()), (Some("live"), Some(true)));
 
     // The financier now pays the seller on the due date, and sees the order it pays on.
     let (s, body) = net.get(&o, &financier_t).await;
@@ -552,6 +596,29 @@ async fn consented_history(net: Net) {
         "REQUEST_ALREADY_ANSWERED",
     );
 
+    // Requests cost nothing to send: one open per financier and firm. An unanswered one
+    // is withdrawn by its financier (not before 30 days), which frees it to ask again.
+    let (s, req3) =
+        net.post("/v1/verification-requests", &second_t, json!({ "firm": p.seller, "purpose": "again" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{req3}");
+    let rid3 = req3["id"].as_i64().expect("id");
+    expect_error(
+        net.post("/v1/verification-requests", &second_t, json!({ "firm": p.seller, "purpose": "and again" })).await,
+        409,
+        "REQUEST_ALREADY_OPEN",
+    );
+    let withdraw = format!("/v1/verification-requests/{rid3}/withdraw");
+    expect_error(net.post(&withdraw, &second_t, json!({})).await, 409, "REQUEST_TOO_RECENT");
+    expect_error(net.post(&withdraw, &stranger_t, json!({})).await, 404, "REQUEST_NOT_FOUND");
+    net.node.increase_time(31 * 86_400).expect("time");
+    net.node.mine(None).expect("mine");
+    let (s, withdrawn) = net.post(&withdraw, &second_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{withdrawn}");
+    assert_eq!(withdrawn["state"], "withdrawn");
+    let (s, req4) =
+        net.post("/v1/verification-requests", &second_t, json!({ "firm": p.seller, "purpose": "fresh" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{req4}");
+
     // Every attempt is in the audit log, and the firm sees it.
     let (_, overview) = net.get("/v1/consents", &p.seller_t).await;
     let reads: Vec<(String, String)> = overview["reads"]
@@ -573,14 +640,14 @@ async fn consented_history(net: Net) {
     );
     let states: Vec<&str> =
         overview["requests"].as_array().expect("requests").iter().filter_map(|r| r["state"].as_str()).collect();
-    assert_eq!(states, vec!["granted", "declined"]);
+    assert_eq!(states, vec!["granted", "declined", "withdrawn", "open"]);
     assert_eq!(overview["consents"][0]["state"], "revoked", "{overview}");
     // A financier sees only its own.
     let (_, own) = net.get("/v1/consents", &second_t).await;
-    assert_eq!(own["requests"].as_array().map(Vec::len), Some(1), "{own}");
+    assert_eq!(own["requests"].as_array().map(Vec::len), Some(3), "{own}");
     assert_eq!(own["consents"].as_array().map(Vec::len), Some(0), "{own}");
 
-    rebuilt_read_model_equals_live(net, "VerificationDeclined").await;
+    rebuilt_read_model_equals_live(net, "VerificationWithdrawn").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

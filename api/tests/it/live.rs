@@ -105,6 +105,8 @@ async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: 
         seller: seller.parse().expect("seller"),
         buyerBank: bank.parse().expect("bank"),
         sellerBank: bank.parse().expect("bank"),
+        carrier: Address::ZERO,
+        inspector: Address::ZERO,
         amount: 500_000,
         currency: "EUR".as_bytes().try_into().expect("bytes3"),
         incoterm: "CIF".as_bytes().try_into().expect("bytes3"),

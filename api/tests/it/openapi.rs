@@ -27,6 +27,29 @@ fn openapi_document_lists_every_route_and_error_code() {
     insta::assert_json_snapshot!("openapi", doc);
 }
 
+/// A client generated from the document sends each parameter where the route reads it:
+/// a query parameter declared `in: path` (utoipa's default) would never reach the server.
+#[test]
+fn every_path_parameter_is_in_its_path_and_query_filters_are_query_parameters() {
+    let doc = serde_json::to_value(openapi::document()).expect("serialises");
+    let mut queries = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for op in item.as_object().expect("item").values() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().expect("name");
+                match p["in"].as_str() {
+                    Some("path") => {
+                        assert!(path.contains(&format!("{{{name}}}")), "{path}: `{name}` is not in the path");
+                    }
+                    Some("query") => queries += 1,
+                    other => panic!("{path}: `{name}` in {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(queries >= 20, "the list routes' filters are query parameters ({queries})");
+}
+
 #[test]
 fn operation_ids_are_unique() {
     let doc = serde_json::to_value(openapi::document()).expect("serialises");

@@ -12,11 +12,12 @@ use test_support::redact::hex as redact_hex;
 use tradechain_api::indexer::Indexer;
 use tradechain_api::readmodel;
 
-fn proposal(seller: &str, buyer_bank: &str, seller_bank: &str) -> Value {
+fn proposal(seller: &str, buyer_bank: &str, seller_bank: &str, carrier: &str) -> Value {
     json!({
         "seller": seller,
         "buyer_bank": buyer_bank,
         "seller_bank": seller_bank,
+        "carrier": carrier,
         "amount_minor": "10000000",
         "currency": "USD",
         "incoterm": "FOB",
@@ -41,7 +42,8 @@ impl Errors {
     fn expect(&mut self, name: &str, got: (StatusCode, Value), status: u16, code: &str) {
         assert_eq!(got.0.as_u16(), status, "{name}: {}", got.1);
         assert_eq!(got.1["error"]["code"], code, "{name}: {}", got.1);
-        let redacted: Value = serde_json::from_str(&redact_hex(&got.1.to_string())).expect("json");
+        let redacted = test_support::redact::long_numbers(&redact_hex(&got.1.to_string()));
+        let redacted: Value = serde_json::from_str(&redacted).expect("json");
         self.0.push((name.to_string(), status, redacted));
     }
 }
@@ -52,7 +54,8 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
     let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
     let (buyer_bank, buyer_bank_t) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
     let (seller_bank, _seller_bank_t) = net.onboard("Banco Paulista SA", &["bank"]).await;
-    let (_carrier, carrier_t) = net.onboard("Atlantic Container Line", &["carrier"]).await;
+    let (carrier, carrier_t) = net.onboard("Atlantic Container Line", &["carrier"]).await;
+    let (_other_carrier, other_carrier_t) = net.onboard("Pacific Shipping", &["carrier"]).await;
     let (_financier, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
     let (_stranger, stranger_t) = net.onboard("Unrelated Trading Co", &["trader"]).await;
 
@@ -67,24 +70,37 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
     errors.expect("unknown_token", net.get("/v1/orders", "tc_nope").await, 401, "UNAUTHENTICATED");
 
     // Validation at the edge: nothing is written.
-    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["currency"] = json!("XYZ");
     errors.expect("invalid_currency", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_CURRENCY");
-    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["incoterm"] = json!("DAT");
     errors.expect("invalid_incoterm", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_INCOTERM");
-    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["amount_minor"] = json!("0");
     errors.expect("zero_amount", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_AMOUNT");
-    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["milestones"][1]["amount_minor"] = json!("6999999");
     errors.expect("milestones_do_not_sum", net.post("/v1/orders", &buyer_t, bad).await, 422, "MILESTONES_DO_NOT_SUM");
-    let mut bad = proposal(&seller, &buyer_bank, &seller_bank);
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["expiry"] = json!(date_in(10));
     errors.expect("expiry_before_shipment", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_DATES");
     errors.expect("malformed_json", malformed_post(&net, &buyer_t).await, 400, "INVALID_JSON");
+    // A bill of lading needs the carrier that attests it named in the order, and never a
+    // party to it (a seller holding the carrier role would attest its own).
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
+    bad.as_object_mut().expect("object").remove("carrier");
+    errors.expect(
+        "no_carrier_for_a_bill_of_lading",
+        net.post("/v1/orders", &buyer_t, bad).await,
+        422,
+        "VALIDATION_FAILED",
+    );
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
+    bad["carrier"] = json!(seller);
+    errors.expect("seller_as_carrier", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_ATTESTER");
     // A seller that is not a trader: the contract's check, decoded.
-    let mut bad = proposal(&buyer_bank, &buyer_bank, &seller_bank);
+    let mut bad = proposal(&buyer_bank, &buyer_bank, &seller_bank, &carrier);
     bad["seller"] = json!(buyer_bank);
     errors.expect("seller_without_trader_role", net.post("/v1/orders", &buyer_t, bad).await, 403, "MISSING_ROLE");
     let (_, page) = net.get("/v1/orders", &buyer_t).await;
@@ -93,7 +109,8 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
     assert_eq!(details, 0, "refused proposals leave no details behind");
 
     // The buyer proposes.
-    let (status, order) = net.post("/v1/orders", &buyer_t, proposal(&seller, &buyer_bank, &seller_bank)).await;
+    let (status, order) =
+        net.post("/v1/orders", &buyer_t, proposal(&seller, &buyer_bank, &seller_bank, &carrier)).await;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let id = order["id"].as_i64().expect("id");
     let o = format!("/v1/orders/{id}");
@@ -162,11 +179,31 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
         .post(
             &format!("{o}/documents/commercial_invoice/reject"),
             &buyer_bank_t,
-            json!({ "reason": "amount differs from the order" }),
+            json!({ "discrepancies": ["amount differs from the order", "invoice not signed"] }),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["documents"][0]["state"], "rejected");
+    assert_eq!(body["documents"][0]["discrepancies"], json!(["amount differs from the order", "invoice not signed"]));
+    // UCP 600 art. 16(d): one notice per presentation; no discrepancy is added later.
+    errors.expect(
+        "second_refusal_of_a_presentation",
+        net.post(
+            &format!("{o}/documents/commercial_invoice/reject"),
+            &buyer_bank_t,
+            json!({ "discrepancies": ["port of loading differs"] }),
+        )
+        .await,
+        409,
+        "INVALID_DOCUMENT_STATE",
+    );
+    errors.expect(
+        "refusal_without_a_discrepancy",
+        net.post(&format!("{o}/documents/commercial_invoice/reject"), &buyer_bank_t, json!({ "discrepancies": [] }))
+            .await,
+        422,
+        "INVALID_DISCREPANCIES",
+    );
     let corrected = b"%PDF-1.7 commercial invoice 2026-001 rev 1 USD 100,000.00".to_vec();
     let (s, body) = net.put_bytes(&format!("{o}/documents/commercial_invoice"), &seller_t, corrected.clone()).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -182,13 +219,41 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
     );
     errors.expect(
         "trader_attests",
-        net.post(&format!("{o}/documents/bill_of_lading/attest"), &stranger_t, json!({})).await,
+        net.post(&format!("{o}/documents/bill_of_lading/attest"), &stranger_t, json!({ "shipment_date": date_in(0) }))
+            .await,
         403,
         "WRONG_ISSUER",
     );
-    let (s, body) = net.post(&format!("{o}/documents/bill_of_lading/attest"), &carrier_t, json!({})).await;
+    errors.expect(
+        "carrier_not_named_attests",
+        net.post(
+            &format!("{o}/documents/bill_of_lading/attest"),
+            &other_carrier_t,
+            json!({ "shipment_date": date_in(0) }),
+        )
+        .await,
+        403,
+        "WRONG_ISSUER",
+    );
+    errors.expect(
+        "attestation_without_shipment_date",
+        net.post(&format!("{o}/documents/bill_of_lading/attest"), &carrier_t, json!({})).await,
+        422,
+        "VALIDATION_FAILED",
+    );
+    errors.expect(
+        "shipped_after_the_latest_shipment_date",
+        net.post(&format!("{o}/documents/bill_of_lading/attest"), &carrier_t, json!({ "shipment_date": date_in(31) }))
+            .await,
+        422,
+        "LATE_SHIPMENT",
+    );
+    let (s, body) = net
+        .post(&format!("{o}/documents/bill_of_lading/attest"), &carrier_t, json!({ "shipment_date": date_in(0) }))
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["attested"], true);
+    assert_eq!(body["shipment_date"], date_in(0));
     for doc in ["commercial_invoice", "bill_of_lading"] {
         let (s, body) = net.post(&format!("{o}/documents/{doc}/accept"), &buyer_bank_t, json!({})).await;
         assert_eq!(s, StatusCode::OK, "{body}");

@@ -13,7 +13,7 @@ pub(super) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Baseline)]
+        vec![Box::new(Baseline), Box::new(ExaminationWatch)]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
@@ -96,6 +96,28 @@ fn baseline() -> [TableCreateStatement; 3] {
         .col(col("done").boolean().not_null())
         .to_owned();
     [instruction, cursor, watch]
+}
+
+/// Watches also remember presentations whose examination period this bank waits out, to
+/// record deemed acceptance (UCP 600 art. 16(f)) once it lapses: `doc_type` is set for
+/// those (null for milestones and repayments, as every existing row is).
+struct ExaminationWatch;
+
+impl MigrationName for ExaminationWatch {
+    fn name(&self) -> &str {
+        "m0002_examination_watch"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for ExaminationWatch {
+    // The trait's signature elides the lifetime; async_trait needs the same form here.
+    #[allow(elided_lifetimes_in_paths)]
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut alter = Table::alter();
+        alter.table(Alias::new("milestone_watch")).add_column(col("doc_type").big_integer().null());
+        manager.alter_table(alter).await
+    }
 }
 
 #[sea_orm_migration::async_trait::async_trait]

@@ -1,7 +1,7 @@
 //! The chain side of a payment: `confirmPayment` once the bank has booked it, `failPayment`
 //! once it has refused it, each idempotent against what the chain already shows.
 
-use alloy::primitives::U256;
+use alloy::primitives::{FixedBytes, U256};
 use tradechain_contracts::{MilestoneState, TradeOrders};
 
 use super::{SettlementWorker, WorkerError, payment_reference};
@@ -70,7 +70,12 @@ impl<R: Rails> SettlementWorker<R> {
         let _guard = w.chain_lock.lock().await;
         let (order, index, m) = self.milestone(ins).await?;
         let recorded = Change { chain_recorded: true, ..Change::default() };
-        if m.state == MilestoneState::Failed as u8 || i64::from(m.attempts) > ins.attempt {
+        // Recorded already: this attempt failed (or ended in a default, after which a financier
+        // payer hands the milestone back to the buyer's bank, triggered again), or a later
+        // attempt was released.
+        let ended = [MilestoneState::Failed, MilestoneState::Defaulted, MilestoneState::Triggered];
+        let this_attempt = i64::from(m.attempts) == ins.attempt;
+        if this_attempt && ended.iter().any(|s| *s as u8 == m.state) || i64::from(m.attempts) > ins.attempt {
             w.outbox.transition(&ins.end_to_end_id, State::Rejected, recorded).await?;
             return Ok(());
         }
@@ -79,12 +84,13 @@ impl<R: Rails> SettlementWorker<R> {
             tracing::error!(problem = %why, "cannot record the failure; needs review");
             return self.review(ins, &why).await;
         }
-        let mut reason: String = ins.reason.clone().unwrap_or_else(|| "rejected by the bank".into());
+        let (code, mut reason) = reason_code(ins.reason.as_deref());
         reason.truncate(reason.char_indices().nth(280).map_or(reason.len(), |(i, _)| i));
         let call = TradeOrders::failPaymentCall {
             orderId: order,
             index,
             paymentReference: payment_reference(&ins.end_to_end_id, None),
+            reasonCode: FixedBytes(code),
             reason,
         };
         match self.write(w.config.trade_orders, &call).await {
@@ -101,5 +107,36 @@ impl<R: Rails> SettlementWorker<R> {
                 Ok(())
             }
         }
+    }
+}
+
+/// The ISO 20022 status reason code and words of a rejection as the outbox keeps it
+/// (`AM04: insufficient funds`, or the code alone). A reason without a valid code is
+/// `NARR` (narrative: the reason is in the words), so the chain always gets a code.
+fn reason_code(stored: Option<&str>) -> ([u8; 4], String) {
+    let text = stored.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("rejected by the bank");
+    let (head, rest) = text.split_once(':').map_or((text, ""), |(h, r)| (h.trim(), r.trim()));
+    let b = head.as_bytes();
+    if b.len() == 4 && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        let words = if rest.is_empty() { head.to_string() } else { rest.to_string() };
+        ([b[0], b[1], b[2], b[3]], words)
+    } else {
+        (*b"NARR", text.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_code;
+
+    #[test]
+    fn a_rejection_gives_the_chain_its_iso_code_and_words() {
+        assert_eq!(reason_code(Some("AM04: insufficient funds")), (*b"AM04", "insufficient funds".to_string()));
+        assert_eq!(reason_code(Some("AC04")), (*b"AC04", "AC04".to_string()));
+        // No valid code: narrative, with the whole text as the words.
+        assert_eq!(reason_code(Some("am04: lower case")), (*b"NARR", "am04: lower case".to_string()));
+        assert_eq!(reason_code(Some("account closed")), (*b"NARR", "account closed".to_string()));
+        assert_eq!(reason_code(None), (*b"NARR", "rejected by the bank".to_string()));
+        assert_eq!(reason_code(Some("  ")), (*b"NARR", "rejected by the bank".to_string()));
     }
 }

@@ -21,6 +21,7 @@
 //! double payment, but nothing else arbitrates between two workers).
 
 mod confirmation;
+mod examination;
 mod repayment;
 mod watch;
 

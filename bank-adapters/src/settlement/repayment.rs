@@ -46,6 +46,7 @@ impl<R: Rails> SettlementWorker<R> {
                         milestone: 0,
                         due_date: ev.dueDate,
                         financing_id: Some(ev.financingId.to_string()),
+                        doc_type: None,
                     }),
                     Err(e) => tracing::error!(error = %e, "undecodable RepaymentScheduled log skipped"),
                 }

@@ -1,6 +1,8 @@
 //! Following the chain: new blocks' `MilestoneTriggered` and `PaymentDue` events become
 //! outbox rows (one database transaction per block range, with the cursor), and milestones
-//! of this bank are released once the chain's clock reaches their due date.
+//! of this bank are released once the chain's clock reaches their due date. Presentations
+//! on orders of this bank (as the buyer's or the seller's bank) are watched through their
+//! examination period, see [`super::examination`].
 
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolEvent;
@@ -51,7 +53,13 @@ impl<R: Rails> SettlementWorker<R> {
 
     async fn follow_range(&self, from: u64, to: u64) -> Result<usize, WorkerError> {
         let w = &self.inner;
-        let topics = [TradeOrders::PaymentDue::SIGNATURE_HASH, TradeOrders::MilestoneTriggered::SIGNATURE_HASH];
+        let topics = [
+            TradeOrders::PaymentDue::SIGNATURE_HASH,
+            TradeOrders::MilestoneTriggered::SIGNATURE_HASH,
+            TradeOrders::DocumentSubmitted::SIGNATURE_HASH,
+            TradeOrders::DocumentAttested::SIGNATURE_HASH,
+            TradeOrders::PayerChanged::SIGNATURE_HASH,
+        ];
         let filter = LogFilter { from, to, addresses: vec![w.config.trade_orders], topic0: topics.to_vec() };
         let logs = w.chain.logs(filter).await?;
         let mut instructions = Vec::new();
@@ -94,6 +102,7 @@ impl<R: Rails> SettlementWorker<R> {
                         milestone: u64::try_from(ev.index).unwrap_or(u64::MAX),
                         due_date: ev.dueDate,
                         financing_id: None,
+                        doc_type: None,
                     }),
                     Err(e) => tracing::error!(error = %e, "undecodable MilestoneTriggered log skipped"),
                 }
@@ -126,6 +135,33 @@ impl<R: Rails> SettlementWorker<R> {
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "undecodable PaymentDue log skipped"),
                 }
+            }
+            Some(t) if *t == TradeOrders::PayerChanged::SIGNATURE_HASH => {
+                match TradeOrders::PayerChanged::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
+                    // The milestone is this bank's to pay again (a financing was cancelled, or
+                    // its financier payer defaulted): watch it for release, at once if due.
+                    Ok(ev) if ev.payer == w.bank => {
+                        let call = TradeOrders::getMilestoneCall { orderId: ev.orderId, index: ev.milestone };
+                        let m = self.read(w.config.trade_orders, &call).await?;
+                        if m.state == MilestoneState::Triggered as u8 {
+                            watches.push(Watch {
+                                order_id: ev.orderId.to_string(),
+                                milestone: u64::try_from(ev.milestone).unwrap_or(u64::MAX),
+                                due_date: m.dueDate,
+                                financing_id: None,
+                                doc_type: None,
+                            });
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "undecodable PayerChanged log skipped"),
+                }
+            }
+            Some(t)
+                if *t == TradeOrders::DocumentSubmitted::SIGNATURE_HASH
+                    || *t == TradeOrders::DocumentAttested::SIGNATURE_HASH =>
+            {
+                self.read_presentation_log(log, watches).await?;
             }
             _ => {}
         }
@@ -204,6 +240,10 @@ impl<R: Rails> SettlementWorker<R> {
         };
         let mut released = 0;
         for watch in w.outbox.due_watches(&w.bank_id, now).await? {
+            if watch.doc_type.is_some() {
+                released += usize::from(self.deem_if_lapsed(&watch).await?);
+                continue;
+            }
             if watch.financing_id.is_some() {
                 released += usize::from(self.release_repayment(&watch).await?);
                 continue;

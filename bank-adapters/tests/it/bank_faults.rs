@@ -127,7 +127,8 @@ async fn rejection_for_insufficient_funds_is_recorded_on_chain_as_failed_and_not
     let failed: Vec<_> =
         logs.iter().filter_map(|l| TradeOrders::PaymentFailed::decode_log_data(&l.log.data).ok()).collect();
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].reason.starts_with("AM04"), "{}", failed[0].reason);
+    assert_eq!(&failed[0].reasonCode.0, b"AM04", "the ISO 20022 status reason code: {}", failed[0].reason);
+    assert!(!failed[0].reason.is_empty());
     for _ in 0..3 {
         s.w.step().await.expect("pass");
     }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{Address, FixedBytes, U256, keccak256};
+use alloy::primitives::{Address, U256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use test_support::hardhat::{connect, fresh_key, fund};
@@ -81,18 +81,7 @@ async fn the_worker_pays_an_at_sight_milestone_once_on_a_network_that_charges_ga
     let head = client.head().await.expect("head");
     let now = client.block_header(head).await.expect("header").expect("head").timestamp;
     let amount: u128 = 1_234_500; // USD 12,345.00
-    let terms = TradeOrders::OrderTerms {
-        seller: p.seller.address(),
-        buyerBank: p.buyer_bank.address(),
-        sellerBank: p.seller_bank.address(),
-        amount,
-        currency: FixedBytes(*b"USD"),
-        incoterm: FixedBytes(*b"FOB"),
-        detailsHash: keccak256(b"20 pallets of widgets"),
-        latestShipment: now + 60 * DAY,
-        expiry: now + 365 * DAY,
-        examinationDays: 0,
-    };
+    let terms = p.terms(now, amount);
     let milestones =
         vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1 << 0, tenorDays: 0 }];
     send(&client, &p.buyer, to, TradeOrders::proposeCall { t: terms, terms: milestones }).await;
@@ -105,6 +94,19 @@ async fn the_worker_pays_an_at_sight_milestone_once_on_a_network_that_charges_ga
         TradeOrders::submitDocumentCall { orderId: order, docType: 0, hash: invoice, uri: "ipfs://invoice".into() };
     send(&client, &p.seller, to, doc).await;
     send(&client, &p.buyer_bank, to, TradeOrders::acceptDocumentCall { orderId: order, docType: 0 }).await;
+    // At sight is due on the buyer's bank's banking day: accepted on a weekend, on Monday.
+    let due =
+        call_sol(client.as_ref(), reader, to, &TradeOrders::getMilestoneCall { orderId: order, index: U256::ZERO })
+            .await
+            .expect("milestone")
+            .dueDate;
+    let head = client.head().await.expect("head");
+    let now = client.block_header(head).await.expect("header").expect("head").timestamp;
+    if due > now {
+        let _: serde_json::Value =
+            client.rpc().request("evm_increaseTime", serde_json::json!([due - now])).await.expect("increaseTime");
+        let _: serde_json::Value = client.rpc().request("evm_mine", serde_json::json!([])).await.expect("mine");
+    }
 
     // The buyer bank's worker pays it through the sandbox bank and confirms it on chain.
     let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));

@@ -5,6 +5,7 @@
 
 mod bank_faults;
 mod crash_recovery;
+mod examination;
 mod hardhat;
 mod outbox;
 mod sandbox_bank;

@@ -71,7 +71,7 @@ async fn recording_the_same_range_twice_keeps_one_instruction_and_moves_the_curs
     for db in databases("twice").await {
         let outbox = Outbox::connect(&db.url).await.expect("connect");
         assert_eq!(outbox.cursor("bank-a").await.expect("cursor"), None);
-        let watch = Watch { order_id: "1".into(), milestone: 1, due_date: 99, financing_id: None };
+        let watch = Watch { order_id: "1".into(), milestone: 1, due_date: 99, financing_id: None, doc_type: None };
         let n = outbox
             .record_range("bank-a", 7431, 10, vec![instruction("TC7431-1-0-1", "bank-a")], vec![watch.clone()])
             .await;

@@ -83,12 +83,18 @@ async fn payables_finance_pays_the_seller_from_the_financier_and_the_buyer_repay
         milestone: U256::from(1),
         extraDays: 60,
         feeBps: 100,
-        fingerprints: vec![],
+        deadlineDays: 10,
+        fps: Receivables::Fingerprints { invoice: alloy::primitives::B256::ZERO, documents: vec![] },
         near: Receivables::NearKeys::NONE,
     };
-    chain.send(&p.financier, chain.suite.receivables, offer).await;
-    let id: U256 = chain.read(chain.suite.receivables, Receivables::financingCountCall {}).await;
-    chain.send(&p.buyer, chain.suite.receivables, Receivables::acceptCall { financingId: id }).await;
+    let rc = chain.suite.receivables;
+    chain.send(&p.financier, rc, offer).await;
+    let id: U256 = chain.read(rc, Receivables::financingCountCall {}).await;
+    chain.send(&p.buyer, rc, Receivables::acceptCall { financingId: id }).await;
+    // The payer changes only with the seller's and the buyer's bank's approval.
+    chain.send(&p.seller, rc, Receivables::approveCall { financingId: id }).await;
+    chain.send(&p.buyer_bank, rc, Receivables::approveCall { financingId: id }).await;
+    assert_eq!(chain.financing(id).await.state, FinancingState::Live as u8);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let buyer_bank = worker(&chain, &bank, &p, &sqlite_url(&dir, "buyer-bank.db"), Duration::from_secs(5)).await;

@@ -385,12 +385,12 @@ impl Fuzz {
                 }
                 let m = self.c.milestone(id, index);
                 let who = pick(actor, m.payer);
-                let (orderId, index) = (u(id), u(index));
+                let (order_id, index) = (u(id), u(index));
                 let ok = if matches!(a, Action::Confirm { .. }) {
-                    self.exec(who, to, T::confirmPaymentCall { orderId, index, paymentReference: h("ref") })
+                    self.exec(who, to, T::confirmPaymentCall { orderId: order_id, index, paymentReference: h("ref") })
                 } else {
                     let call = T::failPaymentCall {
-                        orderId,
+                        orderId: order_id,
                         index,
                         paymentReference: h("ref"),
                         reasonCode: FixedBytes(*b"AM04"),

@@ -115,6 +115,27 @@ fn a_holiday_declared_later_does_not_stretch_a_running_examination() {
         .expect("the calendar as it stood at the presentation");
 }
 
+/// A bank that declares a holiday in the same second as a presentation (a later transaction
+/// of the same block) does not reach back to it: the carrier's attestation starts the
+/// period by the calendar as it stood before; a presentation a second later sees the holiday.
+#[test]
+fn a_holiday_declared_in_the_presentations_second_does_not_reach_back() {
+    let mut c = TestChain::with_members();
+    let monday = START / DAY;
+    let day = u32::try_from(monday + 2).expect("day");
+    let same_second = bl_order(&mut c);
+    let later = bl_order(&mut c);
+    present_bl(&mut c, same_second, "bl same second");
+    set_holidays(&mut c, "buyer_bank", vec![day]).expect("declared in the same second");
+    c.advance_secs(1);
+    present_bl(&mut c, later, "bl a second later");
+    let now = c.now;
+    attest_bl(&mut c, same_second, "bl same second", now).expect("attested");
+    attest_bl(&mut c, later, "bl a second later", now).expect("attested");
+    assert_eq!(c.document(same_second, BL).examineBy, (monday + 8) * DAY - 1, "end of Monday: no holiday");
+    assert_eq!(c.document(later, BL).examineBy, (monday + 9) * DAY - 1, "end of Tuesday: the holiday counts");
+}
+
 /// The due date falls on the paying bank's banking day: a tenor ending on its holiday moves
 /// to the next one.
 #[test]

@@ -7,7 +7,10 @@ use test_support::redact::long_hex as redact;
 use tradechain_scenarios::{Error, Options, play_file, play_text};
 
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    files_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("scenarios dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -29,6 +32,22 @@ async fn every_scenario_plays_green_with_its_timeline() {
             Err(e) => panic!("{name}: {e}"),
         };
         insta::assert_snapshot!(name, redact(&played.timeline));
+    }
+}
+
+/// Every attack in `scenarios/adversarial/` ends in the honest party's outcome (paid,
+/// refused, released); its timeline is snapshotted as `adversarial-<name>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_adversarial_scenario_ends_in_the_honest_outcome() {
+    let files = files_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("adversarial"));
+    assert!(files.len() >= 11, "one scenario per attack at least: {files:?}");
+    for path in files {
+        let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        let played = match play_file(&path, &Options::default()).await {
+            Ok(p) => p,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        insta::assert_snapshot!(format!("adversarial-{name}"), redact(&played.timeline));
     }
 }
 
@@ -61,7 +80,7 @@ expiry_days = 20
 
 [[order.milestone]]
 share_bps = 10000
-documents = ["bill_of_lading"]
+documents = ["commercial_invoice"]
 
 [[step]]
 actor = "Buyer"

@@ -11,6 +11,7 @@
 //!   loses a row.
 
 mod m0001_version_3;
+mod m0002_sound_contracts;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -21,7 +22,7 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_version_3::Migration)]
+        vec![Box::new(m0001_version_3::Migration), Box::new(m0002_sound_contracts::Migration)]
     }
 
     fn migration_table_name() -> DynIden {
