@@ -14,6 +14,15 @@ for dir in contracts-sol engine/tests/js chains/hardhat; do
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+# Every ISO 20022 message is validated against its official XSD with xmllint (Debian's
+# libxml2-utils), installed here when missing; in CI that validation must run, never skip.
+if ! command -v xmllint >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -q libxml2-utils >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q libxml2-utils >/dev/null; }
+fi
+export TRADECHAIN_REQUIRE_XMLLINT=1
 # With the compiler installed, the stale-artifact check must run, never skip.
 export TRADECHAIN_REQUIRE_SOLC=1
 # The remote-network tests run against a Hardhat node (chains/hardhat), which

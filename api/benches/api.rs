@@ -121,6 +121,8 @@ async fn seed(net: &Net, rows: usize, party: &str) {
                 paid: Set("0".into()),
                 currency: Set(if i % 3 == 0 { "EUR" } else { "USD" }.into()),
                 incoterm: Set("FOB".into()),
+                charges: Set("shared".into()),
+                cover: Set(Some("bank_risk".into())),
                 details_hash: Set(format!("0x{i:064x}")),
                 latest_shipment: Set(1_900_000_000),
                 expiry: Set(1_900_500_000),

@@ -58,6 +58,8 @@ fn order_model(i: usize, buyer: String, seller: String) -> order::Model {
         paid: if completed { format!("{}", 1_000_000 + i) } else { "0".into() },
         currency: if i.is_multiple_of(3) { "EUR" } else { "USD" }.into(),
         incoterm: "FOB".into(),
+        charges: "shared".into(),
+        cover: Some("bank_risk".into()),
         details_hash: format!("0x{i:064x}"),
         latest_shipment: 1_900_000_000,
         expiry: 1_900_500_000,

@@ -425,6 +425,8 @@ mod tests {
             paid: "0".into(),
             currency: "USD".into(),
             incoterm: "FOB".into(),
+            charges: "shared".into(),
+            cover: None,
             details_hash: String::new(),
             latest_shipment: 0,
             expiry: 0,

@@ -176,6 +176,7 @@ pub fn revert_status(code: &str) -> StatusCode {
         "INVALID_FEE",
         "INVALID_HOLIDAYS",
         "HOLIDAY_IN_THE_PAST",
+        "AMOUNT_TOO_LARGE",
     ];
     if code.starts_with("NOT_") && !code.starts_with("NOT_DUE") && !code.starts_with("NOT_EXPIRED")
         || FORBIDDEN.contains(&code)

@@ -12,9 +12,13 @@ use crate::error::ApiError;
 /// The minor-unit exponent of an ISO 4217 currency, or `INVALID_CURRENCY`. The list
 /// itself lives in `tradechain_money::money`, shared with the payment rails.
 pub(crate) fn currency_exponent(code: &str) -> Result<u32, ApiError> {
-    Currency::parse(code)
-        .map(|c| u32::from(c.exponent()))
-        .map_err(|_| ApiError::validation("INVALID_CURRENCY", format!("{code:?} is not an ISO 4217 currency code")))
+    Currency::parse(code).map(|c| u32::from(c.exponent())).map_err(|e| match e {
+        // A withdrawn code says what replaced it.
+        tradechain_money::money::MoneyError::Withdrawn { .. } => {
+            ApiError::validation("INVALID_CURRENCY", e.to_string())
+        }
+        _ => ApiError::validation("INVALID_CURRENCY", format!("{code:?} is not an ISO 4217 currency code")),
+    })
 }
 
 /// The eleven Incoterms 2020 rules (DAT is gone since 2020; DPU replaced it).
@@ -27,6 +31,26 @@ pub(crate) fn incoterm(code: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::validation("INVALID_INCOTERM", format!("{code:?} is not an Incoterms 2020 rule")))
     }
+}
+
+/// The largest order amount, in minor units: ISO 20022 amounts have at most 18 digits
+/// (`totalDigits` 18), so a larger order could never be paid. The contract's `MAX_AMOUNT`.
+pub(crate) const MAX_ORDER_AMOUNT: u128 = 999_999_999_999_999_999;
+
+/// Who bears the charges (`shared`, `debtor`, `creditor`; default `shared`).
+pub(crate) fn charges(text: Option<&str>) -> Result<tradechain_contracts::Charges, ApiError> {
+    let text = text.unwrap_or("shared");
+    tradechain_contracts::Charges::parse(text).ok_or_else(|| {
+        ApiError::validation("VALIDATION_FAILED", format!("charges {text:?}: expected shared, debtor or creditor"))
+    })
+}
+
+/// How the buyer's bank covers its undertaking (`bank_risk`, `earmark`; default `bank_risk`).
+pub(crate) fn cover(text: Option<&str>) -> Result<tradechain_contracts::Cover, ApiError> {
+    let text = text.unwrap_or("bank_risk");
+    tradechain_contracts::Cover::parse(text).ok_or_else(|| {
+        ApiError::validation("VALIDATION_FAILED", format!("cover {text:?}: expected bank_risk or earmark"))
+    })
 }
 
 /// A positive amount in minor units, given as a decimal string.

@@ -81,6 +81,7 @@ async fn main() {
             amount: Money::new(100, usd),
             requested_execution_date: chrono::Utc::now().date_naive(),
             remittance: "bench".into(),
+            charges: tradechain_bank_adapters::payment::ChargeBearer::Shared,
         };
         let rails = rails.clone();
         let permits = permits.clone();

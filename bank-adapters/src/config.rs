@@ -76,8 +76,13 @@ pub struct BankSettings {
     pub database_url: String,
     /// How the worker reaches the bank.
     pub rails: RailsSettings,
-    /// Account details by chain address.
+    /// Account details by chain address; the bank's own address maps to its own account,
+    /// which pays the undertakings it covers at its own risk.
     pub parties: HashMap<Address, Party>,
+    /// The bank's escrow account, which holds the funds it earmarks for the undertakings it
+    /// covers so; omitted: every undertaking is paid at the bank's own risk.
+    #[serde(default)]
+    pub escrow_account: Option<Party>,
     /// Blocks to wait before trusting a block (default 0: the embedded node has finality).
     #[serde(default)]
     pub confirmations: u64,
@@ -161,6 +166,7 @@ impl BankSettings {
             concurrency: self.concurrency,
             crash_at: self.crash_at,
             receivables: self.receivables,
+            escrow_account: self.escrow_account.clone(),
             ..WorkerConfig::new(self.trade_orders)
         }
     }

@@ -71,8 +71,33 @@ fn message_id(transfer: &CreditTransfer) -> String {
 
 fn check(body: &[u8], transfer: &CreditTransfer) -> Result<RailStatus, RailError> {
     let report = pain002::parse(body)?;
-    let tx = pain002::status_for(&report, &transfer.end_to_end_id, &transfer.amount)?;
+    // tradechain names each payment information block by its transfer's EndToEndId.
+    let e2e = &transfer.end_to_end_id;
+    let tx = pain002::status_for(&report, e2e.as_str(), e2e, &transfer.amount)?;
     Ok(tx.rail_status())
+}
+
+impl IsoHttpRails {
+    /// The booked debit of `transfer` in its debtor account's camt.054, if the bank has
+    /// booked it: a bank's notification of the booking settles a payment its status report
+    /// still shows in flight.
+    async fn booked_debit(&self, transfer: &CreditTransfer) -> Result<Option<RailStatus>, RailError> {
+        let notification = self.notifications(&transfer.debtor.iban, 0).await?;
+        let entry = notification
+            .entries
+            .into_iter()
+            .find(|e| e.booked && !e.credit && e.end_to_end_id.as_ref() == Some(&transfer.end_to_end_id));
+        match entry {
+            Some(e) if e.amount != transfer.amount => {
+                Err(RailError::Malformed(crate::iso20022::MessageError::invalid(
+                    "Ntry/Amt",
+                    format!("booked {} for {}, instructed {}", e.amount, transfer.end_to_end_id, transfer.amount),
+                )))
+            }
+            Some(e) => Ok(Some(RailStatus::Settled { bank_reference: Some(e.bank_reference) })),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Rails for IsoHttpRails {
@@ -111,6 +136,11 @@ impl Rails for IsoHttpRails {
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
-        check(&body, transfer).map(Some)
+        match check(&body, transfer)? {
+            RailStatus::InFlight { code } => {
+                Ok(Some(self.booked_debit(transfer).await?.unwrap_or(RailStatus::InFlight { code })))
+            }
+            other => Ok(Some(other)),
+        }
     }
 }

@@ -2,11 +2,20 @@
 //! keyed by its EndToEndId, with every state it passes through and when.
 //!
 //! States: `new` (recorded from a `PaymentDue`, nothing sent) → `sent` (about to go or gone
-//! to the bank; outcome unknown until the bank answers) → `accepted` (the bank booked or
-//! accepted it; confirmation on chain pending) → `settled` (confirmed on chain). Or
-//! `rejected` (the bank refused; `chain_recorded_at` is set once `failPayment` is on chain),
-//! or `needs_review` (a malformed or hostile answer, or missing account details: a person
-//! decides; the worker never touches it again).
+//! to the bank; outcome unknown until the bank books or rejects it, however far it has
+//! accepted it) → `accepted` (the bank booked it; confirmation on chain pending) → `settled`
+//! (confirmed on chain, or for a transfer with nothing to confirm, booked). Or `rejected`
+//! (the bank refused; `chain_recorded_at` is set once `failPayment` is on chain), or
+//! `needs_review` (a malformed or hostile answer, missing account details, or a refusal a
+//! person must settle with the customer: the worker never touches it again).
+//!
+//! Kinds of instruction: `milestone` (a `PaymentDue`) and `repayment` (a `RepaymentDue`),
+//! confirmed on chain; and the buyer's bank's own transfers covering its undertaking, with
+//! nothing on chain: `earmark` (the buyer's funds into the bank's escrow account when it
+//! commits), `release` (what the earmark holds beyond what was paid, back to the buyer when
+//! the order ends) and `reimbursement` (the buyer repays the bank a milestone it paid at its
+//! own risk). `order_cover` keeps each undertaking's cover: its mode, whether the earmark is
+//! booked, and what was paid from it.
 //!
 //! A database of its own holds it through sea-orm: SQLite by default, PostgreSQL
 //! supported, every commit synced. Its schema is kept by versioned migrations ([`migration`])
@@ -22,7 +31,7 @@ use sea_orm::{
 };
 
 use crate::party::Party;
-use crate::payment::CreditTransfer;
+use crate::payment::{ChargeBearer, CreditTransfer};
 use tradechain_money::identifier::{Bic, EndToEndId, Iban};
 use tradechain_money::money::{Currency, Money};
 
@@ -75,7 +84,8 @@ pub mod instruction {
         /// ISO 4217 alphabetic code; the chain's raw bytes as `0x…` hex when they are not a
         /// known code (the row is then `needs_review`).
         pub currency: String,
-        /// Due date on chain (unix seconds).
+        /// The requested execution date (unix seconds): the paying bank's banking day on or
+        /// after the due date on chain (today, when it is released late).
         pub due_date: i64,
         /// Block holding the `PaymentDue` event.
         pub block_number: i64,
@@ -112,6 +122,8 @@ pub mod instruction {
         pub chain_recorded_at: Option<i64>,
         /// Last change (unix ms).
         pub updated_at: i64,
+        /// Who bears the charges outside SEPA: `shared`, `debtor`, `creditor`.
+        pub charges: String,
     }
 
     /// No relations: the table stands alone.
@@ -119,6 +131,92 @@ pub mod instruction {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `order_cover` table: how the buyer's bank covers each of its undertakings.
+pub mod cover {
+    use sea_orm::entity::prelude::*;
+
+    /// One undertaking's cover (table `order_cover`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_cover")]
+    pub struct Model {
+        /// `{bank_id}/{order_id}`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// The committing bank's chain address (lower-case hex).
+        pub bank_id: String,
+        /// Order id (decimal).
+        pub order_id: String,
+        /// `earmark` or `bank_risk`, as the commitment states.
+        pub mode: String,
+        /// ISO 4217 code of the order.
+        pub currency: String,
+        /// The order's amount (what is earmarked), minor units.
+        pub amount_minor: String,
+        /// The earmark is booked: the escrow account holds the buyer's funds.
+        pub earmarked: bool,
+        /// Paid to the seller from the escrow account so far (or reserved for a payment in
+        /// flight), minor units.
+        pub drawn_minor: String,
+        /// The order ended (completed or expired): what the earmark still holds goes back.
+        pub ended: bool,
+        /// The rest was sent back to the buyer.
+        pub released: bool,
+        /// Last change (unix ms).
+        pub updated_at: i64,
+    }
+
+    /// No relations: the table stands alone.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// Paid or reserved from the escrow so far.
+        #[must_use]
+        pub fn drawn(&self) -> u128 {
+            self.drawn_minor.parse().unwrap_or(u128::MAX)
+        }
+
+        /// What the earmark still holds (zero until it is booked).
+        #[must_use]
+        pub fn remaining(&self) -> u128 {
+            if !self.earmarked {
+                return 0;
+            }
+            self.amount_minor.parse::<u128>().unwrap_or(0).saturating_sub(self.drawn())
+        }
+    }
+}
+
+/// A change to an undertaking's cover, recorded with the block range that brought it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverChange {
+    /// The bank committed: its cover and the order's amount.
+    Open {
+        /// Order id (decimal).
+        order_id: String,
+        /// `earmark` or `bank_risk`.
+        mode: String,
+        /// ISO 4217 code.
+        currency: String,
+        /// The order's amount, minor units.
+        amount: u128,
+    },
+    /// A milestone is paid from the escrow (reserved when its instruction is recorded).
+    Draw {
+        /// Order id (decimal).
+        order_id: String,
+        /// Minor units.
+        amount: u128,
+    },
+    /// The order ended: what the earmark holds goes back to the buyer.
+    End {
+        /// Order id (decimal).
+        order_id: String,
+    },
 }
 
 pub(crate) mod cursor {
@@ -242,6 +340,12 @@ pub enum OutboxError {
 /// Row kinds.
 pub(crate) const KIND_MILESTONE: &str = "milestone";
 pub(crate) const KIND_REPAYMENT: &str = "repayment";
+/// The buyer's funds into the bank's escrow account when it commits.
+pub(crate) const KIND_EARMARK: &str = "earmark";
+/// What the earmark holds beyond what was paid, back to the buyer.
+pub(crate) const KIND_RELEASE: &str = "release";
+/// The buyer repays the bank a milestone the bank paid at its own risk.
+pub(crate) const KIND_REIMBURSEMENT: &str = "reimbursement";
 
 /// A triggered milestone (or a scheduled repayment) to remember until its due date.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,8 +412,12 @@ impl Outbox {
         to_block: u64,
         instructions: Vec<Instruction>,
         watches: Vec<Watch>,
+        covers: Vec<CoverChange>,
     ) -> Result<usize, OutboxError> {
         let txn = self.db.begin().await?;
+        for change in covers {
+            apply_cover(&txn, bank_id, change).await?;
+        }
         let mut inserted = 0;
         for ins in instructions {
             if instruction::Entity::find_by_id(ins.end_to_end_id.clone()).one(&txn).await?.is_none() {
@@ -363,6 +471,36 @@ impl Outbox {
         }
         txn.commit().await?;
         Ok(inserted)
+    }
+
+    /// The cover of `bank_id`'s undertaking on `order_id`, if it committed one.
+    pub async fn cover(&self, bank_id: &str, order_id: &str) -> Result<Option<cover::Model>, OutboxError> {
+        Ok(cover::Entity::find_by_id(format!("{bank_id}/{order_id}")).one(&self.db).await?)
+    }
+
+    /// Mark `order_id`'s earmark booked (`true`) or the rest released (`false`).
+    pub(crate) async fn mark_cover(&self, bank_id: &str, order_id: &str, earmarked: bool) -> Result<(), OutboxError> {
+        if let Some(c) = self.cover(bank_id, order_id).await? {
+            let mut am = c.into_active_model();
+            if earmarked {
+                am.earmarked = Set(true);
+            } else {
+                am.released = Set(true);
+            }
+            am.updated_at = Set(now_ms());
+            am.update(&self.db).await?;
+        }
+        Ok(())
+    }
+
+    /// Record one more instruction outside a block range (a release once the earmark it
+    /// returns is booked); one already present is left as it is.
+    pub(crate) async fn record(&self, ins: Instruction) -> Result<bool, OutboxError> {
+        if instruction::Entity::find_by_id(ins.end_to_end_id.clone()).one(&self.db).await?.is_some() {
+            return Ok(false);
+        }
+        ins.into_active_model().reset_all().insert(&self.db).await?;
+        Ok(true)
     }
 
     /// The instruction with this EndToEndId, if recorded.
@@ -468,6 +606,68 @@ impl Outbox {
     }
 }
 
+/// Apply one cover change in `txn`. Opening is idempotent; a draw never takes the escrow
+/// below zero (the caller checked what it holds); undrawing is a negative draw.
+async fn apply_cover(
+    txn: &impl sea_orm::ConnectionTrait,
+    bank_id: &str,
+    change: CoverChange,
+) -> Result<(), OutboxError> {
+    let now = now_ms();
+    match change {
+        CoverChange::Open { order_id, mode, currency, amount } => {
+            let key = format!("{bank_id}/{order_id}");
+            if cover::Entity::find_by_id(key.clone()).one(txn).await?.is_none() {
+                cover::ActiveModel {
+                    key: Set(key),
+                    bank_id: Set(bank_id.to_string()),
+                    order_id: Set(order_id),
+                    mode: Set(mode),
+                    currency: Set(currency),
+                    amount_minor: Set(amount.to_string()),
+                    earmarked: Set(false),
+                    drawn_minor: Set("0".into()),
+                    ended: Set(false),
+                    released: Set(false),
+                    updated_at: Set(now),
+                }
+                .insert(txn)
+                .await?;
+            }
+        }
+        CoverChange::Draw { order_id, amount } => {
+            if let Some(c) = cover::Entity::find_by_id(format!("{bank_id}/{order_id}")).one(txn).await? {
+                let drawn = c.drawn().saturating_add(amount);
+                let mut am = c.into_active_model();
+                am.drawn_minor = Set(drawn.to_string());
+                am.updated_at = Set(now);
+                am.update(txn).await?;
+            }
+        }
+        CoverChange::End { order_id } => {
+            if let Some(c) = cover::Entity::find_by_id(format!("{bank_id}/{order_id}")).one(txn).await? {
+                let mut am = c.into_active_model();
+                am.ended = Set(true);
+                am.updated_at = Set(now);
+                am.update(txn).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Take `amount` back off what was drawn from `order_id`'s escrow (its payment was rejected).
+pub(crate) async fn undraw(outbox: &Outbox, bank_id: &str, order_id: &str, amount: u128) -> Result<(), OutboxError> {
+    if let Some(c) = outbox.cover(bank_id, order_id).await? {
+        let drawn = c.drawn().saturating_sub(amount);
+        let mut am = c.into_active_model();
+        am.drawn_minor = Set(drawn.to_string());
+        am.updated_at = Set(now_ms());
+        am.update(&outbox.db).await?;
+    }
+    Ok(())
+}
+
 /// Optional fields set with a transition.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
@@ -491,6 +691,12 @@ impl Instruction {
 
     pub(crate) fn is_repayment(&self) -> bool {
         self.kind == KIND_REPAYMENT
+    }
+
+    /// Whether booking it is confirmed on chain (a milestone or a repayment), or it is the
+    /// bank's own transfer with nothing on chain (earmark, release, reimbursement).
+    pub(crate) fn is_on_chain(&self) -> bool {
+        self.kind == KIND_MILESTONE || self.kind == KIND_REPAYMENT
     }
 
     /// The amount in minor units of its currency; an error when the row is corrupt.
@@ -521,9 +727,17 @@ impl Instruction {
             creditor: party(&self.creditor_name, &self.creditor_iban, &self.creditor_bic)?,
             amount: self.amount()?,
             requested_execution_date: due.date_naive(),
-            remittance: match &self.financing_id {
-                Some(f) if self.is_repayment() => crate::payment::repayment_remittance(f, &self.order_id),
+            remittance: match (self.kind.as_str(), &self.financing_id) {
+                (KIND_REPAYMENT, Some(f)) => crate::payment::repayment_remittance(f, &self.order_id),
+                (KIND_EARMARK | KIND_RELEASE | KIND_REIMBURSEMENT, _) => {
+                    format!("tradechain order {} milestone {milestone} {}", self.order_id, self.kind)
+                }
                 _ => crate::payment::remittance(&self.order_id, milestone, attempt),
+            },
+            charges: match self.charges.as_str() {
+                "debtor" => ChargeBearer::Debtor,
+                "creditor" => ChargeBearer::Creditor,
+                _ => ChargeBearer::Shared,
             },
         })
     }

@@ -101,7 +101,8 @@ impl From<&CreditTransfer> for WebhookPayment {
 pub struct WebhookStatus {
     /// Must be the instruction's EndToEndId, or the answer is refused.
     pub end_to_end_id: String,
-    /// `pending`, `accepted`, `settled` or `rejected`.
+    /// `pending`, `accepted` (both still in flight: nothing booked), `settled` (booked) or
+    /// `rejected`.
     pub status: String,
     /// Must echo the instructed amount exactly (same decimal text).
     pub amount: String,
@@ -179,8 +180,9 @@ impl WebhookRails {
         }
         let bank_reference = answer.bank_reference;
         Ok(Some(match answer.status.as_str() {
-            "pending" => RailStatus::Pending,
-            "accepted" => RailStatus::Accepted { bank_reference },
+            "pending" => RailStatus::InFlight { code: "PDNG".into() },
+            // Accepted is not booked: only `settled` confirms on chain.
+            "accepted" => RailStatus::InFlight { code: "ACSP".into() },
             "settled" => RailStatus::Settled { bank_reference },
             "rejected" => RailStatus::Rejected { reason: answer.reason.unwrap_or_else(|| "NARR".into()), detail: None },
             other => {

@@ -28,6 +28,7 @@ error NotPayer(address caller);
 error NotPayee(address caller);
 error InvalidParties();
 error ZeroAmount();
+error AmountTooLarge(uint128 amount, uint128 maxAmount);
 error InvalidCurrency(bytes3 currency);
 error InvalidIncoterm(bytes3 incoterm);
 error InvalidDates(uint64 latestShipment, uint64 expiry);

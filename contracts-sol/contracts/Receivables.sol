@@ -417,7 +417,9 @@ contract Receivables is ReentrancyGuard {
             emit FinancingSettled(financingId, f.orderId);
         } else {
             f.state = FinancingState.AwaitingRepayment;
-            f.repaymentDue = uint64(block.timestamp) + uint64(f.extraDays) * 1 days;
+            // Due on the repaying bank's banking day (the buyer's bank's calendar).
+            uint64 due = uint64(block.timestamp) + uint64(f.extraDays) * 1 days;
+            f.repaymentDue = orders.bankingDayOf(orders.getOrder(orderId).buyerBank, due);
             emit RepaymentScheduled(financingId, f.repaymentDue, f.repaymentAmount);
         }
     }

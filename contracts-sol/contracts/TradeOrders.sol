@@ -45,8 +45,20 @@ contract TradeOrders {
         InspectionCertificate,
         InsuranceCertificate
     }
+    /// Who bears the banks' charges of a payment (ISO 20022 `ChrgBr`), as the parties agree
+    /// it in the order: shared (SHAR), the debtor (DEBT, the buyer), the creditor (CRED, the
+    /// seller). SEPA euro payments always share them by the scheme's rules (SLEV).
+    enum Charges { Shared, Debtor, Creditor }
+    /// How the buyer's bank covers its undertaking, a term of its commitment: it earmarks the
+    /// buyer's funds when it commits (held until the milestones are paid, or released when the
+    /// order ends), or it takes the buyer's credit risk and pays from its own account, claiming
+    /// the buyer separately. Either way a payment never fails for want of the buyer's funds.
+    enum Cover { BankRisk, Earmark }
 
     uint256 public constant MAX_MILESTONES = 8;
+    /// ISO 20022 amounts have at most 18 digits (`ActiveOrHistoricCurrencyAndAmount`,
+    /// totalDigits 18): a larger order could never be paid, so it is refused when proposed.
+    uint128 public constant MAX_AMOUNT = 1e18 - 1;
     /// A payer that fails this many times in a row has defaulted (see `failPayment`).
     uint32 public constant MAX_FAILURES = 3;
     /// Disputes one order may see in all: a party cannot keep an order under a cloud.
@@ -79,6 +91,7 @@ contract TradeOrders {
         uint64 latestShipment;
         uint64 expiry;
         uint8 examinationDays;
+        Charges charges;
     }
 
     /// One payment term: exactly one of shareBps or fixedAmount is non-zero.
@@ -101,15 +114,15 @@ contract TradeOrders {
         bytes3 currency;
         bytes3 incoterm;
         OrderState state;
+        Charges charges;
+        Cover cover;
         uint8 examinationDays;
         uint8 milestoneCount;
         uint8 triggeredCount;
-        uint8 paidCount;
         uint16 requiredDocs;
         uint16 acceptedDocs;
         uint64 latestShipment;
         uint64 expiry;
-        uint64 createdAt;
         bytes32 detailsHash;
         address cancelRequestedBy;
         /// The party whose dispute is open; zero when none is.
@@ -183,10 +196,11 @@ contract TradeOrders {
         uint64 expiry
     );
     event AttestersNamed(uint256 indexed orderId, address carrier, address inspector);
+    event ChargesAgreed(uint256 indexed orderId, Charges charges);
     event MilestoneDefined(uint256 indexed orderId, uint256 index, uint128 amount, uint16 requiredDocs, uint16 tenorDays);
     event OrderAccepted(uint256 indexed orderId, address indexed seller);
     event OrderRejected(uint256 indexed orderId, address indexed seller, string reason);
-    event OrderCommitted(uint256 indexed orderId, address indexed buyerBank);
+    event OrderCommitted(uint256 indexed orderId, address indexed buyerBank, Cover cover);
     event CancellationRequested(uint256 indexed orderId, address indexed by);
     event OrderCancelled(uint256 indexed orderId, address indexed by);
     event OrderExpired(uint256 indexed orderId);
@@ -249,6 +263,7 @@ contract TradeOrders {
         consortium.requireRole(t.sellerBank, Roles.BANK);
         if (t.seller == msg.sender) revert InvalidParties();
         if (t.amount == 0) revert ZeroAmount();
+        if (t.amount > MAX_AMOUNT) revert AmountTooLarge(t.amount, MAX_AMOUNT);
         if (!TradeCalendar.isCurrencyCode(t.currency)) revert InvalidCurrency(t.currency);
         if (!TradeCalendar.isIncoterm2020(t.incoterm)) revert InvalidIncoterm(t.incoterm);
         if (t.latestShipment <= block.timestamp || t.expiry < t.latestShipment) {
@@ -269,11 +284,11 @@ contract TradeOrders {
         o.currency = t.currency;
         o.incoterm = t.incoterm;
         o.state = OrderState.Proposed;
+        o.charges = t.charges;
         o.examinationDays = examDays;
         o.milestoneCount = uint8(n);
         o.latestShipment = t.latestShipment;
         o.expiry = t.expiry;
-        o.createdAt = uint64(block.timestamp);
         o.detailsHash = t.detailsHash;
         o.requiredDocs = _defineMilestones(orderId, t, terms);
         _nameAttesters(o, t);
@@ -282,6 +297,7 @@ contract TradeOrders {
             orderId, msg.sender, t.seller, t.buyerBank, t.sellerBank, t.amount, t.currency, t.incoterm, t.detailsHash, t.latestShipment, t.expiry
         );
         if (o.carrier != address(0) || o.inspector != address(0)) emit AttestersNamed(orderId, o.carrier, o.inspector);
+        if (t.charges != Charges.Shared) emit ChargesAgreed(orderId, t.charges);
     }
 
     /// The organisations that attest the documents the terms need: named when the parties
@@ -380,14 +396,23 @@ contract TradeOrders {
 
     /// @notice The buyer's bank's payment undertaking. From here on the order can no longer
     /// be cancelled; it completes or expires unperformed.
-    function commit(uint256 orderId) external {
+    /// @notice The buyer's bank commits its irrevocable payment undertaking (ICC URDTT art.
+    /// 9), stating how it covers it (`cover`): the buyer's funds earmarked, or its own risk.
+    function commit(uint256 orderId, Cover cover) external {
         Order storage o = _order(orderId);
         if (msg.sender != o.buyerBank) revert NotBuyerBank(msg.sender);
         consortium.requireRole(msg.sender, Roles.BANK);
         _requireState(o, OrderState.Accepted);
         _requireNotExpired(o);
         o.state = OrderState.Committed;
-        emit OrderCommitted(orderId, msg.sender);
+        o.cover = cover;
+        emit OrderCommitted(orderId, msg.sender, cover);
+    }
+
+    /// @notice The start of `bank`'s first banking day on or after the day of `ts`, by its
+    /// calendar as it stands now: the date a payment `bank` makes at `ts` is executed on.
+    function bankingDayOf(address bank, uint64 ts) external view returns (uint64) {
+        return uint64(_rollToBankingDay(ts / 1 days, bank, uint64(block.timestamp)) * 1 days);
     }
 
     /// @notice Cancellation by agreement before commitment: the buyer alone may withdraw
@@ -715,9 +740,9 @@ contract TradeOrders {
         m.paymentRef = paymentReference;
         m.failures = 0;
         o.paid += m.amount;
-        o.paidCount += 1;
         emit PaymentConfirmed(orderId, index, msg.sender, m.payee, m.amount, paymentReference);
-        if (o.paidCount == o.milestoneCount) {
+        // The milestones add up to the amount exactly: all are paid when the amount is.
+        if (o.paid == o.amount) {
             o.state = OrderState.Completed;
             emit OrderCompleted(orderId, o.paid);
         }

@@ -17,7 +17,12 @@ fn main() {
     step(&mut c, "propose (2 milestones)");
     c.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).expect("accept");
     step(&mut c, "accept");
-    c.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id) }).expect("commit");
+    c.exec(
+        addr("buyer_bank"),
+        to,
+        TradeOrders::commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 },
+    )
+    .expect("commit");
     step(&mut c, "commit (payment undertaking)");
     let fin = c.suite.receivables;
     c.exec(

@@ -21,7 +21,7 @@ pub mod genesis;
 pub mod revert;
 mod terms;
 
-pub use terms::{DocState, DocType, FinancingState, MilestoneState, OrderState, role};
+pub use terms::{Charges, Cover, DocState, DocType, FinancingState, MilestoneState, OrderState, role};
 
 // Each binding allows `missing_docs`: it is generated from an ABI artifact, which carries no
 // doc comments; the documentation lives in the Solidity sources in `contracts/`.

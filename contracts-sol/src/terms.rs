@@ -110,6 +110,28 @@ domain_enum!(
 );
 
 domain_enum!(
+    /// `TradeOrders.Charges`: who bears the banks' charges (ISO 20022 `ChrgBr`).
+    Charges {
+        /// SHAR: each party its own bank's.
+        Shared = 0 => "shared",
+        /// DEBT: the buyer (the debtor) bears all.
+        Debtor = 1 => "debtor",
+        /// CRED: the seller (the creditor) bears all.
+        Creditor = 2 => "creditor",
+    }
+);
+
+domain_enum!(
+    /// `TradeOrders.Cover`: how the buyer's bank covers its undertaking.
+    Cover {
+        /// The bank pays from its own account and claims the buyer separately.
+        BankRisk = 0 => "bank_risk",
+        /// The buyer's funds are earmarked when the bank commits.
+        Earmark = 1 => "earmark",
+    }
+);
+
+domain_enum!(
     /// `TradeOrders.DocState`: the current presentation of one document type of an order.
     DocState {
         /// Never presented.

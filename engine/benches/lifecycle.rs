@@ -104,6 +104,7 @@ fn main() {
             latestShipment: now + 30 * 86_400,
             expiry: now + 60 * 86_400,
             examinationDays: 0,
+            charges: tradechain_contracts::Charges::Shared as u8,
         };
         let ms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
         raws.push(signer.call(buyer, to, TradeOrders::proposeCall { t, terms: ms }));
@@ -113,7 +114,11 @@ fn main() {
         raws.push(signer.call(parties(i).1, to, TradeOrders::acceptCall { orderId: id(i) }));
     }
     for i in 0..orders {
-        raws.push(signer.call(parties(i).2, to, TradeOrders::commitCall { orderId: id(i) }));
+        raws.push(signer.call(
+            parties(i).2,
+            to,
+            TradeOrders::commitCall { orderId: id(i), cover: tradechain_contracts::Cover::BankRisk as u8 },
+        ));
     }
     for i in 0..orders {
         let call = TradeOrders::submitDocumentCall {

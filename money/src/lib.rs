@@ -13,3 +13,4 @@
 
 pub mod identifier;
 pub mod money;
+mod registry;

@@ -28,35 +28,63 @@ pub enum MoneyError {
     /// Too large for 128 bits of minor units.
     #[error("amount {0:?} is too large")]
     Overflow(String),
+    /// A code ISO 4217 withdrew; payments use its replacement.
+    #[error("{code} was withdrawn from ISO 4217 (legal tender until {until}): use {replaced_by}")]
+    Withdrawn {
+        /// The withdrawn code.
+        code: String,
+        /// The code that replaced it.
+        replaced_by: &'static str,
+        /// The end of its legal tender, and why.
+        until: &'static str,
+    },
 }
 
-/// ISO 4217 active codes with their minor unit (number of fraction digits).
+/// ISO 4217 currencies a payment can be made in, with their minor unit (number of fraction
+/// digits): SIX Group's list one as published on 2026-01-01 (as shipped in the PyPI package
+/// `iso4217` 1.16.20260101), without what is not money one pays a supplier in: the funds
+/// codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI), units of account (UYW, XAD, XDR, XSU, XUA)
+/// and the codes without a minor unit (precious metals, bond units, XTS, XXX).
 ///
-/// Exponent 0: BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF;
-/// exponent 3: BHD IQD JOD KWD LYD OMR TND; exponent 4: CLF UYW. Everything else listed here
-/// has 2. Funds codes and precious metals (XAU, XDR, ...) have no minor unit and are refused.
+/// Exponent 0: BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF;
+/// exponent 3: BHD IQD JOD KWD LYD OMR TND. Everything else listed here has 2.
 #[rustfmt::skip]
 const CURRENCIES: &[(&str, u8)] = &[
     ("AED", 2), ("AFN", 2), ("ALL", 2), ("AMD", 2), ("AOA", 2), ("ARS", 2), ("AUD", 2), ("AWG", 2),
-    ("AZN", 2), ("BAM", 2), ("BBD", 2), ("BDT", 2), ("BGN", 2), ("BHD", 3), ("BIF", 0), ("BMD", 2),
-    ("BND", 2), ("BOB", 2), ("BRL", 2), ("BSD", 2), ("BTN", 2), ("BWP", 2), ("BYN", 2), ("BZD", 2),
-    ("CAD", 2), ("CDF", 2), ("CHF", 2), ("CLF", 4), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CRC", 2),
-    ("CUP", 2), ("CVE", 2), ("CZK", 2), ("DJF", 0), ("DKK", 2), ("DOP", 2), ("DZD", 2), ("EGP", 2),
-    ("ERN", 2), ("ETB", 2), ("EUR", 2), ("FJD", 2), ("FKP", 2), ("GBP", 2), ("GEL", 2), ("GHS", 2),
-    ("GIP", 2), ("GMD", 2), ("GNF", 0), ("GTQ", 2), ("GYD", 2), ("HKD", 2), ("HNL", 2), ("HTG", 2),
-    ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("IQD", 3), ("IRR", 2), ("ISK", 0), ("JMD", 2),
-    ("JOD", 3), ("JPY", 0), ("KES", 2), ("KGS", 2), ("KHR", 2), ("KMF", 0), ("KPW", 2), ("KRW", 0),
-    ("KWD", 3), ("KYD", 2), ("KZT", 2), ("LAK", 2), ("LBP", 2), ("LKR", 2), ("LRD", 2), ("LSL", 2),
-    ("LYD", 3), ("MAD", 2), ("MDL", 2), ("MGA", 2), ("MKD", 2), ("MMK", 2), ("MNT", 2), ("MOP", 2),
-    ("MRU", 2), ("MUR", 2), ("MVR", 2), ("MWK", 2), ("MXN", 2), ("MYR", 2), ("MZN", 2), ("NAD", 2),
-    ("NGN", 2), ("NIO", 2), ("NOK", 2), ("NPR", 2), ("NZD", 2), ("OMR", 3), ("PAB", 2), ("PEN", 2),
-    ("PGK", 2), ("PHP", 2), ("PKR", 2), ("PLN", 2), ("PYG", 0), ("QAR", 2), ("RON", 2), ("RSD", 2),
-    ("RUB", 2), ("RWF", 0), ("SAR", 2), ("SBD", 2), ("SCR", 2), ("SDG", 2), ("SEK", 2), ("SGD", 2),
-    ("SHP", 2), ("SLE", 2), ("SOS", 2), ("SRD", 2), ("SSP", 2), ("STN", 2), ("SVC", 2), ("SYP", 2),
-    ("SZL", 2), ("THB", 2), ("TJS", 2), ("TMT", 2), ("TND", 3), ("TOP", 2), ("TRY", 2), ("TTD", 2),
-    ("TWD", 2), ("TZS", 2), ("UAH", 2), ("UGX", 0), ("USD", 2), ("UYI", 0), ("UYU", 2), ("UYW", 4),
-    ("UZS", 2), ("VES", 2), ("VND", 0), ("VUV", 0), ("WST", 2), ("XAF", 0), ("XCD", 2), ("XOF", 0),
-    ("XPF", 0), ("YER", 2), ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
+    ("AZN", 2), ("BAM", 2), ("BBD", 2), ("BDT", 2), ("BHD", 3), ("BIF", 0), ("BMD", 2), ("BND", 2),
+    ("BOB", 2), ("BRL", 2), ("BSD", 2), ("BTN", 2), ("BWP", 2), ("BYN", 2), ("BZD", 2), ("CAD", 2),
+    ("CDF", 2), ("CHF", 2), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CRC", 2), ("CUP", 2), ("CVE", 2),
+    ("CZK", 2), ("DJF", 0), ("DKK", 2), ("DOP", 2), ("DZD", 2), ("EGP", 2), ("ERN", 2), ("ETB", 2),
+    ("EUR", 2), ("FJD", 2), ("FKP", 2), ("GBP", 2), ("GEL", 2), ("GHS", 2), ("GIP", 2), ("GMD", 2),
+    ("GNF", 0), ("GTQ", 2), ("GYD", 2), ("HKD", 2), ("HNL", 2), ("HTG", 2), ("HUF", 2), ("IDR", 2),
+    ("ILS", 2), ("INR", 2), ("IQD", 3), ("IRR", 2), ("ISK", 0), ("JMD", 2), ("JOD", 3), ("JPY", 0),
+    ("KES", 2), ("KGS", 2), ("KHR", 2), ("KMF", 0), ("KPW", 2), ("KRW", 0), ("KWD", 3), ("KYD", 2),
+    ("KZT", 2), ("LAK", 2), ("LBP", 2), ("LKR", 2), ("LRD", 2), ("LSL", 2), ("LYD", 3), ("MAD", 2),
+    ("MDL", 2), ("MGA", 2), ("MKD", 2), ("MMK", 2), ("MNT", 2), ("MOP", 2), ("MRU", 2), ("MUR", 2),
+    ("MVR", 2), ("MWK", 2), ("MXN", 2), ("MYR", 2), ("MZN", 2), ("NAD", 2), ("NGN", 2), ("NIO", 2),
+    ("NOK", 2), ("NPR", 2), ("NZD", 2), ("OMR", 3), ("PAB", 2), ("PEN", 2), ("PGK", 2), ("PHP", 2),
+    ("PKR", 2), ("PLN", 2), ("PYG", 0), ("QAR", 2), ("RON", 2), ("RSD", 2), ("RUB", 2), ("RWF", 0),
+    ("SAR", 2), ("SBD", 2), ("SCR", 2), ("SDG", 2), ("SEK", 2), ("SGD", 2), ("SHP", 2), ("SLE", 2),
+    ("SOS", 2), ("SRD", 2), ("SSP", 2), ("STN", 2), ("SVC", 2), ("SYP", 2), ("SZL", 2), ("THB", 2),
+    ("TJS", 2), ("TMT", 2), ("TND", 3), ("TOP", 2), ("TRY", 2), ("TTD", 2), ("TWD", 2), ("TZS", 2),
+    ("UAH", 2), ("UGX", 0), ("USD", 2), ("UYU", 2), ("UZS", 2), ("VED", 2), ("VES", 2), ("VND", 0),
+    ("VUV", 0), ("WST", 2), ("XAF", 0), ("XCD", 2), ("XCG", 2), ("XOF", 0), ("XPF", 0), ("YER", 2),
+    ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
+];
+
+/// Codes withdrawn from ISO 4217 that a counterparty may still send, with what replaced them
+/// and the end of their legal tender (CLDR 49), so the refusal says what to use instead.
+const WITHDRAWN: &[(&str, &str, &str)] = &[
+    ("ANG", "XCG", "2025-06-30"),
+    ("BGN", "EUR", "2026-01-31 (Bulgaria adopted the euro on 2026-01-01)"),
+    ("CUC", "CUP", "2021-06-01"),
+    ("HRK", "EUR", "2023-01-14"),
+    ("LTL", "EUR", "2014-12-31"),
+    ("MRO", "MRU", "2018-06-30"),
+    ("SLL", "SLE", "2023-12-31"),
+    ("STD", "STN", "2017-12-31"),
+    ("VEF", "VES", "2018-08-20"),
+    ("ZWL", "ZWG", "2024-08-31"),
 ];
 
 /// A known ISO 4217 currency (three upper-case letters with a defined minor unit).
@@ -75,8 +103,12 @@ impl Currency {
             .map(|i| Currency { code: CURRENCIES[i].0, exponent: CURRENCIES[i].1 })
     }
 
-    /// Like [`Currency::from_code`], as an error a caller can report.
+    /// Like [`Currency::from_code`], as an error a caller can report; a withdrawn code says
+    /// what replaced it.
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
+        if let Some((_, by, until)) = WITHDRAWN.iter().find(|(c, _, _)| *c == code) {
+            return Err(MoneyError::Withdrawn { code: code.to_string(), replaced_by: by, until });
+        }
         Self::from_code(code).ok_or_else(|| MoneyError::UnknownCurrency(code.chars().take(8).collect()))
     }
 
@@ -191,6 +223,23 @@ mod tests {
         assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
         for (code, exp) in CURRENCIES {
             assert_eq!(Currency::from_code(code).map(Currency::exponent), Some(*exp));
+        }
+    }
+
+    #[test]
+    fn the_table_is_current_new_codes_in_withdrawn_and_funds_codes_out() {
+        // Added: the Caribbean guilder (2025) and the digital bolivar.
+        assert_eq!(ccy("XCG").exponent(), 2);
+        assert_eq!(ccy("VED").exponent(), 2);
+        // Withdrawn: refused with what replaced them.
+        for (code, by) in [("BGN", "EUR"), ("ANG", "XCG"), ("HRK", "EUR"), ("SLL", "SLE")] {
+            let err = Currency::parse(code).expect_err(code);
+            assert!(matches!(&err, MoneyError::Withdrawn { replaced_by, .. } if *replaced_by == by), "{err}");
+            assert!(err.to_string().contains(by), "{err}");
+        }
+        // Funds codes, units of account and codes without a minor unit are not money one pays in.
+        for code in ["CLF", "UYI", "UYW", "BOV", "CHE", "CHW", "COU", "MXV", "USN", "XDR", "XSU", "XUA", "XAU", "XTS"] {
+            assert!(matches!(Currency::parse(code), Err(MoneyError::UnknownCurrency(_))), "{code}");
         }
     }
 

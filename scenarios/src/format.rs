@@ -77,6 +77,9 @@ pub struct OrderSpec {
     pub inspector: Option<String>,
     /// ISO 4217 code.
     pub currency: String,
+    /// Who bears the banks' charges: `shared` (default), `debtor`, `creditor`.
+    #[serde(default)]
+    pub charges: Option<String>,
     /// The order's amount in minor units.
     pub amount_minor: u64,
     /// Incoterms 2020 rule.
@@ -142,6 +145,20 @@ step_fields!(
         actor: String,
         /// On which order.
         order: String,
+    }
+);
+
+step_fields!(
+    /// The buyer's bank commits its payment undertaking, stating its cover.
+    Commitment {
+        /// The buyer's bank.
+        actor: String,
+        /// The order.
+        order: String,
+        /// `bank_risk` (default: it pays from its own account and claims the buyer back) or
+        /// `earmark` (the buyer's funds are held in its escrow from now on).
+        #[serde(default)]
+        cover: Option<String>,
     }
 );
 
@@ -416,7 +433,7 @@ pub enum Step {
     /// The seller accepts a proposed order.
     Accept(OrderAct),
     /// The buyer's bank commits its payment undertaking.
-    Commit(OrderAct),
+    Commit(Commitment),
     /// Someone records that an order expired.
     Expire(OrderAct),
     /// The seller presents a document.
@@ -528,9 +545,8 @@ impl Step {
     #[must_use]
     pub fn actor(&self) -> Option<&str> {
         match self {
-            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
-                Some(&s.actor)
-            }
+            Step::Propose(s) | Step::Accept(s) | Step::Expire(s) | Step::ApproveAmendment(s) => Some(&s.actor),
+            Step::Commit(s) => Some(&s.actor),
             Step::SubmitDocument(s) => Some(&s.actor),
             Step::Attest(s) => Some(&s.actor),
             Step::AcceptDocument(s) | Step::DeemAccepted(s) => Some(&s.actor),
@@ -563,9 +579,8 @@ impl Step {
     #[must_use]
     pub fn order(&self) -> Option<&str> {
         match self {
-            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
-                Some(&s.order)
-            }
+            Step::Propose(s) | Step::Accept(s) | Step::Expire(s) | Step::ApproveAmendment(s) => Some(&s.order),
+            Step::Commit(s) => Some(&s.order),
             Step::SubmitDocument(s) => Some(&s.order),
             Step::Attest(s) => Some(&s.order),
             Step::AcceptDocument(s) | Step::DeemAccepted(s) => Some(&s.order),
@@ -644,9 +659,10 @@ impl Step {
             };
         }
         match self {
-            Step::Propose(s) | Step::Accept(s) | Step::Commit(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
+            Step::Propose(s) | Step::Accept(s) | Step::Expire(s) | Step::ApproveAmendment(s) => {
                 of!(s)
             }
+            Step::Commit(s) => of!(s),
             Step::SubmitDocument(s) => of!(s),
             Step::Attest(s) => of!(s),
             Step::AcceptDocument(s) | Step::DeemAccepted(s) => of!(s),

@@ -22,6 +22,9 @@ use crate::format::{OrderSpec, Scenario};
 /// Seconds in a day.
 pub(crate) const DAY: u64 = 86_400;
 
+/// How far below zero a bank's own account may go in the sandbox bank (minor units).
+const BANK_OWN_FUNDS: i64 = 1_000_000_000_000_000;
+
 /// `minor` units of `currency` for people: `USD 12,500.00` (no decimals for JPY and KRW).
 pub fn format_money(currency: &str, minor: u128) -> String {
     let decimals = if matches!(currency, "JPY" | "KRW") { 0 } else { 2 };
@@ -58,6 +61,8 @@ pub(crate) struct Member {
     pub(crate) address: String,
     pub(crate) token: String,
     pub(crate) account: Option<Party>,
+    /// A bank's escrow account, where it earmarks its customers' funds.
+    pub(crate) escrow: Option<Party>,
 }
 
 /// A scenario being played: who is who, what was created, the workers, the timeline.
@@ -283,7 +288,8 @@ impl<'a> Runner<'a> {
         let currency = scenario.orders.first().map_or("USD", |o| o.currency.as_str()).to_string();
         let mut directory = StaticDirectory::default();
         for (i, p) in scenario.parties.iter().enumerate() {
-            let banked = p.roles.iter().any(|r| r == "trader" || r == "financier");
+            let is_bank = p.roles.iter().any(|r| r == "bank");
+            let banked = is_bank || p.roles.iter().any(|r| r == "trader" || r == "financier");
             let account = if banked {
                 let iban = Iban::from_bban("GB", &format!("TRDC{:06}{:08}", self.run % 1_000_000, i + 1))
                     .map_err(|e| Error::Platform(format!("iban: {e}")))?;
@@ -302,9 +308,24 @@ impl<'a> Runner<'a> {
             }
             let address = res["organisation"]["address"].as_str().unwrap_or_default().to_string();
             let token = res["token"].as_str().unwrap_or_default().to_string();
+            // A bank's own account may go as far below zero as it likes: it is the bank's own
+            // money, which pays the undertakings it covers at its own risk.
+            let overdraft = if is_bank { BANK_OWN_FUNDS } else { 0 };
+            let escrow = if is_bank {
+                let iban = Iban::from_bban("GB", &format!("TRDE{:06}{:08}", self.run % 1_000_000, i + 1))
+                    .map_err(|e| Error::Platform(format!("iban: {e}")))?;
+                let bic = Bic::parse("TRDCGB2L").map_err(|e| Error::Platform(format!("bic: {e}")))?;
+                let escrow = Party { name: format!("{} escrow", p.name), iban, bic };
+                let open = json!({ "iban": escrow.iban, "name": escrow.name, "bic": escrow.bic, "currency": currency });
+                self.bank_admin(reqwest::Method::POST, "/admin/accounts", Some(open)).await?;
+                Some(escrow)
+            } else {
+                None
+            };
             if let Some(a) = &account {
-                let open =
-                    json!({ "iban": a.iban, "name": a.name, "bic": a.bic, "currency": currency, "overdraft_limit": 0 });
+                let open = json!({
+                    "iban": a.iban, "name": a.name, "bic": a.bic, "currency": currency, "overdraft_limit": overdraft
+                });
                 self.bank_admin(reqwest::Method::POST, "/admin/accounts", Some(open)).await?;
                 if p.funds > 0 {
                     let fund = json!({ "iban": a.iban, "amount": p.funds });
@@ -313,7 +334,7 @@ impl<'a> Runner<'a> {
                 let addr: Address = address.parse().map_err(|e| Error::Platform(format!("address {address}: {e}")))?;
                 directory = directory.with(addr, a.clone());
             }
-            self.members.push(Member { name: p.name.clone(), address, token, account });
+            self.members.push(Member { name: p.name.clone(), address, token, account, escrow });
         }
         self.emit(&format!(
             "day   0  {:<20} onboards {} organisations; the sandbox bank opens their accounts",
@@ -418,6 +439,7 @@ impl<'a> Runner<'a> {
                 backoff_initial: Duration::from_millis(50),
                 backoff_max: Duration::from_millis(400),
                 receivables,
+                escrow_account: self.members[i].escrow.clone(),
                 ..WorkerConfig::new(trade_orders)
             };
             let outbox =

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use crate::Error;
 use crate::expect::{check, unmet};
 use crate::format::{
-    Amendment, Attestation, BankEvent, Consent, CreditQuery, Days, Dispute, DocumentAct, Failure, FinancingAct,
-    Holidays, Offer, OrderAct, Payment, Presentation, Refusal, Release, Repayment, Settlement, Step, Verification,
+    Amendment, Attestation, BankEvent, Commitment, Consent, CreditQuery, Days, Dispute, DocumentAct, Failure,
+    FinancingAct, Holidays, Offer, OrderAct, Payment, Presentation, Refusal, Release, Repayment, Settlement, Step,
+    Verification,
 };
 use crate::runner::{DAY, Runner, doc_name, format_money, status_error};
 
@@ -70,7 +71,7 @@ pub(crate) async fn play(r: &mut Runner<'_>, n: usize, step: &Step) -> Result<()
         Step::RequestVerification(s) => return request_verification(r, &ctx, step, s).await,
         Step::Propose(s) => propose(r, &ctx, s).await?,
         Step::Accept(s) => order_action(r, &ctx, s, "/accept", format!("accepts order {}", ctx.key)).await?,
-        Step::Commit(s) => order_action(r, &ctx, s, "/commit", "commits: the bank's payment undertaking").await?,
+        Step::Commit(s) => commit(r, &ctx, s).await?,
         Step::Expire(s) => order_action(r, &ctx, s, "/expire", format!("expires order {}", ctx.key)).await?,
         Step::SubmitDocument(s) => submit_document(r, &ctx, s).await?,
         Step::Attest(s) => attest(r, &ctx, s).await?,
@@ -253,13 +254,16 @@ async fn deemed_lines(r: &mut Runner<'_>, before: Option<&Value>, after: &Value)
     Ok(())
 }
 
-/// Drive the settlement workers until no milestone of the order is payable and unpaid.
+/// Drive the settlement workers until no milestone of the order is payable and unpaid, and
+/// the workers have nothing left to do (a bank's own transfers, such as the buyer's
+/// reimbursement of a milestone the bank paid at its own risk, follow the payment).
 async fn drive_until_settled(r: &Runner<'_>, key: &str) -> Result<(), Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
+        let mut idle = true;
         for w in &r.workers {
             // A failed pass is retried, as the worker's own loop would.
-            let _ = w.step().await;
+            idle &= w.step().await.is_ok_and(|report| report.is_idle());
         }
         let order = r.order(key).await?;
         let now = r.chain_time().await?;
@@ -281,7 +285,7 @@ async fn drive_until_settled(r: &Runner<'_>, key: &str) -> Result<(), Error> {
             let by = d["examine_by"].as_u64().unwrap_or(0);
             d["state"] == "submitted" && d["attested"] == true && by != 0 && by < now
         });
-        if pending.is_empty() && !lapsed {
+        if pending.is_empty() && !lapsed && idle {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
@@ -381,6 +385,7 @@ async fn propose(r: &mut Runner<'_>, ctx: &Ctx, s: &OrderAct) -> Result<Acted, E
         "buyer_bank": r.member(&spec.buyer_bank).address,
         "seller_bank": r.member(&spec.seller_bank).address,
         "carrier": spec.carrier.as_ref().map(|c| r.member(c).address.clone()),
+        "charges": spec.charges,
         "inspector": spec.inspector.as_ref().map(|i| r.member(i).address.clone()),
         "amount_minor": spec.amount_minor.to_string(),
         "currency": spec.currency,
@@ -413,6 +418,19 @@ async fn order_action(
     action: impl Into<String>,
 ) -> Result<Acted, Error> {
     let answer = r.call("POST", &ctx.path(suffix), &token(r, &s.actor), Some(json!({}))).await?;
+    Ok(Acted::new(action, answer))
+}
+
+async fn commit(r: &mut Runner<'_>, ctx: &Ctx, s: &Commitment) -> Result<Acted, Error> {
+    let body = match &s.cover {
+        Some(c) => json!({ "cover": c }),
+        None => json!({}),
+    };
+    let answer = r.call("POST", &ctx.path("/commit"), &token(r, &s.actor), Some(body)).await?;
+    let action = match s.cover.as_deref() {
+        Some("earmark") => "commits, earmarking the buyer's funds",
+        _ => "commits: the bank's payment undertaking",
+    };
     Ok(Acted::new(action, answer))
 }
 

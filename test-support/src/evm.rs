@@ -284,6 +284,7 @@ pub fn terms(now: u64) -> TradeOrders::OrderTerms {
         latestShipment: now + 30 * DAY,
         expiry: now + 60 * DAY,
         examinationDays: 0,
+        charges: tradechain_contracts::Charges::Shared as u8,
     }
 }
 
@@ -343,7 +344,12 @@ impl TestChain {
         let id = self.propose(t, ms).expect("propose");
         let to = self.suite.trade_orders;
         self.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).expect("accept");
-        self.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id) }).expect("commit");
+        self.exec(
+            addr("buyer_bank"),
+            to,
+            TradeOrders::commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 },
+        )
+        .expect("commit");
         id
     }
 

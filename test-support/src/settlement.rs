@@ -20,7 +20,7 @@ use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use tradechain_chain::transaction::{Sender, TxRequest};
 use tradechain_chain::{Chain as _, LogFilter, call_sol};
 use tradechain_contracts::genesis::SuiteAddresses;
-use tradechain_contracts::{Consortium, Receivables, TradeOrders, role};
+use tradechain_contracts::{Consortium, Cover, Receivables, TradeOrders, role};
 use tradechain_money::identifier::{Bic, Iban};
 
 /// Seconds in a day.
@@ -204,6 +204,8 @@ impl Parties {
             ("Shenzhen Widgets Co", "PRLB00000000000002", "PRLBGB2L")
         } else if who == self.financier.address() {
             ("Blue Water Capital", "BLWC00000000000003", "BLWCGB2L")
+        } else if who == self.buyer_bank.address() {
+            ("Harbour Bank", "HRBK00000000000010", "HRBRGB2L")
         } else {
             ("Unknown", "XXXX00000000000009", "XXXXGB2L")
         };
@@ -214,10 +216,20 @@ impl Parties {
         }
     }
 
-    /// The parties' accounts, as a worker's directory.
+    /// The buyer's bank's escrow account, where it earmarks its customers' funds.
+    #[must_use]
+    pub fn escrow(&self) -> Party {
+        Party {
+            name: "Harbour Bank escrow".into(),
+            iban: Iban::from_bban("GB", "HRBE00000000000011").expect("iban"),
+            bic: Bic::parse("HRBRGB2L").expect("bic"),
+        }
+    }
+
+    /// The parties' accounts, as a worker's directory (the buyer's bank's: its own).
     #[must_use]
     pub fn directory(&self) -> StaticDirectory {
-        [self.buyer.address(), self.seller.address(), self.financier.address()]
+        [self.buyer.address(), self.seller.address(), self.financier.address(), self.buyer_bank.address()]
             .into_iter()
             .fold(StaticDirectory::default(), |d, a| d.with(a, self.account(a)))
     }
@@ -257,23 +269,52 @@ impl Parties {
             latestShipment: now + 60 * DAY,
             expiry: now + 365 * DAY,
             examinationDays: 0,
+            charges: tradechain_contracts::Charges::Shared as u8,
         }
     }
 }
 
 /// The buyer proposes `terms` with `milestones`, the seller accepts, the buyer's bank
-/// commits; the order's id.
+/// commits at its own risk; the order's id.
 pub async fn committed_order(
     chain: &Chain,
     p: &Parties,
     terms: TradeOrders::OrderTerms,
     milestones: Vec<TradeOrders::MilestoneTerms>,
 ) -> U256 {
+    committed_order_with(chain, p, terms, milestones, Cover::BankRisk).await
+}
+
+/// As [`committed_order`], the bank covering its undertaking with `cover`.
+pub async fn committed_order_with(
+    chain: &Chain,
+    p: &Parties,
+    terms: TradeOrders::OrderTerms,
+    milestones: Vec<TradeOrders::MilestoneTerms>,
+    cover: Cover,
+) -> U256 {
     let to = chain.suite.trade_orders;
     chain.send(&p.buyer, to, TradeOrders::proposeCall { t: terms, terms: milestones }).await;
     let order: U256 = chain.read(to, TradeOrders::orderCountCall {}).await;
     chain.send(&p.seller, to, TradeOrders::acceptCall { orderId: order }).await;
-    chain.send(&p.buyer_bank, to, TradeOrders::commitCall { orderId: order }).await;
+    chain.send(&p.buyer_bank, to, TradeOrders::commitCall { orderId: order, cover: cover as u8 }).await;
+    order
+}
+
+/// A committed order of `amount` USD cents in milestones of `shares` (bps, at sight on the
+/// commercial invoice), covered by `cover`, the invoice presented and accepted: every
+/// milestone is due now.
+pub async fn due_order(chain: &Chain, p: &Parties, amount: u128, shares: &[u16], cover: Cover) -> U256 {
+    let to = chain.suite.trade_orders;
+    let ms = shares
+        .iter()
+        .map(|bps| TradeOrders::MilestoneTerms { shareBps: *bps, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 })
+        .collect();
+    let order = committed_order_with(chain, p, p.terms(chain.now().await, amount), ms, cover).await;
+    let invoice =
+        TradeOrders::submitDocumentCall { orderId: order, docType: 0, hash: keccak256(b"invoice"), uri: String::new() };
+    chain.send(&p.seller, to, invoice).await;
+    chain.send(&p.buyer_bank, to, TradeOrders::acceptDocumentCall { orderId: order, docType: 0 }).await;
     order
 }
 
@@ -431,13 +472,43 @@ impl SandboxBank {
     pub async fn payments(&self) -> Value {
         self.admin(reqwest::Method::GET, "/admin/payments", None).await
     }
+
+    /// The bank's record of one instruction (its status, reason and receive count), or
+    /// `Null` when it never received it.
+    pub async fn payment(&self, e2e: &str) -> Value {
+        let resp = self.http.get(format!("{}/admin/payments/{e2e}", self.url)).send().await.expect("admin request");
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Value::Null;
+        }
+        serde_json::from_str(&resp.text().await.expect("body")).expect("a payment record")
+    }
+
+    /// Book an instruction the bank held at an interim status; with `report` false only its
+    /// camt.054 shows the booking.
+    pub async fn settle_held(&self, e2e: &str, report: bool) -> Value {
+        self.admin(reqwest::Method::POST, &format!("/admin/payments/{e2e}/settle"), Some(json!({ "report": report })))
+            .await
+    }
+
+    /// Reject an instruction the bank held at an interim status.
+    pub async fn reject_held(&self, e2e: &str, reason: &str) -> Value {
+        self.admin(reqwest::Method::POST, &format!("/admin/payments/{e2e}/reject"), Some(json!({ "reason": reason })))
+            .await
+    }
 }
 
-/// Open and fund the trade's accounts at the sandbox bank.
+/// What the buyer's bank may pay from its own account at its own risk (an overdraft on
+/// the bank's books: its own money).
+pub const BANK_OWN_FUNDS: i64 = 1_000_000_000_000;
+
+/// Open and fund the trade's accounts at the sandbox bank; the buyer's bank's own account
+/// (able to pay at its own risk) and its escrow account too.
 pub async fn open_accounts(bank: &SandboxBank, p: &Parties, buyer_funds: i64) {
     for who in [p.buyer.address(), p.seller.address(), p.financier.address()] {
         bank.open(&p.account(who), 0).await;
     }
+    bank.open(&p.account(p.buyer_bank.address()), BANK_OWN_FUNDS).await;
+    bank.open(&p.escrow(), 0).await;
     if buyer_funds > 0 {
         bank.fund(&p.account(p.buyer.address()), buyer_funds).await;
     }
@@ -453,6 +524,12 @@ pub fn worker_config(chain: &Chain) -> WorkerConfig {
         receivables: Some(chain.suite.receivables),
         ..WorkerConfig::new(chain.suite.trade_orders)
     }
+}
+
+/// The buyer's bank's worker configuration: with its escrow account.
+#[must_use]
+pub fn bank_worker_config(chain: &Chain, p: &Parties) -> WorkerConfig {
+    WorkerConfig { escrow_account: Some(p.escrow()), ..worker_config(chain) }
 }
 
 /// The buyer's bank's worker.
@@ -478,9 +555,9 @@ pub async fn worker_for(
     let rails = IsoHttpRails::new(&bank.url, "Harbour Bank", timeout).expect("rails");
     let outbox = Outbox::connect(db_url).await.expect("outbox");
     let client = connect(&chain.url).await;
-    SettlementWorker::new(worker_config(chain), client, outbox, rails, Arc::new(p.directory()), signer.clone())
-        .await
-        .expect("worker")
+    let config =
+        if signer.address() == p.buyer_bank.address() { bank_worker_config(chain, p) } else { worker_config(chain) };
+    SettlementWorker::new(config, client, outbox, rails, Arc::new(p.directory()), signer.clone()).await.expect("worker")
 }
 
 /// A SQLite URL for file `name` in `dir`.

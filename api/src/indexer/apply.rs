@@ -30,6 +30,9 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 paid: Set("0".into()),
                 currency: Set(bytes3_str(&e.currency.0)),
                 incoterm: Set(bytes3_str(&e.incoterm.0)),
+                // ChargesAgreed follows when the parties agreed anything but shared charges.
+                charges: Set(tradechain_contracts::Charges::Shared.as_str().into()),
+                cover: Set(None),
                 details_hash: Set(format!("{:#x}", e.detailsHash)),
                 latest_shipment: Set(i64_of(e.latestShipment)),
                 expiry: Set(i64_of(e.expiry)),
@@ -83,7 +86,18 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
         }
         E::OrderAccepted(e) => set_state(ctx, e.orderId, S::Accepted).await?,
         E::OrderRejected(e) => set_state(ctx, e.orderId, S::Rejected).await?,
-        E::OrderCommitted(e) => set_state(ctx, e.orderId, S::Committed).await?,
+        E::OrderCommitted(e) => {
+            let cover = tradechain_contracts::Cover::from_u8(e.cover).map_or("unknown", |c| c.as_str());
+            update_order(ctx, e.orderId, |o| {
+                o.state = Set(state_str(S::Committed));
+                o.cover = Set(Some(cover.into()));
+            })
+            .await?;
+        }
+        E::ChargesAgreed(e) => {
+            let charges = tradechain_contracts::Charges::from_u8(e.charges).map_or("unknown", |c| c.as_str());
+            update_order(ctx, e.orderId, |o| o.charges = Set(charges.into())).await?;
+        }
         E::OrderCancelled(e) => set_state(ctx, e.orderId, S::Cancelled).await?,
         E::OrderExpired(e) => set_state(ctx, e.orderId, S::Expired).await?,
         E::OrderCompleted(e) => set_state(ctx, e.orderId, S::Completed).await?,

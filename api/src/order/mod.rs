@@ -111,6 +111,11 @@ pub(crate) struct ProposeOrder {
     pub(crate) expiry: String,
     /// Banking days the buyer's bank has to examine (1..=5, default 5: UCP 600 art. 14(b)).
     pub(crate) examination_days: Option<u8>,
+    /// Who bears the banks' charges of the payments: `shared` (default), `debtor` (the
+    /// buyer) or `creditor` (the seller); ISO 20022 `ChrgBr` SHAR, DEBT, CRED. Euro payments
+    /// within SEPA share them by the scheme's rules whatever this says.
+    #[serde(default)]
+    pub(crate) charges: Option<String>,
     pub(crate) milestones: Vec<MilestoneRequest>,
     #[serde(default)]
     pub(crate) details: OrderDetails,
@@ -176,6 +181,16 @@ pub(crate) fn validate(
     let carrier = req.carrier.as_deref().map(|c| terms::address("carrier", c)).transpose()?;
     let inspector = req.inspector.as_deref().map(|i| terms::address("inspector", i)).transpose()?;
     let amount = terms::amount("amount_minor", &req.amount_minor)?;
+    if amount > terms::MAX_ORDER_AMOUNT {
+        return Err(ApiError::validation(
+            "AMOUNT_TOO_LARGE",
+            format!(
+                "amount_minor has more than the 18 digits a payment message carries (at most {})",
+                terms::MAX_ORDER_AMOUNT
+            ),
+        ));
+    }
+    let charges = terms::charges(req.charges.as_deref())?;
     terms::currency_exponent(&req.currency)?;
     terms::incoterm(&req.incoterm)?;
     let latest = terms::date_end("latest_shipment", &req.latest_shipment)?;
@@ -264,6 +279,7 @@ pub(crate) fn validate(
         latestShipment: latest,
         expiry,
         examinationDays: exam,
+        charges: charges as u8,
     };
     Ok((t, out, [seller, buyer_bank, seller_bank]))
 }
@@ -371,9 +387,32 @@ fn oid(id: i64) -> U256 {
 contract_action!(
     /// The seller accepts a proposed order.
     accept, "/v1/orders/{id}/accept", "orders", "_order", OrderDetail, act, |id| TradeOrders::acceptCall { orderId: oid(id) });
-contract_action!(
-    /// The buyer's bank commits to pay (bank payment undertaking).
-    commit, "/v1/orders/{id}/commit", "orders", "_order", OrderDetail, act, |id| TradeOrders::commitCall { orderId: oid(id) });
+/// The buyer's bank's commitment: how it covers its undertaking.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Commitment {
+    /// `bank_risk` (default): the bank pays from its own account and claims the buyer
+    /// separately; `earmark`: the buyer's funds are held from now until the milestones are
+    /// paid, or released when the order ends. Either way a payment never fails for want of
+    /// the buyer's funds.
+    pub(crate) cover: Option<String>,
+}
+
+/// The buyer's bank commits its irrevocable payment undertaking, stating its cover.
+#[utoipa::path(post, path = "/v1/orders/{id}/commit", tag = "orders", operation_id = "commit_order",
+    params(("id" = i64, Path)), request_body = Commitment,
+    responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn commit(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+    Body(c): Body<Commitment>,
+) -> ApiResult<Json<OrderDetail>> {
+    let cover = terms::cover(c.cover.as_deref())?;
+    act(&state, &caller, id, TradeOrders::commitCall { orderId: oid(id), cover: cover as u8 }.abi_encode()).await
+}
 contract_action!(
     /// The buyer withdraws a proposal; once accepted, both parties must ask.
     cancel, "/v1/orders/{id}/cancel", "orders", "_order", OrderDetail, act, |id| TradeOrders::cancelCall { orderId: oid(id) });

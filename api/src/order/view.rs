@@ -31,6 +31,10 @@ pub(crate) struct OrderSummary {
     pub(crate) paid_minor: String,
     pub(crate) currency: String,
     pub(crate) incoterm: String,
+    /// Who bears the banks' charges: shared, debtor (the buyer), creditor (the seller).
+    pub(crate) charges: String,
+    /// Once committed, how the buyer's bank covers its undertaking: bank_risk, earmark.
+    pub(crate) cover: Option<String>,
     /// YYYY-MM-DD
     pub(crate) latest_shipment: String,
     pub(crate) expiry: String,
@@ -189,6 +193,8 @@ pub(crate) fn summary(o: order::Model) -> OrderSummary {
         paid_minor: o.paid,
         currency: o.currency,
         incoterm: o.incoterm,
+        charges: o.charges,
+        cover: o.cover,
         latest_shipment: date_of(o.latest_shipment),
         expiry: date_of(o.expiry),
         created_block: o.created_block,

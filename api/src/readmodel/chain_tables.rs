@@ -59,6 +59,10 @@ pub mod order {
         pub currency: String,
         /// Incoterms 2020 rule.
         pub incoterm: String,
+        /// Who bears the banks' charges: `shared`, `debtor`, `creditor`.
+        pub charges: String,
+        /// How the buyer's bank covers its undertaking, once committed: `bank_risk`, `earmark`.
+        pub cover: Option<String>,
         /// keccak256 of the canonical JSON of the off-chain details.
         pub details_hash: String,
         /// Latest shipment date (unix seconds, end of day UTC).

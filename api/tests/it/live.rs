@@ -114,6 +114,7 @@ async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: 
         latestShipment: tradechain_engine::node::unix_now() + 86_400 * 20,
         expiry: tradechain_engine::node::unix_now() + 86_400 * 40,
         examinationDays: 0,
+        charges: tradechain_contracts::Charges::Shared as u8,
     };
     let terms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
     let input = TradeOrders::proposeCall { t, terms }.abi_encode();

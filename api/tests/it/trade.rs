@@ -79,6 +79,17 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
     let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["amount_minor"] = json!("0");
     errors.expect("zero_amount", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_AMOUNT");
+    // ISO 20022 amounts carry at most 18 digits: refused when proposed, never at payment.
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
+    bad["amount_minor"] = json!("1000000000000000000");
+    bad["milestones"] = json!([{ "share_bps": 10000, "documents": ["commercial_invoice"] }]);
+    errors.expect("amount_beyond_18_digits", net.post("/v1/orders", &buyer_t, bad).await, 422, "AMOUNT_TOO_LARGE");
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
+    bad["charges"] = json!("buyer");
+    errors.expect("unknown_charge_bearer", net.post("/v1/orders", &buyer_t, bad).await, 422, "VALIDATION_FAILED");
+    let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
+    bad["currency"] = json!("BGN");
+    errors.expect("withdrawn_currency", net.post("/v1/orders", &buyer_t, bad).await, 422, "INVALID_CURRENCY");
     let mut bad = proposal(&seller, &buyer_bank, &seller_bank, &carrier);
     bad["milestones"][1]["amount_minor"] = json!("6999999");
     errors.expect("milestones_do_not_sum", net.post("/v1/orders", &buyer_t, bad).await, 422, "MILESTONES_DO_NOT_SUM");
@@ -152,9 +163,16 @@ async fn whole_trade(mut net: Net) -> Vec<(String, u16, Value)> {
     let (s, body) = net.post(&format!("{o}/accept"), &seller_t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "accepted");
-    let (s, body) = net.post(&format!("{o}/commit"), &buyer_bank_t, json!({})).await;
+    errors.expect(
+        "unknown_cover",
+        net.post(&format!("{o}/commit"), &buyer_bank_t, json!({ "cover": "hope" })).await,
+        422,
+        "VALIDATION_FAILED",
+    );
+    let (s, body) = net.post(&format!("{o}/commit"), &buyer_bank_t, json!({ "cover": "earmark" })).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "committed");
+    assert_eq!((body["cover"].as_str(), body["charges"].as_str()), (Some("earmark"), Some("shared")), "{body}");
 
     // Documents: invoice, then bill of lading attested by the carrier.
     let invoice = b"%PDF-1.7 commercial invoice 2026-001 USD 100,000.00".to_vec();

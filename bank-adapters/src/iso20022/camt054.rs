@@ -27,6 +27,10 @@ pub struct Entry {
     pub bank_reference: String,
     /// `NtryDtls/TxDtls/Refs/EndToEndId`: the instruction this entry books, when known.
     pub end_to_end_id: Option<EndToEndId>,
+    /// `BkTxCd/Domn/Fmly/SubFmlyCd` (ISO 20022 bank transaction codes, domain `PMNT`):
+    /// `ESCT` for a SEPA credit transfer, `XBCT` for a cross-border one, `BOOK` for a
+    /// transfer within the bank's books.
+    pub sub_family: String,
 }
 
 /// One camt.054 message with a single notification for one account.
@@ -111,7 +115,7 @@ pub(crate) fn write(msg: &Camt054) -> Result<String, MessageError> {
             .leaf("Cd", "PMNT")?
             .open("Fmly")?
             .leaf("Cd", if e.credit { "RCDT" } else { "ICDT" })?
-            .leaf("SubFmlyCd", "ESCT")?
+            .leaf("SubFmlyCd", &e.sub_family)?
             .close()?
             .close()?
             .close()?;
@@ -153,7 +157,10 @@ fn credit_indicator(el: &Element, path: &[&str]) -> Result<bool, MessageError> {
 
 fn parse_entry(e: &Element) -> Result<Entry, MessageError> {
     e.check_order(NTRY)?;
-    e.req(&["BkTxCd"])?;
+    let sub_family = e.req_text(&["BkTxCd", "Domn", "Fmly", "SubFmlyCd"])?.to_string();
+    if sub_family.len() != 4 || !sub_family.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(MessageError::invalid("SubFmlyCd", "not a bank transaction code"));
+    }
     let amount = read_amount(e.req(&["Amt"])?)?;
     let credit = credit_indicator(e, &["CdtDbtInd"])?;
     let booked = match e.req_text(&["Sts", "Cd"])? {
@@ -197,6 +204,7 @@ fn parse_entry(e: &Element) -> Result<Entry, MessageError> {
         booking_time,
         bank_reference,
         end_to_end_id: details.and_then(|d| d.opt_text(&["Refs", "EndToEndId"])).map(EndToEndId::parse).transpose()?,
+        sub_family,
     })
 }
 
@@ -223,6 +231,7 @@ mod tests {
                     booking_time: t,
                     bank_reference: "SBX-7".into(),
                     end_to_end_id: Some(EndToEndId::derive(7431, "1", 0, 1).expect("e2e")),
+                    sub_family: "XBCT".into(),
                 },
                 Entry {
                     entry_ref: 8,
@@ -232,6 +241,7 @@ mod tests {
                     booking_time: t,
                     bank_reference: "SBX-8".into(),
                     end_to_end_id: None,
+                    sub_family: "BOOK".into(),
                 },
             ],
         }

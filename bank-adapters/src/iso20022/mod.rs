@@ -14,6 +14,9 @@ pub(crate) mod pain001;
 pub(crate) mod pain002;
 pub(crate) mod xml;
 
+#[cfg(test)]
+mod schema_tests;
+
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use tradechain_money::identifier::IdentifierError;

@@ -2,16 +2,23 @@
 //! the sandbox bank.
 //!
 //! One payment information block (`PmtInf`) per transfer, since each transfer names its own
-//! debtor. `GrpHdr/NbOfTxs` and `CtrlSum` (and the same per `PmtInf`) must agree with the
-//! transactions; `CtrlSum` is the plain sum of the amounts and so is only written when
-//! every transfer is in the same currency (the standard's own convention).
+//! debtor; the block is named by the transfer's EndToEndId (`PmtInfId`), so the bank's
+//! pain.002 names it back (`OrgnlPmtInfId`). `GrpHdr/NbOfTxs` and `CtrlSum` (and the same
+//! per `PmtInf`) must agree with the transactions; `CtrlSum` is the plain sum of the amounts
+//! and so is only written when every transfer is in the same currency (the standard's own
+//! convention).
+//!
+//! Two usages: a euro transfer between two SEPA accounts follows the EPC's SEPA Credit
+//! Transfer rules (service level `SEPA`, charge bearer `SLEV`); any other transfer is a
+//! cross-border payment in CBPR+ usage: no SEPA service level, and the charge bearer the
+//! order's parties agreed (`SHAR`, `DEBT`, `CRED`).
 
 use chrono::{DateTime, Utc};
 
 use super::xml::{Element, XmlOut, parse_document};
 use super::{MessageError, PAIN_001_NS, iso_datetime, max_text, parse_date, parse_datetime, read_amount};
 use crate::party::Party;
-use crate::payment::{CreditTransfer, MAX_REMITTANCE};
+use crate::payment::{ChargeBearer, CreditTransfer, MAX_REMITTANCE};
 use tradechain_money::identifier::{Bic, EndToEndId, Iban};
 use tradechain_money::money::Money;
 
@@ -24,6 +31,23 @@ pub(crate) struct Pain001 {
     /// `GrpHdr/InitgPty/Nm`: the bank's customer or the bank itself.
     pub(crate) initiating_party: String,
     pub(crate) transfers: Vec<CreditTransfer>,
+}
+
+/// A transfer as a bank reads it: with the payment information block it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReceivedTransfer {
+    /// `PmtInf/PmtInfId` of its block.
+    pub(crate) pmt_inf_id: String,
+    pub(crate) transfer: CreditTransfer,
+}
+
+/// A pain.001 as a bank reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReceivedPain001 {
+    pub(crate) msg_id: String,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) initiating_party: String,
+    pub(crate) transfers: Vec<ReceivedTransfer>,
 }
 
 const GRP_HDR: &[&str] = &["MsgId", "CreDtTm", "Authstn", "NbOfTxs", "CtrlSum", "InitgPty", "FwdgAgt"];
@@ -118,16 +142,13 @@ fn write_payment_information(out: &mut XmlOut, t: &CreditTransfer) -> Result<(),
     max_text("RmtInf/Ustrd", &t.remittance, MAX_REMITTANCE)?;
     let e2e = t.end_to_end_id.as_str();
     let amount = t.amount.decimal();
-    out.open("PmtInf")?
-        .leaf("PmtInfId", e2e)?
-        .leaf("PmtMtd", "TRF")?
-        .leaf("NbOfTxs", "1")?
-        .leaf("CtrlSum", &amount)?
-        .open("ReqdExctnDt")?
-        .leaf("Dt", &t.requested_execution_date.format("%Y-%m-%d").to_string())?
-        .close()?;
+    out.open("PmtInf")?.leaf("PmtInfId", e2e)?.leaf("PmtMtd", "TRF")?.leaf("NbOfTxs", "1")?.leaf("CtrlSum", &amount)?;
+    if t.is_sepa() {
+        out.open("PmtTpInf")?.open("SvcLvl")?.leaf("Cd", "SEPA")?.close()?.close()?;
+    }
+    out.open("ReqdExctnDt")?.leaf("Dt", &t.requested_execution_date.format("%Y-%m-%d").to_string())?.close()?;
     write_party(out, "Dbtr", "DbtrAcct", "DbtrAgt", &t.debtor)?;
-    out.leaf("ChrgBr", "SLEV")?;
+    out.leaf("ChrgBr", t.charge_bearer_code())?;
     out.open("CdtTrfTxInf")?
         .open("PmtId")?
         .leaf("InstrId", e2e)?
@@ -159,7 +180,7 @@ fn write_party(
 }
 
 /// Read and check a pain.001.001.09 message.
-pub(crate) fn parse(xml: &[u8]) -> Result<Pain001, MessageError> {
+pub(crate) fn parse(xml: &[u8]) -> Result<ReceivedPain001, MessageError> {
     let doc = parse_document(xml, PAIN_001_NS)?;
     let root = doc.req(&["CstmrCdtTrfInitn"])?;
     let hdr = root.req(&["GrpHdr"])?;
@@ -184,8 +205,9 @@ pub(crate) fn parse(xml: &[u8]) -> Result<Pain001, MessageError> {
             format!("says {declared}, message has {}", transfers.len()),
         ));
     }
-    check_control_sum(hdr, &transfers, "GrpHdr/CtrlSum")?;
-    Ok(Pain001 { msg_id, created, initiating_party, transfers })
+    let plain: Vec<CreditTransfer> = transfers.iter().map(|r| r.transfer.clone()).collect();
+    check_control_sum(hdr, &plain, "GrpHdr/CtrlSum")?;
+    Ok(ReceivedPain001 { msg_id, created, initiating_party, transfers })
 }
 
 fn check_control_sum(el: &Element, transfers: &[CreditTransfer], field: &'static str) -> Result<(), MessageError> {
@@ -207,9 +229,10 @@ fn parse_party(el: &Element, who: &str, acct: &str, agent: &str) -> Result<Party
     })
 }
 
-fn parse_payment_information(pmt: &Element) -> Result<Vec<CreditTransfer>, MessageError> {
+fn parse_payment_information(pmt: &Element) -> Result<Vec<ReceivedTransfer>, MessageError> {
     pmt.check_order(PMT_INF)?;
-    max_text("PmtInfId", pmt.req_text(&["PmtInfId"])?, 35)?;
+    let pmt_inf_id = pmt.req_text(&["PmtInfId"])?;
+    max_text("PmtInfId", pmt_inf_id, 35)?;
     if pmt.req_text(&["PmtMtd"])? != "TRF" {
         return Err(MessageError::invalid("PmtMtd", "a credit transfer must be TRF"));
     }
@@ -219,6 +242,18 @@ fn parse_payment_information(pmt: &Element) -> Result<Vec<CreditTransfer>, Messa
         _ => return Err(MessageError::Missing("PmtInf/ReqdExctnDt (exactly one of Dt, DtTm)".into())),
     };
     let debtor = parse_party(pmt, "Dbtr", "DbtrAcct", "DbtrAgt")?;
+    let sepa = pmt.opt_text(&["PmtTpInf", "SvcLvl", "Cd"]) == Some("SEPA");
+    let charges = match pmt.opt_text(&["ChrgBr"]) {
+        None | Some("SHAR" | "SLEV") => ChargeBearer::Shared,
+        Some("DEBT") => ChargeBearer::Debtor,
+        Some("CRED") => ChargeBearer::Creditor,
+        Some(other) => {
+            return Err(MessageError::invalid(
+                "ChrgBr",
+                format!("{:?} is not a charge bearer code", other.chars().take(8).collect::<String>()),
+            ));
+        }
+    };
     let mut out = Vec::new();
     for tx in pmt.children_named("CdtTrfTxInf") {
         tx.check_order(TX_INF)?;
@@ -228,21 +263,31 @@ fn parse_payment_information(pmt: &Element) -> Result<Vec<CreditTransfer>, Messa
         if remittance.chars().count() > MAX_REMITTANCE {
             return Err(MessageError::invalid("RmtInf/Ustrd", "longer than 140 characters"));
         }
-        out.push(CreditTransfer {
+        let transfer = CreditTransfer {
             end_to_end_id: e2e,
             debtor: debtor.clone(),
             creditor: parse_party(tx, "Cdtr", "CdtrAcct", "CdtrAgt")?,
             amount,
             requested_execution_date: date,
             remittance,
-        });
+            charges,
+        };
+        // The EPC's rules: a SEPA credit transfer is in euro between SEPA accounts, SLEV.
+        if sepa && (!transfer.is_sepa() || pmt.opt_text(&["ChrgBr"]).is_some_and(|c| c != "SLEV")) {
+            return Err(MessageError::invalid(
+                "PmtTpInf/SvcLvl",
+                "SEPA is for euro between SEPA accounts, charges SLEV",
+            ));
+        }
+        out.push(ReceivedTransfer { pmt_inf_id: pmt_inf_id.to_string(), transfer });
     }
     if let Some(n) = pmt.opt_text(&["NbOfTxs"])
         && n.parse::<usize>().ok() != Some(out.len())
     {
         return Err(MessageError::invalid("PmtInf/NbOfTxs", format!("says {n}, block has {}", out.len())));
     }
-    check_control_sum(pmt, &out, "PmtInf/CtrlSum")?;
+    let plain: Vec<CreditTransfer> = out.iter().map(|r| r.transfer.clone()).collect();
+    check_control_sum(pmt, &plain, "PmtInf/CtrlSum")?;
     Ok(out)
 }
 

@@ -20,15 +20,61 @@ pub(crate) fn sample() -> Pain001 {
             amount: Money::new(1_234_567, usd),
             requested_execution_date: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
             remittance: crate::payment::remittance("12", 1, 1),
+            charges: ChargeBearer::Shared,
         }],
+    }
+}
+
+/// What a bank reads back must be what was written, each transfer in the block named by
+/// its EndToEndId.
+fn reads_back(msg: &Pain001) {
+    let xml = write(msg).expect("write");
+    let got = parse(xml.as_bytes()).expect("parse");
+    assert_eq!((&got.msg_id, got.created, &got.initiating_party), (&msg.msg_id, msg.created, &msg.initiating_party));
+    let transfers: Vec<CreditTransfer> = got.transfers.iter().map(|r| r.transfer.clone()).collect();
+    assert_eq!(transfers, msg.transfers);
+    for r in &got.transfers {
+        assert_eq!(r.pmt_inf_id, r.transfer.end_to_end_id.as_str());
     }
 }
 
 #[test]
 fn written_message_reads_back_identically() {
-    let msg = sample();
-    let xml = write(&msg).expect("write");
-    assert_eq!(parse(xml.as_bytes()).expect("parse"), msg);
+    reads_back(&sample());
+    let mut debtor_pays = sample();
+    debtor_pays.transfers[0].charges = ChargeBearer::Debtor;
+    reads_back(&debtor_pays);
+}
+
+/// A euro payment between two SEPA accounts follows the EPC's rules (service level SEPA,
+/// charges SLEV whatever was agreed); the same outside SEPA, or in another currency, is a
+/// CBPR+ payment with the agreed bearer and no SEPA service level.
+#[test]
+fn sepa_and_cbpr_plus_payments_are_written_by_their_own_rules() {
+    let eur = Currency::from_code("EUR").expect("eur");
+    let mut sepa = sample();
+    let t = &mut sepa.transfers[0];
+    t.amount = Money::new(50_000, eur);
+    t.debtor.iban = tradechain_money::identifier::Iban::parse("DE89370400440532013000").expect("iban");
+    t.creditor.iban = tradechain_money::identifier::Iban::parse("FR1420041010050500013M02606").expect("iban");
+    t.charges = ChargeBearer::Creditor;
+    let xml = write(&sepa).expect("write");
+    assert!(xml.contains("<SvcLvl>\n          <Cd>SEPA</Cd>") || xml.contains("<Cd>SEPA</Cd>"), "{xml}");
+    assert!(xml.contains("<ChrgBr>SLEV</ChrgBr>"), "{xml}");
+    let mut outside = sepa.clone();
+    outside.transfers[0].creditor.iban =
+        tradechain_money::identifier::Iban::parse("AE070331234567890123456").expect("iban");
+    let xml = write(&outside).expect("write");
+    assert!(!xml.contains("SEPA") && xml.contains("<ChrgBr>CRED</ChrgBr>"), "{xml}");
+    let mut dollars = sepa.clone();
+    dollars.transfers[0].amount = Money::new(50_000, Currency::from_code("USD").expect("usd"));
+    let xml = write(&dollars).expect("write");
+    assert!(!xml.contains("SEPA") && xml.contains("<ChrgBr>CRED</ChrgBr>"), "{xml}");
+    // A bank refuses a SEPA service level on what is not a SEPA payment.
+    let forged = write(&outside)
+        .expect("write")
+        .replace("<ReqdExctnDt>", "<PmtTpInf><SvcLvl><Cd>SEPA</Cd></SvcLvl></PmtTpInf><ReqdExctnDt>");
+    assert!(parse(forged.as_bytes()).is_err());
 }
 
 #[test]
@@ -36,7 +82,7 @@ fn written_message_matches_reviewed_snapshot() {
     insta::assert_snapshot!(write(&sample()).expect("write"));
 }
 
-fn tampered(from: &str, to: &str) -> Result<Pain001, MessageError> {
+fn tampered(from: &str, to: &str) -> Result<ReceivedPain001, MessageError> {
     let xml = write(&sample()).expect("write");
     assert!(xml.contains(from), "fixture lacks {from}");
     parse(xml.replacen(from, to, 1).as_bytes())

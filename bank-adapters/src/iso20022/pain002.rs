@@ -18,6 +18,8 @@ pub(crate) enum TxStatus {
     Actc,
     /// Accepted (customer profile checks passed).
     Accp,
+    /// Accepted with a change (e.g. of the requested execution date).
+    Acwc,
     /// Accepted, settlement in process.
     Acsp,
     /// Accepted, settlement completed: the debtor's account is debited.
@@ -36,6 +38,7 @@ impl TxStatus {
             TxStatus::Rcvd => "RCVD",
             TxStatus::Actc => "ACTC",
             TxStatus::Accp => "ACCP",
+            TxStatus::Acwc => "ACWC",
             TxStatus::Acsp => "ACSP",
             TxStatus::Acsc => "ACSC",
             TxStatus::Accc => "ACCC",
@@ -44,11 +47,20 @@ impl TxStatus {
         }
     }
 
+    /// Accepted at some stage but not booked: the bank may still settle or reject it.
+    pub(crate) fn is_interim(self) -> bool {
+        matches!(
+            self,
+            TxStatus::Rcvd | TxStatus::Actc | TxStatus::Accp | TxStatus::Acwc | TxStatus::Acsp | TxStatus::Pdng
+        )
+    }
+
     pub(crate) fn parse(code: &str) -> Result<Self, MessageError> {
         Ok(match code {
             "RCVD" => TxStatus::Rcvd,
             "ACTC" => TxStatus::Actc,
             "ACCP" => TxStatus::Accp,
+            "ACWC" => TxStatus::Acwc,
             "ACSP" => TxStatus::Acsp,
             "ACSC" => TxStatus::Acsc,
             "ACCC" => TxStatus::Accc,
@@ -66,6 +78,9 @@ fn clip(s: &str) -> String {
 /// The status of one transaction (`TxInfAndSts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TransactionStatus {
+    /// `OrgnlPmtInfAndSts/OrgnlPmtInfId`: the payment information block of the pain.001 it
+    /// was sent in (tradechain writes one block per transfer, named by its EndToEndId).
+    pub(crate) original_pmt_inf_id: String,
     pub(crate) original_end_to_end_id: EndToEndId,
     pub(crate) status: TxStatus,
     /// `StsRsnInf/Rsn/Cd`, e.g. `AM04`.
@@ -81,11 +96,11 @@ pub(crate) struct TransactionStatus {
 impl TransactionStatus {
     /// What the rails trait reports for this status.
     pub(crate) fn rail_status(&self) -> RailStatus {
-        let bank_reference = self.bank_reference.clone();
         match self.status {
-            TxStatus::Rcvd | TxStatus::Actc | TxStatus::Pdng => RailStatus::Pending,
-            TxStatus::Accp | TxStatus::Acsp => RailStatus::Accepted { bank_reference },
-            TxStatus::Acsc | TxStatus::Accc => RailStatus::Settled { bank_reference },
+            TxStatus::Rcvd | TxStatus::Actc | TxStatus::Accp | TxStatus::Acwc | TxStatus::Acsp | TxStatus::Pdng => {
+                RailStatus::InFlight { code: self.status.code().to_string() }
+            }
+            TxStatus::Acsc | TxStatus::Accc => RailStatus::Settled { bank_reference: self.bank_reference.clone() },
             TxStatus::Rjct => RailStatus::Rejected {
                 reason: self.reason.clone().unwrap_or_else(|| "NARR".into()),
                 detail: self.detail.clone(),
@@ -133,35 +148,52 @@ pub(crate) fn write(msg: &Pain002) -> Result<String, MessageError> {
         .leaf("OrgnlMsgId", &msg.original_msg_id)?
         .leaf("OrgnlMsgNmId", &msg.original_msg_name)?
         .close()?;
-    out.open("OrgnlPmtInfAndSts")?.leaf("OrgnlPmtInfId", &msg.original_msg_id)?;
+    // One block per original payment information block, in the order first met.
+    let mut blocks: Vec<&str> = Vec::new();
     for tx in &msg.transactions {
-        out.open("TxInfAndSts")?
-            .leaf("OrgnlInstrId", tx.original_end_to_end_id.as_str())?
-            .leaf("OrgnlEndToEndId", tx.original_end_to_end_id.as_str())?
-            .leaf("TxSts", tx.status.code())?;
-        if tx.reason.is_some() || tx.detail.is_some() {
-            out.open("StsRsnInf")?;
-            if let Some(reason) = &tx.reason {
-                out.open("Rsn")?.leaf("Cd", reason)?.close()?;
-            }
-            if let Some(detail) = &tx.detail {
-                out.leaf("AddtlInf", detail)?;
-            }
-            out.close()?;
+        if !blocks.contains(&tx.original_pmt_inf_id.as_str()) {
+            blocks.push(&tx.original_pmt_inf_id);
         }
-        if let Some(r) = &tx.bank_reference {
-            out.leaf("AcctSvcrRef", r)?;
-        }
-        if let Some(amount) = &tx.original_amount {
-            out.open("OrgnlTxRef")?
-                .open("Amt")?
-                .leaf_with("InstdAmt", &[("Ccy", amount.currency.code())], &amount.decimal())?
-                .close()?
-                .close()?;
+    }
+    for block in blocks {
+        max_text("OrgnlPmtInfId", block, 35)?;
+        out.open("OrgnlPmtInfAndSts")?.leaf("OrgnlPmtInfId", block)?;
+        for tx in msg.transactions.iter().filter(|t| t.original_pmt_inf_id == block) {
+            write_transaction(&mut out, tx)?;
         }
         out.close()?;
     }
+    out.close()?;
     out.finish()
+}
+
+fn write_transaction(out: &mut XmlOut, tx: &TransactionStatus) -> Result<(), MessageError> {
+    out.open("TxInfAndSts")?
+        .leaf("OrgnlInstrId", tx.original_end_to_end_id.as_str())?
+        .leaf("OrgnlEndToEndId", tx.original_end_to_end_id.as_str())?
+        .leaf("TxSts", tx.status.code())?;
+    if tx.reason.is_some() || tx.detail.is_some() {
+        out.open("StsRsnInf")?;
+        if let Some(reason) = &tx.reason {
+            out.open("Rsn")?.leaf("Cd", reason)?.close()?;
+        }
+        if let Some(detail) = &tx.detail {
+            out.leaf("AddtlInf", detail)?;
+        }
+        out.close()?;
+    }
+    if let Some(r) = &tx.bank_reference {
+        out.leaf("AcctSvcrRef", r)?;
+    }
+    if let Some(amount) = &tx.original_amount {
+        out.open("OrgnlTxRef")?
+            .open("Amt")?
+            .leaf_with("InstdAmt", &[("Ccy", amount.currency.code())], &amount.decimal())?
+            .close()?
+            .close()?;
+    }
+    out.close()?;
+    Ok(())
 }
 
 pub(crate) fn parse(xml: &[u8]) -> Result<Pain002, MessageError> {
@@ -175,14 +207,16 @@ pub(crate) fn parse(xml: &[u8]) -> Result<Pain002, MessageError> {
     let original_msg_name = root.req_text(&["OrgnlGrpInfAndSts", "OrgnlMsgNmId"])?.to_string();
     let mut transactions = Vec::new();
     for block in root.children_named("OrgnlPmtInfAndSts") {
+        let pmt_inf_id = block.req_text(&["OrgnlPmtInfId"])?;
+        max_text("OrgnlPmtInfId", pmt_inf_id, 35)?;
         for tx in block.children_named("TxInfAndSts") {
-            transactions.push(parse_transaction(tx)?);
+            transactions.push(parse_transaction(tx, pmt_inf_id)?);
         }
     }
     Ok(Pain002 { msg_id, created, original_msg_id, original_msg_name, transactions })
 }
 
-fn parse_transaction(tx: &Element) -> Result<TransactionStatus, MessageError> {
+fn parse_transaction(tx: &Element, pmt_inf_id: &str) -> Result<TransactionStatus, MessageError> {
     tx.check_order(TX_INF_AND_STS)?;
     let reason = tx.opt_text(&["StsRsnInf", "Rsn", "Cd"]).map(str::to_string);
     if let Some(r) = &reason
@@ -199,6 +233,7 @@ fn parse_transaction(tx: &Element) -> Result<TransactionStatus, MessageError> {
         max_text("AcctSvcrRef", r, 35)?;
     }
     Ok(TransactionStatus {
+        original_pmt_inf_id: pmt_inf_id.to_string(),
         original_end_to_end_id: EndToEndId::parse(tx.req_text(&["OrgnlEndToEndId"])?)?,
         status,
         reason,
@@ -211,11 +246,13 @@ fn parse_transaction(tx: &Element) -> Result<TransactionStatus, MessageError> {
 /// The one status a report gives for `e2e`, checked against what was instructed.
 ///
 /// Refuses a report that does not mention `e2e`, mentions any other id (a bank answering
-/// about someone else's payment is confused or hostile), gives conflicting statuses for it
-/// (the same status repeated is a duplicate and harmless), or echoes an amount other than
-/// `amount`.
+/// about someone else's payment is confused or hostile), places it in a payment
+/// information block other than `pmt_inf_id` (the one it was sent in), gives conflicting
+/// statuses for it (the same status repeated is a duplicate and harmless), or echoes an
+/// amount other than `amount`.
 pub(crate) fn status_for(
     report: &Pain002,
+    pmt_inf_id: &str,
     e2e: &EndToEndId,
     amount: &Money,
 ) -> Result<TransactionStatus, MessageError> {
@@ -225,6 +262,12 @@ pub(crate) fn status_for(
             return Err(MessageError::invalid(
                 "OrgnlEndToEndId",
                 format!("report names {} but the instruction is {e2e}", tx.original_end_to_end_id),
+            ));
+        }
+        if tx.original_pmt_inf_id != pmt_inf_id {
+            return Err(MessageError::invalid(
+                "OrgnlPmtInfId",
+                format!("report places {e2e} in {} but it was sent in {pmt_inf_id}", tx.original_pmt_inf_id),
             ));
         }
         if let Some(a) = &tx.original_amount
@@ -268,6 +311,7 @@ mod tests {
             original_msg_id: "M1".into(),
             original_msg_name: "pain.001.001.09".into(),
             transactions: vec![TransactionStatus {
+                original_pmt_inf_id: e2e().to_string(),
                 original_end_to_end_id: e2e(),
                 status,
                 reason: reason.map(str::to_string),
@@ -284,6 +328,7 @@ mod tests {
             TxStatus::Rcvd,
             TxStatus::Actc,
             TxStatus::Accp,
+            TxStatus::Acwc,
             TxStatus::Acsp,
             TxStatus::Acsc,
             TxStatus::Accc,
@@ -294,6 +339,28 @@ mod tests {
         }
         let rjct = report(TxStatus::Rjct, Some("AM04"));
         assert_eq!(parse(write(&rjct).expect("write").as_bytes()).expect("parse"), rjct);
+    }
+
+    #[test]
+    fn a_status_placed_in_another_payment_information_block_is_refused() {
+        let mut r = report(TxStatus::Acsc, None);
+        r.transactions[0].original_pmt_inf_id = "M1".into();
+        let err = status_for(&r, e2e().as_str(), &e2e(), &usd(100)).expect_err("the message id is not the PmtInfId");
+        assert!(err.to_string().contains("OrgnlPmtInfId"), "{err}");
+    }
+
+    #[test]
+    fn statuses_of_several_blocks_are_grouped_by_their_original_block() {
+        let mut r = report(TxStatus::Acsc, None);
+        let other = EndToEndId::derive(7431, "4", 0, 1).expect("e2e");
+        r.transactions.push(TransactionStatus {
+            original_pmt_inf_id: other.to_string(),
+            original_end_to_end_id: other,
+            ..r.transactions[0].clone()
+        });
+        let xml = write(&r).expect("write");
+        assert_eq!(xml.matches("<OrgnlPmtInfAndSts>").count(), 2, "{xml}");
+        assert_eq!(parse(xml.as_bytes()).expect("parse"), r);
     }
 
     #[test]
@@ -311,13 +378,13 @@ mod tests {
     #[test]
     fn status_for_a_different_end_to_end_id_is_refused() {
         let other = EndToEndId::derive(7431, "3", 0, 2).expect("e2e");
-        let err = status_for(&report(TxStatus::Acsc, None), &other, &usd(100)).expect_err("wrong id");
+        let err = status_for(&report(TxStatus::Acsc, None), other.as_str(), &other, &usd(100)).expect_err("wrong id");
         assert!(err.to_string().contains("OrgnlEndToEndId"), "{err}");
     }
 
     #[test]
     fn echoed_amount_that_differs_is_refused() {
-        let err = status_for(&report(TxStatus::Acsc, None), &e2e(), &usd(101)).expect_err("amount");
+        let err = status_for(&report(TxStatus::Acsc, None), e2e().as_str(), &e2e(), &usd(101)).expect_err("amount");
         assert!(err.to_string().contains("Amt"), "{err}");
     }
 
@@ -325,17 +392,21 @@ mod tests {
     fn duplicate_identical_statuses_are_harmless_but_conflicting_ones_are_refused() {
         let mut r = report(TxStatus::Acsc, None);
         r.transactions.push(r.transactions[0].clone());
-        assert_eq!(status_for(&r, &e2e(), &usd(100)).expect("dup").status, TxStatus::Acsc);
+        assert_eq!(status_for(&r, e2e().as_str(), &e2e(), &usd(100)).expect("dup").status, TxStatus::Acsc);
         r.transactions[1].status = TxStatus::Rjct;
-        assert!(status_for(&r, &e2e(), &usd(100)).is_err());
+        assert!(status_for(&r, e2e().as_str(), &e2e(), &usd(100)).is_err());
     }
 
     #[test]
     fn statuses_map_to_rail_outcomes() {
         let t = |s, r: Option<&str>| report(s, r).transactions[0].rail_status();
-        assert_eq!(t(TxStatus::Pdng, None), RailStatus::Pending);
-        assert!(matches!(t(TxStatus::Accp, None), RailStatus::Accepted { .. }));
+        // Accepted is not booked: only ACSC and ACCC settle (confirmPayment cannot be undone).
+        for s in [TxStatus::Rcvd, TxStatus::Actc, TxStatus::Accp, TxStatus::Acwc, TxStatus::Acsp, TxStatus::Pdng] {
+            assert_eq!(t(s, None), RailStatus::InFlight { code: s.code().into() });
+            assert!(!t(s, None).is_booked());
+        }
         assert!(matches!(t(TxStatus::Acsc, None), RailStatus::Settled { .. }));
+        assert!(matches!(t(TxStatus::Accc, None), RailStatus::Settled { .. }));
         assert_eq!(t(TxStatus::Rjct, Some("AM04")), RailStatus::Rejected { reason: "AM04".into(), detail: None });
     }
 }

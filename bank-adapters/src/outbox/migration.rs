@@ -13,7 +13,7 @@ pub(super) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Baseline), Box::new(ExaminationWatch)]
+        vec![Box::new(Baseline), Box::new(ExaminationWatch), Box::new(UndertakingCover)]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
@@ -117,6 +117,42 @@ impl MigrationTrait for ExaminationWatch {
         let mut alter = Table::alter();
         alter.table(Alias::new("milestone_watch")).add_column(col("doc_type").big_integer().null());
         manager.alter_table(alter).await
+    }
+}
+
+/// How the buyer's bank covers each undertaking (`order_cover`: the earmark it holds and what
+/// it paid from it), and who bears a payment's charges (`payment_instruction.charges`,
+/// `shared` for every existing row, which is what they were sent with).
+struct UndertakingCover;
+
+impl MigrationName for UndertakingCover {
+    fn name(&self) -> &str {
+        "m0003_undertaking_cover"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for UndertakingCover {
+    // The trait's signature elides the lifetime; async_trait needs the same form here.
+    #[allow(elided_lifetimes_in_paths)]
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut alter = Table::alter();
+        alter.table(Alias::new("payment_instruction")).add_column(col("charges").string().not_null().default("shared"));
+        manager.alter_table(alter).await?;
+        let cover = table("order_cover")
+            .col(col("key").string().not_null().primary_key())
+            .col(col("bank_id").string().not_null())
+            .col(col("order_id").string().not_null())
+            .col(col("mode").string().not_null())
+            .col(col("currency").string().not_null())
+            .col(col("amount_minor").string().not_null())
+            .col(col("earmarked").boolean().not_null())
+            .col(col("drawn_minor").string().not_null())
+            .col(col("ended").boolean().not_null())
+            .col(col("released").boolean().not_null())
+            .col(col("updated_at").big_integer().not_null())
+            .to_owned();
+        manager.create_table(cover).await
     }
 }
 

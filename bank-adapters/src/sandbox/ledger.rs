@@ -11,8 +11,8 @@ mod migration;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -77,6 +77,8 @@ pub(crate) mod payment {
         #[sea_orm(primary_key, auto_increment = false)]
         pub end_to_end_id: String,
         pub msg_id: String,
+        /// The `PmtInfId` of the block it came in; `None` on rows from before it was kept.
+        pub pmt_inf_id: Option<String>,
         pub debtor_iban: String,
         pub creditor_iban: String,
         pub amount: String,
@@ -92,6 +94,18 @@ pub(crate) mod payment {
     pub(crate) enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// What the bank does with a new instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Book it now if the funds allow (ACSC), else reject it (RJCT AM04, …).
+    Book,
+    /// Reject it with this reason code (a fault injected by a test).
+    Reject(String),
+    /// Hold it at this interim status (ACCP, ACWC, ACSP, PDNG) until settled or rejected
+    /// through the admin API.
+    Hold(TxStatus),
 }
 
 /// The bank's own account that funding is booked against (so balances sum to zero).
@@ -129,7 +143,14 @@ where
 pub struct PaymentRecord {
     /// The instruction's EndToEndId.
     pub end_to_end_id: String,
-    /// pain.002 transaction status code: `ACSC` when booked, `RJCT` when refused.
+    /// The payment information block it came in (`PmtInfId`), which its status reports name.
+    pub pmt_inf_id: String,
+    /// The account debited.
+    pub debtor_iban: String,
+    /// The account credited.
+    pub creditor_iban: String,
+    /// pain.002 transaction status code: `ACSC` when booked, `RJCT` when refused, or the
+    /// interim status of an instruction held back (`ACCP`, `ACWC`, `ACSP`, `PDNG`).
     pub status: String,
     /// ISO 20022 reason code of a rejection, e.g. `AM04` (insufficient funds).
     pub reason: Option<String>,
@@ -146,6 +167,9 @@ pub struct PaymentRecord {
 impl From<payment::Model> for PaymentRecord {
     fn from(m: payment::Model) -> Self {
         PaymentRecord {
+            pmt_inf_id: m.pmt_inf_id.unwrap_or_else(|| m.end_to_end_id.clone()),
+            debtor_iban: m.debtor_iban,
+            creditor_iban: m.creditor_iban,
             end_to_end_id: m.end_to_end_id,
             status: m.status,
             reason: m.reason,
@@ -281,12 +305,26 @@ impl Ledger {
         Ok(())
     }
 
-    /// Receive one credit transfer: book it once, or answer the status already recorded.
+    /// Receive one credit transfer in a block named by its EndToEndId: book it once, or
+    /// reject it with `reject_with`; or answer the status already recorded.
     pub async fn receive(
         &self,
         msg_id: &str,
         t: &CreditTransfer,
         reject_with: Option<String>,
+    ) -> Result<PaymentRecord, LedgerError> {
+        let decision = reject_with.map_or(Decision::Book, Decision::Reject);
+        self.receive_as(msg_id, t.end_to_end_id.as_str(), t, decision).await
+    }
+
+    /// Receive one credit transfer: book it once (or reject or hold it, as `decision`
+    /// says), or answer the status already recorded.
+    pub(crate) async fn receive_as(
+        &self,
+        msg_id: &str,
+        pmt_inf_id: &str,
+        t: &CreditTransfer,
+        decision: Decision,
     ) -> Result<PaymentRecord, LedgerError> {
         let _w = self.write.lock().await;
         let txn = self.db.begin().await?;
@@ -303,26 +341,22 @@ impl Ledger {
             tracing::info!(end_to_end_id = %e2e, count = record.received_count, "duplicate instruction: not booked again");
             return Ok(record);
         }
-        let decision = match reject_with {
-            Some(code) => Err((code, "rejected by injected fault".to_string())),
-            None => self.check_booking(&txn, t).await?,
-        };
         let now = Utc::now();
         let (status, reason, reference) = match decision {
-            Ok(amount) => {
-                let reference = format!("SBX{}", now.timestamp_micros());
-                post(&txn, &reference, t.debtor.iban.as_str(), -amount, t.amount.currency.code(), Some(&e2e)).await?;
-                post(&txn, &reference, t.creditor.iban.as_str(), amount, t.amount.currency.code(), Some(&e2e)).await?;
-                (TxStatus::Acsc, None, Some(reference))
-            }
-            Err((code, detail)) => {
-                tracing::info!(end_to_end_id = %e2e, code, detail, "instruction rejected");
+            Decision::Hold(interim) => (interim, None, None),
+            Decision::Reject(code) => {
+                tracing::info!(end_to_end_id = %e2e, code, "instruction rejected by injected fault");
                 (TxStatus::Rjct, Some(code), None)
             }
+            Decision::Book => match self.book(&txn, t, &e2e).await? {
+                Ok(reference) => (TxStatus::Acsc, None, Some(reference)),
+                Err(code) => (TxStatus::Rjct, Some(code), None),
+            },
         };
         let model = payment::ActiveModel {
             end_to_end_id: Set(e2e),
             msg_id: Set(msg_id.to_string()),
+            pmt_inf_id: Set(Some(pmt_inf_id.to_string())),
             debtor_iban: Set(t.debtor.iban.to_string()),
             creditor_iban: Set(t.creditor.iban.to_string()),
             amount: Set(t.amount.decimal()),
@@ -337,6 +371,110 @@ impl Ledger {
         .await?;
         txn.commit().await?;
         Ok(model.into())
+    }
+
+    /// Book `t` (two entries) if it can be: `Ok(booking reference)`, else `Err(reason code)`.
+    async fn book(
+        &self,
+        txn: &impl ConnectionTrait,
+        t: &CreditTransfer,
+        e2e: &str,
+    ) -> Result<Result<String, String>, LedgerError> {
+        match self.check_booking(txn, t).await? {
+            Ok(amount) => {
+                let reference = format!("SBX{}", Utc::now().timestamp_micros());
+                post(txn, &reference, t.debtor.iban.as_str(), -amount, t.amount.currency.code(), Some(e2e)).await?;
+                post(txn, &reference, t.creditor.iban.as_str(), amount, t.amount.currency.code(), Some(e2e)).await?;
+                Ok(Ok(reference))
+            }
+            Err((code, detail)) => {
+                tracing::info!(end_to_end_id = %e2e, code, detail, "instruction rejected");
+                Ok(Err(code))
+            }
+        }
+    }
+
+    /// Settle an instruction held at an interim status: book it now (or reject it, short of
+    /// funds: a rejection after ACSP). With `report` the status becomes ACSC; without, the
+    /// booking shows only in the account's camt.054 and the status report still says the
+    /// interim status, as a bank whose status service lags its books would.
+    pub async fn settle_held(&self, e2e: &EndToEndId, report: bool) -> Result<PaymentRecord, LedgerError> {
+        let _w = self.write.lock().await;
+        let txn = self.db.begin().await?;
+        let row = self.held(&txn, e2e).await?;
+        let t = CreditTransfer {
+            end_to_end_id: e2e.clone(),
+            debtor: self.party_of(&txn, &row.debtor_iban).await?,
+            creditor: self.party_of(&txn, &row.creditor_iban).await?,
+            amount: {
+                let c = Currency::parse(&row.currency).map_err(|e| LedgerError::Invalid(e.to_string()))?;
+                tradechain_money::money::Money::new(
+                    c.parse_minor(&row.amount).map_err(|e| LedgerError::Invalid(e.to_string()))?,
+                    c,
+                )
+            },
+            requested_execution_date: Utc::now().date_naive(),
+            remittance: String::new(),
+            charges: crate::payment::ChargeBearer::Shared,
+        };
+        let mut am = row.clone().into_active_model();
+        match self.book(&txn, &t, e2e.as_str()).await? {
+            Ok(reference) => {
+                am.bank_reference = Set(Some(reference));
+                if report {
+                    am.status = Set(TxStatus::Acsc.code().to_string());
+                }
+            }
+            Err(code) => {
+                am.status = Set(TxStatus::Rjct.code().to_string());
+                am.reason = Set(Some(code));
+            }
+        }
+        let model = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
+    /// Reject an instruction held at an interim status with `code` (RJCT after ACSP).
+    pub async fn reject_held(&self, e2e: &EndToEndId, code: &str) -> Result<PaymentRecord, LedgerError> {
+        if code.len() != 4 || !code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            return Err(LedgerError::Invalid(format!("{code:?} is not an ISO 20022 reason code")));
+        }
+        let _w = self.write.lock().await;
+        let txn = self.db.begin().await?;
+        let row = self.held(&txn, e2e).await?;
+        let mut am = row.into_active_model();
+        am.status = Set(TxStatus::Rjct.code().to_string());
+        am.reason = Set(Some(code.to_string()));
+        let model = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(model.into())
+    }
+
+    /// The instruction `e2e`, which must be held (interim status, not booked).
+    async fn held(&self, txn: &impl ConnectionTrait, e2e: &EndToEndId) -> Result<payment::Model, LedgerError> {
+        let row = payment::Entity::find_by_id(e2e.to_string())
+            .one(txn)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownAccount(format!("no instruction {e2e}")))?;
+        let interim = TxStatus::parse(&row.status).is_ok_and(TxStatus::is_interim);
+        if !interim || row.bank_reference.is_some() {
+            return Err(LedgerError::Invalid(format!("instruction {e2e} is {} and not held", row.status)));
+        }
+        Ok(row)
+    }
+
+    async fn party_of(&self, txn: &impl ConnectionTrait, iban: &str) -> Result<crate::party::Party, LedgerError> {
+        let a = account::Entity::find_by_id(iban.to_string())
+            .one(txn)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownAccount(iban.to_string()))?;
+        let invalid = |e: tradechain_money::identifier::IdentifierError| LedgerError::Invalid(e.to_string());
+        Ok(crate::party::Party {
+            name: a.name,
+            iban: Iban::parse(&a.iban).map_err(invalid)?,
+            bic: Bic::parse(&a.bic).map_err(invalid)?,
+        })
     }
 
     /// `Ok(amount)` when the transfer can be booked, else the ISO reason code and a detail.

@@ -9,11 +9,15 @@
 //!
 //! Admin JSON endpoints: `POST /admin/accounts`, `POST /admin/fund`, `GET|PUT /admin/faults`,
 //! `GET /admin/balances`, `GET /admin/ledger` (per-currency sums, zero when balanced),
-//! `GET /admin/payments`, `GET /admin/payments/{end_to_end_id}` (status and receive count).
+//! `GET /admin/payments`, `GET /admin/payments/{end_to_end_id}` (status and receive count),
+//! `POST /admin/payments/{end_to_end_id}/settle` (book a held instruction; `{"report":
+//! false}` books it without updating its status report, so only camt.054 shows it) and
+//! `POST /admin/payments/{end_to_end_id}/reject` (`{"reason": "AM04"}`: reject a held one).
 //!
 //! Faults ([`Faults`]) make it misbehave the way real banks do: down (503), slow, hang
 //! after booking (the client times out not knowing the outcome), duplicate status entries,
-//! reject the next instruction, or corrupt the next answer.
+//! reject the next instruction, hold the next one at an interim status (accepted but not
+//! booked: ACCP, ACWC, ACSP, PDNG), or corrupt the next answer.
 
 pub mod ledger;
 
@@ -34,7 +38,7 @@ use tokio::sync::RwLock;
 use crate::iso20022::camt054::{self, Camt054, Entry};
 use crate::iso20022::pain001;
 use crate::iso20022::pain002::{self, Pain002, TransactionStatus, TxStatus};
-use ledger::{Ledger, LedgerError, OpenAccount, PaymentRecord};
+use ledger::{Decision, Ledger, LedgerError, OpenAccount, PaymentRecord};
 use tradechain_money::identifier::{EndToEndId, Iban};
 use tradechain_money::money::{Currency, Money};
 
@@ -84,6 +88,9 @@ pub struct Faults {
     pub duplicate_responses: bool,
     /// Reject the next new instruction with this ISO reason code (e.g. `AM04`).
     pub reject_next: Option<String>,
+    /// Hold the next new instruction at this interim status (`ACCP`, `ACWC`, `ACSP`,
+    /// `PDNG`) without booking it, until `POST /admin/payments/{id}/settle` or `/reject`.
+    pub hold_next: Option<String>,
     /// Corrupt the next pain.001 answer (after booking it).
     pub corrupt_next: Option<Corruption>,
 }
@@ -161,6 +168,8 @@ pub fn router(ledger: Arc<Ledger>) -> Router {
         .route("/admin/ledger", get(ledger_sums))
         .route("/admin/payments", get(payments))
         .route("/admin/payments/{e2e}", get(payment))
+        .route("/admin/payments/{e2e}/settle", post(settle_held))
+        .route("/admin/payments/{e2e}/reject", post(reject_held))
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
 }
@@ -196,6 +205,7 @@ async fn gate(state: &AppState) -> Option<Response> {
 fn status_of(record: &PaymentRecord) -> Result<TransactionStatus, String> {
     let currency = Currency::parse(&record.currency).map_err(|e| e.to_string())?;
     Ok(TransactionStatus {
+        original_pmt_inf_id: record.pmt_inf_id.clone(),
         original_end_to_end_id: EndToEndId::parse(&record.end_to_end_id).map_err(|e| e.to_string())?,
         status: TxStatus::parse(&record.status).map_err(|e| e.to_string())?,
         reason: record.reason.clone(),
@@ -236,19 +246,31 @@ async fn receive_pain001(State(state): State<AppState>, body: Bytes) -> Response
             return error(StatusCode::BAD_REQUEST, e);
         }
     };
-    let (reject_with, hang, corruption, duplicate, hang_ms) = {
+    let (reject_with, hold, hang, corruption, duplicate, hang_ms) = {
         let mut f = state.faults.write().await;
         let hang = f.timeout_after_booking > 0;
         if hang {
             f.timeout_after_booking -= 1;
         }
         let hang_ms = if f.hang_ms == 0 { DEFAULT_HANG_MS } else { f.hang_ms };
-        (f.reject_next.take(), hang, f.corrupt_next.take(), f.duplicate_responses, hang_ms)
+        (f.reject_next.take(), f.hold_next.take(), hang, f.corrupt_next.take(), f.duplicate_responses, hang_ms)
     };
-    let mut reject_with = reject_with;
+    let hold = match hold.as_deref().map(TxStatus::parse) {
+        None => None,
+        Some(Ok(s)) if s.is_interim() => Some(s),
+        Some(_) => {
+            return error(StatusCode::BAD_REQUEST, "hold_next must be an interim status (ACCP, ACWC, ACSP, PDNG)");
+        }
+    };
+    let (mut reject_with, mut hold) = (reject_with, hold);
     let mut statuses = Vec::new();
-    for t in &msg.transfers {
-        let record = match state.ledger.receive(&msg.msg_id, t, reject_with.take()).await {
+    for r in &msg.transfers {
+        let decision = match (reject_with.take(), hold.take()) {
+            (Some(code), _) => Decision::Reject(code),
+            (None, Some(interim)) => Decision::Hold(interim),
+            (None, None) => Decision::Book,
+        };
+        let record = match state.ledger.receive_as(&msg.msg_id, &r.pmt_inf_id, &r.transfer, decision).await {
             Ok(r) => r,
             Err(e) => return ledger_error(e),
         };
@@ -331,6 +353,20 @@ async fn notifications(State(state): State<AppState>, Query(q): Query<Notificati
     let mut entries = Vec::new();
     for b in booked {
         let (Ok(currency), Ok(seq)) = (Currency::parse(&b.currency), u64::try_from(b.seq)) else { continue };
+        // What kind of transfer booked it: a payment's scheme, or the bank's own book entry.
+        let payment = match &b.end_to_end_id {
+            Some(id) => match EndToEndId::parse(id) {
+                Ok(id) => state.ledger.payment(&id).await.ok().flatten(),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let sepa = |i: &str| Iban::parse(i).is_ok_and(|i| i.is_sepa());
+        let sub_family = match payment {
+            Some(p) if p.currency == "EUR" && sepa(&p.debtor_iban) && sepa(&p.creditor_iban) => "ESCT",
+            Some(_) => "XBCT",
+            None => "BOOK",
+        };
         entries.push(Entry {
             entry_ref: seq,
             amount: Money::new(u128::from(b.amount.unsigned_abs()), currency),
@@ -339,6 +375,7 @@ async fn notifications(State(state): State<AppState>, Query(q): Query<Notificati
             booking_time: Utc.timestamp_millis_opt(b.booked_at).single().unwrap_or_default(),
             bank_reference: b.booking_ref,
             end_to_end_id: b.end_to_end_id.and_then(|s| EndToEndId::parse(&s).ok()),
+            sub_family: sub_family.into(),
         });
     }
     let now = Utc::now();
@@ -400,6 +437,56 @@ async fn ledger_sums(State(state): State<AppState>) -> Response {
 
 async fn payments(State(state): State<AppState>) -> Response {
     match state.ledger.payments().await {
+        Ok(p) => axum::Json(p).into_response(),
+        Err(e) => ledger_error(e),
+    }
+}
+
+/// `POST /admin/payments/{id}/settle` body.
+#[derive(Debug, Deserialize)]
+struct SettleHeld {
+    /// Update the status report to ACSC (default); `false`: only camt.054 shows the booking.
+    #[serde(default = "yes")]
+    report: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn settle_held(State(state): State<AppState>, Path(e2e): Path<String>, body: Bytes) -> Response {
+    let Ok(id) = EndToEndId::parse(&e2e) else {
+        return error(StatusCode::BAD_REQUEST, "invalid EndToEndId");
+    };
+    let report = if body.is_empty() {
+        true
+    } else {
+        match serde_json::from_slice::<SettleHeld>(&body) {
+            Ok(b) => b.report,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        }
+    };
+    match state.ledger.settle_held(&id, report).await {
+        Ok(p) => axum::Json(p).into_response(),
+        Err(e) => ledger_error(e),
+    }
+}
+
+/// `POST /admin/payments/{id}/reject` body.
+#[derive(Debug, Deserialize)]
+struct RejectHeld {
+    reason: String,
+}
+
+async fn reject_held(
+    State(state): State<AppState>,
+    Path(e2e): Path<String>,
+    axum::Json(req): axum::Json<RejectHeld>,
+) -> Response {
+    let Ok(id) = EndToEndId::parse(&e2e) else {
+        return error(StatusCode::BAD_REQUEST, "invalid EndToEndId");
+    };
+    match state.ledger.reject_held(&id, &req.reason).await {
         Ok(p) => axum::Json(p).into_response(),
         Err(e) => ledger_error(e),
     }

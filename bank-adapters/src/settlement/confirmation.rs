@@ -31,6 +31,9 @@ impl<R: Rails> SettlementWorker<R> {
         let attempt_matches = i64::from(m.attempts) == ins.attempt;
         if m.state == MilestoneState::Paid as u8 && attempt_matches {
             tracing::info!("milestone already paid on chain; settled");
+            // Recorded before the row settles (and once, by its EndToEndId): a crash
+            // between the two cannot lose the bank's claim.
+            self.claim_reimbursement(ins).await?;
             w.outbox.transition(&ins.end_to_end_id, State::Settled, Change::default()).await?;
             return Ok(());
         }
@@ -43,6 +46,7 @@ impl<R: Rails> SettlementWorker<R> {
         match self.write(w.config.trade_orders, &call).await {
             Ok(tx) => {
                 tracing::info!(%tx, "payment confirmed on chain");
+                self.claim_reimbursement(ins).await?;
                 let change = Change { chain_tx: Some(format!("{tx:#x}")), ..Change::default() };
                 w.outbox.transition(&ins.end_to_end_id, State::Settled, change).await?;
                 Ok(())

@@ -9,10 +9,14 @@
 //!    happens next (crash, timeout, bank down), a `sent` row is never sent blindly again:
 //!    the worker first asks the bank for the status of that EndToEndId and only sends when
 //!    the bank has never seen it. The bank also deduplicates by EndToEndId.
-//! 3. Once the bank has booked or accepted it (`accepted`), the worker sends
-//!    `confirmPayment` signed with the bank's key and marks it `settled` only when the
-//!    receipt shows success, or when the chain already shows the milestone paid (a crash
-//!    after confirming). A rejection becomes `failPayment` with the ISO reason.
+//! 3. Only once the bank has booked it (ACSC, ACCC, or a booked debit in its camt.054:
+//!    `accepted` here) does the worker send `confirmPayment`, which cannot be undone, signed
+//!    with the bank's key, and mark it `settled` only when the receipt shows success, or
+//!    when the chain already shows the milestone paid (a crash after confirming). An
+//!    instruction the bank has accepted but not booked (ACCP, ACWC, ACSP, PDNG) stays `sent`
+//!    and is asked about again later: the bank may still reject it. A rejection becomes
+//!    `failPayment` with the ISO reason (see [`crate::payment::RailStatus`] for every
+//!    status code and what it leads to).
 //! 4. An answer that is malformed, hostile or inconsistent parks the row in `needs_review`
 //!    with an error log line; the worker never touches it again.
 //!
@@ -21,6 +25,7 @@
 //! double payment, but nothing else arbitrates between two workers).
 
 mod confirmation;
+mod cover;
 mod examination;
 mod repayment;
 mod watch;
@@ -37,7 +42,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::outbox::{Change, Instruction, Outbox, OutboxError, State};
-use crate::party::PartyDirectory;
+use crate::party::{Party, PartyDirectory};
 use crate::payment::RailStatus;
 use crate::rails::{RailError, Rails};
 use tradechain_chain::signer::{SendError, Signer};
@@ -78,6 +83,10 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Fault injection for recovery tests; `None` in production.
     pub crash_at: Option<CrashPoint>,
+    /// The bank's escrow account, where it earmarks its customers' funds for the
+    /// undertakings it covers so; `None`: every undertaking is paid at the bank's own risk
+    /// (from the bank's own account, the directory's entry for its address).
+    pub escrow_account: Option<Party>,
 }
 
 impl WorkerConfig {
@@ -96,6 +105,7 @@ impl WorkerConfig {
             backoff_max: Duration::from_secs(30),
             concurrency: 8,
             crash_at: None,
+            escrow_account: None,
         }
     }
 }
@@ -126,7 +136,9 @@ pub struct StepReport {
 }
 
 impl StepReport {
-    pub(crate) fn is_idle(&self) -> bool {
+    /// Nothing was recorded, released or acted on: the worker has nothing left to do now.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
         self.recorded == 0 && self.released == 0 && self.handled == 0
     }
 }
@@ -289,7 +301,13 @@ impl<R: Rails> SettlementWorker<R> {
         match ins.state() {
             Some(State::New) => self.send(&ins).await,
             Some(State::Sent) => self.enquire(&ins).await,
+            Some(State::Accepted) if !ins.is_on_chain() => self.own_transfer_settled(&ins).await,
             Some(State::Accepted) => self.confirm_on_chain(&ins).await,
+            Some(State::Rejected) if !ins.is_on_chain() => {
+                let why = Self::own_transfer_refused(&ins);
+                tracing::error!(problem = %why, "needs review");
+                self.review(&ins, &why).await
+            }
             Some(State::Rejected) => self.record_failure_on_chain(&ins).await,
             Some(State::Settled | State::NeedsReview) => Ok(()),
             None => {
@@ -353,15 +371,21 @@ impl<R: Rails> SettlementWorker<R> {
     async fn apply(&self, ins: &Instruction, status: RailStatus) -> Result<(), WorkerError> {
         let w = &self.inner;
         match status {
-            RailStatus::Pending => {
+            // Accepted is not booked: nothing irreversible until the bank books it; ask again.
+            RailStatus::InFlight { code } => {
                 let delay = self.backoff(ins.retries);
-                w.outbox.defer(&ins.end_to_end_id, ins.retries + 1, delay, "pending at the bank").await?;
+                tracing::info!(%code, "the bank has not booked it yet; asking again later");
+                let note = format!("{code} at the bank: not booked yet");
+                w.outbox.defer(&ins.end_to_end_id, ins.retries + 1, delay, &note).await?;
                 Ok(())
             }
-            RailStatus::Accepted { bank_reference } | RailStatus::Settled { bank_reference } => {
+            RailStatus::Settled { bank_reference } => {
                 let change = Change { bank_reference, ..Change::default() };
                 let ins = w.outbox.transition(&ins.end_to_end_id, State::Accepted, change).await?;
                 tracing::info!(bank_reference = ?ins.bank_reference, "bank booked the payment");
+                if !ins.is_on_chain() {
+                    return self.own_transfer_settled(&ins).await;
+                }
                 if w.config.crash_at == Some(CrashPoint::BeforeChainConfirm) {
                     tracing::error!("fault injection: crashing before confirming on chain");
                     std::process::abort();
@@ -378,9 +402,28 @@ impl<R: Rails> SettlementWorker<R> {
                     .outbox
                     .transition(&ins.end_to_end_id, State::Rejected, Change { reason: Some(text), ..Change::default() })
                     .await?;
+                if !ins.is_on_chain() {
+                    let why = Self::own_transfer_refused(&ins);
+                    tracing::error!(problem = %why, "needs review");
+                    return self.review(&ins, &why).await;
+                }
+                // Paid from the escrow: what it reserved there is free again (once: the row
+                // becomes `rejected` only here).
+                if w.config.escrow_account.as_ref().is_some_and(|e| e.iban.as_str() == ins.debtor_iban)
+                    && let Ok(amount) = ins.amount_minor.parse::<u128>()
+                {
+                    crate::outbox::undraw(&w.outbox, &w.bank_id, &ins.order_id, amount).await?;
+                }
                 self.record_failure_on_chain(&ins).await
             }
         }
+    }
+
+    /// One of the bank's own transfers is booked: nothing to confirm on chain.
+    async fn own_transfer_settled(&self, ins: &Instruction) -> Result<(), WorkerError> {
+        self.own_transfer_booked(ins).await?;
+        self.inner.outbox.transition(&ins.end_to_end_id, State::Settled, Change::default()).await?;
+        Ok(())
     }
 
     fn backoff(&self, retries: i64) -> i64 {

@@ -10,9 +10,11 @@ use alloy::primitives::U256;
 use alloy::sol_types::SolEvent;
 use tradechain_contracts::{FinancingState, Receivables, TradeOrders};
 
-use super::watch::DueNotice;
+use super::cover::Account;
+use super::watch::{Batch, DueNotice};
 use super::{SettlementWorker, WorkerError, as_i64, payment_reference};
 use crate::outbox::{Change, Instruction, KIND_REPAYMENT, OutboxError, State, Watch, watch};
+use crate::payment::ChargeBearer;
 use crate::rails::Rails;
 use tradechain_chain::BlockLog;
 use tradechain_money::identifier::EndToEndId;
@@ -28,12 +30,7 @@ pub fn repayment_end_to_end_id(chain_id: u64, financing_id: U256) -> EndToEndId 
 }
 
 impl<R: Rails> SettlementWorker<R> {
-    pub(super) async fn read_repayment_log(
-        &self,
-        log: &BlockLog,
-        instructions: &mut Vec<Instruction>,
-        watches: &mut Vec<Watch>,
-    ) -> Result<(), WorkerError> {
+    pub(super) async fn read_repayment_log(&self, log: &BlockLog, batch: &mut Batch) -> Result<(), WorkerError> {
         let w = &self.inner;
         match log.log.topics().first() {
             Some(t) if *t == Receivables::RepaymentScheduled::SIGNATURE_HASH => {
@@ -41,7 +38,7 @@ impl<R: Rails> SettlementWorker<R> {
                     log.log.topics().iter().copied(),
                     &log.log.data.data,
                 ) {
-                    Ok(ev) => watches.push(Watch {
+                    Ok(ev) => batch.watches.push(Watch {
                         order_id: String::new(),
                         milestone: 0,
                         due_date: ev.dueDate,
@@ -61,7 +58,8 @@ impl<R: Rails> SettlementWorker<R> {
                         let f = self
                             .read(receivables, &Receivables::getFinancingCall { financingId: ev.financingId })
                             .await?;
-                        instructions.push(self.instruction_for(DueNotice {
+                        let due_date = self.execution_date(ev.dueDate, batch.now).await?;
+                        batch.instructions.push(self.instruction_for(DueNotice {
                             end_to_end_id: repayment_end_to_end_id(w.chain_id, ev.financingId),
                             kind: KIND_REPAYMENT,
                             financing_id: Some(ev.financingId),
@@ -70,11 +68,13 @@ impl<R: Rails> SettlementWorker<R> {
                             attempt: 1,
                             payer: ev.payer,
                             payee: ev.payee,
-                            debtor: order.buyer,
+                            debtor: Account::Member(order.buyer),
+                            creditor: Account::Member(ev.payee),
                             amount: ev.amount,
                             currency: ev.currency.0,
-                            due_date: ev.dueDate,
+                            due_date,
                             block: as_i64(log.block),
+                            charges: ChargeBearer::from_chain(order.charges).unwrap_or_default(),
                         }));
                     }
                     Ok(_) => {}

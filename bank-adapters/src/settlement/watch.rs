@@ -2,15 +2,22 @@
 //! outbox rows (one database transaction per block range, with the cursor), and milestones
 //! of this bank are released once the chain's clock reaches their due date. Presentations
 //! on orders of this bank (as the buyer's or the seller's bank) are watched through their
-//! examination period, see [`super::examination`].
+//! examination period, see [`super::examination`]; its commitments are covered as they
+//! state, see [`super::cover`].
+//!
+//! A payment is requested for execution on the paying bank's banking day on or after its
+//! due date (`TradeOrders.bankingDayOf`, by the bank's holiday calendar on chain): today's,
+//! when it is released after its due date, never a date in the past.
 
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolEvent;
 use tracing::Instrument;
 use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
 
+use super::cover::Account;
 use super::{SettlementWorker, WorkerError, as_i64, end_to_end_id};
-use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
+use crate::outbox::{CoverChange, Instruction, KIND_MILESTONE, State, Watch};
+use crate::payment::ChargeBearer;
 use crate::rails::Rails;
 use tradechain_chain::{BlockLog, LogFilter};
 use tradechain_money::identifier::EndToEndId;
@@ -26,12 +33,26 @@ pub(super) struct DueNotice {
     pub(super) attempt: u32,
     pub(super) payer: Address,
     pub(super) payee: Address,
-    /// Whose account is debited.
-    pub(super) debtor: Address,
+    /// The account debited.
+    pub(super) debtor: Account,
+    /// The account credited.
+    pub(super) creditor: Account,
     pub(super) amount: u128,
     pub(super) currency: [u8; 3],
+    /// The requested execution date (unix seconds).
     pub(super) due_date: u64,
     pub(super) block: i64,
+    pub(super) charges: ChargeBearer,
+}
+
+/// What one block range brings, recorded in one database transaction with the cursor.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) instructions: Vec<Instruction>,
+    pub(super) watches: Vec<Watch>,
+    pub(super) covers: Vec<CoverChange>,
+    /// The chain's time at the end of the range (unix seconds).
+    pub(super) now: u64,
 }
 
 impl<R: Rails> SettlementWorker<R> {
@@ -59,34 +80,37 @@ impl<R: Rails> SettlementWorker<R> {
             TradeOrders::DocumentSubmitted::SIGNATURE_HASH,
             TradeOrders::DocumentAttested::SIGNATURE_HASH,
             TradeOrders::PayerChanged::SIGNATURE_HASH,
+            TradeOrders::OrderCommitted::SIGNATURE_HASH,
+            TradeOrders::OrderCompleted::SIGNATURE_HASH,
+            TradeOrders::OrderExpired::SIGNATURE_HASH,
         ];
         let filter = LogFilter { from, to, addresses: vec![w.config.trade_orders], topic0: topics.to_vec() };
         let logs = w.chain.logs(filter).await?;
-        let mut instructions = Vec::new();
-        let mut watches = Vec::new();
+        let now = w
+            .chain
+            .block_header(to)
+            .await?
+            .map_or_else(|| chrono::Utc::now().timestamp().max(0).cast_unsigned(), |h| h.timestamp);
+        let mut batch = Batch { now, ..Batch::default() };
         for log in logs {
-            self.read_log(&log, &mut instructions, &mut watches).await?;
+            self.read_log(&log, &mut batch).await?;
         }
         if let Some(receivables) = w.config.receivables {
             let topics = [Receivables::RepaymentScheduled::SIGNATURE_HASH, Receivables::RepaymentDue::SIGNATURE_HASH];
             let filter = LogFilter { from, to, addresses: vec![receivables], topic0: topics.to_vec() };
             for log in w.chain.logs(filter).await? {
-                self.read_repayment_log(&log, &mut instructions, &mut watches).await?;
+                self.read_repayment_log(&log, &mut batch).await?;
             }
         }
-        let inserted = w.outbox.record_range(&w.bank_id, w.chain_id, to, instructions, watches).await?;
+        let Batch { instructions, watches, covers, .. } = batch;
+        let inserted = w.outbox.record_range(&w.bank_id, w.chain_id, to, instructions, watches, covers).await?;
         if inserted > 0 {
             tracing::info!(inserted, "payment instructions recorded");
         }
         Ok(inserted)
     }
 
-    async fn read_log(
-        &self,
-        log: &BlockLog,
-        instructions: &mut Vec<Instruction>,
-        watches: &mut Vec<Watch>,
-    ) -> Result<(), WorkerError> {
+    async fn read_log(&self, log: &BlockLog, batch: &mut Batch) -> Result<(), WorkerError> {
         let w = &self.inner;
         if log.log.address != w.config.trade_orders {
             return Ok(());
@@ -97,7 +121,7 @@ impl<R: Rails> SettlementWorker<R> {
                     log.log.topics().iter().copied(),
                     &log.log.data.data,
                 ) {
-                    Ok(ev) => watches.push(Watch {
+                    Ok(ev) => batch.watches.push(Watch {
                         order_id: ev.orderId.to_string(),
                         milestone: u64::try_from(ev.index).unwrap_or(u64::MAX),
                         due_date: ev.dueDate,
@@ -113,10 +137,16 @@ impl<R: Rails> SettlementWorker<R> {
                         let order = self
                             .read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
                             .await?;
-                        // The buyer's bank pays from the buyer's account; any other payer (a
-                        // financier under payables finance) pays from its own.
-                        let debtor = if ev.payer == order.buyerBank { order.buyer } else { ev.payer };
-                        instructions.push(self.instruction_for(DueNotice {
+                        let due_date = self.execution_date(ev.dueDate, batch.now).await?;
+                        // The buyer's bank pays under its undertaking, as its cover says (the
+                        // escrow, or its own account, claiming the buyer back); any other payer
+                        // (a financier under payables finance) pays from its own account.
+                        let debtor = if ev.payer == order.buyerBank {
+                            self.undertaking_debtor(&ev, batch).await?
+                        } else {
+                            Account::Member(ev.payer)
+                        };
+                        batch.instructions.push(self.instruction_for(DueNotice {
                             end_to_end_id: end_to_end_id(w.chain_id, ev.orderId, ev.milestone, ev.attempt),
                             kind: KIND_MILESTONE,
                             financing_id: None,
@@ -126,10 +156,12 @@ impl<R: Rails> SettlementWorker<R> {
                             payer: ev.payer,
                             payee: ev.payee,
                             debtor,
+                            creditor: Account::Member(ev.payee),
                             amount: ev.amount,
                             currency: ev.currency.0,
-                            due_date: ev.dueDate,
+                            due_date,
                             block: as_i64(log.block),
+                            charges: ChargeBearer::from_chain(order.charges).unwrap_or_default(),
                         }));
                     }
                     Ok(_) => {}
@@ -144,7 +176,7 @@ impl<R: Rails> SettlementWorker<R> {
                         let call = TradeOrders::getMilestoneCall { orderId: ev.orderId, index: ev.milestone };
                         let m = self.read(w.config.trade_orders, &call).await?;
                         if m.state == MilestoneState::Triggered as u8 {
-                            watches.push(Watch {
+                            batch.watches.push(Watch {
                                 order_id: ev.orderId.to_string(),
                                 milestone: u64::try_from(ev.milestone).unwrap_or(u64::MAX),
                                 due_date: m.dueDate,
@@ -161,24 +193,53 @@ impl<R: Rails> SettlementWorker<R> {
                 if *t == TradeOrders::DocumentSubmitted::SIGNATURE_HASH
                     || *t == TradeOrders::DocumentAttested::SIGNATURE_HASH =>
             {
-                self.read_presentation_log(log, watches).await?;
+                self.read_presentation_log(log, &mut batch.watches).await?;
+            }
+            Some(t) if *t == TradeOrders::OrderCommitted::SIGNATURE_HASH => {
+                match TradeOrders::OrderCommitted::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data)
+                {
+                    Ok(ev) if ev.buyerBank == w.bank => self.read_commitment(ev.orderId, ev.cover, log, batch).await?,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "undecodable OrderCommitted log skipped"),
+                }
+            }
+            Some(t) if *t == TradeOrders::OrderCompleted::SIGNATURE_HASH => {
+                match TradeOrders::OrderCompleted::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data)
+                {
+                    Ok(ev) => self.read_order_end(ev.orderId, log, batch).await?,
+                    Err(e) => tracing::error!(error = %e, "undecodable OrderCompleted log skipped"),
+                }
+            }
+            Some(t) if *t == TradeOrders::OrderExpired::SIGNATURE_HASH => {
+                match TradeOrders::OrderExpired::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
+                    Ok(ev) => self.read_order_end(ev.orderId, log, batch).await?,
+                    Err(e) => tracing::error!(error = %e, "undecodable OrderExpired log skipped"),
+                }
             }
             _ => {}
         }
         Ok(())
     }
 
+    /// The requested execution date of a payment due at `due`: this bank's banking day on or
+    /// after it, or after `now` when it is released late (a bank refuses a date in the past).
+    pub(super) async fn execution_date(&self, due: u64, now: u64) -> Result<u64, WorkerError> {
+        let w = &self.inner;
+        let call = TradeOrders::bankingDayOfCall { bank: w.bank, ts: due.max(now) };
+        Ok(self.read(w.config.trade_orders, &call).await?)
+    }
+
     /// The outbox row for a payment this bank owes. Missing account details or an unknown
     /// currency make it `needs_review` at once: nothing is sent on a guess.
     pub(super) fn instruction_for(&self, n: DueNotice) -> Instruction {
         let w = &self.inner;
-        let (e2e, debtor_address) = (n.end_to_end_id, n.debtor);
-        let debtor = w.directory.party(debtor_address);
-        let creditor = w.directory.party(n.payee);
+        let e2e = n.end_to_end_id;
+        let debtor = self.account(n.debtor);
+        let creditor = self.account(n.creditor);
         let currency = Currency::from_bytes3(n.currency);
         let problem = match (&debtor, &creditor, &currency) {
-            (None, _, _) => Some(format!("no account details for debtor {debtor_address}")),
-            (_, None, _) => Some(format!("no account details for creditor {}", n.payee)),
+            (None, _, _) => Some(format!("no account details for the debtor ({})", n.debtor)),
+            (_, None, _) => Some(format!("no account details for the creditor ({})", n.creditor)),
             (_, _, Err(e)) => Some(e.to_string()),
             _ => None,
         };
@@ -228,6 +289,12 @@ impl<R: Rails> SettlementWorker<R> {
             needs_review_at,
             chain_recorded_at: None,
             updated_at: now,
+            charges: match n.charges {
+                ChargeBearer::Shared => "shared",
+                ChargeBearer::Debtor => "debtor",
+                ChargeBearer::Creditor => "creditor",
+            }
+            .into(),
         }
     }
 

@@ -100,9 +100,12 @@ async fn duplicate_status_reports_do_not_cause_a_second_payment() {
     assert_eq!(s.chain.confirmations(s.order, 0).await, 1);
 }
 
+/// The bank itself refuses the payment (AM04: its own account short, a limit): the failure
+/// is on chain with its ISO 20022 reason code, and nothing moves. (A buyer short of funds no
+/// longer fails anything: the bank pays under its undertaking, see `undertaking.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rejection_for_insufficient_funds_is_recorded_on_chain_as_failed_and_nothing_moves() {
-    let s = setup(0, Faults::default(), Duration::from_secs(2)).await;
+async fn rejection_by_the_bank_is_recorded_on_chain_as_failed_and_nothing_moves() {
+    let s = setup(0, Faults { reject_next: Some("AM04".into()), ..Faults::default() }, Duration::from_secs(2)).await;
     drive_until(&s.w, Duration::from_secs(20), || async { s.milestone_state().await == MilestoneState::Failed as u8 })
         .await;
     let ins = s.instruction().await;

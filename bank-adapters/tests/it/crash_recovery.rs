@@ -34,6 +34,7 @@ fn settings(chain: &Chain, bank: &SandboxBank, p: &Parties, db: &str, crash_at: 
             timeout_ms: 2_000,
         },
         parties: p.directory().parties,
+        escrow_account: Some(p.escrow()),
         confirmations: 0,
         start_block: 0,
         poll_interval_ms: 50,

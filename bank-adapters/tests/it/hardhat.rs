@@ -88,7 +88,13 @@ async fn the_worker_pays_an_at_sight_milestone_once_on_a_network_that_charges_ga
     let reader = operator.address();
     let order: U256 = call_sol(client.as_ref(), reader, to, &TradeOrders::orderCountCall {}).await.expect("orderCount");
     send(&client, &p.seller, to, TradeOrders::acceptCall { orderId: order }).await;
-    send(&client, &p.buyer_bank, to, TradeOrders::commitCall { orderId: order }).await;
+    send(
+        &client,
+        &p.buyer_bank,
+        to,
+        TradeOrders::commitCall { orderId: order, cover: tradechain_contracts::Cover::BankRisk as u8 },
+    )
+    .await;
     let invoice = keccak256(b"invoice");
     let doc =
         TradeOrders::submitDocumentCall { orderId: order, docType: 0, hash: invoice, uri: "ipfs://invoice".into() };

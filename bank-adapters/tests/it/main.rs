@@ -9,5 +9,8 @@ mod examination;
 mod hardhat;
 mod outbox;
 mod sandbox_bank;
+mod statuses;
+mod undertaking;
+mod value_dates;
 mod webhook;
 mod whole_trade;

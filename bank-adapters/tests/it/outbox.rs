@@ -62,6 +62,7 @@ fn instruction(e2e: &str, bank: &str) -> Instruction {
         rejected_at: None,
         needs_review_at: None,
         chain_recorded_at: None,
+        charges: "shared".into(),
         updated_at: 1,
     }
 }
@@ -73,10 +74,12 @@ async fn recording_the_same_range_twice_keeps_one_instruction_and_moves_the_curs
         assert_eq!(outbox.cursor("bank-a").await.expect("cursor"), None);
         let watch = Watch { order_id: "1".into(), milestone: 1, due_date: 99, financing_id: None, doc_type: None };
         let n = outbox
-            .record_range("bank-a", 7431, 10, vec![instruction("TC7431-1-0-1", "bank-a")], vec![watch.clone()])
+            .record_range("bank-a", 7431, 10, vec![instruction("TC7431-1-0-1", "bank-a")], vec![watch.clone()], vec![])
             .await;
         assert_eq!(n.expect("first"), 1);
-        let n = outbox.record_range("bank-a", 7431, 11, vec![instruction("TC7431-1-0-1", "bank-a")], vec![watch]).await;
+        let n = outbox
+            .record_range("bank-a", 7431, 11, vec![instruction("TC7431-1-0-1", "bank-a")], vec![watch], vec![])
+            .await;
         assert_eq!(n.expect("second"), 0, "{}", db.url);
         assert_eq!(outbox.cursor("bank-a").await.expect("cursor"), Some(11));
         assert_eq!(outbox.all("bank-a").await.expect("all").len(), 1);
@@ -91,10 +94,11 @@ async fn recording_the_same_range_twice_keeps_one_instruction_and_moves_the_curs
 async fn a_range_that_fails_to_record_leaves_neither_instructions_nor_cursor_behind() {
     for db in databases("atomic").await {
         let outbox = Outbox::connect(&db.url).await.expect("connect");
-        outbox.record_range("bank-a", 7431, 5, vec![], vec![]).await.expect("first range");
+        outbox.record_range("bank-a", 7431, 5, vec![], vec![], vec![]).await.expect("first range");
         // Break the cursor table so the cursor write, the last step, fails.
         outbox.connection().execute_unprepared("DROP TABLE settlement_cursor").await.expect("drop");
-        let result = outbox.record_range("bank-a", 7431, 9, vec![instruction("TC7431-2-0-1", "bank-a")], vec![]).await;
+        let result =
+            outbox.record_range("bank-a", 7431, 9, vec![instruction("TC7431-2-0-1", "bank-a")], vec![], vec![]).await;
         assert!(result.is_err(), "{}", db.url);
         assert!(outbox.get("TC7431-2-0-1").await.expect("get").is_none(), "instruction must roll back with the cursor");
     }
@@ -105,7 +109,7 @@ async fn every_state_is_stamped_and_final_states_are_not_actionable() {
     for db in databases("states").await {
         let outbox = Outbox::connect(&db.url).await.expect("connect");
         let rows = ["A", "B", "C"].map(|s| instruction(&format!("TC7431-{s}-0-1"), "bank-b"));
-        outbox.record_range("bank-b", 7431, 1, rows.to_vec(), vec![]).await.expect("record");
+        outbox.record_range("bank-b", 7431, 1, rows.to_vec(), vec![], vec![]).await.expect("record");
         assert_eq!(outbox.actionable("bank-b", 10).await.expect("actionable").len(), 3);
 
         let sent = outbox

@@ -30,6 +30,7 @@ fn transfer(id: &str, from: &Party, to: &Party, minor: u128) -> CreditTransfer {
         amount: Money::new(minor, Currency::from_code("USD").expect("usd")),
         requested_execution_date: NaiveDate::from_ymd_opt(2026, 1, 2).expect("date"),
         remittance: "test".into(),
+        charges: tradechain_bank_adapters::payment::ChargeBearer::Shared,
     }
 }
 

@@ -245,7 +245,8 @@ fn only_the_named_carrier_attests_and_never_a_party() {
     let t = T::OrderTerms { seller: addr("carrying_seller"), ..terms(c.now) };
     let id = c.propose(t, vec![share(10_000, bit(BL), 0)]).unwrap();
     c.exec(addr("carrying_seller"), to, acceptCall { orderId: u(id) }).unwrap();
-    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id) }).unwrap();
+    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 })
+        .unwrap();
     c.exec(
         addr("carrying_seller"),
         to,
@@ -275,7 +276,12 @@ fn fingerprints_can_be_neither_squatted_nor_skipped() {
     );
     let squat = squat.unwrap().to::<u64>();
     c.exec(addr("seller"), to, acceptCall { orderId: u(squat) }).unwrap();
-    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(squat) }).unwrap();
+    c.exec(
+        addr("buyer_bank"),
+        to,
+        commitCall { orderId: u(squat), cover: tradechain_contracts::Cover::BankRisk as u8 },
+    )
+    .unwrap();
     let invoice = h("invoice fingerprint of INV-7");
     let fps = |inv| Fingerprints { invoice: inv, documents: vec![] };
     let sq = offer_with(&mut c, "financier2", squat, 0, 1, fps(invoice)).unwrap();

@@ -296,7 +296,11 @@ impl Fuzz {
                 let id = self.order_id(order);
                 let Some(o) = self.order(id) else { return };
                 let who = pick(actor, o.buyerBank);
-                let ok = self.exec(who, to, T::commitCall { orderId: u(id) });
+                let ok = self.exec(
+                    who,
+                    to,
+                    T::commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 },
+                );
                 assert!(!ok || who == o.buyerBank, "{} committed for the buyer's bank", name_of(who));
             }
             Action::Cancel { actor, order } => {

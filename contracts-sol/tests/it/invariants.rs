@@ -58,7 +58,7 @@ proptest! {
 
         let to = c.suite.trade_orders;
         c.exec(addr("seller"), to, TradeOrders::acceptCall { orderId: u(id) }).unwrap();
-        c.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id) }).unwrap();
+        c.exec(addr("buyer_bank"), to, TradeOrders::commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 }).unwrap();
         c.present(id, INVOICE);
         let mut paid = vec![false; n as usize];
         for i in pay_order.into_iter().map(|i| (i as u64) % n) {

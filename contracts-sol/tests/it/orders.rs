@@ -28,7 +28,8 @@ fn at_sight_order_goes_from_proposal_to_payment_and_completes() {
 
     c.exec(addr("seller"), to, acceptCall { orderId: u(id) }).unwrap();
     assert_eq!(state(&mut c, id), OrderState::Accepted);
-    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id) }).unwrap();
+    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 })
+        .unwrap();
     assert_eq!(state(&mut c, id), OrderState::Committed);
 
     c.present(id, INVOICE);
@@ -164,8 +165,18 @@ fn only_the_right_party_moves_an_order_and_only_from_the_right_state() {
     let to = c.suite.trade_orders;
     let id = c.propose(terms(c.now), vec![share(10_000, bit(BL), 0)]).unwrap();
     c.expect_revert(addr("buyer"), to, acceptCall { orderId: u(id) }, "NotOrderSeller");
-    c.expect_revert(addr("seller"), to, commitCall { orderId: u(id) }, "NotBuyerBank");
-    let r = c.expect_revert(addr("buyer_bank"), to, commitCall { orderId: u(id) }, "InvalidState");
+    c.expect_revert(
+        addr("seller"),
+        to,
+        commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 },
+        "NotBuyerBank",
+    );
+    let r = c.expect_revert(
+        addr("buyer_bank"),
+        to,
+        commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 },
+        "InvalidState",
+    );
     assert_eq!(r.code, "INVALID_STATE");
     assert_eq!(r.message, "InvalidState(current: 1)");
     c.expect_revert(addr("seller"), to, acceptCall { orderId: u(99) }, "OrderNotFound");
@@ -177,7 +188,8 @@ fn only_the_right_party_moves_an_order_and_only_from_the_right_state() {
     );
     c.exec(addr("seller"), to, acceptCall { orderId: u(id) }).unwrap();
     c.expect_revert(addr("seller"), to, acceptCall { orderId: u(id) }, "InvalidState");
-    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id) }).unwrap();
+    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 })
+        .unwrap();
     c.expect_revert(addr("buyer"), to, cancelCall { orderId: u(id) }, "InvalidState");
     c.expect_revert(addr("keeper"), to, releasePaymentCall { orderId: u(id), index: u(0) }, "InvalidMilestoneState");
     c.expect_revert(addr("keeper"), to, releasePaymentCall { orderId: u(id), index: u(1) }, "MilestoneNotFound");
@@ -557,4 +569,41 @@ fn receivables_link_is_set_once_and_only_it_assigns_proceeds() {
         assignPayerCall { orderId: u(id), index: u(0), payer: addr("financier"), financingId: u(1) },
         "NotReceivables",
     );
+}
+
+/// ISO 20022 amounts have at most 18 digits: an order that could never be paid is refused
+/// when proposed, not at payment time.
+#[test]
+fn an_amount_beyond_eighteen_digits_is_refused_when_proposed() {
+    let mut c = TestChain::with_members();
+    let max = c.view(c.suite.trade_orders, MAX_AMOUNTCall {});
+    assert_eq!(max, 999_999_999_999_999_999);
+    let mut t = terms(c.now);
+    t.amount = max;
+    c.propose(t.clone(), vec![share(10_000, bit(INVOICE), 0)]).expect("18 digits");
+    t.amount = max + 1;
+    let err = c.propose(t, vec![share(10_000, bit(INVOICE), 0)]).unwrap_err();
+    assert_eq!(err.name(), "AmountTooLarge");
+}
+
+/// Who bears the charges is a term of the order; how the buyer's bank covers its undertaking
+/// is a term of its commitment. Both are on chain for the paying bank's worker to read.
+#[test]
+fn charges_and_cover_are_terms_the_chain_keeps() {
+    use tradechain_contracts::{Charges, Cover};
+    let mut c = TestChain::with_members();
+    let to = c.suite.trade_orders;
+    let mut t = terms(c.now);
+    t.charges = Charges::Creditor as u8;
+    let id = c.propose(t, vec![share(10_000, bit(INVOICE), 0)]).unwrap();
+    assert_eq!(c.events::<ChargesAgreed>()[0].charges, Charges::Creditor as u8);
+    c.exec(addr("seller"), to, acceptCall { orderId: u(id) }).unwrap();
+    c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id), cover: Cover::Earmark as u8 }).unwrap();
+    assert_eq!(c.events::<OrderCommitted>()[0].cover, Cover::Earmark as u8);
+    let o = c.order(id);
+    assert_eq!((o.charges, o.cover), (Charges::Creditor as u8, Cover::Earmark as u8));
+    // A value outside the enums is refused by the ABI decoder.
+    let mut t = terms(c.now);
+    t.charges = 3;
+    assert!(c.propose(t, vec![share(10_000, bit(INVOICE), 0)]).is_err());
 }

@@ -8,7 +8,7 @@ use alloy::sol_types::{SolCall, SolValue};
 use test_support::evm::*;
 use tradechain_contracts::Receivables::*;
 use tradechain_contracts::TradeOrders::{PaymentDue, ProceedsAssigned};
-use tradechain_contracts::{FinancingState, OrderState};
+use tradechain_contracts::{Consortium, FinancingState, OrderState};
 
 pub(crate) fn fstate(c: &mut TestChain, id: u64) -> FinancingState {
     let to = c.suite.receivables;
@@ -242,14 +242,24 @@ fn payables_finance_gives_the_buyer_extra_days_and_the_financier_pays_the_seller
     let due = c.events::<PaymentDue>();
     assert_eq!((due[0].payer, due[0].payee), (addr("financier"), addr("seller")));
     assert_eq!(c.confirm("buyer_bank", order, 0).unwrap_err().name(), "NotPayer");
+    // The repayment falls due on a banking day of the buyer's bank: 90 days on, rolled past
+    // the weekend and past the holiday the bank declared on the first weekday.
+    let weekday = |d: u64| (d + 3) % 7 < 5;
+    let first = ((c.now + 90 * DAY) / DAY..).find(|d| weekday(*d)).expect("a weekday");
+    let holiday = u32::try_from(first).expect("day");
+    let cal = c.suite.consortium;
+    c.exec(addr("buyer_bank"), cal, Consortium::setHolidaysCall { days_: vec![holiday], holiday: true }).unwrap();
+    c.advance_secs(1);
     c.confirm("financier", order, 0).unwrap();
     let scheduled = c.events::<RepaymentScheduled>();
-    assert_eq!(scheduled[0].dueDate, c.now + 90 * DAY);
+    let next = (first + 1..).find(|d| weekday(*d)).expect("a weekday");
+    assert_eq!(scheduled[0].dueDate, next * DAY);
     assert_eq!(scheduled[0].amount, 10_150_000, "milestone plus 1.5% fee");
     assert_eq!(fstate(&mut c, fid), FinancingState::AwaitingRepayment);
 
+    c.now = next * DAY - 1;
     c.expect_revert(addr("keeper"), to, releaseRepaymentCall { financingId: u(fid) }, "RepaymentNotDue");
-    c.advance_days(90);
+    c.now = next * DAY;
     c.exec(addr("keeper"), to, releaseRepaymentCall { financingId: u(fid) }).unwrap();
     let rd = c.events::<RepaymentDue>();
     assert_eq!((rd[0].payer, rd[0].payee, rd[0].amount), (addr("buyer_bank"), addr("financier"), 10_150_000));

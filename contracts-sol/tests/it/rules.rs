@@ -154,7 +154,8 @@ fn a_due_date_on_the_payers_holiday_moves_to_its_next_banking_day() {
     let t = T::OrderTerms { buyerBank: addr("seller_bank"), sellerBank: addr("buyer_bank"), ..terms(c.now) };
     let id = c.propose(t, vec![share(10_000, bit(INVOICE), 30)]).unwrap();
     c.exec(addr("seller"), to, acceptCall { orderId: u(id) }).unwrap();
-    c.exec(addr("seller_bank"), to, commitCall { orderId: u(id) }).unwrap();
+    c.exec(addr("seller_bank"), to, commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 })
+        .unwrap();
     c.submit(id, INVOICE, "invoice 2");
     c.exec(addr("seller_bank"), to, acceptDocumentCall { orderId: u(id), docType: INVOICE }).unwrap();
     assert_eq!(c.milestone(id, 0).dueDate, (monday + 30) * DAY, "Wednesday 2026-12-23");

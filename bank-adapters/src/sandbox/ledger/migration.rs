@@ -11,11 +11,33 @@ pub(super) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Baseline)]
+        vec![Box::new(Baseline), Box::new(PaymentInformation)]
     }
 
     fn migration_table_name() -> sea_orm::DynIden {
         Alias::new("ledger_migrations").into_iden()
+    }
+}
+
+/// A payment remembers the payment information block it came in (`PmtInfId`), which its
+/// status reports name back (`OrgnlPmtInfId`); rows from before it answer with their
+/// EndToEndId, which is what tradechain's adapter names its blocks.
+struct PaymentInformation;
+
+impl MigrationName for PaymentInformation {
+    fn name(&self) -> &str {
+        "m0002_payment_information"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for PaymentInformation {
+    // The trait's signature elides the lifetime; async_trait needs the same form here.
+    #[allow(elided_lifetimes_in_paths)]
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut alter = Table::alter();
+        alter.table(Alias::new("sandbox_payment")).add_column(col("pmt_inf_id").string().null());
+        manager.alter_table(alter).await
     }
 }
 
