@@ -18,12 +18,10 @@
 //! whole amount (reserved as the instruction is recorded); otherwise the bank pays at its
 //! own risk. So no payment of the bank's ever depends on the buyer's balance that day.
 
-use std::fmt;
-
-use alloy::primitives::{Address, U256};
+use alloy::primitives::U256;
 use tradechain_contracts::{Cover, TradeOrders};
 
-use super::watch::{Batch, DueNotice};
+use super::notice::{Account, Batch, DueNotice};
 use super::{SettlementWorker, WorkerError, as_i64};
 use crate::outbox::{CoverChange, Instruction, KIND_EARMARK, KIND_MILESTONE, KIND_REIMBURSEMENT, KIND_RELEASE, cover};
 use crate::party::Party;
@@ -31,24 +29,6 @@ use crate::payment::ChargeBearer;
 use crate::rails::Rails;
 use tradechain_chain::BlockLog;
 use tradechain_money::identifier::EndToEndId;
-
-/// An account a transfer debits or credits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Account {
-    /// A member's account, from the directory (for the bank itself: its own account).
-    Member(Address),
-    /// The bank's escrow account, where earmarked funds are held.
-    Escrow,
-}
-
-impl fmt::Display for Account {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Account::Member(a) => write!(f, "{a}"),
-            Account::Escrow => f.write_str("the bank's escrow account"),
-        }
-    }
-}
 
 /// An EndToEndId for one of the bank's own transfers: `TC{chain}-{tag}{order}` plus
 /// `-{suffix}`, or a hash of them when that exceeds 35 characters.

@@ -27,6 +27,7 @@
 mod confirmation;
 mod cover;
 mod examination;
+mod notice;
 mod repayment;
 mod watch;
 

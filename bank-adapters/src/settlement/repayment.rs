@@ -10,8 +10,7 @@ use alloy::primitives::U256;
 use alloy::sol_types::SolEvent;
 use tradechain_contracts::{FinancingState, Receivables, TradeOrders};
 
-use super::cover::Account;
-use super::watch::{Batch, DueNotice};
+use super::notice::{Account, Batch, DueNotice};
 use super::{SettlementWorker, WorkerError, as_i64, payment_reference};
 use crate::outbox::{Change, Instruction, KIND_REPAYMENT, OutboxError, State, Watch, watch};
 use crate::payment::ChargeBearer;

@@ -9,51 +9,18 @@
 //! due date (`TradeOrders.bankingDayOf`, by the bank's holiday calendar on chain): today's,
 //! when it is released after its due date, never a date in the past.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::U256;
 use alloy::sol_types::SolEvent;
 use tracing::Instrument;
 use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
 
-use super::cover::Account;
+use super::notice::{Account, Batch, DueNotice};
 use super::{SettlementWorker, WorkerError, as_i64, end_to_end_id};
-use crate::outbox::{CoverChange, Instruction, KIND_MILESTONE, State, Watch};
+use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
 use crate::payment::ChargeBearer;
 use crate::rails::Rails;
 use tradechain_chain::{BlockLog, LogFilter};
-use tradechain_money::identifier::EndToEndId;
 use tradechain_money::money::Currency;
-
-/// A payment the chain says this bank owes now.
-pub(super) struct DueNotice {
-    pub(super) end_to_end_id: EndToEndId,
-    pub(super) kind: &'static str,
-    pub(super) financing_id: Option<U256>,
-    pub(super) order_id: U256,
-    pub(super) milestone: i64,
-    pub(super) attempt: u32,
-    pub(super) payer: Address,
-    pub(super) payee: Address,
-    /// The account debited.
-    pub(super) debtor: Account,
-    /// The account credited.
-    pub(super) creditor: Account,
-    pub(super) amount: u128,
-    pub(super) currency: [u8; 3],
-    /// The requested execution date (unix seconds).
-    pub(super) due_date: u64,
-    pub(super) block: i64,
-    pub(super) charges: ChargeBearer,
-}
-
-/// What one block range brings, recorded in one database transaction with the cursor.
-#[derive(Default)]
-pub(super) struct Batch {
-    pub(super) instructions: Vec<Instruction>,
-    pub(super) watches: Vec<Watch>,
-    pub(super) covers: Vec<CoverChange>,
-    /// The chain's time at the end of the range (unix seconds).
-    pub(super) now: u64,
-}
 
 impl<R: Rails> SettlementWorker<R> {
     pub(super) async fn follow(&self, safe_head: u64) -> Result<usize, WorkerError> {

@@ -1,0 +1,61 @@
+//! What following a block range produces, shared by the modules that read it: the payments
+//! this bank owes ([`DueNotice`]), the accounts they move money between ([`Account`]), and
+//! everything one range records at once ([`Batch`]).
+
+use std::fmt;
+
+use alloy::primitives::{Address, U256};
+
+use crate::outbox::{CoverChange, Instruction, Watch};
+use crate::payment::ChargeBearer;
+use tradechain_money::identifier::EndToEndId;
+
+/// An account a transfer debits or credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Account {
+    /// A member's account, from the directory (for the bank itself: its own account).
+    Member(Address),
+    /// The bank's escrow account, where earmarked funds are held.
+    Escrow,
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Member(a) => write!(f, "{a}"),
+            Account::Escrow => f.write_str("the bank's escrow account"),
+        }
+    }
+}
+
+/// A payment the chain says this bank owes now.
+pub(super) struct DueNotice {
+    pub(super) end_to_end_id: EndToEndId,
+    pub(super) kind: &'static str,
+    pub(super) financing_id: Option<U256>,
+    pub(super) order_id: U256,
+    pub(super) milestone: i64,
+    pub(super) attempt: u32,
+    pub(super) payer: Address,
+    pub(super) payee: Address,
+    /// The account debited.
+    pub(super) debtor: Account,
+    /// The account credited.
+    pub(super) creditor: Account,
+    pub(super) amount: u128,
+    pub(super) currency: [u8; 3],
+    /// The requested execution date (unix seconds).
+    pub(super) due_date: u64,
+    pub(super) block: i64,
+    pub(super) charges: ChargeBearer,
+}
+
+/// What one block range brings, recorded in one database transaction with the cursor.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) instructions: Vec<Instruction>,
+    pub(super) watches: Vec<Watch>,
+    pub(super) covers: Vec<CoverChange>,
+    /// The chain's time at the end of the range (unix seconds).
+    pub(super) now: u64,
+}
