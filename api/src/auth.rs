@@ -78,34 +78,66 @@ impl Caller {
     }
 }
 
+/// A suspended organisation is refused on every route, reads included: suspension stops it
+/// seeing, not only doing (`ORGANISATION_SUSPENDED`). The one exception takes access away
+/// from others ([`EvenSuspended`]).
 impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = EvenSuspended::from_request_parts(parts, state).await?.0;
+        if caller.suspended {
+            return Err(suspended());
+        }
+        Ok(caller)
+    }
+}
+
+/// `ORGANISATION_SUSPENDED`.
+pub(crate) fn suspended() -> ApiError {
+    ApiError::forbidden(
+        "ORGANISATION_SUSPENDED",
+        "the operator suspended this organisation: it may read and do nothing until reinstated",
+    )
+}
+
+/// The caller whether suspended or not: only for what a suspended organisation may still do,
+/// revoke a consent it gave (taking access away is always allowed, as in the contract).
+#[derive(Debug, Clone)]
+pub struct EvenSuspended(pub Caller);
+
+impl FromRequestParts<AppState> for EvenSuspended {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
         let Some(token) = token.filter(|t| !t.is_empty()) else { return Err(ApiError::unauthenticated()) };
-        let hash = token_hash(token);
-        let cached = state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash).cloned();
-        let org = match cached {
-            Some(org) => org,
-            None => {
-                let row = api_token::Entity::find_by_id(hash.clone())
-                    .one(&state.db)
-                    .await?
-                    .ok_or_else(ApiError::unauthenticated)?;
-                state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(hash, row.org.clone());
-                row.org
-            }
-        };
-        let o = organisation::Entity::find_by_id(org.clone())
-            .one(&state.db)
-            .await?
-            .ok_or_else(ApiError::unauthenticated)?;
-        let address: Address = org.parse().map_err(ApiError::internal)?;
-        tracing::Span::current().record("org", o.name.as_str());
-        Ok(Caller { address, addr: addr(&address), name: o.name, roles: o.roles as u32, suspended: o.suspended })
+        resolve(state, token).await.map(EvenSuspended)
     }
+}
+
+/// The organisation behind `token` and its current roles and standing, or
+/// `UNAUTHENTICATED`. Used by REST, SSE and the JSON-RPC gate alike.
+pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let hash = token_hash(token);
+    let cached = state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash).cloned();
+    let org = match cached {
+        Some(org) => org,
+        None => {
+            let row = api_token::Entity::find_by_id(hash.clone())
+                .one(&state.db)
+                .await?
+                .ok_or_else(ApiError::unauthenticated)?;
+            state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(hash, row.org.clone());
+            row.org
+        }
+    };
+    let o =
+        organisation::Entity::find_by_id(org.clone()).one(&state.db).await?.ok_or_else(ApiError::unauthenticated)?;
+    let address: Address = org.parse().map_err(ApiError::internal)?;
+    tracing::Span::current().record("org", o.name.as_str());
+    Ok(Caller { address, addr: addr(&address), name: o.name, roles: o.roles as u32, suspended: o.suspended })
 }
 
 /// For the CLI (`tradechain token create --org NAME`): open the read model named by

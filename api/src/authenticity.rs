@@ -1,40 +1,50 @@
-//! Is this trade real? `GET /v1/authenticity?order_id=N` (or `?invoice_hash=0x…`) answers
-//! a financier about to lend, or a party of the order, from the chain itself through
-//! [`tradechain_chain::Chain`] calls (`TradeOrders.getOrder`, `getMilestone`, `getDocument`,
-//! `Receivables.liveFinancingOf`), not from the read model: whether the order exists,
-//! between whom, in what state, which documents with which hash were presented, attested
-//! and accepted by whom, and whether any of its milestones is already financed (a live
-//! financing: the double-financing check a lender makes first).
+//! Is this trade real? `GET /v1/authenticity` answers from the chain itself through
+//! [`tradechain_chain::Chain`] calls (`TradeOrders.getOrder`, `getMilestone`,
+//! `getDocument`, `Receivables.financingOf`), read as the node's operator once the caller's entitlement is
+//! established, not from the read model: whether the order exists, between whom, in what
+//! state, which documents with which hash were presented, attested and accepted by whom,
+//! and whether any of its milestones is already financed or reserved by a financing (the
+//! double-financing check a lender makes first).
 //!
-//! An invoice hash (the SHA-256 of the commercial invoice file, anchored on chain) is
-//! looked up in the read model to find its order, then confirmed on chain: the answer
-//! says `exists: false` unless the chain holds that hash as the order's commercial invoice.
+//! Need to know: it is no directory of orders. It answers
+//! - whoever already holds what it verifies: an invoice hash (`?invoice_hash=0x…`, the
+//!   SHA-256 of the commercial invoice file; `exists: false` when no order holds it), or an
+//!   order id with the hash of one of its documents (`?order_id=N&document_hash=0x…`);
+//! - about order N alone (`?order_id=N`): its parties, the carrier and inspector it names,
+//!   a financier whose financing of it the firm accepted, a financier with the live consent
+//!   of its buyer or seller (the read is written to the audit log, as any read of a firm's
+//!   history), a financier with an offer on it, and the operator.
+//!
+//! Anyone else is told `ORDER_NOT_FOUND`, as for an order that does not exist.
 
-use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::sol_types::{SolCall, SolValue};
+use alloy::primitives::{Address, B256, U256};
+use alloy::sol_types::SolCall;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
-use tradechain_contracts::{DocType, MilestoneState, OrderState, Receivables, TradeOrders, role};
+use tradechain_contracts::{Consents, DocType, MilestoneState, OrderState, Receivables, TradeOrders, role};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::codec::{addr, bytes3_str};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::{document, event};
+use crate::readmodel::{document, event, financing};
 use crate::request::QueryArgs;
 use tradechain_chain::CallResult;
 
-/// Which order: by id, or by the hash of its commercial invoice (exactly one).
+/// Which order: by id (with, to prove one holds it, the hash of one of its documents), or
+/// by the hash of its commercial invoice.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuthenticityQuery {
     pub(crate) order_id: Option<i64>,
-    /// 0x SHA-256 of the commercial invoice file.
+    /// 0x SHA-256 of the commercial invoice file (without `order_id`).
     pub(crate) invoice_hash: Option<String>,
+    /// 0x SHA-256 of any document presented on order `order_id` (with `order_id`).
+    pub(crate) document_hash: Option<String>,
 }
 
 /// A document as the chain holds it.
@@ -61,7 +71,8 @@ pub(crate) struct MilestoneOnChain {
     pub(crate) amount_minor: String,
     /// pending, triggered, due, paid, failed
     pub(crate) state: String,
-    /// The live financing of this milestone (its id), if any.
+    /// The financing that holds this milestone (its id), live or accepted by the firm and
+    /// awaiting its advance or approvals, if any.
     pub(crate) live_financing: Option<String>,
 }
 
@@ -85,7 +96,7 @@ pub(crate) struct Authenticity {
     pub(crate) details_hash: Option<String>,
     pub(crate) documents: Vec<DocumentOnChain>,
     pub(crate) milestones: Vec<MilestoneOnChain>,
-    /// Whether any milestone has a live financing.
+    /// Whether any milestone has a live financing, or one its firm accepted that holds it.
     pub(crate) financed: bool,
     /// When asked by invoice hash: where that hash stands on the order — the invoice now
     /// presented, or an earlier version replaced by a corrected one.
@@ -114,12 +125,66 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/authenticity", get(check))
 }
 
-async fn call<C: SolCall>(state: &AppState, caller: &Caller, to: Address, c: C) -> ApiResult<C::Return> {
-    match state.chain.call(caller.address, to, c.abi_encode().into()).await? {
+/// A view of the suite, read as the node's operator: the caller's entitlement is checked
+/// before (see the module doc).
+async fn call<C: SolCall>(state: &AppState, to: Address, c: C) -> ApiResult<C::Return> {
+    match state.chain.call(state.operator.address(), to, c.abi_encode().into()).await? {
         CallResult::Success { output, .. } => C::abi_decode_returns(&output).map_err(ApiError::internal),
         CallResult::Revert { data } => Err(ApiError::from_revert(&data)),
         CallResult::Halt { reason } => Err(ApiError::internal(reason)),
     }
+}
+
+fn hash_param(name: &str, value: &str) -> ApiResult<B256> {
+    value
+        .parse()
+        .map_err(|_| ApiError::validation("VALIDATION_FAILED", format!("{name} must be 0x and 32 bytes of hex")))
+}
+
+/// Whether the caller may ask about order `id` alone: the chain's own rule
+/// (`TradeOrders.mayView`, asked about itself: a party, a named attester, a financier whose
+/// financing the firm accepted, or one with the live consent of the buyer or the seller),
+/// or a financier with an offer on it. A read that only a consent allows is a read of the
+/// firm's history: it is written to the audit log.
+async fn entitled(state: &AppState, caller: &Caller, id: i64) -> ApiResult<bool> {
+    if caller.is_operator() {
+        return Ok(true);
+    }
+    let me = caller.address;
+    let order_id = U256::from(id.max(0) as u64);
+    let chain = state.chain.as_ref();
+    let may = tradechain_chain::call_sol(
+        chain,
+        me,
+        state.suite.trade_orders,
+        &TradeOrders::mayViewCall { orderId: order_id, who: me },
+    )
+    .await?;
+    if may {
+        if caller.roles & role::FINANCIER != 0 {
+            let o = call(state, state.suite.trade_orders, TradeOrders::getOrderCall { orderId: order_id }).await?;
+            let named = [o.buyer, o.seller, o.buyerBank, o.sellerBank, o.carrier, o.inspector].contains(&me);
+            let finances = Receivables::financesOrderCall { orderId: order_id, financier: me };
+            if !named && !tradechain_chain::call_sol(chain, me, state.suite.receivables, &finances).await? {
+                for firm in [o.seller, o.buyer] {
+                    let live = Consents::hasConsentCall { firm, financier: me };
+                    if call(state, state.suite.consents, live).await? {
+                        crate::consent::record_read(state, &caller.addr, &addr(&firm), "authenticity_read").await?;
+                    }
+                }
+            }
+        }
+        return Ok(true);
+    }
+    if caller.roles & role::FINANCIER == 0 {
+        return Ok(false);
+    }
+    let offered = financing::Entity::find()
+        .filter(financing::Column::OrderId.eq(id))
+        .filter(financing::Column::Financier.eq(caller.addr.as_str()))
+        .one(&state.db)
+        .await?;
+    Ok(offered.is_some())
 }
 
 fn absent(as_of_block: u64) -> Authenticity {
@@ -144,8 +209,8 @@ fn absent(as_of_block: u64) -> Authenticity {
 }
 
 /// Whether an order is on chain, between whom, in what state, with which documents and
-/// whether it is already financed, read from the chain (see the module doc). For
-/// financiers and the order's parties; anyone else is told `ORDER_NOT_FOUND`.
+/// whether it is already financed, read from the chain, for whoever may ask (see the module
+/// doc); anyone else is told `ORDER_NOT_FOUND`.
 #[utoipa::path(get, path = "/v1/authenticity", tag = "financing", operation_id = "check_authenticity",
     params(AuthenticityQuery),
     responses((status = 200, body = Authenticity), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -157,13 +222,23 @@ pub(crate) async fn check(
     QueryArgs(q): QueryArgs<AuthenticityQuery>,
 ) -> ApiResult<Json<Authenticity>> {
     let head = state.chain.head().await?;
-    let financier = caller.roles & role::FINANCIER != 0;
-    let (id, invoice) = match (q.order_id, q.invoice_hash.as_deref()) {
-        (Some(id), None) if id > 0 => (id, None),
-        (None, Some(h)) => {
-            let hash: B256 = h.parse().map_err(|_| {
-                ApiError::validation("VALIDATION_FAILED", "invoice_hash must be 0x and 32 bytes of hex")
-            })?;
+    let (id, invoice) = match (q.order_id, q.invoice_hash.as_deref(), q.document_hash.as_deref()) {
+        (Some(id), None, None) if id > 0 => {
+            if !entitled(&state, &caller, id).await? {
+                return Err(ApiError::order_not_found(id));
+            }
+            (id, None)
+        }
+        (Some(id), None, Some(h)) if id > 0 => {
+            // The caller proves it holds one of the order's documents.
+            let hash = hash_param("document_hash", h)?;
+            if presentation(&state, hash, Some(id), None).await?.is_none() {
+                return Err(ApiError::order_not_found(id));
+            }
+            (id, None)
+        }
+        (None, Some(h), None) => {
+            let hash = hash_param("invoice_hash", h)?;
             let found = document::Entity::find()
                 .filter(document::Column::Hash.eq(format!("{hash:#x}")))
                 .filter(document::Column::DocType.eq(DocType::CommercialInvoice as i32))
@@ -174,43 +249,32 @@ pub(crate) async fn check(
                 Some(d) => Some(d.order_id),
                 // Not the current invoice of any order: it may be an earlier version that a
                 // corrected invoice replaced, which only the order's history holds.
-                None => presentation(&state, hash, None).await?.map(|p| p.order_id),
+                None => presentation(&state, hash, None, Some(DocType::CommercialInvoice)).await?.map(|p| p.order_id),
             };
             match order {
                 Some(id) => (id, Some(hash)),
-                None if financier => return Ok(Json(absent(head))),
-                None => return Err(ApiError::order_not_found(h)),
+                None => return Ok(Json(absent(head))),
             }
         }
         _ => {
             return Err(ApiError::validation(
                 "VALIDATION_FAILED",
-                "give exactly one of order_id (> 0) and invoice_hash",
+                "give order_id (> 0), order_id with document_hash, or invoice_hash alone",
             ));
         }
     };
     let oid = U256::from(id as u64);
-    let o = call(&state, &caller, state.suite.trade_orders, TradeOrders::getOrderCall { orderId: oid }).await;
-    let o = match o {
+    let o = match call(&state, state.suite.trade_orders, TradeOrders::getOrderCall { orderId: oid }).await {
         Ok(o) if o.state != OrderState::None as u8 => o,
-        Ok(_) => return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) },
-        Err(e) if e.status.is_client_error() && financier => return Ok(Json(absent(head))),
-        Err(e) if e.status.is_client_error() => return Err(ApiError::order_not_found(id)),
+        Ok(_) => return Ok(Json(absent(head))),
+        Err(e) if e.status.is_client_error() => return Ok(Json(absent(head))),
         Err(e) => return Err(e),
     };
-    let me = caller.address;
-    if !financier && ![o.buyer, o.seller, o.buyerBank, o.sellerBank].contains(&me) {
-        return Err(ApiError::order_not_found(id));
-    }
     let mut documents = Vec::new();
     for t in DocType::ALL {
-        let d = call(
-            &state,
-            &caller,
-            state.suite.trade_orders,
-            TradeOrders::getDocumentCall { orderId: oid, docType: *t as u8 },
-        )
-        .await?;
+        let d =
+            call(&state, state.suite.trade_orders, TradeOrders::getDocumentCall { orderId: oid, docType: *t as u8 })
+                .await?;
         let doc_state = match d.state {
             1 => "submitted",
             2 => "accepted",
@@ -235,7 +299,7 @@ pub(crate) async fn check(
             .map(|d| d.version);
         // Trust the read model only to find the presentation; the log itself is read
         // back from the chain and must say this order, this type and this hash.
-        let anchored = match presentation(&state, hash, Some(id)).await? {
+        let anchored = match presentation(&state, hash, Some(id), Some(DocType::CommercialInvoice)).await? {
             Some(p) if p.order_id == id => verified_log(&state, &p, hash).await?.then_some(p),
             _ => None,
         };
@@ -250,23 +314,22 @@ pub(crate) async fn check(
                     log_index: p.log_index,
                 });
             }
-            None => {
-                return if financier { Ok(Json(absent(head))) } else { Err(ApiError::order_not_found(id)) };
-            }
+            None => return Ok(Json(absent(head))),
         }
     }
     let mut milestones = Vec::new();
     for i in 0..u32::from(o.milestoneCount) {
         let index = U256::from(i);
-        let m = call(&state, &caller, state.suite.trade_orders, TradeOrders::getMilestoneCall { orderId: oid, index })
-            .await?;
-        let key = keccak256((oid, index).abi_encode());
-        let live = call(&state, &caller, state.suite.receivables, Receivables::liveFinancingOfCall(key)).await?;
+        let m = call(&state, state.suite.trade_orders, TradeOrders::getMilestoneCall { orderId: oid, index }).await?;
+        // A financing the firm accepted holds the receivable before it is live.
+        let held =
+            call(&state, state.suite.receivables, Receivables::financingOfCall { orderId: oid, milestone: index })
+                .await?;
         milestones.push(MilestoneOnChain {
             index: i,
             amount_minor: m.amount.to_string(),
             state: MilestoneState::from_u8(m.state).map_or_else(|| m.state.to_string(), |s| s.as_str().to_string()),
-            live_financing: (!live.is_zero()).then(|| live.to_string()),
+            live_financing: (!held.is_zero()).then(|| held.to_string()),
         });
     }
     Ok(Json(Authenticity {
@@ -298,10 +361,15 @@ struct Presentation {
     log_index: u64,
 }
 
-/// The latest `DocumentSubmitted` of a commercial invoice with this hash, current or
-/// replaced (the document table keeps only the current version of each document), on
+/// The latest `DocumentSubmitted` with this hash (of type `doc_type` when given), current
+/// or replaced (the document table keeps only the current version of each document), on
 /// `order` when given.
-async fn presentation(state: &AppState, hash: B256, order: Option<i64>) -> ApiResult<Option<Presentation>> {
+async fn presentation(
+    state: &AppState,
+    hash: B256,
+    order: Option<i64>,
+    doc_type: Option<DocType>,
+) -> ApiResult<Option<Presentation>> {
     let needle = format!("%\"hash\":\"{hash:#x}\"%");
     let mut query = event::Entity::find().filter(event::Column::Kind.eq("DocumentSubmitted"));
     if let Some(id) = order {
@@ -313,11 +381,11 @@ async fn presentation(state: &AppState, hash: B256, order: Option<i64>) -> ApiRe
         .order_by_desc(event::Column::LogIndex)
         .all(&state.db)
         .await?;
-    let invoice = (DocType::CommercialInvoice as u8).to_string();
+    let wanted = doc_type.map(|t| (t as u8).to_string());
     for row in rows {
         let data: serde_json::Value = serde_json::from_str(&row.data).map_err(ApiError::internal)?;
         let field = |k: &str| data.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        if field("docType") != invoice || field("hash") != format!("{hash:#x}") {
+        if wanted.as_ref().is_some_and(|t| field("docType") != *t) || field("hash") != format!("{hash:#x}") {
             continue;
         }
         let Some(order_id) = row.order_id else { continue };

@@ -28,10 +28,12 @@ pub struct ApiConfig {
     pub max_json_bytes: usize,
     /// Largest uploaded document, bytes.
     pub max_document_bytes: usize,
-    /// 64 hex characters: the consortium's salt for duplicate-financing fingerprints. Every
-    /// node of a consortium must use the same one. Default: the file
-    /// `<data_dir>/fingerprint.salt`, created (mode 0600) on first start.
-    pub fingerprint_salt: Option<String>,
+    /// Largest calldata a member's transaction may carry into the embedded chain, bytes
+    /// (the operator's are not bounded; see `admission`).
+    pub max_member_calldata_bytes: usize,
+    /// The duplicate-financing registry (the `[api.registry]` table): in this node, or the
+    /// operator's node's (see [`crate::registry`]).
+    pub registry: crate::registry::RegistryConfig,
     /// The chain behind the API (the `[chain]` table, see [`ChainConfig`]).
     #[serde(skip)]
     pub chain: ChainConfig,
@@ -57,6 +59,8 @@ pub struct ChainConfig {
     pub backend: Backend,
     /// The network's JSON-RPC endpoint (HTTP), for the remote backend.
     pub rpc_url: Option<String>,
+    /// A bearer credential for that endpoint, when the network's node asks for one.
+    pub rpc_token: Option<String>,
     /// Its WebSocket endpoint (`ws://…`), optional: new heads then arrive by an
     /// `eth_subscribe("newHeads")` subscription instead of only by polling.
     pub ws_url: Option<String>,
@@ -92,6 +96,7 @@ impl Default for ChainConfig {
         Self {
             backend: Backend::Embedded,
             rpc_url: None,
+            rpc_token: None,
             ws_url: None,
             confirmations: 1,
             poll_interval_ms: 500,
@@ -127,6 +132,9 @@ impl ChainConfig {
         if let Ok(v) = env.get_string("rpc_url") {
             cfg.rpc_url = Some(v);
         }
+        if let Ok(v) = env.get_string("rpc_token") {
+            cfg.rpc_token = Some(v);
+        }
         if let Ok(v) = env.get_string("ws_url") {
             cfg.ws_url = Some(v);
         }
@@ -153,7 +161,8 @@ impl Default for ApiConfig {
             dev: false,
             max_json_bytes: 1024 * 1024,
             max_document_bytes: 20 * 1024 * 1024,
-            fingerprint_salt: None,
+            max_member_calldata_bytes: 16 * 1024,
+            registry: crate::registry::RegistryConfig::default(),
             chain: ChainConfig::default(),
         }
     }
@@ -187,8 +196,11 @@ impl ApiConfig {
         if let Ok(v) = env.get_string("master_key") {
             cfg.master_key = Some(v);
         }
-        if let Ok(v) = env.get_string("fingerprint_salt") {
-            cfg.fingerprint_salt = Some(v);
+        if let Ok(v) = env.get_string("registry_url") {
+            cfg.registry.url = Some(v);
+        }
+        if let Ok(v) = env.get_string("registry_token") {
+            cfg.registry.token = Some(v);
         }
         if let Ok(v) = env.get_string("data_dir") {
             cfg.data_dir = PathBuf::from(v);
@@ -223,11 +235,6 @@ impl ApiConfig {
     /// The 32-byte master key (see [`ApiConfig::master_key`]).
     pub fn master_key(&self) -> Result<[u8; 32], StartError> {
         self.secret(self.master_key.as_deref(), "master.key", "master key")
-    }
-
-    /// The 32-byte fingerprint salt (see [`ApiConfig::fingerprint_salt`]).
-    pub fn fingerprint_salt(&self) -> Result<[u8; 32], StartError> {
-        self.secret(self.fingerprint_salt.as_deref(), "fingerprint.salt", "fingerprint salt")
     }
 
     /// 32 bytes from `configured` (hex), else from `<data_dir>/<file>`, created at random.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tradechain_contracts::{Consents, role};
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, EvenSuspended};
 use crate::codec::addr;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::readmodel::{audit, consent, verification_request};
@@ -143,8 +143,16 @@ pub(crate) async fn record_read(state: &AppState, actor: &str, firm: &str, actio
 }
 
 /// Actions of the audit log that are reads of a firm's history (served, then refused).
-pub(crate) const HISTORY_READS: [&str; 4] =
-    ["firm_history", "firm_history_refused", "credit_profile", "credit_profile_refused"];
+pub(crate) const HISTORY_READS: [&str; 8] = [
+    "firm_history",
+    "firm_history_refused",
+    "credit_profile",
+    "credit_profile_refused",
+    "authenticity_read",
+    "proof_read",
+    "rpc_read",
+    "registry_query",
+];
 
 /// The firm at `address` (its address and lower-case text) if `caller` is a financier
 /// holding the firm's live consent, checked on chain (`Consents.hasConsent`), not in the
@@ -304,14 +312,15 @@ pub(crate) async fn withdraw(
     Ok(Json(request_view(load_request(&state, &caller, id).await?)))
 }
 
-/// The firm ends a financier's access at once.
+/// The firm ends a financier's access at once. A suspended firm may still do this (taking
+/// access away is always allowed), the one thing it may do.
 #[utoipa::path(post, path = "/v1/consents/{financier}/revoke", tag = "consents", operation_id = "revoke_consent",
     params(("financier" = String, Path, description = "the financier's 0x address")),
     responses((status = 200, body = ConsentView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    EvenSuspended(caller): EvenSuspended,
     PathArgs(financier): PathArgs<String>,
 ) -> ApiResult<Json<ConsentView>> {
     let financier = terms::address("financier", &financier)?;

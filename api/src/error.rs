@@ -5,18 +5,18 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
 }
 
 /// A stable code a client can branch on and a message a person can read.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable code, e.g. `ORDER_NOT_FOUND`, `NOT_ORDER_SELLER`, `INVALID_CURRENCY`.
     pub code: String,
@@ -41,6 +41,17 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("UNAUTHENTICATED", 401, "missing or unknown API token"),
     ("FORBIDDEN", 403, "the organisation may not do this"),
     ("OPERATOR_ONLY", 403, "only the consortium operator may do this"),
+    (
+        "ORGANISATION_SUSPENDED",
+        403,
+        "the operator suspended the organisation: it may read and do nothing until reinstated",
+    ),
+    (
+        "TX_NOT_PERMITTED",
+        403,
+        "the chain admits transactions from active members only (and contract creation from the operator)",
+    ),
+    ("RATE_LIMITED", 429, "too many registry queries: wait and try again"),
     ("NOT_BANK", 403, "only a bank may do this (keep a holiday calendar)"),
     ("NO_LIVE_CONSENT", 403, "the firm has not granted this financier a live consent"),
     ("WRONG_SENDER", 403, "a relayed transaction is not signed by the calling organisation"),
@@ -64,6 +75,7 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("INVALID_BANK_ACCOUNT", 422, "IBAN (ISO 13616) or BIC (ISO 9362) malformed"),
     ("INVALID_TRANSACTION", 422, "the relayed transaction cannot be decoded"),
     ("TX_REJECTED", 422, "the chain refused the transaction (nonce, size, pool)"),
+    ("REGISTRY_UNAVAILABLE", 503, "the duplicate-financing registry did not answer"),
     ("TX_REVERTED", 409, "the transaction reverted without a known custom error"),
     ("NON_CUSTODIAL", 409, "the node holds no key for this organisation: relay a signed transaction"),
     ("ORGANISATION_EXISTS", 409, "an organisation with this name or address exists"),

@@ -3,6 +3,8 @@
 //! commits it (event name = the contract event; data = order id, financing id or request
 //! id where they apply, block, tx hash).
 //! A client that falls behind receives a `lagged` event and should re-read its orders.
+//! An organisation the operator suspends receives `suspended` and the stream ends: a
+//! suspended organisation reads nothing, live or not.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -18,6 +20,14 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 
+/// Membership changes reach the stream only to end it on suspension; they are no order's.
+fn is_standing(kind: &str) -> bool {
+    matches!(
+        kind,
+        "OrganisationRegistered" | "RolesChanged" | "OrganisationSuspended" | "OrganisationReinstated" | "HolidaysSet"
+    )
+}
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/events", get(watch))
 }
@@ -26,7 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
 #[utoipa::path(get, path = "/v1/events", tag = "orders", operation_id = "watch_orders",
     responses((status = 200, content_type = "text/event-stream", body = String,
         description = "events named after the contract event; data: {order_id?, financing_id?, request_id?, kind, block, tx_hash}"),
-        (status = 401, body = ErrorBody)),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("token" = [])))]
 pub(crate) async fn watch(
     State(state): State<AppState>,
@@ -35,18 +45,23 @@ pub(crate) async fn watch(
     let rx = state.indexer.subscribe();
     let me = caller.addr;
     let mut closing = state.closing.clone();
-    let stream = futures_util::stream::unfold((rx, me), |(mut rx, me)| async move {
+    let stream = futures_util::stream::unfold(Some((rx, me)), |open| async move {
+        let (mut rx, me) = open?;
         loop {
             match rx.recv().await {
-                Ok(change) if change.parties.contains(&me) => {
+                Ok(change) if change.kind == "OrganisationSuspended" && change.parties.contains(&me) => {
+                    let ev = Event::default().event("suspended").data(format!("{{\"block\":{}}}", change.block));
+                    return Some((Ok(ev), None));
+                }
+                Ok(change) if change.parties.contains(&me) && !is_standing(&change.kind) => {
                     let data = serde_json::to_string(&change).unwrap_or_default();
                     let ev = Event::default().event(change.kind.clone()).data(data);
-                    return Some((Ok(ev), (rx, me)));
+                    return Some((Ok(ev), Some((rx, me))));
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(n)) => {
                     let ev = Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
-                    return Some((Ok(ev), (rx, me)));
+                    return Some((Ok(ev), Some((rx, me))));
                 }
                 Err(RecvError::Closed) => return None,
             }

@@ -12,26 +12,27 @@
 //! lapsed by anyone; the financier and the firm may cancel one by agreement.
 //! Lists and details are scoped to the financier, the firm and the order's parties.
 //!
-//! Double financing: every offer carries salted keccak256 fingerprints of the invoice's
-//! key fields (seller, buyer, invoice number, date, amount and currency, normalised) and,
-//! for a milestone paid against the bill of lading once it is presented, of that bill,
-//! with the consortium's salt ([`crate::ApiConfig::fingerprint_salt`]), so nothing
-//! readable goes on chain. The contract refuses a second live financing of the receivable
+//! Double financing: every offer carries fingerprints of the invoice's key fields (seller,
+//! buyer, invoice number, date, amount and currency, normalised) and, for a milestone paid
+//! against the bill of lading once it is presented, of that bill: keyed digests from the
+//! registry ([`crate::registry`], HMAC under a key only it holds), so nothing readable, or
+//! recoverable by trying candidates, goes on chain. The contract refuses a second live
+//! financing of the receivable
 //! (`RECEIVABLE_ALREADY_FINANCED`) and any fingerprint of a live financing
 //! (`DUPLICATE_FINGERPRINT`), under any order and by any financier.
 //!
-//! Near duplicates: an offer also computes a salted *near key* of the invoice (seller and
-//! normalised invoice number) and salted digests, bound to that key, of its amount and
-//! currency, its date and its buyer ([`near_keys`]). An offer whose near key is that of an
+//! Near duplicates: the registry also answers a *near key* of the invoice (seller and
+//! normalised invoice number) and digests, bound to that key, of its amount and currency,
+//! its date and its buyer. An offer whose near key is that of an
 //! open financing (offered, live, awaiting or due repayment) with a different digest is
 //! not refused but flagged `NEAR_DUPLICATE` for the financier's review, with the fields
 //! that differ; the flags are stored with the financing and shown to its financier.
 //! `POST /v1/financings/check` answers the same (the contract's refusal by simulation,
 //! and the flags) without sending anything. The near keys go on chain with the offer
-//! (`NearKeysRecorded`, salted digests only) and every node indexes them (`near_keys`), so
+//! (`NearKeysRecorded`, keyed digests only) and every node indexes them (`near_keys`), so
 //! an offer taken by any node of the consortium is compared with every earlier one.
 
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::sol_types::{SolCall, SolEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -39,12 +40,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
-use tradechain_contracts::{DocType, FinancingState, Receivables, role};
+use tradechain_contracts::{Consents, FinancingState, Receivables, role};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
-use crate::readmodel::{document, financing, financing_review, fingerprint, milestone, near_key, order};
+use crate::readmodel::{access, financing, financing_review, fingerprint, near_key, order};
+use crate::registry::{self, NearKeys};
 use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
 
@@ -209,84 +211,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/financings/{id}/repayment/confirm", post(confirm_repayment))
 }
 
-/// Invoice numbers compare without case, whitespace or punctuation: "inv-2026/001" is
-/// "INV2026001".
-pub(crate) fn normalise_invoice_number(number: &str) -> String {
-    number.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
-}
-
-/// The salted fingerprint of an invoice's key fields (each field length-prefixed, so no
-/// two field lists share an encoding).
-pub(crate) fn invoice_fingerprint(
-    salt: &[u8; 32],
-    seller: &Address,
-    buyer: &Address,
-    number: &str,
-    date: &str,
-    amount: u128,
-    currency: &str,
-) -> B256 {
-    salted(
-        salt,
-        &[
-            b"invoice".as_slice(),
-            seller.as_slice(),
-            buyer.as_slice(),
-            normalise_invoice_number(number).as_bytes(),
-            date.as_bytes(),
-            amount.to_string().as_bytes(),
-            currency.to_ascii_uppercase().as_bytes(),
-        ],
-    )
-}
-
-/// keccak256 of the salt followed by each field, length-prefixed (u32, big-endian).
-fn salted(salt: &[u8; 32], fields: &[&[u8]]) -> B256 {
-    let mut buf = Vec::with_capacity(160);
-    buf.extend_from_slice(salt);
-    for field in fields {
-        buf.extend_from_slice(&(field.len() as u32).to_be_bytes());
-        buf.extend_from_slice(field);
-    }
-    keccak256(&buf)
-}
-
-/// The salted near key of an invoice (seller, normalised number) and the salted digests,
-/// bound to it, of its amount and currency, date and buyer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NearKeys {
-    pub(crate) near_key: B256,
-    pub(crate) amount: B256,
-    pub(crate) date: B256,
-    pub(crate) buyer: B256,
-}
-
-/// See [`NearKeys`]; fields normalised as for [`invoice_fingerprint`].
-pub(crate) fn near_keys(
-    salt: &[u8; 32],
-    seller: &Address,
-    buyer: &Address,
-    number: &str,
-    date: &str,
-    amount: u128,
-    currency: &str,
-) -> NearKeys {
-    let near_key = salted(salt, &[b"near", seller.as_slice(), normalise_invoice_number(number).as_bytes()]);
-    let amount = salted(
-        salt,
-        &[b"near_amount", near_key.as_slice(), amount.to_string().as_bytes(), currency.to_ascii_uppercase().as_bytes()],
-    );
-    let date = salted(salt, &[b"near_date", near_key.as_slice(), date.as_bytes()]);
-    let buyer = salted(salt, &[b"near_buyer", near_key.as_slice(), buyer.as_slice()]);
-    NearKeys { near_key, amount, date, buyer }
-}
-
 /// States in which a financing still counts for near duplicates.
 const OPEN_STATES: [&str; 5] = ["offered", "accepted", "live", "awaiting_repayment", "repayment_due"];
 
-/// Flags for an offer with `keys`: every open financing under the same near key whose
-/// other fields differ.
-async fn near_flags(state: &AppState, keys: &NearKeys) -> Result<Vec<ReviewFlag>, sea_orm::DbErr> {
+/// Flags for an offer with the registry's `answer`: every open financing under the same
+/// near key (under any key version in its rotation window) whose other fields differ.
+async fn near_flags(state: &AppState, answer: &registry::Answer) -> Result<Vec<ReviewFlag>, sea_orm::DbErr> {
+    let mut flags = Vec::new();
+    for version in &answer.keys {
+        flags.extend(near_flags_under(state, &version.near).await?);
+    }
+    flags.sort_by_key(|f| f.financing_id);
+    flags.dedup_by_key(|f| f.financing_id);
+    Ok(flags)
+}
+
+async fn near_flags_under(state: &AppState, keys: &NearKeys) -> Result<Vec<ReviewFlag>, sea_orm::DbErr> {
     let rows = near_key::Entity::find()
         .filter(near_key::Column::NearKey.eq(format!("{:#x}", keys.near_key)))
         .order_by_asc(near_key::Column::FinancingId)
@@ -328,17 +268,8 @@ async fn near_flags(state: &AppState, keys: &NearKeys) -> Result<Vec<ReviewFlag>
     Ok(flags)
 }
 
-/// The salted fingerprint of a bill of lading, by its file's hash.
-pub(crate) fn bill_of_lading_fingerprint(salt: &[u8; 32], document_hash: &str) -> B256 {
-    let mut buf = Vec::with_capacity(96);
-    buf.extend_from_slice(salt);
-    buf.extend_from_slice(b"bill_of_lading");
-    buf.extend_from_slice(document_hash.to_ascii_lowercase().as_bytes());
-    keccak256(&buf)
-}
-
 fn validate_invoice(inv: &Invoice) -> ApiResult<(String, u128, String)> {
-    let number = normalise_invoice_number(&inv.number);
+    let number = registry::normalise_invoice_number(&inv.number);
     if number.is_empty() || inv.number.len() > 64 {
         return Err(ApiError::validation(
             "VALIDATION_FAILED",
@@ -353,12 +284,6 @@ fn validate_invoice(inv: &Invoice) -> ApiResult<(String, u128, String)> {
     Ok((date.format("%Y-%m-%d").to_string(), amount, currency))
 }
 
-fn is_party(f: &financing::Model, o: Option<&order::Model>, who: &str) -> bool {
-    f.financier == who
-        || f.firm == who
-        || o.is_some_and(|o| o.buyer == who || o.seller == who || o.buyer_bank == who || o.seller_bank == who)
-}
-
 fn not_found(id: i64) -> ApiError {
     ApiError::not_found("FINANCING_NOT_FOUND", format!("financing {id} not found"))
 }
@@ -368,7 +293,7 @@ fn not_found(id: i64) -> ApiError {
 async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<FinancingView> {
     let f = financing::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| not_found(id))?;
     let o = order::Entity::find_by_id(f.order_id).one(&state.db).await?;
-    if !is_party(&f, o.as_ref(), &caller.addr) {
+    if !caller.is_operator() && !access::financing_viewers(&f, o.as_ref()).contains(&caller.addr) {
         return Err(not_found(id));
     }
     let currency = o.map(|o| o.currency).unwrap_or_default();
@@ -487,6 +412,25 @@ pub(crate) async fn check(
     Ok(Json(FinancingCheckResult { refusal, review }))
 }
 
+/// Whether `caller` may offer on `o` (or check an offer): the firm whose receivable it is
+/// (`firm`) consented (`Consents.hasConsent`, on chain; the contract requires it too), or
+/// the caller already sees the order or has an offer on it.
+async fn may_offer(state: &AppState, caller: &Caller, o: &order::Model, firm: Address) -> ApiResult<bool> {
+    if access::order_viewers(&state.db, o).await?.contains(&caller.addr) {
+        return Ok(true);
+    }
+    let own = financing::Entity::find()
+        .filter(financing::Column::OrderId.eq(o.id))
+        .filter(financing::Column::Financier.eq(caller.addr.as_str()))
+        .one(&state.db)
+        .await?;
+    if own.is_some() {
+        return Ok(true);
+    }
+    let consent = Consents::hasConsentCall { firm, financier: caller.address };
+    Ok(tradechain_chain::call_sol(state.chain.as_ref(), caller.address, state.suite.consents, &consent).await?)
+}
+
 /// Validate an offer on milestone `index` of order `id`; its calldata and near keys.
 async fn prepare(
     state: &AppState,
@@ -494,7 +438,7 @@ async fn prepare(
     id: i64,
     index: u64,
     req: &FinancingOffer,
-) -> ApiResult<(Vec<u8>, NearKeys)> {
+) -> ApiResult<(Vec<u8>, registry::Answer)> {
     if req.rate_bps > 10_000 {
         return Err(ApiError::validation("INVALID_RATE", "rate_bps must be 0..=10000"));
     }
@@ -513,24 +457,31 @@ async fn prepare(
     let o = order::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::order_not_found(id))?;
     let seller = terms::address("seller", &o.seller)?;
     let buyer = terms::address("buyer", &o.buyer)?;
-    let salt = &state.fingerprint_salt;
-    let keys = near_keys(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency);
-    let invoice = invoice_fingerprint(salt, &seller, &buyer, &req.invoice.number, &date, amount, &currency);
-    let mut documents = Vec::new();
-    // A milestone paid against the bill of lading is tied to that shipment: its
-    // fingerprint joins the invoice's once the bill has been presented.
-    let against_bill = milestone::Entity::find_by_id((id, i32::try_from(index).unwrap_or(i32::MAX)))
-        .one(&state.db)
-        .await?
-        .is_some_and(|m| m.required_docs & (1 << DocType::BillOfLading as i32) != 0);
-    let bill_of_lading = document::Entity::find_by_id((id, DocType::BillOfLading as i32)).one(&state.db).await?;
-    if let Some(bl) = bill_of_lading.filter(|_| against_bill) {
-        documents.push(bill_of_lading_fingerprint(salt, &bl.hash));
+    let firm = if req.kind == FinancingKind::Receivable { seller } else { buyer };
+    if !may_offer(state, caller, &o, firm).await? {
+        // The same answer as for an order that does not exist: an offer, or its check,
+        // says nothing about an order the firm did not let this financier see.
+        return Err(ApiError::order_not_found(id));
     }
+    // The registry's digests (HMAC under its key): the current key's register the offer; during
+    // a rotation window the older keys' join them, so a duplicate registered before the
+    // rotation is still refused.
+    let query = registry::Query {
+        financier: caller.address,
+        order_id: u64::try_from(id).unwrap_or_default(),
+        milestone: index,
+        side: if req.kind == FinancingKind::Receivable { registry::Side::Receivable } else { registry::Side::Payable },
+        invoice: registry::InvoiceFields { number: req.invoice.number.clone(), date, amount, currency },
+    };
+    let answer = state.registry.ask(state, caller, &query).await?;
+    let Some(current) = answer.keys.first() else { return Err(ApiError::internal("the registry holds no key")) };
+    let mut documents: Vec<B256> = answer.keys[1..].iter().map(|k| k.invoice).collect();
+    documents.extend(answer.keys.iter().filter_map(|k| k.bill_of_lading));
     // The contract binds each to the order's seller and buyer before registering it.
-    let fps = Receivables::Fingerprints { invoice, documents };
+    let fps = Receivables::Fingerprints { invoice: current.invoice, documents };
     let (order_id, milestone) = (U256::from(id.max(0) as u64), U256::from(index));
-    let near = Receivables::NearKeys { key: keys.near_key, amount: keys.amount, date: keys.date, buyer: keys.buyer };
+    let n = &current.near;
+    let near = Receivables::NearKeys { key: n.near_key, amount: n.amount, date: n.date, buyer: n.buyer };
     let input = match req.kind {
         FinancingKind::Receivable => {
             let advance = req.advance_minor.as_deref().ok_or_else(|| {
@@ -564,7 +515,7 @@ async fn prepare(
             .abi_encode()
         }
     };
-    Ok((input, keys))
+    Ok((input, answer))
 }
 
 /// Financings where the caller is the financier or the firm, newest first.
@@ -715,36 +666,4 @@ pub(crate) async fn advance(
         paymentReference: crate::order::reference(&r.reference)?,
     };
     act(&state, &caller, id, call.abi_encode()).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invoice_fingerprint_ignores_case_and_punctuation_of_the_number_but_not_the_amount() {
-        let salt = [7u8; 32];
-        let (s, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
-        let a = invoice_fingerprint(&salt, &s, &b, "inv-2026/001", "2026-01-15", 100, "usd");
-        assert_eq!(a, invoice_fingerprint(&salt, &s, &b, "INV 2026 001", "2026-01-15", 100, "USD"));
-        assert_ne!(a, invoice_fingerprint(&salt, &s, &b, "INV2026001", "2026-01-15", 101, "USD"));
-        assert_ne!(a, invoice_fingerprint(&salt, &b, &s, "INV2026001", "2026-01-15", 100, "USD"));
-        assert_ne!(a, invoice_fingerprint(&[8u8; 32], &s, &b, "INV2026001", "2026-01-15", 100, "USD"));
-    }
-
-    #[test]
-    fn near_keys_share_the_key_by_seller_and_number_and_differ_by_field() {
-        let salt = [7u8; 32];
-        let (s, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
-        let a = near_keys(&salt, &s, &b, "inv-2026/001", "2026-01-15", 100, "usd");
-        let amount = near_keys(&salt, &s, &b, "INV 2026 001", "2026-01-15", 101, "USD");
-        assert_eq!(a.near_key, amount.near_key);
-        assert_ne!(a.amount, amount.amount);
-        assert_eq!((a.date, a.buyer), (amount.date, amount.buyer));
-        let date = near_keys(&salt, &s, &b, "INV2026001", "2026-01-16", 100, "USD");
-        assert_eq!((a.near_key, a.amount, a.buyer), (date.near_key, date.amount, date.buyer));
-        assert_ne!(a.date, date.date);
-        assert_ne!(a.near_key, near_keys(&salt, &b, &s, "INV2026001", "2026-01-15", 100, "USD").near_key);
-        assert_ne!(a.near_key, near_keys(&[8u8; 32], &s, &b, "INV2026001", "2026-01-15", 100, "USD").near_key);
-    }
 }

@@ -67,6 +67,31 @@ impl Keystore {
         Ok(hex::encode(out))
     }
 
+    /// Seal any 32-byte secret under the master key, bound to `label` (what it is for).
+    pub fn seal_secret(&self, label: &[u8], secret: &[u8; 32]) -> Result<String, KeyError> {
+        let nonce = random_bytes::<12>();
+        let ct = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), Payload { msg: secret.as_slice(), aad: label })
+            .map_err(|_| KeyError::Decrypt)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(hex::encode(out))
+    }
+
+    /// Open a secret sealed by [`Keystore::seal_secret`] under the same `label`.
+    pub fn open_secret(&self, label: &[u8], sealed: &str) -> Result<[u8; 32], KeyError> {
+        let bytes = hex::decode(sealed).map_err(|_| KeyError::Malformed)?;
+        if bytes.len() < 12 {
+            return Err(KeyError::Malformed);
+        }
+        let (nonce, ct) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| KeyError::Malformed)?;
+        let secret =
+            self.cipher.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: label }).map_err(|_| KeyError::Decrypt)?;
+        secret.try_into().map_err(|_| KeyError::Malformed)
+    }
+
     /// Open the sealed key of `address` (cached after the first time).
     pub fn open(&self, address: Address, sealed: &str) -> Result<PrivateKeySigner, KeyError> {
         if let Some(s) = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&address) {

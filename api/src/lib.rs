@@ -45,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admission;
 pub mod auth;
 mod authenticity;
 mod codec;
@@ -66,6 +67,7 @@ mod organisation;
 mod payment;
 mod proof;
 pub mod readmodel;
+pub mod registry;
 mod request;
 mod terms;
 mod transaction;
@@ -113,8 +115,8 @@ pub struct Inner {
     pub indexer: Indexer,
     /// The settings it runs with.
     pub config: ApiConfig,
-    /// The consortium's salt for duplicate-financing fingerprints ([`financing`]).
-    pub fingerprint_salt: [u8; 32],
+    /// The duplicate-financing registry: this node's, or the operator's over HTTP.
+    pub(crate) registry: registry::Registry,
     /// Where uploaded document files are kept.
     pub files_dir: PathBuf,
     /// Signs and submits transactions, one nonce sequence per sending address.
@@ -180,6 +182,7 @@ impl Platform {
             ws_url: settings.ws_url.clone(),
             confirmations: settings.confirmations,
             poll_interval: std::time::Duration::from_millis(settings.poll_interval_ms.max(10)),
+            bearer: settings.rpc_token.clone(),
         })
         .await
         .map_err(|e| StartError::Chain(format!("{url}: {e}")))?;
@@ -219,6 +222,13 @@ impl Platform {
     /// has an API token and write it to [`ApiConfig::operator_token_file`].
     pub async fn start(node: Node, config: ApiConfig) -> Result<Self, StartError> {
         let operator = config.operator_signer(node.config())?;
+        if !config.dev {
+            node.set_admission(Arc::new(admission::MembersOnly {
+                consortium: SuiteAddresses::for_operator(operator.address()).consortium,
+                operator: operator.address(),
+                max_calldata: config.max_member_calldata_bytes,
+            }));
+        }
         let chain: Arc<dyn Chain> = EmbeddedChain::new(node.clone());
         let mut platform = Self::start_with_chain(chain, operator, config).await?;
         platform.node = Some(node);
@@ -237,7 +247,9 @@ impl Platform {
         let db = readmodel::connect(&config.database_url()).await?;
         readmodel::migrate(&db).await?;
         let keystore = Keystore::new(config.master_key()?);
-        let fingerprint_salt = config.fingerprint_salt()?;
+        let registry = registry::Registry::open(&config.registry, &db, &keystore)
+            .await
+            .map_err(|e| StartError::Keys(format!("registry: {e}")))?;
         let indexer = Indexer::new(db.clone(), chain.clone(), operator.address());
         indexer.init().await?;
         indexer.catch_up().await?;
@@ -252,7 +264,7 @@ impl Platform {
                 operator,
                 keystore,
                 indexer,
-                fingerprint_salt,
+                registry,
                 files_dir,
                 config,
                 sender: Sender::new(),
@@ -262,6 +274,11 @@ impl Platform {
         };
         organisation::ensure_operator_member(&state).await?;
         if state.config.dev {
+            tracing::warn!(
+                "dev mode: JSON-RPC on this port is open to anyone, unfiltered (no credential), and the \
+                 embedded chain takes any account's transactions; outside dev mode it answers organisations \
+                 with their API token, each only what it may see, and admits members' transactions only"
+            );
             let path = state.config.operator_token_file();
             let known = match std::fs::read_to_string(&path) {
                 Ok(t) => {
@@ -279,13 +296,23 @@ impl Platform {
     }
 
     /// The whole HTTP surface: REST, OpenAPI, docs, and JSON-RPC at `/` and `/rpc` (the
-    /// embedded node's, or the remote network's, forwarded).
+    /// embedded node's, or the remote network's, forwarded) behind the members-only gate
+    /// ([`jsonrpc`]); in dev mode the port is open, as before.
     pub fn router(&self) -> Router {
+        use jsonrpc::upstream::Upstream;
         let api = app(self.state.clone());
-        match (&self.node, &self.rpc_upstream) {
-            (Some(node), _) => api.merge(tradechain_engine::rpc::router(node.clone())),
-            (None, Some(url)) => api.merge(jsonrpc::forward_router(url)),
-            (None, None) => api,
+        let upstream = match (&self.node, &self.rpc_upstream) {
+            (Some(node), _) => Upstream::Embedded(node.clone()),
+            (None, Some(url)) => Upstream::remote(url, self.state.config.chain.rpc_token.clone()),
+            (None, None) => return api,
+        };
+        let max_body = self.node.as_ref().map_or(1024 * 1024, |n| n.config().max_body_bytes);
+        if !self.state.config.dev {
+            return api.merge(jsonrpc::gated_router(self.state.clone(), upstream, max_body));
+        }
+        match upstream {
+            Upstream::Embedded(node) => api.merge(tradechain_engine::rpc::router(node)),
+            remote @ Upstream::Remote { .. } => api.merge(jsonrpc::open_remote_router(remote)),
         }
     }
 
@@ -345,6 +372,7 @@ pub fn app(state: AppState) -> Router {
         .merge(credit::routes())
         .merge(proof::routes())
         .merge(authenticity::routes())
+        .merge(registry::routes())
         .merge(transaction::routes())
         .merge(events::routes())
         .merge(health::routes())

@@ -79,6 +79,8 @@ use crate::error::{ALL_CODES, revert_status};
         crate::credit::references,
         crate::proof::check,
         crate::authenticity::check,
+        crate::registry::fingerprints,
+        crate::registry::rotate,
         crate::payment::list,
         crate::payment::of_order,
         crate::transaction::relay,

@@ -43,6 +43,9 @@ impl From<ChainError> for ApiError {
     fn from(e: ChainError) -> Self {
         match e {
             ChainError::Rejected(Rejection::Reverted { data }) => ApiError::from_revert(&data),
+            ChainError::Rejected(Rejection::NotPermitted { message }) => {
+                ApiError::forbidden("TX_NOT_PERMITTED", message)
+            }
             ChainError::Rejected(r) => ApiError::validation("TX_REJECTED", r.to_string()),
             ChainError::Unavailable(m) | ChainError::Timeout(m) => ApiError::unavailable(m),
         }

@@ -65,6 +65,11 @@ pub enum RailsSettings {
 pub struct BankSettings {
     /// Ethereum JSON-RPC URL of the chain (embedded node or any EVM network).
     pub rpc_url: String,
+    /// The bank's API token, sent as a bearer credential to `rpc_url`: a tradechain node
+    /// outside dev mode answers JSON-RPC only to an organisation it knows, and only what
+    /// that organisation may see (its orders' events).
+    #[serde(default)]
+    pub rpc_token: Option<String>,
     /// The TradeOrders contract whose `PaymentDue` events the worker follows.
     pub trade_orders: Address,
     /// The Receivables contract, to repay payables finance; omit to ignore repayments.
@@ -177,7 +182,11 @@ impl BankSettings {
     }
 
     async fn build<R: Rails>(&self, rails: R) -> Result<SettlementWorker<R>, SettingsError> {
-        let chain = RemoteChain::connect(RemoteSettings::new(&self.rpc_url)).await?;
+        let chain = RemoteChain::connect(RemoteSettings {
+            bearer: self.rpc_token.clone(),
+            ..RemoteSettings::new(&self.rpc_url)
+        })
+        .await?;
         let outbox = Outbox::connect(&self.database_url).await?;
         let directory = Arc::new(StaticDirectory { parties: self.parties.clone() });
         Ok(SettlementWorker::new(self.worker_config(), chain, outbox, rails, directory, self.signer()?).await?)

@@ -29,6 +29,13 @@ pub enum Rejection {
         /// ABI-encoded revert data.
         data: Bytes,
     },
+    /// The network does not let this sender (or this kind of transaction) in: not a member
+    /// (a tradechain node's admission, Besu's or GoQuorum's account permissioning), or a
+    /// member creating a contract.
+    NotPermitted {
+        /// The node's message, at most 500 characters.
+        message: String,
+    },
     /// Any other refusal (bad encoding, size, gas limit, full pool), as the node put it.
     Other {
         /// The JSON-RPC error code (-32000 for the engine's own refusals).
@@ -40,6 +47,8 @@ pub enum Rejection {
 
 /// JSON-RPC error code of an execution revert (geth, Besu, the embedded engine).
 const EXECUTION_REVERTED: i64 = 3;
+/// Besu's `TX_SENDER_NOT_AUTHORIZED`, which the embedded engine's admission answers too.
+const NOT_PERMITTED: i64 = -32007;
 
 impl Rejection {
     /// Classify a JSON-RPC error object: its code, message and the revert data it carried
@@ -52,6 +61,14 @@ impl Rejection {
         }
         if code == EXECUTION_REVERTED || m.contains("revert") {
             return Rejection::Reverted { data: Bytes::new() };
+        }
+        if code == NOT_PERMITTED
+            || m.contains("not permitted")
+            || m.contains("not authorized to send")
+            || m.contains("account not authorized")
+            || m.contains("transaction permission")
+        {
+            return Rejection::NotPermitted { message: message.chars().take(500).collect() };
         }
         if m.contains("nonce too low") || m.contains("nonce_too_low") {
             Rejection::NonceTooLow
@@ -86,6 +103,7 @@ impl From<tradechain_engine::TxRejection> for Rejection {
             T::NonceTooLow { .. } => Rejection::NonceTooLow,
             T::NonceTooHigh { .. } => Rejection::NonceGap,
             T::AlreadyKnown | T::ReplacementNotSupported { .. } => Rejection::AlreadyKnown,
+            T::NotPermitted(_) => Rejection::NotPermitted { message: e.to_string() },
             other => Rejection::Other { code: -32000, message: other.to_string() },
         }
     }
@@ -100,6 +118,7 @@ impl fmt::Display for Rejection {
             Rejection::AlreadyKnown => f.write_str("already known"),
             Rejection::Reverted { data } if data.is_empty() => f.write_str("execution reverted"),
             Rejection::Reverted { data } => write!(f, "execution reverted: {data}"),
+            Rejection::NotPermitted { message } => f.write_str(message),
             Rejection::Other { code, message } => write!(f, "{message} (JSON-RPC {code})"),
         }
     }
@@ -108,6 +127,17 @@ impl fmt::Display for Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_node_dialect_of_a_refused_sender_is_not_permitted() {
+        for (code, message) in [
+            (-32007, "Sender account not authorized to send transactions"),
+            (-32000, "account does not have transaction permissions"),
+            (-32007, "transaction not permitted: 0xab is no active member of the consortium"),
+        ] {
+            assert!(matches!(Rejection::from_rpc(code, message, None), Rejection::NotPermitted { .. }), "{message}");
+        }
+    }
 
     #[test]
     fn each_node_dialect_of_a_taken_nonce_is_one_rejection() {

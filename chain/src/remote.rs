@@ -39,13 +39,22 @@ pub struct RemoteSettings {
     pub confirmations: u64,
     /// How often to poll for receipts and heads.
     pub poll_interval: Duration,
+    /// A bearer credential for every request and the WebSocket (a tradechain node's
+    /// JSON-RPC outside dev mode: the organisation's API token).
+    pub bearer: Option<String>,
 }
 
 impl RemoteSettings {
     /// Polling `url` every 100 ms, one confirmation, no WebSocket.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
-        RemoteSettings { url: url.into(), ws_url: None, confirmations: 1, poll_interval: Duration::from_millis(100) }
+        RemoteSettings {
+            url: url.into(),
+            ws_url: None,
+            confirmations: 1,
+            poll_interval: Duration::from_millis(100),
+            bearer: None,
+        }
     }
 }
 
@@ -79,12 +88,12 @@ impl RemoteChain {
     /// # Errors
     /// When the network does not answer.
     pub async fn connect(settings: RemoteSettings) -> Result<Arc<Self>, ChainError> {
-        let rpc = RpcClient::new(&settings.url, Duration::from_secs(30))?;
+        let rpc = RpcClient::new(&settings.url, Duration::from_secs(30))?.with_bearer(settings.bearer.clone());
         let chain_id = rpc.chain_id().await?;
         let gas_cap = rpc.latest_block().await?.gas_limit.to();
         let heads = settings.ws_url.map(|ws| {
             let (tx, rx) = tokio::sync::watch::channel(0u64);
-            tokio::spawn(follow_heads(ws, tx));
+            tokio::spawn(follow_heads(ws, settings.bearer.clone(), tx));
             rx
         });
         Ok(Arc::new(Self {
@@ -297,9 +306,10 @@ impl Chain for RemoteChain {
 
 /// Keep an `eth_subscribe("newHeads")` subscription at `ws` open, announcing each head's
 /// number on `heads`; reconnect after a second when it drops; end when nobody listens.
-async fn follow_heads(ws: String, heads: tokio::sync::watch::Sender<u64>) {
+async fn follow_heads(ws: String, bearer: Option<String>, heads: tokio::sync::watch::Sender<u64>) {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     #[derive(serde::Deserialize)]
     struct Head {
@@ -315,7 +325,17 @@ async fn follow_heads(ws: String, heads: tokio::sync::watch::Sender<u64>) {
     }
 
     loop {
-        match tokio_tungstenite::connect_async(ws.as_str()).await {
+        let mut request = match ws.as_str().into_client_request() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%ws, error = %e, "not a WebSocket URL; following heads by polling only");
+                return;
+            }
+        };
+        if let Some(value) = bearer.as_ref().and_then(|t| format!("Bearer {t}").parse().ok()) {
+            request.headers_mut().insert(reqwest::header::AUTHORIZATION, value);
+        }
+        match tokio_tungstenite::connect_async(request).await {
             Ok((mut stream, _)) => {
                 let subscribe =
                     serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"] });

@@ -127,6 +127,8 @@ pub struct RpcReceipt {
 pub struct RpcClient {
     url: String,
     http: reqwest::Client,
+    /// Sent as `Authorization: Bearer …` (a tradechain node outside dev mode asks for one).
+    bearer: Option<String>,
     next_id: AtomicU64,
     /// The chain id never changes for a URL; asked once.
     chain_id: tokio::sync::OnceCell<u64>,
@@ -147,7 +149,21 @@ impl RpcClient {
     /// When the HTTP stack cannot be built.
     pub fn new(url: impl Into<String>, timeout: Duration) -> Result<Self, RpcError> {
         let http = crate::http::client(timeout).map_err(|e| RpcError::Transport(e.to_string()))?;
-        Ok(RpcClient { url: url.into(), http, next_id: AtomicU64::new(1), chain_id: tokio::sync::OnceCell::new() })
+        Ok(RpcClient {
+            url: url.into(),
+            http,
+            bearer: None,
+            next_id: AtomicU64::new(1),
+            chain_id: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The same client, sending `token` as a bearer credential with every request (a
+    /// tradechain node's JSON-RPC outside dev mode takes the organisation's API token).
+    #[must_use]
+    pub fn with_bearer(mut self, token: Option<String>) -> Self {
+        self.bearer = token.filter(|t| !t.trim().is_empty());
+        self
     }
 
     /// The node's URL.
@@ -180,14 +196,11 @@ impl RpcClient {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        let resp = self
-            .http
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| RpcError::Transport(e.to_string()))?;
+        let mut post = self.http.post(&self.url).header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.bearer {
+            post = post.bearer_auth(token);
+        }
+        let resp = post.body(body.to_string()).send().await.map_err(|e| RpcError::Transport(e.to_string()))?;
         let bytes = resp.bytes().await.map_err(|e| RpcError::Transport(e.to_string()))?;
         let answer: Answer =
             serde_json::from_slice(&bytes).map_err(|e| RpcError::Decode { method, detail: e.to_string() })?;

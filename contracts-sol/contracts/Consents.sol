@@ -38,15 +38,19 @@ contract Consents {
     mapping(uint256 => Request) private _requests;
     mapping(address => mapping(address => Consent)) private _consents;
     /// financier => firm => its open request (0: none).
-    mapping(address => mapping(address => uint256)) public openRequestOf;
+    mapping(address => mapping(address => uint256)) private _openRequestOf;
     /// financier => how many of its requests are open.
-    mapping(address => uint256) public openRequests;
+    mapping(address => uint256) private _openRequests;
+    /// The suite's contracts that ask whether a consent is live (TradeOrders, Receivables).
+    address public orders;
+    address public receivables;
 
     event VerificationRequested(uint256 indexed requestId, address indexed financier, address indexed firm, string purpose);
     event ConsentGranted(address indexed firm, address indexed financier, uint256 indexed requestId, uint64 expiresAt);
     event VerificationDeclined(uint256 indexed requestId, address indexed firm, address indexed financier);
     event ConsentRevoked(address indexed firm, address indexed financier);
     event VerificationWithdrawn(uint256 indexed requestId, address indexed financier);
+    event ReadersSet(address orders, address receivables);
 
     constructor(Consortium consortium_) {
         if (address(consortium_) == address(0)) revert ZeroAddress();
@@ -60,13 +64,13 @@ contract Consents {
         consortium.requireRole(msg.sender, Roles.FINANCIER);
         consortium.requireRole(firm, Roles.TRADER);
         if (bytes(purpose).length == 0 || bytes(purpose).length > MAX_PURPOSE) revert InvalidReason();
-        uint256 open = openRequestOf[msg.sender][firm];
+        uint256 open = _openRequestOf[msg.sender][firm];
         if (open != 0) revert RequestAlreadyOpen(open);
-        if (openRequests[msg.sender] >= MAX_OPEN_REQUESTS) revert TooManyOpenRequests(openRequests[msg.sender]);
+        if (_openRequests[msg.sender] >= MAX_OPEN_REQUESTS) revert TooManyOpenRequests(_openRequests[msg.sender]);
         requestId = ++requestCount;
         _requests[requestId] = Request(msg.sender, firm, RequestState.Open, uint64(block.timestamp));
-        openRequestOf[msg.sender][firm] = requestId;
-        openRequests[msg.sender] += 1;
+        _openRequestOf[msg.sender][firm] = requestId;
+        _openRequests[msg.sender] += 1;
         emit VerificationRequested(requestId, msg.sender, firm, purpose);
     }
 
@@ -84,8 +88,8 @@ contract Consents {
     }
 
     function _close(Request storage r) private {
-        delete openRequestOf[r.financier][r.firm];
-        openRequests[r.financier] -= 1;
+        delete _openRequestOf[r.financier][r.firm];
+        _openRequests[r.financier] -= 1;
     }
 
     /// @notice Grant `financier` access until `expiresAt` (at most two years ahead),
@@ -124,16 +128,40 @@ contract Consents {
         emit ConsentRevoked(msg.sender, financier);
     }
 
+    /// @notice Links the contracts that ask whether a consent is live, once.
+    function setReaders(address orders_, address receivables_) external {
+        consortium.requireRole(msg.sender, Roles.OPERATOR);
+        if (orders != address(0)) revert AlreadyLinked();
+        if (orders_ == address(0) || receivables_ == address(0)) revert ZeroAddress();
+        orders = orders_;
+        receivables = receivables_;
+        emit ReadersSet(orders_, receivables_);
+    }
+
+    // Need to know: whether a firm lets a financier see its trade is the business of the two
+    // of them, the operator and the suite's contracts; anyone else gets `NotEntitled`.
+
     function hasConsent(address firm, address financier) external view returns (bool) {
+        _requireReader(firm, financier);
         return _consents[firm][financier].expiresAt > block.timestamp;
     }
 
     function consentOf(address firm, address financier) external view returns (Consent memory) {
+        _requireReader(firm, financier);
         return _consents[firm][financier];
     }
 
-    function getRequest(uint256 requestId) external view returns (Request memory) {
-        return _request(requestId);
+    function getRequest(uint256 requestId) external view returns (Request memory r) {
+        r = _request(requestId);
+        _requireReader(r.firm, r.financier);
+    }
+
+    function _requireReader(address firm, address financier) private view {
+        address s = msg.sender;
+        if (s != address(0) && (s == orders || s == receivables)) return;
+        bool named = s == firm || s == financier;
+        if (consortium.hasRole(s, Roles.ALL) && (named || consortium.hasRole(s, Roles.OPERATOR))) return;
+        revert NotEntitled(s);
     }
 
     function _request(uint256 requestId) private view returns (Request storage r) {

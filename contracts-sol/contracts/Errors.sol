@@ -6,6 +6,10 @@ pragma solidity 0.8.37;
 
 // --- Consortium -------------------------------------------------------------------
 error NotOperator(address caller);
+/// Need to know: the caller may not read this order, financing, consent or request.
+error NotEntitled(address caller);
+/// A link between the suite's contracts is made once.
+error AlreadyLinked();
 error ZeroAddress();
 error AlreadyRegistered(address account);
 error UnknownOrganisation(address account);

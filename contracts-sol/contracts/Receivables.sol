@@ -5,7 +5,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import "./Errors.sol";
 import "./Roles.sol";
 import {Consortium} from "./Consortium.sol";
-import {TradeOrders} from "./TradeOrders.sol";
+import {TradeOrders, IConsentRegistry} from "./TradeOrders.sol";
 
 /// @title Receivables
 /// @notice Financing of an order's future milestone payments, and the registry that stops
@@ -94,9 +94,12 @@ contract Receivables is ReentrancyGuard {
     mapping(uint256 => Financing) private _financings;
     mapping(uint256 => bytes32[]) private _fingerprints;
     /// keccak256(orderId, milestone) => the binding financing of that receivable, or 0.
-    mapping(bytes32 => uint256) public liveFinancingOf;
+    mapping(bytes32 => uint256) private _liveFinancingOf;
     /// bound fingerprint => the binding financing that registered it, or 0.
-    mapping(bytes32 => uint256) public fingerprintOwner;
+    mapping(bytes32 => uint256) private _fingerprintOwner;
+    /// orderId => financier => its financings of the order that the firm accepted: such a
+    /// financier keeps reading the order it financed (TradeOrders asks `financesOrder`).
+    mapping(uint256 => mapping(address => uint256)) private _acceptedFinancings;
 
     /// Salted digests of an invoice (nothing readable): `key` of its seller and normalised
     /// number, and under that key one digest each of its amount and currency, its date and
@@ -168,7 +171,7 @@ contract Receivables is ReentrancyGuard {
         Fingerprints calldata fps,
         NearKeys calldata near
     ) external nonReentrant returns (uint256 financingId) {
-        (TradeOrders.Order memory o, TradeOrders.Milestone memory m) = _financeable(orderId, milestone);
+        (TradeOrders.Order memory o, TradeOrders.Milestone memory m) = _financeable(orderId, milestone, Kind.Receivable);
         if (advance == 0 || advance > m.amount) revert InvalidAdvance(advance, m.amount);
         if (discountBps > 10_000) revert InvalidRate(discountBps);
         financingId = _offer(Kind.Receivable, o.seller, o, m, orderId, milestone, advance, advance, discountBps, 0, deadlineDays, fps);
@@ -187,7 +190,7 @@ contract Receivables is ReentrancyGuard {
         Fingerprints calldata fps,
         NearKeys calldata near
     ) external nonReentrant returns (uint256 financingId) {
-        (TradeOrders.Order memory o, TradeOrders.Milestone memory m) = _financeable(orderId, milestone);
+        (TradeOrders.Order memory o, TradeOrders.Milestone memory m) = _financeable(orderId, milestone, Kind.Payable);
         if (extraDays == 0 || extraDays > MAX_EXTRA_DAYS) revert InvalidTenor(extraDays);
         if (feeBps > MAX_FEE_BPS) revert InvalidFee(feeBps, MAX_FEE_BPS);
         uint128 repayment = m.amount + uint128((uint256(m.amount) * feeBps) / 10_000);
@@ -270,9 +273,10 @@ contract Receivables is ReentrancyGuard {
         f.state = FinancingState.Accepted;
         f.acceptedAt = uint64(block.timestamp);
         f.deadline = uint64(block.timestamp) + uint64(f.deadlineDays) * 1 days;
-        liveFinancingOf[_key(f.orderId, f.milestone)] = financingId;
+        _acceptedFinancings[f.orderId][f.financier] += 1;
+        _liveFinancingOf[_key(f.orderId, f.milestone)] = financingId;
         for (uint256 i; i < fps.length; ++i) {
-            fingerprintOwner[fps[i]] = financingId;
+            _fingerprintOwner[fps[i]] = financingId;
             emit FingerprintRegistered(fps[i], financingId);
         }
         emit FinancingAccepted(financingId, f.orderId, msg.sender, f.deadline);
@@ -407,7 +411,7 @@ contract Receivables is ReentrancyGuard {
     /// financing starts its repayment term.
     function onMilestonePaid(uint256 orderId, uint256 milestone) external nonReentrant {
         if (msg.sender != address(orders)) revert NotOrderParty(msg.sender);
-        uint256 financingId = liveFinancingOf[_key(orderId, milestone)];
+        uint256 financingId = _liveFinancingOf[_key(orderId, milestone)];
         if (financingId == 0) return;
         Financing storage f = _financings[financingId];
         if (f.state != FinancingState.Live) return;
@@ -428,7 +432,7 @@ contract Receivables is ReentrancyGuard {
     /// seller: the buyer's bank pays instead, and the financing ends without its fee.
     function onPayerDefaulted(uint256 orderId, uint256 milestone) external nonReentrant {
         if (msg.sender != address(orders)) revert NotOrderParty(msg.sender);
-        uint256 financingId = liveFinancingOf[_key(orderId, milestone)];
+        uint256 financingId = _liveFinancingOf[_key(orderId, milestone)];
         if (financingId == 0) return;
         Financing storage f = _financings[financingId];
         f.state = FinancingState.Defaulted;
@@ -464,11 +468,11 @@ contract Receivables is ReentrancyGuard {
     /// Free the receivable and the fingerprints a financing held.
     function _release(uint256 financingId, Financing storage f) private {
         bytes32 key = _key(f.orderId, f.milestone);
-        if (liveFinancingOf[key] == financingId) delete liveFinancingOf[key];
+        if (_liveFinancingOf[key] == financingId) delete _liveFinancingOf[key];
         bytes32[] storage fps = _fingerprints[financingId];
         for (uint256 i; i < fps.length; ++i) {
-            if (fingerprintOwner[fps[i]] == financingId) {
-                delete fingerprintOwner[fps[i]];
+            if (_fingerprintOwner[fps[i]] == financingId) {
+                delete _fingerprintOwner[fps[i]];
                 emit FingerprintReleased(fps[i], financingId);
             }
         }
@@ -476,25 +480,65 @@ contract Receivables is ReentrancyGuard {
 
     // ------------------------------------------------------------------ views
 
+    /// Need to know: a financing is read by its financier, its firm, the parties of its order
+    /// (buyer, seller and their banks), the operator and TradeOrders; anyone else gets
+    /// `NotEntitled`, a financier the firm consented to included (it sees the firm's trade,
+    /// not its competitors' terms).
     function getFinancing(uint256 financingId) external view returns (Financing memory) {
-        return _financing(financingId);
+        return _viewable(financingId);
     }
 
     /// @notice The fingerprints a financing registers, as bound to its order's parties.
     function fingerprintsOf(uint256 financingId) external view returns (bytes32[] memory) {
+        _viewable(financingId);
         return _fingerprints[financingId];
+    }
+
+    /// @notice The financing that holds a receivable (accepted by its firm and not yet
+    /// released: reserved, live, or awaiting repayment), or 0: the double-financing check a
+    /// lender makes first. Read by those who may see the order.
+    function financingOf(uint256 orderId, uint256 milestone) external view returns (uint256) {
+        if (!orders.mayView(orderId, msg.sender)) revert NotEntitled(msg.sender);
+        return _liveFinancingOf[_key(orderId, milestone)];
+    }
+
+    /// @notice Whether `financier` holds a financing of order `orderId` that its firm
+    /// accepted. Asked by TradeOrders, or by the financier about itself.
+    function financesOrder(uint256 orderId, address financier) external view returns (bool) {
+        if (msg.sender != address(orders) && msg.sender != financier) revert NotEntitled(msg.sender);
+        return _acceptedFinancings[orderId][financier] != 0;
     }
 
     // ------------------------------------------------------------------ internals
 
-    function _financeable(uint256 orderId, uint256 milestone)
+    /// Only a financier the firm lets see its trade (a live consent in Consents: the seller's
+    /// for receivables, the buyer's for payables) may offer. Without that, every refusal of
+    /// an offer, simulated for free, would tell a stranger the order's state, its amounts and
+    /// whether it is financed.
+    function _financeable(uint256 orderId, uint256 milestone, Kind kind)
         private
         view
         returns (TradeOrders.Order memory o, TradeOrders.Milestone memory m)
     {
         consortium.requireRole(msg.sender, Roles.FINANCIER);
-        (o, m) = _financeableMilestone(orderId, milestone);
+        o = orders.getOrder(orderId);
+        address firm = kind == Kind.Receivable ? o.seller : o.buyer;
+        address c = orders.consents();
+        if (c == address(0) || !IConsentRegistry(c).hasConsent(firm, msg.sender)) revert NotEntitled(msg.sender);
+        m = _financeableMilestoneOf(o, orderId, milestone);
         if (msg.sender == o.buyer || msg.sender == o.seller) revert InvalidParties();
+    }
+
+    function _viewable(uint256 financingId) private view returns (Financing storage f) {
+        f = _financing(financingId);
+        address who = msg.sender;
+        if (who == address(orders)) return f;
+        if (consortium.hasRole(who, Roles.ALL)) {
+            if (who == f.financier || who == f.firm || consortium.hasRole(who, Roles.OPERATOR)) return f;
+            TradeOrders.Order memory o = orders.getOrder(f.orderId);
+            if (who == o.buyer || who == o.seller || who == o.buyerBank || who == o.sellerBank) return f;
+        }
+        revert NotEntitled(who);
     }
 
     function _financeableMilestone(uint256 orderId, uint256 milestone)
@@ -503,6 +547,14 @@ contract Receivables is ReentrancyGuard {
         returns (TradeOrders.Order memory o, TradeOrders.Milestone memory m)
     {
         o = orders.getOrder(orderId);
+        m = _financeableMilestoneOf(o, orderId, milestone);
+    }
+
+    function _financeableMilestoneOf(TradeOrders.Order memory o, uint256 orderId, uint256 milestone)
+        private
+        view
+        returns (TradeOrders.Milestone memory m)
+    {
         m = orders.getMilestone(orderId, milestone);
         if (o.state != TradeOrders.OrderState.Committed) revert InvalidState(uint8(o.state));
         if (m.state != TradeOrders.MilestoneState.Pending && m.state != TradeOrders.MilestoneState.Triggered) {
@@ -516,10 +568,10 @@ contract Receivables is ReentrancyGuard {
     }
 
     function _requireFree(uint256 orderId, uint256 milestone, bytes32[] memory fps) private view {
-        uint256 live = liveFinancingOf[_key(orderId, milestone)];
+        uint256 live = _liveFinancingOf[_key(orderId, milestone)];
         if (live != 0) revert ReceivableAlreadyFinanced(orderId, milestone, live);
         for (uint256 i; i < fps.length; ++i) {
-            uint256 owner = fingerprintOwner[fps[i]];
+            uint256 owner = _fingerprintOwner[fps[i]];
             if (owner != 0) revert DuplicateFingerprint(fps[i], owner);
         }
     }

@@ -11,6 +11,14 @@ import {TradeCalendar} from "./TradeCalendar.sol";
 interface IFinancingHook {
     function onMilestonePaid(uint256 orderId, uint256 milestone) external;
     function onPayerDefaulted(uint256 orderId, uint256 milestone) external;
+    /// Whether `financier` holds a financing of the order that its firm accepted.
+    function financesOrder(uint256 orderId, address financier) external view returns (bool);
+}
+
+/// @notice What TradeOrders asks the Consents contract: whether a firm lets a financier see
+/// its trade.
+interface IConsentRegistry {
+    function hasConsent(address firm, address financier) external view returns (bool);
 }
 
 /// @title TradeOrders
@@ -174,13 +182,15 @@ contract TradeOrders {
 
     Consortium public immutable consortium;
     address public receivables;
+    /// The Consents contract: a financier a buyer or seller consented to reads its orders.
+    address public consents;
     uint256 public orderCount;
 
     mapping(uint256 => Order) private _orders;
     mapping(uint256 => mapping(uint256 => Milestone)) private _milestones;
     mapping(uint256 => mapping(uint8 => Document)) private _documents;
     mapping(uint256 => Amendment) private _amendments;
-    mapping(uint256 => uint256) public amendmentCount;
+    mapping(uint256 => uint256) private _amendmentCount;
 
     event OrderProposed(
         uint256 indexed orderId,
@@ -237,6 +247,7 @@ contract TradeOrders {
     event ProceedsAssigned(uint256 indexed orderId, uint256 milestone, address indexed payee, uint256 financingId);
     event PayerChanged(uint256 indexed orderId, uint256 milestone, address indexed payer, uint256 financingId);
     event ReceivablesSet(address receivables);
+    event ConsentsSet(address consents);
 
     constructor(Consortium consortium_) {
         if (address(consortium_) == address(0)) revert ZeroAddress();
@@ -252,6 +263,16 @@ contract TradeOrders {
         if (receivables_ == address(0)) revert ZeroAddress();
         receivables = receivables_;
         emit ReceivablesSet(receivables_);
+    }
+
+    /// @notice Links the Consents contract once, so that a financier with a firm's live
+    /// consent may read that firm's orders.
+    function setConsents(address consents_) external {
+        consortium.requireRole(msg.sender, Roles.OPERATOR);
+        if (consents != address(0)) revert AlreadyLinked();
+        if (consents_ == address(0)) revert ZeroAddress();
+        consents = consents_;
+        emit ConsentsSet(consents_);
     }
 
     // ------------------------------------------------------------------ lifecycle
@@ -474,7 +495,7 @@ contract TradeOrders {
         OrderState s = o.state;
         if (s != OrderState.Proposed && s != OrderState.Accepted && s != OrderState.Committed) revert InvalidState(uint8(s));
         if (latestShipment <= block.timestamp || expiry < latestShipment) revert InvalidDates(latestShipment, expiry);
-        amendmentId = ++amendmentCount[orderId];
+        amendmentId = ++_amendmentCount[orderId];
         _amendments[orderId] = Amendment(msg.sender, detailsHash, latestShipment, expiry, false, false);
         emit AmendmentProposed(orderId, amendmentId, msg.sender, detailsHash, latestShipment, expiry);
     }
@@ -483,7 +504,7 @@ contract TradeOrders {
         Order storage o = _order(orderId);
         Amendment storage a = _amendments[orderId];
         if (a.proposer == address(0)) revert NoPendingAmendment();
-        if (amendmentId != amendmentCount[orderId]) revert StaleAmendment(amendmentCount[orderId]);
+        if (amendmentId != _amendmentCount[orderId]) revert StaleAmendment(_amendmentCount[orderId]);
         OrderState s = o.state;
         if (s != OrderState.Proposed && s != OrderState.Accepted && s != OrderState.Committed) revert InvalidState(uint8(s));
         if (msg.sender == o.buyer || msg.sender == o.seller) {
@@ -846,30 +867,74 @@ contract TradeOrders {
 
     // ------------------------------------------------------------------ views
 
+    // Need to know: an order, its milestones, documents and amendment are read only by those
+    // entitled to them (`_mayView`); anyone else, member or not, gets `NotEntitled`. Storage
+    // stays readable to whoever runs a node of the network (see docs/privacy.md), but no
+    // member reads another's trade through the suite's own interface, on any EVM network.
+
     function getOrder(uint256 orderId) external view returns (Order memory) {
-        return _order(orderId);
+        return _viewable(orderId);
     }
 
     function getMilestone(uint256 orderId, uint256 index) external view returns (Milestone memory) {
-        return _milestone(_order(orderId), orderId, index);
+        return _milestone(_viewable(orderId), orderId, index);
     }
 
     function getDocument(uint256 orderId, uint8 docType) external view returns (Document memory) {
-        _order(orderId);
+        _viewable(orderId);
         return _documents[orderId][docType];
     }
 
     function pendingAmendment(uint256 orderId) external view returns (Amendment memory) {
+        _viewable(orderId);
         return _amendments[orderId];
     }
 
     /// @notice amount - paid: what the buyer's side still owes on the order.
     function outstanding(uint256 orderId) external view returns (uint128) {
-        Order storage o = _order(orderId);
+        Order storage o = _viewable(orderId);
         return o.amount - o.paid;
     }
 
+    /// @notice Whether `who` may read order `orderId` (false for an order that does not
+    /// exist). One asks about oneself; the operator and the suite's contracts about anyone,
+    /// so nobody learns who else is party to an order by asking.
+    function mayView(uint256 orderId, address who) external view returns (bool) {
+        if (msg.sender != who && !_isSuite(msg.sender) && !consortium.hasRole(msg.sender, Roles.OPERATOR)) {
+            revert NotEntitled(msg.sender);
+        }
+        Order storage o = _orders[orderId];
+        return o.state != OrderState.None && _mayView(o, orderId, who);
+    }
+
     // ------------------------------------------------------------------ internals
+
+    function _viewable(uint256 orderId) private view returns (Order storage o) {
+        o = _order(orderId);
+        if (!_mayView(o, orderId, msg.sender)) revert NotEntitled(msg.sender);
+    }
+
+    function _isSuite(address a) private view returns (bool) {
+        return a != address(0) && (a == address(this) || a == receivables || a == consents);
+    }
+
+    /// The parties (buyer, seller, their banks), the carrier and inspector the order names,
+    /// the operator, a financier with the live consent of the buyer or the seller or whose
+    /// financing of the order its firm accepted, and the suite's contracts. A suspended
+    /// organisation reads nothing, as it does nothing.
+    function _mayView(Order storage o, uint256 orderId, address who) private view returns (bool) {
+        if (_isSuite(who)) return true;
+        if (!consortium.hasRole(who, Roles.ALL)) return false;
+        if (who == o.buyer || who == o.seller || who == o.buyerBank || who == o.sellerBank) return true;
+        if (who == o.carrier || who == o.inspector) return true;
+        if (consortium.hasRole(who, Roles.OPERATOR)) return true;
+        if (!consortium.hasRole(who, Roles.FINANCIER)) return false;
+        address c = consents;
+        if (c != address(0) && (IConsentRegistry(c).hasConsent(o.seller, who) || IConsentRegistry(c).hasConsent(o.buyer, who))) {
+            return true;
+        }
+        return receivables != address(0) && IFinancingHook(receivables).financesOrder(orderId, who);
+    }
 
     function _order(uint256 orderId) private view returns (Order storage o) {
         o = _orders[orderId];

@@ -50,7 +50,8 @@ fn creation(bytecode: &Bytes, args: Vec<u8>) -> Bytes {
 }
 
 /// The operator's genesis calls, in nonce order: deploy Consortium, TradeOrders,
-/// Receivables and Consents, then link Receivables into TradeOrders.
+/// Receivables and Consents, then link them: Receivables and Consents into TradeOrders,
+/// TradeOrders and Receivables into Consents (the contracts that may ask it).
 pub fn plan(operator: Address) -> Vec<GenesisCall> {
     let a = SuiteAddresses::for_operator(operator);
     vec![
@@ -79,6 +80,16 @@ pub fn plan(operator: Address) -> Vec<GenesisCall> {
         GenesisCall {
             to: Some(a.trade_orders),
             input: TradeOrders::setReceivablesCall { receivables_: a.receivables }.abi_encode().into(),
+        },
+        GenesisCall {
+            to: Some(a.trade_orders),
+            input: TradeOrders::setConsentsCall { consents_: a.consents }.abi_encode().into(),
+        },
+        GenesisCall {
+            to: Some(a.consents),
+            input: Consents::setReadersCall { orders_: a.trade_orders, receivables_: a.receivables }
+                .abi_encode()
+                .into(),
         },
     ]
 }

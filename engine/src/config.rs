@@ -79,6 +79,14 @@ pub struct NodeConfig {
     pub max_body_bytes: usize,
     /// How far ahead of the account's next nonce a transaction may be queued.
     pub max_nonce_gap: u64,
+    /// Most transactions one sender may have waiting in the pool.
+    pub max_pending_per_sender: usize,
+    /// Most bytes of raw transactions one sender may have waiting in the pool.
+    pub max_pending_bytes_per_sender: usize,
+    /// Most gas (by gas limit) one sender's transactions may take in one block, so that no
+    /// account fills blocks; also the highest gas limit a transaction may carry. At most the
+    /// block gas limit (a higher value is lowered to it).
+    pub max_sender_block_gas: u64,
     /// Seal empty blocks on the interval (otherwise only blocks with transactions are sealed).
     pub empty_blocks: bool,
     /// Sealer private key (hex). Default: dev key in dev mode, else `<data_dir>/sealer.key`.
@@ -105,6 +113,9 @@ impl Default for NodeConfig {
             max_tx_bytes: 128 * 1024,
             max_body_bytes: 1024 * 1024,
             max_nonce_gap: 1024,
+            max_pending_per_sender: 256,
+            max_pending_bytes_per_sender: 1024 * 1024,
+            max_sender_block_gas: 10_000_000,
             empty_blocks: false,
             sealer_key: None,
             operator: None,
@@ -141,10 +152,24 @@ impl NodeConfig {
         if self.max_block_txs == 0 || self.max_pool_txs == 0 {
             return Err(ConfigError::Invalid("max_block_txs and max_pool_txs must be > 0".into()));
         }
+        if self.max_pending_per_sender == 0 || self.max_pending_bytes_per_sender < 4096 {
+            return Err(ConfigError::Invalid(
+                "max_pending_per_sender must be > 0 and max_pending_bytes_per_sender at least 4096".into(),
+            ));
+        }
+        if self.max_sender_block_gas < 21_000 {
+            return Err(ConfigError::Invalid("max_sender_block_gas must be at least 21000".into()));
+        }
         if self.chain_id == 0 {
             return Err(ConfigError::Invalid("chain_id must be > 0".into()));
         }
         Ok(())
+    }
+
+    /// The most gas one sender may use in a block: `max_sender_block_gas`, capped by the
+    /// block gas limit.
+    pub fn sender_block_gas(&self) -> u64 {
+        self.max_sender_block_gas.min(self.block_gas_limit)
     }
 
     /// Whether each submitted transaction is sealed in its own block before its hash returns.

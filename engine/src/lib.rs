@@ -59,5 +59,5 @@ pub mod verify;
 
 pub use config::NodeConfig;
 pub use genesis::GenesisCall;
-pub use node::{Node, NodeError};
+pub use node::{Admission, Node, NodeError};
 pub use transaction::TxRejection;

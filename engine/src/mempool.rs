@@ -17,21 +17,36 @@ struct Entry {
     tx: Arc<PendingTx>,
 }
 
+/// What the pool lets in and what one block may take from one sender.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolLimits {
+    /// Most transactions waiting in all.
+    pub(crate) max_txs: usize,
+    /// How far ahead of its sender's next nonce a transaction may wait.
+    pub(crate) max_nonce_gap: u64,
+    /// Most transactions one sender may have waiting.
+    pub(crate) per_sender: usize,
+    /// Most raw bytes one sender may have waiting.
+    pub(crate) bytes_per_sender: usize,
+    /// Most gas (by gas limit) one sender's transactions may take in one block.
+    pub(crate) sender_block_gas: u64,
+}
+
 /// The transaction pool.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Mempool {
     by_sender: HashMap<Address, BTreeMap<u64, Entry>>,
     by_hash: HashMap<B256, (Address, u64)>,
+    /// Raw bytes waiting, per sender.
+    bytes: HashMap<Address, usize>,
     next_seq: u64,
-    max_txs: usize,
-    max_nonce_gap: u64,
+    limits: PoolLimits,
 }
 
 impl Mempool {
-    /// An empty pool holding at most `max_txs`, each at most `max_nonce_gap` ahead of its
-    /// sender's next nonce.
-    pub(crate) fn new(max_txs: usize, max_nonce_gap: u64) -> Self {
-        Self { max_txs, max_nonce_gap, ..Default::default() }
+    /// An empty pool with these limits.
+    pub(crate) fn new(limits: PoolLimits) -> Self {
+        Self { by_sender: HashMap::new(), by_hash: HashMap::new(), bytes: HashMap::new(), next_seq: 0, limits }
     }
 
     /// Number of waiting transactions.
@@ -59,22 +74,40 @@ impl Mempool {
         if nonce < state_nonce {
             return Err(TxRejection::NonceTooLow { sender: tx.sender, expected: state_nonce, got: nonce });
         }
-        if nonce - state_nonce > self.max_nonce_gap {
+        let limits = self.limits;
+        if nonce - state_nonce > limits.max_nonce_gap {
             return Err(TxRejection::NonceTooHigh {
                 sender: tx.sender,
                 expected: state_nonce,
                 got: nonce,
-                gap: self.max_nonce_gap,
+                gap: limits.max_nonce_gap,
             });
         }
-        if self.by_hash.len() >= self.max_txs {
-            return Err(TxRejection::PoolFull(self.max_txs));
+        if self.by_hash.len() >= limits.max_txs {
+            return Err(TxRejection::PoolFull(limits.max_txs));
+        }
+        let waiting = self.by_sender.get(&tx.sender).map_or(0, BTreeMap::len);
+        if waiting >= limits.per_sender {
+            return Err(TxRejection::SenderLimit {
+                sender: tx.sender,
+                pending: format!("{waiting} transactions"),
+                max: format!("{} transactions", limits.per_sender),
+            });
+        }
+        let bytes = self.bytes.get(&tx.sender).copied().unwrap_or(0);
+        if bytes + tx.raw.len() > limits.bytes_per_sender {
+            return Err(TxRejection::SenderLimit {
+                sender: tx.sender,
+                pending: format!("{} bytes", bytes + tx.raw.len()),
+                max: format!("{} bytes", limits.bytes_per_sender),
+            });
         }
         let queue = self.by_sender.entry(tx.sender).or_default();
         if queue.contains_key(&nonce) {
             return Err(TxRejection::ReplacementNotSupported { sender: tx.sender, nonce });
         }
         self.by_hash.insert(tx.hash, (tx.sender, nonce));
+        *self.bytes.entry(tx.sender).or_default() += tx.raw.len();
         queue.insert(nonce, Entry { seq: self.next_seq, tx });
         self.next_seq += 1;
         Ok(())
@@ -95,8 +128,10 @@ impl Mempool {
     }
 
     /// Up to `max` executable transactions: each sender's run of consecutive nonces starting at
-    /// its state nonce, interleaved across senders in arrival order.
+    /// its state nonce, interleaved across senders in arrival order, no sender taking more
+    /// than its share of the block's gas (the rest of its run waits for the next block).
     pub(crate) fn select(&self, max: usize, state_nonce: impl Fn(&Address) -> u64) -> Vec<Arc<PendingTx>> {
+        let mut gas: HashMap<Address, u64> = HashMap::new();
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
             let n = state_nonce(sender);
@@ -109,6 +144,11 @@ impl Mempool {
             let Some(Reverse((_, sender, n))) = heap.pop() else { break };
             let Some(queue) = self.by_sender.get(&sender) else { continue };
             if let Some(e) = queue.get(&n) {
+                let used = gas.entry(sender).or_default();
+                if *used + e.tx.gas_limit() > self.limits.sender_block_gas {
+                    continue;
+                }
+                *used += e.tx.gas_limit();
                 out.push(e.tx.clone());
             }
             if let Some(next) = queue.get(&(n + 1)) {
@@ -124,9 +164,14 @@ impl Mempool {
             if let Some((sender, nonce)) = self.by_hash.remove(&hash)
                 && let Some(queue) = self.by_sender.get_mut(&sender)
             {
-                queue.remove(&nonce);
+                if let Some(e) = queue.remove(&nonce)
+                    && let Some(b) = self.bytes.get_mut(&sender)
+                {
+                    *b = b.saturating_sub(e.tx.raw.len());
+                }
                 if queue.is_empty() {
                     self.by_sender.remove(&sender);
+                    self.bytes.remove(&sender);
                 }
             }
         }
@@ -146,6 +191,7 @@ impl Mempool {
     pub(crate) fn clear(&mut self) {
         self.by_sender.clear();
         self.by_hash.clear();
+        self.bytes.clear();
     }
 }
 
@@ -160,6 +206,13 @@ mod tests {
     use alloy::signers::local::PrivateKeySigner;
 
     const LIMITS: Limits = Limits { chain_id: 1, max_tx_bytes: 4096, block_gas_limit: 1_000_000 };
+    const POOL: PoolLimits = PoolLimits {
+        max_txs: 100,
+        max_nonce_gap: 10,
+        per_sender: 100,
+        bytes_per_sender: 1 << 20,
+        sender_block_gas: 1_000_000,
+    };
 
     fn tx(signer: &PrivateKeySigner, nonce: u64) -> Arc<PendingTx> {
         let t =
@@ -171,7 +224,7 @@ mod tests {
     #[test]
     fn selection_follows_nonces_and_arrival() {
         let (a, b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
-        let mut pool = Mempool::new(100, 10);
+        let mut pool = Mempool::new(POOL);
         pool.insert(tx(&a, 1), 0).expect("gap allowed");
         pool.insert(tx(&b, 0), 0).expect("b0");
         assert_eq!(pool.select(10, |_| 0).len(), 1, "a1 waits for a0");
@@ -184,11 +237,35 @@ mod tests {
     #[test]
     fn replays_stale_and_far_nonces_are_rejected() {
         let a = PrivateKeySigner::random();
-        let mut pool = Mempool::new(100, 10);
+        let mut pool = Mempool::new(POOL);
         let t = tx(&a, 3);
         pool.insert(t.clone(), 3).expect("first");
         assert_eq!(pool.insert(t, 3), Err(TxRejection::AlreadyKnown));
         assert!(matches!(pool.insert(tx(&a, 2), 3), Err(TxRejection::NonceTooLow { .. })));
         assert!(matches!(pool.insert(tx(&a, 50), 3), Err(TxRejection::NonceTooHigh { .. })));
+    }
+
+    /// The attack: one account queues transactions (or bytes) until the pool, the blocks
+    /// and the disk are its own. Its own queue fills; others still get in.
+    #[test]
+    fn one_sender_cannot_fill_the_pool_or_a_block() {
+        let (a, b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let mut pool = Mempool::new(PoolLimits { per_sender: 3, sender_block_gas: 50_000, ..POOL });
+        for n in 0..3 {
+            pool.insert(tx(&a, n), 0).expect("within its share");
+        }
+        assert!(matches!(pool.insert(tx(&a, 3), 0), Err(TxRejection::SenderLimit { .. })), "a fourth waits its turn");
+        pool.insert(tx(&b, 0), 0).expect("another sender still gets in");
+        // 21000 gas each: two of a's fit its 50000 share of a block, the third waits.
+        let picked: Vec<_> = pool.select(10, |_| 0).iter().map(|t| (t.sender, t.nonce())).collect();
+        assert_eq!(picked, vec![(a.address(), 0), (a.address(), 1), (b.address(), 0)]);
+
+        let one = tx(&a, 0).raw.len();
+        let mut pool = Mempool::new(PoolLimits { bytes_per_sender: 2 * one, ..POOL });
+        pool.insert(tx(&a, 0), 0).expect("first");
+        pool.insert(tx(&a, 1), 0).expect("second");
+        assert!(matches!(pool.insert(tx(&a, 2), 0), Err(TxRejection::SenderLimit { .. })), "bytes cap");
+        pool.remove([tx(&a, 0).hash]);
+        pool.insert(tx(&a, 2), 0).expect("room again once one is sealed");
     }
 }

@@ -17,7 +17,7 @@ use crate::block::{SealError, SealedBlock, header_for};
 use crate::config::{ConfigError, NodeConfig};
 use crate::executor::{self, BlockParams, CallOutcome, CallRequest, ExecutedBlock};
 use crate::genesis::{GenesisCall, GenesisError, GenesisSpec};
-use crate::mempool::Mempool;
+use crate::mempool::{Mempool, PoolLimits};
 use crate::receipt::StoredReceipt;
 use crate::state::WorldState;
 use crate::store::{BlockWrite, Store, StoreError};
@@ -86,6 +86,18 @@ struct Inner {
     rejections: Mutex<VecDeque<(B256, String)>>,
     blocks: broadcast::Sender<Arc<SealedBlock>>,
     wake: Notify,
+    admission: RwLock<Option<Arc<dyn Admission>>>,
+}
+
+/// Who may put a transaction into the pool, beyond the checks every transaction passes
+/// (encoding, chain id, signature, size, gas, nonce): the embedding application's rule.
+/// tradechain's API installs "active members of the Consortium only, contract creation
+/// the operator's only, bounded calldata". Checked at submission, before the pool, so a
+/// refused transaction never reaches a block or the disk.
+pub trait Admission: Send + Sync {
+    /// `Err(reason)` refuses `tx` (answered as [`TxRejection::NotPermitted`]). May read the
+    /// committed state through [`Node::call`].
+    fn admit(&self, node: &Node, tx: &PendingTx) -> Result<(), String>;
 }
 
 /// A handle to the running chain; cheap to clone.
@@ -170,10 +182,16 @@ impl Node {
         let limits = Limits {
             chain_id: config.chain_id,
             max_tx_bytes: config.max_tx_bytes,
-            block_gas_limit: config.block_gas_limit,
+            block_gas_limit: config.sender_block_gas(),
         };
         let (blocks, _) = broadcast::channel(1024);
-        let pool = Mempool::new(config.max_pool_txs, config.max_nonce_gap);
+        let pool = Mempool::new(PoolLimits {
+            max_txs: config.max_pool_txs,
+            max_nonce_gap: config.max_nonce_gap,
+            per_sender: config.max_pending_per_sender,
+            bytes_per_sender: config.max_pending_bytes_per_sender,
+            sender_block_gas: config.sender_block_gas(),
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -187,6 +205,7 @@ impl Node {
                 rejections: Mutex::new(VecDeque::new()),
                 blocks,
                 wake: Notify::new(),
+                admission: RwLock::new(None),
             }),
         })
     }
@@ -245,9 +264,21 @@ impl Node {
         self.submit(tx)
     }
 
+    /// Install the rule transactions must pass to enter the pool (replacing any earlier one).
+    pub fn set_admission(&self, admission: Arc<dyn Admission>) {
+        *write(&self.inner.admission) = Some(admission);
+    }
+
     /// Admit an already recovered transaction (see [`transaction::admit`]).
     pub fn submit(&self, tx: PendingTx) -> Result<B256, TxRejection> {
         let hash = tx.hash;
+        let admission = read(&self.inner.admission).clone();
+        if let Some(rule) = admission {
+            rule.admit(self, &tx).map_err(|reason| {
+                tracing::info!(%hash, sender = %tx.sender, %reason, "transaction not admitted");
+                TxRejection::NotPermitted(reason)
+            })?;
+        }
         {
             let chain = read(&self.inner.chain);
             if self.inner.store.position(&hash).ok().flatten().is_some() {

@@ -71,12 +71,13 @@ pub enum TxRejection {
     /// The sender cannot be recovered, or `s` is above secp256k1n/2 (EIP-2).
     #[error("invalid signature: {0}")]
     BadSignature(String),
-    /// The transaction could never fit in a block.
-    #[error("gas limit {gas} exceeds the block gas limit {max}")]
+    /// The transaction could never be sealed: its gas limit is above what one sender may use
+    /// in a block (`max_sender_block_gas`, at most the block gas limit).
+    #[error("gas limit {gas} exceeds {max}, the most gas one sender may use in a block")]
     GasLimitTooHigh {
         /// The transaction's gas limit.
         gas: u64,
-        /// The block gas limit.
+        /// The most gas one sender may use in a block.
         max: u64,
     },
     /// Below the 21000 gas every transaction costs.
@@ -125,6 +126,23 @@ pub enum TxRejection {
     /// The pool holds its maximum (`max_pool_txs`, carried); retry later.
     #[error("transaction pool is full ({0} transactions)")]
     PoolFull(usize),
+    /// The sender already has as many transactions, or as many bytes, waiting as one sender
+    /// may (`max_pending_per_sender`, `max_pending_bytes_per_sender`); retry once some are
+    /// sealed. One account cannot fill the pool, the blocks or the disk.
+    #[error("{sender} already has {pending} waiting (at most {max}); retry once some are sealed")]
+    SenderLimit {
+        /// The recovered sender.
+        sender: Address,
+        /// What it has waiting: "12 transactions", "250000 bytes".
+        pending: String,
+        /// The limit, in the same unit.
+        max: String,
+    },
+    /// The node's admission rule refused the sender or the transaction (tradechain: the
+    /// sender is no active member of the consortium, or a member creates a contract); the
+    /// reason is carried. JSON-RPC answers it with code -32007, as Besu's permissioning does.
+    #[error("transaction not permitted: {0}")]
+    NotPermitted(String),
     /// Cannot run: init code over the EIP-3860 limit, refused by the EVM when its block was
     /// built (automine), or that block could not be sealed.
     #[error("transaction could not be executed: {0}")]
@@ -192,7 +210,8 @@ pub struct Limits {
     pub chain_id: u64,
     /// Largest accepted raw transaction, in bytes.
     pub max_tx_bytes: usize,
-    /// A transaction's gas limit must be at most this.
+    /// A transaction's gas limit must be at most this: the block gas limit, or the lower
+    /// share of it one sender may use per block.
     pub block_gas_limit: u64,
 }
 

@@ -76,6 +76,9 @@ pub(crate) struct Runner<'a> {
     pub(crate) orders: BTreeMap<String, (i64, &'a OrderSpec)>,
     /// Financings offered so far: the scenario's name → (id, the offeror's token).
     pub(crate) financings: BTreeMap<String, (i64, String)>,
+    /// Invoices offered so far: number → the date it carries. An invoice keeps its date
+    /// however late another financier is offered it (the registry's digests cover it).
+    pub(crate) invoice_dates: BTreeMap<String, String>,
     pub(crate) workers: Vec<SettlementWorker<IsoHttpRails>>,
     pub(crate) start: u64,
     print: bool,
@@ -117,10 +120,13 @@ impl<'a> Runner<'a> {
 
     pub(crate) async fn rpc(&self, method: &str, params: Value) -> Result<Value, Error> {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        // The operator's token: a node outside dev mode answers JSON-RPC to members only,
+        // and moves a dev chain's clock for its operator only.
         let res = self
             .http
             .post(&self.base)
             .header("content-type", "application/json")
+            .bearer_auth(&self.operator_token)
             .body(body.to_string())
             .send()
             .await
@@ -359,6 +365,7 @@ impl<'a> Runner<'a> {
             members: Vec::new(),
             orders: BTreeMap::new(),
             financings: BTreeMap::new(),
+            invoice_dates: BTreeMap::new(),
             workers: Vec::new(),
             start: 0,
             print,
@@ -448,8 +455,10 @@ impl<'a> Runner<'a> {
                     .map_err(|e| Error::Platform(format!("outbox: {e}")))?;
             let rails = IsoHttpRails::new(&self.bank_url, &p.name, Duration::from_secs(10))
                 .map_err(|e| Error::Platform(format!("rails: {e}")))?;
+            // The bank's own token: through the node's JSON-RPC it sees its orders' events.
             let client = RemoteChain::connect(RemoteSettings {
                 poll_interval: Duration::from_millis(20),
+                bearer: Some(self.members[i].token.clone()),
                 ..RemoteSettings::new(&self.base)
             })
             .await

@@ -259,11 +259,18 @@ async fn deemed_lines(r: &mut Runner<'_>, before: Option<&Value>, after: &Value)
 /// reimbursement of a milestone the bank paid at its own risk, follow the payment).
 async fn drive_until_settled(r: &Runner<'_>, key: &str) -> Result<(), Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last_error = None;
     loop {
         let mut idle = true;
         for w in &r.workers {
             // A failed pass is retried, as the worker's own loop would.
-            idle &= w.step().await.is_ok_and(|report| report.is_idle());
+            match w.step().await {
+                Ok(report) => idle &= report.is_idle(),
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    idle = false;
+                }
+            }
         }
         let order = r.order(key).await?;
         let now = r.chain_time().await?;
@@ -289,7 +296,10 @@ async fn drive_until_settled(r: &Runner<'_>, key: &str) -> Result<(), Error> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(Error::Platform(format!("milestones {pending:?} of order {key} were not paid within 30s")));
+            let why = last_error.map(|e| format!(" (last settlement pass failed: {e})")).unwrap_or_default();
+            return Err(Error::Platform(format!(
+                "milestones {pending:?} of order {key} were not paid within 30s{why}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
@@ -582,13 +592,14 @@ async fn offer_financing(r: &mut Runner<'_>, ctx: &Ctx, s: &Offer) -> Result<Act
     let now = r.chain_time().await?;
     let invoice_number = s.invoice.clone().unwrap_or_else(|| format!("INV-{key}"));
     let invoice_amount = s.invoice_amount_minor.unwrap_or(spec.amount_minor);
+    let invoice_date = r.invoice_dates.entry(invoice_number.clone()).or_insert_with(|| date_after(now, 0)).clone();
     let rate = s.rate_bps.unwrap_or(0);
     let mut body = json!({
         "kind": s.kind,
         "rate_bps": rate,
         "invoice": {
             "number": invoice_number,
-            "date": date_after(now, 0),
+            "date": invoice_date,
             "amount_minor": invoice_amount.to_string(),
             "currency": spec.currency,
         },

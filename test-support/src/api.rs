@@ -108,15 +108,30 @@ impl Net {
         Self::serve_api(dir, node, db, api).await
     }
 
+    /// The API outside dev mode (JSON-RPC members only, behind the gate) in front of a dev
+    /// engine, so that a test still moves the chain's clock (as the operator, through the
+    /// gate) while every organisation meets the node as in production.
+    pub async fn start_members_only(db: Db) -> Net {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = NodeConfig::dev_in(dir.path().join("chain"));
+        let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
+        crate::clock::align(&node);
+        let api = ApiConfig { dev: false, ..ApiConfig::for_node(&config) };
+        Self::serve_api(dir, node, db, api).await
+    }
+
     /// A second API (its own read model, keystore and tokens) on this one's chain, as
-    /// another node of the consortium would run, with the same fingerprint salt.
+    /// another node of the consortium would run: it asks this node's registry, over HTTP
+    /// with this node's operator token as its credential.
     pub async fn another_api(&self) -> Net {
         let dir = tempfile::tempdir().expect("tempdir");
-        let api = ApiConfig {
-            data_dir: dir.path().join("api"),
-            fingerprint_salt: Some(hex::encode(self.state.fingerprint_salt)),
-            ..ApiConfig::for_node(self.node.config())
+        let registry = tradechain_api::registry::RegistryConfig {
+            url: Some(self.base.clone()),
+            token: Some(self.operator_token.clone()),
+            ..Default::default()
         };
+        let api = ApiConfig { data_dir: dir.path().join("api"), registry, ..ApiConfig::for_node(self.node.config()) };
         Self::serve_api(dir, self.node.clone(), Db::Sqlite, api).await
     }
 
@@ -139,8 +154,12 @@ impl Net {
                 .await
                 .expect("serve");
         });
-        let operator_token =
-            std::fs::read_to_string(api.operator_token_file()).expect("dev operator token").trim().to_string();
+        let operator_token = if api.dev {
+            std::fs::read_to_string(api.operator_token_file()).expect("dev operator token").trim().to_string()
+        } else {
+            let operator = format!("{:#x}", state.operator.address());
+            tradechain_api::auth::create_token(&state.db, &operator, "test operator").await.expect("operator token")
+        };
         Net {
             dir,
             node,
@@ -215,6 +234,23 @@ impl Net {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// The firm behind `firm_token` lets `financier` see its trade, for 700 days.
+    pub async fn consent(&self, firm_token: &str, financier: &str) {
+        let grant = json!({ "financier": financier, "expires_at": crate::fixtures::date_in(700) });
+        let (status, body) = self.post("/v1/consents", firm_token, grant).await;
+        assert!(status.is_success(), "consent to {financier}: {body}");
+    }
+
+    /// Onboard a financier that the firms behind `consenting` (their tokens) let see their
+    /// trade, as a financier must be to offer on it; (address, token).
+    pub async fn onboard_financier(&self, name: &str, consenting: &[&str]) -> (String, String) {
+        let (address, token) = self.onboard(name, &["financier"]).await;
+        for firm in consenting {
+            self.consent(firm, &address).await;
+        }
+        (address, token)
+    }
+
     /// Onboard an organisation; (address, token).
     pub async fn onboard(&self, name: &str, roles: &[&str]) -> (String, String) {
         let (status, body) =
@@ -248,9 +284,9 @@ impl RemoteApi {
             data_dir: dir.path().join("api"),
             database_url: Some(database_url.to_string()),
             dev: true,
-            // Both processes of one member share these.
+            // Both processes of one member share it (and, through the read model, the
+            // registry's keys it seals).
             master_key: Some("11".repeat(32)),
-            fingerprint_salt: Some("22".repeat(32)),
             chain: ChainConfig {
                 backend: Backend::Remote,
                 rpc_url: Some(url.to_string()),
@@ -299,6 +335,23 @@ impl RemoteApi {
     /// GET with a token.
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    /// The firm behind `firm_token` lets `financier` see its trade, for 700 days.
+    pub async fn consent(&self, firm_token: &str, financier: &str) {
+        let grant = json!({ "financier": financier, "expires_at": crate::fixtures::date_in(700) });
+        let (status, body) = self.post("/v1/consents", firm_token, grant).await;
+        assert!(status.is_success(), "consent to {financier}: {body}");
+    }
+
+    /// Onboard a financier that the firms behind `consenting` (their tokens) let see their
+    /// trade, as a financier must be to offer on it; (address, token).
+    pub async fn onboard_financier(&self, name: &str, consenting: &[&str]) -> (String, String) {
+        let (address, token) = self.onboard(name, &["financier"]).await;
+        for firm in consenting {
+            self.consent(firm, &address).await;
+        }
+        (address, token)
     }
 
     /// Onboard an organisation; (address, token).

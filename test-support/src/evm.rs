@@ -11,7 +11,7 @@ use revm::{Context, DatabaseRef, ExecuteCommitEvm, ExecuteEvm, MainBuilder, Main
 
 use tradechain_contracts::genesis::{self, SuiteAddresses};
 use tradechain_contracts::revert::{self, Revert};
-use tradechain_contracts::{Consortium, DocType, TradeOrders, role};
+use tradechain_contracts::{Consents, Consortium, DocType, TradeOrders, role};
 
 /// The revm instance behind a [`TestChain`].
 pub type Evm = MainnetEvm<MainnetContext<CacheDB<EmptyDB>>>;
@@ -96,9 +96,22 @@ impl TestChain {
         chain
     }
 
-    /// The usual cast: two traders, their banks, a carrier, an inspector, two financiers.
+    /// The usual cast: two traders, their banks, a carrier, an inspector, two financiers
+    /// (each trader consented to both financiers), and a trader party to nothing.
     #[must_use]
     pub fn with_members() -> Self {
+        let mut c = Self::without_consents();
+        for firm in ["buyer", "seller"] {
+            for financier in ["financier", "financier2"] {
+                c.consent(firm, financier);
+            }
+        }
+        c
+    }
+
+    /// The usual cast, no trader having consented to any financier.
+    #[must_use]
+    pub fn without_consents() -> Self {
         let mut c = Self::new();
         for (name, roles) in [
             ("buyer", role::TRADER),
@@ -114,6 +127,18 @@ impl TestChain {
             c.register(name, roles);
         }
         c
+    }
+
+    /// `firm` lets `financier` see its trade (Consents), for the longest period allowed.
+    pub fn consent(&mut self, firm: &str, financier: &str) {
+        let to = self.suite.consents;
+        let expires_at = self.now + 730 * 86_400;
+        self.exec(
+            addr(firm),
+            to,
+            Consents::grantCall { financier: addr(financier), expiresAt: expires_at, requestId: U256::ZERO },
+        )
+        .expect("firm grants consent");
     }
 
     /// The operator registers `name` with `roles`.
@@ -181,25 +206,37 @@ impl TestChain {
         C::abi_decode_returns(&out).map_err(|e| Failure::Other(format!("bad return data: {e}")))
     }
 
-    /// Executes `call` without committing anything.
+    /// Executes `call` as the operator (entitled to read everything) without committing
+    /// anything.
     pub fn view<C: SolCall>(&mut self, to: Address, call: C) -> C::Return {
+        match self.view_as(self.operator, to, call) {
+            Ok(r) => r,
+            Err(f) => panic!("view call failed: {f:?}"),
+        }
+    }
+
+    /// Executes `call` as `from` without committing anything: its return, or how it failed.
+    pub fn view_as<C: SolCall>(&mut self, from: Address, to: Address, call: C) -> Result<C::Return, Failure> {
         let block = self.block_env();
         self.evm.set_block(block);
         let tx = TxEnv::builder()
-            .caller(Address::ZERO)
+            .caller(from)
             .kind(TxKind::Call(to))
             .data(call.abi_encode().into())
             .gas_limit(16_000_000)
             .gas_price(0)
-            .nonce(self.nonce(Address::ZERO))
+            .nonce(self.nonce(from))
             .chain_id(Some(7431))
             .build_fill();
-        let result = self.evm.transact(tx).expect("view call is a valid tx").result;
+        let result = self.evm.transact(tx).map_err(|e| Failure::Other(format!("{e:?}")))?.result;
         match result {
             ExecutionResult::Success { output: Output::Call(b), .. } => {
-                C::abi_decode_returns(&b).expect("view returns decode")
+                C::abi_decode_returns(&b).map_err(|e| Failure::Other(format!("bad return data: {e}")))
             }
-            other => panic!("view call failed: {other:?}"),
+            ExecutionResult::Revert { output, .. } => Err(revert::decode(&output)
+                .map_or_else(|| Failure::Other(format!("revert 0x{}", alloy::hex::encode(&output))), Failure::Custom)),
+            ExecutionResult::Halt { reason, .. } => Err(Failure::Other(format!("halt {reason:?}"))),
+            ExecutionResult::Success { .. } => Err(Failure::Other("a view created a contract".into())),
         }
     }
 

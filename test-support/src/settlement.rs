@@ -20,7 +20,7 @@ use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use tradechain_chain::transaction::{Sender, TxRequest};
 use tradechain_chain::{Chain as _, LogFilter, call_sol};
 use tradechain_contracts::genesis::SuiteAddresses;
-use tradechain_contracts::{Consortium, Cover, Receivables, TradeOrders, role};
+use tradechain_contracts::{Consents, Consortium, Cover, Receivables, TradeOrders, role};
 use tradechain_money::identifier::{Bic, Iban};
 
 /// Seconds in a day.
@@ -247,6 +247,16 @@ impl Parties {
             (&self.financier, "Blue Water Capital", role::FINANCIER),
         ] {
             chain.send(&op, c, Consortium::registerCall { account: k.address(), name: name.into(), roles }).await;
+        }
+        // The buyer and the seller let the financier see their trade, as an offer needs.
+        let expires_at = chain.now().await + 700 * DAY;
+        for firm in [&self.buyer, &self.seller] {
+            let grant = Consents::grantCall {
+                financier: self.financier.address(),
+                expiresAt: expires_at,
+                requestId: U256::ZERO,
+            };
+            chain.send(firm, chain.suite.consents, grant).await;
         }
     }
 }

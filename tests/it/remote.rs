@@ -35,14 +35,13 @@ fn deploy_then_two_nodes_on_one_postgres_serve_scenarios_and_the_same_answers() 
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("tradechain.toml");
-    // One member's two processes share the read model, the key that seals custodial keys
-    // and the consortium's fingerprint salt.
+    // One member's two processes share the read model and the key that seals custodial
+    // keys (and the registry's keys, kept sealed in the read model).
     std::fs::write(
         &config,
         format!(
-            "[api]\ndatabase_url = \"{pg}\"\nmaster_key = \"{}\"\nfingerprint_salt = \"{}\"\n\n[chain]\nfund_wei = \"10000000000000000000\"\n",
-            "11".repeat(32),
-            "22".repeat(32)
+            "[api]\ndatabase_url = \"{pg}\"\nmaster_key = \"{}\"\n\n[chain]\nfund_wei = \"10000000000000000000\"\n",
+            "11".repeat(32)
         ),
     )
     .expect("write");

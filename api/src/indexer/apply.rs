@@ -305,7 +305,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             })
             .await?;
         }
-        E::ReceivablesSet(_) => {}
+        E::ReceivablesSet(_) | E::ConsentsSet(_) => {}
     }
     Ok(())
 }
@@ -470,6 +470,7 @@ pub(super) async fn apply_consent_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
         }
         E::VerificationDeclined(e) => return answer_request(ctx, e.requestId, "declined").await,
         E::VerificationWithdrawn(e) => return answer_request(ctx, e.requestId, "withdrawn").await,
+        E::ReadersSet(_) => return Ok(()),
     };
     let key = (addr(&firm), addr(&financier));
     let existing = consent::Entity::find_by_id(key.clone()).one(ctx.txn).await?;

@@ -371,14 +371,20 @@ async fn changes_of<C: ConnectionTrait>(db: &C, rows: &[event::Model]) -> Result
                 if let Some(id) = change.financing_id
                     && let Some(f) = readmodel::financing::Entity::find_by_id(id).one(db).await?
                 {
+                    let o = order::Entity::find_by_id(f.order_id).one(db).await?;
+                    change.parties.extend(readmodel::access::financing_viewers(&f, o.as_ref()));
                     change.order_id = Some(f.order_id);
-                    change.parties.extend([f.financier, f.firm]);
+                    // Its viewers are the financing's, not the order's.
+                    changes.push(change);
+                    continue;
                 }
             }
             "Consents" => {
                 change.request_id = number_field("requestId");
                 change.parties.extend([field("firm"), field("financier")].into_iter().flatten());
             }
+            // An organisation's own standing: its live stream ends when it is suspended.
+            "Consortium" => change.parties.extend(field("account")),
             _ => {}
         }
         if change.order_id.is_some() || !change.parties.is_empty() {
@@ -388,10 +394,13 @@ async fn changes_of<C: ConnectionTrait>(db: &C, rows: &[event::Model]) -> Result
     let mut parties: HashMap<i64, Vec<String>> = HashMap::new();
     for c in &mut changes {
         let Some(order_id) = c.order_id else { continue };
+        if c.financing_id.is_some() {
+            continue;
+        }
         if !parties.contains_key(&order_id)
             && let Some(o) = order::Entity::find_by_id(order_id).one(db).await?
         {
-            parties.insert(order_id, vec![o.buyer, o.seller, o.buyer_bank, o.seller_bank]);
+            parties.insert(order_id, readmodel::access::order_viewers(db, &o).await?);
         }
         c.parties.extend(parties.get(&order_id).cloned().unwrap_or_default());
     }

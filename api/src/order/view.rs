@@ -207,28 +207,13 @@ fn named(a: &str) -> Option<String> {
     (a != crate::codec::addr(&alloy::primitives::Address::ZERO)).then(|| a.to_string())
 }
 
-pub(crate) fn is_party(o: &order::Model, a: &str) -> bool {
-    o.buyer == a || o.seller == a || o.buyer_bank == a || o.seller_bank == a
-}
-
-/// The order if the caller is one of its parties, or the financier of a financing of it
-/// the firm accepted (it is paid, or pays, on the order); otherwise ORDER_NOT_FOUND
-/// (whether it exists is not revealed).
+/// The order if the caller may see it (`readmodel::access::order_viewers`: a party, the
+/// carrier or inspector it names, the financier of a financing of it the firm accepted, or
+/// the operator); otherwise ORDER_NOT_FOUND (whether it exists is not revealed).
 pub(crate) async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<order::Model> {
     match order::Entity::find_by_id(id).one(&state.db).await? {
-        Some(o) if is_party(&o, &caller.addr) => Ok(o),
-        Some(o) if caller.roles & tradechain_contracts::role::FINANCIER != 0 => {
-            let accepted = financing::Entity::find()
-                .filter(financing::Column::OrderId.eq(id))
-                .filter(financing::Column::Financier.eq(caller.addr.as_str()))
-                .filter(financing::Column::AcceptedAt.is_not_null())
-                .one(&state.db)
-                .await?;
-            match accepted {
-                Some(_) => Ok(o),
-                None => Err(ApiError::order_not_found(id)),
-            }
-        }
+        Some(o) if caller.is_operator() => Ok(o),
+        Some(o) if crate::readmodel::access::order_viewers(&state.db, &o).await?.contains(&caller.addr) => Ok(o),
         _ => Err(ApiError::order_not_found(id)),
     }
 }

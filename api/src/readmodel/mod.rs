@@ -6,6 +6,7 @@
 //! audit log). The schema is kept by versioned migrations ([`migration`], sea-orm-migration)
 //! applied at every start. Amounts are decimal strings of minor units, never floats.
 
+pub mod access;
 pub mod chain_tables;
 mod migration;
 pub mod offchain;
@@ -19,7 +20,9 @@ pub use chain_tables::{
     consent, credit_facts, cursor, document, event, financing, fingerprint, holiday, milestone, near_key, order,
     organisation, payment, verification_request,
 };
-pub use offchain::{api_token, audit, document_file, financing_review, member, order_detail, schema_version};
+pub use offchain::{
+    api_token, audit, document_file, financing_review, member, order_detail, registry_key, schema_version,
+};
 
 /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`). Every commit is synced:
 /// the off-chain tables exist nowhere else.

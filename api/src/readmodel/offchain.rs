@@ -160,6 +160,35 @@ pub mod financing_review {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The duplicate-financing registry's keys, one row per version, sealed under the node's
+/// master key (see `registry`).
+pub mod registry_key {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registry_keys")]
+    pub struct Model {
+        /// 1, 2, …: the highest is current.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i32,
+        /// The key, sealed (hex of nonce ‖ ciphertext, bound to its version).
+        #[sea_orm(column_type = "Text")]
+        pub sealed: String,
+        /// When it was made (unix seconds).
+        pub created_at: i64,
+        /// When a newer key replaced it (unix seconds); it keeps matching for the rotation
+        /// window after that.
+        pub retired_at: Option<i64>,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// The read model's schema version (row id 1).
 pub mod schema_version {
     use sea_orm::entity::prelude::*;

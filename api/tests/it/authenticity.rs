@@ -1,9 +1,10 @@
 //! The authenticity check over real HTTP on loopback: an order's parties, state, documents
 //! and live financing as the chain holds them, found by order id or by the commercial
 //! invoice's hash (a replaced invoice's hash too); a financing event checked against the
-//! chain; unknown orders and hashes; who may ask; and the answer unchanged when
-//! the read model's copy of the order is gone (it is read from the chain). SQLite, and
-//! PostgreSQL under `scripts/with-postgres.sh`.
+//! chain; unknown orders and hashes; who may ask (it is no directory of orders: a
+//! financier counting order ids up learns nothing); and the answer unchanged when the read
+//! model's copy of the order is gone (it is read from the chain). SQLite, and PostgreSQL
+//! under `scripts/with-postgres.sh`.
 
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -22,7 +23,7 @@ async fn authenticity(net: Net) {
     let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
     let (bank, bank_t) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
     let (seller_bank, _) = net.onboard("Banco Paulista SA", &["bank"]).await;
-    let (_, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
+    let (financier, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
     let (_, stranger_t) = net.onboard("Unrelated Trading Co", &["trader"]).await;
 
     let proposal = json!({
@@ -37,6 +38,12 @@ async fn authenticity(net: Net) {
     let o = format!("/v1/orders/{id}");
     let by_id = format!("/v1/authenticity?order_id={id}");
 
+    // The directory attack: a financier no firm let in counts order ids up. An order that
+    // exists and one that does not get the same answer.
+    for n in [id, id + 1, 999] {
+        expect_error(net.get(&format!("/v1/authenticity?order_id={n}"), &financier_t).await, 404, "ORDER_NOT_FOUND");
+    }
+    net.consent(&seller_t, &financier).await;
     let (s, body) = net.get(&by_id, &financier_t).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["exists"], true);
@@ -88,6 +95,10 @@ async fn authenticity(net: Net) {
     assert_eq!(s, StatusCode::CREATED, "{offer}");
     let fid = offer["id"].as_i64().expect("financing id");
     let (s, body) = net.post(&format!("/v1/financings/{fid}/accept"), &seller_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // The seller takes its consent back: the financier still finances the order, and asks
+    // about it as such.
+    let (s, body) = net.post(&format!("/v1/consents/{financier}/revoke"), &seller_t, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 
     // Accepted by the buyer's bank, and financed: by id and by the invoice's hash alike.
@@ -143,22 +154,37 @@ async fn authenticity(net: Net) {
     assert_eq!((s, &body["verified"]), (StatusCode::OK, &json!(false)), "{body}");
     expect_error(net.get(&proof, &stranger_t).await, 404, "PROOF_NOT_FOUND");
 
-    // Unknown orders and hashes: a financier learns they do not exist; a party that
-    // asks about an order not its own, and a stranger, are told nothing.
-    let unknown = format!("0x{}", "ab".repeat(32));
-    for path in [format!("/v1/authenticity?invoice_hash={unknown}"), "/v1/authenticity?order_id=999".to_string()] {
-        let (s, body) = net.get(&path, &financier_t).await;
-        assert_eq!(s, StatusCode::OK, "{body}");
-        assert_eq!(body["exists"], false, "{body}");
-        expect_error(net.get(&path, &seller_t).await, 404, "ORDER_NOT_FOUND");
-    }
+    // Whoever holds what it verifies is answered: an invoice's hash, or an order id with the
+    // hash of one of its documents. Nothing else opens an order to a stranger.
+    let (s, held) = net.get(&format!("/v1/authenticity?invoice_hash={invoice_hash}"), &stranger_t).await;
+    assert_eq!((s, &held["order_id"]), (StatusCode::OK, &json!(id)), "{held}");
+    let (s, held) = net.get(&format!("{by_id}&document_hash={first_hash}"), &stranger_t).await;
+    assert_eq!((s, &held["exists"]), (StatusCode::OK, &json!(true)), "the replaced invoice's hash too: {held}");
+    expect_error(
+        net.get(&format!("{by_id}&document_hash=0x{}", "cd".repeat(32)), &stranger_t).await,
+        404,
+        "ORDER_NOT_FOUND",
+    );
     expect_error(net.get(&by_id, &stranger_t).await, 404, "ORDER_NOT_FOUND");
+    // An unknown hash: the holder learns no order holds it.
+    let unknown = format!("0x{}", "ab".repeat(32));
+    for token in [&financier_t, &seller_t, &stranger_t] {
+        let (s, body) = net.get(&format!("/v1/authenticity?invoice_hash={unknown}"), token).await;
+        assert_eq!((s, &body["exists"]), (StatusCode::OK, &json!(false)), "{body}");
+    }
+    expect_error(net.get("/v1/authenticity?order_id=999", &seller_t).await, 404, "ORDER_NOT_FOUND");
     expect_error(
         net.get(&format!("/v1/authenticity?order_id={id}&invoice_hash={invoice_hash}"), &financier_t).await,
         422,
         "VALIDATION_FAILED",
     );
     expect_error(net.get("/v1/authenticity", &financier_t).await, 422, "VALIDATION_FAILED");
+    // The reads the consent alone allowed are in the audit log, which the seller sees.
+    let (_, overview) = net.get("/v1/consents", &seller_t).await;
+    let reads: Vec<&str> =
+        overview["reads"].as_array().into_iter().flatten().filter_map(|r| r["action"].as_str()).collect();
+    assert!(reads.contains(&"authenticity_read"), "{overview}");
+    assert!(reads.contains(&"registry_query"), "{overview}");
 
     // Read from the chain: the same answer with the read model's copy of the order gone.
     let db = &net.state.db;

@@ -329,8 +329,14 @@ async fn credit_profile(net: Net) {
     let (served, refused) = ("credit_profile".to_string(), "credit_profile_refused".to_string());
     let pages = reads.iter().filter(|r| r.0 == financier && r.1 == served).count();
     assert!(pages > 1, "the profile and its reference pages are audited: {reads:?}");
+    // Each proof the financier checked on the strength of the consent is a read of the
+    // firm's history too (the claim the chain did not back included).
+    let proof_read = "proof_read".to_string();
+    let checked = reads.iter().filter(|r| r.0 == financier && r.1 == proof_read).count();
+    assert_eq!(checked, all.len() + 1, "{reads:?}");
     let mut expected = vec![(financier.clone(), refused.clone()), (f.a.clone(), refused.clone())];
     expected.extend(std::iter::repeat_n((financier.clone(), served.clone()), pages));
+    expected.extend(std::iter::repeat_n((financier.clone(), proof_read), checked));
     expected.extend([
         (second.clone(), served.clone()),
         (second.clone(), refused.clone()),

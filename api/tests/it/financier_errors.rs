@@ -51,13 +51,15 @@ async fn financier_side_refusals_have_stable_codes_and_change_nothing() {
     let (seller, seller_t) = net.onboard("Shenzhen Precision Tools Ltd", &["trader"]).await;
     let (bank, bank_t) = net.onboard("Commerzbank AG", &["bank"]).await;
     let (seller_bank, _) = net.onboard("Bank of Shenzhen", &["bank"]).await;
-    let (_, financier_t) = net.onboard("Harbour Capital", &["financier"]).await;
+    let (financier, financier_t) = net.onboard("Harbour Capital", &["financier"]).await;
     let (second, second_t) = net.onboard("Meridian Trade Finance", &["financier"]).await;
+    let (_, outsider_t) = net.onboard("Outsider Capital", &["financier"]).await;
     let p = Parties { buyer_t, seller: seller.clone(), seller_t, bank, bank_t, seller_bank };
 
     // Order A, financed by the first financier; order B, committed but not yet financed;
     // order C, only proposed.
     let a = presented_order(&net, &p).await;
+    net.consent(&p.seller_t, &financier).await;
     let (s, first) = net
         .post(&format!("/v1/orders/{a}/milestones/0/financing-offers"), &financier_t, offer("2000000", 250, "INV-A-1"))
         .await;
@@ -91,7 +93,26 @@ async fn financier_side_refusals_have_stable_codes_and_change_nothing() {
 
     let unknown_tx = format!("0x{}", "ab".repeat(32));
     let cases: Vec<(&str, &str, &str, String, Option<Value>)> = vec![
-        ("credit_profile_without_consent", "GET", &financier_t, format!("/v1/firms/{seller}/credit-profile"), None),
+        ("credit_profile_without_consent", "GET", &outsider_t, format!("/v1/firms/{seller}/credit-profile"), None),
+        (
+            "offer_without_the_firms_consent",
+            "POST",
+            &outsider_t,
+            format!("/v1/orders/{b}/milestones/0/financing-offers"),
+            Some(offer("2000000", 250, "INV-B-1")),
+        ),
+        (
+            "check_without_the_firms_consent",
+            "POST",
+            &outsider_t,
+            "/v1/financings/check".into(),
+            Some({
+                let mut check = offer("2000000", 250, "INV-B-1");
+                check["order_id"] = json!(b);
+                check["milestone"] = json!(0);
+                check
+            }),
+        ),
         ("credit_profile_by_a_trader", "GET", &p.buyer_t, format!("/v1/firms/{seller}/credit-profile"), None),
         (
             "references_of_an_unknown_figure",

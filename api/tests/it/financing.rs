@@ -86,8 +86,8 @@ async fn rebuilt_read_model_equals_live(mut net: Net, must_contain: &str) {
 
 async fn receivable_financing(net: Net) {
     let p = parties(&net).await;
-    let (financier, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
-    let (second, second_t) = net.onboard("Lisbon Factoring SA", &["financier"]).await;
+    let (financier, financier_t) = net.onboard_financier("Nordic Trade Capital", &[&p.seller_t]).await;
+    let (second, second_t) = net.onboard_financier("Lisbon Factoring SA", &[&p.seller_t]).await;
     let (_stranger, stranger_t) = net.onboard("Unrelated Trading Co", &["trader"]).await;
     let id = committed_order(&net, &p).await;
     let offers = format!("/v1/orders/{id}/milestones/0/financing-offers");
@@ -235,8 +235,8 @@ async fn receivable_financing(net: Net) {
 
 async fn same_bill_of_lading(net: Net) {
     let p = parties(&net).await;
-    let (_, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
-    let (_, second_t) = net.onboard("Lisbon Factoring SA", &["financier"]).await;
+    let (_, financier_t) = net.onboard_financier("Nordic Trade Capital", &[&p.seller_t]).await;
+    let (_, second_t) = net.onboard_financier("Lisbon Factoring SA", &[&p.seller_t]).await;
     let bill = b"%PDF bill of lading ACL-77881 clean on board".to_vec();
     let mut orders = Vec::new();
     for file in [bill.clone(), bill, b"%PDF bill of lading ACL-90001".to_vec()] {
@@ -274,9 +274,9 @@ fn offer_with(advance: &str, number: &str, date: &str, amount: &str) -> Value {
 async fn near_duplicates(net: Net) {
     use sea_orm::{EntityTrait, PaginatorTrait};
     let p = parties(&net).await;
-    let (_, first_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
-    let (_, second_t) = net.onboard("Lisbon Factoring SA", &["financier"]).await;
-    let (_, third_t) = net.onboard("Antwerp Receivables NV", &["financier"]).await;
+    let (_, first_t) = net.onboard_financier("Nordic Trade Capital", &[&p.seller_t]).await;
+    let (_, second_t) = net.onboard_financier("Lisbon Factoring SA", &[&p.seller_t]).await;
+    let (_, third_t) = net.onboard_financier("Antwerp Receivables NV", &[&p.seller_t]).await;
     let offers = |id: i64| format!("/v1/orders/{id}/milestones/0/financing-offers");
     let (o1, o2, o3, o4) = (
         committed_order(&net, &p).await,
@@ -369,7 +369,7 @@ async fn near_duplicates(net: Net) {
 async fn near_duplicates_across_nodes(net: Net) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let p = parties(&net).await;
-    let (_, first_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
+    let (_, first_t) = net.onboard_financier("Nordic Trade Capital", &[&p.seller_t]).await;
     let (o1, o2) = (committed_order(&net, &p).await, committed_order(&net, &p).await);
     let offers = |id: i64| format!("/v1/orders/{id}/milestones/0/financing-offers");
     let (s, first) =
@@ -378,7 +378,8 @@ async fn near_duplicates_across_nodes(net: Net) {
     let f1 = first["id"].as_i64().expect("id");
 
     let mut other = net.another_api().await;
-    let (_, second_t) = other.onboard("Lisbon Factoring SA", &["financier"]).await;
+    let (second, second_t) = other.onboard("Lisbon Factoring SA", &["financier"]).await;
+    net.consent(&p.seller_t, &second).await;
     let check = check_body(o2, "hkg 2026 0042", "2026-11-20", "9900000");
     let (s, checked) = other.post("/v1/financings/check", &second_t, check).await;
     assert_eq!(s, StatusCode::OK, "{checked}");
@@ -435,7 +436,7 @@ fn check_body(order_id: i64, number: &str, date: &str, amount: &str) -> Value {
 
 async fn payables_financing(net: Net) {
     let p = parties(&net).await;
-    let (financier, financier_t) = net.onboard("Nordic Trade Capital", &["financier"]).await;
+    let (financier, financier_t) = net.onboard_financier("Nordic Trade Capital", &[&p.buyer_t]).await;
     let id = committed_order(&net, &p).await;
     let o = format!("/v1/orders/{id}");
     let payable = |extra_days: Value| {

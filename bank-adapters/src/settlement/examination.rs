@@ -52,7 +52,8 @@ impl<R: Rails> SettlementWorker<R> {
         if examine_by == 0 {
             return Ok(());
         }
-        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: order_id }).await?;
+        let call = TradeOrders::getOrderCall { orderId: order_id };
+        let Some(order) = self.read_entitled(w.config.trade_orders, &call).await? else { return Ok(()) };
         if order.buyerBank != w.bank && order.sellerBank != w.bank {
             return Ok(());
         }
@@ -76,9 +77,11 @@ impl<R: Rails> SettlementWorker<R> {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         };
-        let d = self
-            .read(w.config.trade_orders, &TradeOrders::getDocumentCall { orderId: order_id, docType: doc_type })
-            .await?;
+        let call = TradeOrders::getDocumentCall { orderId: order_id, docType: doc_type };
+        let Some(d) = self.read_entitled(w.config.trade_orders, &call).await? else {
+            w.outbox.watch_done(&watch.key).await?;
+            return Ok(false);
+        };
         let same_presentation = i64::try_from(d.examineBy).is_ok_and(|e| e.saturating_add(1) == watch.due_date);
         if d.state != DocState::Submitted as u8 || !d.attested || !same_presentation {
             w.outbox.watch_done(&watch.key).await?;

@@ -254,6 +254,21 @@ impl<R: Rails> SettlementWorker<R> {
         call_sol(self.inner.chain.as_ref(), self.inner.bank, to, call).await
     }
 
+    /// A contract read this bank may not be entitled to: `None` when the contract says so
+    /// (`NotEntitled`, an order, financing or consent of other parties). On a shared chain
+    /// the worker sees events of orders that are not its bank's; those are not its to act on.
+    async fn read_entitled<C: SolCall>(&self, to: Address, call: &C) -> Result<Option<C::Return>, ChainError> {
+        match self.read(to, call).await {
+            Ok(r) => Ok(Some(r)),
+            Err(ChainError::Rejected(tradechain_chain::Rejection::Reverted { data }))
+                if tradechain_contracts::revert::decode(&data).is_some_and(|r| r.name == "NotEntitled") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A contract call signed for this bank, awaited until mined.
     async fn write<C: SolCall>(&self, to: Address, call: &C) -> Result<B256, SendError> {
         let w = &self.inner;

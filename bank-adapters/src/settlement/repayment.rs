@@ -94,8 +94,16 @@ impl<R: Rails> SettlementWorker<R> {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         };
-        let f = self.read(receivables, &Receivables::getFinancingCall { financingId: id }).await?;
-        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: f.orderId }).await?;
+        let Some(f) = self.read_entitled(receivables, &Receivables::getFinancingCall { financingId: id }).await? else {
+            w.outbox.watch_done(&watch.key).await?;
+            return Ok(false);
+        };
+        let Some(order) =
+            self.read_entitled(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: f.orderId }).await?
+        else {
+            w.outbox.watch_done(&watch.key).await?;
+            return Ok(false);
+        };
         if f.state != FinancingState::AwaitingRepayment as u8 || order.buyerBank != w.bank {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);

@@ -287,8 +287,11 @@ impl<R: Rails> SettlementWorker<R> {
                 continue;
             };
             let index = U256::from(index);
-            let m =
-                self.read(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order_id, index }).await?;
+            let call = TradeOrders::getMilestoneCall { orderId: order_id, index };
+            let Some(m) = self.read_entitled(w.config.trade_orders, &call).await? else {
+                w.outbox.watch_done(&watch.key).await?;
+                continue;
+            };
             if m.state != MilestoneState::Triggered as u8 || m.payer != w.bank {
                 w.outbox.watch_done(&watch.key).await?;
                 continue;

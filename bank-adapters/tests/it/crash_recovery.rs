@@ -24,6 +24,7 @@ impl Drop for WorkerProcess {
 fn settings(chain: &Chain, bank: &SandboxBank, p: &Parties, db: &str, crash_at: Option<CrashPoint>) -> BankSettings {
     BankSettings {
         rpc_url: chain.url.clone(),
+        rpc_token: None,
         trade_orders: chain.suite.trade_orders,
         receivables: Some(chain.suite.receivables),
         bank_key: format!("0x{}", hex::encode(p.buyer_bank.to_bytes())),

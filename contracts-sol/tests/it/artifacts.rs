@@ -37,8 +37,12 @@ fn genesis_deploys_the_suite_at_the_documented_addresses() {
     let mut c = TestChain::new();
     let a = SuiteAddresses::for_operator(c.operator);
     assert_eq!(c.suite, a);
-    assert_eq!(genesis::plan(c.operator).len(), 5);
+    assert_eq!(genesis::plan(c.operator).len(), 7);
     assert_eq!(c.view(a.trade_orders, TradeOrders::consortiumCall {}), a.consortium);
+    assert_eq!(c.view(a.trade_orders, TradeOrders::receivablesCall {}), a.receivables);
+    assert_eq!(c.view(a.trade_orders, TradeOrders::consentsCall {}), a.consents);
+    assert_eq!(c.view(a.consents, Consents::ordersCall {}), a.trade_orders);
+    assert_eq!(c.view(a.consents, Consents::receivablesCall {}), a.receivables);
     assert_eq!(c.view(a.receivables, Receivables::ordersCall {}), a.trade_orders);
     assert_eq!(c.view(a.consents, Consents::consortiumCall {}), a.consortium);
     assert!(c.view(

@@ -12,7 +12,7 @@ fn has(c: &mut TestChain, firm: &str, financier: &str) -> bool {
 
 #[test]
 fn financier_requests_firm_grants_until_expiry() {
-    let mut c = TestChain::with_members();
+    let mut c = TestChain::without_consents();
     let to = c.suite.consents;
     let req = c
         .exec(addr("financier"), to, requestVerificationCall { firm: addr("seller"), purpose: "credit line".into() })
@@ -42,7 +42,7 @@ fn financier_requests_firm_grants_until_expiry() {
 
 #[test]
 fn firm_revokes_at_any_time_and_declines_requests() {
-    let mut c = TestChain::with_members();
+    let mut c = TestChain::without_consents();
     let to = c.suite.consents;
     c.exec(
         addr("seller"),
@@ -74,7 +74,7 @@ fn firm_revokes_at_any_time_and_declines_requests() {
 
 #[test]
 fn consent_calls_are_checked() {
-    let mut c = TestChain::with_members();
+    let mut c = TestChain::without_consents();
     let to = c.suite.consents;
     c.expect_revert(
         addr("buyer"),

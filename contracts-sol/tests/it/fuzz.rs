@@ -105,6 +105,7 @@ enum Action {
     ReleaseRepayment { actor: Who, financing: usize },
     ConfirmRepayment { actor: Who, financing: usize },
     Holidays { actor: Who, days_ahead: u32 },
+    Consent { actor: Who, firm: usize, financier: usize, grant: bool },
     Wait { seconds: u64 },
 }
 
@@ -153,6 +154,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (actor(), idx()).prop_map(|(actor, financing)| Action::ReleaseRepayment { actor, financing }),
         1 => (actor(), idx()).prop_map(|(actor, financing)| Action::ConfirmRepayment { actor, financing }),
         1 => (actor(), 0u32..20).prop_map(|(actor, days_ahead)| Action::Holidays { actor, days_ahead }),
+        1 => (actor(), 0usize..2, 0usize..2, prop_oneof![3 => Just(true), 1 => Just(false)])
+            .prop_map(|(actor, firm, financier, grant)| Action::Consent { actor, firm, financier, grant }),
         3 => prop_oneof![3 => Just(3_600u64), 3 => Just(DAY), 2 => Just(6 * DAY), 1 => Just(31 * DAY)]
             .prop_map(|seconds| Action::Wait { seconds }),
     ]
@@ -168,6 +171,10 @@ struct Seen {
 struct Fuzz {
     c: TestChain,
     seen: Seen,
+    /// The amendment each order last had proposed (from `AmendmentProposed`).
+    amendments: BTreeMap<u64, U256>,
+    /// (firm, financier) => when the firm's consent ends, as the mirror keeps it.
+    consents: BTreeMap<(Address, Address), u64>,
 }
 
 impl Fuzz {
@@ -179,7 +186,13 @@ impl Fuzz {
         c.register("jack", roles_of("jack"));
         c.live_order(vec![share(10_000, bit(INVOICE) | bit(BL), 0)]);
         c.live_order(vec![share(5_000, bit(INVOICE), 0), share(5_000, bit(INSPECTION), 30)]);
-        Fuzz { c, seen: Seen::default() }
+        let mut consents = BTreeMap::new();
+        for firm in ["buyer", "seller"] {
+            for financier in ["financier", "financier2"] {
+                consents.insert((addr(firm), addr(financier)), c.now + 730 * DAY);
+            }
+        }
+        Fuzz { c, seen: Seen::default(), amendments: BTreeMap::new(), consents }
     }
 
     fn orders(&mut self) -> u64 {
@@ -436,12 +449,15 @@ impl Fuzz {
                 };
                 let ok = self.exec(who, to, call);
                 assert!(!ok || who == o.buyer || who == o.seller, "{} amended another's order", name_of(who));
+                if let Some(e) = self.c.events::<T::AmendmentProposed>().first() {
+                    self.amendments.insert(id, e.amendmentId);
+                }
             }
             Action::ApproveAmendment { actor, order } => {
                 let id = self.order_id(order);
                 let Some(o) = self.order(id) else { return };
                 let pending = self.c.view(to, T::pendingAmendmentCall { orderId: u(id) });
-                let n = self.c.view(to, T::amendmentCountCall::new((u(id),)));
+                let n = self.amendments.get(&id).copied().unwrap_or(U256::from(1));
                 let counterparty = if pending.proposer == o.buyer { o.seller } else { o.buyer };
                 let who = pick(actor, if pending.counterpartyApproved { o.buyerBank } else { counterparty });
                 let before = (o.latestShipment, o.expiry);
@@ -472,6 +488,7 @@ impl Fuzz {
                 let ok = self.exec(who, rc, call);
                 let entitled = roles(who) & role::FINANCIER != 0 && who != o.buyer && who != o.seller;
                 assert!(!ok || entitled, "{} offered financing", name_of(who));
+                assert!(!ok || self.consented(o.seller, who), "{} offered without the seller's consent", name_of(who));
             }
             Action::OfferPayable { actor, order, index, fee } => {
                 let id = self.order_id(order);
@@ -490,6 +507,7 @@ impl Fuzz {
                 let ok = self.exec(who, rc, call);
                 let entitled = roles(who) & role::FINANCIER != 0 && who != o.buyer && who != o.seller && fee <= 2_500;
                 assert!(!ok || entitled, "{} offered payables finance", name_of(who));
+                assert!(!ok || self.consented(o.buyer, who), "{} offered without the buyer's consent", name_of(who));
             }
             Action::AcceptFinancing { actor, financing } => {
                 let id = self.financing_id(financing);
@@ -555,9 +573,35 @@ impl Fuzz {
                 let ok = self.exec(who, cs, call);
                 assert!(!ok || roles(who) & role::BANK != 0, "{} kept a bank's calendar", name_of(who));
             }
+            Action::Consent { actor, firm, financier, grant } => {
+                let firm = addr(["buyer", "seller"][firm]);
+                let financier = addr(["financier", "financier2"][financier]);
+                let who = pick(actor, firm);
+                let cn = self.c.suite.consents;
+                let now = self.c.now;
+                if grant {
+                    let call = tradechain_contracts::Consents::grantCall {
+                        financier,
+                        expiresAt: now + 730 * DAY,
+                        requestId: U256::ZERO,
+                    };
+                    if self.exec(who, cn, call) {
+                        assert!(roles(who) & role::TRADER != 0, "{} granted a consent", name_of(who));
+                        self.consents.insert((who, financier), now + 730 * DAY);
+                    }
+                } else if self.exec(who, cn, tradechain_contracts::Consents::revokeCall { financier }) {
+                    assert!(self.consented(who, financier), "{} revoked a consent it never gave", name_of(who));
+                    self.consents.insert((who, financier), now);
+                }
+            }
             Action::Wait { seconds } => self.c.advance_secs(seconds),
         }
         self.record_payments();
+    }
+
+    /// Whether the mirror holds a live consent of `firm` for `financier`.
+    fn consented(&self, firm: Address, financier: Address) -> bool {
+        self.consents.get(&(firm, financier)).is_some_and(|end| *end > self.c.now)
     }
 
     fn record_payments(&mut self) {

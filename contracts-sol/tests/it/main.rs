@@ -8,6 +8,7 @@ mod consents;
 mod consortium;
 mod fuzz;
 mod invariants;
+mod need_to_know;
 mod orders;
 mod receivables;
 mod rules;

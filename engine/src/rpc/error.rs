@@ -8,6 +8,7 @@
 //! | -32602 | invalid params (wrong count or types) |
 //! | -32603 | internal error |
 //! | -32000 | transaction rejected (bad signature, chain id, nonce, size, gas, pool full) or unavailable state |
+//! | -32007 | transaction not permitted by the node's admission rule (Besu's code for a sender not authorized) |
 //! | 3      | execution reverted; `data` carries the revert data (custom errors decode from it) |
 
 use alloy::primitives::Bytes;
@@ -23,6 +24,8 @@ const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
 const SERVER_ERROR: i64 = -32000;
+/// Besu's `TX_SENDER_NOT_AUTHORIZED`, reused so clients of either node read it alike.
+const NOT_PERMITTED: i64 = -32007;
 const EXECUTION_REVERTED: i64 = 3;
 
 /// A JSON-RPC error object.
@@ -79,6 +82,9 @@ impl RpcError {
 
 impl From<TxRejection> for RpcError {
     fn from(e: TxRejection) -> Self {
-        Self::server(e)
+        match e {
+            TxRejection::NotPermitted(_) => Self::new(NOT_PERMITTED, e.to_string()),
+            other => Self::server(other),
+        }
     }
 }

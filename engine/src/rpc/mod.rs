@@ -73,8 +73,10 @@ async fn handle(State(node): State<Node>, body: Body) -> Response {
     }
 }
 
-/// Answer a single request or a batch; `None` when there is nothing to send back.
-fn answer(node: &Node, request: Value) -> Option<Value> {
+/// Answer a single request or a batch, as the HTTP endpoint does; `None` when there is
+/// nothing to send back (only notifications). Blocking: async callers use
+/// `spawn_blocking`. The API's JSON-RPC gate calls it after its own checks.
+pub fn answer(node: &Node, request: Value) -> Option<Value> {
     match request {
         Value::Array(items) if items.is_empty() => {
             Some(error_response(Value::Null, RpcError::invalid_request("empty batch")))

@@ -2,6 +2,7 @@
 //! hostile JSON-RPC input, and ethers (a client nobody here wrote) against the node. One
 //! test binary, a module per feature.
 
+mod admission;
 mod chain;
 mod client_ethers;
 mod common;

@@ -119,7 +119,10 @@ fn bad_transactions_are_rejected_with_reasons_and_change_nothing() {
         ),
         (sign_1559(&key, 0, Some(counter), increment_call(1), 100_000), "nonce too low"),
         (sign_1559(&key, 5000, Some(counter), increment_call(1), 100_000), "nonce too far in the future"),
-        (sign_1559(&key, 1, Some(counter), increment_call(1), 40_000_000), "exceeds the block gas limit"),
+        (
+            sign_1559(&key, 1, Some(counter), increment_call(1), 40_000_000),
+            "the most gas one sender may use in a block",
+        ),
         (sign_1559(&key, 1, Some(counter), increment_call(1), 1_000), "intrinsic gas too low"),
         (
             sign_1559(&key, 1, Some(counter), Bytes::from(vec![1u8; 200 * 1024]), 30_000_000),

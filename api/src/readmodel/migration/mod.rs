@@ -12,6 +12,7 @@
 
 mod m0001_version_3;
 mod m0002_sound_contracts;
+mod m0003_registry_keys;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -22,7 +23,11 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_version_3::Migration), Box::new(m0002_sound_contracts::Migration)]
+        vec![
+            Box::new(m0001_version_3::Migration),
+            Box::new(m0002_sound_contracts::Migration),
+            Box::new(m0003_registry_keys::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

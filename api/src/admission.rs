@@ -1,0 +1,61 @@
+//! Who may write to the embedded chain: the rule the platform installs in the engine's pool
+//! ([`tradechain_engine::Admission`]). A transaction enters only from an account the
+//! Consortium contract lists as an active organisation, or from the operator; a contract is
+//! created by the operator only (the suite is deployed at genesis; a member's own contract
+//! is how an infinite loop fills a block); and a member's calldata is bounded (the suite's
+//! calls are a few KiB), so gas being free does not make the disk free. The engine's
+//! per-sender limits (pending transactions and bytes, gas per block) apply on top.
+//!
+//! On a remote network the same rule is the network's account permissioning (Besu's or
+//! GoQuorum's permissioning contracts or allowlists, docs/privacy.md); the contracts refuse
+//! a non-member's call anyway.
+
+use alloy::consensus::Transaction as _;
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolCall;
+use tradechain_contracts::{Consortium, role};
+use tradechain_engine::Node;
+use tradechain_engine::executor::{CallOutcome, CallRequest};
+use tradechain_engine::transaction::PendingTx;
+
+/// Members only (see the module doc).
+#[derive(Debug, Clone)]
+pub(crate) struct MembersOnly {
+    pub(crate) consortium: Address,
+    pub(crate) operator: Address,
+    /// Largest calldata a member's transaction may carry, in bytes.
+    pub(crate) max_calldata: usize,
+}
+
+impl tradechain_engine::Admission for MembersOnly {
+    fn admit(&self, node: &Node, tx: &PendingTx) -> Result<(), String> {
+        if tx.sender == self.operator {
+            return Ok(());
+        }
+        if tx.envelope.to().is_none() {
+            return Err("contract creation is the consortium operator's only".into());
+        }
+        let size = tx.envelope.input().len();
+        if size > self.max_calldata {
+            return Err(format!(
+                "calldata of {size} bytes exceeds the {} a member's transaction may carry",
+                self.max_calldata
+            ));
+        }
+        let ask = Consortium::hasRoleCall { account: tx.sender, role: role::ALL };
+        let request = CallRequest {
+            from: Address::ZERO,
+            to: Some(self.consortium),
+            gas: None,
+            value: U256::ZERO,
+            input: ask.abi_encode().into(),
+        };
+        let member = match node.call(&request) {
+            Ok(CallOutcome::Success { output, .. }) => {
+                Consortium::hasRoleCall::abi_decode_returns(&output).unwrap_or(false)
+            }
+            Ok(_) | Err(_) => false,
+        };
+        if member { Ok(()) } else { Err(format!("{} is no active member of the consortium", tx.sender)) }
+    }
+}
