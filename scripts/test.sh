@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tradechain-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # Every npm project the tests use, each pinned by its package-lock.json.
-for dir in contracts-sol engine/tests/js chains/hardhat; do
+for dir in contracts-sol engine/tests/js api/tests/js chains/hardhat; do
   if [ -f "$dir/package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -13,7 +13,7 @@
 use alloy::consensus::Transaction as _;
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolCall;
-use tradechain_contracts::{Consortium, role};
+use tradechain_contracts::{Consents, Consortium, role};
 use tradechain_engine::Node;
 use tradechain_engine::executor::{CallOutcome, CallRequest};
 use tradechain_engine::transaction::PendingTx;
@@ -22,9 +22,29 @@ use tradechain_engine::transaction::PendingTx;
 #[derive(Debug, Clone)]
 pub(crate) struct MembersOnly {
     pub(crate) consortium: Address,
+    /// A suspended organisation may still withdraw its consents (`Consents.revoke`):
+    /// suspension stops it, never the firm's control over who reads its history.
+    pub(crate) consents: Address,
     pub(crate) operator: Address,
     /// Largest calldata a member's transaction may carry, in bytes.
     pub(crate) max_calldata: usize,
+}
+
+impl MembersOnly {
+    /// A Consortium view at the head; `None` if it cannot be read.
+    fn read<C: SolCall>(&self, node: &Node, call: &C) -> Option<C::Return> {
+        let request = CallRequest {
+            from: Address::ZERO,
+            to: Some(self.consortium),
+            gas: None,
+            value: U256::ZERO,
+            input: call.abi_encode().into(),
+        };
+        match node.call(&request) {
+            Ok(CallOutcome::Success { output, .. }) => C::abi_decode_returns(&output).ok(),
+            Ok(_) | Err(_) => None,
+        }
+    }
 }
 
 impl tradechain_engine::Admission for MembersOnly {
@@ -43,19 +63,14 @@ impl tradechain_engine::Admission for MembersOnly {
             ));
         }
         let ask = Consortium::hasRoleCall { account: tx.sender, role: role::ALL };
-        let request = CallRequest {
-            from: Address::ZERO,
-            to: Some(self.consortium),
-            gas: None,
-            value: U256::ZERO,
-            input: ask.abi_encode().into(),
-        };
-        let member = match node.call(&request) {
-            Ok(CallOutcome::Success { output, .. }) => {
-                Consortium::hasRoleCall::abi_decode_returns(&output).unwrap_or(false)
-            }
-            Ok(_) | Err(_) => false,
-        };
-        if member { Ok(()) } else { Err(format!("{} is no active member of the consortium", tx.sender)) }
+        if self.read(node, &ask).unwrap_or(false) {
+            return Ok(());
+        }
+        let revoking = tx.envelope.to() == Some(self.consents)
+            && tx.envelope.input().starts_with(&Consents::revokeCall::SELECTOR)
+            && self
+                .read(node, &Consortium::organisationCall { account: tx.sender })
+                .is_some_and(|o| o.registered && o.suspended);
+        if revoking { Ok(()) } else { Err(format!("{} is no active member of the consortium", tx.sender)) }
     }
 }

@@ -83,7 +83,8 @@ pub(crate) struct HistoryRead {
     /// Whose history.
     pub(crate) firm: String,
     /// firm_history or credit_profile (served), firm_history_refused or
-    /// credit_profile_refused
+    /// credit_profile_refused, authenticity_read, proof_read, rpc_read (a read only the
+    /// firm's consent allowed), registry_query (a duplicate-financing question about it)
     pub(crate) action: String,
     /// Unix seconds (server time).
     pub(crate) at: i64,

@@ -223,8 +223,10 @@ impl Platform {
     pub async fn start(node: Node, config: ApiConfig) -> Result<Self, StartError> {
         let operator = config.operator_signer(node.config())?;
         if !config.dev {
+            let suite = SuiteAddresses::for_operator(operator.address());
             node.set_admission(Arc::new(admission::MembersOnly {
-                consortium: SuiteAddresses::for_operator(operator.address()).consortium,
+                consortium: suite.consortium,
+                consents: suite.consents,
                 operator: operator.address(),
                 max_calldata: config.max_member_calldata_bytes,
             }));

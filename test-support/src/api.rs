@@ -279,11 +279,23 @@ pub struct RemoteApi {
 impl RemoteApi {
     /// The API on the network at `url` through the remote backend, served on loopback.
     pub async fn start(url: &str, operator: &PrivateKeySigner, database_url: &str, confirmations: u64) -> RemoteApi {
+        Self::start_with(url, operator, database_url, confirmations, true).await
+    }
+
+    /// As [`RemoteApi::start`]; `dev = false` puts the node's JSON-RPC behind the gate
+    /// (members only, each seeing what it may), as a bank's node runs in production.
+    pub async fn start_with(
+        url: &str,
+        operator: &PrivateKeySigner,
+        database_url: &str,
+        confirmations: u64,
+        dev: bool,
+    ) -> RemoteApi {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = ApiConfig {
             data_dir: dir.path().join("api"),
             database_url: Some(database_url.to_string()),
-            dev: true,
+            dev,
             // Both processes of one member share it (and, through the read model, the
             // registry's keys it seals).
             master_key: Some("11".repeat(32)),
@@ -305,7 +317,12 @@ impl RemoteApi {
         tokio::spawn(platform.serve(listener, async {
             let _ = stopped.await;
         }));
-        let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
+        let token = if dev {
+            std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string()
+        } else {
+            let operator = format!("{:#x}", state.operator.address());
+            tradechain_api::auth::create_token(&state.db, &operator, "test operator").await.expect("operator token")
+        };
         RemoteApi { base, token, state, http: reqwest::Client::new(), stop: Some(stop), _dir: dir }
     }
 

@@ -5,12 +5,13 @@ use alloy::consensus::TxEnvelope;
 use alloy::consensus::transaction::SignerRecoverable;
 use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
-use alloy::sol_types::SolCall;
+use alloy::sol_types::{SolCall, SolError};
 use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};
-use tradechain_contracts::{Consents, TradeOrders, role};
+use tradechain_contracts::{Consents, Receivables, TradeOrders, TradechainErrors, role};
 
 use super::access::{Access, parse_log, quantity};
+use super::scope::{self, Scope};
 use super::{Gate, NOT_PERMITTED, error};
 use crate::auth::Caller;
 use crate::readmodel::{access, order};
@@ -156,6 +157,12 @@ async fn call(gate: &Gate, caller: &Caller, id: &Value, method: &str, mut params
     let to: Option<Address> = tx.get("to").and_then(Value::as_str).and_then(|t| t.parse().ok());
     let input: Option<Bytes> =
         tx.get("input").or_else(|| tx.get("data")).and_then(Value::as_str).and_then(|d| d.parse().ok());
+    if let (Some(to), Some(data)) = (to, input.as_ref())
+        && let Some(about) = scope::of(&gate.state.suite, to, data)
+        && !entitled(gate, caller, about).await
+    {
+        return Err(not_entitled(id.clone(), caller.address));
+    }
     let result = upstream(gate, id, method, Value::Array(params)).await?;
     if method == "eth_call"
         && to == Some(gate.state.suite.trade_orders)
@@ -164,6 +171,32 @@ async fn call(gate: &Gate, caller: &Caller, id: &Value, method: &str, mut params
         audit_consented_read(gate, caller, order_id).await;
     }
     Ok(result)
+}
+
+/// Whether `caller` may see what a call is about: the order's `mayView` (parties, banks,
+/// named attesters, a financier with a live consent or a financing, asked as itself), or
+/// the financing's own view, which checks the same.
+async fn entitled(gate: &Gate, caller: &Caller, about: Scope) -> bool {
+    let state = &gate.state;
+    let chain = state.chain.as_ref();
+    match about {
+        Scope::Order(order_id) => {
+            let ask = TradeOrders::mayViewCall { orderId: order_id, who: caller.address };
+            tradechain_chain::call_sol(chain, caller.address, state.suite.trade_orders, &ask).await.unwrap_or(false)
+        }
+        Scope::Financing(financing_id) => {
+            let ask = Receivables::getFinancingCall { financingId: financing_id };
+            tradechain_chain::call_sol(chain, caller.address, state.suite.receivables, &ask).await.is_ok()
+        }
+    }
+}
+
+/// The contracts' own refusal, `NotEntitled(caller)`, as the node would answer the revert:
+/// a simulation of something the caller may not see looks like a view it may not read.
+fn not_entitled(id: Value, caller: Address) -> Value {
+    let data = TradechainErrors::NotEntitled { caller }.abi_encode();
+    json!({ "jsonrpc": "2.0", "id": id, "error": {
+        "code": 3, "message": "execution reverted", "data": format!("0x{}", hex::encode(data)) } })
 }
 
 /// Record, for the firm to see, a read of its order that only its consent allowed.

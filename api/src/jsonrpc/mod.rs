@@ -25,6 +25,7 @@
 
 mod access;
 mod method;
+mod scope;
 pub(crate) mod upstream;
 mod ws;
 

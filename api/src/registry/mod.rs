@@ -16,7 +16,8 @@
 //! now (the order and milestone exist, the financier is no party to the order and holds the
 //! live consent of the firm whose receivable it is, as the contract requires of an offer),
 //! at most `queries_per_hour` times an hour per financier (`RATE_LIMITED`), and writes every
-//! question to the audit log (`registry_query`), which the firm sees.
+//! question to the audit log (`registry_query`) of the node that holds the registry, where
+//! the firm sees it (`GET /v1/consents`).
 //!
 //! Rotation (`POST /v1/registry/rotate`, the operator): a new key becomes current; during
 //! the rotation window an offer also carries the fingerprints under the keys it replaced
@@ -26,8 +27,6 @@
 mod digest;
 mod keyring;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Signature, U256};
@@ -35,6 +34,7 @@ use alloy::signers::SignerSync;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use tradechain_contracts::{Consents, Consortium, DocType, TradeOrders, role};
 use utoipa::ToSchema;
@@ -44,6 +44,7 @@ pub(crate) use keyring::Keyring;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::readmodel::audit;
 use crate::request::Body;
 use crate::{AppState, transaction};
 
@@ -108,8 +109,8 @@ fn signed_message(chain_id: u64, query: &Query, signed_at: i64) -> Vec<u8> {
 
 /// Where the registry is.
 pub(crate) enum Registry {
-    /// In this node: its keys and the per-financier question counts.
-    Local { keyring: Keyring, asked: Mutex<HashMap<Address, (i64, u32)>>, per_hour: u32 },
+    /// In this node: its keys, and each financier's hourly allowance of questions.
+    Local { keyring: Keyring, per_hour: u32 },
     /// The operator's registry, asked over HTTP with this node's credential.
     Remote { url: String, token: Option<String>, http: reqwest::Client },
 }
@@ -120,8 +121,8 @@ pub(crate) enum Registry {
 pub struct RegistryConfig {
     /// The operator's node holding the registry (`http://…`); absent: this node holds it.
     pub url: Option<String>,
-    /// This node's API token at that node (any organisation of this node's that the
-    /// operator's node knows).
+    /// This node's credential at that node: an API token the registry's operator issued
+    /// with the operator role (members' own tokens are refused there).
     pub token: Option<String>,
     /// How long a replaced key keeps matching, in days.
     pub rotation_window_days: u32,
@@ -152,7 +153,7 @@ impl Registry {
         }
         let window = i64::from(config.rotation_window_days) * 86_400;
         let keyring = Keyring::load(db, keystore, window).await.map_err(|e| e.to_string())?;
-        Ok(Registry::Local { keyring, asked: Mutex::new(HashMap::new()), per_hour: config.queries_per_hour.max(1) })
+        Ok(Registry::Local { keyring, per_hour: config.queries_per_hour.max(1) })
     }
 
     /// The digests for `query`, asked by `caller` (the financier) through this node.
@@ -193,27 +194,25 @@ impl Registry {
 
     /// Answer `query` here (the registry's own checks, then the digests).
     async fn answer(&self, state: &AppState, query: &Query) -> ApiResult<Answer> {
-        let Registry::Local { keyring, asked, per_hour } = self else {
+        let Registry::Local { keyring, per_hour } = self else {
             return Err(ApiError::not_found("NOT_FOUND", "this node does not hold the registry"));
         };
         let now = chrono::Utc::now().timestamp();
-        {
-            let mut asked = asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entry = asked.entry(query.financier).or_insert((now, 0));
-            if now - entry.0 >= 3600 {
-                *entry = (now, 0);
-            }
-            if entry.1 >= *per_hour {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
-                    format!(
-                        "at most {per_hour} registry questions an hour per financier; try again after {}",
-                        entry.0 + 3600
-                    ),
-                ));
-            }
-            entry.1 += 1;
+        // The allowance is counted from the audit log, where every answered question is
+        // recorded: it holds across the registry's processes and restarts. (Questions
+        // answered at the same instant may pass it by the few in flight.)
+        let asked = audit::Entity::find()
+            .filter(audit::Column::Actor.eq(crate::codec::addr(&query.financier)))
+            .filter(audit::Column::Action.eq("registry_query"))
+            .filter(audit::Column::At.gt(now - 3600))
+            .count(&state.db)
+            .await?;
+        if asked >= u64::from(*per_hour) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("at most {per_hour} registry questions an hour per financier; try again later"),
+            ));
         }
         let (seller, buyer, bill) = offered(state, query).await?;
         let firm = if query.side == Side::Receivable { seller } else { buyer };
@@ -317,9 +316,12 @@ pub(crate) fn routes() -> Router<AppState> {
     security(("token" = [])))]
 pub(crate) async fn fingerprints(
     State(state): State<AppState>,
-    _node: Caller,
+    node: Caller,
     Body(signed): Body<SignedQuery>,
 ) -> ApiResult<Json<Answer>> {
+    // Another node of the consortium, with the credential the registry's operator gave it;
+    // a member asks through its own node (an offer or its check), never here.
+    node.require_operator()?;
     let now = chrono::Utc::now().timestamp();
     if (now - signed.signed_at).abs() > 300 {
         return Err(ApiError::validation("VALIDATION_FAILED", "signed_at is more than five minutes from now"));

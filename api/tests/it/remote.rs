@@ -133,3 +133,111 @@ async fn receipts_and_the_indexer_wait_for_the_confirmation_depth() {
     }
     miner.abort();
 }
+
+/// One JSON-RPC request to `url`, with a bearer token when given: (HTTP status, answer).
+async fn json_rpc(url: &str, token: Option<&str>, method: &str, params: Value) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, serde_json::from_str(&res.text().await.expect("body")).expect("json"))
+}
+
+/// The custom error an answer reverted with, by name.
+fn revert_name(answer: &Value) -> Option<String> {
+    let data = answer["error"]["data"].as_str().or_else(|| answer["error"]["data"]["data"].as_str())?;
+    let bytes = alloy::hex::decode(data.trim_start_matches("0x")).ok()?;
+    tradechain_contracts::revert::decode(&bytes).map(|r| r.name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_hardhat_the_views_refuse_a_stranger_and_the_gate_answers_each_member_its_own() {
+    use alloy::sol_types::SolCall;
+    use tradechain_contracts::{Consents, TradeOrders};
+    let Some(url) = hardhat_url() else { return };
+    let (operator, client) = test_support::hardhat::deployed(&url).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
+    let api = test_support::api::RemoteApi::start_with(&url, &operator, &database_url, 0, false).await;
+    let (buyer, buyer_t) = api.onboard("Hanseatic Importers", &["trader"]).await;
+    let (seller, seller_t) = api.onboard("Fazenda Boa Vista", &["trader"]).await;
+    let (bank, bank_t) = api.onboard("Handelsbank", &["bank"]).await;
+    let (_, outsider_t) = api.onboard("Unrelated Trading", &["trader"]).await;
+    let (s, created) = api.post("/v1/orders", &buyer_t, order(&client, &seller, &bank, 2_400_000).await).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().expect("id");
+    assert_eq!(api.post(&format!("/v1/orders/{id}/accept"), &seller_t, json!({})).await.0, StatusCode::OK);
+    assert_eq!(api.post(&format!("/v1/orders/{id}/commit"), &bank_t, json!({})).await.0, StatusCode::OK);
+    let suite = api.state.suite;
+    let orders = format!("{:#x}", suite.trade_orders);
+
+    // Directly on the network, past any node of ours: the views check who asks.
+    let get_order = format!(
+        "0x{}",
+        alloy::hex::encode(TradeOrders::getOrderCall { orderId: alloy::primitives::U256::from(id) }.abi_encode())
+    );
+    let stranger = format!("{:#x}", alloy::signers::local::PrivateKeySigner::random().address());
+    for from in [stranger.as_str(), "0x0000000000000000000000000000000000000000"] {
+        let (_, answer) =
+            json_rpc(&url, None, "eth_call", json!([{ "from": from, "to": orders, "data": get_order }, "latest"]))
+                .await;
+        assert_eq!(revert_name(&answer).as_deref(), Some("NotEntitled"), "getOrder from {from}: {answer}");
+    }
+    let (_, answer) =
+        json_rpc(&url, None, "eth_call", json!([{ "from": buyer, "to": orders, "data": get_order }, "latest"])).await;
+    assert!(answer["result"].as_str().is_some_and(|r| r.len() > 2), "the buyer reads its order: {answer}");
+    let consent =
+        Consents::hasConsentCall { firm: seller.parse().expect("seller"), financier: buyer.parse().expect("buyer") };
+    let data = format!("0x{}", alloy::hex::encode(consent.abi_encode()));
+    let (_, answer) = json_rpc(
+        &url,
+        None,
+        "eth_call",
+        json!([{ "from": stranger, "to": format!("{:#x}", suite.consents), "data": data }, "latest"]),
+    )
+    .await;
+    assert_eq!(revert_name(&answer).as_deref(), Some("NotEntitled"), "hasConsent from a stranger: {answer}");
+    // A stranger's write is refused by the contracts too (on a permissioned network it
+    // would not reach the pool at all).
+    let accept = format!(
+        "0x{}",
+        alloy::hex::encode(TradeOrders::acceptCall { orderId: alloy::primitives::U256::from(id) }.abi_encode())
+    );
+    let (_, answer) =
+        json_rpc(&url, None, "eth_estimateGas", json!([{ "from": stranger, "to": orders, "data": accept }])).await;
+    assert!(answer.get("error").is_some(), "a stranger's call is refused: {answer}");
+
+    // Through the node's gate in front of the same network.
+    let gate = format!("{}/", api.base);
+    let (status, _) = json_rpc(&gate, None, "eth_blockNumber", json!([])).await;
+    assert_eq!(status, 401);
+    let all_logs = json!([{ "fromBlock": "0x0", "address": orders }]);
+    let (_, mine) = json_rpc(&gate, Some(&buyer_t), "eth_getLogs", all_logs.clone()).await;
+    let (_, theirs) = json_rpc(&gate, Some(&outsider_t), "eth_getLogs", all_logs).await;
+    // An order's events carry its id as their first indexed argument; the suite's own
+    // wiring at deployment (which contract reads which) is public and carries none.
+    let topic = format!("{id:#066x}");
+    let of_the_order = |logs: &Value| {
+        logs["result"].as_array().expect("logs").iter().filter(|l| l["topics"][1] == json!(topic)).count()
+    };
+    assert!(of_the_order(&mine) >= 3, "the buyer sees its order's events: {mine}");
+    assert_eq!(of_the_order(&theirs), 0, "an organisation that is no party sees none: {theirs}");
+    assert!(
+        theirs["result"].as_array().expect("logs").iter().all(|l| l["topics"].as_array().is_some_and(|t| t.len() == 1)),
+        "{theirs}"
+    );
+    let call = json!([{ "from": buyer, "to": orders, "data": get_order }, "latest"]);
+    let (_, answer) = json_rpc(&gate, Some(&outsider_t), "eth_call", call.clone()).await;
+    assert_eq!(revert_name(&answer).as_deref(), Some("NotEntitled"), "from is the caller's own: {answer}");
+    let (_, answer) = json_rpc(&gate, Some(&buyer_t), "eth_call", call).await;
+    assert!(answer["result"].is_string(), "{answer}");
+    let (_, answer) = json_rpc(&gate, Some(&buyer_t), "eth_getStorageAt", json!([orders, "0x0", "latest"])).await;
+    assert_eq!(answer["error"]["code"], -32003, "{answer}");
+    let (_, answer) = json_rpc(&gate, Some(&api.token), "eth_getStorageAt", json!([orders, "0x0", "latest"])).await;
+    assert!(answer["result"].is_string(), "the operator reads raw state: {answer}");
+}
