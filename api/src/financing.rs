@@ -276,8 +276,8 @@ fn validate_invoice(inv: &Invoice) -> ApiResult<(String, u128, String)> {
             "invoice.number must be 1 to 64 bytes with at least one letter or digit",
         ));
     }
-    let date = chrono::NaiveDate::parse_from_str(&inv.date, "%Y-%m-%d")
-        .map_err(|_| ApiError::validation("INVALID_DATES", "invoice.date must be YYYY-MM-DD"))?;
+    let date = terms::iso_date(&inv.date)
+        .ok_or_else(|| ApiError::validation("INVALID_DATES", "invoice.date must be YYYY-MM-DD"))?;
     let amount = terms::amount("invoice.amount_minor", &inv.amount_minor)?;
     let currency = inv.currency.to_ascii_uppercase();
     terms::currency_exponent(&currency)?;

@@ -231,6 +231,9 @@ impl Platform {
                 max_calldata: config.max_member_calldata_bytes,
             }));
         }
+        // The read model follows this chain: a revert would leave it answering for blocks
+        // that no longer exist. (Rebuild it from a reverted chain by restarting the node.)
+        node.refuse_reverts("the API's read model follows this chain and would be left ahead of it");
         let chain: Arc<dyn Chain> = EmbeddedChain::new(node.clone());
         let mut platform = Self::start_with_chain(chain, operator, config).await?;
         platform.node = Some(node);

@@ -93,10 +93,26 @@ pub(crate) fn doc_type(text: &str) -> Result<DocType, ApiError> {
 
 /// Unix seconds of the end (23:59:59 UTC) of an ISO 8601 date `YYYY-MM-DD`.
 pub(crate) fn date_end(field: &str, text: &str) -> Result<u64, ApiError> {
-    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| ApiError::validation("INVALID_DATES", format!("{field}: expected a date YYYY-MM-DD")))?;
+    let d = iso_date(text)
+        .ok_or_else(|| ApiError::validation("INVALID_DATES", format!("{field}: expected a date YYYY-MM-DD")))?;
     let ts = d.and_hms_opt(23, 59, 59).map_or(0, |t| t.and_utc().timestamp());
     u64::try_from(ts).map_err(|_| ApiError::validation("INVALID_DATES", format!("{field}: before 1970")))
+}
+
+/// An ISO 8601 calendar date written exactly `YYYY-MM-DD`, years 1970 to 9999. chrono's
+/// `%Y` also takes a sign and more digits (`+10000-01-01`), which no trade document carries
+/// and the schema does not allow.
+pub(crate) fn iso_date(text: &str) -> Option<chrono::NaiveDate> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    (chrono::Datelike::year(&d) >= 1970).then_some(d)
 }
 
 /// Unix seconds of the start (00:00:00 UTC) of an ISO 8601 date `YYYY-MM-DD`.
@@ -166,6 +182,26 @@ pub(crate) fn reason(text: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd_from_1970_to_9999() {
+        assert!(iso_date("2026-11-30").is_some());
+        assert!(iso_date("9999-12-31").is_some());
+        assert!(iso_date("1970-01-01").is_some());
+        for bad in [
+            "+10000-01-01",
+            "10000-01-01",
+            "-2026-01-01",
+            "+2026-01-01",
+            "2026-1-01",
+            "2026-02-30",
+            "1969-12-31",
+            "2026-11-30T00:00",
+            " 2026-11-30",
+        ] {
+            assert!(iso_date(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn edge_rules() {

@@ -87,6 +87,9 @@ struct Inner {
     blocks: broadcast::Sender<Arc<SealedBlock>>,
     wake: Notify,
     admission: RwLock<Option<Arc<dyn Admission>>>,
+    /// Why `evm_revert` is refused, once something follows the chain that a revert would
+    /// leave ahead of it (the platform's read model); `None`: reverts allowed (dev).
+    reverts_refused: RwLock<Option<String>>,
 }
 
 /// Who may put a transaction into the pool, beyond the checks every transaction passes
@@ -206,6 +209,7 @@ impl Node {
                 blocks,
                 wake: Notify::new(),
                 admission: RwLock::new(None),
+                reverts_refused: RwLock::new(None),
             }),
         })
     }
@@ -267,6 +271,13 @@ impl Node {
     /// Install the rule transactions must pass to enter the pool (replacing any earlier one).
     pub fn set_admission(&self, admission: Arc<dyn Admission>) {
         *write(&self.inner.admission) = Some(admission);
+    }
+
+    /// Refuse `evm_revert` from now on, saying `why`: something follows this chain (an
+    /// indexer) that a revert would leave ahead of it, answering for blocks that no longer
+    /// exist.
+    pub fn refuse_reverts(&self, why: impl Into<String>) {
+        *write(&self.inner.reverts_refused) = Some(why.into());
     }
 
     /// Admit an already recovered transaction (see [`transaction::admit`]).
@@ -474,6 +485,9 @@ impl Node {
     /// emptied. The snapshot and later ones are used up. `false` if the id is unknown.
     pub(crate) fn revert(&self, id: u64) -> Result<bool, NodeError> {
         self.dev_only()?;
+        if let Some(why) = read(&self.inner.reverts_refused).clone() {
+            return Err(NodeError::Invalid(format!("evm_revert refused: {why}")));
+        }
         let target = {
             let mut dev = lock(&self.inner.dev);
             let Some(pos) = dev.snapshots.iter().position(|(i, _)| *i == id) else { return Ok(false) };

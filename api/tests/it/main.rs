@@ -7,6 +7,7 @@ mod authenticity;
 mod credit;
 mod financier_errors;
 mod financing;
+mod hardening;
 mod holiday;
 mod live;
 mod members_only;

@@ -1,13 +1,15 @@
 //! Organisations: onboarding by the operator (on-chain registration, custodial key, first
 //! API token), the member directory, and more tokens.
 
+mod name;
+
 use alloy::primitives::Bytes;
 use alloy::sol_types::SolCall;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
 use serde::{Deserialize, Serialize};
 use tradechain_contracts::{Consortium, role};
 use utoipa::ToSchema;
@@ -135,10 +137,7 @@ pub(crate) async fn onboard(
     Body(req): Body<NewOrganisation>,
 ) -> ApiResult<(StatusCode, Json<Onboarded>)> {
     caller.require_operator()?;
-    let name = req.name.trim().to_string();
-    if name.is_empty() || name.len() > 140 {
-        return Err(ApiError::validation("VALIDATION_FAILED", "name must be 1 to 140 bytes"));
-    }
+    let name = name::normalise(&req.name)?;
     let mut roles = 0u32;
     for r in &req.roles {
         let bit = ROLES.iter().find(|(n, _)| n == r).map(|(_, b)| *b).ok_or_else(|| {
@@ -157,8 +156,27 @@ pub(crate) async fn onboard(
         None => None,
     };
     let external = req.address.as_deref().map(|a| terms::address("address", a)).transpose()?;
-    if organisation::Entity::find().filter(organisation::Column::Name.eq(&name)).one(&state.db).await?.is_some() {
-        return Err(ApiError::conflict("ORGANISATION_EXISTS", format!("an organisation named {name:?} exists")));
+    // A name that reads like a registered one would let its holder pass for that member.
+    let skeleton = name::skeleton(&name);
+    for other in organisation::Entity::find().all(&state.db).await? {
+        if other.name == name {
+            return Err(ApiError::conflict("ORGANISATION_EXISTS", format!("an organisation named {name:?} exists")));
+        }
+        if name::skeleton(&other.name) == skeleton {
+            return Err(ApiError::conflict(
+                "NAME_CONFUSABLE",
+                format!("{name:?} reads like {:?}, a registered organisation: choose a distinct name", other.name),
+            ));
+        }
+    }
+    if let Some(a) = external
+        && (organisation::Entity::find_by_id(addr(&a)).one(&state.db).await?.is_some()
+            || member::Entity::find_by_id(addr(&a)).one(&state.db).await?.is_some())
+    {
+        return Err(ApiError::conflict(
+            "ORGANISATION_EXISTS",
+            format!("{} is already a registered organisation", addr(&a)),
+        ));
     }
     let (address, custody, sealed) = match external {
         Some(a) => (a, "external", None),

@@ -2,6 +2,8 @@
 //! the hash anchored on chain with its type), the carrier or inspector attests it, the
 //! buyer's bank accepts or rejects it with a reason; the order's parties download it.
 
+mod media;
+
 use std::path::PathBuf;
 
 use alloy::primitives::{B256, U256};
@@ -63,13 +65,15 @@ fn file_path(state: &AppState, hash_hex: &str) -> PathBuf {
     state.files_dir.join(hash_hex)
 }
 
-/// Present a document: the request body is the file (any content type, at most the
-/// configured size); its SHA-256 goes on chain.
+/// Present a document: the request body is the file (PDF, PNG, JPEG, TIFF, XML, JSON or
+/// plain text, its bytes matching its Content-Type; at most the configured size); its
+/// SHA-256 goes on chain.
 #[utoipa::path(put, path = "/v1/orders/{id}/documents/{doc_type}", tag = "documents", operation_id = "upload_document",
     params(("id" = i64, Path), ("doc_type" = String, Path, description = "e.g. bill_of_lading")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = OrderDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("token" = [])))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
@@ -101,24 +105,18 @@ pub(crate) async fn upload(
     let input = call.abi_encode();
     // Nothing is stored unless the chain would accept the presentation.
     transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+    let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     let path = file_path(&state, &hex_hash);
     if !path.exists() {
         let tmp = state.files_dir.join(format!(".{hex_hash}.{}", std::process::id()));
         tokio::fs::write(&tmp, &body).await.map_err(ApiError::internal)?;
         tokio::fs::rename(&tmp, &path).await.map_err(ApiError::internal)?;
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .chars()
-        .take(100)
-        .collect::<String>();
     if document_file::Entity::find_by_id(format!("{hash:#x}")).one(&state.db).await?.is_none() {
         let row = document_file::ActiveModel {
             hash: Set(format!("{hash:#x}")),
             size: Set(crate::codec::i64_of(body.len())),
-            content_type: Set(content_type),
+            content_type: Set(content_type.to_string()),
             uploaded_by: Set(caller.addr.clone()),
             created_at: Set(chrono::Utc::now().timestamp()),
         };
@@ -144,7 +142,19 @@ pub(crate) async fn download(
     let d = document::Entity::find_by_id((id, kind as i32)).one(&state.db).await?.ok_or_else(not_found)?;
     let file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?.ok_or_else(not_found)?;
     let bytes = tokio::fs::read(file_path(&state, d.hash.trim_start_matches("0x"))).await.map_err(|_| not_found())?;
-    Ok(([(header::CONTENT_TYPE, file.content_type), (header::ETAG, format!("\"{}\"", d.hash))], bytes).into_response())
+    let (content_type, extension) = media::served(&file.content_type);
+    let disposition = format!("attachment; filename=\"order-{id}-{kind}.{extension}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CONTENT_SECURITY_POLICY, media::CSP.to_string()),
+            (header::ETAG, format!("\"{}\"", d.hash)),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The carrier (bill of lading, with its on-board date) or inspector (inspection

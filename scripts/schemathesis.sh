@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Fuzzes the REST API against its own OpenAPI document with Schemathesis (pinned), on a
+# throwaway dev node, and exits with Schemathesis's exit code (non-zero on any failure).
+#
+#   scripts/schemathesis.sh [BINARY] [-- EXTRA_ST_ARGS...]
+#
+# BINARY: the tradechain binary (default $TRADECHAIN_BIN, else
+# ${CARGO_TARGET_DIR:-<repo>/target}/debug/tradechain). It is run as
+# `node --dev` on a free loopback port with a temporary data dir; an organisation
+# ("Seeded Trading", trader) is onboarded with the operator token and its token is the one
+# Schemathesis sends. The node is stopped and the data dir removed whatever happens.
+#
+# Settings (environment):
+#   ST_AS=org|operator    whose token Schemathesis sends (default org)
+#   ST_MAX_EXAMPLES=15    test cases per operation
+#   ST_MAX_TIME=600       time budget of the whole run, seconds
+#   ST_WORKERS=2          concurrent workers
+#   ST_SEED=N             fixed seed (reproducible run)
+#   ST_REPORT_DIR=DIR     also write JUnit + NDJSON reports into DIR
+#   ST_KEEP=1             keep the data dir and node log (path printed)
+# Schemathesis is installed with pip into a venv under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/tradechain-schemathesis the first time.
+set -euo pipefail
+
+ST_VERSION=4.32.5
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+bin=${TRADECHAIN_BIN:-${CARGO_TARGET_DIR:-$repo/target}/debug/tradechain}
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then bin=$1; shift; fi
+if [ $# -gt 0 ] && [ "$1" = "--" ]; then shift; fi
+extra=("$@")
+
+as=${ST_AS:-org}
+max_examples=${ST_MAX_EXAMPLES:-15}
+max_time=${ST_MAX_TIME:-600}
+workers=${ST_WORKERS:-2}
+
+log() { echo "schemathesis.sh: $*" >&2; }
+
+if [ ! -x "$bin" ]; then
+  log "no executable tradechain binary at $bin (pass it as the first argument or set TRADECHAIN_BIN)"
+  exit 2
+fi
+case "$as" in org | operator) ;; *) log "ST_AS must be org or operator, not $as"; exit 2 ;; esac
+for tool in curl python3; do
+  command -v "$tool" >/dev/null || { log "$tool is required"; exit 2; }
+done
+
+# --- Schemathesis, pinned, in its own venv -------------------------------------------
+venv=${XDG_CACHE_HOME:-$HOME/.cache}/tradechain-schemathesis/venv-$ST_VERSION
+st=$venv/bin/st
+if ! { [ -x "$st" ] && "$st" --version 2>/dev/null | grep -qF "$ST_VERSION"; }; then
+  log "installing schemathesis==$ST_VERSION into $venv"
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv"
+  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"; then
+    rm -rf "$venv"
+    log "pip could not install schemathesis==$ST_VERSION"
+    exit 2
+  fi
+fi
+
+# --- the node --------------------------------------------------------------------------
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tradechain-st.XXXXXX")
+node_pid=
+cleanup() {
+  local rc=$?
+  if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
+    kill -TERM "$node_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$node_pid" 2>/dev/null || true
+    wait "$node_pid" 2>/dev/null || true
+  fi
+  if [ "${ST_KEEP:-0}" = 1 ]; then log "kept $dir (node log: $dir/node.log)"; else rm -rf "$dir"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+"$bin" node --dev --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/node.log" 2>&1 &
+node_pid=$!
+log "node (pid $node_pid) on $base, data in $dir/data"
+
+ready=0
+for _ in $(seq 1 600); do
+  if ! kill -0 "$node_pid" 2>/dev/null; then break; fi
+  if curl -fsS -o /dev/null --max-time 2 "$base/v1/ready" 2>/dev/null; then ready=1; break; fi
+  sleep 0.2
+done
+if [ "$ready" != 1 ]; then
+  log "node did not become ready; last lines of its log:"
+  tail -n 30 "$dir/node.log" >&2 || true
+  exit 2
+fi
+
+token_file=$dir/data/api/operator.token
+[ -s "$token_file" ] || { log "no operator token at $token_file"; exit 2; }
+operator_token=$(tr -d '[:space:]' <"$token_file")
+
+token=$operator_token
+if [ "$as" = org ]; then
+  onboarded=$(curl -fsS --max-time 30 -X POST "$base/v1/organisations" \
+    -H "Authorization: Bearer $operator_token" -H 'Content-Type: application/json' \
+    -d '{"name":"Seeded Trading","roles":["trader"]}') || { log "could not onboard the seeded organisation"; exit 2; }
+  token=$(printf '%s' "$onboarded" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+fi
+log "sending the $as token"
+
+# --- Schemathesis ------------------------------------------------------------------------
+args=(run "$base/openapi.json"
+  -H "Authorization: Bearer $token"
+  --checks all
+  --max-examples "$max_examples"
+  --max-time "$max_time"
+  --workers "$workers"
+  --request-timeout 20
+  --exclude-path /v1/events
+  --generation-database none
+  --no-color)
+[ -n "${ST_SEED:-}" ] && args+=(--seed "$ST_SEED")
+if [ -n "${ST_REPORT_DIR:-}" ]; then
+  mkdir -p "$ST_REPORT_DIR"
+  args+=(--report junit,ndjson --report-dir "$ST_REPORT_DIR")
+fi
+
+set +e
+"$st" "${args[@]}" "${extra[@]}"
+rc=$?
+set -e
+
+# Server-side errors behind any 5xx, for the triage.
+if grep -qE '"level":"ERROR"|ERROR ' "$dir/node.log"; then
+  log "errors logged by the node (first 20):"
+  grep -E '"level":"ERROR"|ERROR ' "$dir/node.log" | head -n 20 >&2
+fi
+log "schemathesis exited $rc"
+exit "$rc"
