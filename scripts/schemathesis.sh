@@ -18,6 +18,8 @@
 #   ST_SEED=N             fixed seed (reproducible run)
 #   ST_REPORT_DIR=DIR     also write JUnit + NDJSON reports into DIR
 #   ST_KEEP=1             keep the data dir and node log (path printed)
+#   ST_CONFIG=FILE        a schemathesis.toml to use (`st --config-file`); without it
+#                         Schemathesis looks for schemathesis.toml from the current directory up
 # Schemathesis is installed with pip into a venv under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/tradechain-schemathesis the first time.
 set -euo pipefail
@@ -81,7 +83,7 @@ trap 'exit 143' TERM
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-"$bin" node --dev --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/node.log" 2>&1 &
+NO_COLOR=1 "$bin" node --dev --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/node.log" 2>&1 &
 node_pid=$!
 log "node (pid $node_pid) on $base, data in $dir/data"
 
@@ -111,7 +113,9 @@ fi
 log "sending the $as token"
 
 # --- Schemathesis ------------------------------------------------------------------------
-args=(run "$base/openapi.json"
+args=()
+[ -n "${ST_CONFIG:-}" ] && args+=(--config-file "$ST_CONFIG")
+args+=(run "$base/openapi.json"
   -H "Authorization: Bearer $token"
   --checks all
   --max-examples "$max_examples"
@@ -132,10 +136,12 @@ set +e
 rc=$?
 set -e
 
-# Server-side errors behind any 5xx, for the triage.
-if grep -qE '"level":"ERROR"|ERROR ' "$dir/node.log"; then
+# What the node answered, and the errors behind any 5xx, for the triage.
+sed 's/\x1b\[[0-9;]*m//g' "$dir/node.log" >"$dir/node.plain.log" || true
+log "node responses by status: $(grep -o 'status=[0-9]*' "$dir/node.plain.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';' || true)"
+if grep -q ' ERROR ' "$dir/node.plain.log"; then
   log "errors logged by the node (first 20):"
-  grep -E '"level":"ERROR"|ERROR ' "$dir/node.log" | head -n 20 >&2
+  grep ' ERROR ' "$dir/node.plain.log" | head -n 20 >&2
 fi
 log "schemathesis exited $rc"
 exit "$rc"

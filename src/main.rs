@@ -100,6 +100,22 @@ enum TokenCommand {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// List the API tokens of the organisation named NAME (ids, names, expiry, last use).
+    List {
+        /// The organisation's registered name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Revoke the API token with this id (from `token list`): it authenticates nothing from
+    /// the next request on.
+    Revoke {
+        /// The token's id (16 hex digits).
+        id: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
 }
 
 #[derive(Args)]
@@ -343,6 +359,42 @@ fn run_token(command: TokenCommand) -> anyhow::Result<()> {
                 .block_on(tradechain_api::auth::create_token_for_org(&api_config, &org))?;
             println!("{token}");
             Ok(())
+        }
+        TokenCommand::List { org, node } => {
+            let config = node_config(&node)?;
+            let api_config = tradechain_api::ApiConfig::load(&config, node.config.as_deref())?;
+            let rows =
+                tokio::runtime::Runtime::new()?.block_on(tradechain_api::auth::tokens_of_org(&api_config, &org))?;
+            let when = |t: Option<i64>| {
+                t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                    .map_or_else(|| "-".to_string(), |d| d.format("%Y-%m-%d %H:%M").to_string())
+            };
+            println!(
+                "{:<16}  {:<24}  {:<16}  {:<16}  {:<16}  {:<16}",
+                "id", "name", "created", "expires", "last used", "revoked"
+            );
+            for r in rows {
+                println!(
+                    "{:<16}  {:<24}  {:<16}  {:<16}  {:<16}  {:<16}",
+                    tradechain_api::auth::token_id(&r.token_hash),
+                    r.label,
+                    when(Some(r.created_at)),
+                    when(r.expires_at),
+                    when(r.last_used_at),
+                    when(r.revoked_at)
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id, node } => {
+            let config = node_config(&node)?;
+            let api_config = tradechain_api::ApiConfig::load(&config, node.config.as_deref())?;
+            if tokio::runtime::Runtime::new()?.block_on(tradechain_api::auth::revoke_token_by_id(&api_config, &id))? {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                anyhow::bail!("no live token with id {id}")
+            }
         }
     }
 }

@@ -4,8 +4,9 @@
 
 use alloy::primitives::Address;
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use tradechain_contracts::role;
 
@@ -23,6 +24,16 @@ pub fn token_hash(token: &str) -> String {
 /// token, which is not stored anywhere in clear. The CLI's `tradechain token create`
 /// calls this on the node's read model.
 pub async fn create_token(db: &impl ConnectionTrait, org: &str, label: &str) -> Result<String, sea_orm::DbErr> {
+    create_token_until(db, org, label, None).await
+}
+
+/// As [`create_token`], expiring at `expires_at` (unix seconds) if given.
+pub async fn create_token_until(
+    db: &impl ConnectionTrait,
+    org: &str,
+    label: &str,
+    expires_at: Option<i64>,
+) -> Result<String, sea_orm::DbErr> {
     let token = format!("tc_{}", hex::encode(random_bytes::<32>()));
     let now = chrono::Utc::now().timestamp();
     api_token::Entity::insert(api_token::ActiveModel {
@@ -30,10 +41,19 @@ pub async fn create_token(db: &impl ConnectionTrait, org: &str, label: &str) -> 
         org: Set(org.to_string()),
         label: Set(label.to_string()),
         created_at: Set(now),
+        expires_at: Set(expires_at),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
     })
     .exec_without_returning(db)
     .await?;
     Ok(token)
+}
+
+/// A token's public id: the first 16 hex digits of its hash (it names the token in lists
+/// and revocations; neither the token nor its hash can be recovered from it).
+pub fn token_id(hash: &str) -> String {
+    hash.chars().take(16).collect()
 }
 
 /// Create a token for the organisation named `name` (the CLI's `--org NAME`).
@@ -120,24 +140,39 @@ impl FromRequestParts<AppState> for EvenSuspended {
 /// The organisation behind `token` and its current roles and standing, or
 /// `UNAUTHENTICATED`. Used by REST, SSE and the JSON-RPC gate alike.
 pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let hash = token_hash(token);
-    let cached = state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash).cloned();
-    let org = match cached {
-        Some(org) => org,
-        None => {
-            let row = api_token::Entity::find_by_id(hash.clone())
-                .one(&state.db)
-                .await?
-                .ok_or_else(ApiError::unauthenticated)?;
-            state.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(hash, row.org.clone());
-            row.org
+    let row = live_token(&state.db, token).await?;
+    let now = chrono::Utc::now().timestamp();
+    // Last use to the minute: one write a minute per token at most.
+    if row.last_used_at.is_none_or(|t| now - t >= 60) {
+        let touch = api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(api_token::Column::TokenHash.eq(row.token_hash.clone()))
+            .exec(&state.db)
+            .await;
+        if let Err(e) = touch {
+            tracing::warn!(error = %e, "could not record the token's last use");
         }
-    };
+    }
+    let org = row.org;
     let o =
         organisation::Entity::find_by_id(org.clone()).one(&state.db).await?.ok_or_else(ApiError::unauthenticated)?;
     let address: Address = org.parse().map_err(ApiError::internal)?;
     tracing::Span::current().record("org", o.name.as_str());
     Ok(Caller { address, addr: addr(&address), name: o.name, roles: o.roles as u32, suspended: o.suspended })
+}
+
+/// The row of `token` if it authenticates now: known, not revoked, not expired. Read at
+/// every request, never cached: a revocation or an expiry, written by any process of the
+/// node, holds from the next request on.
+pub(crate) async fn live_token(db: &DatabaseConnection, token: &str) -> Result<api_token::Model, ApiError> {
+    let row = api_token::Entity::find_by_id(token_hash(token)).one(db).await?.ok_or_else(ApiError::unauthenticated)?;
+    if row.revoked_at.is_some() {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_REVOKED", "this API token was revoked"));
+    }
+    if row.expires_at.is_some_and(|e| e <= chrono::Utc::now().timestamp()) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", "this API token has expired"));
+    }
+    Ok(row)
 }
 
 /// For the CLI (`tradechain token create --org NAME`): open the read model named by
@@ -148,4 +183,42 @@ pub async fn create_token_for_org(config: &crate::ApiConfig, name: &str) -> Resu
     let token = create_token_by_name(&db, name).await;
     db.close().await.ok();
     token
+}
+
+/// For the CLI (`tradechain token list --org NAME`): the tokens of the organisation `name`,
+/// newest first (never the tokens themselves).
+pub async fn tokens_of_org(config: &crate::ApiConfig, name: &str) -> Result<Vec<api_token::Model>, ApiError> {
+    use sea_orm::QueryOrder;
+    let db = crate::readmodel::connect(&config.database_url()).await?;
+    crate::readmodel::migrate(&db).await?;
+    let org = organisation::Entity::find()
+        .filter(organisation::Column::Name.eq(name))
+        .one(&db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ORGANISATION_NOT_FOUND", format!("no organisation named {name:?}")))?;
+    let rows = api_token::Entity::find()
+        .filter(api_token::Column::Org.eq(org.address))
+        .order_by_desc(api_token::Column::CreatedAt)
+        .all(&db)
+        .await?;
+    db.close().await.ok();
+    Ok(rows)
+}
+
+/// For the CLI (`tradechain token revoke ID`): revoke the token with public id `id` (see
+/// [`token_id`]); `false` if there is none or it was revoked already.
+pub async fn revoke_token_by_id(config: &crate::ApiConfig, id: &str) -> Result<bool, ApiError> {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(ApiError::validation("VALIDATION_FAILED", "a token id is 16 lower-case hex digits"));
+    }
+    let db = crate::readmodel::connect(&config.database_url()).await?;
+    crate::readmodel::migrate(&db).await?;
+    let done = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(chrono::Utc::now().timestamp()))
+        .filter(api_token::Column::TokenHash.starts_with(id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(&db)
+        .await?;
+    db.close().await.ok();
+    Ok(done.rows_affected > 0)
 }

@@ -70,11 +70,11 @@ pub mod readmodel;
 pub mod registry;
 mod request;
 mod terms;
+mod token;
 mod transaction;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use alloy::signers::local::PrivateKeySigner;
 use axum::Router;
@@ -121,8 +121,6 @@ pub struct Inner {
     pub files_dir: PathBuf,
     /// Signs and submits transactions, one nonce sequence per sending address.
     pub sender: Sender,
-    /// token hash → organisation address (tokens are never deleted in this version).
-    pub tokens: Mutex<HashMap<String, String>>,
     /// Flips to true when the server starts shutting down: live streams (SSE) end.
     pub closing: watch::Receiver<bool>,
 }
@@ -273,7 +271,6 @@ impl Platform {
                 files_dir,
                 config,
                 sender: Sender::new(),
-                tokens: Mutex::new(HashMap::new()),
                 closing: closing_rx,
             }),
         };
@@ -369,6 +366,7 @@ pub fn app(state: AppState) -> Router {
     let json_limit = state.config.max_json_bytes;
     let v1 = Router::new()
         .merge(organisation::routes())
+        .merge(token::routes())
         .merge(order::routes())
         .merge(payment::routes())
         .merge(financing::routes())

@@ -44,10 +44,16 @@ pub mod api_token {
         pub token_hash: String,
         /// The organisation the token acts for (0x address).
         pub org: String,
-        /// What the token is for.
+        /// What the token is for (its name).
         pub label: String,
         /// When it was created (unix seconds).
         pub created_at: i64,
+        /// When it stops working (unix seconds), if ever.
+        pub expires_at: Option<i64>,
+        /// When it last authenticated a request (unix seconds, to the minute).
+        pub last_used_at: Option<i64>,
+        /// When it was revoked (unix seconds): it authenticates nothing since.
+        pub revoked_at: Option<i64>,
     }
 
     /// No relations: the read model joins by hand.

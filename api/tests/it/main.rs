@@ -15,4 +15,5 @@ mod openapi;
 mod readmodel;
 mod registry;
 mod remote;
+mod tokens;
 mod trade;
