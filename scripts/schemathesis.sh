@@ -18,8 +18,13 @@
 #   ST_SEED=N             fixed seed (reproducible run)
 #   ST_REPORT_DIR=DIR     also write JUnit + NDJSON reports into DIR
 #   ST_KEEP=1             keep the data dir and node log (path printed)
-#   ST_CONFIG=FILE        a schemathesis.toml to use (`st --config-file`); without it
-#                         Schemathesis looks for schemathesis.toml from the current directory up
+#   ST_CONFIG=FILE        a schemathesis.toml to use (`st --config-file`; default
+#                         <repo>/schemathesis.toml when there is one)
+# Not fuzzed: /v1/events (an endless stream) and POST /v1/tokens/{id}/revoke (the stateful
+# phase finds the token's own id in GET /v1/tokens and revokes it: every later request is
+# then a 401).
+# Schemathesis runs inside the temporary directory, so its crash cache (.schemathesis/, what
+# `st replay ID` reads) never lands in the work tree; keep it with ST_KEEP=1.
 # Schemathesis is installed with pip into a venv under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/tradechain-schemathesis the first time.
 set -euo pipefail
@@ -66,8 +71,13 @@ fi
 # --- the node --------------------------------------------------------------------------
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tradechain-st.XXXXXX")
 node_pid=
+st_pid=
 cleanup() {
   local rc=$?
+  if [ -n "$st_pid" ] && kill -0 "$st_pid" 2>/dev/null; then
+    kill -TERM "$st_pid" 2>/dev/null || true
+    wait "$st_pid" 2>/dev/null || true
+  fi
   if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
     kill -TERM "$node_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.2; done
@@ -113,8 +123,13 @@ fi
 log "sending the $as token"
 
 # --- Schemathesis ------------------------------------------------------------------------
+config=${ST_CONFIG:-}
+[ -z "$config" ] && [ -f "$repo/schemathesis.toml" ] && config=$repo/schemathesis.toml
 args=()
-[ -n "${ST_CONFIG:-}" ] && args+=(--config-file "$ST_CONFIG")
+if [ -n "$config" ]; then
+  [ -f "$config" ] || { log "no such config file: $config"; exit 2; }
+  args+=(--config-file "$(cd "$(dirname "$config")" && pwd)/$(basename "$config")")
+fi
 args+=(run "$base/openapi.json"
   -H "Authorization: Bearer $token"
   --checks all
@@ -123,18 +138,23 @@ args+=(run "$base/openapi.json"
   --workers "$workers"
   --request-timeout 20
   --exclude-path /v1/events
+  --exclude-path-regex '^/v1/tokens/[^/]+/revoke$'
   --generation-database none
   --no-color)
 [ -n "${ST_SEED:-}" ] && args+=(--seed "$ST_SEED")
 if [ -n "${ST_REPORT_DIR:-}" ]; then
   mkdir -p "$ST_REPORT_DIR"
-  args+=(--report junit,ndjson --report-dir "$ST_REPORT_DIR")
+  args+=(--report junit,ndjson --report-dir "$(cd "$ST_REPORT_DIR" && pwd)")
 fi
 
+# In the background and waited for, so an interrupt stops it and the node at once.
+(cd "$dir" && exec "$st" "${args[@]}" "${extra[@]}") &
+st_pid=$!
 set +e
-"$st" "${args[@]}" "${extra[@]}"
+wait "$st_pid"
 rc=$?
 set -e
+st_pid=
 
 # What the node answered, and the errors behind any 5xx, for the triage.
 sed 's/\x1b\[[0-9;]*m//g' "$dir/node.log" >"$dir/node.plain.log" || true

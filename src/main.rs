@@ -43,6 +43,27 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Re-seal every custodial and registry key under a new master key, with the node
+    /// stopped. The current key comes from the usual settings; the new one from
+    /// TRADECHAIN_NEW_MASTER_KEY (hex), TRADECHAIN_NEW_MASTER_KEY_FILE or
+    /// TRADECHAIN_NEW_MASTER_PASSPHRASE. Then start the node with the new one (docs/keys.md).
+    MasterKeyRotate {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Export a custodial organisation's signing key as a Web3 Secret Storage (v3) key
+    /// file, readable by geth, ethers, web3.py and Besu; the passphrase comes from
+    /// TRADECHAIN_KEY_PASSPHRASE (at least 12 characters).
+    KeyExport {
+        /// The organisation's registered name.
+        #[arg(long)]
+        org: String,
+        /// Where to write the key file (created 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Deploy the contract suite and the genesis organisations to a remote EVM network
     /// (docs/remote-network.md) and write its `[chain]` table into the settings file.
     Deploy {
@@ -152,6 +173,42 @@ fn main() -> anyhow::Result<()> {
         Command::Node(args) => run_node(args),
         Command::Deploy { rpc, confirmations, node } => run_deploy(&rpc, confirmations, node),
         Command::Token { command } => run_token(command),
+        Command::MasterKeyRotate { node } => {
+            let config = node_config(&node)?;
+            let old = tradechain_api::ApiConfig::load(&config, node.config.as_deref())?;
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            let new = tradechain_api::ApiConfig {
+                master_key: var("TRADECHAIN_NEW_MASTER_KEY"),
+                master_key_file: var("TRADECHAIN_NEW_MASTER_KEY_FILE").map(PathBuf::from),
+                master_passphrase: var("TRADECHAIN_NEW_MASTER_PASSPHRASE"),
+                master_passphrase_file: None,
+                ..old.clone()
+            };
+            if new.master_key.is_none() && new.master_key_file.is_none() && new.master_passphrase.is_none() {
+                anyhow::bail!(
+                    "set the new master key: TRADECHAIN_NEW_MASTER_KEY, TRADECHAIN_NEW_MASTER_KEY_FILE or TRADECHAIN_NEW_MASTER_PASSPHRASE"
+                );
+            }
+            let n = tokio::runtime::Runtime::new()?.block_on(tradechain_api::keyfile::rotate_master_key(&old, &new))?;
+            println!(
+                "{n} keys re-sealed under the new master key; start the node with it (and remove any old master.key)"
+            );
+            Ok(())
+        }
+        Command::KeyExport { org, out, node } => {
+            let passphrase = std::env::var("TRADECHAIN_KEY_PASSPHRASE")
+                .map_err(|_| anyhow::anyhow!("set TRADECHAIN_KEY_PASSPHRASE to the key file's passphrase"))?;
+            let config = node_config(&node)?;
+            let api_config = tradechain_api::ApiConfig::load(&config, node.config.as_deref())?;
+            let file = tokio::runtime::Runtime::new()?.block_on(tradechain_api::keyfile::export_for_org(
+                &api_config,
+                &org,
+                &passphrase,
+            ))?;
+            tradechain_engine::config::write_private(&out, serde_json::to_string_pretty(&file)?.as_bytes())?;
+            println!("{} written ({})", out.display(), file["address"].as_str().unwrap_or_default());
+            Ok(())
+        }
         Command::RebuildReadModel(args) => run_rebuild(args),
         Command::SandboxBank(args) => {
             tokio::runtime::Runtime::new()?.block_on(tradechain_bank_adapters::sandbox::run(args))?;

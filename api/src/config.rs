@@ -17,9 +17,22 @@ pub struct ApiConfig {
     pub data_dir: PathBuf,
     /// Read model URL: `sqlite://…?mode=rwc` (default: `<data_dir>/readmodel.sqlite`) or `postgres://…`.
     pub database_url: Option<String>,
-    /// 64 hex characters: the key that encrypts custodial signing keys. Default: the file
-    /// `<data_dir>/master.key`, created (mode 0600) on first start.
+    /// 64 hex characters: the key that seals custodial signing keys and the registry's keys
+    /// (env `TRADECHAIN_API_MASTER_KEY`). It, [`ApiConfig::master_key_file`] or a
+    /// passphrase must come from outside the data directory: a copy of the data directory
+    /// must not open the keys it holds. Only in dev mode may it default to the file
+    /// `<data_dir>/master.key`, created (mode 0600) on first start. See docs/keys.md.
     pub master_key: Option<String>,
+    /// A file holding the master key (64 hex characters), outside the node's data directory
+    /// (the node refuses to start otherwise, dev mode aside).
+    pub master_key_file: Option<PathBuf>,
+    /// A file holding a passphrase the master key is derived from (scrypt, N = 2^15, r = 8,
+    /// p = 1, over a random salt kept in `<data_dir>/master.salt`), outside the data
+    /// directory. The passphrase may instead come from env `TRADECHAIN_API_MASTER_PASSPHRASE`.
+    pub master_passphrase_file: Option<PathBuf>,
+    /// The passphrase itself (env `TRADECHAIN_API_MASTER_PASSPHRASE` only, never a file).
+    #[serde(skip)]
+    pub master_passphrase: Option<String>,
     /// Operator private key (hex). Default: the dev key in dev mode, else `<node data_dir>/operator.key`.
     pub operator_key: Option<String>,
     /// Dev mode: write an operator token to `<data_dir>/operator.token` at first start.
@@ -157,6 +170,9 @@ impl Default for ApiConfig {
             data_dir: PathBuf::from("data/api"),
             database_url: None,
             master_key: None,
+            master_key_file: None,
+            master_passphrase_file: None,
+            master_passphrase: None,
             operator_key: None,
             dev: false,
             max_json_bytes: 1024 * 1024,
@@ -196,6 +212,12 @@ impl ApiConfig {
         if let Ok(v) = env.get_string("master_key") {
             cfg.master_key = Some(v);
         }
+        if let Ok(v) = env.get_string("master_key_file") {
+            cfg.master_key_file = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = env.get_string("master_passphrase") {
+            cfg.master_passphrase = Some(v);
+        }
         if let Ok(v) = env.get_string("registry_url") {
             cfg.registry.url = Some(v);
         }
@@ -232,9 +254,73 @@ impl ApiConfig {
         text.trim().parse().map_err(|e| StartError::Keys(format!("operator key: {e}")))
     }
 
-    /// The 32-byte master key (see [`ApiConfig::master_key`]).
+    /// The 32-byte master key (see [`ApiConfig::master_key`]): from the configured hex, the
+    /// key file, or the passphrase, in that order; in dev mode only, from
+    /// `<data_dir>/master.key`. Outside dev mode a key file or passphrase file inside the
+    /// node's data directory is refused: a stolen backup of that directory would open every
+    /// key it holds.
     pub fn master_key(&self) -> Result<[u8; 32], StartError> {
-        self.secret(self.master_key.as_deref(), "master.key", "master key")
+        if let Some(hex) = &self.master_key {
+            return parse_key(hex, "master key");
+        }
+        if let Some(path) = &self.master_key_file {
+            self.outside_data_dir(path, "master_key_file")?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartError::Keys(format!("master_key_file {}: {e}", path.display())))?;
+            return parse_key(&text, "master key file");
+        }
+        let passphrase = match (&self.master_passphrase, &self.master_passphrase_file) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(path)) => {
+                self.outside_data_dir(path, "master_passphrase_file")?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| StartError::Keys(format!("master_passphrase_file {}: {e}", path.display())))?;
+                Some(text.trim_end_matches(['\r', '\n']).to_string())
+            }
+            (None, None) => None,
+        };
+        if let Some(passphrase) = passphrase {
+            if passphrase.chars().count() < 12 {
+                return Err(StartError::Keys("the master passphrase must be at least 12 characters".into()));
+            }
+            let salt = self.secret(None, "master.salt", "master key salt")?;
+            return derive_master_key(&passphrase, &salt);
+        }
+        if !self.dev {
+            return Err(StartError::Keys(format!(
+                "no master key: outside dev mode it must come from outside the data directory {} \
+                 (TRADECHAIN_API_MASTER_KEY, [api] master_key_file, or TRADECHAIN_API_MASTER_PASSPHRASE); \
+                 see docs/keys.md",
+                self.node_data_dir().display()
+            )));
+        }
+        self.secret(None, "master.key", "master key")
+    }
+
+    /// The node's data directory: the API's (`<node>/api`) parent, or the API's own.
+    fn node_data_dir(&self) -> PathBuf {
+        match (self.data_dir.file_name(), self.data_dir.parent()) {
+            (Some(name), Some(parent)) if name == "api" => parent.to_path_buf(),
+            _ => self.data_dir.clone(),
+        }
+    }
+
+    /// Refuse (outside dev mode) a secret file inside the node's data directory.
+    fn outside_data_dir(&self, path: &std::path::Path, setting: &str) -> Result<(), StartError> {
+        if self.dev {
+            return Ok(());
+        }
+        let resolve = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let (file, dir) = (resolve(path), resolve(&self.node_data_dir()));
+        if file.starts_with(&dir) {
+            return Err(StartError::Keys(format!(
+                "{setting} {} is inside the data directory {}: a copy of that directory would open every key \
+                 in it; keep the secret elsewhere (see docs/keys.md)",
+                path.display(),
+                dir.display()
+            )));
+        }
+        Ok(())
     }
 
     /// 32 bytes from `configured` (hex), else from `<data_dir>/<file>`, created at random.
@@ -255,10 +341,25 @@ impl ApiConfig {
                 }
             }
         };
-        let bytes =
-            hex::decode(text.trim().trim_start_matches("0x")).map_err(|e| StartError::Keys(format!("{what}: {e}")))?;
-        bytes.try_into().map_err(|_| StartError::Keys(format!("{what} must be 32 bytes (64 hex characters)")))
+        parse_key(&text, what)
     }
+}
+
+/// 32 bytes from 64 hex characters (an optional `0x`, surrounding whitespace).
+fn parse_key(text: &str, what: &str) -> Result<[u8; 32], StartError> {
+    let bytes =
+        hex::decode(text.trim().trim_start_matches("0x")).map_err(|e| StartError::Keys(format!("{what}: {e}")))?;
+    bytes.try_into().map_err(|_| StartError::Keys(format!("{what} must be 32 bytes (64 hex characters)")))
+}
+
+/// The master key from a passphrase: scrypt with N = 2^15, r = 8, p = 1 (about 32 MiB and
+/// a tenth of a second per guess), over the node's own random salt.
+pub(crate) fn derive_master_key(passphrase: &str, salt: &[u8; 32]) -> Result<[u8; 32], StartError> {
+    let params = scrypt::Params::new(15, 8, 1, 32).map_err(|e| StartError::Keys(format!("scrypt: {e}")))?;
+    let mut key = [0u8; 32];
+    scrypt::scrypt(passphrase.as_bytes(), salt, &params, &mut key)
+        .map_err(|e| StartError::Keys(format!("scrypt: {e}")))?;
+    Ok(key)
 }
 
 #[cfg(test)]

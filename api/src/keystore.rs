@@ -4,9 +4,9 @@
 //! bytes are sealed with ChaCha20-Poly1305 under the node's master key (a random 96-bit
 //! nonce per key; the organisation's address as associated data, so a ciphertext cannot be
 //! moved to another organisation) and stored as hex in the `members` table. ChaCha20-Poly1305
-//! was chosen over eth-keystore v3 JSON (alloy's `keystore` feature) because it is a small
-//! AEAD crate with no KDF: the master key is already random, so scrypt would only cost
-//! time at every start and pull aes/ctr/scrypt in.
+//! rather than the Web3 Secret Storage JSON keys are exported in ([`crate::keyfile`]): the
+//! master key is already random (or derived once at start), so a per-key scrypt would only
+//! cost time at every signature's first use.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

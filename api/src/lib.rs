@@ -60,6 +60,7 @@ mod health;
 mod holiday;
 pub mod indexer;
 mod jsonrpc;
+pub mod keyfile;
 pub mod keystore;
 pub mod openapi;
 mod order;
@@ -73,7 +74,7 @@ mod terms;
 mod token;
 mod transaction;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use alloy::signers::local::PrivateKeySigner;
@@ -244,12 +245,21 @@ impl Platform {
         operator: PrivateKeySigner,
         config: ApiConfig,
     ) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        use tradechain_engine::config::{create_private_dir, restrict_file};
+        // Keys, tokens and trade data: the directories are their owner's only (0700), the
+        // files in them 0600.
+        create_private_dir(&config.data_dir)?;
         let files_dir = config.data_dir.join("files");
-        std::fs::create_dir_all(&files_dir)?;
+        create_private_dir(&files_dir)?;
         let db = readmodel::connect(&config.database_url()).await?;
         readmodel::migrate(&db).await?;
+        if let Some(path) = config.database_url().strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
+            for suffix in ["", "-wal", "-shm"] {
+                restrict_file(Path::new(&format!("{path}{suffix}")))?;
+            }
+        }
         let keystore = Keystore::new(config.master_key()?);
+        check_master_key(&config, &keystore)?;
         let registry = registry::Registry::open(&config.registry, &db, &keystore)
             .await
             .map_err(|e| StartError::Keys(format!("registry: {e}")))?;
@@ -290,7 +300,8 @@ impl Platform {
             };
             if !known {
                 let token = auth::create_token(&state.db, &operator_addr(&state), "dev operator").await?;
-                std::fs::write(&path, format!("{token}\n"))?;
+                let _ = std::fs::remove_file(&path);
+                tradechain_engine::config::write_private(&path, format!("{token}\n").as_bytes())?;
                 tracing::info!(path = %path.display(), "dev operator API token written");
             }
         }
@@ -358,6 +369,28 @@ impl Platform {
 
 fn operator_addr(state: &AppState) -> String {
     codec::addr(&state.operator.address())
+}
+
+/// A wrong master key (a mistyped passphrase, another node's key file) is refused at start,
+/// not at the first custodial signature: the first start seals a check value under it in
+/// `<data_dir>/master.check`, every later start must open it.
+fn check_master_key(config: &ApiConfig, keystore: &Keystore) -> Result<(), StartError> {
+    const LABEL: &[u8] = b"tradechain master key check";
+    let path = config.data_dir.join("master.check");
+    match std::fs::read_to_string(&path) {
+        Ok(sealed) => keystore.open_secret(LABEL, sealed.trim()).map(|_| ()).map_err(|_| {
+            StartError::Keys(format!(
+                "the master key does not open this node's keys (checked against {}): wrong key or passphrase",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let sealed = keystore.seal_secret(LABEL, &[0u8; 32]).map_err(|e| StartError::Keys(e.to_string()))?;
+            tradechain_engine::config::write_private(&path, sealed.as_bytes())?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The REST router (`/v1`, `/openapi.json`, `/docs`) with request ids, tracing and body

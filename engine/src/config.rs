@@ -210,7 +210,7 @@ fn key_file(path: &Path) -> Result<PrivateKeySigner, ConfigError> {
         Ok(text) => parse_key(&text, &path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
+                create_private_dir(dir).map_err(io)?;
             }
             let signer = PrivateKeySigner::random();
             let text = format!("0x{}\n", hex::encode(signer.to_bytes()));
@@ -219,6 +219,34 @@ fn key_file(path: &Path) -> Result<PrivateKeySigner, ConfigError> {
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Creates the directory `path` (and its parents) for its owner only: 0700 on Unix, also
+/// when it exists already (a data directory holds keys, tokens and trade data).
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Makes the file at `path`, if it exists, readable and writable by its owner only (0600
+/// on Unix): for files another library creates (the chain's and the read model's databases).
+pub fn restrict_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Creates `path` readable by its owner only (0600 on Unix) and writes a secret into it,

@@ -109,8 +109,9 @@ fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
 impl Store {
     /// Open (or create) `<data_dir>/chain.redb`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| dbe(redb::StorageError::Io(e)))?;
+        crate::config::create_private_dir(data_dir).map_err(|e| dbe(redb::StorageError::Io(e)))?;
         let db = Database::create(data_dir.join("chain.redb")).map_err(dbe)?;
+        crate::config::restrict_file(&data_dir.join("chain.redb")).map_err(|e| dbe(redb::StorageError::Io(e)))?;
         let tx = db.begin_write().map_err(dbe)?;
         {
             tx.open_table(META).map_err(dbe)?;

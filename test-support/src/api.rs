@@ -117,7 +117,9 @@ impl Net {
         let config = NodeConfig::dev_in(dir.path().join("chain"));
         let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
         crate::clock::align(&node);
-        let api = ApiConfig { dev: false, ..ApiConfig::for_node(&config) };
+        // Outside dev mode the master key comes from outside the data directory.
+        let master_key = Some(hex::encode(tradechain_api::keystore::random_bytes::<32>()));
+        let api = ApiConfig { dev: false, master_key, ..ApiConfig::for_node(&config) };
         Self::serve_api(dir, node, db, api).await
     }
 

@@ -109,7 +109,15 @@ pub(crate) async fn upload(
     let path = file_path(&state, &hex_hash);
     if !path.exists() {
         let tmp = state.files_dir.join(format!(".{hex_hash}.{}", std::process::id()));
-        tokio::fs::write(&tmp, &body).await.map_err(ApiError::internal)?;
+        let bytes = body.clone();
+        let target = tmp.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_file(&target);
+            tradechain_engine::config::write_private(&target, &bytes)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
         tokio::fs::rename(&tmp, &path).await.map_err(ApiError::internal)?;
     }
     if document_file::Entity::find_by_id(format!("{hash:#x}")).one(&state.db).await?.is_none() {

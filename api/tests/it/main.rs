@@ -9,6 +9,7 @@ mod financier_errors;
 mod financing;
 mod hardening;
 mod holiday;
+mod keys;
 mod live;
 mod members_only;
 mod openapi;
