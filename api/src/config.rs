@@ -44,6 +44,11 @@ pub struct ApiConfig {
     /// Largest calldata a member's transaction may carry into the embedded chain, bytes
     /// (the operator's are not bounded; see `admission`).
     pub max_member_calldata_bytes: usize,
+    /// Most connections open at once (HTTP, event streams and WebSockets alike); past it a
+    /// new connection is closed at once.
+    pub max_connections: usize,
+    /// Most connections open at once from one IP address.
+    pub max_connections_per_client: usize,
     /// The duplicate-financing registry (the `[api.registry]` table): in this node, or the
     /// operator's node's (see [`crate::registry`]).
     pub registry: crate::registry::RegistryConfig,
@@ -178,6 +183,8 @@ impl Default for ApiConfig {
             max_json_bytes: 1024 * 1024,
             max_document_bytes: 20 * 1024 * 1024,
             max_member_calldata_bytes: 16 * 1024,
+            max_connections: 1024,
+            max_connections_per_client: 256,
             registry: crate::registry::RegistryConfig::default(),
             chain: ChainConfig::default(),
         }

@@ -50,6 +50,7 @@ pub mod auth;
 mod authenticity;
 mod codec;
 pub mod config;
+mod connection;
 mod consent;
 pub mod credit;
 mod document;
@@ -344,7 +345,12 @@ impl Platform {
             tracing::info!("shutting down: draining requests");
             let _ = closing.send(true);
         };
-        let result = axum::serve(listener, router).with_graceful_shutdown(signal).await;
+        let config = &self.state.config;
+        let bounded = connection::Bounded {
+            inner: listener,
+            tracker: connection::Tracker::new(config.max_connections, config.max_connections_per_client),
+        };
+        let result = axum::serve(bounded, router).with_graceful_shutdown(signal).await;
         self.shutdown().await;
         result
     }

@@ -22,6 +22,12 @@ impl Drop for NodeProcess {
 }
 
 impl NodeProcess {
+    /// Its process id (to read its memory in /proc).
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `BIN node --dev --data-dir DIR [--config FILE]` on a free loopback port, once it
     /// serves (its operator token written).
     #[must_use]

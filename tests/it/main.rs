@@ -3,6 +3,7 @@
 //! against a node in another process, and deploy plus two nodes on a Hardhat network.
 //! One test binary, a module per feature.
 
+mod connections;
 mod demo;
 mod engine_crash;
 mod remote;

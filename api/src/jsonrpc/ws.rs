@@ -40,7 +40,11 @@ pub(super) async fn upgrade(State(gate): State<Gate>, headers: HeaderMap, ws: We
         None => (None, None),
     };
     let limit = gate.max_body;
-    ws.max_message_size(limit).on_upgrade(move |socket| serve(socket, gate, caller, token))
+    // Small buffers: each open subscription holds them (axum's defaults are 128 KiB each).
+    ws.max_message_size(limit)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .on_upgrade(move |socket| serve(socket, gate, caller, token))
 }
 
 /// The caller's standing now: `None` once suspended or no longer known.

@@ -22,7 +22,11 @@ const MAX_SUBSCRIPTIONS: usize = 64;
 
 pub(super) async fn upgrade(State(node): State<Node>, ws: WebSocketUpgrade) -> Response {
     let limit = node.config().max_body_bytes;
-    ws.max_message_size(limit).on_upgrade(move |socket| serve(socket, node))
+    // Small buffers: each open subscription holds them (axum's defaults are 128 KiB each).
+    ws.max_message_size(limit)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .on_upgrade(move |socket| serve(socket, node))
 }
 
 async fn serve(mut socket: WebSocket, node: Node) {
