@@ -50,8 +50,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Body(v))
+        // Read as JSON first (a syntax error or a wrong content type keeps axum's answer),
+        // then as `T`: a number with no fraction (`203.0`) is an integer, as JSON Schema
+        // has it, whatever the client's serialiser wrote.
+        let axum::Json(mut v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        integers(&mut v);
+        serde_json::from_value(v).map(Body).map_err(|e| {
+            ApiError::validation(
+                "VALIDATION_FAILED",
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
+    }
+}
+
+/// Integer-valued floats as integers, throughout.
+fn integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                // Exact below 2^53; the cast cannot lose anything there.
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *v = serde_json::Value::from(i);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(integers),
+        serde_json::Value::Object(o) => o.values_mut().for_each(integers),
+        _ => {}
     }
 }
 

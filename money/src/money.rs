@@ -95,6 +95,12 @@ pub struct Currency {
 }
 
 impl Currency {
+    /// Every code payments can be made in, in alphabetical order (e.g. for an API schema's
+    /// enum).
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        CURRENCIES.iter().map(|(code, _)| *code)
+    }
+
     /// Look up a code (exact, upper case). `None` for anything not in the ISO 4217 list.
     pub fn from_code(code: &str) -> Option<Self> {
         CURRENCIES

@@ -2,6 +2,8 @@
 //! `/openapi.json`, and a self-contained viewer at `/docs` (no CDN: it fetches the
 //! document and lists routes, error codes and schemas).
 
+mod constraints;
+
 use axum::Json;
 use axum::Router;
 use axum::response::Html;
@@ -139,7 +141,38 @@ impl Modify for Extras {
             .build();
         components.schemas.insert("ErrorCode".to_string(), schema.into());
         for item in openapi.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
+            for (write, op) in [
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ] {
+                let Some(op) = op.as_mut() else { continue };
+                // What every route of its kind can answer, whatever its handler: the token
+                // extractor (401; 403 for a suspended organisation), the body extractor
+                // (400 malformed, 413 too large, 422 invalid), the path and query
+                // extractors (422), and, for a write, the contract's refusals (404 for what
+                // it cannot find, 409 for a state that forbids it).
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let body = op.request_body.is_some();
+                let params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut needed = Vec::new();
+                if secured {
+                    needed.extend(["401", "403"]);
+                }
+                if body {
+                    needed.extend(["400", "413", "422"]);
+                }
+                if params {
+                    needed.extend(["404", "422"]);
+                }
+                if secured && write {
+                    needed.extend(["404", "409"]);
+                }
+                for status in needed {
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| error_response(status));
+                }
                 for (status, response) in &mut op.responses.responses {
                     if let utoipa::openapi::RefOr::T(r) = response
                         && r.description.is_empty()
@@ -152,13 +185,26 @@ impl Modify for Extras {
     }
 }
 
+/// A documented error answer: an [`crate::error::ErrorBody`] with `status`'s meaning.
+fn error_response(status: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    utoipa::openapi::RefOr::T(
+        ResponseBuilder::new()
+            .description(describe(status))
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build(),
+    )
+}
+
 fn describe(status: &str) -> &'static str {
     match status {
         "200" => "OK",
         "201" => "Created",
         "400" => "Malformed request (code INVALID_JSON)",
-        "401" => "No or unknown API token (code UNAUTHENTICATED)",
-        "403" => "The organisation may not do this (see ErrorCode: NOT_*, MISSING_ROLE, OPERATOR_ONLY, ...)",
+        "401" => "No, unknown, revoked or expired API token (UNAUTHENTICATED, TOKEN_REVOKED, TOKEN_EXPIRED)",
+        "403" => {
+            "The organisation may not do this, or is suspended (NOT_*, MISSING_ROLE, OPERATOR_ONLY, ORGANISATION_SUSPENDED, ...)"
+        }
         "404" => "Not found among what the organisation may see (ORDER_NOT_FOUND, ...)",
         "409" => "The current state forbids it (INVALID_STATE, ...)",
         "413" => "Body too large (BODY_TOO_LARGE)",
@@ -168,9 +214,11 @@ fn describe(status: &str) -> &'static str {
     }
 }
 
-/// The OpenAPI document.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The OpenAPI document, with every request field's constraints ([`constraints`]).
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    constraints::apply(&mut doc);
+    doc
 }
 
 /// `/openapi.json` and the `/docs` viewer.
