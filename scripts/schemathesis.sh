@@ -16,6 +16,7 @@
 #   ST_MAX_TIME=600       time budget of the whole run, seconds
 #   ST_WORKERS=2          concurrent workers
 #   ST_SEED=N             fixed seed (reproducible run)
+#   ST_PHASES=LIST        phases to run (default: all; without coverage on Python 3.11)
 #   ST_REPORT_DIR=DIR     also write JUnit + NDJSON reports into DIR
 #   ST_KEEP=1             keep the data dir and node log (path printed)
 #   ST_CONFIG=FILE        a schemathesis.toml to use (`st --config-file`; default
@@ -54,13 +55,23 @@ for tool in curl python3; do
 done
 
 # --- Schemathesis, pinned, in its own venv -------------------------------------------
-venv=${XDG_CACHE_HOME:-$HOME/.cache}/tradechain-schemathesis/venv-$ST_VERSION
+# The newest Python there is: CPython 3.11's parser raises "AST constructor recursion depth
+# mismatch" at random deep inside Hypothesis (seen in one run in three of the coverage phase
+# here); 3.12 and later do not. With 3.11 only, that phase is left out (the fuzzing and
+# stateful phases still run every check), and the log says so.
+python=
+for candidate in python3.13 python3.12 python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import venv' 2>/dev/null; then python=$candidate; break; fi
+done
+[ -n "$python" ] || { log "python3 with venv is required"; exit 2; }
+pyver=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+venv=${XDG_CACHE_HOME:-$HOME/.cache}/tradechain-schemathesis/venv-$ST_VERSION-py$pyver
 st=$venv/bin/st
 if ! { [ -x "$st" ] && "$st" --version 2>/dev/null | grep -qF "$ST_VERSION"; }; then
   log "installing schemathesis==$ST_VERSION into $venv"
   rm -rf "$venv"
   mkdir -p "$(dirname "$venv")"
-  python3 -m venv "$venv"
+  "$python" -m venv "$venv"
   if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"; then
     rm -rf "$venv"
     log "pip could not install schemathesis==$ST_VERSION"
@@ -142,6 +153,13 @@ args+=(run "$base/openapi.json"
   --generation-database none
   --no-color)
 [ -n "${ST_SEED:-}" ] && args+=(--seed "$ST_SEED")
+# The coverage phase only where the parser is sound (see above), unless ST_PHASES says.
+phases=${ST_PHASES:-}
+if [ -z "$phases" ] && [ "$pyver" = "3.11" ]; then
+  log "Python 3.11: the coverage phase is left out (see above)"
+  phases=examples,fuzzing,stateful
+fi
+[ -n "$phases" ] && args+=(--phases "$phases")
 if [ -n "${ST_REPORT_DIR:-}" ]; then
   mkdir -p "$ST_REPORT_DIR"
   args+=(--report junit,ndjson --report-dir "$(cd "$ST_REPORT_DIR" && pwd)")
