@@ -61,7 +61,7 @@ async fn creations(net: &Net, orders: usize, clients: usize) {
         "latest_shipment": date_in(30), "expiry": date_in(60),
         "milestones": [
             { "share_bps": 3000, "documents": ["commercial_invoice"] },
-            { "share_bps": 7000, "documents": ["bill_of_lading"], "tenor_days": 30 }
+            { "share_bps": 7000, "documents": ["commercial_invoice"], "tenor_days": 30 }
         ],
         "details": { "line_items": [{ "description": "copper cathodes", "quantity": "25", "unit": "t" }] }
     });
@@ -213,9 +213,32 @@ fn main() {
             (Ok("postgres"), Some(pg)) => (pg, "PostgreSQL"),
             _ => (Db::Sqlite, "SQLite"),
         };
+        // Writes, side by side in one run: the production producer (a block at least every
+        // second) with group commit, the same producer on its timer alone (as before group
+        // commit), and dev automine (a block per transaction).
+        let production = |window: u64| {
+            move |c: tradechain_engine::NodeConfig| tradechain_engine::NodeConfig {
+                automine: Some(false),
+                block_interval_ms: 1000,
+                batch_window_ms: window,
+                ..c
+            }
+        };
+        println!("tradechain-api benchmark ({name} read model, loopback HTTP)");
+        for (label, window) in [
+            ("production, group commit (2 ms window)", Some(2)),
+            ("production, timer only (1 s)", Some(0)),
+            ("dev automine", None),
+        ] {
+            let mut net = match window {
+                Some(w) => Net::start_configured(db.clone(), production(w)).await,
+                None => Net::start(db.clone()).await,
+            };
+            println!("-- {label}");
+            creations(&net, orders, clients).await;
+            net.stop().await;
+        }
         let mut net = Net::start(db).await;
-        println!("tradechain-api benchmark ({name} read model, dev node with automine, loopback HTTP)");
-        creations(&net, orders, clients).await;
         reads(&net, rows).await;
         net.stop().await;
     });

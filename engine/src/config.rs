@@ -65,8 +65,14 @@ pub struct NodeConfig {
     pub dev: bool,
     /// Seal one block per submitted transaction, before its hash is returned. Defaults to `dev`.
     pub automine: Option<bool>,
-    /// Interval block production: seal at most every this many milliseconds.
+    /// Interval block production: seal at least every this many milliseconds while
+    /// transactions wait (and an empty block then, with `empty_blocks`).
     pub block_interval_ms: u64,
+    /// Group commit: a block is sealed this many milliseconds after a transaction reaches an
+    /// idle producer, with every transaction that arrived meanwhile, and the next one as soon
+    /// as the last is durable, so a write never waits for the interval's timer and writes
+    /// arriving together share one block and one fsync. 0: seal on the interval only.
+    pub batch_window_ms: u64,
     /// Most transactions in one block; a pool holding this many ready transactions seals at once.
     pub max_block_txs: usize,
     /// Most transactions waiting in the pool.
@@ -107,6 +113,7 @@ impl Default for NodeConfig {
             dev: false,
             automine: None,
             block_interval_ms: 1000,
+            batch_window_ms: 2,
             max_block_txs: 2000,
             max_pool_txs: 100_000,
             block_gas_limit: 30_000_000,

@@ -316,7 +316,11 @@ impl Node {
             if let Some((_, reason)) = lock(&self.inner.rejections).iter().find(|(h, _)| *h == hash) {
                 return Err(TxRejection::Invalid(reason.clone()));
             }
-        } else if lock(&self.inner.pool).len() >= self.inner.config.max_block_txs {
+        } else if self.inner.config.batch_window_ms > 0
+            || lock(&self.inner.pool).len() >= self.inner.config.max_block_txs
+        {
+            // The producer seals this one with whatever else arrives within the batch window
+            // (a permit is kept if it is sealing now: it comes back at once for the rest).
             self.inner.wake.notify_one();
         }
         Ok(hash)

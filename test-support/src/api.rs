@@ -13,7 +13,7 @@ use tradechain_api::{ApiConfig, AppState, Platform};
 use tradechain_engine::{GenesisCall, Node, NodeConfig};
 
 /// Where a read model lives.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Db {
     /// A SQLite file in the test's directory.
     Sqlite,
@@ -87,6 +87,21 @@ impl Net {
     /// In dev automine mode.
     pub async fn start(db: Db) -> Net {
         Self::start_with(db, true).await
+    }
+
+    /// A node configured by `configure` from the dev defaults (its producer running when
+    /// automine is off), with the API in dev mode in front of it.
+    pub async fn start_configured(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Net {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = configure(NodeConfig::dev_in(dir.path().join("chain")));
+        let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
+        crate::clock::align(&node);
+        if !config.automine() {
+            drop(node.spawn_producer());
+        }
+        let api = ApiConfig::for_node(&config);
+        Self::serve_api(dir, node, db, api).await
     }
 
     /// `automine = false`: blocks are sealed on an interval by the producer, as in production.

@@ -184,3 +184,60 @@ fn dev_clock_moves_block_time_and_snapshots_revert() {
     let dir = n.stop();
     tradechain_engine::verify::verify(&dir).expect("verifies after revert");
 }
+
+/// Group commit: with a block interval of a minute, a transaction reaching an idle producer
+/// is sealed within the batch window (it does not wait for the timer), and transactions
+/// sent together share blocks (one fsync for many), each exactly once.
+#[test]
+fn writes_are_group_committed_without_waiting_for_the_interval() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = NodeConfig {
+        automine: Some(false),
+        block_interval_ms: 60_000,
+        batch_window_ms: 5,
+        ..NodeConfig::dev_in(tmp.path().join("data"))
+    };
+    let n = TestNode::start(cfg);
+    let deployer = PrivateKeySigner::random();
+    let hash =
+        n.result("eth_sendRawTransaction", json!([sign_1559(&deployer, 0, None, counter_bytecode(), 1_000_000)]));
+    // wait_for_receipt gives up after 10 s: far less than the interval.
+    let receipt = wait_for_receipt(&n, &hash);
+    let counter = receipt["contractAddress"].as_str().expect("addr").parse().expect("addr");
+    let head_before = n.result("eth_blockNumber", json!([]));
+
+    // 20 senders, 5 transactions each, all at once.
+    let senders: Vec<PrivateKeySigner> = (0..20).map(|_| PrivateKeySigner::random()).collect();
+    let addr = n.addr;
+    let hashes: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = senders
+            .iter()
+            .map(|key| {
+                s.spawn(move || {
+                    (0..5u64)
+                        .map(|nonce| {
+                            let raw = sign_1559(key, nonce, Some(counter), increment_call(1), 100_000);
+                            rpc(addr, "eth_sendRawTransaction", json!([raw]))["result"].clone()
+                        })
+                        .collect::<Vec<Value>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("sender")).collect()
+    });
+    assert_eq!(hashes.len(), 100);
+    for h in &hashes {
+        assert_eq!(wait_for_receipt(&n, h)["status"], "0x1", "each transaction sealed once");
+    }
+    let quantity = |v: Value| u64::from_str_radix(v.as_str().expect("hex").trim_start_matches("0x"), 16).expect("n");
+    let blocks = quantity(n.result("eth_blockNumber", json!([]))) - quantity(head_before);
+    assert!(blocks < 100, "100 transactions shared {blocks} blocks");
+    // The counter counted each increment exactly once.
+    let count = format!("0x{}", alloy::hex::encode(&alloy::primitives::keccak256("count()")[..4]));
+    let total = n.result("eth_call", json!([{ "to": counter, "data": count }, "latest"]));
+    assert_eq!(quantity(total), 100);
+    eprintln!("100 transactions from 20 senders in {blocks} blocks");
+    let dir = n.stop();
+    let report = tradechain_engine::verify::verify(&dir).expect("the chain verifies");
+    assert_eq!(report.transactions, 101);
+}
