@@ -6,7 +6,15 @@
 //! 2. Reads with 100,000 orders in the read model: list (first page, filtered
 //!    page, deep keyset page) and detail latency, p50/p99.
 //!
-//! Sizes: `BENCH_ORDERS` (default 400), `BENCH_CLIENTS` (16), `BENCH_READ_ROWS` (100000).
+//! 3. Open loop: order creations arriving at a fixed rate (`BENCH_RATE` per second for
+//!    `BENCH_SECS`), whatever the answers, against the production producer with group
+//!    commit. Each latency runs from the moment the request was due, not sent, so a queue
+//!    anywhere (client, server, chain) shows in it (no coordinated omission); prints the rate
+//!    achieved, p50/p99/max and errors. The generator is this bench (tokio tasks, one per
+//!    request, on a schedule): `BENCH_RATE=1000 BENCH_SECS=60 cargo bench -p tradechain-api --bench api`.
+//!
+//! Sizes: `BENCH_ORDERS` (default 400), `BENCH_CLIENTS` (16), `BENCH_READ_ROWS` (100000),
+//! `BENCH_RATE` (200), `BENCH_SECS` (10), `BENCH_BUYERS` (32).
 //! `BENCH_DB=postgres` runs against the server in `TRADECHAIN_TEST_POSTGRES_URL`
 //! (`scripts/with-postgres.sh cargo bench -p tradechain-api` with `BENCH_DB=postgres`).
 
@@ -96,6 +104,72 @@ async fn creations(net: &Net, orders: usize, clients: usize) {
         lat.extend(t.await.expect("client"));
     }
     report(&format!("POST /v1/orders ({clients} clients, {buyers} buyers)"), lat, Some(started.elapsed()));
+}
+
+/// The body of an order `seller` proposes to sell through `bank`.
+fn order_body(seller: &str, bank: &str) -> String {
+    json!({
+        "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+        "amount_minor": "10000000", "currency": "USD", "incoterm": "FOB",
+        "latest_shipment": date_in(30), "expiry": date_in(60),
+        "milestones": [
+            { "share_bps": 3000, "documents": ["commercial_invoice"] },
+            { "share_bps": 7000, "documents": ["commercial_invoice"], "tenor_days": 30 }
+        ]
+    })
+    .to_string()
+}
+
+/// Open loop: `rate` order creations a second for `secs` seconds, each sent when it is due
+/// whatever the earlier ones are doing; latency from the due time.
+async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
+    let (seller, _) = net.onboard("Open Loop Seller", &["trader"]).await;
+    let (bank, _) = net.onboard("Open Loop Bank", &["bank"]).await;
+    let mut tokens = Vec::new();
+    for b in 0..buyers.max(1) {
+        tokens.push(net.onboard(&format!("Open Loop Buyer {b}"), &["trader"]).await.1);
+    }
+    let body = order_body(&seller, &bank);
+    let url = format!("{}/v1/orders", net.base);
+    let total = rate * secs;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let due = start + interval * u32::try_from(i).expect("bench size");
+        tokio::time::sleep_until(due).await;
+        let (http, url, body, token) = (net.http.clone(), url.clone(), body.clone(), tokens[i % tokens.len()].clone());
+        tasks.spawn(async move {
+            let res =
+                http.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body).send().await;
+            let ok = match res {
+                Ok(r) => r.status().as_u16() == 201,
+                Err(_) => false,
+            };
+            (ok, due.elapsed())
+        });
+    }
+    let sent = start.elapsed();
+    let (mut lat, mut errors) = (Vec::with_capacity(total), 0);
+    while let Some(r) = tasks.join_next().await {
+        let (ok, l) = r.expect("request task");
+        if ok {
+            lat.push(l);
+        } else {
+            errors += 1;
+        }
+    }
+    let wall = start.elapsed();
+    lat.sort();
+    let max = lat.last().copied().unwrap_or_default();
+    report(&format!("open loop {rate}/s for {secs} s ({buyers} buyers)"), lat, Some(wall));
+    println!(
+        "{:<44} offered {:.1}/s over {:.1} s; max {:.2} ms; errors {errors}",
+        "",
+        total as f64 / sent.as_secs_f64(),
+        sent.as_secs_f64(),
+        max.as_secs_f64() * 1000.0
+    );
 }
 
 async fn seed(net: &Net, rows: usize, party: &str) {
@@ -207,6 +281,7 @@ fn main() {
     let orders = env("BENCH_ORDERS", 400);
     let clients = env("BENCH_CLIENTS", 16);
     let rows = env("BENCH_READ_ROWS", 100_000);
+    let (rate, secs, buyers) = (env("BENCH_RATE", 200), env("BENCH_SECS", 10), env("BENCH_BUYERS", 32));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let (db, name) = match (std::env::var("BENCH_DB").as_deref(), Db::postgres()) {
@@ -238,6 +313,10 @@ fn main() {
             creations(&net, orders, clients).await;
             net.stop().await;
         }
+        println!("-- production, group commit: open loop");
+        let mut net = Net::start_configured(db.clone(), production(2)).await;
+        open_loop(&net, rate, secs, buyers).await;
+        net.stop().await;
         let mut net = Net::start(db).await;
         reads(&net, rows).await;
         net.stop().await;

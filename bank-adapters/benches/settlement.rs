@@ -1,9 +1,12 @@
 //! End-to-end settlement throughput against the sandbox bank (a separate process) on the
 //! embedded node: N orders each with one at-sight milestone fall due at once; the worker
-//! releases, records, pays and confirms them all. Prints instructions settled per second end
-//! to end, and the bank-only rate (pain.001 round trips) side by side.
+//! releases, records, pays and confirms them all. Side by side in one run: the worker as it
+//! runs (batches: one pain.001 for many transfers, one `releasePayments` and one
+//! `confirmPayments` transaction for many milestones, bank and chain pipelined), the same
+//! worker one instruction at a time (batches of one), and the bank alone (pain.001 round
+//! trips of one transfer, 8 at once).
 //!
-//! `cargo bench -p tradechain-bank-adapters --bench settlement` (N: `BENCH_INSTRUCTIONS`, default 200).
+//! `cargo bench -p tradechain-bank-adapters --bench settlement` (N: `BENCH_INSTRUCTIONS`, default 1000).
 
 use std::time::{Duration, Instant};
 
@@ -27,19 +30,24 @@ async fn at_sight_order(chain: &Chain, p: &Parties, amount: u128, now: u64) -> U
     order
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let n: usize = std::env::var("BENCH_INSTRUCTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let chain = start_chain().await;
-    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
-    let p = Parties::new();
-    p.register(&chain).await;
-    open_accounts(&bank, &p, i64::MAX / 4).await;
+/// Make `n` milestones due at once, then run a worker configured by `configure` until every
+/// one is paid on chain: the seconds that took.
+async fn settle_all(
+    chain: &Chain,
+    bank: &SandboxBank,
+    p: &Parties,
+    n: usize,
+    db: &str,
+    configure: impl FnOnce(&mut tradechain_bank_adapters::settlement::WorkerConfig),
+) -> f64 {
+    use tradechain_chain::Chain as _;
+    // This worker follows the chain from here: the other run's payments are not its own.
+    let from = chain.rpc.head().await.expect("head") + 1;
     let now = chain.now().await;
     let setup = Instant::now();
     let mut orders = Vec::with_capacity(n);
     for i in 0..n {
-        orders.push(at_sight_order(&chain, &p, 10_000 + i as u128, now).await);
+        orders.push(at_sight_order(chain, p, 10_000 + i as u128, now).await);
     }
     // Accepting the invoice triggers each milestone, due at once.
     for order in &orders {
@@ -47,22 +55,39 @@ async fn main() {
         chain.send(&p.buyer_bank, chain.suite.trade_orders, call).await;
     }
     eprintln!("set up {n} orders in {:.1?}", setup.elapsed());
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let w = worker(&chain, &bank, &p, &sqlite_url(&dir, "outbox.db"), Duration::from_secs(10)).await;
-    let start = Instant::now();
-    let last = *orders.last().expect("orders");
-    drive_until(&w, Duration::from_secs(600), || async {
-        chain.milestone(last, 0).await.state == tradechain_contracts::MilestoneState::Paid as u8
+    let w = worker_configured(chain, bank, p, db, Duration::from_secs(10), |c| {
+        c.start_block = from;
+        configure(c);
     })
     .await;
+    let start = Instant::now();
+    let last = *orders.last().expect("orders");
+    let paid = tradechain_contracts::MilestoneState::Paid as u8;
+    drive_until(&w, Duration::from_secs(900), || async { chain.milestone(last, 0).await.state == paid }).await;
+    let secs = start.elapsed().as_secs_f64();
     let mut settled = 0;
     for order in &orders {
-        settled +=
-            usize::from(chain.milestone(*order, 0).await.state == tradechain_contracts::MilestoneState::Paid as u8);
+        settled += usize::from(chain.milestone(*order, 0).await.state == paid);
     }
-    let e2e_secs = start.elapsed().as_secs_f64();
     assert_eq!(settled, n, "every instruction settles");
+    secs
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("BENCH_INSTRUCTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let chain = start_chain().await;
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let p = Parties::new();
+    p.register(&chain).await;
+    open_accounts(&bank, &p, i64::MAX / 4).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let batched = settle_all(&chain, &bank, &p, n, &sqlite_url(&dir, "batched.db"), |_| {}).await;
+    let single = settle_all(&chain, &bank, &p, n, &sqlite_url(&dir, "single.db"), |c| {
+        c.batch_size = 1;
+        c.chain_batch = 1;
+    })
+    .await;
     assert_eq!(bank.ledger_sum("USD").await, "0");
 
     // The bank alone: pain.001 round trips with the same concurrency, no chain.
@@ -82,6 +107,7 @@ async fn main() {
             requested_execution_date: chrono::Utc::now().date_naive(),
             remittance: "bench".into(),
             charges: tradechain_bank_adapters::payment::ChargeBearer::Shared,
+            payment_information_id: None,
         };
         let rails = rails.clone();
         let permits = permits.clone();
@@ -98,8 +124,13 @@ async fn main() {
     assert_eq!(booked, n);
 
     println!(
-        "settlement/end_to_end: {n} instructions settled in {e2e_secs:.2} s = {:.1} instructions/s",
-        n as f64 / e2e_secs
+        "settlement/batched:    {n} instructions settled in {batched:.2} s = {:.1} instructions/s",
+        n as f64 / batched
+    );
+    println!(
+        "settlement/one_by_one: {n} instructions settled in {single:.2} s = {:.1} instructions/s (batched is {:.1}x)",
+        n as f64 / single,
+        single / batched
     );
     println!(
         "settlement/bank_only:  {n} pain.001 booked in {bank_secs:.2} s = {:.1} instructions/s",

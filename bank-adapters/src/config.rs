@@ -16,7 +16,8 @@
 //! }
 //! ```
 //! Optional: `confirmations` (0), `start_block` (0), `poll_interval_ms` (500),
-//! `backoff_initial_ms` (200), `backoff_max_ms` (30000), `concurrency` (8). For a webhook
+//! `backoff_initial_ms` (200), `backoff_max_ms` (30000), `concurrency` (8), `batch_size`
+//! (500 transfers per pain.001), `chain_batch` (100 per chain transaction). For a webhook
 //! bank: `"rails": { "kind": "webhook", "url": ..., "secret": ..., "timeout_ms": ... }`.
 
 use std::collections::HashMap;
@@ -106,9 +107,22 @@ pub struct BankSettings {
     /// Instructions handled at once (default 8).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Most new instructions in one message to the bank (default 500).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Most releases or confirmations in one chain transaction (default 100).
+    #[serde(default = "default_chain_batch")]
+    pub chain_batch: usize,
     /// Fault injection for recovery tests; never set in production.
     #[serde(default)]
     pub crash_at: Option<CrashPoint>,
+}
+
+fn default_batch_size() -> usize {
+    500
+}
+fn default_chain_batch() -> usize {
+    100
 }
 
 fn default_poll_ms() -> u64 {
@@ -169,6 +183,8 @@ impl BankSettings {
             backoff_initial: Duration::from_millis(self.backoff_initial_ms),
             backoff_max: Duration::from_millis(self.backoff_max_ms),
             concurrency: self.concurrency,
+            batch_size: self.batch_size,
+            chain_batch: self.chain_batch,
             crash_at: self.crash_at,
             receivables: self.receivables,
             escrow_account: self.escrow_account.clone(),

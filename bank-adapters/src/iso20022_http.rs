@@ -6,6 +6,7 @@
 //! `GET {base}/iso20022/status/{EndToEndId}` answers a pain.002 or 404 when the bank has
 //! never seen the id; `GET {base}/iso20022/camt.054?account={IBAN}&since={N}`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -70,10 +71,37 @@ fn message_id(transfer: &CreditTransfer) -> String {
 }
 
 fn check(body: &[u8], transfer: &CreditTransfer) -> Result<RailStatus, RailError> {
-    let report = pain002::parse(body)?;
-    // tradechain names each payment information block by its transfer's EndToEndId.
+    check_report(&pain002::parse(body)?, transfer)
+}
+
+/// A batch's report split by transfer (the header kept apart). A report naming an
+/// instruction the message did not carry is refused whole: the bank answered something
+/// else, and none of its statuses can be trusted.
+fn by_transfer(
+    report: pain002::Pain002,
+    transfers: &[CreditTransfer],
+) -> Result<(pain002::Pain002, HashMap<String, Vec<pain002::TransactionStatus>>), RailError> {
+    let mut each: HashMap<String, Vec<pain002::TransactionStatus>> =
+        transfers.iter().map(|t| (t.end_to_end_id.to_string(), Vec::new())).collect();
+    let pain002::Pain002 { transactions, .. } = &report;
+    for tx in transactions {
+        match each.get_mut(tx.original_end_to_end_id.as_str()) {
+            Some(v) => v.push(tx.clone()),
+            None => {
+                return Err(RailError::Malformed(crate::iso20022::MessageError::invalid(
+                    "OrgnlEndToEndId",
+                    format!("report names {}, which the message did not carry", tx.original_end_to_end_id),
+                )));
+            }
+        }
+    }
+    Ok((pain002::Pain002 { transactions: Vec::new(), ..report }, each))
+}
+
+/// The status of `transfer` in a report, which must place it in the block it was sent in.
+fn check_report(report: &pain002::Pain002, transfer: &CreditTransfer) -> Result<RailStatus, RailError> {
     let e2e = &transfer.end_to_end_id;
-    let tx = pain002::status_for(&report, e2e.as_str(), e2e, &transfer.amount)?;
+    let tx = pain002::status_for(report, transfer.payment_information(), e2e, &transfer.amount)?;
     Ok(tx.rail_status())
 }
 
@@ -100,13 +128,15 @@ impl IsoHttpRails {
     }
 }
 
-impl Rails for IsoHttpRails {
-    async fn pay(&self, transfer: &CreditTransfer) -> Result<RailStatus, RailError> {
+impl IsoHttpRails {
+    /// Send one pain.001 carrying `transfers` and answer the bank's pain.002.
+    async fn initiate(&self, transfers: &[CreditTransfer]) -> Result<Vec<u8>, RailError> {
+        let Some(first) = transfers.first() else { return Ok(Vec::new()) };
         let msg = Pain001 {
-            msg_id: message_id(transfer),
+            msg_id: message_id(first),
             created: Utc::now(),
             initiating_party: self.initiating_party.clone(),
-            transfers: vec![transfer.clone()],
+            transfers: transfers.to_vec(),
         };
         let xml = pain001::write(&msg)?;
         let resp = self
@@ -122,7 +152,34 @@ impl Rails for IsoHttpRails {
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
+        Ok(body)
+    }
+}
+
+impl Rails for IsoHttpRails {
+    async fn pay(&self, transfer: &CreditTransfer) -> Result<RailStatus, RailError> {
+        let body = self.initiate(std::slice::from_ref(transfer)).await?;
         check(&body, transfer)
+    }
+
+    /// One pain.001 for the whole batch, its blocks as the transfers name them; the one
+    /// pain.002 answers each transfer, checked against it (its block, EndToEndId, amount).
+    async fn pay_batch(&self, transfers: &[CreditTransfer]) -> Vec<Result<RailStatus, RailError>> {
+        let report = match self.initiate(transfers).await {
+            Ok(body) => pain002::parse(&body).map_err(RailError::from),
+            Err(e) => Err(e),
+        };
+        let report = report.and_then(|r| by_transfer(r, transfers));
+        match report {
+            Ok((header, mut each)) => transfers
+                .iter()
+                .map(|t| {
+                    let transactions = each.remove(t.end_to_end_id.as_str()).unwrap_or_default();
+                    check_report(&pain002::Pain002 { transactions, ..header.clone() }, t)
+                })
+                .collect(),
+            Err(e) => transfers.iter().map(|_| Err(e.for_each_transfer())).collect(),
+        }
     }
 
     async fn status(&self, transfer: &CreditTransfer) -> Result<Option<RailStatus>, RailError> {

@@ -124,6 +124,9 @@ pub mod instruction {
         pub updated_at: i64,
         /// Who bears the charges outside SEPA: `shared`, `debtor`, `creditor`.
         pub charges: String,
+        /// The payment information block (`PmtInfId`) it was last sent in, when it shared one
+        /// with others of its batch; `None`: a block of its own, named by its EndToEndId.
+        pub payment_information_id: Option<String>,
     }
 
     /// No relations: the table stands alone.
@@ -554,39 +557,63 @@ impl Outbox {
         Ok(())
     }
 
+    /// Mark many watches handled in one database transaction.
+    pub(crate) async fn watches_done(&self, keys: &[String]) -> Result<(), OutboxError> {
+        let txn = self.db.begin().await?;
+        watch::Entity::update_many()
+            .col_expr(watch::Column::Done, sea_orm::sea_query::Expr::value(true))
+            .filter(watch::Column::Key.is_in(keys.iter().cloned()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Move an instruction to `state`, stamping the state's timestamp, with optional fields.
     pub async fn transition(&self, e2e: &str, state: State, change: Change) -> Result<Instruction, OutboxError> {
-        let row = self.get(e2e).await?.ok_or_else(|| OutboxError::NotFound(e2e.to_string()))?;
+        transition_in(&self.db, e2e, state, change).await
+    }
+
+    /// Mark a batch `sent`, each in the payment information block it is about to travel in
+    /// (`None`: a block of its own), in one database transaction: durably before the
+    /// message leaves, as [`Outbox::transition`] does for one.
+    pub async fn mark_sent(&self, batch: &[(String, Option<String>)]) -> Result<Vec<Instruction>, OutboxError> {
+        let txn = self.db.begin().await?;
         let now = now_ms();
-        let mut am = row.into_active_model();
-        am.state = Set(state.as_str().to_string());
-        am.updated_at = Set(now);
-        match state {
-            State::New => {}
-            State::Sent => am.sent_at = Set(Some(now)),
-            State::Accepted => am.accepted_at = Set(Some(now)),
-            State::Settled => am.settled_at = Set(Some(now)),
-            State::Rejected => am.rejected_at = Set(Some(now)),
-            State::NeedsReview => am.needs_review_at = Set(Some(now)),
-        }
-        if change.count_send {
+        let mut out = Vec::with_capacity(batch.len());
+        for (e2e, block) in batch {
+            let row = instruction::Entity::find_by_id(e2e.clone())
+                .one(&txn)
+                .await?
+                .ok_or_else(|| OutboxError::NotFound(e2e.clone()))?;
+            let mut am = row.into_active_model();
+            am.state = Set(State::Sent.as_str().to_string());
+            am.sent_at = Set(Some(now));
             am.send_count = Set(am.send_count.as_ref() + 1);
+            am.payment_information_id = Set(block.clone());
+            am.retries = Set(0);
+            am.next_attempt_at = Set(0);
+            am.updated_at = Set(now);
+            out.push(am.update(&txn).await?);
         }
-        if let Some(r) = change.bank_reference {
-            am.bank_reference = Set(Some(r));
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// Move many instructions to `state` at once, each with its own change, in one database
+    /// transaction (a batch the bank booked, or one confirmation that settled many).
+    pub async fn transition_many(
+        &self,
+        state: State,
+        changes: Vec<(String, Change)>,
+    ) -> Result<Vec<Instruction>, OutboxError> {
+        let txn = self.db.begin().await?;
+        let mut out = Vec::with_capacity(changes.len());
+        for (e2e, change) in changes {
+            out.push(transition_in(&txn, &e2e, state, change).await?);
         }
-        if let Some(r) = change.reason {
-            am.reason = Set(Some(r));
-        }
-        if let Some(tx) = change.chain_tx {
-            am.chain_tx = Set(Some(tx));
-        }
-        if change.chain_recorded {
-            am.chain_recorded_at = Set(Some(now));
-        }
-        am.retries = Set(0);
-        am.next_attempt_at = Set(0);
-        Ok(am.update(&self.db).await?)
+        txn.commit().await?;
+        Ok(out)
     }
 
     /// Leave the state as it is and try again after `delay_ms` (backoff).
@@ -604,6 +631,49 @@ impl Outbox {
         .await?;
         Ok(())
     }
+}
+
+/// [`Outbox::transition`] on `db`, a connection or a transaction.
+async fn transition_in(
+    db: &impl sea_orm::ConnectionTrait,
+    e2e: &str,
+    state: State,
+    change: Change,
+) -> Result<Instruction, OutboxError> {
+    let row = instruction::Entity::find_by_id(e2e.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| OutboxError::NotFound(e2e.to_string()))?;
+    let now = now_ms();
+    let mut am = row.into_active_model();
+    am.state = Set(state.as_str().to_string());
+    am.updated_at = Set(now);
+    match state {
+        State::New => {}
+        State::Sent => am.sent_at = Set(Some(now)),
+        State::Accepted => am.accepted_at = Set(Some(now)),
+        State::Settled => am.settled_at = Set(Some(now)),
+        State::Rejected => am.rejected_at = Set(Some(now)),
+        State::NeedsReview => am.needs_review_at = Set(Some(now)),
+    }
+    if change.count_send {
+        am.send_count = Set(am.send_count.as_ref() + 1);
+    }
+    if let Some(r) = change.bank_reference {
+        am.bank_reference = Set(Some(r));
+    }
+    if let Some(r) = change.reason {
+        am.reason = Set(Some(r));
+    }
+    if let Some(tx) = change.chain_tx {
+        am.chain_tx = Set(Some(tx));
+    }
+    if change.chain_recorded {
+        am.chain_recorded_at = Set(Some(now));
+    }
+    am.retries = Set(0);
+    am.next_attempt_at = Set(0);
+    Ok(am.update(db).await?)
 }
 
 /// Apply one cover change in `txn`. Opening is idempotent; a draw never takes the escrow
@@ -739,6 +809,7 @@ impl Instruction {
                 "creditor" => ChargeBearer::Creditor,
                 _ => ChargeBearer::Shared,
             },
+            payment_information_id: self.payment_information_id.clone(),
         })
     }
 }

@@ -65,9 +65,20 @@ pub struct CreditTransfer {
     pub remittance: String,
     /// Who bears the charges outside SEPA.
     pub charges: ChargeBearer,
+    /// The payment information block (`PmtInfId`) it travels in, shared with the other
+    /// transfers of one debtor account and date in a batch; `None`: a block of its own,
+    /// named by its EndToEndId. Kept with the instruction, so a status report naming the
+    /// block can be checked after a restart.
+    pub payment_information_id: Option<String>,
 }
 
 impl CreditTransfer {
+    /// The `PmtInfId` of the block it travels in: its own EndToEndId unless a batch named one.
+    #[must_use]
+    pub fn payment_information(&self) -> &str {
+        self.payment_information_id.as_deref().unwrap_or(self.end_to_end_id.as_str())
+    }
+
     /// A SEPA credit transfer: euro, between two accounts in the SEPA schemes' scope. It is
     /// written by the EPC's rules (service level `SEPA`, charges `SLEV`); any other is a
     /// cross-border payment in CBPR+ usage (no SEPA service level, the agreed charge bearer).

@@ -43,6 +43,21 @@ pub enum RailError {
 }
 
 impl RailError {
+    /// The same failure, for each transfer of a batch it struck as a whole (the message
+    /// never reached the bank, or its answer could not be read): each is then handled as
+    /// if it had been sent alone.
+    #[must_use]
+    pub fn for_each_transfer(&self) -> RailError {
+        match self {
+            RailError::Unavailable(s) => RailError::Unavailable(s.clone()),
+            RailError::Timeout(s) => RailError::Timeout(s.clone()),
+            RailError::Refused { status, body } => RailError::Refused { status: *status, body: body.clone() },
+            RailError::Malformed(e) => RailError::Malformed(MessageError::Hostile(e.to_string())),
+            RailError::Signature(s) => RailError::Signature(s.clone()),
+            RailError::Config(s) => RailError::Config(s.clone()),
+        }
+    }
+
     /// Worth retrying later with backoff (after a status enquiry).
     pub fn is_transient(&self) -> bool {
         matches!(self, RailError::Unavailable(_) | RailError::Timeout(_))
@@ -57,6 +72,22 @@ impl RailError {
 pub trait Rails: Send + Sync + 'static {
     /// Send one credit transfer and report what the bank says about it.
     fn pay(&self, transfer: &CreditTransfer) -> impl Future<Output = Result<RailStatus, RailError>> + Send;
+
+    /// Send many credit transfers at once, one answer per transfer in their order. Rails
+    /// that speak bulk (a pain.001 with many transactions) send one message; the others send
+    /// each in turn. The same contract as `pay` holds for each transfer.
+    fn pay_batch(
+        &self,
+        transfers: &[CreditTransfer],
+    ) -> impl Future<Output = Vec<Result<RailStatus, RailError>>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(transfers.len());
+            for t in transfers {
+                answers.push(self.pay(t).await);
+            }
+            answers
+        }
+    }
 
     /// Status enquiry by EndToEndId: `None` when the bank has never seen the instruction.
     /// The transfer is passed whole so the answer can be checked against it (amount).

@@ -64,7 +64,6 @@ error CannotApproveOwnProposal();
 error CancellationAlreadyRequested();
 error NotDisputeParty(address caller);
 error NotReceivables(address caller);
-error ReceivablesAlreadySet();
 error CarrierRequired();
 error InspectorRequired();
 error InvalidAttester(address attester);

@@ -63,14 +63,14 @@ contract TradeOrders {
     /// the buyer separately. Either way a payment never fails for want of the buyer's funds.
     enum Cover { BankRisk, Earmark }
 
-    uint256 public constant MAX_MILESTONES = 8;
+    uint256 internal constant MAX_MILESTONES = 8;
     /// ISO 20022 amounts have at most 18 digits (`ActiveOrHistoricCurrencyAndAmount`,
     /// totalDigits 18): a larger order could never be paid, so it is refused when proposed.
     uint128 public constant MAX_AMOUNT = 1e18 - 1;
     /// A payer that fails this many times in a row has defaulted (see `failPayment`).
-    uint32 public constant MAX_FAILURES = 3;
+    uint32 internal constant MAX_FAILURES = 3;
     /// Disputes one order may see in all: a party cannot keep an order under a cloud.
-    uint32 public constant MAX_DISPUTES = 3;
+    uint32 internal constant MAX_DISPUTES = 3;
     uint16 internal constant ALL_DOCS = (1 << 6) - 1;
     uint8 internal constant DEFAULT_EXAMINATION_DAYS = 5; // UCP 600 art. 14(b): at most five banking days
     /// UCP 600 art. 14(c): a transport document is presented at most 21 calendar days after shipment.
@@ -246,8 +246,7 @@ contract TradeOrders {
     event PaymentDefaulted(uint256 indexed orderId, uint256 milestone, address indexed payer, uint32 failures);
     event ProceedsAssigned(uint256 indexed orderId, uint256 milestone, address indexed payee, uint256 financingId);
     event PayerChanged(uint256 indexed orderId, uint256 milestone, address indexed payer, uint256 financingId);
-    event ReceivablesSet(address receivables);
-    event ConsentsSet(address consents);
+    event Linked(address receivables, address consents);
 
     constructor(Consortium consortium_) {
         if (address(consortium_) == address(0)) revert ZeroAddress();
@@ -256,23 +255,16 @@ contract TradeOrders {
 
     // ------------------------------------------------------------------ setup
 
-    /// @notice Links the Receivables contract once, so that it alone may assign proceeds.
-    function setReceivables(address receivables_) external {
+    /// @notice Links the Receivables contract (so that it alone may assign proceeds and
+    /// payers) and the Consents contract (so that a financier with a firm's live consent may
+    /// read that firm's orders), once.
+    function setLinks(address receivables_, address consents_) external {
         consortium.requireRole(msg.sender, Roles.OPERATOR);
-        if (receivables != address(0)) revert ReceivablesAlreadySet();
-        if (receivables_ == address(0)) revert ZeroAddress();
+        if (receivables != address(0)) revert AlreadyLinked();
+        if (receivables_ == address(0) || consents_ == address(0)) revert ZeroAddress();
         receivables = receivables_;
-        emit ReceivablesSet(receivables_);
-    }
-
-    /// @notice Links the Consents contract once, so that a financier with a firm's live
-    /// consent may read that firm's orders.
-    function setConsents(address consents_) external {
-        consortium.requireRole(msg.sender, Roles.OPERATOR);
-        if (consents != address(0)) revert AlreadyLinked();
-        if (consents_ == address(0)) revert ZeroAddress();
         consents = consents_;
-        emit ConsentsSet(consents_);
+        emit Linked(receivables_, consents_);
     }
 
     // ------------------------------------------------------------------ lifecycle
@@ -733,6 +725,16 @@ contract TradeOrders {
     /// failed payment, the payer, the buyer or the payee asks for a new attempt the same
     /// way; after a default only the payee (or the operator) may.
     function releasePayment(uint256 orderId, uint256 index) external {
+        _releasePayment(orderId, index);
+    }
+
+    /// @notice Many releases in one transaction (see `releasePayment`), all or none.
+    function releasePayments(uint256[] calldata orderIds, uint256[] calldata indexes) external {
+        if (indexes.length != orderIds.length) revert InvalidReference();
+        for (uint256 i; i < orderIds.length; ++i) _releasePayment(orderIds[i], indexes[i]);
+    }
+
+    function _releasePayment(uint256 orderId, uint256 index) private {
         Order storage o = _order(orderId);
         _requireState(o, OrderState.Committed);
         Milestone storage m = _milestone(o, orderId, index);
@@ -750,6 +752,19 @@ contract TradeOrders {
     }
 
     function confirmPayment(uint256 orderId, uint256 index, bytes32 paymentReference) external {
+        _confirmPayment(orderId, index, paymentReference);
+    }
+
+    /// @notice Many confirmations in one transaction, as a bank books payments in bulk: each
+    /// is checked exactly as `confirmPayment` checks it (the payer, a milestone `Due`, a
+    /// reference), so each milestone is still paid once; one that fails reverts the whole
+    /// batch, which never half-applies (the payer then confirms the rest one by one).
+    function confirmPayments(uint256[] calldata orderIds, uint256[] calldata indexes, bytes32[] calldata refs) external {
+        if (indexes.length != orderIds.length || refs.length != orderIds.length) revert InvalidReference();
+        for (uint256 i; i < orderIds.length; ++i) _confirmPayment(orderIds[i], indexes[i], refs[i]);
+    }
+
+    function _confirmPayment(uint256 orderId, uint256 index, bytes32 paymentReference) private {
         Order storage o = _order(orderId);
         Milestone storage m = _milestone(o, orderId, index);
         if (msg.sender != m.payer) revert NotPayer(msg.sender);

@@ -76,6 +76,25 @@ fn main() {
     c.confirm("buyer_bank", id, 1).expect("confirm milestone 1");
     step(&mut c, "confirm payment (completes order, settles financing)");
 
+    // In bulk, as the settlement worker sends them: 100 releases and 100 confirmations, each
+    // completing its order, in one transaction each; the figure is per milestone.
+    let ids: Vec<u64> = (0..100)
+        .map(|_| {
+            let id = c.live_order(vec![share(10_000, bit(INVOICE), 0)]);
+            c.present(id, INVOICE);
+            id
+        })
+        .collect();
+    let orders: Vec<_> = ids.iter().map(|i| u(*i)).collect();
+    let zeros = vec![u(0); ids.len()];
+    c.exec(addr("keeper"), to, TradeOrders::releasePaymentsCall { orderIds: orders.clone(), indexes: zeros.clone() })
+        .expect("release in bulk");
+    rows.push(("release payment, 100 in one transaction (each)", c.last_gas / 100));
+    let refs = ids.iter().map(|i| h(&format!("booking {i}"))).collect();
+    c.exec(addr("buyer_bank"), to, TradeOrders::confirmPaymentsCall { orderIds: orders, indexes: zeros, refs })
+        .expect("confirm in bulk");
+    rows.push(("confirm payment, 100 in one transaction (each)", c.last_gas / 100));
+
     println!("{:<55} {:>10}", "step", "gas");
     for (name, gas) in rows {
         println!("{name:<55} {gas:>10}");

@@ -79,11 +79,7 @@ pub fn plan(operator: Address) -> Vec<GenesisCall> {
         },
         GenesisCall {
             to: Some(a.trade_orders),
-            input: TradeOrders::setReceivablesCall { receivables_: a.receivables }.abi_encode().into(),
-        },
-        GenesisCall {
-            to: Some(a.trade_orders),
-            input: TradeOrders::setConsentsCall { consents_: a.consents }.abi_encode().into(),
+            input: TradeOrders::setLinksCall { receivables_: a.receivables, consents_: a.consents }.abi_encode().into(),
         },
         GenesisCall {
             to: Some(a.consents),

@@ -570,6 +570,25 @@ pub async fn worker_for(
     SettlementWorker::new(config, client, outbox, rails, Arc::new(p.directory()), signer.clone()).await.expect("worker")
 }
 
+/// The buyer's bank's worker with its configuration changed by `configure` (batch sizes, say).
+pub async fn worker_configured(
+    chain: &Chain,
+    bank: &SandboxBank,
+    p: &Parties,
+    db_url: &str,
+    timeout: Duration,
+    configure: impl FnOnce(&mut WorkerConfig),
+) -> SettlementWorker<IsoHttpRails> {
+    let rails = IsoHttpRails::new(&bank.url, "Harbour Bank", timeout).expect("rails");
+    let outbox = Outbox::connect(db_url).await.expect("outbox");
+    let client = connect(&chain.url).await;
+    let mut config = bank_worker_config(chain, p);
+    configure(&mut config);
+    SettlementWorker::new(config, client, outbox, rails, Arc::new(p.directory()), p.buyer_bank.clone())
+        .await
+        .expect("worker")
+}
+
 /// A SQLite URL for file `name` in `dir`.
 #[must_use]
 pub fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {

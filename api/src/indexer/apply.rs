@@ -305,7 +305,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             })
             .await?;
         }
-        E::ReceivablesSet(_) | E::ConsentsSet(_) => {}
+        E::Linked(_) => {}
     }
     Ok(())
 }

@@ -56,7 +56,7 @@ impl<'a> Access<'a> {
         let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
         let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_ascii_lowercase);
         match contract {
-            // The suite's own links (ReceivablesSet, ConsentsSet) concern no order.
+            // The suite's own links (`Linked`) concern no order.
             "TradeOrders" => match order_id {
                 Some(id) => {
                     self.reach(block).await;

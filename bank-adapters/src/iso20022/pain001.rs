@@ -1,9 +1,12 @@
 //! pain.001.001.09, customer credit transfer initiation: written by the ISO adapter, read by
 //! the sandbox bank.
 //!
-//! One payment information block (`PmtInf`) per transfer, since each transfer names its own
-//! debtor; the block is named by the transfer's EndToEndId (`PmtInfId`), so the bank's
-//! pain.002 names it back (`OrgnlPmtInfId`). `GrpHdr/NbOfTxs` and `CtrlSum` (and the same
+//! One payment information block (`PmtInf`) per debtor account and requested execution
+//! date, as banks expect of a bulk file (and per usage: a block states its service level and
+//! charge bearer for all its transfers): the worker names each block of a batch
+//! (`CreditTransfer::payment_information_id`); a transfer sent alone travels in a block of
+//! its own named by its EndToEndId. The bank's pain.002 names the block back
+//! (`OrgnlPmtInfId`). `GrpHdr/NbOfTxs` and `CtrlSum` (and the same
 //! per `PmtInf`) must agree with the transactions; `CtrlSum` is the plain sum of the amounts
 //! and so is only written when every transfer is in the same currency (the standard's own
 //! convention).
@@ -100,7 +103,7 @@ const TX_INF: &[&str] = &[
 ];
 
 /// The sum of the amounts when they share one currency.
-fn control_sum(transfers: &[CreditTransfer]) -> Result<Option<Money>, MessageError> {
+fn control_sum(transfers: &[&CreditTransfer]) -> Result<Option<Money>, MessageError> {
     let Some(first) = transfers.first() else { return Ok(None) };
     let mut sum = Money::new(0, first.amount.currency);
     for t in transfers {
@@ -126,29 +129,78 @@ pub(crate) fn write(msg: &Pain001) -> Result<String, MessageError> {
         .leaf("MsgId", &msg.msg_id)?
         .leaf("CreDtTm", &iso_datetime(msg.created))?
         .leaf("NbOfTxs", &msg.transfers.len().to_string())?;
-    if let Some(sum) = control_sum(&msg.transfers)? {
+    let all: Vec<&CreditTransfer> = msg.transfers.iter().collect();
+    if let Some(sum) = control_sum(&all)? {
         out.leaf("CtrlSum", &sum.decimal())?;
     }
     out.open("InitgPty")?.leaf("Nm", &msg.initiating_party)?.close()?.close()?;
-    for t in &msg.transfers {
-        write_payment_information(&mut out, t)?;
+    for block in blocks(&msg.transfers)? {
+        write_payment_information(&mut out, &block)?;
     }
     out.finish()
 }
 
-fn write_payment_information(out: &mut XmlOut, t: &CreditTransfer) -> Result<(), MessageError> {
-    max_text("Dbtr/Nm", &t.debtor.name, 140)?;
+/// The transfers by payment information block, each block where its first transfer is.
+/// What a block states once (debtor account, date, service level, charge bearer) must hold
+/// for every transfer in it: a batch that mixes them is refused rather than misstated.
+fn blocks(transfers: &[CreditTransfer]) -> Result<Vec<Vec<&CreditTransfer>>, MessageError> {
+    let mut blocks: Vec<Vec<&CreditTransfer>> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for t in transfers {
+        let id = t.payment_information();
+        max_text("PmtInfId", id, 35)?;
+        match index.get(id) {
+            Some(&i) => {
+                let first = blocks[i][0];
+                let same = first.debtor == t.debtor
+                    && first.requested_execution_date == t.requested_execution_date
+                    && first.is_sepa() == t.is_sepa()
+                    && first.charge_bearer_code() == t.charge_bearer_code();
+                if !same {
+                    return Err(MessageError::invalid(
+                        "PmtInf",
+                        format!("block {id} mixes debtor accounts, dates, service levels or charge bearers"),
+                    ));
+                }
+                blocks[i].push(t);
+            }
+            None => {
+                index.insert(id, blocks.len());
+                blocks.push(vec![t]);
+            }
+        }
+    }
+    Ok(blocks)
+}
+
+fn write_payment_information(out: &mut XmlOut, block: &[&CreditTransfer]) -> Result<(), MessageError> {
+    let Some(head) = block.first() else { return Ok(()) };
+    max_text("Dbtr/Nm", &head.debtor.name, 140)?;
+    out.open("PmtInf")?
+        .leaf("PmtInfId", head.payment_information())?
+        .leaf("PmtMtd", "TRF")?
+        .leaf("NbOfTxs", &block.len().to_string())?;
+    if let Some(sum) = control_sum(block)? {
+        out.leaf("CtrlSum", &sum.decimal())?;
+    }
+    if head.is_sepa() {
+        out.open("PmtTpInf")?.open("SvcLvl")?.leaf("Cd", "SEPA")?.close()?.close()?;
+    }
+    out.open("ReqdExctnDt")?.leaf("Dt", &head.requested_execution_date.format("%Y-%m-%d").to_string())?.close()?;
+    write_party(out, "Dbtr", "DbtrAcct", "DbtrAgt", &head.debtor)?;
+    out.leaf("ChrgBr", head.charge_bearer_code())?;
+    for t in block {
+        write_transaction(out, t)?;
+    }
+    out.close()?; // PmtInf
+    Ok(())
+}
+
+fn write_transaction(out: &mut XmlOut, t: &CreditTransfer) -> Result<(), MessageError> {
     max_text("Cdtr/Nm", &t.creditor.name, 140)?;
     max_text("RmtInf/Ustrd", &t.remittance, MAX_REMITTANCE)?;
     let e2e = t.end_to_end_id.as_str();
     let amount = t.amount.decimal();
-    out.open("PmtInf")?.leaf("PmtInfId", e2e)?.leaf("PmtMtd", "TRF")?.leaf("NbOfTxs", "1")?.leaf("CtrlSum", &amount)?;
-    if t.is_sepa() {
-        out.open("PmtTpInf")?.open("SvcLvl")?.leaf("Cd", "SEPA")?.close()?.close()?;
-    }
-    out.open("ReqdExctnDt")?.leaf("Dt", &t.requested_execution_date.format("%Y-%m-%d").to_string())?.close()?;
-    write_party(out, "Dbtr", "DbtrAcct", "DbtrAgt", &t.debtor)?;
-    out.leaf("ChrgBr", t.charge_bearer_code())?;
     out.open("CdtTrfTxInf")?
         .open("PmtId")?
         .leaf("InstrId", e2e)?
@@ -162,7 +214,6 @@ fn write_payment_information(out: &mut XmlOut, t: &CreditTransfer) -> Result<(),
     out.open("CdtrAcct")?.open("Id")?.leaf("IBAN", t.creditor.iban.as_str())?.close()?.close()?;
     out.open("RmtInf")?.leaf("Ustrd", &t.remittance)?.close()?;
     out.close()?; // CdtTrfTxInf
-    out.close()?; // PmtInf
     Ok(())
 }
 
@@ -205,12 +256,12 @@ pub(crate) fn parse(xml: &[u8]) -> Result<ReceivedPain001, MessageError> {
             format!("says {declared}, message has {}", transfers.len()),
         ));
     }
-    let plain: Vec<CreditTransfer> = transfers.iter().map(|r| r.transfer.clone()).collect();
+    let plain: Vec<&CreditTransfer> = transfers.iter().map(|r| &r.transfer).collect();
     check_control_sum(hdr, &plain, "GrpHdr/CtrlSum")?;
     Ok(ReceivedPain001 { msg_id, created, initiating_party, transfers })
 }
 
-fn check_control_sum(el: &Element, transfers: &[CreditTransfer], field: &'static str) -> Result<(), MessageError> {
+fn check_control_sum(el: &Element, transfers: &[&CreditTransfer], field: &'static str) -> Result<(), MessageError> {
     let (Some(text), Some(sum)) = (el.opt_text(&["CtrlSum"]), control_sum(transfers)?) else { return Ok(()) };
     if sum.currency.parse_minor(text)? != sum.minor {
         return Err(MessageError::invalid(
@@ -263,6 +314,8 @@ fn parse_payment_information(pmt: &Element) -> Result<Vec<ReceivedTransfer>, Mes
         if remittance.chars().count() > MAX_REMITTANCE {
             return Err(MessageError::invalid("RmtInf/Ustrd", "longer than 140 characters"));
         }
+        // A block of its own is named by its transfer; a shared one is kept with it.
+        let shared = (pmt_inf_id != e2e.as_str()).then(|| pmt_inf_id.to_string());
         let transfer = CreditTransfer {
             end_to_end_id: e2e,
             debtor: debtor.clone(),
@@ -271,6 +324,7 @@ fn parse_payment_information(pmt: &Element) -> Result<Vec<ReceivedTransfer>, Mes
             requested_execution_date: date,
             remittance,
             charges,
+            payment_information_id: shared,
         };
         // The EPC's rules: a SEPA credit transfer is in euro between SEPA accounts, SLEV.
         if sepa && (!transfer.is_sepa() || pmt.opt_text(&["ChrgBr"]).is_some_and(|c| c != "SLEV")) {
@@ -286,7 +340,7 @@ fn parse_payment_information(pmt: &Element) -> Result<Vec<ReceivedTransfer>, Mes
     {
         return Err(MessageError::invalid("PmtInf/NbOfTxs", format!("says {n}, block has {}", out.len())));
     }
-    let plain: Vec<CreditTransfer> = out.iter().map(|r| r.transfer.clone()).collect();
+    let plain: Vec<&CreditTransfer> = out.iter().map(|r| &r.transfer).collect();
     check_control_sum(pmt, &plain, "PmtInf/CtrlSum")?;
     Ok(out)
 }

@@ -21,6 +21,7 @@ pub(crate) fn sample() -> Pain001 {
             requested_execution_date: NaiveDate::from_ymd_opt(2026, 3, 31).expect("date"),
             remittance: crate::payment::remittance("12", 1, 1),
             charges: ChargeBearer::Shared,
+            payment_information_id: None,
         }],
     }
 }
@@ -173,4 +174,60 @@ fn remittance_longer_than_140_characters_is_not_written() {
     let mut msg = sample();
     msg.transfers[0].remittance = "x".repeat(141);
     assert!(write(&msg).is_err());
+}
+
+/// A batch: one payment information block per debtor account and date, each stating its
+/// debtor, date, number of transactions and control sum once; the bank reads each transfer
+/// back with the block it came in.
+#[test]
+fn a_batch_travels_in_one_block_per_debtor_account_and_date() {
+    let one = sample().transfers[0].clone();
+    let mut batch = Vec::new();
+    for i in 0..5u64 {
+        let mut t = one.clone();
+        t.end_to_end_id = EndToEndId::derive(7431, &format!("{}", 20 + i), 1, 1).expect("e2e");
+        t.amount.minor = 1_000 + u128::from(i);
+        if i >= 3 {
+            t.debtor = party("Second Debtor Ltd", "HRBR00000000000009", "HRBRGB2L");
+        }
+        t.payment_information_id = Some(if i < 3 { "BATCH-0" } else { "BATCH-1" }.into());
+        batch.push(t);
+    }
+    let msg = Pain001 { transfers: batch.clone(), ..sample() };
+    let xml = write(&msg).expect("write");
+    assert_eq!(xml.matches("<PmtInf>").count(), 2, "{xml}");
+    let flat: String = xml.lines().map(str::trim).collect();
+    assert!(
+        flat.contains("<PmtInfId>BATCH-0</PmtInfId><PmtMtd>TRF</PmtMtd><NbOfTxs>3</NbOfTxs><CtrlSum>30.03</CtrlSum>"),
+        "{xml}"
+    );
+    assert!(
+        flat.contains("<PmtInfId>BATCH-1</PmtInfId><PmtMtd>TRF</PmtMtd><NbOfTxs>2</NbOfTxs><CtrlSum>20.07</CtrlSum>"),
+        "{xml}"
+    );
+    let got = parse(xml.as_bytes()).expect("parse");
+    let blocks: Vec<&str> = got.transfers.iter().map(|r| r.pmt_inf_id.as_str()).collect();
+    assert_eq!(blocks, ["BATCH-0", "BATCH-0", "BATCH-0", "BATCH-1", "BATCH-1"]);
+    assert_eq!(got.transfers.iter().map(|r| r.transfer.clone()).collect::<Vec<_>>(), batch);
+}
+
+/// A block states its debtor and date once: transfers that differ in either cannot share
+/// it, and the writer refuses rather than misstate one of them.
+#[test]
+fn a_block_mixing_debtors_or_dates_is_refused() {
+    let one = sample().transfers[0].clone();
+    let mut other_date = one.clone();
+    other_date.end_to_end_id = EndToEndId::derive(7431, "99", 1, 1).expect("e2e");
+    other_date.requested_execution_date = NaiveDate::from_ymd_opt(2026, 4, 1).expect("date");
+    let mut other_debtor = other_date.clone();
+    other_debtor.requested_execution_date = one.requested_execution_date;
+    other_debtor.debtor = party("Someone Else", "HRBR00000000000009", "HRBRGB2L");
+    for second in [other_date, other_debtor] {
+        let mut a = one.clone();
+        let mut b = second;
+        a.payment_information_id = Some("SHARED".into());
+        b.payment_information_id = Some("SHARED".into());
+        let err = write(&Pain001 { transfers: vec![a, b], ..sample() }).expect_err("mixed block");
+        assert!(err.to_string().contains("mixes"), "{err}");
+    }
 }

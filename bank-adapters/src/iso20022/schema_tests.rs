@@ -61,6 +61,7 @@ fn transfer(n: u64, amount: Money, debtor: Party, creditor: Party, charges: Char
         requested_execution_date: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
         remittance: crate::payment::remittance(&n.to_string(), 1, 1),
         charges,
+        payment_information_id: None,
     }
 }
 
@@ -111,9 +112,24 @@ fn pain_001_validates_in_every_currency_exponent_usage_and_size() {
             t
         })
         .collect();
-    let mut msg = pain001_of(many);
+    let mut msg = pain001_of(many.clone());
     msg.initiating_party = long_name("Harbour Bank");
     valid("pain.001.001.09.xsd", &pain001::write(&msg).expect("many"));
+    // The same as a batch: one block per debtor account and date (three debtors here),
+    // each block with its own NbOfTxs and CtrlSum.
+    let debtors = [us.clone(), jp.clone(), kw.clone()];
+    let batch: Vec<CreditTransfer> = many
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut t)| {
+            t.debtor = debtors[i % 3].clone();
+            t.payment_information_id = Some(format!("0123456789abcdef01234567-{}", i % 3));
+            t
+        })
+        .collect();
+    let xml = pain001::write(&pain001_of(batch)).expect("batch");
+    assert_eq!(xml.matches("<PmtInf>").count(), 3);
+    valid("pain.001.001.09.xsd", &xml);
 }
 
 fn status(n: u64, s: TxStatus) -> TransactionStatus {

@@ -22,6 +22,9 @@ use crate::payment::CreditTransfer;
 use tradechain_money::identifier::{Bic, EndToEndId, Iban};
 use tradechain_money::money::Currency;
 
+/// Books made by this process, so that two in one microsecond get distinct references.
+static BOOKING_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub(crate) mod account {
     use sea_orm::entity::prelude::*;
 
@@ -326,16 +329,43 @@ impl Ledger {
         t: &CreditTransfer,
         decision: Decision,
     ) -> Result<PaymentRecord, LedgerError> {
+        let mut records = self.receive_many(msg_id, vec![(pmt_inf_id, t, decision)]).await?;
+        records.pop().ok_or_else(|| LedgerError::Invalid("nothing received".into()))
+    }
+
+    /// Receive the transfers of one message in one database transaction, as a bank books a
+    /// bulk file: each booked once (or rejected or held, as its decision says), or answered
+    /// with the status already recorded.
+    pub(crate) async fn receive_many(
+        &self,
+        msg_id: &str,
+        transfers: Vec<(&str, &CreditTransfer, Decision)>,
+    ) -> Result<Vec<PaymentRecord>, LedgerError> {
         let _w = self.write.lock().await;
         let txn = self.db.begin().await?;
+        let mut records = Vec::with_capacity(transfers.len());
+        for (pmt_inf_id, t, decision) in transfers {
+            records.push(self.receive_in(&txn, msg_id, pmt_inf_id, t, decision).await?);
+        }
+        txn.commit().await?;
+        Ok(records)
+    }
+
+    async fn receive_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        msg_id: &str,
+        pmt_inf_id: &str,
+        t: &CreditTransfer,
+        decision: Decision,
+    ) -> Result<PaymentRecord, LedgerError> {
         let e2e = t.end_to_end_id.to_string();
-        if let Some(existing) = payment::Entity::find_by_id(e2e.clone()).one(&txn).await? {
+        if let Some(existing) = payment::Entity::find_by_id(e2e.clone()).one(txn).await? {
             payment::Entity::update_many()
                 .col_expr(payment::Column::ReceivedCount, Expr::col(payment::Column::ReceivedCount).add(1))
                 .filter(payment::Column::EndToEndId.eq(e2e.clone()))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
-            txn.commit().await?;
             let mut record = PaymentRecord::from(existing);
             record.received_count += 1;
             tracing::info!(end_to_end_id = %e2e, count = record.received_count, "duplicate instruction: not booked again");
@@ -348,7 +378,7 @@ impl Ledger {
                 tracing::info!(end_to_end_id = %e2e, code, "instruction rejected by injected fault");
                 (TxStatus::Rjct, Some(code), None)
             }
-            Decision::Book => match self.book(&txn, t, &e2e).await? {
+            Decision::Book => match self.book(txn, t, &e2e).await? {
                 Ok(reference) => (TxStatus::Acsc, None, Some(reference)),
                 Err(code) => (TxStatus::Rjct, Some(code), None),
             },
@@ -367,9 +397,8 @@ impl Ledger {
             received_count: Set(1),
             received_at: Set(now.timestamp_millis()),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        txn.commit().await?;
         Ok(model.into())
     }
 
@@ -382,7 +411,9 @@ impl Ledger {
     ) -> Result<Result<String, String>, LedgerError> {
         match self.check_booking(txn, t).await? {
             Ok(amount) => {
-                let reference = format!("SBX{}", Utc::now().timestamp_micros());
+                // Unique per booking, also for the many booked in one microsecond of a batch.
+                let seq = BOOKING_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000;
+                let reference = format!("SBX{}{seq:06}", Utc::now().timestamp_micros());
                 post(txn, &reference, t.debtor.iban.as_str(), -amount, t.amount.currency.code(), Some(e2e)).await?;
                 post(txn, &reference, t.creditor.iban.as_str(), amount, t.amount.currency.code(), Some(e2e)).await?;
                 Ok(Ok(reference))
@@ -416,6 +447,7 @@ impl Ledger {
             requested_execution_date: Utc::now().date_naive(),
             remittance: String::new(),
             charges: crate::payment::ChargeBearer::Shared,
+            payment_information_id: None,
         };
         let mut am = row.clone().into_active_model();
         match self.book(&txn, &t, e2e.as_str()).await? {

@@ -263,18 +263,23 @@ async fn receive_pain001(State(state): State<AppState>, body: Bytes) -> Response
         }
     };
     let (mut reject_with, mut hold) = (reject_with, hold);
-    let mut statuses = Vec::new();
+    let mut received = Vec::with_capacity(msg.transfers.len());
     for r in &msg.transfers {
         let decision = match (reject_with.take(), hold.take()) {
             (Some(code), _) => Decision::Reject(code),
             (None, Some(interim)) => Decision::Hold(interim),
             (None, None) => Decision::Book,
         };
-        let record = match state.ledger.receive_as(&msg.msg_id, &r.pmt_inf_id, &r.transfer, decision).await {
-            Ok(r) => r,
-            Err(e) => return ledger_error(e),
-        };
-        match status_of(&record) {
+        received.push((r.pmt_inf_id.as_str(), &r.transfer, decision));
+    }
+    // The whole message in one database transaction, as a bank books a bulk file.
+    let records = match state.ledger.receive_many(&msg.msg_id, received).await {
+        Ok(r) => r,
+        Err(e) => return ledger_error(e),
+    };
+    let mut statuses = Vec::with_capacity(records.len());
+    for record in &records {
+        match status_of(record) {
             Ok(s) => statuses.push(s),
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
         }

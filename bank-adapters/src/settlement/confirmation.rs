@@ -9,7 +9,10 @@ use crate::outbox::{Change, Instruction, OutboxError, State};
 use crate::rails::Rails;
 
 impl<R: Rails> SettlementWorker<R> {
-    async fn milestone(&self, ins: &Instruction) -> Result<(U256, U256, TradeOrders::Milestone), WorkerError> {
+    pub(super) async fn milestone(
+        &self,
+        ins: &Instruction,
+    ) -> Result<(U256, U256, TradeOrders::Milestone), WorkerError> {
         let w = &self.inner;
         let corrupt =
             |what: &str| OutboxError::Corrupt { end_to_end_id: ins.end_to_end_id.clone(), reason: what.to_string() };

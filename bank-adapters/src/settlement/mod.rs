@@ -24,6 +24,7 @@
 //! nonce sequence and the same rows; the bank's EndToEndId deduplication still prevents a
 //! double payment, but nothing else arbitrates between two workers).
 
+mod batch;
 mod confirmation;
 mod cover;
 mod examination;
@@ -82,6 +83,11 @@ pub struct WorkerConfig {
     pub backoff_max: Duration,
     /// Instructions handled concurrently (chain transactions are still sent one at a time).
     pub concurrency: usize,
+    /// Most new instructions in one message to the bank (one pain.001).
+    pub batch_size: usize,
+    /// Most releases or confirmations in one chain transaction (`releasePayments`,
+    /// `confirmPayments`): their gas stays within one sender's share of a block.
+    pub chain_batch: usize,
     /// Fault injection for recovery tests; `None` in production.
     pub crash_at: Option<CrashPoint>,
     /// The bank's escrow account, where it earmarks its customers' funds for the
@@ -93,7 +99,8 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     /// Defaults for the TradeOrders contract at `trade_orders`: repayments ignored, blocks
     /// trusted at once, from block 0, 1 000 blocks per log query, 500 ms polls, backoff from
-    /// 200 ms up to 30 s, 8 instructions at once.
+    /// 200 ms up to 30 s, 8 instructions at once, 500 transfers per message to the bank and
+    /// 100 releases or confirmations per chain transaction.
     pub fn new(trade_orders: Address) -> Self {
         WorkerConfig {
             trade_orders,
@@ -105,6 +112,8 @@ impl WorkerConfig {
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
             concurrency: 8,
+            batch_size: 500,
+            chain_batch: 100,
             crash_at: None,
             escrow_account: None,
         }
@@ -275,14 +284,30 @@ impl<R: Rails> SettlementWorker<R> {
         w.signer.send(&w.sender, w.chain.as_ref(), to, call.abi_encode().into()).await
     }
 
-    /// Act on every open instruction, a few at a time.
+    /// Act on every open instruction: new ones in batches to the bank, their bookings in
+    /// batches to the chain, the next batch's bank round trip overlapping the previous one's
+    /// confirmation (see [`batch`]); every other instruction alone, a few at a time.
     async fn settle(&self) -> Result<usize, WorkerError> {
         let w = &self.inner;
-        let open = w.outbox.actionable(&w.bank_id, 1_000).await?;
+        let open = w.outbox.actionable(&w.bank_id, 5_000).await?;
         let n = open.len();
-        let permits = Arc::new(Semaphore::new(w.config.concurrency.max(1)));
-        let mut tasks = JoinSet::new();
+        let (mut fresh, mut booked, mut rest) = (Vec::new(), Vec::new(), Vec::new());
         for ins in open {
+            match ins.state() {
+                Some(State::New) => fresh.push(ins),
+                Some(State::Accepted) if ins.is_on_chain() && !ins.is_repayment() => booked.push(ins),
+                _ => rest.push(ins),
+            }
+        }
+        let mut tasks = JoinSet::new();
+        if !booked.is_empty() {
+            let worker = self.clone();
+            tasks.spawn(
+                async move { worker.confirm_batch(booked).await }.instrument(tracing::info_span!("confirmations")),
+            );
+        }
+        let permits = Arc::new(Semaphore::new(w.config.concurrency.max(1)));
+        for ins in rest {
             let worker = self.clone();
             let permits = permits.clone();
             let span = tracing::info_span!("instruction", end_to_end_id = %ins.end_to_end_id, order = %ins.order_id, milestone = ins.milestone, attempt = ins.attempt);
@@ -295,6 +320,24 @@ impl<R: Rails> SettlementWorker<R> {
             );
         }
         let mut first_error = None;
+        let size = w.config.batch_size.max(1);
+        while !fresh.is_empty() {
+            let later = fresh.split_off(fresh.len().min(size));
+            let span = tracing::info_span!("batch", transfers = fresh.len());
+            match self.send_batch(std::mem::replace(&mut fresh, later)).instrument(span).await {
+                Ok(to_confirm) if !to_confirm.is_empty() => {
+                    let worker = self.clone();
+                    let span = tracing::info_span!("confirmations", payments = to_confirm.len());
+                    tasks.spawn(async move { worker.confirm_batch(to_confirm).await }.instrument(span));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "batch failed; its rows are picked up where they are next pass");
+                    first_error.get_or_insert(e);
+                    break;
+                }
+            }
+        }
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(())) => {}

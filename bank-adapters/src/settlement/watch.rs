@@ -262,6 +262,7 @@ impl<R: Rails> SettlementWorker<R> {
                 ChargeBearer::Creditor => "creditor",
             }
             .into(),
+            payment_information_id: None,
         }
     }
 
@@ -273,6 +274,7 @@ impl<R: Rails> SettlementWorker<R> {
             None => return Ok(0),
         };
         let mut released = 0;
+        let mut due = Vec::new();
         for watch in w.outbox.due_watches(&w.bank_id, now).await? {
             if watch.doc_type.is_some() {
                 released += usize::from(self.deem_if_lapsed(&watch).await?);
@@ -296,12 +298,45 @@ impl<R: Rails> SettlementWorker<R> {
                 w.outbox.watch_done(&watch.key).await?;
                 continue;
             }
-            let _guard = w.chain_lock.lock().await;
+            due.push((order_id, index, watch.key));
+        }
+        let size = w.config.chain_batch.max(1);
+        while !due.is_empty() {
+            let rest = due.split_off(due.len().min(size));
+            released += self.release_batch(std::mem::replace(&mut due, rest)).await?;
+        }
+        Ok(released)
+    }
+
+    /// Release milestones in one `releasePayments` transaction; one the chain refuses (someone
+    /// released it first, say) fails the whole batch, which is then released one by one.
+    async fn release_batch(&self, due: Vec<(U256, U256, String)>) -> Result<usize, WorkerError> {
+        let w = &self.inner;
+        let _guard = w.chain_lock.lock().await;
+        let call = TradeOrders::releasePaymentsCall {
+            orderIds: due.iter().map(|(o, _, _)| *o).collect(),
+            indexes: due.iter().map(|(_, i, _)| *i).collect(),
+        };
+        if due.len() > 1 {
+            match self.write(w.config.trade_orders, &call).await {
+                Ok(tx) => {
+                    tracing::info!(released = due.len(), %tx, "milestones released in one transaction");
+                    let keys: Vec<String> = due.into_iter().map(|(_, _, k)| k).collect();
+                    w.outbox.watches_done(&keys).await?;
+                    return Ok(keys.len());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, reason = ?e.revert_reason(), "releasePayments failed; releasing one by one");
+                }
+            }
+        }
+        let mut released = 0;
+        for (order_id, index, key) in due {
             let call = TradeOrders::releasePaymentCall { orderId: order_id, index };
             match self.write(w.config.trade_orders, &call).await {
                 Ok(tx) => {
                     tracing::info!(order = %order_id, milestone = %index, %tx, "milestone released");
-                    w.outbox.watch_done(&watch.key).await?;
+                    w.outbox.watch_done(&key).await?;
                     released += 1;
                 }
                 // Someone else may have released it first; the next pass re-reads its state.

@@ -1,6 +1,7 @@
 //! The worker dies (abort, as a kill -9 would) between "sent" and "confirmed on chain", in
 //! its own process; a restarted worker finishes the payment: the bank saw the instruction
-//! once, the chain shows it paid once.
+//! once, the chain shows it paid once. Also in the middle of a batch: many instructions in
+//! one pain.001, to be confirmed in one transaction, each paid exactly once after restart.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use test_support::settlement::*;
 use tradechain_bank_adapters::config::{BankSettings, RailsSettings};
 use tradechain_bank_adapters::outbox::{Outbox, State};
 use tradechain_bank_adapters::settlement::CrashPoint;
-use tradechain_contracts::MilestoneState;
+use tradechain_contracts::{Cover, MilestoneState};
 
 struct WorkerProcess(std::process::Child);
 
@@ -42,6 +43,8 @@ fn settings(chain: &Chain, bank: &SandboxBank, p: &Parties, db: &str, crash_at: 
         backoff_initial_ms: 50,
         backoff_max_ms: 400,
         concurrency: 4,
+        batch_size: 500,
+        chain_batch: 100,
         crash_at,
     }
 }
@@ -114,4 +117,64 @@ async fn worker_killed_after_the_bank_answered_pays_once_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_before_confirming_on_chain_confirms_once_after_restart() {
     crash_then_restart(CrashPoint::BeforeChainConfirm, State::Accepted).await;
+}
+
+/// Many payments fall due at once; the worker sends them in one pain.001 (one payment
+/// information block: one debtor account, one date) and dies at `crash_at`. Restarted, it
+/// pays each exactly once: the bank saw each once, the chain confirms each once, the
+/// seller holds the sum, the books balance.
+async fn crash_in_a_batch_then_restart(crash_at: CrashPoint, state_after_crash: State) {
+    const N: usize = 12;
+    let chain = start_chain().await;
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let p = Parties::new();
+    p.register(&chain).await;
+    open_accounts(&bank, &p, 10_000_000).await;
+    let mut orders = Vec::with_capacity(N);
+    for i in 0..N {
+        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(&dir, "outbox.db");
+    let chain_id = chain.node.config().chain_id;
+    let ids: Vec<String> = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+
+    let mut first = spawn_worker(&dir, "crashing.json", &settings(&chain, &bank, &p, &db, Some(crash_at)));
+    let status = wait_for_exit(&mut first, Duration::from_secs(30)).await;
+    assert!(!status.success(), "the worker was meant to die");
+    let outbox = Outbox::connect(&db).await.expect("outbox");
+    let mut blocks = std::collections::BTreeSet::new();
+    for (id, order) in ids.iter().zip(&orders) {
+        let ins = outbox.get(id).await.expect("read").expect("recorded before the crash");
+        assert_eq!(ins.state(), Some(state_after_crash), "{id}");
+        blocks.insert(ins.payment_information_id.clone().expect("sent in a shared block"));
+        assert_eq!(bank.received(id).await, 1, "the bank booked {id} before the crash");
+        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Due as u8, "not yet confirmed on chain");
+    }
+    assert_eq!(blocks.len(), 1, "one debtor account and date: one payment information block");
+
+    let _second = spawn_worker(&dir, "restarted.json", &settings(&chain, &bank, &p, &db, None));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (id, order) in ids.iter().zip(&orders) {
+        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
+            assert!(tokio::time::Instant::now() < deadline, "{id} not settled after the restart");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Paid as u8);
+        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
+        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
+    }
+    let sum: i64 = (0..i64::try_from(N).expect("small")).map(|i| 10_000 + i).sum();
+    assert_eq!(bank.balance(&p.account(p.seller.address())).await, sum);
+    assert_eq!(bank.ledger_sum("USD").await, "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_after_the_bank_answered_a_batch_pays_each_once_after_restart() {
+    crash_in_a_batch_then_restart(CrashPoint::AfterBankAnswer, State::Sent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_before_confirming_a_batch_confirms_each_once_after_restart() {
+    crash_in_a_batch_then_restart(CrashPoint::BeforeChainConfirm, State::Accepted).await;
 }

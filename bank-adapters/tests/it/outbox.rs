@@ -63,6 +63,7 @@ fn instruction(e2e: &str, bank: &str) -> Instruction {
         needs_review_at: None,
         chain_recorded_at: None,
         charges: "shared".into(),
+        payment_information_id: None,
         updated_at: 1,
     }
 }

@@ -31,6 +31,7 @@ fn transfer(id: &str, from: &Party, to: &Party, minor: u128) -> CreditTransfer {
         requested_execution_date: NaiveDate::from_ymd_opt(2026, 1, 2).expect("date"),
         remittance: "test".into(),
         charges: tradechain_bank_adapters::payment::ChargeBearer::Shared,
+        payment_information_id: None,
     }
 }
 

@@ -107,6 +107,7 @@ fn transfer() -> CreditTransfer {
         requested_execution_date: NaiveDate::from_ymd_opt(2026, 5, 1).expect("date"),
         remittance: "tradechain order 5 milestone 1 attempt 1".into(),
         charges: tradechain_bank_adapters::payment::ChargeBearer::Shared,
+        payment_information_id: None,
     }
 }
 

@@ -37,7 +37,7 @@ fn genesis_deploys_the_suite_at_the_documented_addresses() {
     let mut c = TestChain::new();
     let a = SuiteAddresses::for_operator(c.operator);
     assert_eq!(c.suite, a);
-    assert_eq!(genesis::plan(c.operator).len(), 7);
+    assert_eq!(genesis::plan(c.operator).len(), 6);
     assert_eq!(c.view(a.trade_orders, TradeOrders::consortiumCall {}), a.consortium);
     assert_eq!(c.view(a.trade_orders, TradeOrders::receivablesCall {}), a.receivables);
     assert_eq!(c.view(a.trade_orders, TradeOrders::consentsCall {}), a.consents);

@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod attacks;
+mod batch;
 mod consents;
 mod consortium;
 mod fuzz;

@@ -246,8 +246,8 @@ fn the_links_between_the_contracts_are_made_once_by_the_operator() {
     let mut c = TestChain::with_members();
     let (to, cn, operator) = (c.suite.trade_orders, c.suite.consents, c.operator);
     let rogue: Address = addr("rogue consents");
-    c.expect_revert(addr("buyer"), to, T::setConsentsCall { consents_: rogue }, "MissingRole");
-    c.expect_revert(operator, to, T::setConsentsCall { consents_: rogue }, "AlreadyLinked");
+    c.expect_revert(addr("buyer"), to, T::setLinksCall { receivables_: rogue, consents_: rogue }, "MissingRole");
+    c.expect_revert(operator, to, T::setLinksCall { receivables_: rogue, consents_: rogue }, "AlreadyLinked");
     let readers = C::setReadersCall { orders_: rogue, receivables_: rogue };
     c.expect_revert(addr("buyer"), cn, readers.clone(), "MissingRole");
     c.expect_revert(operator, cn, readers, "AlreadyLinked");

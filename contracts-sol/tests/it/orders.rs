@@ -555,7 +555,7 @@ fn receivables_link_is_set_once_and_only_it_assigns_proceeds() {
     let to = c.suite.trade_orders;
     let op = c.operator;
     assert_eq!(c.view(to, receivablesCall {}), c.suite.receivables);
-    c.expect_revert(op, to, setReceivablesCall { receivables_: addr("evil") }, "ReceivablesAlreadySet");
+    c.expect_revert(op, to, setLinksCall { receivables_: addr("evil"), consents_: addr("evil") }, "AlreadyLinked");
     let id = c.live_order(vec![share(10_000, bit(BL), 0)]);
     c.expect_revert(
         addr("financier"),

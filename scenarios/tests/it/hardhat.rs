@@ -25,7 +25,7 @@ async fn scenarios_play_on_hardhat_through_the_remote_backend_with_the_embedded_
     test_support::hardhat::fund(&client, operator.address()).await;
     let suite = match deploy(&url, &operator).await.expect("deploy") {
         Deployment::Deployed { suite, transactions } => {
-            assert_eq!(transactions.len(), 7, "four contracts and the three links between them");
+            assert_eq!(transactions.len(), 6, "four contracts and the two calls that link them");
             suite
         }
         other @ Deployment::Existing { .. } => panic!("a fresh operator deploys: {other:?}"),
