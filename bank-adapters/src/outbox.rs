@@ -557,6 +557,27 @@ impl Outbox {
         Ok(())
     }
 
+    /// Settle many instructions and record the instructions that follow from them (the
+    /// bank's claims on buyers) in one database transaction. A follow-up already recorded
+    /// (same EndToEndId) is left as it is.
+    pub(crate) async fn settle_with(
+        &self,
+        changes: Vec<(String, Change)>,
+        follow_ups: Vec<Instruction>,
+    ) -> Result<(), OutboxError> {
+        let txn = self.db.begin().await?;
+        for ins in follow_ups {
+            if instruction::Entity::find_by_id(ins.end_to_end_id.clone()).one(&txn).await?.is_none() {
+                ins.into_active_model().reset_all().insert(&txn).await?;
+            }
+        }
+        for (e2e, change) in changes {
+            transition_in(&txn, &e2e, State::Settled, change).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Mark many watches handled in one database transaction.
     pub(crate) async fn watches_done(&self, keys: &[String]) -> Result<(), OutboxError> {
         let txn = self.db.begin().await?;

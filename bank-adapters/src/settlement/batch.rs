@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tradechain_contracts::{MilestoneState, TradeOrders};
 
 use super::{CrashPoint, SettlementWorker, WorkerError, payment_reference};
-use crate::outbox::{Change, Instruction, State};
+use crate::outbox::{Change, Instruction, KIND_REIMBURSEMENT, State};
 use crate::payment::{CreditTransfer, RailStatus};
 use crate::rails::Rails;
 
@@ -92,8 +92,12 @@ impl<R: Rails> SettlementWorker<R> {
             std::process::abort();
         }
         let mut to_confirm = Vec::new();
+        let mut reimbursed = Vec::new();
         for ins in accepted {
-            if !ins.is_on_chain() {
+            if ins.kind == KIND_REIMBURSEMENT {
+                // A claim paid back: nothing else follows from it; settled with the others.
+                reimbursed.push((ins.end_to_end_id.clone(), Change::default()));
+            } else if !ins.is_on_chain() {
                 self.own_transfer_settled(&ins).await?;
             } else if ins.is_repayment() {
                 self.confirm_on_chain(&ins).await?;
@@ -101,6 +105,7 @@ impl<R: Rails> SettlementWorker<R> {
                 to_confirm.push(ins);
             }
         }
+        w.outbox.transition_many(State::Settled, reimbursed).await?;
         Ok(to_confirm)
     }
 
@@ -166,15 +171,20 @@ impl<R: Rails> SettlementWorker<R> {
         self.settle_paid(paid).await
     }
 
-    /// Rows whose milestone the chain shows paid: the bank's claim first (once, by its
-    /// EndToEndId), then `settled`, all in one database transaction.
+    /// Rows whose milestone the chain shows paid: each `settled` together with the bank's
+    /// claim on the buyer where it paid at its own risk (recorded once, by its EndToEndId),
+    /// all in one database transaction, so neither exists without the other.
     async fn settle_paid(&self, paid: Vec<(Instruction, Option<String>)>) -> Result<(), WorkerError> {
         let mut changes = Vec::with_capacity(paid.len());
+        let mut claims = Vec::new();
         for (ins, tx) in paid {
-            self.claim_reimbursement(&ins).await?;
+            claims.extend(self.reimbursement_claim(&ins).await?);
             changes.push((ins.end_to_end_id.clone(), Change { chain_tx: tx, ..Change::default() }));
         }
-        self.inner.outbox.transition_many(State::Settled, changes).await?;
+        if !claims.is_empty() {
+            tracing::info!(claims = claims.len(), "paid at the bank's risk: the buyers reimburse it");
+        }
+        self.inner.outbox.settle_with(changes, claims).await?;
         Ok(())
     }
 }

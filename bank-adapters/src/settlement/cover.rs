@@ -161,22 +161,32 @@ impl<R: Rails> SettlementWorker<R> {
 
     /// A milestone this bank paid from its own account is booked: the buyer owes it back.
     pub(super) async fn claim_reimbursement(&self, ins: &Instruction) -> Result<(), WorkerError> {
+        if let Some(claim) = self.reimbursement_claim(ins).await?
+            && self.inner.outbox.record(claim).await?
+        {
+            tracing::info!(order = %ins.order_id, milestone = ins.milestone, "paid at the bank's risk: the buyer reimburses it");
+        }
+        Ok(())
+    }
+
+    /// The claim on the buyer for a milestone this bank paid from its own account, if it did.
+    pub(super) async fn reimbursement_claim(&self, ins: &Instruction) -> Result<Option<Instruction>, WorkerError> {
         let w = &self.inner;
         let own = w.directory.party(w.bank);
         if ins.kind != KIND_MILESTONE || own.is_none_or(|p| p.iban.as_str() != ins.debtor_iban) {
-            return Ok(());
+            return Ok(None);
         }
         let (Ok(order_id), Ok(amount), Ok(attempt)) =
             (ins.order_id.parse::<U256>(), ins.amount_minor.parse::<u128>(), u32::try_from(ins.attempt))
         else {
-            return Ok(());
+            return Ok(None);
         };
         let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: order_id }).await?;
         let currency = tradechain_money::money::Currency::parse(&ins.currency).map_or([0u8; 3], |c| {
             let b = c.code().as_bytes();
             [b[0], b[1], b[2]]
         });
-        let claim = self.instruction_for(DueNotice {
+        Ok(Some(self.instruction_for(DueNotice {
             end_to_end_id: own_end_to_end_id(w.chain_id, 'B', &ins.order_id, &format!("{}-{attempt}", ins.milestone)),
             kind: KIND_REIMBURSEMENT,
             financing_id: None,
@@ -192,11 +202,7 @@ impl<R: Rails> SettlementWorker<R> {
             due_date: u64::try_from(ins.due_date).unwrap_or(0),
             block: ins.block_number,
             charges: ChargeBearer::Shared,
-        });
-        if w.outbox.record(claim).await? {
-            tracing::info!(order = %ins.order_id, milestone = ins.milestone, amount, "paid at the bank's risk: the buyer reimburses it");
-        }
-        Ok(())
+        })))
     }
 
     /// `order_id` ended: what the escrow still holds goes back to the buyer (now, or when
