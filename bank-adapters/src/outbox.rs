@@ -25,6 +25,7 @@
 mod migration;
 
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -566,14 +567,14 @@ impl Outbox {
         follow_ups: Vec<Instruction>,
     ) -> Result<(), OutboxError> {
         let txn = self.db.begin().await?;
-        for ins in follow_ups {
-            if instruction::Entity::find_by_id(ins.end_to_end_id.clone()).one(&txn).await?.is_none() {
-                ins.into_active_model().reset_all().insert(&txn).await?;
-            }
+        if !follow_ups.is_empty() {
+            let rows = follow_ups.into_iter().map(|i| i.into_active_model().reset_all());
+            instruction::Entity::insert_many(rows)
+                .on_conflict_do_nothing_on([instruction::Column::EndToEndId])
+                .exec_without_returning(&txn)
+                .await?;
         }
-        for (e2e, change) in changes {
-            transition_in(&txn, &e2e, State::Settled, change).await?;
-        }
+        update_many_in(&txn, State::Settled, changes).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -597,44 +598,48 @@ impl Outbox {
 
     /// Mark a batch `sent`, each in the payment information block it is about to travel in
     /// (`None`: a block of its own), in one database transaction: durably before the
-    /// message leaves, as [`Outbox::transition`] does for one.
+    /// message leaves, as [`Outbox::transition`] does for one. Answers the rows in the
+    /// batch's order.
     pub async fn mark_sent(&self, batch: &[(String, Option<String>)]) -> Result<Vec<Instruction>, OutboxError> {
         let txn = self.db.begin().await?;
-        let now = now_ms();
-        let mut out = Vec::with_capacity(batch.len());
+        let mut blocks: std::collections::BTreeMap<Option<String>, Vec<String>> = std::collections::BTreeMap::new();
         for (e2e, block) in batch {
-            let row = instruction::Entity::find_by_id(e2e.clone())
-                .one(&txn)
-                .await?
-                .ok_or_else(|| OutboxError::NotFound(e2e.clone()))?;
-            let mut am = row.into_active_model();
-            am.state = Set(State::Sent.as_str().to_string());
-            am.sent_at = Set(Some(now));
-            am.send_count = Set(am.send_count.as_ref() + 1);
-            am.payment_information_id = Set(block.clone());
-            am.retries = Set(0);
-            am.next_attempt_at = Set(0);
-            am.updated_at = Set(now);
-            out.push(am.update(&txn).await?);
+            blocks.entry(block.clone()).or_default().push(e2e.clone());
         }
+        for (block, e2es) in blocks {
+            let change = Change { count_send: true, ..Change::default() };
+            let e2es: Vec<(String, Change)> = e2es.into_iter().map(|e| (e, change.clone())).collect();
+            update_many_in(&txn, State::Sent, e2es.clone()).await?;
+            for chunk in e2es.chunks(IN_LIST) {
+                instruction::Entity::update_many()
+                    .col_expr(instruction::Column::PaymentInformationId, Expr::value(block.clone()))
+                    .filter(instruction::Column::EndToEndId.is_in(chunk.iter().map(|(e, _)| e.clone())))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        let rows = rows_in(&txn, batch.iter().map(|(e, _)| e.clone()).collect()).await?;
         txn.commit().await?;
-        Ok(out)
+        Ok(rows)
     }
 
     /// Move many instructions to `state` at once, each with its own change, in one database
-    /// transaction (a batch the bank booked, or one confirmation that settled many).
+    /// transaction (a batch the bank booked, or one confirmation that settled many). Answers
+    /// the rows in the order given.
     pub async fn transition_many(
         &self,
         state: State,
         changes: Vec<(String, Change)>,
     ) -> Result<Vec<Instruction>, OutboxError> {
-        let txn = self.db.begin().await?;
-        let mut out = Vec::with_capacity(changes.len());
-        for (e2e, change) in changes {
-            out.push(transition_in(&txn, &e2e, state, change).await?);
+        if changes.is_empty() {
+            return Ok(Vec::new());
         }
+        let txn = self.db.begin().await?;
+        let e2es: Vec<String> = changes.iter().map(|(e, _)| e.clone()).collect();
+        update_many_in(&txn, state, changes).await?;
+        let rows = rows_in(&txn, e2es).await?;
         txn.commit().await?;
-        Ok(out)
+        Ok(rows)
     }
 
     /// Leave the state as it is and try again after `delay_ms` (backoff).
@@ -695,6 +700,80 @@ async fn transition_in(
     am.retries = Set(0);
     am.next_attempt_at = Set(0);
     Ok(am.update(db).await?)
+}
+
+/// Most EndToEndIds in one `IN (...)` list.
+const IN_LIST: usize = 500;
+
+/// [`transition_in`] for many rows at once: one UPDATE per group of rows with the same
+/// change (a whole batch, usually), each row's state timestamp stamped, its backoff reset.
+async fn update_many_in(
+    db: &impl sea_orm::ConnectionTrait,
+    state: State,
+    changes: Vec<(String, Change)>,
+) -> Result<(), OutboxError> {
+    use instruction::Column as C;
+    let now = now_ms();
+    let mut groups: Vec<(Change, Vec<String>)> = Vec::new();
+    for (e2e, change) in changes {
+        match groups.iter_mut().find(|(c, _)| *c == change) {
+            Some((_, v)) => v.push(e2e),
+            None => groups.push((change, vec![e2e])),
+        }
+    }
+    for (change, e2es) in groups {
+        for chunk in e2es.chunks(IN_LIST) {
+            let mut q = instruction::Entity::update_many()
+                .col_expr(C::State, Expr::value(state.as_str()))
+                .col_expr(C::UpdatedAt, Expr::value(now))
+                .col_expr(C::Retries, Expr::value(0i64))
+                .col_expr(C::NextAttemptAt, Expr::value(0i64));
+            let stamp = match state {
+                State::New => None,
+                State::Sent => Some(C::SentAt),
+                State::Accepted => Some(C::AcceptedAt),
+                State::Settled => Some(C::SettledAt),
+                State::Rejected => Some(C::RejectedAt),
+                State::NeedsReview => Some(C::NeedsReviewAt),
+            };
+            if let Some(col) = stamp {
+                q = q.col_expr(col, Expr::value(now));
+            }
+            if change.count_send {
+                q = q.col_expr(C::SendCount, Expr::col(C::SendCount).add(1));
+            }
+            if let Some(r) = &change.bank_reference {
+                q = q.col_expr(C::BankReference, Expr::value(r.clone()));
+            }
+            if let Some(r) = &change.reason {
+                q = q.col_expr(C::Reason, Expr::value(r.clone()));
+            }
+            if let Some(tx) = &change.chain_tx {
+                q = q.col_expr(C::ChainTx, Expr::value(tx.clone()));
+            }
+            if change.chain_recorded {
+                q = q.col_expr(C::ChainRecordedAt, Expr::value(now));
+            }
+            let done = q.filter(C::EndToEndId.is_in(chunk.iter().cloned())).exec(db).await?;
+            if done.rows_affected != chunk.len() as u64 {
+                return Err(OutboxError::NotFound(format!("{} of {} rows", done.rows_affected, chunk.len())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows with these EndToEndIds, in the order given (a missing one is an error).
+async fn rows_in(db: &impl sea_orm::ConnectionTrait, e2es: Vec<String>) -> Result<Vec<Instruction>, OutboxError> {
+    let mut found = std::collections::HashMap::with_capacity(e2es.len());
+    for chunk in e2es.chunks(IN_LIST) {
+        let rows = instruction::Entity::find()
+            .filter(instruction::Column::EndToEndId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|r| (r.end_to_end_id.clone(), r)));
+    }
+    e2es.into_iter().map(|e| found.remove(&e).ok_or(OutboxError::NotFound(e))).collect()
 }
 
 /// Apply one cover change in `txn`. Opening is idempotent; a draw never takes the escrow
@@ -760,7 +839,7 @@ pub(crate) async fn undraw(outbox: &Outbox, bank_id: &str, order_id: &str, amoun
 }
 
 /// Optional fields set with a transition.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Change {
     /// Count one more send to the bank (`send_count`).
     pub count_send: bool,

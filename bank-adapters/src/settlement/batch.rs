@@ -15,10 +15,11 @@
 use std::collections::HashMap;
 
 use alloy::primitives::U256;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use sha2::{Digest, Sha256};
 use tradechain_contracts::{MilestoneState, TradeOrders};
 
-use super::{CrashPoint, SettlementWorker, WorkerError, payment_reference};
+use super::{CrashPoint, READS_AT_ONCE, SettlementWorker, WorkerError, payment_reference};
 use crate::outbox::{Change, Instruction, KIND_REIMBURSEMENT, State};
 use crate::payment::{CreditTransfer, RailStatus};
 use crate::rails::Rails;
@@ -66,9 +67,12 @@ impl<R: Rails> SettlementWorker<R> {
         if transfers.is_empty() {
             return Ok(Vec::new());
         }
+        let tp = std::time::Instant::now();
         let sent = w.outbox.mark_sent(&marks).await?;
+        let t_mark = tp.elapsed();
         tracing::info!(transfers = transfers.len(), blocks = blocks.len(), "sending a batch to the bank");
         let answers = w.rails.pay_batch(&transfers).await;
+        let t_bank = tp.elapsed();
         if w.config.crash_at == Some(CrashPoint::AfterBankAnswer) {
             tracing::error!("fault injection: crashing after the bank answered a batch");
             std::process::abort();
@@ -84,6 +88,8 @@ impl<R: Rails> SettlementWorker<R> {
             }
         }
         let accepted = w.outbox.transition_many(State::Accepted, booked).await?;
+        let (bank, record) = (t_bank - t_mark, tp.elapsed() - t_bank);
+        tracing::debug!(transfers = transfers.len(), mark = ?t_mark, ?bank, ?record, "batch answered");
         if !accepted.is_empty() {
             tracing::info!(booked = accepted.len(), "the bank booked the batch");
         }
@@ -123,11 +129,18 @@ impl<R: Rails> SettlementWorker<R> {
 
     async fn confirm_chunk(&self, rows: Vec<Instruction>) -> Result<(), WorkerError> {
         let w = &self.inner;
+        let tp = std::time::Instant::now();
         let guard = w.chain_lock.lock().await;
+        let t_lock = tp.elapsed();
         let mut paid = Vec::new();
         let mut due: Vec<(Instruction, U256, U256)> = Vec::new();
-        for ins in rows {
+        // Each milestone as the chain shows it now, a few reads at a time.
+        let read = |ins: Instruction| async move {
             let (order, index, m) = self.milestone(&ins).await?;
+            Ok::<_, WorkerError>((ins, order, index, m))
+        };
+        let read: Vec<_> = stream::iter(rows).map(read).buffered(READS_AT_ONCE).try_collect().await?;
+        for (ins, order, index, m) in read {
             let attempt_matches = i64::from(m.attempts) == ins.attempt;
             if m.state == MilestoneState::Paid as u8 && attempt_matches {
                 paid.push((ins, None));
@@ -140,6 +153,7 @@ impl<R: Rails> SettlementWorker<R> {
                 self.review(&ins, &why).await?;
             }
         }
+        let t_read = tp.elapsed();
         if !due.is_empty() {
             let call = TradeOrders::confirmPaymentsCall {
                 orderIds: due.iter().map(|(_, o, _)| *o).collect(),
@@ -168,17 +182,27 @@ impl<R: Rails> SettlementWorker<R> {
             }
         }
         drop(guard);
-        self.settle_paid(paid).await
+        let t_tx = tp.elapsed();
+        let n = paid.len();
+        let r = self.settle_paid(paid).await;
+        let (read, tx, settle) = (t_read - t_lock, t_tx - t_read, tp.elapsed() - t_tx);
+        tracing::debug!(payments = n, lock = ?t_lock, ?read, ?tx, ?settle, "batch confirmed");
+        r
     }
 
     /// Rows whose milestone the chain shows paid: each `settled` together with the bank's
     /// claim on the buyer where it paid at its own risk (recorded once, by its EndToEndId),
     /// all in one database transaction, so neither exists without the other.
     async fn settle_paid(&self, paid: Vec<(Instruction, Option<String>)>) -> Result<(), WorkerError> {
-        let mut changes = Vec::with_capacity(paid.len());
+        let claim = |(ins, tx): (Instruction, Option<String>)| async move {
+            let claim = self.reimbursement_claim(&ins).await?;
+            Ok::<_, WorkerError>((ins, tx, claim))
+        };
+        let read: Vec<_> = stream::iter(paid).map(claim).buffered(READS_AT_ONCE).try_collect().await?;
+        let mut changes = Vec::with_capacity(read.len());
         let mut claims = Vec::new();
-        for (ins, tx) in paid {
-            claims.extend(self.reimbursement_claim(&ins).await?);
+        for (ins, tx, claim) in read {
+            claims.extend(claim);
             changes.push((ins.end_to_end_id.clone(), Change { chain_tx: tx, ..Change::default() }));
         }
         if !claims.is_empty() {

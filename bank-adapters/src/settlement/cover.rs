@@ -107,7 +107,7 @@ impl<R: Rails> SettlementWorker<R> {
         batch: &mut Batch,
     ) -> Result<(), WorkerError> {
         let w = &self.inner;
-        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: order_id }).await?;
+        let order = self.order_in(batch, order_id).await?;
         let mode = Cover::from_u8(cover).unwrap_or(Cover::BankRisk);
         let key = order_id.to_string();
         batch.covers.push(CoverChange::Open {
@@ -118,7 +118,7 @@ impl<R: Rails> SettlementWorker<R> {
         });
         if mode == Cover::Earmark {
             tracing::info!(order = %order_id, amount = order.amount, "earmarking the buyer's funds");
-            let due_date = self.execution_date(batch.now, batch.now).await?;
+            let due_date = self.execution_date_in(batch, batch.now).await?;
             batch.instructions.push(self.instruction_for(DueNotice {
                 end_to_end_id: own_end_to_end_id(w.chain_id, 'E', &key, ""),
                 kind: KIND_EARMARK,

@@ -16,6 +16,7 @@ use alloy::primitives::U256;
 use alloy::sol_types::SolEvent;
 use tradechain_contracts::{DocState, TradeOrders};
 
+use super::notice::Batch;
 use super::{SettlementWorker, WorkerError};
 use crate::outbox::{Watch, watch};
 use crate::rails::Rails;
@@ -23,11 +24,7 @@ use tradechain_chain::BlockLog;
 
 impl<R: Rails> SettlementWorker<R> {
     /// A presentation that became examinable: watch it if the order is this bank's.
-    pub(super) async fn read_presentation_log(
-        &self,
-        log: &BlockLog,
-        watches: &mut Vec<Watch>,
-    ) -> Result<(), WorkerError> {
+    pub(super) async fn read_presentation_log(&self, log: &BlockLog, batch: &mut Batch) -> Result<(), WorkerError> {
         let w = &self.inner;
         let (topics, data) = (log.log.topics().iter().copied(), &log.log.data.data);
         let (order_id, doc_type, examine_by) = match log.log.topics().first() {
@@ -52,12 +49,20 @@ impl<R: Rails> SettlementWorker<R> {
         if examine_by == 0 {
             return Ok(());
         }
-        let call = TradeOrders::getOrderCall { orderId: order_id };
-        let Some(order) = self.read_entitled(w.config.trade_orders, &call).await? else { return Ok(()) };
+        let order = match batch.orders.get(&order_id) {
+            Some(cached) => cached.clone(),
+            None => {
+                let call = TradeOrders::getOrderCall { orderId: order_id };
+                let order = self.read_entitled(w.config.trade_orders, &call).await?;
+                batch.orders.insert(order_id, order.clone());
+                order
+            }
+        };
+        let Some(order) = order else { return Ok(()) };
         if order.buyerBank != w.bank && order.sellerBank != w.bank {
             return Ok(());
         }
-        watches.push(Watch {
+        batch.watches.push(Watch {
             order_id: order_id.to_string(),
             milestone: 0,
             // Deemed acceptance takes effect after the last second of the period.

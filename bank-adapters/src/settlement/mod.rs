@@ -51,6 +51,10 @@ use tradechain_chain::signer::{SendError, Signer};
 use tradechain_chain::transaction::Sender;
 use tradechain_chain::{Chain, ChainError, call_sol};
 
+/// Contract reads in flight at once where the worker reads many (a block range's orders, the
+/// milestones of a batch): the node answers them in parallel.
+const READS_AT_ONCE: usize = 8;
+
 /// Where the worker deliberately dies, to prove recovery (tests only; `None` in production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -251,10 +255,15 @@ impl<R: Rails> SettlementWorker<R> {
 
     /// One pass: follow new blocks, release what fell due, act on open instructions.
     pub async fn step(&self) -> Result<StepReport, WorkerError> {
+        let t0 = std::time::Instant::now();
         let head = self.inner.chain.head().await?;
         let recorded = self.follow(head.saturating_sub(self.inner.config.confirmations)).await?;
+        let t1 = t0.elapsed();
         let released = self.release_due(head).await?;
+        let t2 = t0.elapsed();
         let handled = self.settle().await?;
+        let (release, settle) = (t2 - t1, t0.elapsed() - t2);
+        tracing::debug!(recorded, released, handled, follow = ?t1, ?release, ?settle, "pass done");
         Ok(StepReport { recorded, released, handled })
     }
 

@@ -8,6 +8,7 @@ use alloy::primitives::{Address, U256};
 
 use crate::outbox::{CoverChange, Instruction, Watch};
 use crate::payment::ChargeBearer;
+use tradechain_contracts::TradeOrders;
 use tradechain_money::identifier::EndToEndId;
 
 /// An account a transfer debits or credits.
@@ -58,4 +59,9 @@ pub(super) struct Batch {
     pub(super) covers: Vec<CoverChange>,
     /// The chain's time at the end of the range (unix seconds).
     pub(super) now: u64,
+    /// The orders the range's events name, read once for the range (`None`: not this
+    /// bank's to see), as every handler read them anyway at the chain's latest state.
+    pub(super) orders: std::collections::HashMap<U256, Option<TradeOrders::Order>>,
+    /// This bank's execution date of a payment due on a given day (unix day number).
+    pub(super) execution_dates: std::collections::HashMap<u64, u64>,
 }

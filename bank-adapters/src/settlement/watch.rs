@@ -11,11 +11,12 @@
 
 use alloy::primitives::U256;
 use alloy::sol_types::SolEvent;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use tracing::Instrument;
 use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
 
 use super::notice::{Account, Batch, DueNotice};
-use super::{SettlementWorker, WorkerError, as_i64, end_to_end_id};
+use super::{READS_AT_ONCE, SettlementWorker, WorkerError, as_i64, end_to_end_id};
 use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
 use crate::payment::ChargeBearer;
 use crate::rails::Rails;
@@ -59,6 +60,7 @@ impl<R: Rails> SettlementWorker<R> {
             .await?
             .map_or_else(|| chrono::Utc::now().timestamp().max(0).cast_unsigned(), |h| h.timestamp);
         let mut batch = Batch { now, ..Batch::default() };
+        self.prefetch_orders(&logs, &mut batch).await?;
         for log in logs {
             self.read_log(&log, &mut batch).await?;
         }
@@ -101,10 +103,8 @@ impl<R: Rails> SettlementWorker<R> {
             Some(t) if *t == TradeOrders::PaymentDue::SIGNATURE_HASH => {
                 match TradeOrders::PaymentDue::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) if ev.payer == w.bank => {
-                        let order = self
-                            .read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
-                            .await?;
-                        let due_date = self.execution_date(ev.dueDate, batch.now).await?;
+                        let order = self.order_in(batch, ev.orderId).await?;
+                        let due_date = self.execution_date_in(batch, ev.dueDate).await?;
                         // The buyer's bank pays under its undertaking, as its cover says (the
                         // escrow, or its own account, claiming the buyer back); any other payer
                         // (a financier under payables finance) pays from its own account.
@@ -160,7 +160,7 @@ impl<R: Rails> SettlementWorker<R> {
                 if *t == TradeOrders::DocumentSubmitted::SIGNATURE_HASH
                     || *t == TradeOrders::DocumentAttested::SIGNATURE_HASH =>
             {
-                self.read_presentation_log(log, &mut batch.watches).await?;
+                self.read_presentation_log(log, batch).await?;
             }
             Some(t) if *t == TradeOrders::OrderCommitted::SIGNATURE_HASH => {
                 match TradeOrders::OrderCommitted::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data)
@@ -186,6 +186,57 @@ impl<R: Rails> SettlementWorker<R> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Read, a few at a time, every order the range's events name (all of them carry the
+    /// order id as their first topic), so the handlers below find them in `batch.orders`.
+    async fn prefetch_orders(&self, logs: &[BlockLog], batch: &mut Batch) -> Result<(), WorkerError> {
+        let w = &self.inner;
+        let named = [
+            TradeOrders::PaymentDue::SIGNATURE_HASH,
+            TradeOrders::OrderCommitted::SIGNATURE_HASH,
+            TradeOrders::DocumentSubmitted::SIGNATURE_HASH,
+            TradeOrders::DocumentAttested::SIGNATURE_HASH,
+        ];
+        let mut ids: Vec<U256> = logs
+            .iter()
+            .filter(|l| l.log.address == w.config.trade_orders)
+            .filter(|l| l.log.topics().first().is_some_and(|t| named.contains(t)))
+            .filter_map(|l| l.log.topics().get(1).map(|t| U256::from_be_bytes(t.0)))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let to = w.config.trade_orders;
+        let read = |id: U256| async move {
+            let order = self.read_entitled(to, &TradeOrders::getOrderCall { orderId: id }).await?;
+            Ok::<_, WorkerError>((id, order))
+        };
+        let orders: Vec<_> = stream::iter(ids).map(read).buffer_unordered(READS_AT_ONCE).try_collect().await?;
+        batch.orders.extend(orders);
+        Ok(())
+    }
+
+    /// The order `id` for the range being read: prefetched, or read now. One this bank may
+    /// not see is refused as the chain refuses it.
+    pub(super) async fn order_in(&self, batch: &mut Batch, id: U256) -> Result<TradeOrders::Order, WorkerError> {
+        let to = self.inner.config.trade_orders;
+        if let Some(Some(order)) = batch.orders.get(&id) {
+            return Ok(order.clone());
+        }
+        let order = self.read(to, &TradeOrders::getOrderCall { orderId: id }).await?;
+        batch.orders.insert(id, Some(order.clone()));
+        Ok(order)
+    }
+
+    /// [`Self::execution_date`] for a payment due at `due` in the range being read, once per day.
+    pub(super) async fn execution_date_in(&self, batch: &mut Batch, due: u64) -> Result<u64, WorkerError> {
+        let day = due.max(batch.now) / 86_400;
+        if let Some(d) = batch.execution_dates.get(&day) {
+            return Ok(*d);
+        }
+        let d = self.execution_date(due, batch.now).await?;
+        batch.execution_dates.insert(day, d);
+        Ok(d)
     }
 
     /// The requested execution date of a payment due at `due`: this bank's banking day on or
@@ -274,7 +325,7 @@ impl<R: Rails> SettlementWorker<R> {
             None => return Ok(0),
         };
         let mut released = 0;
-        let mut due = Vec::new();
+        let (mut candidates, mut due) = (Vec::new(), Vec::new());
         for watch in w.outbox.due_watches(&w.bank_id, now).await? {
             if watch.doc_type.is_some() {
                 released += usize::from(self.deem_if_lapsed(&watch).await?);
@@ -288,17 +339,24 @@ impl<R: Rails> SettlementWorker<R> {
                 w.outbox.watch_done(&watch.key).await?;
                 continue;
             };
-            let index = U256::from(index);
+            candidates.push((order_id, U256::from(index), watch.key));
+        }
+        // Their milestones, read a few at a time: only those still triggered and this bank's
+        // to pay are released.
+        let to = w.config.trade_orders;
+        let read = |(order_id, index, key): (U256, U256, String)| async move {
             let call = TradeOrders::getMilestoneCall { orderId: order_id, index };
-            let Some(m) = self.read_entitled(w.config.trade_orders, &call).await? else {
-                w.outbox.watch_done(&watch.key).await?;
-                continue;
-            };
-            if m.state != MilestoneState::Triggered as u8 || m.payer != w.bank {
-                w.outbox.watch_done(&watch.key).await?;
-                continue;
+            let m = self.read_entitled(to, &call).await?;
+            Ok::<_, WorkerError>((order_id, index, key, m))
+        };
+        let read: Vec<_> = stream::iter(candidates).map(read).buffered(READS_AT_ONCE).try_collect().await?;
+        for (order_id, index, key, m) in read {
+            match m {
+                Some(m) if m.state == MilestoneState::Triggered as u8 && m.payer == w.bank => {
+                    due.push((order_id, index, key));
+                }
+                _ => w.outbox.watch_done(&key).await?,
             }
-            due.push((order_id, index, watch.key));
         }
         let size = w.config.chain_batch.max(1);
         while !due.is_empty() {
