@@ -278,6 +278,13 @@ async fn reads(net: &Net, rows: usize) {
 }
 
 fn main() {
+    // RUST_LOG=warn (say) shows what the node logs while it is measured.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let orders = env("BENCH_ORDERS", 400);
     let clients = env("BENCH_CLIENTS", 16);
     let rows = env("BENCH_READ_ROWS", 100_000);

@@ -206,6 +206,10 @@ pub trait Chain: Send + Sync + 'static {
 pub async fn wait_receipt(chain: &dyn Chain, hash: B256, timeout: Duration) -> Result<Receipt, ChainError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
+        // The head before the receipt: a block sealed between the two is either seen by
+        // the receipt or is newer than `head`, so the wait below returns at once. (Read
+        // after, a block sealed in between made the wait sit out its whole timeout.)
+        let head = chain.head().await?;
         if let Some(r) = chain.receipt(hash).await? {
             return Ok(r);
         }
@@ -213,7 +217,6 @@ pub async fn wait_receipt(chain: &dyn Chain, hash: B256, timeout: Duration) -> R
         if now >= deadline {
             return Err(ChainError::Timeout(format!("receipt of {hash}")));
         }
-        let head = chain.head().await?;
         chain.wait_new_head(head, (deadline - now).min(Duration::from_millis(250))).await;
     }
 }

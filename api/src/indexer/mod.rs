@@ -230,15 +230,28 @@ impl Indexer {
 
     /// Follow the chain until `shutdown` flips to true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures: u32 = 0;
         loop {
             if *shutdown.borrow() {
                 return;
             }
             if let Err(e) = self.catch_up().await {
-                tracing::error!(error = %e, "indexer failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // A block's transaction can lose a race with the API's own writes to the
+                // same SQLite file (SQLITE_BUSY on upgrading a read to a write, which the
+                // busy timeout does not wait out): the next try usually succeeds at once.
+                // Back off from 5 ms to 500 ms, so a write waiting for its block to be
+                // indexed waits milliseconds, not half a second.
+                let delay = Duration::from_millis((5u64 << failures.min(7)).min(500));
+                failures += 1;
+                if failures > 3 {
+                    tracing::error!(error = %e, failures, ?delay, "indexer failed; retrying");
+                } else {
+                    tracing::debug!(error = %e, failures, ?delay, "indexer failed; retrying");
+                }
+                tokio::time::sleep(delay).await;
                 continue;
             }
+            failures = 0;
             let known = self.indexed();
             tokio::select! {
                 _ = shutdown.changed() => {}
