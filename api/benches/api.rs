@@ -63,23 +63,14 @@ async fn creations(net: &Net, orders: usize, clients: usize) {
     for b in 0..buyers {
         tokens.push(net.onboard(&format!("Bench Buyer {b}"), &["trader"]).await.1);
     }
-    let body = json!({
-        "seller": seller, "buyer_bank": bank, "seller_bank": bank,
-        "amount_minor": "10000000", "currency": "USD", "incoterm": "FOB",
-        "latest_shipment": date_in(30), "expiry": date_in(60),
-        "milestones": [
-            { "share_bps": 3000, "documents": ["commercial_invoice"] },
-            { "share_bps": 7000, "documents": ["commercial_invoice"], "tenor_days": 30 }
-        ],
-        "details": { "line_items": [{ "description": "copper cathodes", "quantity": "25", "unit": "t" }] }
-    });
+    let body = order_body(&seller, &bank);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let token = tokens[c % buyers].clone();
         let http = net.http.clone();
         let url = format!("{}/v1/orders", net.base);
-        let body = body.to_string();
+        let body = body.clone();
         let n = orders / clients + usize::from(c < orders % clients);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(n);
@@ -115,7 +106,8 @@ fn order_body(seller: &str, bank: &str) -> String {
         "milestones": [
             { "share_bps": 3000, "documents": ["commercial_invoice"] },
             { "share_bps": 7000, "documents": ["commercial_invoice"], "tenor_days": 30 }
-        ]
+        ],
+        "details": { "line_items": [{ "description": "copper cathodes", "quantity": "25", "unit": "t" }] }
     })
     .to_string()
 }

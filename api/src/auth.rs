@@ -58,13 +58,17 @@ pub fn token_id(hash: &str) -> String {
 
 /// Create a token for the organisation named `name` (the CLI's `--org NAME`).
 pub async fn create_token_by_name(db: &impl ConnectionTrait, name: &str) -> Result<String, ApiError> {
-    use sea_orm::{ColumnTrait, QueryFilter};
-    let org = organisation::Entity::find()
+    let org = organisation_named(db, name).await?;
+    Ok(create_token(db, &org.address, "cli").await?)
+}
+
+/// The organisation registered as `name` (the CLI names organisations by name).
+pub(crate) async fn organisation_named(db: &impl ConnectionTrait, name: &str) -> Result<organisation::Model, ApiError> {
+    organisation::Entity::find()
         .filter(organisation::Column::Name.eq(name))
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found("ORGANISATION_NOT_FOUND", format!("no organisation named {name:?}")))?;
-    Ok(create_token(db, &org.address, "cli").await?)
+        .ok_or_else(|| ApiError::not_found("ORGANISATION_NOT_FOUND", format!("no organisation named {name:?}")))
 }
 
 /// The authenticated organisation behind a request.
@@ -191,11 +195,7 @@ pub async fn tokens_of_org(config: &crate::ApiConfig, name: &str) -> Result<Vec<
     use sea_orm::QueryOrder;
     let db = crate::readmodel::connect(&config.database_url()).await?;
     crate::readmodel::migrate(&db).await?;
-    let org = organisation::Entity::find()
-        .filter(organisation::Column::Name.eq(name))
-        .one(&db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("ORGANISATION_NOT_FOUND", format!("no organisation named {name:?}")))?;
+    let org = organisation_named(&db, name).await?;
     let rows = api_token::Entity::find()
         .filter(api_token::Column::Org.eq(org.address))
         .order_by_desc(api_token::Column::CreatedAt)

@@ -105,8 +105,8 @@ pub async fn export_for_org(
     passphrase: &str,
 ) -> Result<Value, crate::error::ApiError> {
     use crate::error::ApiError;
-    use crate::readmodel::{member, organisation};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use crate::readmodel::member;
+    use sea_orm::EntityTrait;
     if passphrase.chars().count() < 12 {
         return Err(ApiError::validation(
             "VALIDATION_FAILED",
@@ -116,11 +116,7 @@ pub async fn export_for_org(
     let keystore = crate::keystore::Keystore::new(config.master_key().map_err(|e| ApiError::internal(e.to_string()))?);
     let db = crate::readmodel::connect(&config.database_url()).await?;
     crate::readmodel::migrate(&db).await?;
-    let org = organisation::Entity::find()
-        .filter(organisation::Column::Name.eq(name))
-        .one(&db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("ORGANISATION_NOT_FOUND", format!("no organisation named {name:?}")))?;
+    let org = crate::auth::organisation_named(&db, name).await?;
     let sealed = member::Entity::find_by_id(org.address.clone())
         .one(&db)
         .await?

@@ -593,7 +593,11 @@ impl Outbox {
 
     /// Move an instruction to `state`, stamping the state's timestamp, with optional fields.
     pub async fn transition(&self, e2e: &str, state: State, change: Change) -> Result<Instruction, OutboxError> {
-        transition_in(&self.db, e2e, state, change).await
+        let txn = self.db.begin().await?;
+        update_many_in(&txn, state, vec![(e2e.to_string(), change)]).await?;
+        let row = rows_in(&txn, vec![e2e.to_string()]).await?.pop().ok_or_else(|| OutboxError::NotFound(e2e.into()))?;
+        txn.commit().await?;
+        Ok(row)
     }
 
     /// Mark a batch `sent`, each in the payment information block it is about to travel in
@@ -659,54 +663,12 @@ impl Outbox {
     }
 }
 
-/// [`Outbox::transition`] on `db`, a connection or a transaction.
-async fn transition_in(
-    db: &impl sea_orm::ConnectionTrait,
-    e2e: &str,
-    state: State,
-    change: Change,
-) -> Result<Instruction, OutboxError> {
-    let row = instruction::Entity::find_by_id(e2e.to_string())
-        .one(db)
-        .await?
-        .ok_or_else(|| OutboxError::NotFound(e2e.to_string()))?;
-    let now = now_ms();
-    let mut am = row.into_active_model();
-    am.state = Set(state.as_str().to_string());
-    am.updated_at = Set(now);
-    match state {
-        State::New => {}
-        State::Sent => am.sent_at = Set(Some(now)),
-        State::Accepted => am.accepted_at = Set(Some(now)),
-        State::Settled => am.settled_at = Set(Some(now)),
-        State::Rejected => am.rejected_at = Set(Some(now)),
-        State::NeedsReview => am.needs_review_at = Set(Some(now)),
-    }
-    if change.count_send {
-        am.send_count = Set(am.send_count.as_ref() + 1);
-    }
-    if let Some(r) = change.bank_reference {
-        am.bank_reference = Set(Some(r));
-    }
-    if let Some(r) = change.reason {
-        am.reason = Set(Some(r));
-    }
-    if let Some(tx) = change.chain_tx {
-        am.chain_tx = Set(Some(tx));
-    }
-    if change.chain_recorded {
-        am.chain_recorded_at = Set(Some(now));
-    }
-    am.retries = Set(0);
-    am.next_attempt_at = Set(0);
-    Ok(am.update(db).await?)
-}
-
 /// Most EndToEndIds in one `IN (...)` list.
 const IN_LIST: usize = 500;
 
-/// [`transition_in`] for many rows at once: one UPDATE per group of rows with the same
-/// change (a whole batch, usually), each row's state timestamp stamped, its backoff reset.
+/// Move rows to `state`: one UPDATE per group of rows with the same change (a whole batch,
+/// usually), each row's state timestamp stamped, its backoff reset. A row that is not there
+/// fails the whole call.
 async fn update_many_in(
     db: &impl sea_orm::ConnectionTrait,
     state: State,
@@ -756,7 +718,11 @@ async fn update_many_in(
             }
             let done = q.filter(C::EndToEndId.is_in(chunk.iter().cloned())).exec(db).await?;
             if done.rows_affected != chunk.len() as u64 {
-                return Err(OutboxError::NotFound(format!("{} of {} rows", done.rows_affected, chunk.len())));
+                let missing = match chunk {
+                    [one] => one.clone(),
+                    _ => format!("{} of {} rows", chunk.len() as u64 - done.rows_affected, chunk.len()),
+                };
+                return Err(OutboxError::NotFound(missing));
             }
         }
     }

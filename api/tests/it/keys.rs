@@ -111,19 +111,7 @@ async fn data_files_are_the_owners_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn custodial_keys_leave_as_web3_key_files_that_ethers_opens() {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    if std::process::Command::new("node").arg("--version").output().is_err() {
-        eprintln!("\n\n*** SKIPPED: `node` is not installed; the key file test did not run ***\n\n");
-        return;
-    }
-    if !js.join("node_modules/ethers").exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&js)
-            .status()
-            .expect("npm");
-        assert!(status.success());
-    }
+    let Some(js) = crate::js_tests("the key file test") else { return };
     let mut net = Net::start(Db::Sqlite).await;
     let (seller, _) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
     let passphrase = "correct horse battery staple";

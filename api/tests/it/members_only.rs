@@ -570,19 +570,7 @@ async fn a_financier_without_consent_finds_none_of_the_firms_figures_on_any_inte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ethers_drives_a_trade_through_the_gate_with_a_bearer_token_and_gets_401_without() {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    if std::process::Command::new("node").arg("--version").output().is_err() {
-        eprintln!("\n\n*** SKIPPED: `node` is not installed; the ethers test did not run ***\n\n");
-        return;
-    }
-    if !js.join("node_modules/ethers").exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&js)
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci failed in {}", js.display());
-    }
+    let Some(js) = crate::js_tests("the ethers test") else { return };
     let mut net = Net::start_members_only(Db::Sqlite).await;
     let mut parties = serde_json::Map::new();
     for (key, name, role) in [

@@ -4,12 +4,22 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use redb::ReadableTable;
 use serde_json::{Value, json};
 use tradechain_engine::store::{Store, tables};
 use tradechain_engine::{Node, NodeConfig};
+
+/// [`deploy_counter`] from a fresh key on a node that does not automine: its address once
+/// a block holds it.
+fn deploy_counter_mined(n: &TestNode) -> Address {
+    let deployer = PrivateKeySigner::random();
+    let hash =
+        n.result("eth_sendRawTransaction", json!([sign_1559(&deployer, 0, None, counter_bytecode(), 1_000_000)]));
+    let receipt = wait_for_receipt(n, &hash);
+    receipt["contractAddress"].as_str().expect("addr").parse().expect("addr")
+}
 
 fn wait_for_receipt(n: &TestNode, hash: &Value) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -34,11 +44,7 @@ fn build_chain(txs: u64) -> (tempfile::TempDir, std::path::PathBuf, Vec<Value>) 
     };
     let cfg = NodeConfig { automine: Some(false), ..cfg };
     let n = TestNode::start(cfg);
-    let deployer = PrivateKeySigner::random();
-    let hash =
-        n.result("eth_sendRawTransaction", json!([sign_1559(&deployer, 0, None, counter_bytecode(), 1_000_000)]));
-    let receipt = wait_for_receipt(&n, &hash);
-    let counter = receipt["contractAddress"].as_str().expect("addr").parse().expect("addr");
+    let counter = deploy_counter_mined(&n);
     let senders: Vec<_> = (0..3).map(|_| PrivateKeySigner::random()).collect();
     let mut hashes = Vec::new();
     for i in 0..txs {
@@ -198,12 +204,8 @@ fn writes_are_group_committed_without_waiting_for_the_interval() {
         ..NodeConfig::dev_in(tmp.path().join("data"))
     };
     let n = TestNode::start(cfg);
-    let deployer = PrivateKeySigner::random();
-    let hash =
-        n.result("eth_sendRawTransaction", json!([sign_1559(&deployer, 0, None, counter_bytecode(), 1_000_000)]));
-    // wait_for_receipt gives up after 10 s: far less than the interval.
-    let receipt = wait_for_receipt(&n, &hash);
-    let counter = receipt["contractAddress"].as_str().expect("addr").parse().expect("addr");
+    // Deployed within wait_for_receipt's 10 s: far less than the interval.
+    let counter = deploy_counter_mined(&n);
     let head_before = n.result("eth_blockNumber", json!([]));
 
     // 20 senders, 5 transactions each, all at once.
