@@ -8,10 +8,24 @@
 //! `BENCH_CLIENTS` buyers (default 4) run concurrently, `BENCH_LIFECYCLES` lifecycles per
 //! round (default 40); rounds alternate between the backends (`BENCH_ROUNDS` each,
 //! default 3) so both see the same machine noise; the median round is reported.
+//!
+//! Before that, signed contract calls over JSON-RPC: `BENCH_SENDERS` members (default 20)
+//! each sign `BENCH_CALLS` order proposals (default 100) and send them with
+//! `eth_sendRawTransaction`, all senders at once; the figure is transactions mined per
+//! second, from the first send to the last receipt. The embedded node runs its production
+//! producer (group commit, a block at least every second); Hardhat automines.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use alloy::primitives::{Address, FixedBytes, U256, keccak256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
 use serde_json::{Value, json};
+use tradechain_chain::remote::{RemoteChain, RemoteSettings};
+use tradechain_chain::transaction::{Sender, TxRequest, sign};
+use tradechain_chain::{Chain, wait_receipt};
+use tradechain_contracts::genesis::SuiteAddresses;
+use tradechain_contracts::{Consortium, TradeOrders, role};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -104,7 +118,99 @@ impl Target {
     }
 }
 
+/// Signed order proposals from `senders` members, `calls` each, sent over JSON-RPC at
+/// `url` all at once; transactions mined per second. `fund` gives each key gas money
+/// (Hardhat's `hardhat_setBalance`).
+async fn signed_calls(url: &str, operator: &PrivateKeySigner, fund: bool, senders: usize, calls: usize) -> f64 {
+    let settings = RemoteSettings { poll_interval: Duration::from_millis(5), ..RemoteSettings::new(url) };
+    let chain = RemoteChain::connect(settings).await.expect("the node answers");
+    let suite = SuiteAddresses::for_operator(operator.address());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let key = |label: String| PrivateKeySigner::from_bytes(&keccak256(format!("{label}/{nanos}"))).expect("key");
+    let keys: Vec<PrivateKeySigner> = (0..senders).map(|i| key(format!("sender {i}"))).collect();
+    let bank = key("bank".into());
+    let sender = Sender::new();
+    for (k, roles) in keys.iter().map(|k| (k, role::TRADER)).chain([(&bank, role::BANK)]) {
+        if fund {
+            let _: Value = chain
+                .rpc()
+                .request("hardhat_setBalance", json!([k.address(), "0x3635c9adc5dea00000"]))
+                .await
+                .expect("setBalance");
+        }
+        let call = Consortium::registerCall { account: k.address(), name: "bench member".into(), roles };
+        let r = sender
+            .send(chain.as_ref(), operator, &TxRequest::call(suite.consortium, call.abi_encode().into()))
+            .await
+            .expect("register");
+        assert!(r.success, "registered");
+    }
+    let head = chain.head().await.expect("head");
+    let now = chain.block_header(head).await.expect("header").expect("the head's header").timestamp;
+    let propose = |i: usize, seller: Address| TradeOrders::proposeCall {
+        t: TradeOrders::OrderTerms {
+            seller,
+            buyerBank: bank.address(),
+            sellerBank: bank.address(),
+            carrier: Address::ZERO,
+            inspector: Address::ZERO,
+            amount: 1_000_000 + i as u128,
+            currency: FixedBytes::from_slice(b"USD"),
+            incoterm: FixedBytes::from_slice(b"FOB"),
+            detailsHash: keccak256(i.to_be_bytes()),
+            latestShipment: now + 30 * 86_400,
+            expiry: now + 60 * 86_400,
+            examinationDays: 0,
+            charges: tradechain_contracts::Charges::Shared as u8,
+        },
+        terms: vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }],
+    };
+    let first = propose(0, keys[1 % senders].address()).abi_encode();
+    let gas = chain
+        .estimate_gas(keys[0].address(), Some(suite.trade_orders), U256::ZERO, first.into())
+        .await
+        .expect("estimate");
+    let fees = chain.fees().await.expect("fees");
+    // Signed before the clock starts: the figure is the node's, not this client's signing.
+    let signed: Vec<Vec<alloy::primitives::Bytes>> = keys
+        .iter()
+        .enumerate()
+        .map(|(s, k)| {
+            (0..calls)
+                .map(|n| {
+                    let call = propose(s * calls + n, keys[(s + 1) % senders].address());
+                    let tx = TxRequest::call(suite.trade_orders, call.abi_encode().into());
+                    sign(k, chain.chain_id(), n as u64, fees, gas * 2, &tx).expect("sign")
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let streams = signed.into_iter().map(|raws| {
+        let chain = chain.clone();
+        async move {
+            let mut last = None;
+            for raw in raws {
+                // The bare JSON-RPC call: no signer recovery in this client, which shares the cores.
+                last = Some(chain.rpc().send_raw(&raw).await.expect("sent"));
+            }
+            let hash = last.expect("at least one call");
+            let r = wait_receipt(chain.as_ref(), hash, Duration::from_secs(120)).await.expect("mined");
+            assert!(r.success, "the last proposal succeeded");
+        }
+    });
+    futures_util::future::join_all(streams).await;
+    (senders * calls) as f64 / started.elapsed().as_secs_f64()
+}
+
 fn main() {
+    // RUST_LOG=debug (say) shows what the nodes log while measured.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let Ok(url) = std::env::var("TRADECHAIN_TEST_HARDHAT_URL") else {
         eprintln!("needs a Hardhat node: scripts/with-hardhat.sh cargo bench -p tradechain-api --bench chains");
         std::process::exit(2);
@@ -113,7 +219,11 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let embedded = test_support::api::Net::start(test_support::api::Db::Sqlite).await;
+        // The embedded node as in production: group commit, a block at least every second.
+        let embedded = test_support::api::Net::start_configured(test_support::api::Db::Sqlite, |c| {
+            tradechain_engine::NodeConfig { automine: Some(false), block_interval_ms: 1000, batch_window_ms: 2, ..c }
+        })
+        .await;
 
         // The remote backend on Hardhat: a fresh operator, funded, deploys the suite.
         let (operator, _) = test_support::hardhat::deployed(&url).await;
@@ -121,8 +231,26 @@ fn main() {
         let db = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
         let remote = test_support::api::RemoteApi::start(&url, &operator, &db, 1).await;
 
+        let (senders, calls) = (env("BENCH_SENDERS", 20), env("BENCH_CALLS", 100));
+        let dev_operator: PrivateKeySigner =
+            tradechain_engine::config::DEV_OPERATOR_KEY.parse().expect("the dev operator key");
+        let mut signed = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            signed[0].push(signed_calls(&embedded.base, &dev_operator, false, senders, calls).await);
+            signed[1].push(signed_calls(&url, &operator, true, senders, calls).await);
+        }
+        println!("signed contract calls over JSON-RPC (order proposals), {senders} senders x {calls}, {rounds} rounds each:");
+        let mut medians = Vec::new();
+        for (name, r) in ["embedded node (group commit)", "Hardhat (automine)"].into_iter().zip(signed.iter_mut()) {
+            r.sort_by(f64::total_cmp);
+            let all: Vec<String> = r.iter().map(|x| format!("{x:.0}")).collect();
+            println!("  {name:<38} {:>7.0} tx/s mined  (rounds: {})", r[r.len() / 2], all.join(", "));
+            medians.push(r[r.len() / 2]);
+        }
+        println!("  ratio embedded / Hardhat: {:.1}x", medians[0] / medians[1]);
+
         let targets = [
-            Target::new("embedded node", embedded.base.clone(), &embedded.operator_token, clients).await,
+            Target::new("embedded node (group commit)", embedded.base.clone(), &embedded.operator_token, clients).await,
             Target::new("Hardhat (remote backend, automine)", remote.base.clone(), &remote.token, clients).await,
         ];
         // Warm-up, then alternating rounds.

@@ -1,7 +1,8 @@
 //! The block producer. Group commit: a transaction reaching an idle producer is sealed
 //! `batch_window_ms` later with everything that arrived meanwhile, and while a block is being
-//! sealed and made durable the next ones gather, to be sealed together at once after it; so
-//! a write waits for one fsync shared with its neighbours, never for a timer. A pool holding
+//! sealed and made durable the next ones gather, to be sealed together at once after it (and
+//! so is a backlog bigger than a block, block after block); so a write waits for one fsync
+//! shared with its neighbours, never for a timer. A pool holding
 //! `max_block_txs` seals at once; `block_interval_ms` is the longest any transaction waits
 //! (and the pace of empty blocks, with `empty_blocks`). In automine mode submission seals
 //! directly.
@@ -36,7 +37,10 @@ impl Node {
                 let force = node.config().empty_blocks;
                 let sealed = tokio::task::spawn_blocking(move || node.seal_next(force, None)).await;
                 match sealed {
-                    Ok(Ok(Some(_))) if self.pool_len() >= self.config().max_block_txs => continue,
+                    // What is left (a block full by count or gas, or what arrived while it
+                    // was made durable) is sealed at once: nothing new may come to wake the
+                    // producer, and the rest would wait for the interval.
+                    Ok(Ok(Some(_))) if self.pool_len() > 0 => continue,
                     Ok(Ok(_)) => break,
                     Ok(Err(e)) => {
                         tracing::error!(error = %e, "sealing failed");

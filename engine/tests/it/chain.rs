@@ -209,24 +209,7 @@ fn writes_are_group_committed_without_waiting_for_the_interval() {
     let head_before = n.result("eth_blockNumber", json!([]));
 
     // 20 senders, 5 transactions each, all at once.
-    let senders: Vec<PrivateKeySigner> = (0..20).map(|_| PrivateKeySigner::random()).collect();
-    let addr = n.addr;
-    let hashes: Vec<Value> = std::thread::scope(|s| {
-        let handles: Vec<_> = senders
-            .iter()
-            .map(|key| {
-                s.spawn(move || {
-                    (0..5u64)
-                        .map(|nonce| {
-                            let raw = sign_1559(key, nonce, Some(counter), increment_call(1), 100_000);
-                            rpc(addr, "eth_sendRawTransaction", json!([raw]))["result"].clone()
-                        })
-                        .collect::<Vec<Value>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("sender")).collect()
-    });
+    let hashes = increments_at_once(&n, counter, 20, 5);
     assert_eq!(hashes.len(), 100);
     for h in &hashes {
         assert_eq!(wait_for_receipt(&n, h)["status"], "0x1", "each transaction sealed once");
@@ -242,4 +225,57 @@ fn writes_are_group_committed_without_waiting_for_the_interval() {
     let dir = n.stop();
     let report = tradechain_engine::verify::verify(&dir).expect("the chain verifies");
     assert_eq!(report.transactions, 101);
+}
+
+/// `senders` fresh keys each send `each` increments of `counter` at once, one thread per
+/// sender; the transaction hashes.
+fn increments_at_once(n: &TestNode, counter: Address, senders: usize, each: u64) -> Vec<Value> {
+    let senders: Vec<PrivateKeySigner> = (0..senders).map(|_| PrivateKeySigner::random()).collect();
+    let addr = n.addr;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = senders
+            .iter()
+            .map(|key| {
+                s.spawn(move || {
+                    (0..each)
+                        .map(|nonce| {
+                            let raw = sign_1559(key, nonce, Some(counter), increment_call(1), 100_000);
+                            rpc(addr, "eth_sendRawTransaction", json!([raw]))["result"].clone()
+                        })
+                        .collect::<Vec<Value>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("sender")).collect()
+    })
+}
+
+/// A backlog bigger than one block (here ten transactions fill a block's gas) is sealed
+/// in blocks back to back once the senders stop, not one block per interval: the producer
+/// used to seal the first block and then sleep until the minute's timer, as nothing new
+/// arrived to wake it, while the rest waited in the pool.
+#[test]
+fn a_backlog_bigger_than_a_block_is_sealed_back_to_back() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = NodeConfig {
+        automine: Some(false),
+        block_interval_ms: 60_000,
+        // A window long enough for every send to arrive in it: then nothing new wakes the
+        // producer after the first blocks.
+        batch_window_ms: 200,
+        block_gas_limit: 1_000_000,
+        ..NodeConfig::dev_in(tmp.path().join("data"))
+    };
+    let n = TestNode::start(cfg);
+    let counter = deploy_counter_mined(&n);
+    let hashes = increments_at_once(&n, counter, 10, 10);
+    // wait_for_receipt gives up after 10 s: far less than one interval per remaining block.
+    for h in &hashes {
+        assert_eq!(wait_for_receipt(&n, h)["status"], "0x1", "each transaction sealed once");
+    }
+    let count = format!("0x{}", alloy::hex::encode(&alloy::primitives::keccak256("count()")[..4]));
+    let total = n.result("eth_call", json!([{ "to": counter, "data": count }, "latest"]));
+    assert_eq!(total, format!("0x{:064x}", 100));
+    let dir = n.stop();
+    tradechain_engine::verify::verify(&dir).expect("the chain verifies");
 }
