@@ -32,7 +32,7 @@ pub use financing::kind_str;
 
 use crate::codec::{addr, i64_of};
 use crate::readmodel::{self, cursor, event, order, organisation};
-use tradechain_chain::{BlockLog, Chain};
+use tradechain_chain::{BlockLog, BlockLogs, Chain};
 
 /// A change to an order, a financing or a consent, sent to live watchers (SSE) after its
 /// block is committed. `parties` (not sent) are the addresses it concerns: an order's
@@ -158,6 +158,9 @@ pub fn reference_text(r: &B256) -> String {
     }
 }
 
+/// The most blocks indexed in one database transaction when the indexer is behind.
+const RUN: u64 = 64;
+
 /// Follows the chain and writes the read model.
 #[derive(Clone)]
 pub struct Indexer {
@@ -222,8 +225,7 @@ impl Indexer {
         let head = self.chain.head().await.map_err(|e| IndexError::Chain(e.to_string()))?;
         let mut at = self.indexed();
         while at < head {
-            self.index_block(at + 1).await?;
-            at += 1;
+            at = self.index_blocks(at + 1, head.min(at + RUN)).await?;
         }
         Ok(at)
     }
@@ -269,15 +271,21 @@ impl Indexer {
         self.catch_up().await
     }
 
-    async fn index_block(&self, number: u64) -> Result<(), IndexError> {
-        let block = self
-            .chain
-            .block_logs(number)
-            .await
-            .map_err(|e| IndexError::Chain(e.to_string()))?
-            .ok_or_else(|| IndexError::Chain(format!("block {number} missing")))?;
+    /// Index blocks `from..=to` in one database transaction (a run of blocks while the
+    /// indexer is behind: one commit for many small blocks); the last block indexed.
+    async fn index_blocks(&self, from: u64, to: u64) -> Result<u64, IndexError> {
+        let mut blocks = Vec::new();
+        for number in from..=to {
+            let block = self
+                .chain
+                .block_logs(number)
+                .await
+                .map_err(|e| IndexError::Chain(e.to_string()))?
+                .ok_or_else(|| IndexError::Chain(format!("block {number} missing")))?;
+            blocks.push((number, block));
+        }
         let txn = self.db.begin().await?;
-        // Another API process on the same database may have indexed this block already:
+        // Another API process on the same database may have indexed these blocks already:
         // the cursor row, locked for the transaction on PostgreSQL (SQLite has one writer),
         // says so, and the block is skipped rather than applied twice.
         let mut find_cursor = cursor::Entity::find_by_id(1);
@@ -285,13 +293,13 @@ impl Indexer {
             find_cursor = find_cursor.lock_exclusive();
         }
         if let Some(c) = find_cursor.one(&txn).await?
-            && c.last_block >= i64_of(number)
+            && c.last_block >= i64_of(from)
         {
             txn.rollback().await?;
             // Its live changes still go to this process's subscribers (SSE), from the rows
             // the other process wrote, built exactly as if indexed here.
             let rows = event::Entity::find()
-                .filter(event::Column::Block.eq(i64_of(number)))
+                .filter(event::Column::Block.eq(i64_of(from)))
                 .order_by_asc(event::Column::LogIndex)
                 .all(&self.db)
                 .await?;
@@ -299,10 +307,33 @@ impl Indexer {
             for c in changes {
                 let _ = self.changes.send(c);
             }
-            self.cursor.send_replace(number);
-            return Ok(());
+            self.cursor.send_replace(from);
+            return Ok(from);
         }
         let mut rows = Vec::new();
+        for (number, block) in &blocks {
+            self.apply_block(&txn, *number, block, &mut rows).await?;
+        }
+        let changes = changes_of(&txn, &rows).await?;
+        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(i64_of(to)) }).exec(&txn).await?;
+        txn.commit().await?;
+        // Committed: the changes go out before the cursor moves, so whoever waits for the
+        // block (`wait_for`) finds its changes already sent.
+        for c in changes {
+            let _ = self.changes.send(c);
+        }
+        self.cursor.send_replace(to);
+        Ok(to)
+    }
+
+    /// Apply block `number`'s events of the suite in `txn`, appending their rows to `rows`.
+    async fn apply_block(
+        &self,
+        txn: &DatabaseTransaction,
+        number: u64,
+        block: &BlockLogs,
+        rows: &mut Vec<event::Model>,
+    ) -> Result<(), IndexError> {
         for log in &block.logs {
             let addr_ = log.log.address;
             if addr_ != self.suite.consortium
@@ -324,18 +355,18 @@ impl Indexer {
                 data,
                 timestamp: i64_of(block.timestamp),
             };
-            event::Entity::insert(event::ActiveModel::from(row.clone())).exec(&txn).await?;
-            let ctx = Ctx { txn: &txn, block: i64_of(number), ts: i64_of(block.timestamp), log };
+            event::Entity::insert(event::ActiveModel::from(row.clone())).exec(txn).await?;
+            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log };
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
                 if let Some(id) = order_id
                     && credit::KINDS.contains(&kind.as_str())
-                    && let Some(o) = order::Entity::find_by_id(id).one(&txn).await?
+                    && let Some(o) = order::Entity::find_by_id(id).one(txn).await?
                 {
                     let fact = credit::Fact::of(&o, &row, &fields);
-                    credit::append_facts(&txn, &o.buyer, std::slice::from_ref(&fact)).await?;
+                    credit::append_facts(txn, &o.buyer, std::slice::from_ref(&fact)).await?;
                     if o.seller != o.buyer {
-                        credit::append_facts(&txn, &o.seller, std::slice::from_ref(&fact)).await?;
+                        credit::append_facts(txn, &o.seller, std::slice::from_ref(&fact)).await?;
                     }
                 }
             } else if addr_ == self.suite.consortium {
@@ -347,20 +378,11 @@ impl Indexer {
             }
             rows.push(row);
         }
-        let changes = changes_of(&txn, &rows).await?;
-        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(i64_of(number)) }).exec(&txn).await?;
-        txn.commit().await?;
-        // Committed: the changes go out before the cursor moves, so whoever waits for the
-        // block (`wait_for`) finds its changes already sent.
-        for c in changes {
-            let _ = self.changes.send(c);
-        }
-        self.cursor.send_replace(number);
         Ok(())
     }
 }
 
-/// The live changes (SSE) of indexed events, `rows` of one block in log order: each names
+/// The live changes (SSE) of indexed events, `rows` in chain order: each names
 /// its order, financing or consent request and the parties who may see it.
 async fn changes_of<C: ConnectionTrait>(db: &C, rows: &[event::Model]) -> Result<Vec<OrderChange>, DbErr> {
     let mut changes = Vec::new();
