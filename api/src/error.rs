@@ -196,12 +196,14 @@ pub fn revert_status(code: &str) -> StatusCode {
         "INVALID_HOLIDAYS",
         "HOLIDAY_IN_THE_PAST",
         "AMOUNT_TOO_LARGE",
+        "INVALID_ENDPOINT",
+        "INVALID_NODE_KEY",
     ];
     if code.starts_with("NOT_") && !code.starts_with("NOT_DUE") && !code.starts_with("NOT_EXPIRED")
         || FORBIDDEN.contains(&code)
     {
         StatusCode::FORBIDDEN
-    } else if code.ends_with("_NOT_FOUND") {
+    } else if code.ends_with("_NOT_FOUND") || code == "UNKNOWN_NODE" {
         StatusCode::NOT_FOUND
     } else if INVALID.contains(&code) {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -37,6 +37,32 @@ contract Consortium {
     event OrganisationSuspended(address indexed account, string reason);
     event OrganisationReinstated(address indexed account);
     event HolidaysSet(address indexed bank, uint32[] days_, bool holiday);
+    event NodeRegistered(uint256 indexed nodeId, address indexed owner, string endpoint, bytes32 encryptionKey);
+    event NodeApproved(uint256 indexed nodeId);
+    event NodeKeyRotated(uint256 indexed nodeId, bytes32 encryptionKey);
+    event NodeEndpointChanged(uint256 indexed nodeId, string endpoint);
+    event NodeChosen(address indexed organisation, uint256 indexed nodeId);
+
+    /// A member's tradechain node in the directory every node reads from the chain: where
+    /// its peer endpoint is and the key private data is encrypted to.
+    struct Node {
+        /// The member that runs it (and alone may change it).
+        address owner;
+        /// Its peer endpoint (private data is delivered there), an http(s) URL.
+        string endpoint;
+        /// Its X25519 public key (HPKE, RFC 9180, DHKEM(X25519, HKDF-SHA256)).
+        bytes32 encryptionKey;
+        /// The operator admitted it to the consortium.
+        bool approved;
+        uint64 registeredAt;
+        uint64 keyRotatedAt;
+    }
+
+    /// Nodes by id (from 1).
+    mapping(uint256 => Node) private _nodes;
+    uint256 public nodeCount;
+    /// The node each organisation chose to serve it (0: none).
+    mapping(address => uint256) private _nodeOf;
 
     /// @param operator the consortium's first operator, registered with the OPERATOR role.
     constructor(address operator) {
@@ -125,6 +151,83 @@ contract Consortium {
     function isHoliday(address bank, uint256 day, uint64 asOf) external view returns (bool) {
         Holiday storage h = _holidays[bank][day];
         return h.addedAt != 0 && h.addedAt < asOf && (h.removedAt == 0 || h.removedAt >= asOf);
+    }
+
+    // ------------------------------------------------------------------ node directory
+
+    /// @notice A member registers a node it runs. The node serves no one until the
+    /// operator approves it and an organisation chooses it: the organisations a node
+    /// serves are never the node's own claim, or a node could name any firm and receive
+    /// that firm's private data.
+    function registerNode(string calldata endpoint, bytes32 encryptionKey) external returns (uint256 nodeId) {
+        requireRole(msg.sender, Roles.ALL);
+        _checkEndpoint(endpoint);
+        if (encryptionKey == bytes32(0)) revert InvalidNodeKey();
+        nodeId = ++nodeCount;
+        _nodes[nodeId] = Node(msg.sender, endpoint, encryptionKey, false, uint64(block.timestamp), 0);
+        emit NodeRegistered(nodeId, msg.sender, endpoint, encryptionKey);
+    }
+
+    function approveNode(uint256 nodeId) external onlyOperator {
+        Node storage n = _node(nodeId);
+        if (n.approved) revert NodeAlreadyApproved(nodeId);
+        n.approved = true;
+        emit NodeApproved(nodeId);
+    }
+
+    /// @notice The owner replaces its node's encryption key (a key compromised, or its
+    /// scheduled rotation); data delivered from then on is encrypted to the new key.
+    function rotateNodeKey(uint256 nodeId, bytes32 encryptionKey) external {
+        Node storage n = _owned(nodeId);
+        if (encryptionKey == bytes32(0) || encryptionKey == n.encryptionKey) revert InvalidNodeKey();
+        n.encryptionKey = encryptionKey;
+        n.keyRotatedAt = uint64(block.timestamp);
+        emit NodeKeyRotated(nodeId, encryptionKey);
+    }
+
+    function setNodeEndpoint(uint256 nodeId, string calldata endpoint) external {
+        Node storage n = _owned(nodeId);
+        _checkEndpoint(endpoint);
+        n.endpoint = endpoint;
+        emit NodeEndpointChanged(nodeId, endpoint);
+    }
+
+    /// @notice An organisation chooses the approved node that serves it (its bank's,
+    /// say), or none with 0; only for itself.
+    function chooseNode(uint256 nodeId) external {
+        requireRole(msg.sender, Roles.ALL);
+        if (nodeId != 0 && !_node(nodeId).approved) revert NodeNotApproved(nodeId);
+        _nodeOf[msg.sender] = nodeId;
+        emit NodeChosen(msg.sender, nodeId);
+    }
+
+    /// @notice The node `organisation` chose to serve it (0: none). Public, like the
+    /// directory itself: every node must know where an order's parties are served.
+    function nodeOf(address organisation) external view returns (uint256) {
+        return _nodeOf[organisation];
+    }
+
+    function node(uint256 nodeId) external view returns (Node memory) {
+        return _node(nodeId);
+    }
+
+    function _node(uint256 nodeId) private view returns (Node storage n) {
+        n = _nodes[nodeId];
+        if (n.owner == address(0)) revert UnknownNode(nodeId);
+    }
+
+    /// The node `nodeId`, if the caller is its owner and an active member.
+    function _owned(uint256 nodeId) private view returns (Node storage n) {
+        n = _node(nodeId);
+        if (n.owner != msg.sender) revert NotNodeOwner(nodeId, msg.sender);
+        requireRole(msg.sender, Roles.ALL);
+    }
+
+    function _checkEndpoint(string calldata endpoint) private pure {
+        bytes calldata b = bytes(endpoint);
+        bool https = b.length > 8 && bytes8(b[:8]) == bytes8("https://");
+        bool http = b.length > 7 && bytes7(b[:7]) == bytes7("http://");
+        if (b.length > 200 || !(https || http)) revert InvalidEndpoint();
     }
 
     // ------------------------------------------------------------------ checks

@@ -20,6 +20,17 @@ error EmptyName();
 error CannotSuspendSelf(address operator);
 error InvalidHolidays(uint256 count);
 error HolidayInThePast(uint256 day);
+/// The node directory: no node has this id.
+error UnknownNode(uint256 nodeId);
+/// Only the member that registered a node changes it.
+error NotNodeOwner(uint256 nodeId, address caller);
+/// An organisation may only choose a node the operator approved.
+error NodeNotApproved(uint256 nodeId);
+error NodeAlreadyApproved(uint256 nodeId);
+/// A peer endpoint is an https:// or http:// URL of at most 200 bytes.
+error InvalidEndpoint();
+/// A node's encryption key is a non-zero X25519 public key, different from its current one.
+error InvalidNodeKey();
 
 // --- Orders -----------------------------------------------------------------------
 error OrderNotFound(uint256 orderId);

@@ -420,6 +420,13 @@ pub(super) async fn apply_consortium_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
         E::RolesChanged(e) => update(e.account, Box::new(move |o| o.roles = Set(i64::from(e.roles)))).await?,
         E::OrganisationSuspended(e) => update(e.account, Box::new(|o| o.suspended = Set(true))).await?,
         E::OrganisationReinstated(e) => update(e.account, Box::new(|o| o.suspended = Set(false))).await?,
+        // The node directory is public and read from the chain by the nodes themselves;
+        // its events are kept in `events` like every other.
+        E::NodeRegistered(_)
+        | E::NodeApproved(_)
+        | E::NodeKeyRotated(_)
+        | E::NodeEndpointChanged(_)
+        | E::NodeChosen(_) => {}
         E::HolidaysSet(e) => {
             let bank = addr(&e.bank);
             for day in e.days_ {

@@ -79,3 +79,115 @@ fn suspended_organisation_can_do_nothing_until_reinstated() {
     c.exec(op, to, suspendCall { account: addr("op2"), reason: "left".into() }).unwrap();
     c.expect_revert(addr("op2"), to, reinstateCall { account: addr("op2") }, "NotOperator");
 }
+
+// ------------------------------------------------------------------ node directory
+
+fn key(label: &str) -> alloy::primitives::B256 {
+    h(label)
+}
+
+/// `owner` registers a node at `endpoint`; its id.
+fn register_node(c: &mut TestChain, owner: &str, endpoint: &str) -> alloy::primitives::U256 {
+    let to = c.suite.consortium;
+    c.exec(addr(owner), to, registerNodeCall { endpoint: endpoint.into(), encryptionKey: key(owner) })
+        .expect("registered");
+    c.events::<NodeRegistered>().last().expect("registered").nodeId
+}
+
+/// Who a node serves is each organisation's own choice, never the node's claim: a bank
+/// registering a node cannot make it the node of a firm (which would send it that firm's
+/// private data), nor choose an unapproved node for anyone, nor for anyone but itself.
+#[test]
+fn a_node_serves_only_organisations_that_chose_it_and_only_once_approved() {
+    let mut c = TestChain::with_members();
+    let (op, to) = (c.operator, c.suite.consortium);
+    let node = register_node(&mut c, "buyer_bank", "https://node.buyer-bank.example/peer");
+    assert_eq!(c.view(to, nodeCountCall {}), u(1));
+    // Nobody may choose it before the operator approves it; the owner cannot approve it.
+    c.expect_revert(addr("buyer"), to, chooseNodeCall { nodeId: node }, "NodeNotApproved");
+    c.expect_revert(addr("buyer_bank"), to, approveNodeCall { nodeId: node }, "NotOperator");
+    c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
+    c.expect_revert(op, to, approveNodeCall { nodeId: node }, "NodeAlreadyApproved");
+    // Approved, it still serves nobody: not even its owner, until chosen.
+    assert_eq!(c.view(to, nodeOfCall { organisation: addr("buyer") }), u(0));
+    assert_eq!(c.view(to, nodeOfCall { organisation: addr("buyer_bank") }), u(0));
+    c.exec(addr("buyer"), to, chooseNodeCall { nodeId: node }).unwrap();
+    let chosen = c.events::<NodeChosen>();
+    assert_eq!((chosen[0].organisation, chosen[0].nodeId), (addr("buyer"), node));
+    assert_eq!(c.view(to, nodeOfCall { organisation: addr("buyer") }), node);
+    // The seller's choice is untouched by anything the buyer or its bank did.
+    assert_eq!(c.view(to, nodeOfCall { organisation: addr("seller") }), u(0));
+    // A firm leaves its bank's node (0: none).
+    c.exec(addr("buyer"), to, chooseNodeCall { nodeId: u(0) }).unwrap();
+    assert_eq!(c.view(to, nodeOfCall { organisation: addr("buyer") }), u(0));
+    c.expect_revert(addr("buyer"), to, chooseNodeCall { nodeId: u(7) }, "UnknownNode");
+    // A stranger to the consortium neither registers nor chooses a node.
+    c.expect_revert(
+        addr("stranger"),
+        to,
+        registerNodeCall { endpoint: "https://evil.example".into(), encryptionKey: key("evil") },
+        "UnknownOrganisation",
+    );
+    c.expect_revert(addr("stranger"), to, chooseNodeCall { nodeId: node }, "UnknownOrganisation");
+}
+
+/// Only the member that runs a node changes its key or endpoint (else another member
+/// could redirect a bank's deliveries to itself, or encrypt them to its own key), and a
+/// suspended member changes nothing.
+#[test]
+fn only_the_owner_rotates_a_nodes_key_or_moves_its_endpoint() {
+    let mut c = TestChain::with_members();
+    let (op, to) = (c.operator, c.suite.consortium);
+    let node = register_node(&mut c, "seller_bank", "https://node.seller-bank.example");
+    c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
+    for thief in [addr("buyer_bank"), addr("seller"), op] {
+        c.expect_revert(thief, to, rotateNodeKeyCall { nodeId: node, encryptionKey: key("thief") }, "NotNodeOwner");
+        c.expect_revert(
+            thief,
+            to,
+            setNodeEndpointCall { nodeId: node, endpoint: "https://thief.example".into() },
+            "NotNodeOwner",
+        );
+    }
+    let owner = addr("seller_bank");
+    c.expect_revert(owner, to, rotateNodeKeyCall { nodeId: node, encryptionKey: key("seller_bank") }, "InvalidNodeKey");
+    c.expect_revert(owner, to, rotateNodeKeyCall { nodeId: node, encryptionKey: Default::default() }, "InvalidNodeKey");
+    c.exec(owner, to, rotateNodeKeyCall { nodeId: node, encryptionKey: key("rotated") }).unwrap();
+    assert_eq!(c.events::<NodeKeyRotated>()[0].encryptionKey, key("rotated"));
+    let n = c.view(to, nodeCall { nodeId: node });
+    assert_eq!((n.owner, n.encryptionKey, n.approved), (owner, key("rotated"), true), "rotation keeps the approval");
+    assert!(n.keyRotatedAt > 0);
+    c.exec(owner, to, setNodeEndpointCall { nodeId: node, endpoint: "https://moved.seller-bank.example".into() })
+        .unwrap();
+    assert_eq!(c.view(to, nodeCall { nodeId: node }).endpoint, "https://moved.seller-bank.example");
+    c.exec(op, to, suspendCall { account: owner, reason: "licence".into() }).unwrap();
+    c.expect_revert(
+        owner,
+        to,
+        rotateNodeKeyCall { nodeId: node, encryptionKey: key("late") },
+        "OrganisationIsSuspended",
+    );
+}
+
+/// Each side of the endpoint and key rules.
+#[test]
+fn a_node_needs_an_http_endpoint_of_at_most_200_bytes_and_a_key() {
+    let mut c = TestChain::with_members();
+    let to = c.suite.consortium;
+    let reg = |endpoint: String, k: &str| registerNodeCall { endpoint, encryptionKey: key(k) };
+    let bank = addr("buyer_bank");
+    for bad in ["", "https://", "http://", "ftp://node.example", "node.example", "javascript:alert(1)"] {
+        c.expect_revert(bank, to, reg(bad.into(), "k"), "InvalidEndpoint");
+    }
+    let long = format!("https://{}", "a".repeat(192)); // 200 bytes
+    c.exec(bank, to, reg(long.clone(), "k")).unwrap();
+    c.expect_revert(bank, to, reg(format!("{long}a"), "k"), "InvalidEndpoint");
+    c.exec(bank, to, reg("http://10.0.0.7:8547".into(), "k")).unwrap();
+    c.expect_revert(
+        bank,
+        to,
+        registerNodeCall { endpoint: "https://node.example".into(), encryptionKey: Default::default() },
+        "InvalidNodeKey",
+    );
+    c.expect_revert(bank, to, nodeCall { nodeId: u(9) }, "UnknownNode");
+}
