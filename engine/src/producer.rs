@@ -39,8 +39,10 @@ impl Node {
                 match sealed {
                     // What is left (a block full by count or gas, or what arrived while it
                     // was made durable) is sealed at once: nothing new may come to wake the
-                    // producer, and the rest would wait for the interval.
-                    Ok(Ok(Some(_))) if self.pool_len() > 0 => continue,
+                    // producer, and the rest would wait for the interval. Not after an empty
+                    // block: what is left cannot be sealed yet (a nonce gap), and with
+                    // `empty_blocks` this would seal empty blocks without end.
+                    Ok(Ok(Some(o))) if !o.block.transactions.is_empty() && self.pool_len() > 0 => continue,
                     Ok(Ok(_)) => break,
                     Ok(Err(e)) => {
                         tracing::error!(error = %e, "sealing failed");

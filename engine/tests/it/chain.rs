@@ -279,3 +279,32 @@ fn a_backlog_bigger_than_a_block_is_sealed_back_to_back() {
     let dir = n.stop();
     tradechain_engine::verify::verify(&dir).expect("the chain verifies");
 }
+
+/// A transaction that cannot be sealed yet (its sender skipped a nonce) stays in the pool;
+/// the producer, sealing empty blocks on its interval, must not take it for a backlog and
+/// seal empty blocks without end.
+#[test]
+fn a_nonce_gap_in_the_pool_does_not_spin_the_producer() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = NodeConfig {
+        automine: Some(false),
+        block_interval_ms: 100,
+        batch_window_ms: 5,
+        empty_blocks: true,
+        ..NodeConfig::dev_in(tmp.path().join("data"))
+    };
+    let n = TestNode::start(cfg);
+    let counter = deploy_counter_mined(&n);
+    let key = PrivateKeySigner::random();
+    // Nonce 1 before nonce 0: it waits in the pool.
+    n.result("eth_sendRawTransaction", json!([sign_1559(&key, 1, Some(counter), increment_call(1), 100_000)]));
+    let quantity = |v: Value| u64::from_str_radix(v.as_str().expect("hex").trim_start_matches("0x"), 16).expect("n");
+    let before = quantity(n.result("eth_blockNumber", json!([])));
+    std::thread::sleep(Duration::from_millis(500));
+    let blocks = quantity(n.result("eth_blockNumber", json!([]))) - before;
+    assert!(blocks <= 10, "{blocks} empty blocks in half a second at one per 100 ms");
+    // The gap filled, both are sealed.
+    let h = n.result("eth_sendRawTransaction", json!([sign_1559(&key, 0, Some(counter), increment_call(1), 100_000)]));
+    assert_eq!(wait_for_receipt(&n, &h)["status"], "0x1");
+    n.stop();
+}

@@ -1,0 +1,3 @@
+//! tradechain-peer's tests: one binary, a module per feature.
+
+mod envelope;
