@@ -5,6 +5,7 @@
 //! what travels: [`envelope`] seals a payload from one node to another (HPKE, RFC 9180,
 //! in its authenticated mode, so the recipient knows which node of the directory sent it)
 //! bound to what it is about, and opens it only if it is exactly the content whose hash is
-//! anchored on chain.
+//! anchored on chain; [`directory`] says which nodes an order's data goes to.
 
+pub mod directory;
 pub mod envelope;
