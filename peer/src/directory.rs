@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
+use tradechain_chain::{Chain, ChainError, call_sol};
+use tradechain_contracts::{Consortium, role};
 
 /// A node of the directory, as read from the Consortium contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,4 +59,42 @@ impl Directory {
     pub fn serves_any(&self, node: u64, entitled: &[Address]) -> bool {
         entitled.iter().any(|org| self.node_of.get(org) == Some(&node))
     }
+}
+
+/// Read the directory from the chain: every node, its owner's standing, and the choice of
+/// each of `organisations` (those an order's data concerns). The views are public: every
+/// node must know where each party is served.
+///
+/// # Errors
+/// The chain's, or a node id past what fits a `u64`.
+pub async fn load(chain: &dyn Chain, consortium: Address, organisations: &[Address]) -> Result<Directory, ChainError> {
+    let out_of_range = |what: &str| ChainError::Unavailable(format!("{what} out of range"));
+    let count = call_sol(chain, Address::ZERO, consortium, &Consortium::nodeCountCall {}).await?;
+    let count = u64::try_from(count).map_err(|_| out_of_range("node count"))?;
+    let mut directory = Directory::default();
+    for id in 1..=count {
+        let n = call_sol(chain, Address::ZERO, consortium, &Consortium::nodeCall { nodeId: U256::from(id) }).await?;
+        let owner_active =
+            call_sol(chain, Address::ZERO, consortium, &Consortium::hasRoleCall { account: n.owner, role: role::ALL })
+                .await?;
+        directory.nodes.insert(
+            id,
+            DirectoryNode {
+                id,
+                owner: n.owner,
+                endpoint: n.endpoint,
+                encryption_key: n.encryptionKey.0,
+                approved: n.approved,
+                owner_active,
+            },
+        );
+    }
+    for &organisation in organisations {
+        let chosen = call_sol(chain, Address::ZERO, consortium, &Consortium::nodeOfCall { organisation }).await?;
+        let chosen = u64::try_from(chosen).map_err(|_| out_of_range("node id"))?;
+        if chosen != 0 {
+            directory.node_of.insert(organisation, chosen);
+        }
+    }
+    Ok(directory)
 }

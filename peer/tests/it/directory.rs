@@ -89,3 +89,68 @@ fn unapproved_or_suspended_nodes_and_unserved_organisations_receive_nothing() {
     d.node_of.insert(org(CARRIER), 99);
     assert_eq!(ids(&d.recipients(&parties(), 1)), [2]);
 }
+
+/// The directory as the Consortium contract keeps it, read from a chain (the embedded
+/// one here): members register nodes, the operator approves two, organisations choose,
+/// one owner is suspended; the recipients follow.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_directory_is_read_from_the_chain() {
+    use alloy::signers::local::PrivateKeySigner;
+    use alloy::sol_types::SolCall;
+    use tradechain_chain::embedded::EmbeddedChain;
+    use tradechain_chain::transaction::{Sender, TxRequest};
+    use tradechain_contracts::genesis::{SuiteAddresses, plan};
+    use tradechain_contracts::{Consortium, role};
+    use tradechain_engine::{GenesisCall, Node, NodeConfig};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = NodeConfig::dev_in(tmp.path().join("chain"));
+    let operator: PrivateKeySigner = tradechain_engine::config::DEV_OPERATOR_KEY.parse().expect("dev key");
+    let genesis = plan(operator.address()).into_iter().map(|c| GenesisCall { to: c.to, input: c.input }).collect();
+    let chain = EmbeddedChain::new(Node::open(config, genesis).expect("node"));
+    let consortium = SuiteAddresses::for_operator(operator.address()).consortium;
+    let sender = Sender::new();
+    let send = |who: PrivateKeySigner, input: Vec<u8>| {
+        let (chain, sender) = (chain.clone(), &sender);
+        async move {
+            let r = sender.send(chain.as_ref(), &who, &TxRequest::call(consortium, input.into())).await.expect("sent");
+            assert!(r.success, "succeeded");
+        }
+    };
+    let key = |n: u8| PrivateKeySigner::from_bytes(&[n; 32].into()).expect("key");
+    let (bank_a, bank_b, bank_c, exporter, importer) = (key(1), key(2), key(3), key(4), key(5));
+    for (k, roles) in [(&bank_a, role::BANK), (&bank_b, role::BANK), (&bank_c, role::BANK)]
+        .into_iter()
+        .chain([(&exporter, role::TRADER), (&importer, role::TRADER)])
+    {
+        let call = Consortium::registerCall { account: k.address(), name: format!("member {}", k.address()), roles };
+        send(operator.clone(), call.abi_encode()).await;
+    }
+    for (k, url) in [(&bank_a, "https://a.example"), (&bank_b, "https://b.example"), (&bank_c, "https://c.example")] {
+        let call = Consortium::registerNodeCall { endpoint: url.into(), encryptionKey: [k.address()[0]; 32].into() };
+        send(k.clone(), call.abi_encode()).await;
+    }
+    for id in [1u64, 2] {
+        send(operator.clone(), Consortium::approveNodeCall { nodeId: alloy::primitives::U256::from(id) }.abi_encode())
+            .await;
+    }
+    let choose = |id: u64| Consortium::chooseNodeCall { nodeId: alloy::primitives::U256::from(id) }.abi_encode();
+    send(exporter.clone(), choose(1)).await;
+    send(bank_a.clone(), choose(1)).await;
+    send(importer.clone(), choose(2)).await;
+
+    let parties = [exporter.address(), bank_a.address(), importer.address(), bank_b.address()];
+    let d = tradechain_peer::directory::load(chain.as_ref(), consortium, &parties).await.expect("loaded");
+    assert_eq!(d.nodes.len(), 3);
+    assert_eq!(d.nodes[&1].endpoint, "https://a.example");
+    assert!(!d.nodes[&3].approved, "node 3 was never approved");
+    assert_eq!(d.node_of.get(&bank_b.address()), None, "bank B chose no node");
+    assert_eq!(ids(&d.recipients(&parties, 1)), [2]);
+    assert_eq!(ids(&d.recipients(&parties, 2)), [1]);
+    // Bank B's member suspended: its node receives nothing any more.
+    let suspend = Consortium::suspendCall { account: bank_b.address(), reason: "licence".into() };
+    send(operator.clone(), suspend.abi_encode()).await;
+    let d = tradechain_peer::directory::load(chain.as_ref(), consortium, &parties).await.expect("loaded");
+    assert!(!d.nodes[&2].owner_active);
+    assert!(d.recipients(&parties, 1).is_empty());
+}
