@@ -39,6 +39,7 @@ contract Consortium {
     event HolidaysSet(address indexed bank, uint32[] days_, bool holiday);
     event NodeRegistered(uint256 indexed nodeId, address indexed owner, string endpoint, bytes32 encryptionKey);
     event NodeApproved(uint256 indexed nodeId);
+    event NodeRevoked(uint256 indexed nodeId, string reason);
     event NodeKeyRotated(uint256 indexed nodeId, bytes32 encryptionKey);
     event NodeEndpointChanged(uint256 indexed nodeId, string endpoint);
     event NodeChosen(address indexed organisation, uint256 indexed nodeId);
@@ -173,6 +174,17 @@ contract Consortium {
         if (n.approved) revert NodeAlreadyApproved(nodeId);
         n.approved = true;
         emit NodeApproved(nodeId);
+    }
+
+    /// @notice The operator withdraws a node's approval (its key compromised, its member
+    /// leaving): from then on no private data is delivered to it and no organisation may
+    /// choose it; those that chose it keep their choice until they choose again, and the
+    /// operator may approve it again.
+    function revokeNode(uint256 nodeId, string calldata reason) external onlyOperator {
+        Node storage n = _node(nodeId);
+        if (!n.approved) revert NodeNotApproved(nodeId);
+        n.approved = false;
+        emit NodeRevoked(nodeId, reason);
     }
 
     /// @notice The owner replaces its node's encryption key (a key compromised, or its

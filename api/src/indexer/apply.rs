@@ -424,6 +424,7 @@ pub(super) async fn apply_consortium_event(ctx: &Ctx<'_>) -> Result<(), DbErr> {
         // its events are kept in `events` like every other.
         E::NodeRegistered(_)
         | E::NodeApproved(_)
+        | E::NodeRevoked(_)
         | E::NodeKeyRotated(_)
         | E::NodeEndpointChanged(_)
         | E::NodeChosen(_) => {}

@@ -191,3 +191,27 @@ fn a_node_needs_an_http_endpoint_of_at_most_200_bytes_and_a_key() {
     );
     c.expect_revert(bank, to, nodeCall { nodeId: u(9) }, "UnknownNode");
 }
+
+/// A compromised node: the operator withdraws its approval; nobody may choose it, and it
+/// is no longer approved in the directory (so no data goes to it); only the operator does
+/// this, once, and may approve it again.
+#[test]
+fn the_operator_revokes_a_compromised_node() {
+    let mut c = TestChain::with_members();
+    let (op, to) = (c.operator, c.suite.consortium);
+    let node = register_node(&mut c, "buyer_bank", "https://node.buyer-bank.example");
+    c.expect_revert(op, to, revokeNodeCall { nodeId: node, reason: "key leaked".into() }, "NodeNotApproved");
+    c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
+    c.exec(addr("buyer"), to, chooseNodeCall { nodeId: node }).unwrap();
+    for who in [addr("buyer_bank"), addr("buyer")] {
+        c.expect_revert(who, to, revokeNodeCall { nodeId: node, reason: "no".into() }, "NotOperator");
+    }
+    c.exec(op, to, revokeNodeCall { nodeId: node, reason: "key leaked".into() }).unwrap();
+    assert_eq!(c.events::<NodeRevoked>()[0].reason, "key leaked");
+    assert!(!c.view(to, nodeCall { nodeId: node }).approved);
+    c.expect_revert(addr("seller"), to, chooseNodeCall { nodeId: node }, "NodeNotApproved");
+    c.expect_revert(op, to, revokeNodeCall { nodeId: node, reason: "again".into() }, "NodeNotApproved");
+    c.expect_revert(op, to, revokeNodeCall { nodeId: u(5), reason: "ghost".into() }, "UnknownNode");
+    c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
+    assert!(c.view(to, nodeCall { nodeId: node }).approved, "approved again");
+}

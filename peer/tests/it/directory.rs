@@ -147,6 +147,12 @@ async fn the_directory_is_read_from_the_chain() {
     assert_eq!(d.node_of.get(&bank_b.address()), None, "bank B chose no node");
     assert_eq!(ids(&d.recipients(&parties, 1)), [2]);
     assert_eq!(ids(&d.recipients(&parties, 2)), [1]);
+    // Node 1 compromised: the operator revokes it, and node 2 sends it nothing more.
+    let revoke = Consortium::revokeNodeCall { nodeId: alloy::primitives::U256::from(1), reason: "key leaked".into() };
+    send(operator.clone(), revoke.abi_encode()).await;
+    let d = tradechain_peer::directory::load(chain.as_ref(), consortium, &parties).await.expect("loaded");
+    assert!(d.recipients(&parties, 2).is_empty());
+    send(operator.clone(), Consortium::approveNodeCall { nodeId: alloy::primitives::U256::from(1) }.abi_encode()).await;
     // Bank B's member suspended: its node receives nothing any more.
     let suspend = Consortium::suspendCall { account: bank_b.address(), reason: "licence".into() };
     send(operator.clone(), suspend.abi_encode()).await;
