@@ -120,23 +120,18 @@ impl Target {
 
 /// Signed order proposals from `senders` members, `calls` each, sent over JSON-RPC at
 /// `url` all at once; transactions mined per second. `fund` gives each key gas money
-/// (Hardhat's `hardhat_setBalance`).
+/// (Hardhat's `hardhat_setBalance`, `test_support::hardhat::fund`).
 async fn signed_calls(url: &str, operator: &PrivateKeySigner, fund: bool, senders: usize, calls: usize) -> f64 {
     let settings = RemoteSettings { poll_interval: Duration::from_millis(5), ..RemoteSettings::new(url) };
     let chain = RemoteChain::connect(settings).await.expect("the node answers");
     let suite = SuiteAddresses::for_operator(operator.address());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let key = |label: String| PrivateKeySigner::from_bytes(&keccak256(format!("{label}/{nanos}"))).expect("key");
-    let keys: Vec<PrivateKeySigner> = (0..senders).map(|i| key(format!("sender {i}"))).collect();
-    let bank = key("bank".into());
+    let keys: Vec<PrivateKeySigner> =
+        (0..senders).map(|i| test_support::hardhat::fresh_key(&format!("sender {i}"))).collect();
+    let bank = test_support::hardhat::fresh_key("bank");
     let sender = Sender::new();
     for (k, roles) in keys.iter().map(|k| (k, role::TRADER)).chain([(&bank, role::BANK)]) {
         if fund {
-            let _: Value = chain
-                .rpc()
-                .request("hardhat_setBalance", json!([k.address(), "0x3635c9adc5dea00000"]))
-                .await
-                .expect("setBalance");
+            test_support::hardhat::fund(&chain, k.address()).await;
         }
         let call = Consortium::registerCall { account: k.address(), name: "bench member".into(), roles };
         let r = sender
