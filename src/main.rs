@@ -339,10 +339,15 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let _producer = node.spawn_producer();
+        let peer = api_config.peer.listen.clone();
         let platform = tradechain_api::Platform::start(node.clone(), api_config).await?;
+        let peer = serve_peer(&platform, peer.as_deref()).await?;
         tracing::info!(%addr, data_dir = %config.data_dir.display(), dev = config.dev, automine = config.automine(), "node ready");
         // The test harness and scripts read this line to find the port.
         println!("listening on http://{addr}");
+        if let Some(peer) = peer {
+            println!("peer endpoint on http://{peer}");
+        }
         platform.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
@@ -357,12 +362,34 @@ fn run_remote_node(config: &NodeConfig, api_config: tradechain_api::ApiConfig) -
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let rpc = api_config.chain.rpc_url.clone().unwrap_or_default();
+        let peer = api_config.peer.listen.clone();
         let platform = tradechain_api::Platform::start_remote(operator, api_config).await?;
+        let peer = serve_peer(&platform, peer.as_deref()).await?;
         tracing::info!(%addr, %rpc, "node ready on a remote network");
         println!("listening on http://{addr}");
+        if let Some(peer) = peer {
+            println!("peer endpoint on http://{peer}");
+        }
         platform.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The peer endpoint other member nodes deliver private data to, on its own listener, when
+/// `[api.peer] listen` (or `TRADECHAIN_API_PEER_LISTEN`) is set; its address.
+async fn serve_peer(
+    platform: &tradechain_api::Platform,
+    listen: Option<&str>,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    let Some(listen) = listen else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} for the peer endpoint"))?;
+    let addr = listener.local_addr()?;
+    // It ends with the node (graceful shutdown on the same signal); nothing to join.
+    drop(platform.serve_peer(listener));
+    tracing::info!(%addr, "peer endpoint ready");
+    Ok(Some(addr))
 }
 
 fn run_deploy(rpc: &str, confirmations: u64, args: NodeArgs) -> anyhow::Result<()> {

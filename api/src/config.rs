@@ -52,9 +52,33 @@ pub struct ApiConfig {
     /// The duplicate-financing registry (the `[api.registry]` table): in this node, or the
     /// operator's node's (see [`crate::registry`]).
     pub registry: crate::registry::RegistryConfig,
+    /// The peer endpoint and private-data delivery of a consortium of nodes (the
+    /// `[api.peer]` table, see [`PeerConfig`]).
+    pub peer: PeerConfig,
     /// The chain behind the API (the `[chain]` table, see [`ChainConfig`]).
     #[serde(skip)]
     pub chain: ChainConfig,
+}
+
+/// How this node exchanges private data with the other member nodes (docs/remote-network.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Where the peer endpoint listens (`host:port`; env `TRADECHAIN_API_PEER_LISTEN`): a
+    /// listener of its own, apart from the REST API. Unset: no peer endpoint (a node
+    /// outside a consortium of nodes).
+    pub listen: Option<String>,
+    /// How often the delivery worker looks for work, and its first retry delay (ms).
+    pub poll_interval_ms: u64,
+    /// The longest wait between two attempts at one delivery (ms): a node that was down
+    /// receives everything at most this long after it is back.
+    pub retry_max_ms: u64,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        Self { listen: None, poll_interval_ms: 250, retry_max_ms: 30_000 }
+    }
 }
 
 /// Which chain the platform runs on.
@@ -186,6 +210,7 @@ impl Default for ApiConfig {
             max_connections: 1024,
             max_connections_per_client: 256,
             registry: crate::registry::RegistryConfig::default(),
+            peer: PeerConfig::default(),
             chain: ChainConfig::default(),
         }
     }
@@ -230,6 +255,9 @@ impl ApiConfig {
         }
         if let Ok(v) = env.get_string("registry_token") {
             cfg.registry.token = Some(v);
+        }
+        if let Ok(v) = env.get_string("peer_listen") {
+            cfg.peer.listen = Some(v);
         }
         if let Ok(v) = env.get_string("data_dir") {
             cfg.data_dir = PathBuf::from(v);

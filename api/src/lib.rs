@@ -52,10 +52,12 @@ mod codec;
 pub mod config;
 mod connection;
 mod consent;
+mod consortium;
 pub mod credit;
 mod document;
 pub mod error;
 mod events;
+mod files;
 mod financing;
 mod health;
 mod holiday;
@@ -125,6 +127,10 @@ pub struct Inner {
     pub sender: Sender,
     /// Flips to true when the server starts shutting down: live streams (SSE) end.
     pub closing: watch::Receiver<bool>,
+    /// This node's encryption key in the consortium's node directory.
+    pub node_key: Arc<tradechain_peer::envelope::NodeKey>,
+    /// Reaches the other member nodes' peer endpoints.
+    pub(crate) peer_client: reqwest::Client,
 }
 
 impl std::ops::Deref for AppState {
@@ -162,6 +168,7 @@ pub struct Platform {
     stop: watch::Sender<bool>,
     closing: Arc<watch::Sender<bool>>,
     indexer_task: tokio::task::JoinHandle<()>,
+    delivery_task: tokio::task::JoinHandle<()>,
     /// With a remote chain: its JSON-RPC endpoint, which this node's port forwards to.
     rpc_upstream: Option<String>,
 }
@@ -261,6 +268,7 @@ impl Platform {
         }
         let keystore = Keystore::new(config.master_key()?);
         check_master_key(&config, &keystore)?;
+        let node_key = consortium::identity::load_or_create(&db, &keystore).await?;
         let registry = registry::Registry::open(&config.registry, &db, &keystore)
             .await
             .map_err(|e| StartError::Keys(format!("registry: {e}")))?;
@@ -269,7 +277,9 @@ impl Platform {
         indexer.catch_up().await?;
         let (stop, stop_rx) = watch::channel(false);
         let (closing, closing_rx) = watch::channel(false);
-        let indexer_task = tokio::spawn(indexer.clone().run(stop_rx));
+        let indexer_task = tokio::spawn(indexer.clone().run(stop_rx.clone()));
+        let peer_client = tradechain_chain::http::client(std::time::Duration::from_secs(60))
+            .map_err(|e| StartError::Chain(format!("peer client: {e}")))?;
         let state = AppState {
             inner: Arc::new(Inner {
                 suite: SuiteAddresses::for_operator(operator.address()),
@@ -283,8 +293,11 @@ impl Platform {
                 config,
                 sender: Sender::new(),
                 closing: closing_rx,
+                node_key,
+                peer_client,
             }),
         };
+        let delivery_task = tokio::spawn(consortium::outbox::run(state.clone(), stop_rx));
         organisation::ensure_operator_member(&state).await?;
         if state.config.dev {
             tracing::warn!(
@@ -306,7 +319,15 @@ impl Platform {
                 tracing::info!(path = %path.display(), "dev operator API token written");
             }
         }
-        Ok(Self { state, node: None, stop, closing: Arc::new(closing), indexer_task, rpc_upstream: None })
+        Ok(Self {
+            state,
+            node: None,
+            stop,
+            closing: Arc::new(closing),
+            indexer_task,
+            delivery_task,
+            rpc_upstream: None,
+        })
     }
 
     /// The whole HTTP surface: REST, OpenAPI, docs, and JSON-RPC at `/` and `/rpc` (the
@@ -328,6 +349,25 @@ impl Platform {
             Upstream::Embedded(node) => api.merge(tradechain_engine::rpc::router(node)),
             remote @ Upstream::Remote { .. } => api.merge(jsonrpc::open_remote_router(remote)),
         }
+    }
+
+    /// The peer endpoint's router (`/peer/v1/…`, see docs/remote-network.md): what other
+    /// member nodes call to deliver and fetch private data; none of the REST API's routes.
+    pub fn peer_router(&self) -> Router {
+        consortium::endpoint::router(self.state.clone())
+    }
+
+    /// Serve [`Platform::peer_router`] on `listener` until the node shuts down.
+    pub fn serve_peer(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let router = self.peer_router();
+        let mut closing = self.closing.subscribe();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = closing.wait_for(|c| *c).await;
+                })
+                .await
+        })
     }
 
     /// Serve [`Platform::router`] on `listener` until `signal` resolves; then stop taking
@@ -366,10 +406,12 @@ impl Platform {
         Ok(indexer.rebuild().await?)
     }
 
-    /// Stop the indexer and wait for it.
+    /// Stop the indexer and the delivery worker, and wait for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        let _ = self.closing.send(true);
         let _ = self.indexer_task.await;
+        let _ = self.delivery_task.await;
     }
 }
 
@@ -410,6 +452,7 @@ pub fn app(state: AppState) -> Router {
         .merge(payment::routes())
         .merge(financing::routes())
         .merge(consent::routes())
+        .merge(consortium::node::routes())
         .merge(holiday::routes())
         .merge(credit::routes())
         .merge(proof::routes())

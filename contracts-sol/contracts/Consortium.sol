@@ -64,6 +64,10 @@ contract Consortium {
     uint256 public nodeCount;
     /// The node each organisation chose to serve it (0: none).
     mapping(address => uint256) private _nodeOf;
+    /// Which node holds each encryption key: a member copying another node's key would
+    /// have deliveries meant for it sent to its own endpoint (unreadable there, but lost
+    /// to the node that holds the key), and could make a node mistake its id.
+    mapping(bytes32 => uint256) private _nodeByKey;
 
     /// @param operator the consortium's first operator, registered with the OPERATOR role.
     constructor(address operator) {
@@ -164,7 +168,9 @@ contract Consortium {
         requireRole(msg.sender, Roles.ALL);
         _checkEndpoint(endpoint);
         if (encryptionKey == bytes32(0)) revert InvalidNodeKey();
+        _checkKeyFree(encryptionKey);
         nodeId = ++nodeCount;
+        _nodeByKey[encryptionKey] = nodeId;
         _nodes[nodeId] = Node(msg.sender, endpoint, encryptionKey, false, uint64(block.timestamp), 0);
         emit NodeRegistered(nodeId, msg.sender, endpoint, encryptionKey);
     }
@@ -192,6 +198,9 @@ contract Consortium {
     function rotateNodeKey(uint256 nodeId, bytes32 encryptionKey) external {
         Node storage n = _owned(nodeId);
         if (encryptionKey == bytes32(0) || encryptionKey == n.encryptionKey) revert InvalidNodeKey();
+        _checkKeyFree(encryptionKey);
+        delete _nodeByKey[n.encryptionKey];
+        _nodeByKey[encryptionKey] = nodeId;
         n.encryptionKey = encryptionKey;
         n.keyRotatedAt = uint64(block.timestamp);
         emit NodeKeyRotated(nodeId, encryptionKey);
@@ -233,6 +242,11 @@ contract Consortium {
         n = _node(nodeId);
         if (n.owner != msg.sender) revert NotNodeOwner(nodeId, msg.sender);
         requireRole(msg.sender, Roles.ALL);
+    }
+
+    function _checkKeyFree(bytes32 encryptionKey) private view {
+        uint256 holder = _nodeByKey[encryptionKey];
+        if (holder != 0) revert NodeKeyInUse(holder);
     }
 
     function _checkEndpoint(string calldata endpoint) private pure {

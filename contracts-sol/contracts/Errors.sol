@@ -31,6 +31,8 @@ error NodeAlreadyApproved(uint256 nodeId);
 error InvalidEndpoint();
 /// A node's encryption key is a non-zero X25519 public key, different from its current one.
 error InvalidNodeKey();
+/// A key already in the directory (another node's, copied to pass for it): one key, one node.
+error NodeKeyInUse(uint256 nodeId);
 
 // --- Orders -----------------------------------------------------------------------
 error OrderNotFound(uint256 orderId);

@@ -37,6 +37,8 @@ pub struct Directory {
     pub nodes: BTreeMap<u64, DirectoryNode>,
     /// The node each organisation chose (organisations that chose none are absent).
     pub node_of: BTreeMap<Address, u64>,
+    /// The organisations whose choice was read (chosen or not).
+    pub asked: BTreeSet<Address>,
 }
 
 impl Directory {
@@ -59,6 +61,46 @@ impl Directory {
     pub fn serves_any(&self, node: u64, entitled: &[Address]) -> bool {
         entitled.iter().any(|org| self.node_of.get(org) == Some(&node))
     }
+
+    /// A node that may send and receive: approved, its member active.
+    #[must_use]
+    pub fn live(&self, node: u64) -> Option<&DirectoryNode> {
+        self.nodes.get(&node).filter(|n| n.approved && n.owner_active)
+    }
+
+    /// The live node whose key is `encryption_key` (the node a process finds itself by);
+    /// the newest, should its member have registered it twice.
+    #[must_use]
+    pub fn node_with_key(&self, encryption_key: &[u8; 32]) -> Option<u64> {
+        self.nodes
+            .values()
+            .rev()
+            .find(|n| n.encryption_key == *encryption_key && n.approved && n.owner_active)
+            .map(|n| n.id)
+    }
+
+    /// Read the choices of those of `organisations` not asked yet.
+    ///
+    /// # Errors
+    /// The chain's, or a node id past what fits a `u64`.
+    pub async fn learn_choices(
+        &mut self,
+        chain: &dyn Chain,
+        consortium: Address,
+        organisations: &[Address],
+    ) -> Result<(), ChainError> {
+        for &organisation in organisations {
+            if !self.asked.insert(organisation) {
+                continue;
+            }
+            let chosen = call_sol(chain, Address::ZERO, consortium, &Consortium::nodeOfCall { organisation }).await?;
+            let chosen = u64::try_from(chosen).map_err(|_| ChainError::Unavailable("node id out of range".into()))?;
+            if chosen != 0 {
+                self.node_of.insert(organisation, chosen);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Read the directory from the chain: every node, its owner's standing, and the choice of
@@ -68,6 +110,17 @@ impl Directory {
 /// # Errors
 /// The chain's, or a node id past what fits a `u64`.
 pub async fn load(chain: &dyn Chain, consortium: Address, organisations: &[Address]) -> Result<Directory, ChainError> {
+    let mut directory = load_nodes(chain, consortium).await?;
+    directory.learn_choices(chain, consortium, organisations).await?;
+    Ok(directory)
+}
+
+/// Read every node of the directory and its owner's standing, no organisation's choice yet
+/// ([`Directory::learn_choices`] adds them as they are needed).
+///
+/// # Errors
+/// The chain's, or a node id past what fits a `u64`.
+pub async fn load_nodes(chain: &dyn Chain, consortium: Address) -> Result<Directory, ChainError> {
     let out_of_range = |what: &str| ChainError::Unavailable(format!("{what} out of range"));
     let count = call_sol(chain, Address::ZERO, consortium, &Consortium::nodeCountCall {}).await?;
     let count = u64::try_from(count).map_err(|_| out_of_range("node count"))?;
@@ -88,13 +141,6 @@ pub async fn load(chain: &dyn Chain, consortium: Address, organisations: &[Addre
                 owner_active,
             },
         );
-    }
-    for &organisation in organisations {
-        let chosen = call_sol(chain, Address::ZERO, consortium, &Consortium::nodeOfCall { organisation }).await?;
-        let chosen = u64::try_from(chosen).map_err(|_| out_of_range("node id"))?;
-        if chosen != 0 {
-            directory.node_of.insert(organisation, chosen);
-        }
     }
     Ok(directory)
 }

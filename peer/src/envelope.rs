@@ -7,8 +7,9 @@
 //! key schedule binds the envelope to its [`Subject`] (which order, what kind of data,
 //! its content hash, sender and recipient nodes): an envelope replayed for another order,
 //! another kind of data or another recipient does not open. An opened payload is accepted
-//! only if its keccak-256 is the hash anchored on chain, so even a directory member that
-//! seals the wrong bytes under the right subject is refused.
+//! only if its digest is the hash anchored on chain (keccak-256 for an order's details,
+//! SHA-256 for a document, as each is anchored), so even a directory member that seals the
+//! wrong bytes under the right subject is refused.
 
 use alloy_primitives::{B256, keccak256};
 use hpke::aead::ChaCha20Poly1305;
@@ -16,6 +17,7 @@ use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use rand_core::TryRngCore;
+use sha2::Digest as _;
 
 type Kem = X25519HkdfSha256;
 type PrivateKey = <Kem as hpke::Kem>::PrivateKey;
@@ -36,11 +38,14 @@ pub enum EnvelopeError {
     /// It opened, but the content is not the one anchored on chain.
     #[error("the content's hash {found} is not the hash on chain {expected}")]
     HashMismatch {
-        /// keccak-256 of what was delivered.
+        /// The digest of what was delivered.
         found: B256,
         /// What the chain says.
         expected: B256,
     },
+    /// Not a kind of private data this protocol carries.
+    #[error("unknown kind of data {0:?}: details or document:<type>")]
+    UnknownKind(String),
     /// Sealing failed (no randomness, or a key the library refused).
     #[error("cannot seal: {0}")]
     Seal(String),
@@ -94,14 +99,57 @@ impl NodeKey {
     }
 }
 
+/// What kind of private data an envelope carries, and so how its hash is anchored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// An order's details: canonical JSON, anchored as its keccak-256 (`detailsHash`).
+    Details,
+    /// A document of the given type (the contract's `DocType`), anchored as the SHA-256
+    /// of its bytes (`submitDocument`'s hash).
+    Document(u8),
+}
+
+impl Kind {
+    /// The digest the chain anchors for content of this kind.
+    #[must_use]
+    pub fn digest(self, content: &[u8]) -> B256 {
+        match self {
+            Kind::Details => keccak256(content),
+            Kind::Document(_) => B256::from_slice(&sha2::Sha256::digest(content)),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Details => f.write_str("details"),
+            Kind::Document(t) => write!(f, "document:{t}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = EnvelopeError;
+    fn from_str(s: &str) -> Result<Kind, EnvelopeError> {
+        match s.split_once(':') {
+            None if s == "details" => Ok(Kind::Details),
+            Some(("document", t)) if !t.starts_with('+') => {
+                t.parse().map(Kind::Document).map_err(|_| EnvelopeError::UnknownKind(s.to_string()))
+            }
+            _ => Err(EnvelopeError::UnknownKind(s.to_string())),
+        }
+    }
+}
+
 /// What an envelope is about; both ends must name the same subject for it to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     /// The order the data belongs to.
     pub order_id: u64,
-    /// What it is: `details`, `document:<type>`, …
-    pub kind: String,
-    /// keccak-256 of the content, as anchored on chain.
+    /// What it is.
+    pub kind: Kind,
+    /// The content's hash, as anchored on chain ([`Kind::digest`]).
     pub content_hash: B256,
     /// The sending node's id in the directory.
     pub sender_node: u64,
@@ -112,11 +160,12 @@ pub struct Subject {
 impl Subject {
     /// The HPKE `info`: the domain, then each field length-prefixed where its length varies.
     fn info(&self) -> Vec<u8> {
-        let mut info = Vec::with_capacity(DOMAIN.len() + 64 + self.kind.len());
+        let kind = self.kind.to_string();
+        let mut info = Vec::with_capacity(DOMAIN.len() + 64 + kind.len());
         info.extend_from_slice(DOMAIN);
         info.extend_from_slice(&self.order_id.to_be_bytes());
-        info.extend_from_slice(&u32::try_from(self.kind.len()).unwrap_or(u32::MAX).to_be_bytes());
-        info.extend_from_slice(self.kind.as_bytes());
+        info.extend_from_slice(&u32::try_from(kind.len()).unwrap_or(u32::MAX).to_be_bytes());
+        info.extend_from_slice(kind.as_bytes());
         info.extend_from_slice(self.content_hash.as_slice());
         info.extend_from_slice(&self.sender_node.to_be_bytes());
         info.extend_from_slice(&self.recipient_node.to_be_bytes());
@@ -187,7 +236,7 @@ pub fn open(
         &[],
     )
     .map_err(|_| EnvelopeError::DoesNotOpen)?;
-    let found = keccak256(&payload);
+    let found = subject.kind.digest(&payload);
     if found != subject.content_hash {
         return Err(EnvelopeError::HashMismatch { found, expected: subject.content_hash });
     }

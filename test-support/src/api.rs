@@ -288,12 +288,100 @@ pub struct RemoteApi {
     pub token: String,
     /// The API's state.
     pub state: AppState,
+    /// With a peer endpoint: `http://127.0.0.1:PORT` (what its member registers).
+    pub peer: Option<String>,
     http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// How a member's node of a consortium of nodes is started ([`RemoteApi::start_member`]).
+pub struct MemberNode<'a> {
+    /// The network's JSON-RPC URL.
+    pub url: &'a str,
+    /// The operator whose suite is deployed there.
+    pub operator: &'a PrivateKeySigner,
+    /// Its own read model.
+    pub database_url: String,
+    /// Its own data directory (kept across a restart).
+    pub data_dir: std::path::PathBuf,
+    /// Its peer endpoint's address (`127.0.0.1:0` the first time; the same port again on
+    /// a restart, as its registration names it).
+    pub peer: SocketAddr,
 }
 
 impl RemoteApi {
+    /// A member's node on the network: its own data directory and read model, the REST API
+    /// on one loopback port, the peer endpoint on another, private data delivered promptly
+    /// (a 50 ms poll, retries at most 500 ms apart).
+    pub async fn start_member(m: MemberNode<'_>) -> RemoteApi {
+        let mut config = ApiConfig {
+            data_dir: m.data_dir.clone(),
+            database_url: Some(m.database_url.clone()),
+            dev: true,
+            master_key: Some("11".repeat(32)),
+            chain: ChainConfig {
+                backend: Backend::Remote,
+                rpc_url: Some(m.url.to_string()),
+                confirmations: 0,
+                poll_interval_ms: 20,
+                fund_wei: "10000000000000000000".into(),
+                ..ChainConfig::default()
+            },
+            ..ApiConfig::default()
+        };
+        config.peer.poll_interval_ms = 50;
+        config.peer.retry_max_ms = 500;
+        let platform = Platform::start_remote(m.operator.clone(), config.clone()).await.expect("platform");
+        let state = platform.state.clone();
+        // On a restart the port the directory names was just released: bind it again.
+        let mut peer_listener = None;
+        for _ in 0..100 {
+            match tokio::net::TcpListener::bind(m.peer).await {
+                Ok(l) => {
+                    peer_listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+        let peer_listener = peer_listener.expect("bind the peer endpoint");
+        let peer = format!("http://{}", peer_listener.local_addr().expect("addr"));
+        let _peer_server = platform.serve_peer(peer_listener);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = platform
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
+        RemoteApi {
+            base,
+            token,
+            state,
+            peer: Some(peer),
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: None,
+        }
+    }
+
+    /// Stop serving (REST and the peer endpoint) and wait until the node has shut down.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task");
+        }
+    }
+
     /// The API on the network at `url` through the remote backend, served on loopback.
     pub async fn start(url: &str, operator: &PrivateKeySigner, database_url: &str, confirmations: u64) -> RemoteApi {
         Self::start_with(url, operator, database_url, confirmations, true).await
@@ -331,16 +419,29 @@ impl RemoteApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(platform.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(async move {
+            let _ = platform
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
         let token = if dev {
             std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string()
         } else {
             let operator = format!("{:#x}", state.operator.address());
             tradechain_api::auth::create_token(&state.db, &operator, "test operator").await.expect("operator token")
         };
-        RemoteApi { base, token, state, http: reqwest::Client::new(), stop: Some(stop), _dir: dir }
+        RemoteApi {
+            base,
+            token,
+            state,
+            peer: None,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: Some(dir),
+        }
     }
 
     /// One request with a token and an optional JSON body.
@@ -369,6 +470,27 @@ impl RemoteApi {
     /// GET with a token.
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    /// PUT JSON with a token.
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PUT, path, token, Some(body)).await
+    }
+
+    /// PUT a PDF with a token (a document's upload).
+    pub async fn put_pdf(&self, path: &str, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let req = self.http.put(format!("{}{path}", self.base)).bearer_auth(token);
+        let res = req.header("content-type", "application/pdf").body(bytes).send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// GET raw bytes with a token (a document's download).
+    pub async fn get_bytes(&self, path: &str, token: &str) -> (StatusCode, Vec<u8>) {
+        let res = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.expect("request");
+        let status = res.status();
+        (status, res.bytes().await.expect("body").to_vec())
     }
 
     /// The firm behind `firm_token` lets `financier` see its trade, for 700 days.

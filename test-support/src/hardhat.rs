@@ -68,3 +68,46 @@ mod network {
 
 #[cfg(feature = "node")]
 pub use network::{connect, deployed, fresh_key, fund};
+
+/// A Hardhat node of the test's own (the pinned one in `chains/hardhat`), for a test that
+/// needs the network's clock to itself: the shared node's clock is moved days at a time by
+/// the scenarios playing beside it. Stopped when dropped.
+pub struct OwnHardhat {
+    /// Its JSON-RPC URL.
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl OwnHardhat {
+    /// Start one on a free loopback port, where the shared node runs (`None`, skipping, where
+    /// it does not: see [`url`]).
+    #[must_use]
+    pub fn start() -> Option<OwnHardhat> {
+        url()?;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../chains/hardhat");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let child = std::process::Command::new(dir.join("node_modules/.bin/hardhat"))
+            .args(["node", "--hostname", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(&dir)
+            .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("hardhat starts (npm ci in chains/hardhat)");
+        let node = OwnHardhat { url: format!("http://127.0.0.1:{port}"), child };
+        for _ in 0..240 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(node);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!("the Hardhat node on port {port} did not start within a minute");
+    }
+}
+
+impl Drop for OwnHardhat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

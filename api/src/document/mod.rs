@@ -2,10 +2,6 @@
 //! the hash anchored on chain with its type), the carrier or inspector attests it, the
 //! buyer's bank accepts or rejects it with a reason; the order's parties download it.
 
-mod media;
-
-use std::path::PathBuf;
-
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolCall;
 use axum::body::Bytes;
@@ -14,19 +10,22 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tradechain_contracts::{DocType, TradeOrders};
+use tradechain_peer::envelope::Kind;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::files::media;
 use crate::order::act;
 use crate::order::view::{self, DocumentView, OrderDetail};
 use crate::readmodel::{document, document_file};
 use crate::request::{Body, PathArgs};
-use crate::{AppState, terms, transaction};
+use crate::{AppState, files, terms, transaction};
 
 /// An issuer's attestation: the hash it issued (default: the hash presented) and, for a
 /// bill of lading, the on-board date: the date of shipment (UCP 600 art. 20(a)(ii)).
@@ -59,10 +58,6 @@ pub(crate) fn routes(max_document_bytes: usize, max_json_bytes: usize) -> Router
         .route(&format!("{base}/accept"), post(accept).layer(DefaultBodyLimit::max(max_json_bytes)))
         .route(&format!("{base}/reject"), post(reject).layer(DefaultBodyLimit::max(max_json_bytes)))
         .route(&format!("{base}/deem-accepted"), post(deem).layer(DefaultBodyLimit::max(max_json_bytes)))
-}
-
-fn file_path(state: &AppState, hash_hex: &str) -> PathBuf {
-    state.files_dir.join(hash_hex)
 }
 
 /// Present a document: the request body is the file (PDF, PNG, JPEG, TIFF, XML, JSON or
@@ -106,30 +101,7 @@ pub(crate) async fn upload(
     // Nothing is stored unless the chain would accept the presentation.
     transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
-    let path = file_path(&state, &hex_hash);
-    if !path.exists() {
-        let tmp = state.files_dir.join(format!(".{hex_hash}.{}", std::process::id()));
-        let bytes = body.clone();
-        let target = tmp.clone();
-        tokio::task::spawn_blocking(move || {
-            let _ = std::fs::remove_file(&target);
-            tradechain_engine::config::write_private(&target, &bytes)
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(ApiError::internal)?;
-    }
-    if document_file::Entity::find_by_id(format!("{hash:#x}")).one(&state.db).await?.is_none() {
-        let row = document_file::ActiveModel {
-            hash: Set(format!("{hash:#x}")),
-            size: Set(crate::codec::i64_of(body.len())),
-            content_type: Set(content_type.to_string()),
-            uploaded_by: Set(caller.addr.clone()),
-            created_at: Set(chrono::Utc::now().timestamp()),
-        };
-        let _ = document_file::Entity::insert(row).exec_without_returning(&state.db).await;
-    }
+    files::keep(&state, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
     act(&state, &caller, id, input).await
 }
 
@@ -145,11 +117,21 @@ pub(crate) async fn download(
     PathArgs((id, doc_type)): PathArgs<(i64, String)>,
 ) -> ApiResult<Response> {
     let kind = terms::doc_type(&doc_type)?;
-    view::load_visible(&state, &caller, id).await?;
+    let o = view::load_visible(&state, &caller, id).await?;
     let not_found = || ApiError::not_found("DOCUMENT_NOT_FOUND", format!("no {kind} on order {id}"));
     let d = document::Entity::find_by_id((id, kind as i32)).one(&state.db).await?.ok_or_else(not_found)?;
-    let file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?.ok_or_else(not_found)?;
-    let bytes = tokio::fs::read(file_path(&state, d.hash.trim_start_matches("0x"))).await.map_err(|_| not_found())?;
+    let mut file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?;
+    // Presented at another member's node and not delivered here (yet): asked for now.
+    if file.is_none()
+        && let Ok(hash) = d.hash.parse()
+    {
+        let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
+        if crate::consortium::fetch::missing(&state, &o, &it).await? {
+            file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?;
+        }
+    }
+    let file = file.ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(files::path(&state, d.hash.trim_start_matches("0x"))).await.map_err(|_| not_found())?;
     let (content_type, extension) = media::served(&file.content_type);
     let disposition = format!("attachment; filename=\"order-{id}-{kind}.{extension}\"");
     Ok((

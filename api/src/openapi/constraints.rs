@@ -93,6 +93,9 @@ fn string_rule(owner: &str, name: &str) -> Option<Map<String, Value>> {
         ("NewTokenRequest", "name") => {
             Some(json!({ "pattern": NAME, "maxLength": 64 }).as_object().cloned().unwrap_or_default())
         }
+        ("RegisterNode", "endpoint") => {
+            Some(json!({ "pattern": "^https?://[!-~]+$", "maxLength": 200 }).as_object().cloned().unwrap_or_default())
+        }
         ("Invoice", "number") => {
             Some(json!({ "pattern": "[A-Za-z0-9]", "maxLength": 64 }).as_object().cloned().unwrap_or_default())
         }

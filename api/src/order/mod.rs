@@ -22,10 +22,12 @@ use tradechain_contracts::{DocType, TradeOrders, role};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::readmodel::order_detail;
 use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
+use tradechain_peer::envelope::Kind;
 use view::{OrderDetail, OrderPage, OrderQuery};
 
 /// JSON with object keys sorted at every level and no whitespace: the form whose
@@ -369,6 +371,15 @@ pub(crate) async fn get_order(
     PathArgs(id): PathArgs<i64>,
 ) -> ApiResult<Json<OrderDetail>> {
     let o = view::load_visible(&state, &caller, id).await?;
+    // Details a consortium peer should have delivered but has not (yet): asked for now.
+    if let Ok(hash) = o.details_hash.parse()
+        && order_detail::Entity::find_by_id(o.details_hash.clone()).one(&state.db).await?.is_none()
+    {
+        let it = Item { order_id: o.id, kind: Kind::Details, hash };
+        if let Err(e) = crate::consortium::fetch::missing(&state, &o, &it).await {
+            tracing::warn!(order = o.id, code = %e.code, error = %e.message, "order details not fetched");
+        }
+    }
     Ok(Json(view::detail(&state, o).await?))
 }
 

@@ -216,3 +216,133 @@ pub mod schema_version {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// This node's encryption key in the consortium's node directory (row id 1), sealed under
+/// the master key: every API process of the node uses the same one.
+pub mod node_key {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "node_keys")]
+    pub struct Model {
+        /// Always 1: one row.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        /// The X25519 secret, sealed (hex of nonce ‖ ciphertext).
+        #[sea_orm(column_type = "Text")]
+        pub sealed: String,
+        /// Its public key (0x hex), as registered in the directory.
+        pub public_key: String,
+        /// When it was made (unix seconds).
+        pub created_at: i64,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Private data owed to another node: one row per item (order, kind, content hash) and
+/// recipient node, delivered until acknowledged.
+pub mod peer_outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "peer_outbox")]
+    pub struct Model {
+        /// In the order planned.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The order the data belongs to.
+        pub order_id: i64,
+        /// `details` or `document:<type>`.
+        pub kind: String,
+        /// Its hash as anchored on chain (0x hex).
+        pub content_hash: String,
+        /// The node it goes to (its id in the directory).
+        pub recipient_node: i64,
+        /// `pending`, `delivered`, `refused` (the recipient said no for good) or
+        /// `cancelled` (the recipient is no longer entitled).
+        pub state: String,
+        /// Attempts so far.
+        pub attempts: i32,
+        /// Not before (unix milliseconds).
+        pub next_attempt_at: i64,
+        /// Why the last attempt failed.
+        #[sea_orm(column_type = "Text")]
+        pub last_error: Option<String>,
+        /// When it was planned (unix seconds).
+        pub created_at: i64,
+        /// When the recipient acknowledged it (unix seconds).
+        pub delivered_at: Option<i64>,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Every delivery another node made to this one, stored or refused, and why.
+pub mod peer_receipt {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "peer_receipts")]
+    pub struct Model {
+        /// In the order received.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// When (unix seconds).
+        pub at: i64,
+        /// The node that claimed to send it.
+        pub sender_node: i64,
+        /// The order it claimed to be about.
+        pub order_id: i64,
+        /// `details` or `document:<type>`, as claimed.
+        pub kind: String,
+        /// The hash it claimed (0x hex).
+        pub content_hash: String,
+        /// `stored`, `duplicate` or `refused`.
+        pub outcome: String,
+        /// The refusal's stable code and message.
+        #[sea_orm(column_type = "Text")]
+        pub reason: Option<String>,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// How far the delivery planner has read the indexed events (row id 1).
+pub mod peer_cursor {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "peer_cursor")]
+    pub struct Model {
+        /// Always 1: one row.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        /// The block of the last event planned.
+        pub block: i64,
+        /// Its index in the block.
+        pub log_index: i64,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

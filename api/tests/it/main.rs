@@ -4,6 +4,7 @@
 //! One test binary, a module per feature.
 
 mod authenticity;
+mod consortium;
 mod credit;
 mod financier_errors;
 mod financing;

@@ -182,7 +182,7 @@ fn a_node_needs_an_http_endpoint_of_at_most_200_bytes_and_a_key() {
     let long = format!("https://{}", "a".repeat(192)); // 200 bytes
     c.exec(bank, to, reg(long.clone(), "k")).unwrap();
     c.expect_revert(bank, to, reg(format!("{long}a"), "k"), "InvalidEndpoint");
-    c.exec(bank, to, reg("http://10.0.0.7:8547".into(), "k")).unwrap();
+    c.exec(bank, to, reg("http://10.0.0.7:8547".into(), "k2")).unwrap();
     c.expect_revert(
         bank,
         to,
@@ -214,4 +214,31 @@ fn the_operator_revokes_a_compromised_node() {
     c.expect_revert(op, to, revokeNodeCall { nodeId: u(5), reason: "ghost".into() }, "UnknownNode");
     c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
     assert!(c.view(to, nodeCall { nodeId: node }).approved, "approved again");
+}
+
+/// A member copies another node's key from the directory, to pass for that node or to have
+/// deliveries meant for it sent to its own endpoint: one key, one node, at registration and
+/// at rotation alike; a key rotated away is free again.
+#[test]
+fn a_nodes_key_cannot_be_copied_by_another_node() {
+    let mut c = TestChain::with_members();
+    let to = c.suite.consortium;
+    let honest = register_node(&mut c, "seller_bank", "https://node.seller-bank.example");
+    let copied = registerNodeCall { endpoint: "https://thief.example".into(), encryptionKey: key("seller_bank") };
+    c.expect_revert(addr("buyer_bank"), to, copied.clone(), "NodeKeyInUse");
+    // Nor by its own member, as a second node.
+    c.expect_revert(addr("seller_bank"), to, copied, "NodeKeyInUse");
+    let other = register_node(&mut c, "buyer_bank", "https://node.buyer-bank.example");
+    c.expect_revert(
+        addr("buyer_bank"),
+        to,
+        rotateNodeKeyCall { nodeId: other, encryptionKey: key("seller_bank") },
+        "NodeKeyInUse",
+    );
+    // The honest node moves to a new key; its old one is free.
+    c.exec(addr("seller_bank"), to, rotateNodeKeyCall { nodeId: honest, encryptionKey: key("rotated") }).unwrap();
+    c.exec(addr("buyer_bank"), to, rotateNodeKeyCall { nodeId: other, encryptionKey: key("seller_bank") }).unwrap();
+    assert_eq!(c.view(to, nodeCall { nodeId: other }).encryptionKey, key("seller_bank"));
+    let rotated: Vec<_> = c.events::<NodeKeyRotated>().into_iter().map(|e| e.encryptionKey).collect();
+    assert_eq!(rotated.last(), Some(&key("seller_bank")));
 }

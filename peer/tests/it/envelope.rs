@@ -2,10 +2,12 @@
 //! recipient, or not sealing the content anchored on chain for this very subject, gets
 //! nothing through.
 
-use alloy_primitives::keccak256;
-use tradechain_peer::envelope::{Envelope, EnvelopeError, NodeKey, Subject, open, seal};
+use tradechain_peer::envelope::{Envelope, EnvelopeError, Kind, NodeKey, Subject, open, seal};
 
 const BILL_OF_LADING: &[u8] = b"%PDF-1.7 bill of lading MAEU 2026-11-02, 18 t green coffee";
+
+/// A bill of lading (the contract's `DocType` 2).
+const BILL: Kind = Kind::Document(2);
 
 fn key() -> NodeKey {
     NodeKey::generate().expect("randomness")
@@ -13,13 +15,7 @@ fn key() -> NodeKey {
 
 /// Node 1 (the exporter's bank) sends order 42's bill of lading to node 2 (the importer's).
 fn subject() -> Subject {
-    Subject {
-        order_id: 42,
-        kind: "document:bill_of_lading".into(),
-        content_hash: keccak256(BILL_OF_LADING),
-        sender_node: 1,
-        recipient_node: 2,
-    }
+    Subject { order_id: 42, kind: BILL, content_hash: BILL.digest(BILL_OF_LADING), sender_node: 1, recipient_node: 2 }
 }
 
 #[test]
@@ -84,7 +80,7 @@ fn an_envelope_replayed_for_another_subject_does_not_open() {
     let sealed = seal(&a, &b.public_bytes(), &subject(), BILL_OF_LADING).expect("sealed");
     for other in [
         Subject { order_id: 43, ..subject() },
-        Subject { kind: "document:commercial_invoice".into(), ..subject() },
+        Subject { kind: Kind::Document(0), ..subject() },
         Subject { recipient_node: 3, ..subject() },
         Subject { sender_node: 9, ..subject() },
     ] {
@@ -101,6 +97,21 @@ fn content_other_than_the_anchored_hash_is_refused() {
     let sealed = seal(&a, &b.public_bytes(), &subject(), doctored).expect("sealed");
     assert_eq!(
         open(&b, &a.public_bytes(), &subject(), &sealed),
-        Err(EnvelopeError::HashMismatch { found: keccak256(doctored), expected: keccak256(BILL_OF_LADING) })
+        Err(EnvelopeError::HashMismatch { found: BILL.digest(doctored), expected: BILL.digest(BILL_OF_LADING) })
     );
+}
+
+/// Each kind is checked against the digest the chain anchors for it: an order's details
+/// by keccak-256, a document by SHA-256; the label round-trips and nothing else parses.
+#[test]
+fn each_kind_is_checked_against_its_own_anchor() {
+    let body = br#"{"goods":"green coffee"}"#;
+    assert_eq!(Kind::Details.digest(body), alloy_primitives::keccak256(body));
+    assert_ne!(BILL.digest(body), Kind::Details.digest(body));
+    for kind in [Kind::Details, BILL, Kind::Document(0)] {
+        assert_eq!(kind.to_string().parse::<Kind>(), Ok(kind));
+    }
+    for label in ["", "detail", "document", "document:", "document:+1", "document:256", "docs:1", "details:1"] {
+        assert!(matches!(label.parse::<Kind>(), Err(EnvelopeError::UnknownKind(_))), "{label}");
+    }
 }

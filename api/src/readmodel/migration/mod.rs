@@ -14,6 +14,7 @@ mod m0001_version_3;
 mod m0002_sound_contracts;
 mod m0003_registry_keys;
 mod m0004_token_lifecycle;
+mod m0005_consortium;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_sound_contracts::Migration),
             Box::new(m0003_registry_keys::Migration),
             Box::new(m0004_token_lifecycle::Migration),
+            Box::new(m0005_consortium::Migration),
         ]
     }
 

@@ -1,0 +1,228 @@
+//! The peer endpoint: what other member nodes call, on a listener of its own (the node's
+//! `[api.peer] listen` address), apart from the REST API, none of whose routes it serves.
+//! Every call is about one item of one order and is checked the same way, and a refused
+//! delivery is logged (tracing, and a row in `peer_receipts` with its code) with nothing
+//! stored:
+//! - the sending node is an approved node of an active member in the Consortium's
+//!   directory, the envelope opens with its directory key (HPKE Auth mode: no other node
+//!   can seal in its name) and is addressed to this node;
+//! - this node serves an organisation entitled to the order's private data, and so does
+//!   the sender (nobody pushes data onto a node that never asked for it, or receives it
+//!   for an order none of its organisations is party to);
+//! - the chain anchors that very item on that order, and the opened content hashes to it.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde::Serialize;
+use tradechain_peer::envelope::{self, EnvelopeError};
+
+use super::identity::{self, Peers};
+use super::item::{self, Item};
+use super::wire::{self, Header, code};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::files::media;
+use crate::readmodel::{order, peer_receipt};
+
+/// What a delivery's sender hears back.
+#[derive(Debug, Serialize)]
+pub(crate) struct Received {
+    /// `false` when this node already kept it (a repeated delivery changes nothing).
+    pub(crate) stored: bool,
+}
+
+/// The peer endpoint's router (see the module docs); bodies up to a document's limit.
+pub(crate) fn router(state: AppState) -> Router {
+    let limit = state.config.max_document_bytes.saturating_add(64 * 1024);
+    Router::new()
+        .route(wire::DELIVERIES, post(receive))
+        .route(wire::CONTENT, post(serve))
+        .layer(DefaultBodyLimit::max(limit))
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route on the peer endpoint") })
+        .layer(axum::middleware::from_fn(crate::request::trace))
+        .with_state(state)
+}
+
+fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(status, code, message)
+}
+
+/// `POST /peer/v1/deliveries`: take an item another node pushes.
+async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Received>> {
+    let header = match Header::from_headers(&headers) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(code = %e.code, reason = %e.message, "peer delivery refused");
+            return Err(e);
+        }
+    };
+    let outcome = match body {
+        Ok(body) => take(&state, &header, body.to_vec()).await,
+        Err(e) => Err(refuse(e.status(), "BODY_TOO_LARGE", e.body_text())),
+    };
+    let s = &header.subject;
+    let (kept, reason) = match &outcome {
+        Ok(true) => ("stored", None),
+        Ok(false) => ("duplicate", None),
+        Err(e) => {
+            tracing::warn!(sender = s.sender_node, order = s.order_id, kind = %s.kind, code = %e.code,
+                reason = %e.message, "peer delivery refused");
+            ("refused", Some(format!("{}: {}", e.code, e.message)))
+        }
+    };
+    let row = peer_receipt::ActiveModel {
+        at: Set(chrono::Utc::now().timestamp()),
+        sender_node: Set(crate::codec::i64_of(s.sender_node)),
+        order_id: Set(crate::codec::i64_of(s.order_id)),
+        kind: Set(s.kind.to_string()),
+        content_hash: Set(format!("{:#x}", s.content_hash)),
+        outcome: Set(kept.to_string()),
+        reason: Set(reason),
+        ..Default::default()
+    };
+    peer_receipt::Entity::insert(row).exec_without_returning(&state.db).await?;
+    outcome.map(|stored| Json(Received { stored }))
+}
+
+/// Check a pushed item as the module docs say and keep it; `true` if it was new here.
+async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResult<bool> {
+    let s = &header.subject;
+    let mut peers = joined(state).await?;
+    if s.recipient_node != peers.me {
+        return Err(refuse(StatusCode::FORBIDDEN, code::NOT_FOR_THIS_NODE, format!("this is node {}", peers.me)));
+    }
+    let sender = peers.directory.live(s.sender_node).cloned().ok_or_else(|| {
+        refuse(
+            StatusCode::FORBIDDEN,
+            code::UNKNOWN_NODE,
+            format!("node {} is not an approved node of an active member", s.sender_node),
+        )
+    })?;
+    let me = peers.me;
+    let (o, it) = anchored_item(state, &mut peers, header, me, "this node").await?;
+    if !peers.directory.serves_any(s.sender_node, &item::entitled(&state.db, &o).await?) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            code::NOT_ENTITLED,
+            format!("node {} serves no organisation entitled to order {}'s data", s.sender_node, s.order_id),
+        ));
+    }
+    let payload = envelope::open(&state.node_key, &sender.encryption_key, s, &header.envelope(ciphertext)).map_err(
+        |e| match e {
+            EnvelopeError::HashMismatch { .. } => {
+                refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string())
+            }
+            e => refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string()),
+        },
+    )?;
+    let media_type = match it.kind {
+        tradechain_peer::envelope::Kind::Details => "application/json",
+        tradechain_peer::envelope::Kind::Document(_) => media::of_upload(Some(&header.media_type), &payload)?,
+    };
+    item::keep(state, &o, &it, &payload, media_type).await
+}
+
+/// `POST /peer/v1/content`: another node asks for an item; the answer is sealed to the
+/// asking node's directory key, so a request in another node's name gets nothing readable.
+async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let header = Header::from_headers(&headers)?;
+    let s = &header.subject;
+    let mut peers = joined(&state).await?;
+    if s.sender_node != peers.me {
+        return Err(refuse(StatusCode::FORBIDDEN, code::NOT_FOR_THIS_NODE, format!("this is node {}", peers.me)));
+    }
+    let asker = peers.directory.live(s.recipient_node).cloned().ok_or_else(|| {
+        refuse(StatusCode::FORBIDDEN, code::UNKNOWN_NODE, format!("node {} is not an approved node", s.recipient_node))
+    })?;
+    let outcome = async {
+        let (_, it) = anchored_item(&state, &mut peers, &header, asker.id, "the asking node").await?;
+        let (bytes, media_type) = item::content(&state, &it)
+            .await?
+            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, code::CONTENT_NOT_HELD, "this node does not keep it"))?;
+        let sealed = envelope::seal(&state.node_key, &asker.encryption_key, s, &bytes).map_err(ApiError::internal)?;
+        let answer = Header { subject: s.clone(), encapsulated: sealed.encapsulated, media_type };
+        Ok::<_, ApiError>((answer.to_headers(), sealed.ciphertext).into_response())
+    }
+    .await;
+    match &outcome {
+        Ok(_) => tracing::info!(asker = asker.id, order = s.order_id, kind = %s.kind, "peer content served"),
+        Err(e) => tracing::warn!(asker = asker.id, order = s.order_id, kind = %s.kind, code = %e.code,
+            reason = %e.message, "peer content request refused"),
+    }
+    outcome
+}
+
+/// The directory, this node being in it; else it takes nothing (and the sender retries).
+async fn joined(state: &AppState) -> ApiResult<Peers> {
+    identity::peers(state).await?.ok_or_else(|| {
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::NODE_NOT_IN_DIRECTORY,
+            "this node is not an approved node of the directory yet",
+        )
+    })
+}
+
+/// The order and the item `header` names, once node `node` is found to serve an
+/// organisation entitled to it and the chain to anchor it. The read model may be behind the
+/// chain (the order, the document or the consent that entitles `node` in a block not
+/// indexed yet): it is waited for, a few seconds, before anything counts as missing.
+async fn anchored_item(
+    state: &AppState,
+    peers: &mut Peers,
+    header: &Header,
+    node: u64,
+    who: &str,
+) -> ApiResult<(order::Model, Item)> {
+    let s = &header.subject;
+    let it = Item { order_id: crate::codec::i64_of(s.order_id), kind: s.kind, hash: s.content_hash };
+    let mut caught_up = false;
+    loop {
+        match check_item(state, peers, &it, node, who).await {
+            Err(e) if !caught_up && e.status != StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::debug!(code = %e.code, "peer item not found as indexed: catching up with the chain first");
+                let head = state.chain.head().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+                state.indexer.wait_for(head, std::time::Duration::from_secs(5)).await;
+                caught_up = true;
+            }
+            outcome => return outcome.map(|o| (o, it)),
+        }
+    }
+}
+
+async fn check_item(state: &AppState, peers: &mut Peers, it: &Item, node: u64, who: &str) -> ApiResult<order::Model> {
+    let Some(o) = order::Entity::find_by_id(it.order_id).one(&state.db).await? else {
+        return Err(refuse(StatusCode::NOT_FOUND, code::ORDER_NOT_FOUND, format!("no order {} on chain", it.order_id)));
+    };
+    if !item::anchored(&state.db, &o, it).await? {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            code::NOT_ANCHORED,
+            format!("the chain anchors no {} {} on order {}", it.kind, it.hash_hex(), it.order_id),
+        ));
+    }
+    let entitled = item::entitled(&state.db, &o).await?;
+    peers
+        .directory
+        .learn_choices(state.chain.as_ref(), state.suite.consortium, &entitled)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("node directory: {e}")))?;
+    if !peers.directory.serves_any(node, &entitled) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            code::NOT_ENTITLED,
+            format!("{who} serves no organisation entitled to order {}'s data", it.order_id),
+        ));
+    }
+    Ok(o)
+}

@@ -1,0 +1,208 @@
+//! The node directory through REST: a member registers this node (its peer endpoint; the
+//! node's own encryption key goes with it, never one the caller supplies), the operator
+//! approves or revokes a node, an organisation chooses the approved node that serves it, and
+//! anyone signed in reads the directory. The rules are the Consortium contract's
+//! (`registerNode`, `approveNode`, `revokeNode`, `chooseNode`), answered with its codes.
+
+use alloy::primitives::{B256, U256};
+use alloy::sol_types::{SolCall, SolEvent};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tradechain_contracts::Consortium;
+use tradechain_peer::directory;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::codec::addr;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::request::{Body, PathArgs};
+use crate::{AppState, transaction};
+
+/// A node of the directory.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NodeView {
+    /// Its id in the directory.
+    pub(crate) id: u64,
+    /// The member that runs it (0x address).
+    pub(crate) owner: String,
+    /// Its peer endpoint.
+    pub(crate) endpoint: String,
+    /// Its X25519 encryption key (0x + 64 hex digits).
+    pub(crate) encryption_key: String,
+    /// Whether the operator approved it (and has not revoked it).
+    pub(crate) approved: bool,
+    /// Whether its member is active (registered, not suspended).
+    pub(crate) owner_active: bool,
+    /// Whether it is the node answering.
+    pub(crate) this_node: bool,
+}
+
+/// The directory as this node reads it from the chain, and this node's key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Directory {
+    /// This node's encryption key: what `POST /v1/nodes` registers.
+    pub(crate) encryption_key: String,
+    /// This node's id, once registered and approved.
+    pub(crate) node_id: Option<u64>,
+    /// Every node.
+    pub(crate) nodes: Vec<NodeView>,
+}
+
+/// Register this node for the calling member.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterNode {
+    /// Where other nodes reach this node's peer endpoint: `http://` or `https://`, at
+    /// most 200 bytes.
+    pub(crate) endpoint: String,
+}
+
+/// Why the operator revokes a node.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RevokeNode {
+    /// For the record (at most 280 bytes).
+    pub(crate) reason: String,
+}
+
+/// The node an organisation chooses.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NodeChoice {
+    /// An approved node's id; 0 for none.
+    pub(crate) node_id: u64,
+}
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/nodes", get(list).post(register))
+        .route("/nodes/{id}/approve", post(approve))
+        .route("/nodes/{id}/revoke", post(revoke))
+        .route("/organisations/me/node", put(choose))
+}
+
+async fn read(state: &AppState) -> ApiResult<Directory> {
+    let dir = directory::load_nodes(state.chain.as_ref(), state.suite.consortium)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("node directory: {e}")))?;
+    let own = state.node_key.public_bytes();
+    let node_id = dir.node_with_key(&own);
+    let nodes = dir
+        .nodes
+        .values()
+        .map(|n| NodeView {
+            id: n.id,
+            owner: addr(&n.owner),
+            endpoint: n.endpoint.clone(),
+            encryption_key: format!("{:#x}", B256::from(n.encryption_key)),
+            approved: n.approved,
+            owner_active: n.owner_active,
+            this_node: n.encryption_key == own,
+        })
+        .collect();
+    Ok(Directory { encryption_key: format!("{:#x}", B256::from(own)), node_id, nodes })
+}
+
+/// The consortium's node directory, and this node's key and id.
+#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", operation_id = "list_nodes",
+    responses((status = 200, body = Directory), (status = 401, body = ErrorBody)), security(("token" = [])))]
+pub(crate) async fn list(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<Directory>> {
+    Ok(Json(read(&state).await?))
+}
+
+/// Register this node, with its encryption key, as one the calling member runs; the
+/// operator approves it before any data goes to or comes from it.
+#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", operation_id = "register_node", request_body = RegisterNode,
+    responses((status = 201, body = NodeView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<RegisterNode>,
+) -> ApiResult<(StatusCode, Json<NodeView>)> {
+    let call = Consortium::registerNodeCall {
+        endpoint: req.endpoint,
+        encryptionKey: B256::from(state.node_key.public_bytes()),
+    };
+    let receipt = transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
+    let id = receipt
+        .logs
+        .iter()
+        .find_map(|l| Consortium::NodeRegistered::decode_log(l).ok())
+        .map(|e| e.nodeId)
+        .ok_or_else(|| ApiError::internal("registerNode emitted no NodeRegistered"))?;
+    let id = u64::try_from(id).map_err(|_| ApiError::internal("node id out of range"))?;
+    let dir = read(&state).await?;
+    let node =
+        dir.nodes.into_iter().find(|n| n.id == id).ok_or_else(|| ApiError::internal("registered node not found"))?;
+    Ok((StatusCode::CREATED, Json(node)))
+}
+
+async fn node_view(state: &AppState, id: u64) -> ApiResult<Json<NodeView>> {
+    let dir = read(state).await?;
+    dir.nodes
+        .into_iter()
+        .find(|n| n.id == id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("UNKNOWN_NODE", format!("no node {id}")))
+}
+
+/// Approve a registered node (operator only).
+#[utoipa::path(post, path = "/v1/nodes/{id}/approve", tag = "nodes", operation_id = "approve_node",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = NodeView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<Json<NodeView>> {
+    caller.require_operator()?;
+    let call = Consortium::approveNodeCall { nodeId: U256::from(id) };
+    transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
+    node_view(&state, id).await
+}
+
+/// Revoke a node (operator only): a compromised node receives nothing more, and nobody
+/// may choose it until it is approved again.
+#[utoipa::path(post, path = "/v1/nodes/{id}/revoke", tag = "nodes", operation_id = "revoke_node",
+    params(("id" = u64, Path)), request_body = RevokeNode,
+    responses((status = 200, body = NodeView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+    Body(req): Body<RevokeNode>,
+) -> ApiResult<Json<NodeView>> {
+    caller.require_operator()?;
+    if req.reason.is_empty() || req.reason.len() > 280 {
+        return Err(ApiError::validation("VALIDATION_FAILED", "reason: 1 to 280 bytes"));
+    }
+    let call = Consortium::revokeNodeCall { nodeId: U256::from(id), reason: req.reason };
+    transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
+    node_view(&state, id).await
+}
+
+/// Choose the approved node that serves the calling organisation (0: none): its orders'
+/// private data is delivered there from now on.
+#[utoipa::path(put, path = "/v1/organisations/me/node", tag = "nodes", operation_id = "choose_node",
+    request_body = NodeChoice,
+    responses((status = 200, body = NodeChoice), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn choose(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<NodeChoice>,
+) -> ApiResult<Json<NodeChoice>> {
+    let call = Consortium::chooseNodeCall { nodeId: U256::from(req.node_id) };
+    transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
+    Ok(Json(req))
+}

@@ -1,0 +1,389 @@
+//! Delivery: the planner turns the chain's events into outbox rows (which item goes to
+//! which node), the sender delivers due rows until each is acknowledged. Both are driven
+//! by what is durable (the indexed events, the outbox table), so a crash loses nothing: the
+//! planner's cursor moves only after its rows are written, a row is `delivered` only after
+//! the recipient acknowledged it, and a repeated delivery is harmless (the recipient keeps
+//! items by their hash).
+//!
+//! What is planned, and for whom:
+//! - an order's details (at proposal, and an amendment's new details) and each document
+//!   presented, when this node wrote them (it did not receive them from a peer): to the
+//!   nodes serving the organisations entitled to the order ([`super::item::entitled`]);
+//! - when a firm this node serves grants a financier its consent: everything this node
+//!   keeps of the firm's orders, to the financier's node.
+//!
+//! Before each attempt the recipient is checked again: a node that no longer serves an
+//! entitled organisation (a consent revoked, a node revoked by the operator, an
+//! organisation that moved) is sent nothing, and its row is `cancelled`.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::watch;
+use tradechain_peer::envelope::{self, Kind, Subject};
+
+use super::identity::{self, Peers};
+use super::item::{self, Item};
+use super::wire::{self, Header, code};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::readmodel::{document, event, order, peer_cursor, peer_outbox, peer_receipt};
+
+/// The events the planner reads.
+const PLANNED: &[&str] = &["OrderProposed", "AmendmentProposed", "DocumentSubmitted", "ConsentGranted"];
+/// Events read per pass.
+const PAGE: u64 = 256;
+/// Rows attempted per pass.
+const BATCH: u64 = 64;
+
+/// Plan and deliver until `stop` turns true.
+pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(state.config.peer.poll_interval_ms.max(10));
+    loop {
+        if let Err(e) = pass(&state).await {
+            tracing::warn!(code = %e.code, error = %e.message, "private data delivery: pass failed, retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// One pass: plan what the new events call for, then attempt the due rows.
+async fn pass(state: &AppState) -> ApiResult<()> {
+    let has_work = has_events(state).await? || has_due(state).await?;
+    if !has_work {
+        return Ok(());
+    }
+    let Some(mut peers) = identity::peers(state).await? else { return Ok(()) };
+    plan(state, &mut peers).await?;
+    deliver(state, &mut peers).await
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn cursor(state: &AppState) -> ApiResult<(i64, i64)> {
+    Ok(peer_cursor::Entity::find_by_id(1).one(&state.db).await?.map_or((-1, -1), |c| (c.block, c.log_index)))
+}
+
+fn after(c: (i64, i64)) -> Condition {
+    Condition::any()
+        .add(event::Column::Block.gt(c.0))
+        .add(Condition::all().add(event::Column::Block.eq(c.0)).add(event::Column::LogIndex.gt(c.1)))
+}
+
+async fn has_events(state: &AppState) -> ApiResult<bool> {
+    let c = cursor(state).await?;
+    Ok(event::Entity::find()
+        .filter(event::Column::Kind.is_in(PLANNED.iter().copied()))
+        .filter(after(c))
+        .one(&state.db)
+        .await?
+        .is_some())
+}
+
+async fn has_due(state: &AppState) -> ApiResult<bool> {
+    Ok(peer_outbox::Entity::find()
+        .filter(peer_outbox::Column::State.eq("pending"))
+        .filter(peer_outbox::Column::NextAttemptAt.lte(now_ms()))
+        .one(&state.db)
+        .await?
+        .is_some())
+}
+
+/// Plan the rows the events after the cursor call for, then move the cursor.
+async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
+    let c = cursor(state).await?;
+    let events = event::Entity::find()
+        .filter(event::Column::Kind.is_in(PLANNED.iter().copied()))
+        .filter(after(c))
+        .order_by_asc(event::Column::Block)
+        .order_by_asc(event::Column::LogIndex)
+        .limit(PAGE)
+        .all(&state.db)
+        .await?;
+    let Some(last) = events.last().map(|e| (e.block, e.log_index)) else { return Ok(()) };
+    for ev in &events {
+        plan_event(state, peers, ev).await?;
+    }
+    let row = peer_cursor::ActiveModel { id: Set(1), block: Set(last.0), log_index: Set(last.1) };
+    peer_cursor::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(peer_cursor::Column::Id)
+                .update_columns([peer_cursor::Column::Block, peer_cursor::Column::LogIndex])
+                .to_owned(),
+        )
+        .exec_without_returning(&state.db)
+        .await?;
+    Ok(())
+}
+
+fn field<T: std::str::FromStr>(data: &serde_json::Value, name: &str) -> Option<T> {
+    data[name].as_str().and_then(|v| v.parse().ok())
+}
+
+async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model) -> ApiResult<()> {
+    let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
+    if ev.kind == "ConsentGranted" {
+        let (Some(firm), Some(financier)) = (field::<Address>(&data, "firm"), field::<Address>(&data, "financier"))
+        else {
+            return Ok(());
+        };
+        return plan_consent(state, peers, firm, financier).await;
+    }
+    let Some(order_id) = ev.order_id else { return Ok(()) };
+    let it = match ev.kind.as_str() {
+        "DocumentSubmitted" => {
+            let (Some(t), Some(hash)) = (field::<u8>(&data, "docType"), field::<B256>(&data, "hash")) else {
+                return Ok(());
+            };
+            Item { order_id, kind: Kind::Document(t), hash }
+        }
+        _ => {
+            let Some(hash) = field::<B256>(&data, "detailsHash") else { return Ok(()) };
+            Item { order_id, kind: Kind::Details, hash }
+        }
+    };
+    // Only what was written here: an item received from a peer is its writer's to send.
+    if item::content(state, &it).await?.is_none() || received(state, &it).await? {
+        return Ok(());
+    }
+    let Some(o) = order::Entity::find_by_id(order_id).one(&state.db).await? else { return Ok(()) };
+    let entitled = item::entitled(&state.db, &o).await?;
+    learn(state, peers, &entitled).await?;
+    let to: Vec<u64> = peers.directory.recipients(&entitled, peers.me).iter().map(|n| n.id).collect();
+    enqueue(state, &it, &to).await
+}
+
+/// A firm this node serves let `financier` see its trade: what this node keeps of the
+/// firm's orders goes to the financier's node.
+async fn plan_consent(state: &AppState, peers: &mut Peers, firm: Address, financier: Address) -> ApiResult<()> {
+    learn(state, peers, &[firm, financier]).await?;
+    if peers.directory.node_of.get(&firm) != Some(&peers.me) {
+        return Ok(());
+    }
+    let to: Vec<u64> = peers.directory.recipients(&[financier], peers.me).iter().map(|n| n.id).collect();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let firm = crate::codec::addr(&firm);
+    let orders = order::Entity::find()
+        .filter(
+            Condition::any().add(order::Column::Buyer.eq(firm.as_str())).add(order::Column::Seller.eq(firm.as_str())),
+        )
+        .all(&state.db)
+        .await?;
+    for o in orders {
+        let mut items = Vec::new();
+        if let Ok(hash) = o.details_hash.parse() {
+            items.push(Item { order_id: o.id, kind: Kind::Details, hash });
+        }
+        for d in document::Entity::find().filter(document::Column::OrderId.eq(o.id)).all(&state.db).await? {
+            if let (Ok(t), Ok(hash)) = (u8::try_from(d.doc_type), d.hash.parse()) {
+                items.push(Item { order_id: o.id, kind: Kind::Document(t), hash });
+            }
+        }
+        for it in items {
+            if item::content(state, &it).await?.is_some() {
+                enqueue(state, &it, &to).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether this node received `it` from a peer (rather than its own organisation writing it).
+async fn received(state: &AppState, it: &Item) -> ApiResult<bool> {
+    Ok(peer_receipt::Entity::find()
+        .filter(peer_receipt::Column::ContentHash.eq(it.hash_hex()))
+        .filter(peer_receipt::Column::Outcome.is_in(["stored", "fetched"]))
+        .one(&state.db)
+        .await?
+        .is_some())
+}
+
+async fn learn(state: &AppState, peers: &mut Peers, organisations: &[Address]) -> ApiResult<()> {
+    peers
+        .directory
+        .learn_choices(state.chain.as_ref(), state.suite.consortium, organisations)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("node directory: {e}")))
+}
+
+/// One row per recipient, unless it exists (an item is planned once per node).
+async fn enqueue(state: &AppState, it: &Item, to: &[u64]) -> ApiResult<()> {
+    for &node in to {
+        let row = peer_outbox::ActiveModel {
+            order_id: Set(it.order_id),
+            kind: Set(it.kind.to_string()),
+            content_hash: Set(it.hash_hex()),
+            recipient_node: Set(crate::codec::i64_of(node)),
+            state: Set("pending".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(0),
+            last_error: Set(None),
+            created_at: Set(chrono::Utc::now().timestamp()),
+            delivered_at: Set(None),
+            ..Default::default()
+        };
+        let planned = peer_outbox::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    peer_outbox::Column::OrderId,
+                    peer_outbox::Column::Kind,
+                    peer_outbox::Column::ContentHash,
+                    peer_outbox::Column::RecipientNode,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&state.db)
+            .await;
+        match planned {
+            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// How an attempt ended.
+enum Attempt {
+    Delivered,
+    Retry(String),
+    Refused(String),
+    Cancelled(String),
+}
+
+/// Attempt the due rows, a few at a time.
+async fn deliver(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
+    let rows = peer_outbox::Entity::find()
+        .filter(peer_outbox::Column::State.eq("pending"))
+        .filter(peer_outbox::Column::NextAttemptAt.lte(now_ms()))
+        .order_by_asc(peer_outbox::Column::Id)
+        .limit(BATCH)
+        .all(&state.db)
+        .await?;
+    // Learn every recipient check's organisations first, so the attempts run side by side.
+    let mut checks = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(o) = order::Entity::find_by_id(row.order_id).one(&state.db).await? else {
+            checks.push((row, None));
+            continue;
+        };
+        let entitled = item::entitled(&state.db, &o).await?;
+        learn(state, peers, &entitled).await?;
+        let node = u64::try_from(row.recipient_node).unwrap_or_default();
+        let to = peers.directory.live(node).filter(|_| peers.directory.serves_any(node, &entitled)).cloned();
+        checks.push((row, Some(to)));
+    }
+    let me = peers.me;
+    let attempts = checks.into_iter().map(|(row, check)| async move {
+        let outcome = match check {
+            None => Attempt::Retry("the order is not indexed here yet".into()),
+            Some(None) => Attempt::Cancelled("the node no longer serves an organisation entitled to it".into()),
+            Some(Some(to)) => attempt(state, me, &row, &to).await,
+        };
+        (row, outcome)
+    });
+    let done = futures_util::future::join_all(attempts).await;
+    for (row, outcome) in done {
+        record(state, &row, outcome).await?;
+    }
+    Ok(())
+}
+
+async fn attempt(
+    state: &AppState,
+    me: u64,
+    row: &peer_outbox::Model,
+    to: &tradechain_peer::directory::DirectoryNode,
+) -> Attempt {
+    let (Ok(kind), Ok(hash)) = (row.kind.parse::<Kind>(), row.content_hash.parse::<B256>()) else {
+        return Attempt::Refused("malformed row".into());
+    };
+    let it = Item { order_id: row.order_id, kind, hash };
+    let (bytes, media_type) = match item::content(state, &it).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Attempt::Refused("this node no longer keeps it".into()),
+        Err(e) => return Attempt::Retry(e.message),
+    };
+    let subject = Subject {
+        order_id: u64::try_from(row.order_id).unwrap_or_default(),
+        kind,
+        content_hash: hash,
+        sender_node: me,
+        recipient_node: to.id,
+    };
+    let sealed = match envelope::seal(&state.node_key, &to.encryption_key, &subject, &bytes) {
+        Ok(s) => s,
+        Err(e) => return Attempt::Retry(e.to_string()),
+    };
+    let header = Header { subject, encapsulated: sealed.encapsulated, media_type };
+    let url = format!("{}{}", to.endpoint.trim_end_matches('/'), wire::DELIVERIES);
+    let sent = state.peer_client.post(&url).headers(header.to_headers()).body(sealed.ciphertext).send().await;
+    let res = match sent {
+        Ok(res) => res,
+        Err(e) => return Attempt::Retry(format!("{url}: {e}")),
+    };
+    let status = res.status();
+    if status.is_success() {
+        return Attempt::Delivered;
+    }
+    let body: serde_json::Value =
+        res.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let refusal = body["error"]["code"].as_str().unwrap_or("").to_string();
+    let why = format!("{status} {refusal}: {}", body["error"]["message"].as_str().unwrap_or(""));
+    if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS && !code::retried(&refusal) {
+        Attempt::Refused(why)
+    } else {
+        Attempt::Retry(why)
+    }
+}
+
+async fn record(state: &AppState, row: &peer_outbox::Model, outcome: Attempt) -> ApiResult<()> {
+    let attempts = row.attempts.saturating_add(1);
+    let update = peer_outbox::Entity::update_many()
+        .filter(peer_outbox::Column::Id.eq(row.id))
+        .col_expr(peer_outbox::Column::Attempts, Expr::value(attempts));
+    let update = match outcome {
+        Attempt::Delivered => {
+            tracing::info!(order = row.order_id, kind = %row.kind, node = row.recipient_node, "private data delivered");
+            update
+                .col_expr(peer_outbox::Column::State, Expr::value("delivered"))
+                .col_expr(peer_outbox::Column::DeliveredAt, Expr::value(chrono::Utc::now().timestamp()))
+                .col_expr(peer_outbox::Column::LastError, Expr::value(Option::<String>::None))
+        }
+        Attempt::Retry(why) => {
+            // Backoff from the poll interval, doubling, up to the configured ceiling.
+            let base = i64::try_from(state.config.peer.poll_interval_ms).unwrap_or(i64::MAX);
+            let ceiling = i64::try_from(state.config.peer.retry_max_ms).unwrap_or(i64::MAX);
+            let wait = base.saturating_mul(1i64 << attempts.clamp(0, 20)).min(ceiling);
+            tracing::debug!(order = row.order_id, kind = %row.kind, node = row.recipient_node, attempts, error = %why,
+                "private data delivery: retrying");
+            update
+                .col_expr(peer_outbox::Column::NextAttemptAt, Expr::value(now_ms().saturating_add(wait)))
+                .col_expr(peer_outbox::Column::LastError, Expr::value(why))
+        }
+        Attempt::Refused(why) => {
+            tracing::warn!(order = row.order_id, kind = %row.kind, node = row.recipient_node, error = %why,
+                "private data delivery refused for good");
+            update
+                .col_expr(peer_outbox::Column::State, Expr::value("refused"))
+                .col_expr(peer_outbox::Column::LastError, Expr::value(why))
+        }
+        Attempt::Cancelled(why) => update
+            .col_expr(peer_outbox::Column::State, Expr::value("cancelled"))
+            .col_expr(peer_outbox::Column::LastError, Expr::value(why)),
+    };
+    update.exec(&state.db).await?;
+    Ok(())
+}
