@@ -108,6 +108,15 @@ enum ScenarioCommand {
         /// With --url: a sandbox bank already running there, instead of one started here.
         #[arg(long)]
         bank_url: Option<String>,
+        /// Start the platform on the EVM network at this JSON-RPC URL (a Hardhat node, say)
+        /// instead: a member node for each `node` the scenario's parties name, each with its
+        /// own read model and peer endpoint, the suite deployed first if it is not there.
+        #[arg(long, conflicts_with = "url")]
+        network: Option<String>,
+        /// With --network: the operator's key (hex); default the dev operator's (Hardhat's
+        /// account #0).
+        #[arg(long, env = "TRADECHAIN_OPERATOR_KEY", hide_env_values = true, requires = "network")]
+        operator_key: Option<String>,
     },
 }
 
@@ -222,8 +231,17 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => run_demo(data_dir),
-        Command::Scenario { command: ScenarioCommand::Run { files, progress, url, operator_token, bank_url } } => {
-            let options = tradechain_scenarios::Options { url, operator_token, bank_url, ..Default::default() };
+        Command::Scenario {
+            command: ScenarioCommand::Run { files, progress, url, operator_token, bank_url, network, operator_key },
+        } => {
+            let options = tradechain_scenarios::Options {
+                url,
+                operator_token,
+                bank_url,
+                network,
+                operator_key,
+                ..Default::default()
+            };
             run_scenarios(&files, progress, options)
         }
         Command::Verify { data_dir } => {

@@ -53,6 +53,11 @@ pub struct PartySpec {
     /// Minor units credited to its sandbox-bank account at the start.
     #[serde(default)]
     pub funds: i64,
+    /// Which member node serves it (`"a"`, `"b"`, …), in a consortium of member nodes:
+    /// it is onboarded there, acts there, and chooses that node in the directory. Parties
+    /// that name none are served by the first node.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// An order's terms. Dates are days after the moment the order is proposed.
@@ -838,9 +843,43 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The member nodes the parties name, in the order first named (empty: one node).
+    #[must_use]
+    pub fn nodes(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for p in &self.parties {
+            if let Some(n) = &p.node
+                && !names.contains(n)
+            {
+                names.push(n.clone());
+            }
+        }
+        names
+    }
+
     /// The references between parts of the file: actors, orders, and what each action needs.
     fn check(&self, file: &str, text: &str) -> Result<(), Error> {
         let party = |n: &str| self.parties.iter().any(|p| p.name == n);
+        for p in &self.parties {
+            if let Some(n) = &p.node
+                && (n.is_empty() || n.len() > 16 || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            {
+                return Err(Error::Invalid {
+                    file: file.into(),
+                    line: 0,
+                    column: 0,
+                    message: format!("party `{}`: node `{n}` is 1 to 16 lower-case letters or digits", p.name),
+                });
+            }
+        }
+        if !self.nodes().is_empty() && self.parties.iter().any(|p| p.node.is_none()) {
+            return Err(Error::Invalid {
+                file: file.into(),
+                line: 0,
+                column: 0,
+                message: "when one party names its node, every party does".into(),
+            });
+        }
         for o in &self.orders {
             let attesters = o.carrier.iter().chain(&o.inspector);
             for who in [&o.buyer, &o.seller, &o.buyer_bank, &o.seller_bank].into_iter().chain(attesters) {

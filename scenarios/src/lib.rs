@@ -9,6 +9,7 @@
 //! sandbox bank runs here (or at [`Options::bank_url`]), and each bank's settlement worker
 //! has the node sign its calls with the bank's custodial key.
 
+pub mod consortium;
 pub mod embedded;
 mod expect;
 pub mod format;
@@ -104,6 +105,13 @@ pub struct Options {
     pub operator_token: Option<String>,
     /// With `url`: a sandbox bank already running there, instead of one started here.
     pub bank_url: Option<String>,
+    /// Start the platform on the EVM network at this JSON-RPC URL instead (a Hardhat node,
+    /// say): a member node for each `node` the parties name (one if none does), the suite
+    /// deployed first if it is not there.
+    pub network: Option<String>,
+    /// With `network`: the operator's key (hex); default the dev operator's (Hardhat's
+    /// well-known account #0).
+    pub operator_key: Option<String>,
 }
 
 /// A scenario that played through: its timeline.
@@ -148,6 +156,9 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
     if let Some(url) = &options.url {
         return play_remote(scenario, options, url, &dir).await;
     }
+    if let Some(network) = &options.network {
+        return play_on_network(scenario, options, network, &dir).await.map(|(played, _)| played);
+    }
     let mut platform = embedded::Embedded::start(&dir).await?;
     let target = runner::Target {
         base: platform.base.clone(),
@@ -155,6 +166,7 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
         operator_token: platform.operator_token.clone(),
         name_suffix: String::new(),
         run: 0,
+        nodes: Vec::new(),
     };
     let mut timeline = play::run(scenario, &target, &dir, options.print, options.progress).await?;
     if options.verify {
@@ -202,10 +214,49 @@ async fn play_remote(scenario: &Scenario, options: &Options, url: &str, dir: &Pa
         operator_token,
         name_suffix: format!(" #{run:06}"),
         run,
+        nodes: Vec::new(),
     };
     let played = play::run(scenario, &target, dir, options.print, options.progress).await;
     if let Some(task) = bank {
         task.abort();
     }
     Ok(Played { timeline: played? })
+}
+
+/// Play on a consortium of member nodes started on the network at `network` (see
+/// [`Options::network`]); the timeline, and the nodes (stopped), for a test's checks.
+///
+/// # Errors
+/// As [`play`].
+pub async fn play_on_network(
+    scenario: &Scenario,
+    options: &Options,
+    network: &str,
+    dir: &Path,
+) -> Result<(Played, consortium::Consortium), Error> {
+    let key = options.operator_key.clone().unwrap_or_else(|| tradechain_engine::config::DEV_OPERATOR_KEY.to_string());
+    let operator: alloy::signers::local::PrivateKeySigner =
+        key.trim().parse().map_err(|e| Error::Platform(format!("operator key: {e}")))?;
+    let mut names = scenario.nodes();
+    if names.is_empty() {
+        names.push("a".into());
+    }
+    let mut nodes = consortium::Consortium::start(network, &operator, &names, dir).await?;
+    let (bank_url, bank) = embedded::start_sandbox_bank(dir).await?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let run = (nanos ^ std::process::id().rotate_left(16)) % 1_000_000;
+    let targets = nodes.targets();
+    let first = &targets[0];
+    let target = runner::Target {
+        base: first.base.clone(),
+        bank_url,
+        operator_token: first.operator_token.clone(),
+        name_suffix: format!(" #{run:06}"),
+        run,
+        nodes: if scenario.nodes().is_empty() { Vec::new() } else { targets.clone() },
+    };
+    let played = play::run(scenario, &target, dir, options.print, options.progress).await;
+    bank.abort();
+    nodes.stop().await;
+    Ok((Played { timeline: played? }, nodes))
 }

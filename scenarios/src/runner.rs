@@ -53,6 +53,21 @@ pub(crate) struct Target {
     pub(crate) name_suffix: String,
     /// Makes the sandbox bank's account numbers of this run distinct from other runs'.
     pub(crate) run: u32,
+    /// In a consortium of member nodes, each node (the first is `base`); empty: one node.
+    pub(crate) nodes: Vec<NodeTarget>,
+}
+
+/// A member node of a consortium a scenario plays across.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeTarget {
+    /// Its name in the scenario (`party.node`).
+    pub(crate) name: String,
+    /// Its REST API and JSON-RPC.
+    pub(crate) base: String,
+    /// Its operator API token.
+    pub(crate) operator_token: String,
+    /// Its peer endpoint, which its member registers in the directory.
+    pub(crate) peer: String,
 }
 
 /// An organisation of the scenario as the node knows it.
@@ -60,6 +75,8 @@ pub(crate) struct Member {
     pub(crate) name: String,
     pub(crate) address: String,
     pub(crate) token: String,
+    /// The node that serves it (where it acts, with its token).
+    pub(crate) base: String,
     pub(crate) account: Option<Party>,
     /// A bank's escrow account, where it earmarks its customers' funds.
     pub(crate) escrow: Option<Party>,
@@ -87,6 +104,9 @@ pub(crate) struct Runner<'a> {
     specs: &'a [OrderSpec],
     name_suffix: String,
     run: u32,
+    nodes: Vec<NodeTarget>,
+    /// Which node each token belongs to: every call goes to the caller's node.
+    base_of: BTreeMap<String, String>,
 }
 
 /// An HTTP answer that is not a success, for an error message.
@@ -157,7 +177,7 @@ impl<'a> Runner<'a> {
         body: Option<Value>,
     ) -> Result<(u16, Value), Error> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| Error::Platform(e.to_string()))?;
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base_for(token))).bearer_auth(token);
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b.to_string());
         }
@@ -170,7 +190,7 @@ impl<'a> Runner<'a> {
     pub(crate) async fn put_bytes(&self, path: &str, token: &str, bytes: Vec<u8>) -> Result<(u16, Value), Error> {
         let res = self
             .http
-            .put(format!("{}{path}", self.base))
+            .put(format!("{}{path}", self.base_for(token)))
             .bearer_auth(token)
             .header("content-type", "application/pdf")
             .body(bytes)
@@ -201,11 +221,28 @@ impl<'a> Runner<'a> {
         Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
     }
 
-    /// Wait until the read model has indexed the chain's head.
+    /// The node `token` belongs to.
+    fn base_for(&self, token: &str) -> &str {
+        self.base_of.get(token).map_or(self.base.as_str(), String::as_str)
+    }
+
+    /// Wait until every node's read model has indexed the chain's head.
     pub(crate) async fn sync(&self) -> Result<(), Error> {
+        let tokens: Vec<String> = if self.nodes.is_empty() {
+            vec![self.operator_token.clone()]
+        } else {
+            self.nodes.iter().map(|n| n.operator_token.clone()).collect()
+        };
+        for token in tokens {
+            self.sync_node(&token).await?;
+        }
+        Ok(())
+    }
+
+    async fn sync_node(&self, operator_token: &str) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let (_, r) = self.call("GET", "/v1/ready", &self.operator_token, None).await?;
+            let (_, r) = self.call("GET", "/v1/ready", operator_token, None).await?;
             if let (Some(head), Some(indexed)) = (r["head"].as_u64(), r["indexed"].as_u64())
                 && indexed >= head
             {
@@ -308,7 +345,12 @@ impl<'a> Runner<'a> {
             if let Some(a) = &account {
                 body["bank_account"] = json!({ "iban": a.iban.as_str(), "bic": a.bic.as_str() });
             }
-            let (status, res) = self.call("POST", "/v1/organisations", &self.operator_token, Some(body)).await?;
+            // Onboarded by the operator at the node that serves it (its keys are kept there).
+            let (base, operator_token) = match self.nodes.iter().find(|n| Some(&n.name) == p.node.as_ref()) {
+                Some(n) => (n.base.clone(), n.operator_token.clone()),
+                None => (self.base.clone(), self.operator_token.clone()),
+            };
+            let (status, res) = self.call("POST", "/v1/organisations", &operator_token, Some(body)).await?;
             if status != 201 {
                 return Err(Error::Platform(format!("onboarding {}: {}", p.name, status_error(status, &res))));
             }
@@ -340,7 +382,8 @@ impl<'a> Runner<'a> {
                 let addr: Address = address.parse().map_err(|e| Error::Platform(format!("address {address}: {e}")))?;
                 directory = directory.with(addr, a.clone());
             }
-            self.members.push(Member { name: p.name.clone(), address, token, account, escrow });
+            self.base_of.insert(token.clone(), base.clone());
+            self.members.push(Member { name: p.name.clone(), address, token, base, account, escrow });
         }
         self.emit(&format!(
             "day   0  {:<20} onboards {} organisations; the sandbox bank opens their accounts",
@@ -348,6 +391,55 @@ impl<'a> Runner<'a> {
             scenario.parties.len()
         ));
         self.directory = Some(directory);
+        if !self.nodes.is_empty() {
+            self.join_nodes(scenario).await?;
+        }
+        Ok(())
+    }
+
+    /// A consortium of member nodes: at each node a member (its first bank, else its first
+    /// party) registers it, the operator approves it, and every party chooses its own node.
+    async fn join_nodes(&mut self, scenario: &Scenario) -> Result<(), Error> {
+        let mut ids = BTreeMap::new();
+        for node in self.nodes.clone() {
+            let served: Vec<usize> = (0..scenario.parties.len())
+                .filter(|&i| scenario.parties[i].node.as_ref() == Some(&node.name))
+                .collect();
+            let Some(&owner) = served
+                .iter()
+                .find(|&&i| scenario.parties[i].roles.iter().any(|r| r == "bank"))
+                .or_else(|| served.first())
+            else {
+                continue;
+            };
+            let token = self.members[owner].token.clone();
+            let (status, res) = self.call("POST", "/v1/nodes", &token, Some(json!({ "endpoint": node.peer }))).await?;
+            if status != 201 {
+                return Err(Error::Platform(format!("registering node {}: {}", node.name, status_error(status, &res))));
+            }
+            let id = res["id"].as_u64().unwrap_or_default();
+            let (status, res) =
+                self.call("POST", &format!("/v1/nodes/{id}/approve"), &node.operator_token, Some(json!({}))).await?;
+            if status != 200 {
+                return Err(Error::Platform(format!("approving node {}: {}", node.name, status_error(status, &res))));
+            }
+            ids.insert(node.name.clone(), id);
+        }
+        for (i, p) in scenario.parties.iter().enumerate() {
+            let Some(id) = p.node.as_ref().and_then(|n| ids.get(n)) else { continue };
+            let token = self.members[i].token.clone();
+            let (status, res) =
+                self.call("PUT", "/v1/organisations/me/node", &token, Some(json!({ "node_id": id }))).await?;
+            if status != 200 {
+                return Err(Error::Platform(format!("{} choosing node {id}: {}", p.name, status_error(status, &res))));
+            }
+        }
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        self.emit(&format!(
+            "day   0  {:<20} approves the member nodes {}; each party chooses the node that serves it",
+            "operator",
+            names.join(", ")
+        ));
         Ok(())
     }
 }
@@ -357,6 +449,7 @@ impl<'a> Runner<'a> {
     pub(crate) fn new(scenario: &'a Scenario, platform: &Target, print: bool) -> Result<Self, Error> {
         let http = tradechain_bank_adapters::rails::http_client(Duration::from_secs(30))
             .map_err(|e| Error::Platform(format!("http client: {e}")))?;
+        let base_of = platform.nodes.iter().map(|n| (n.operator_token.clone(), n.base.clone())).collect();
         Ok(Runner {
             http,
             base: platform.base.clone(),
@@ -374,6 +467,8 @@ impl<'a> Runner<'a> {
             specs: &scenario.orders,
             name_suffix: platform.name_suffix.clone(),
             run: platform.run,
+            nodes: platform.nodes.clone(),
+            base_of,
         })
     }
 
@@ -439,8 +534,11 @@ impl<'a> Runner<'a> {
             }
             let address: Address =
                 self.members[i].address.parse().map_err(|e| Error::Platform(format!("address: {e}")))?;
-            let signer =
-                Signer::Custodial(Custodian { api: self.base.clone(), token: self.members[i].token.clone(), address });
+            let signer = Signer::Custodial(Custodian {
+                api: self.members[i].base.clone(),
+                token: self.members[i].token.clone(),
+                address,
+            });
             let config = WorkerConfig {
                 poll_interval: Duration::from_millis(50),
                 backoff_initial: Duration::from_millis(50),
@@ -459,7 +557,7 @@ impl<'a> Runner<'a> {
             let client = RemoteChain::connect(RemoteSettings {
                 poll_interval: Duration::from_millis(20),
                 bearer: Some(self.members[i].token.clone()),
-                ..RemoteSettings::new(&self.base)
+                ..RemoteSettings::new(&self.members[i].base)
             })
             .await
             .map_err(|e| Error::Platform(format!("chain: {e}")))?;

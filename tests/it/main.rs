@@ -1,9 +1,11 @@
 //! The `tradechain` binary's tests, each driving real processes: the demo, a node killed
 //! at random points and restarted (nothing acknowledged lost), scenarios played by URL
-//! against a node in another process, and deploy plus two nodes on a Hardhat network.
+//! against a node in another process, deploy plus two nodes on a Hardhat network, and a
+//! scenario across three member nodes.
 //! One test binary, a module per feature.
 
 mod connections;
+mod consortium;
 mod demo;
 mod engine_crash;
 mod remote;

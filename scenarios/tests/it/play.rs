@@ -147,3 +147,22 @@ fn financing_and_consent_steps_name_what_they_need() {
     let err = tradechain_scenarios::Scenario::parse("bad.toml", &text).expect_err("unknown firm");
     assert!(err.to_string().contains("firm `Nobody` is not a party"), "{err}");
 }
+
+/// A party names the member node that serves it: a short lower-case name, and either every
+/// party names one or none does (a party left out would have no node to act at).
+#[test]
+fn the_nodes_parties_name_are_checked() {
+    let on = |text: &str, party: &str, node: &str| {
+        text.replace(&format!("name = \"{party}\"\n"), &format!("name = \"{party}\"\nnode = \"{node}\"\n"))
+    };
+    let all = on(&on(&on(SMALL, "Buyer", "b"), "Seller", "a"), "Bank", "a");
+    let parsed = tradechain_scenarios::Scenario::parse("ok.toml", &all).expect("every party on a node");
+    assert_eq!(parsed.nodes(), ["b", "a"]);
+    let err = tradechain_scenarios::Scenario::parse("bad.toml", &on(SMALL, "Buyer", "b")).expect_err("one left out");
+    assert!(err.to_string().contains("when one party names its node, every party does"), "{err}");
+    for bad in ["", "Node-A", "a b", "abcdefghijklmnopq"] {
+        let text = on(&on(&on(SMALL, "Buyer", bad), "Seller", "a"), "Bank", "a");
+        let err = tradechain_scenarios::Scenario::parse("bad.toml", &text).expect_err("bad node name");
+        assert!(err.to_string().contains("1 to 16 lower-case letters or digits"), "{bad:?}: {err}");
+    }
+}

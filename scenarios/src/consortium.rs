@@ -1,0 +1,133 @@
+//! A consortium of member nodes for a scenario: on an EVM network (Hardhat in the tests),
+//! one tradechain node per name the scenario's parties give (`node = "a"`), each with its
+//! own data directory, read model and peer endpoint, all on loopback, the suite deployed by
+//! the operator first if it is not there yet. Each party is onboarded at its node, and the
+//! runner registers the nodes in the directory (see `runner::Runner::join_nodes`).
+
+use std::path::Path;
+
+use alloy::signers::local::PrivateKeySigner;
+use tradechain_api::config::{Backend, ChainConfig};
+use tradechain_api::{ApiConfig, AppState, Platform};
+
+use crate::Error;
+use crate::runner::NodeTarget;
+
+fn err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Platform(format!("{what}: {e}"))
+}
+
+/// One member's node.
+pub struct MemberNode {
+    /// Its name in the scenario.
+    pub name: String,
+    /// Its REST API and JSON-RPC, `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its peer endpoint.
+    pub peer: String,
+    /// Its operator API token.
+    pub operator_token: String,
+    /// Its state (read model, keys), for a test's checks.
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The member nodes, in the order named.
+pub struct Consortium {
+    /// Each node.
+    pub nodes: Vec<MemberNode>,
+}
+
+impl Consortium {
+    /// Deploy the suite on the network at `rpc_url` as `operator` (unless it is there), then
+    /// start a node named each of `names` in `dir/<name>`.
+    ///
+    /// # Errors
+    /// The network's, or a node that does not start.
+    pub async fn start(
+        rpc_url: &str,
+        operator: &PrivateKeySigner,
+        names: &[String],
+        dir: &Path,
+    ) -> Result<Self, Error> {
+        // reqwest is built without a default TLS provider in this workspace; we speak plain HTTP.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        tradechain_chain::deploy::deploy(rpc_url, operator).await.map_err(|e| err("deploying the suite", e))?;
+        let mut nodes = Vec::with_capacity(names.len());
+        for name in names {
+            let home = dir.join(name);
+            let mut config = ApiConfig {
+                data_dir: home.join("api"),
+                database_url: Some(format!("sqlite://{}?mode=rwc", home.join("readmodel.sqlite").display())),
+                dev: true,
+                chain: ChainConfig {
+                    backend: Backend::Remote,
+                    rpc_url: Some(rpc_url.to_string()),
+                    poll_interval_ms: 50,
+                    // 10 ETH to each custodial organisation, for gas on a network that charges it.
+                    fund_wei: "10000000000000000000".into(),
+                    ..ChainConfig::default()
+                },
+                ..ApiConfig::default()
+            };
+            config.peer.poll_interval_ms = 50;
+            config.peer.retry_max_ms = 1_000;
+            let platform = Platform::start_remote(operator.clone(), config.clone())
+                .await
+                .map_err(|e| err(&format!("node {name}"), e))?;
+            let state = platform.state.clone();
+            let peer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
+            let peer = format!("http://{}", peer_listener.local_addr().map_err(|e| err("bind", e))?);
+            drop(platform.serve_peer(peer_listener));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
+            let base = format!("http://{}", listener.local_addr().map_err(|e| err("bind", e))?);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(async move {
+                let _ = platform
+                    .serve(listener, async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+            let operator_token = std::fs::read_to_string(config.operator_token_file())
+                .map_err(|e| err("operator token", e))?
+                .trim()
+                .to_string();
+            nodes.push(MemberNode {
+                name: name.clone(),
+                base,
+                peer,
+                operator_token,
+                state,
+                stop: Some(stop),
+                server: Some(server),
+            });
+        }
+        Ok(Consortium { nodes })
+    }
+
+    pub(crate) fn targets(&self) -> Vec<NodeTarget> {
+        self.nodes
+            .iter()
+            .map(|n| NodeTarget {
+                name: n.name.clone(),
+                base: n.base.clone(),
+                operator_token: n.operator_token.clone(),
+                peer: n.peer.clone(),
+            })
+            .collect()
+    }
+
+    /// Stop every node and wait for it.
+    pub async fn stop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(s) = n.stop.take() {
+                let _ = s.send(());
+            }
+            if let Some(h) = n.server.take() {
+                let _ = h.await;
+            }
+        }
+    }
+}
