@@ -88,6 +88,7 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("INVALID_NAME", 422, "a name is 1 to 140 bytes with no control, format or zero-width character"),
     ("CHAIN_UNAVAILABLE", 503, "the chain did not answer in time"),
     ("NOT_READY", 503, "the read model is behind the chain"),
+    ("NOT_THIS_NODE", 409, "a node changes its own directory entry only (its key, its endpoint)"),
     ("INTERNAL", 500, "unexpected failure; the request id is in the logs"),
 ];
 

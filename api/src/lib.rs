@@ -127,10 +127,22 @@ pub struct Inner {
     pub sender: Sender,
     /// Flips to true when the server starts shutting down: live streams (SSE) end.
     pub closing: watch::Receiver<bool>,
-    /// This node's encryption key in the consortium's node directory.
-    pub node_key: Arc<tradechain_peer::envelope::NodeKey>,
+    /// This node's encryption keys in the consortium's node directory.
+    pub(crate) node_keys: consortium::identity::NodeKeys,
+    /// The node directory as last read from the chain.
+    pub(crate) directory: consortium::identity::DirectoryCache,
     /// Reaches the other member nodes' peer endpoints.
     pub(crate) peer_client: reqwest::Client,
+}
+
+impl AppState {
+    /// This node's current encryption key (the one its member registers in the directory).
+    ///
+    /// # Errors
+    /// The read model's.
+    pub async fn node_key(&self) -> ApiResult<Arc<tradechain_peer::envelope::NodeKey>> {
+        self.node_keys.current(&self.db, &self.keystore).await
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -268,7 +280,7 @@ impl Platform {
         }
         let keystore = Keystore::new(config.master_key()?);
         check_master_key(&config, &keystore)?;
-        let node_key = consortium::identity::load_or_create(&db, &keystore).await?;
+        let node_keys = consortium::identity::load_or_create(&db, &keystore).await?;
         let registry = registry::Registry::open(&config.registry, &db, &keystore)
             .await
             .map_err(|e| StartError::Keys(format!("registry: {e}")))?;
@@ -293,7 +305,8 @@ impl Platform {
                 config,
                 sender: Sender::new(),
                 closing: closing_rx,
-                node_key,
+                node_keys,
+                directory: consortium::identity::DirectoryCache::default(),
                 peer_client,
             }),
         };

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use serde::Serialize;
 use tradechain_peer::envelope::{self, EnvelopeError};
 
@@ -66,38 +66,61 @@ async fn receive(
             return Err(e);
         }
     };
-    let outcome = match body {
+    let checked = match body {
         Ok(body) => take(&state, &header, body.to_vec()).await,
         Err(e) => Err(refuse(e.status(), "BODY_TOO_LARGE", e.body_text())),
     };
     let s = &header.subject;
-    let (kept, reason) = match &outcome {
-        Ok(true) => ("stored", None),
-        Ok(false) => ("duplicate", None),
-        Err(e) => {
-            tracing::warn!(sender = s.sender_node, order = s.order_id, kind = %s.kind, code = %e.code,
-                reason = %e.message, "peer delivery refused");
-            ("refused", Some(format!("{}: {}", e.code, e.message)))
-        }
-    };
-    let row = peer_receipt::ActiveModel {
+    let receipt = |outcome: &str, reason: Option<String>| peer_receipt::ActiveModel {
         at: Set(chrono::Utc::now().timestamp()),
         sender_node: Set(crate::codec::i64_of(s.sender_node)),
         order_id: Set(crate::codec::i64_of(s.order_id)),
         kind: Set(s.kind.to_string()),
         content_hash: Set(format!("{:#x}", s.content_hash)),
-        outcome: Set(kept.to_string()),
+        outcome: Set(outcome.to_string()),
         reason: Set(reason),
         ..Default::default()
     };
-    peer_receipt::Entity::insert(row).exec_without_returning(&state.db).await?;
-    outcome.map(|stored| Json(Received { stored }))
+    // The item and its receipt in one commit; everything checked before, outside it.
+    let kept = match checked {
+        Ok(c) => {
+            let txn = state.db.begin().await?;
+            match item::keep(&state, &txn, &c.order, &c.item, &c.payload, c.media_type).await {
+                Ok(stored) => {
+                    let row = receipt(if stored { "stored" } else { "duplicate" }, None);
+                    peer_receipt::Entity::insert(row).exec_without_returning(&txn).await?;
+                    txn.commit().await?;
+                    Ok(stored)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &kept {
+        tracing::warn!(sender = s.sender_node, order = s.order_id, kind = %s.kind, code = %e.code,
+            reason = %e.message, "peer delivery refused");
+        let row = receipt("refused", Some(format!("{}: {}", e.code, e.message)));
+        peer_receipt::Entity::insert(row).exec_without_returning(&state.db).await?;
+    }
+    kept.map(|stored| Json(Received { stored }))
 }
 
-/// Check a pushed item as the module docs say and keep it; `true` if it was new here.
-async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResult<bool> {
+/// A pushed item that passed every check: what to keep.
+struct Checked {
+    order: order::Model,
+    item: Item,
+    payload: Vec<u8>,
+    media_type: &'static str,
+}
+
+/// Check a pushed item as the module docs say; what to keep.
+async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResult<Checked> {
     let s = &header.subject;
     let mut peers = joined(state).await?;
+    if peers.directory.live(s.sender_node).is_none() {
+        peers = joined_fresh(state).await?;
+    }
     if s.recipient_node != peers.me {
         return Err(refuse(StatusCode::FORBIDDEN, code::NOT_FOR_THIS_NODE, format!("this is node {}", peers.me)));
     }
@@ -110,6 +133,7 @@ async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResu
     })?;
     let me = peers.me;
     let (o, it) = anchored_item(state, &mut peers, header, me, "this node").await?;
+    identity::remember(state, &peers);
     if !peers.directory.serves_any(s.sender_node, &item::entitled(&state.db, &o).await?) {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -117,19 +141,27 @@ async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResu
             format!("node {} serves no organisation entitled to order {}'s data", s.sender_node, s.order_id),
         ));
     }
-    let payload = envelope::open(&state.node_key, &sender.encryption_key, s, &header.envelope(ciphertext)).map_err(
-        |e| match e {
-            EnvelopeError::HashMismatch { .. } => {
-                refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string())
-            }
-            e => refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string()),
-        },
-    )?;
+    // Sealed to this node's key in the directory, or to an older one of its keys by a peer
+    // that read the directory before a rotation.
+    let envelope = header.envelope(ciphertext);
+    let mut opened = Err(EnvelopeError::DoesNotOpen);
+    for key in &peers.keys {
+        opened = envelope::open(key, &sender.encryption_key, s, &envelope);
+        if !matches!(opened, Err(EnvelopeError::DoesNotOpen)) {
+            break;
+        }
+    }
+    let payload = opened.map_err(|e| match e {
+        EnvelopeError::HashMismatch { .. } => {
+            refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string())
+        }
+        e => refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string()),
+    })?;
     let media_type = match it.kind {
         tradechain_peer::envelope::Kind::Details => "application/json",
         tradechain_peer::envelope::Kind::Document(_) => media::of_upload(Some(&header.media_type), &payload)?,
     };
-    item::keep(state, &o, &it, &payload, media_type).await
+    Ok(Checked { order: o, item: it, payload, media_type })
 }
 
 /// `POST /peer/v1/content`: another node asks for an item; the answer is sealed to the
@@ -138,6 +170,9 @@ async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<R
     let header = Header::from_headers(&headers)?;
     let s = &header.subject;
     let mut peers = joined(&state).await?;
+    if peers.directory.live(s.recipient_node).is_none() {
+        peers = joined_fresh(&state).await?;
+    }
     if s.sender_node != peers.me {
         return Err(refuse(StatusCode::FORBIDDEN, code::NOT_FOR_THIS_NODE, format!("this is node {}", peers.me)));
     }
@@ -149,7 +184,7 @@ async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<R
         let (bytes, media_type) = item::content(&state, &it)
             .await?
             .ok_or_else(|| refuse(StatusCode::NOT_FOUND, code::CONTENT_NOT_HELD, "this node does not keep it"))?;
-        let sealed = envelope::seal(&state.node_key, &asker.encryption_key, s, &bytes).map_err(ApiError::internal)?;
+        let sealed = envelope::seal(&peers.key, &asker.encryption_key, s, &bytes).map_err(ApiError::internal)?;
         let answer = Header { subject: s.clone(), encapsulated: sealed.encapsulated, media_type };
         Ok::<_, ApiError>((answer.to_headers(), sealed.ciphertext).into_response())
     }
@@ -164,7 +199,16 @@ async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<R
 
 /// The directory, this node being in it; else it takes nothing (and the sender retries).
 async fn joined(state: &AppState) -> ApiResult<Peers> {
-    identity::peers(state).await?.ok_or_else(|| {
+    in_directory(identity::peers(state).await?)
+}
+
+/// As [`joined`], read from the chain rather than the cache.
+async fn joined_fresh(state: &AppState) -> ApiResult<Peers> {
+    in_directory(identity::fresh(state).await?)
+}
+
+fn in_directory(peers: Option<Peers>) -> ApiResult<Peers> {
+    peers.ok_or_else(|| {
         refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             code::NODE_NOT_IN_DIRECTORY,
@@ -193,6 +237,7 @@ async fn anchored_item(
                 tracing::debug!(code = %e.code, "peer item not found as indexed: catching up with the chain first");
                 let head = state.chain.head().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
                 state.indexer.wait_for(head, std::time::Duration::from_secs(5)).await;
+                *peers = joined_fresh(state).await?;
                 caught_up = true;
             }
             outcome => return outcome.map(|o| (o, it)),

@@ -55,8 +55,7 @@ pub(crate) async fn missing(state: &AppState, o: &order::Model, it: &Item) -> Ap
         };
         let Ok(header) = Header::from_headers(answer.headers()) else { continue };
         let Ok(ciphertext) = answer.bytes().await else { continue };
-        let opened =
-            envelope::open(&state.node_key, &node.encryption_key, &subject, &header.envelope(ciphertext.to_vec()));
+        let opened = envelope::open(&peers.key, &node.encryption_key, &subject, &header.envelope(ciphertext.to_vec()));
         let payload = match opened {
             Ok(p) => p,
             Err(e) => {
@@ -71,7 +70,8 @@ pub(crate) async fn missing(state: &AppState, o: &order::Model, it: &Item) -> Ap
                 Err(_) => continue,
             },
         };
-        item::keep(state, o, it, &payload, media_type).await?;
+        item::keep(state, &state.db, o, it, &payload, media_type).await?;
+        identity::remember(state, &peers);
         let row = peer_receipt::ActiveModel {
             at: Set(chrono::Utc::now().timestamp()),
             sender_node: Set(crate::codec::i64_of(node.id)),

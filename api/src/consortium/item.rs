@@ -2,6 +2,7 @@
 //! entitled to it, whether the chain anchors it, and where this node keeps it.
 
 use alloy::primitives::{Address, B256};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use tradechain_peer::envelope::Kind;
 
@@ -78,6 +79,17 @@ pub(crate) async fn anchored<C: ConnectionTrait>(db: &C, o: &order::Model, item:
     })
 }
 
+/// Whether this node keeps `item` (its row; a document's file is read only when sent).
+///
+/// # Errors
+/// The read model's.
+pub(crate) async fn held(state: &AppState, item: &Item) -> ApiResult<bool> {
+    Ok(match item.kind {
+        Kind::Details => order_detail::Entity::find_by_id(item.hash_hex()).one(&state.db).await?.is_some(),
+        Kind::Document(_) => document_file::Entity::find_by_id(item.hash_hex()).one(&state.db).await?.is_some(),
+    })
+}
+
 /// The bytes this node keeps for `item`, with their media type.
 ///
 /// # Errors
@@ -109,6 +121,7 @@ pub(crate) async fn content(state: &AppState, item: &Item) -> ApiResult<Option<(
 /// proposer anchored bytes no API writes).
 pub(crate) async fn keep(
     state: &AppState,
+    conn: &impl ConnectionTrait,
     o: &order::Model,
     item: &Item,
     bytes: &[u8],
@@ -118,12 +131,17 @@ pub(crate) async fn keep(
         Kind::Details => {
             let body = String::from_utf8(bytes.to_vec())
                 .map_err(|_| ApiError::validation("VALIDATION_FAILED", "order details are UTF-8 JSON"))?;
-            if order_detail::Entity::find_by_id(item.hash_hex()).one(&state.db).await?.is_some() {
-                return Ok(false);
-            }
             let row = order_detail::ActiveModel { details_hash: Set(item.hash_hex()), body: Set(body) };
-            Ok(order_detail::Entity::insert(row).exec_without_returning(&state.db).await.is_ok())
+            let inserted = order_detail::Entity::insert(row)
+                .on_conflict(OnConflict::column(order_detail::Column::DetailsHash).do_nothing().to_owned())
+                .exec_without_returning(conn)
+                .await;
+            match inserted {
+                Ok(n) => Ok(n > 0),
+                Err(DbErr::RecordNotInserted) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
         }
-        Kind::Document(_) => files::keep(state, &item.hash_hex(), bytes, content_type, &o.seller).await,
+        Kind::Document(_) => files::keep(state, conn, &item.hash_hex(), bytes, content_type, &o.seller).await,
     }
 }

@@ -81,6 +81,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/nodes", get(list).post(register))
         .route("/nodes/{id}/approve", post(approve))
         .route("/nodes/{id}/revoke", post(revoke))
+        .route("/nodes/{id}/rotate-key", post(rotate_key))
+        .route("/nodes/{id}/endpoint", put(move_endpoint))
         .route("/organisations/me/node", put(choose))
 }
 
@@ -88,8 +90,9 @@ async fn read(state: &AppState) -> ApiResult<Directory> {
     let dir = directory::load_nodes(state.chain.as_ref(), state.suite.consortium)
         .await
         .map_err(|e| ApiError::unavailable(format!("node directory: {e}")))?;
-    let own = state.node_key.public_bytes();
-    let node_id = dir.node_with_key(&own);
+    let keys = state.node_keys.all(&state.db, &state.keystore).await?;
+    let own: Vec<[u8; 32]> = keys.iter().map(|k| k.public_bytes()).collect();
+    let node_id = own.iter().find_map(|k| dir.node_with_key(k));
     let nodes = dir
         .nodes
         .values()
@@ -100,10 +103,11 @@ async fn read(state: &AppState) -> ApiResult<Directory> {
             encryption_key: format!("{:#x}", B256::from(n.encryption_key)),
             approved: n.approved,
             owner_active: n.owner_active,
-            this_node: n.encryption_key == own,
+            this_node: own.contains(&n.encryption_key),
         })
         .collect();
-    Ok(Directory { encryption_key: format!("{:#x}", B256::from(own)), node_id, nodes })
+    let current = own.first().copied().unwrap_or_default();
+    Ok(Directory { encryption_key: format!("{:#x}", B256::from(current)), node_id, nodes })
 }
 
 /// The consortium's node directory, and this node's key and id.
@@ -126,7 +130,7 @@ pub(crate) async fn register(
 ) -> ApiResult<(StatusCode, Json<NodeView>)> {
     let call = Consortium::registerNodeCall {
         endpoint: req.endpoint,
-        encryptionKey: B256::from(state.node_key.public_bytes()),
+        encryptionKey: B256::from(state.node_key().await?.public_bytes()),
     };
     let receipt = transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
     let id = receipt
@@ -186,6 +190,62 @@ pub(crate) async fn revoke(
         return Err(ApiError::validation("VALIDATION_FAILED", "reason: 1 to 280 bytes"));
     }
     let call = Consortium::revokeNodeCall { nodeId: U256::from(id), reason: req.reason };
+    transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
+    node_view(&state, id).await
+}
+
+/// This node's entry in the directory, or `NOT_THIS_NODE`: a node changes only its own.
+async fn own_entry(state: &AppState, id: u64) -> ApiResult<()> {
+    let dir = read(state).await?;
+    match dir.nodes.iter().find(|n| n.id == id) {
+        None => Err(ApiError::not_found("UNKNOWN_NODE", format!("no node {id}"))),
+        Some(n) if !n.this_node => Err(ApiError::conflict(
+            "NOT_THIS_NODE",
+            format!("node {id} is not the node answering: change it through the node itself"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Replace this node's encryption key (its scheduled rotation, or a key feared exposed):
+/// the node makes a new key and its member registers it (`rotateNodeKey`, the node's
+/// owner only); deliveries are sealed to the new key from then on, and one sealed to the
+/// old key by a peer that had not yet read the change still opens.
+#[utoipa::path(post, path = "/v1/nodes/{id}/rotate-key", tag = "nodes", operation_id = "rotate_node_key",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = NodeView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn rotate_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+) -> ApiResult<Json<NodeView>> {
+    own_entry(&state, id).await?;
+    // Only its owner may register the new key: simulated before a key is made.
+    let probe = Consortium::rotateNodeKeyCall { nodeId: U256::from(id), encryptionKey: B256::repeat_byte(0x01) };
+    transaction::simulate(&state, caller.address, state.suite.consortium, &probe.abi_encode().into()).await?;
+    let fresh = state.node_keys.rotate(&state.db, &state.keystore).await?;
+    let call =
+        Consortium::rotateNodeKeyCall { nodeId: U256::from(id), encryptionKey: B256::from(fresh.public_bytes()) };
+    transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
+    node_view(&state, id).await
+}
+
+/// Move this node's peer endpoint (the node's owner only).
+#[utoipa::path(put, path = "/v1/nodes/{id}/endpoint", tag = "nodes", operation_id = "move_node_endpoint",
+    params(("id" = u64, Path)), request_body = RegisterNode,
+    responses((status = 200, body = NodeView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub(crate) async fn move_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathArgs(id): PathArgs<u64>,
+    Body(req): Body<RegisterNode>,
+) -> ApiResult<Json<NodeView>> {
+    own_entry(&state, id).await?;
+    let call = Consortium::setNodeEndpointCall { nodeId: U256::from(id), endpoint: req.endpoint };
     transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;
     node_view(&state, id).await
 }

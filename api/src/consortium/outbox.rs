@@ -20,9 +20,12 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 use tokio::sync::watch;
-use tradechain_peer::envelope::{self, Kind, Subject};
+use tradechain_peer::envelope::{self, Kind, NodeKey, Subject};
 
 use super::identity::{self, Peers};
 use super::item::{self, Item};
@@ -38,15 +41,23 @@ const PAGE: u64 = 256;
 /// Rows attempted per pass.
 const BATCH: u64 = 64;
 
-/// Plan and deliver until `stop` turns true.
+/// Plan and deliver until `stop` turns true: at once when the indexer reports a change of
+/// an order (a proposal, a document), else every poll interval (consents, retries).
 pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_millis(state.config.peer.poll_interval_ms.max(10));
+    let mut changes = state.indexer.subscribe();
     loop {
         if let Err(e) = pass(&state).await {
             tracing::warn!(code = %e.code, error = %e.message, "private data delivery: pass failed, retrying");
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            // A lagging receiver only means changes were missed: the pass reads the events.
+            r = changes.recv() => {
+                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    tokio::time::sleep(interval).await;
+                }
+            }
             _ = stop.changed() => return,
         }
         if *stop.borrow() {
@@ -62,8 +73,10 @@ async fn pass(state: &AppState) -> ApiResult<()> {
         return Ok(());
     }
     let Some(mut peers) = identity::peers(state).await? else { return Ok(()) };
-    plan(state, &mut peers).await?;
-    deliver(state, &mut peers).await
+    let planned = plan(state, &mut peers).await;
+    let delivered = deliver(state, &mut peers).await;
+    identity::remember(state, &peers);
+    planned.and(delivered)
 }
 
 fn now_ms() -> i64 {
@@ -111,8 +124,14 @@ async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
         .all(&state.db)
         .await?;
     let Some(last) = events.last().map(|e| (e.block, e.log_index)) else { return Ok(()) };
+    let mut planned = Vec::new();
     for ev in &events {
-        plan_event(state, peers, ev).await?;
+        plan_event(state, peers, ev, &mut planned).await?;
+    }
+    // The rows and the cursor in one commit: a crash plans the page again, whole.
+    let txn = state.db.begin().await?;
+    for (it, to) in &planned {
+        enqueue(&txn, it, to).await?;
     }
     let row = peer_cursor::ActiveModel { id: Set(1), block: Set(last.0), log_index: Set(last.1) };
     peer_cursor::Entity::insert(row)
@@ -121,23 +140,27 @@ async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
                 .update_columns([peer_cursor::Column::Block, peer_cursor::Column::LogIndex])
                 .to_owned(),
         )
-        .exec_without_returning(&state.db)
+        .exec_without_returning(&txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }
+
+/// Items to plan, each with the nodes it goes to.
+type Planned = Vec<(Item, Vec<u64>)>;
 
 fn field<T: std::str::FromStr>(data: &serde_json::Value, name: &str) -> Option<T> {
     data[name].as_str().and_then(|v| v.parse().ok())
 }
 
-async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model) -> ApiResult<()> {
+async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model, planned: &mut Planned) -> ApiResult<()> {
     let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
     if ev.kind == "ConsentGranted" {
         let (Some(firm), Some(financier)) = (field::<Address>(&data, "firm"), field::<Address>(&data, "financier"))
         else {
             return Ok(());
         };
-        return plan_consent(state, peers, firm, financier).await;
+        return plan_consent(state, peers, firm, financier, planned).await;
     }
     let Some(order_id) = ev.order_id else { return Ok(()) };
     let it = match ev.kind.as_str() {
@@ -153,19 +176,26 @@ async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model) -> A
         }
     };
     // Only what was written here: an item received from a peer is its writer's to send.
-    if item::content(state, &it).await?.is_none() || received(state, &it).await? {
+    if !item::held(state, &it).await? || received(state, &it).await? {
         return Ok(());
     }
     let Some(o) = order::Entity::find_by_id(order_id).one(&state.db).await? else { return Ok(()) };
     let entitled = item::entitled(&state.db, &o).await?;
     learn(state, peers, &entitled).await?;
     let to: Vec<u64> = peers.directory.recipients(&entitled, peers.me).iter().map(|n| n.id).collect();
-    enqueue(state, &it, &to).await
+    planned.push((it, to));
+    Ok(())
 }
 
 /// A firm this node serves let `financier` see its trade: what this node keeps of the
 /// firm's orders goes to the financier's node.
-async fn plan_consent(state: &AppState, peers: &mut Peers, firm: Address, financier: Address) -> ApiResult<()> {
+async fn plan_consent(
+    state: &AppState,
+    peers: &mut Peers,
+    firm: Address,
+    financier: Address,
+    planned: &mut Planned,
+) -> ApiResult<()> {
     learn(state, peers, &[firm, financier]).await?;
     if peers.directory.node_of.get(&firm) != Some(&peers.me) {
         return Ok(());
@@ -192,8 +222,8 @@ async fn plan_consent(state: &AppState, peers: &mut Peers, firm: Address, financ
             }
         }
         for it in items {
-            if item::content(state, &it).await?.is_some() {
-                enqueue(state, &it, &to).await?;
+            if item::held(state, &it).await? {
+                planned.push((it, to.clone()));
             }
         }
     }
@@ -219,7 +249,7 @@ async fn learn(state: &AppState, peers: &mut Peers, organisations: &[Address]) -
 }
 
 /// One row per recipient, unless it exists (an item is planned once per node).
-async fn enqueue(state: &AppState, it: &Item, to: &[u64]) -> ApiResult<()> {
+async fn enqueue(conn: &impl ConnectionTrait, it: &Item, to: &[u64]) -> ApiResult<()> {
     for &node in to {
         let row = peer_outbox::ActiveModel {
             order_id: Set(it.order_id),
@@ -245,7 +275,7 @@ async fn enqueue(state: &AppState, it: &Item, to: &[u64]) -> ApiResult<()> {
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(&state.db)
+            .exec_without_returning(conn)
             .await;
         match planned {
             Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
@@ -286,24 +316,31 @@ async fn deliver(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
         checks.push((row, Some(to)));
     }
     let me = peers.me;
-    let attempts = checks.into_iter().map(|(row, check)| async move {
-        let outcome = match check {
-            None => Attempt::Retry("the order is not indexed here yet".into()),
-            Some(None) => Attempt::Cancelled("the node no longer serves an organisation entitled to it".into()),
-            Some(Some(to)) => attempt(state, me, &row, &to).await,
-        };
-        (row, outcome)
+    let key = peers.key.clone();
+    let attempts = checks.into_iter().map(|(row, check)| {
+        let key = key.clone();
+        async move {
+            let outcome = match check {
+                None => Attempt::Retry("the order is not indexed here yet".into()),
+                Some(None) => Attempt::Cancelled("the node no longer serves an organisation entitled to it".into()),
+                Some(Some(to)) => attempt(state, (me, &key), &row, &to).await,
+            };
+            (row, outcome)
+        }
     });
     let done = futures_util::future::join_all(attempts).await;
+    // One commit for the whole batch's outcomes.
+    let txn = state.db.begin().await?;
     for (row, outcome) in done {
-        record(state, &row, outcome).await?;
+        record(state, &txn, &row, outcome).await?;
     }
+    txn.commit().await?;
     Ok(())
 }
 
 async fn attempt(
     state: &AppState,
-    me: u64,
+    (me, key): (u64, &NodeKey),
     row: &peer_outbox::Model,
     to: &tradechain_peer::directory::DirectoryNode,
 ) -> Attempt {
@@ -323,7 +360,7 @@ async fn attempt(
         sender_node: me,
         recipient_node: to.id,
     };
-    let sealed = match envelope::seal(&state.node_key, &to.encryption_key, &subject, &bytes) {
+    let sealed = match envelope::seal(key, &to.encryption_key, &subject, &bytes) {
         Ok(s) => s,
         Err(e) => return Attempt::Retry(e.to_string()),
     };
@@ -349,7 +386,12 @@ async fn attempt(
     }
 }
 
-async fn record(state: &AppState, row: &peer_outbox::Model, outcome: Attempt) -> ApiResult<()> {
+async fn record(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    row: &peer_outbox::Model,
+    outcome: Attempt,
+) -> ApiResult<()> {
     let attempts = row.attempts.saturating_add(1);
     let update = peer_outbox::Entity::update_many()
         .filter(peer_outbox::Column::Id.eq(row.id))
@@ -384,6 +426,6 @@ async fn record(state: &AppState, row: &peer_outbox::Model, outcome: Attempt) ->
             .col_expr(peer_outbox::Column::State, Expr::value("cancelled"))
             .col_expr(peer_outbox::Column::LastError, Expr::value(why)),
     };
-    update.exec(&state.db).await?;
+    update.exec(txn).await?;
     Ok(())
 }

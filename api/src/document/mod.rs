@@ -101,7 +101,7 @@ pub(crate) async fn upload(
     // Nothing is stored unless the chain would accept the presentation.
     transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
-    files::keep(&state, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
+    files::keep(&state, &state.db, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
     act(&state, &caller, id, input).await
 }
 

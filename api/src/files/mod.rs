@@ -6,7 +6,8 @@ pub(crate) mod media;
 
 use std::path::PathBuf;
 
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -22,6 +23,7 @@ pub(crate) fn path(state: &AppState, hash_hex: &str) -> PathBuf {
 /// of it), then its row. Storing what is already kept changes nothing; `true` if it was new.
 pub(crate) async fn keep(
     state: &AppState,
+    conn: &impl ConnectionTrait,
     hash: &str,
     bytes: &[u8],
     content_type: &str,
@@ -43,9 +45,6 @@ pub(crate) async fn keep(
         tokio::fs::rename(&tmp, &target).await.map_err(ApiError::internal)?;
     }
     let key = format!("0x{hex_hash}");
-    if document_file::Entity::find_by_id(key.clone()).one(&state.db).await?.is_some() {
-        return Ok(false);
-    }
     let row = document_file::ActiveModel {
         hash: Set(key),
         size: Set(crate::codec::i64_of(bytes.len())),
@@ -53,8 +52,17 @@ pub(crate) async fn keep(
         uploaded_by: Set(uploaded_by.to_string()),
         created_at: Set(chrono::Utc::now().timestamp()),
     };
-    // A concurrent store of the same file is fine: same key, same bytes.
-    Ok(document_file::Entity::insert(row).exec_without_returning(&state.db).await.is_ok())
+    // A concurrent store of the same file is fine: same key, same bytes. Insert only (no
+    // read first), so that in a transaction the first statement takes the write lock.
+    let inserted = document_file::Entity::insert(row)
+        .on_conflict(OnConflict::column(document_file::Column::Hash).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await;
+    match inserted {
+        Ok(n) => Ok(n > 0),
+        Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Tells apart two writers of one file in one process.

@@ -81,6 +81,8 @@ use crate::error::{ALL_CODES, revert_status};
         crate::consortium::node::register,
         crate::consortium::node::approve,
         crate::consortium::node::revoke,
+        crate::consortium::node::rotate_key,
+        crate::consortium::node::move_endpoint,
         crate::consortium::node::choose,
         crate::holiday::set,
         crate::holiday::calendar,

@@ -210,12 +210,30 @@ fn named(a: &str) -> Option<String> {
 /// The order if the caller may see it (`readmodel::access::order_viewers`: a party, the
 /// carrier or inspector it names, the financier of a financing of it the firm accepted, or
 /// the operator); otherwise ORDER_NOT_FOUND (whether it exists is not revealed).
+///
+/// A miss while this node's read model is behind the chain waits for it (two seconds at
+/// most) and looks again: in a consortium of nodes an order proposed at the buyer's node a
+/// moment ago is then found at the seller's, instead of the seller's first accept failing.
 pub(crate) async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<order::Model> {
-    match order::Entity::find_by_id(id).one(&state.db).await? {
-        Some(o) if caller.is_operator() => Ok(o),
-        Some(o) if crate::readmodel::access::order_viewers(&state.db, &o).await?.contains(&caller.addr) => Ok(o),
-        _ => Err(ApiError::order_not_found(id)),
+    if let Some(o) = visible(state, caller, id).await? {
+        return Ok(o);
     }
+    if let Ok(head) = state.chain.head().await
+        && state.indexer.indexed() < head
+        && state.indexer.wait_for(head, std::time::Duration::from_secs(2)).await
+        && let Some(o) = visible(state, caller, id).await?
+    {
+        return Ok(o);
+    }
+    Err(ApiError::order_not_found(id))
+}
+
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Option<order::Model>> {
+    Ok(match order::Entity::find_by_id(id).one(&state.db).await? {
+        Some(o) if caller.is_operator() => Some(o),
+        Some(o) if crate::readmodel::access::order_viewers(&state.db, &o).await?.contains(&caller.addr) => Some(o),
+        _ => None,
+    })
 }
 
 pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail> {

@@ -160,7 +160,7 @@ async fn private_data_reaches_the_entitled_nodes_only_across_a_restart_and_a_con
     let (exporter, exporter_t) = a.api.onboard("Fazenda Boa Vista", &["trader"]).await;
     let (exporter_bank, exporter_bank_t) = a.api.onboard("Banco do Cafe", &["bank"]).await;
     let (carrier, carrier_t) = a.api.onboard("Atlantic Lines", &["carrier"]).await;
-    let (_, importer_t) = b.api.onboard("Hanseatic Importers", &["trader"]).await;
+    let (importer, importer_t) = b.api.onboard("Hanseatic Importers", &["trader"]).await;
     let (importer_bank, importer_bank_t) = b.api.onboard("Handelsbank", &["bank"]).await;
     let (financier, financier_t) = c.api.onboard("Harbour Capital", &["financier"]).await;
     let (_, stranger_t) = c.api.onboard("Unrelated Trading", &["trader"]).await;
@@ -340,13 +340,52 @@ async fn private_data_reaches_the_entitled_nodes_only_across_a_restart_and_a_con
     let ciphertext = res.bytes().await.expect("body").to_vec();
     assert!(!ciphertext.windows(16).any(|w| w == &BILL_OF_LADING[..16]), "not in clear");
     let stranger = NodeKey::generate().expect("key");
-    let a_key = a.api.state.node_key.public_bytes();
+    let a_key = a.api.state.node_key().await.expect("key").public_bytes();
     let envelope = tradechain_peer::envelope::Envelope { encapsulated, ciphertext };
     assert!(tradechain_peer::envelope::open(&stranger, &a_key, &in_bs_name, &envelope).is_err(), "unreadable");
     assert_eq!(
-        tradechain_peer::envelope::open(&b.api.state.node_key, &a_key, &in_bs_name, &envelope).expect("B opens it"),
+        tradechain_peer::envelope::open(&b.api.state.node_key().await.expect("key"), &a_key, &in_bs_name, &envelope)
+            .expect("B opens it"),
         BILL_OF_LADING
     );
+
+    // Node B's key is rotated, by its owner through node B only; data flows both ways after.
+    let rotate = format!("/v1/nodes/{node_b}/rotate-key");
+    let (s, err) = b.api.post(&rotate, &importer_t, json!({})).await;
+    assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_NODE_OWNER")), "{err}");
+    let (s, err) = c.api.post(&rotate, &financier_t, json!({})).await;
+    assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("NOT_THIS_NODE")), "{err}");
+    let old_key = b.api.state.node_key().await.expect("key").public_bytes();
+    let (s, rotated) = b.api.post(&rotate, &importer_bank_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    let new_key = b.api.state.node_key().await.expect("key").public_bytes();
+    assert_ne!(new_key, old_key);
+    assert_eq!(rotated["encryption_key"], format!("{:#x}", B256::from(new_key)), "{rotated}");
+    let (_, dir) = b.api.get("/v1/nodes", &importer_t).await;
+    assert_eq!(dir["node_id"], node_b, "B still finds itself in the directory: {dir}");
+    let now = chain_now(&chain).await;
+    let third = |buyer_bank: &str, seller: &str, seller_bank: &str, notes: &str| {
+        json!({
+            "seller": seller, "buyer_bank": buyer_bank, "seller_bank": seller_bank,
+            "amount_minor": "100000", "currency": "EUR", "incoterm": "FOB",
+            "latest_shipment": date_after(now, 20), "expiry": date_after(now, 40),
+            "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+            "details": { "notes": notes },
+        })
+    };
+    let (s, from_b) = b
+        .api
+        .post("/v1/orders", &importer_t, third(&importer_bank, &exporter, &exporter_bank, "after B's rotation"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{from_b}");
+    let (s, to_b) = a
+        .api
+        .post("/v1/orders", &exporter_t, third(&exporter_bank, &importer, &importer_bank, "sealed to B's new key"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{to_b}");
+    let (from_b, to_b) = (from_b["details_hash"].as_str().expect("hash"), to_b["details_hash"].as_str().expect("hash"));
+    eventually("B's details reach A after the rotation", || has_details(&a.api, from_b)).await;
+    eventually("A's details reach B at its new key", || has_details(&b.api, to_b)).await;
 }
 
 /// A delivery for the attack tests: the headers of the peer protocol, pinned here.
@@ -451,7 +490,9 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
         sender_node: node_a,
         recipient_node: node_b,
     };
-    let honest = seal(&a_key, &b.api.state.node_key.public_bytes(), &to_b, body.as_bytes()).expect("sealed");
+    let b_key = b.api.state.node_key().await.expect("key").public_bytes();
+    let c_key = c.api.state.node_key().await.expect("key").public_bytes();
+    let honest = seal(&a_key, &b_key, &to_b, body.as_bytes()).expect("sealed");
     let peer_b = b.peer();
 
     // Tampered in transit: one bit of the ciphertext flipped.
@@ -463,30 +504,30 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
     // A stranger, not in the directory, names itself a node id nobody has.
     let stranger = NodeKey::generate().expect("key");
     let from_nowhere = Subject { sender_node: 999, ..to_b.clone() };
-    let sealed = seal(&stranger, &b.api.state.node_key.public_bytes(), &from_nowhere, body.as_bytes()).expect("sealed");
+    let sealed = seal(&stranger, &b_key, &from_nowhere, body.as_bytes()).expect("sealed");
     let (s, err) = push(&peer_b, &from_nowhere, &sealed.encapsulated, sealed.ciphertext).await;
     assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("UNKNOWN_NODE")), "{err}");
 
     // The stranger passes for node A: the envelope does not open with A's directory key.
-    let sealed = seal(&stranger, &b.api.state.node_key.public_bytes(), &to_b, body.as_bytes()).expect("sealed");
+    let sealed = seal(&stranger, &b_key, &to_b, body.as_bytes()).expect("sealed");
     let (s, err) = push(&peer_b, &to_b, &sealed.encapsulated, sealed.ciphertext).await;
     assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("ENVELOPE_REJECTED")), "{err}");
 
     // Node A seals other details under the anchored hash: they do not hash to it.
     let doctored = br#"{"notes":"18 t green coffee at half the price"}"#;
-    let sealed = seal(&a_key, &b.api.state.node_key.public_bytes(), &to_b, doctored).expect("sealed");
+    let sealed = seal(&a_key, &b_key, &to_b, doctored).expect("sealed");
     let (s, err) = push(&peer_b, &to_b, &sealed.encapsulated, sealed.ciphertext).await;
     assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("CONTENT_HASH_MISMATCH")), "{err}");
 
     // Node A pushes something the chain never anchored on this order: never asked for.
     let unasked = Subject { content_hash: keccak256(doctored), ..to_b.clone() };
-    let sealed = seal(&a_key, &b.api.state.node_key.public_bytes(), &unasked, doctored).expect("sealed");
+    let sealed = seal(&a_key, &b_key, &unasked, doctored).expect("sealed");
     let (s, err) = push(&peer_b, &unasked, &sealed.encapsulated, sealed.ciphertext).await;
     assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("NOT_ANCHORED")), "{err}");
 
     // Node A pushes the genuine details to C, which serves no party of the order.
     let to_c = Subject { recipient_node: node_c, ..to_b.clone() };
-    let sealed = seal(&a_key, &c.api.state.node_key.public_bytes(), &to_c, body.as_bytes()).expect("sealed");
+    let sealed = seal(&a_key, &c_key, &to_c, body.as_bytes()).expect("sealed");
     let (s, err) = push(&c.peer(), &to_c, &sealed.encapsulated, sealed.ciphertext).await;
     assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("NOT_ENTITLED")), "{err}");
     assert!(!has_details(&c.api, &format!("{hash:#x}")).await, "C stored nothing");
@@ -521,6 +562,11 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
     let (s, seen) = b.api.get(&format!("/v1/orders/{id}"), &importer_t).await;
     assert_eq!(s, StatusCode::OK, "{seen}");
     assert_eq!(seen["details"]["notes"], details["notes"], "{seen}");
+
+    // A body past a document's size limit is refused before anything is read into memory.
+    let huge = vec![0u8; b.api.state.config.max_document_bytes + 128 * 1024];
+    let (s, err) = push(&peer_b, &to_b, &honest.encapsulated, huge).await;
+    assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("BODY_TOO_LARGE")), "{err}");
 
     // The peer endpoint serves none of the REST API.
     let res = reqwest::Client::new()
