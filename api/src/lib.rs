@@ -290,7 +290,7 @@ impl Platform {
         let (stop, stop_rx) = watch::channel(false);
         let (closing, closing_rx) = watch::channel(false);
         let indexer_task = tokio::spawn(indexer.clone().run(stop_rx.clone()));
-        let peer_client = tradechain_chain::http::client(std::time::Duration::from_secs(60))
+        let peer_client = tradechain_chain::http::client_without_redirects(std::time::Duration::from_secs(60))
             .map_err(|e| StartError::Chain(format!("peer client: {e}")))?;
         let state = AppState {
             inner: Arc::new(Inner {

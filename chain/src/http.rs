@@ -8,7 +8,20 @@ use std::time::Duration;
 /// # Errors
 /// When the TLS stack cannot be initialised.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    builder(timeout).build()
+}
+
+/// As [`client`], following no redirect: for calls to addresses other parties publish (a
+/// peer node's endpoint), which must not send this node's requests elsewhere.
+///
+/// # Errors
+/// When the TLS stack cannot be initialised.
+pub fn client_without_redirects(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    builder(timeout).redirect(reqwest::redirect::Policy::none()).build()
+}
+
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
     // Installing twice is harmless (the first provider stays); only the first call matters.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5))).build()
+    reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5)))
 }

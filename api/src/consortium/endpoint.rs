@@ -87,6 +87,7 @@ async fn receive(
             let txn = state.db.begin().await?;
             match item::keep(&state, &txn, &c.order, &c.item, &c.payload, c.media_type).await {
                 Ok(stored) => {
+                    item::record(&txn, &c.item, "received", Some(s.sender_node)).await?;
                     let row = receipt(if stored { "stored" } else { "duplicate" }, None);
                     peer_receipt::Entity::insert(row).exec_without_returning(&txn).await?;
                     txn.commit().await?;
@@ -118,7 +119,7 @@ struct Checked {
 async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResult<Checked> {
     let s = &header.subject;
     let mut peers = joined(state).await?;
-    if peers.directory.live(s.sender_node).is_none() {
+    if might_have_joined(&peers, s.sender_node) {
         peers = joined_fresh(state).await?;
     }
     if s.recipient_node != peers.me {
@@ -131,6 +132,26 @@ async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResu
             format!("node {} is not an approved node of an active member", s.sender_node),
         )
     })?;
+    // Authenticated first (the envelope opens with the sender's directory key), before any
+    // work on the order: a stranger costs one decryption attempt.
+    // Sealed to this node's key in the directory, or to an older one of its keys by a peer
+    // that read the directory before a rotation; not opening with the sender's key as
+    // cached, that key is read from the chain once more (the sender may have rotated it).
+    let envelope = header.envelope(ciphertext);
+    let mut opened = identity::open_with_any(&peers.keys, &sender.encryption_key, s, &envelope);
+    if matches!(opened, Err(EnvelopeError::DoesNotOpen))
+        && let Some(now) = identity::fresh(state).await?
+        && let Some(current) = now.directory.live(s.sender_node)
+        && current.encryption_key != sender.encryption_key
+    {
+        opened = identity::open_with_any(&now.keys, &current.encryption_key, s, &envelope);
+    }
+    let payload = opened.map_err(|e| match e {
+        EnvelopeError::HashMismatch { .. } => {
+            refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string())
+        }
+        e => refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string()),
+    })?;
     let me = peers.me;
     let (o, it) = anchored_item(state, &mut peers, header, me, "this node").await?;
     identity::remember(state, &peers);
@@ -141,22 +162,6 @@ async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResu
             format!("node {} serves no organisation entitled to order {}'s data", s.sender_node, s.order_id),
         ));
     }
-    // Sealed to this node's key in the directory, or to an older one of its keys by a peer
-    // that read the directory before a rotation.
-    let envelope = header.envelope(ciphertext);
-    let mut opened = Err(EnvelopeError::DoesNotOpen);
-    for key in &peers.keys {
-        opened = envelope::open(key, &sender.encryption_key, s, &envelope);
-        if !matches!(opened, Err(EnvelopeError::DoesNotOpen)) {
-            break;
-        }
-    }
-    let payload = opened.map_err(|e| match e {
-        EnvelopeError::HashMismatch { .. } => {
-            refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string())
-        }
-        e => refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string()),
-    })?;
     let media_type = match it.kind {
         tradechain_peer::envelope::Kind::Details => "application/json",
         tradechain_peer::envelope::Kind::Document(_) => media::of_upload(Some(&header.media_type), &payload)?,
@@ -170,7 +175,7 @@ async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<R
     let header = Header::from_headers(&headers)?;
     let s = &header.subject;
     let mut peers = joined(&state).await?;
-    if peers.directory.live(s.recipient_node).is_none() {
+    if might_have_joined(&peers, s.recipient_node) {
         peers = joined_fresh(&state).await?;
     }
     if s.sender_node != peers.me {
@@ -181,9 +186,12 @@ async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<R
     })?;
     let outcome = async {
         let (_, it) = anchored_item(&state, &mut peers, &header, asker.id, "the asking node").await?;
-        let (bytes, media_type) = item::content(&state, &it)
-            .await?
-            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, code::CONTENT_NOT_HELD, "this node does not keep it"))?;
+        let not_held =
+            || refuse(StatusCode::NOT_FOUND, code::CONTENT_NOT_HELD, "this node does not keep it for this order");
+        if !item::kept_for(&state.db, &it).await? {
+            return Err(not_held());
+        }
+        let (bytes, media_type) = item::content(&state, &it).await?.ok_or_else(not_held)?;
         let sealed = envelope::seal(&peers.key, &asker.encryption_key, s, &bytes).map_err(ApiError::internal)?;
         let answer = Header { subject: s.clone(), encapsulated: sealed.encapsulated, media_type };
         Ok::<_, ApiError>((answer.to_headers(), sealed.ciphertext).into_response())
@@ -195,6 +203,22 @@ async fn serve(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<R
             reason = %e.message, "peer content request refused"),
     }
     outcome
+}
+
+/// Whether node `id`, not live in the directory as cached, may have become so since: a
+/// node registered after it was read, or one not yet approved or whose member was
+/// suspended then. Only then is the directory read from the chain again, so a stranger
+/// naming ids nobody has costs no calls to the chain.
+fn might_have_joined(peers: &Peers, id: u64) -> bool {
+    if peers.directory.live(id).is_some() {
+        return false;
+    }
+    let newest = peers.directory.nodes.keys().next_back().copied().unwrap_or(0);
+    peers
+        .directory
+        .nodes
+        .get(&id)
+        .map_or(id > newest && id <= newest.saturating_add(16), |n| !n.approved || !n.owner_active)
 }
 
 /// The directory, this node being in it; else it takes nothing (and the sender retries).

@@ -5,7 +5,7 @@
 //! and hashes to what the chain anchors.
 
 use sea_orm::{ActiveValue::Set, EntityTrait};
-use tradechain_peer::envelope::{self, Kind, Subject};
+use tradechain_peer::envelope::{Kind, Subject};
 
 use super::identity;
 use super::item::{self, Item};
@@ -55,7 +55,8 @@ pub(crate) async fn missing(state: &AppState, o: &order::Model, it: &Item) -> Ap
         };
         let Ok(header) = Header::from_headers(answer.headers()) else { continue };
         let Ok(ciphertext) = answer.bytes().await else { continue };
-        let opened = envelope::open(&peers.key, &node.encryption_key, &subject, &header.envelope(ciphertext.to_vec()));
+        let opened =
+            identity::open_with_any(&peers.keys, &node.encryption_key, &subject, &header.envelope(ciphertext.to_vec()));
         let payload = match opened {
             Ok(p) => p,
             Err(e) => {
@@ -71,6 +72,7 @@ pub(crate) async fn missing(state: &AppState, o: &order::Model, it: &Item) -> Ap
             },
         };
         item::keep(state, &state.db, o, it, &payload, media_type).await?;
+        item::record(&state.db, it, "fetched", Some(node.id)).await?;
         identity::remember(state, &peers);
         let row = peer_receipt::ActiveModel {
             at: Set(chrono::Utc::now().timestamp()),

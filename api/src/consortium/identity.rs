@@ -188,3 +188,25 @@ async fn changed_since(state: &AppState, at: u64) -> ApiResult<bool> {
         .await?
         .is_some())
 }
+
+/// Open `envelope` from the node whose key is `sender` with any of this node's `keys` (a
+/// peer may have sealed it to an older one, not having read a rotation yet).
+///
+/// # Errors
+/// The last key's refusal.
+pub(crate) fn open_with_any(
+    keys: &[Arc<NodeKey>],
+    sender: &[u8; 32],
+    subject: &tradechain_peer::envelope::Subject,
+    envelope: &tradechain_peer::envelope::Envelope,
+) -> Result<Vec<u8>, tradechain_peer::envelope::EnvelopeError> {
+    use tradechain_peer::envelope::EnvelopeError;
+    let mut opened = Err(EnvelopeError::DoesNotOpen);
+    for key in keys {
+        opened = tradechain_peer::envelope::open(key, sender, subject, envelope);
+        if !matches!(opened, Err(EnvelopeError::DoesNotOpen)) {
+            break;
+        }
+    }
+    opened
+}

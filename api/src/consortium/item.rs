@@ -9,7 +9,7 @@ use tradechain_peer::envelope::Kind;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::files;
-use crate::readmodel::{access, consent, document, document_file, order, order_detail};
+use crate::readmodel::{access, consent, document, document_file, order, order_detail, organisation, private_item};
 
 /// An order's details or one of its documents, named by its hash on chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +32,13 @@ impl Item {
 /// The organisations entitled to order `o`'s private data: those who may see the order
 /// ([`access::order_viewers`]: its parties, the named carrier and inspector, a financier
 /// whose financing of it the firm accepted) and each financier with a live consent of its
-/// buyer or its seller (as the contract's `_mayView` lets them read it).
+/// buyer or its seller (as the contract's `_mayView` lets them read it): members not
+/// suspended, and for a consent, still holding the financier role.
 ///
 /// # Errors
 /// The read model's.
 pub(crate) async fn entitled<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Vec<Address>, DbErr> {
-    let mut who = access::order_viewers(db, o).await?;
+    let viewers = access::order_viewers(db, o).await?;
     let now = chrono::Utc::now().timestamp();
     let consents = consent::Entity::find()
         .filter(
@@ -49,8 +50,19 @@ pub(crate) async fn entitled<C: ConnectionTrait>(db: &C, o: &order::Model) -> Re
         .filter(consent::Column::ExpiresAt.gt(now))
         .all(db)
         .await?;
-    who.extend(consents.into_iter().map(|c| c.financier));
-    let mut out: Vec<Address> = who.iter().filter_map(|a| a.parse().ok()).collect();
+    let financiers: Vec<String> = consents.into_iter().map(|c| c.financier).collect();
+    let members = organisation::Entity::find()
+        .filter(organisation::Column::Address.is_in(viewers.iter().chain(&financiers).map(String::as_str)))
+        .all(db)
+        .await?;
+    let standing = |a: &str, role: u32| {
+        members.iter().any(|m| m.address == a && !m.suspended && (u32::try_from(m.roles).unwrap_or(0) & role) != 0)
+    };
+    let who = viewers
+        .iter()
+        .filter(|a| standing(a, tradechain_contracts::role::ALL))
+        .chain(financiers.iter().filter(|a| standing(a, tradechain_contracts::role::FINANCIER)));
+    let mut out: Vec<Address> = who.filter_map(|a| a.parse().ok()).collect();
     out.sort();
     out.dedup();
     Ok(out)
@@ -77,6 +89,61 @@ pub(crate) async fn anchored<C: ConnectionTrait>(db: &C, o: &order::Model, item:
             document::Entity::find_by_id((o.id, i32::from(t))).one(db).await?.is_some_and(|d| d.hash == hash)
         }
     })
+}
+
+/// Record that this node keeps `item` for its order: `written` by one of its organisations
+/// for that order, or `received` or `fetched` for it from node `node`. Recording it again
+/// changes nothing.
+///
+/// # Errors
+/// The read model's.
+pub(crate) async fn record(conn: &impl ConnectionTrait, item: &Item, origin: &str, node: Option<u64>) -> ApiResult<()> {
+    let row = private_item::ActiveModel {
+        order_id: Set(item.order_id),
+        kind: Set(item.kind.to_string()),
+        content_hash: Set(item.hash_hex()),
+        origin: Set(origin.to_string()),
+        node: Set(node.map(crate::codec::i64_of)),
+        at: Set(chrono::Utc::now().timestamp()),
+    };
+    let inserted = private_item::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                private_item::Column::OrderId,
+                private_item::Column::Kind,
+                private_item::Column::ContentHash,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await;
+    match inserted {
+        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether this node keeps `item` for its order (written, received or fetched for it). A
+/// hash alone proves nothing: anyone can anchor a hash copied from another order.
+///
+/// # Errors
+/// The read model's.
+pub(crate) async fn kept_for(db: &impl ConnectionTrait, item: &Item) -> ApiResult<bool> {
+    Ok(provenance(db, item).await?.is_some())
+}
+
+/// Whether one of this node's organisations wrote `item` for its order (what this node,
+/// and no other, delivers).
+///
+/// # Errors
+/// The read model's.
+pub(crate) async fn written_for(db: &impl ConnectionTrait, item: &Item) -> ApiResult<bool> {
+    Ok(provenance(db, item).await?.is_some_and(|p| p.origin == "written"))
+}
+
+async fn provenance(db: &impl ConnectionTrait, item: &Item) -> Result<Option<private_item::Model>, DbErr> {
+    private_item::Entity::find_by_id((item.order_id, item.kind.to_string(), item.hash_hex())).one(db).await
 }
 
 /// Whether this node keeps `item` (its row; a document's file is read only when sent).

@@ -32,7 +32,7 @@ use super::item::{self, Item};
 use super::wire::{self, Header, code};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::readmodel::{document, event, order, peer_cursor, peer_outbox, peer_receipt};
+use crate::readmodel::{document, event, order, peer_cursor, peer_outbox};
 
 /// The events the planner reads.
 const PLANNED: &[&str] = &["OrderProposed", "AmendmentProposed", "DocumentSubmitted", "ConsentGranted"];
@@ -175,8 +175,10 @@ async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model, plan
             Item { order_id, kind: Kind::Details, hash }
         }
     };
-    // Only what was written here: an item received from a peer is its writer's to send.
-    if !item::held(state, &it).await? || received(state, &it).await? {
+    // Only what one of this node's organisations wrote for this very order: an item
+    // received from a peer is its writer's to send, and a hash anchored on another order
+    // (copied from chain) is not this order's data.
+    if !item::written_for(&state.db, &it).await? || !item::held(state, &it).await? {
         return Ok(());
     }
     let Some(o) = order::Entity::find_by_id(order_id).one(&state.db).await? else { return Ok(()) };
@@ -222,22 +224,12 @@ async fn plan_consent(
             }
         }
         for it in items {
-            if item::held(state, &it).await? {
+            if item::kept_for(&state.db, &it).await? && item::held(state, &it).await? {
                 planned.push((it, to.clone()));
             }
         }
     }
     Ok(())
-}
-
-/// Whether this node received `it` from a peer (rather than its own organisation writing it).
-async fn received(state: &AppState, it: &Item) -> ApiResult<bool> {
-    Ok(peer_receipt::Entity::find()
-        .filter(peer_receipt::Column::ContentHash.eq(it.hash_hex()))
-        .filter(peer_receipt::Column::Outcome.is_in(["stored", "fetched"]))
-        .one(&state.db)
-        .await?
-        .is_some())
 }
 
 async fn learn(state: &AppState, peers: &mut Peers, organisations: &[Address]) -> ApiResult<()> {
@@ -379,7 +371,10 @@ async fn attempt(
         res.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let refusal = body["error"]["code"].as_str().unwrap_or("").to_string();
     let why = format!("{status} {refusal}: {}", body["error"]["message"].as_str().unwrap_or(""));
-    if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS && !code::retried(&refusal) {
+    if status.is_client_error()
+        && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+        && !code::retried(&refusal, row.attempts.saturating_add(1))
+    {
         Attempt::Refused(why)
     } else {
         Attempt::Retry(why)

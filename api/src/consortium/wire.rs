@@ -47,11 +47,17 @@ pub(crate) mod code {
     /// The asked node does not keep the item.
     pub(crate) const CONTENT_NOT_HELD: &str = "CONTENT_NOT_HELD";
 
-    /// Whether a sender tries again later after this refusal (the recipient may be behind
-    /// the chain, or not yet approved), rather than giving the item up.
-    pub(crate) fn retried(code: &str) -> bool {
+    /// Whether a sender tries again later after this refusal, rather than giving the item
+    /// up: the recipient may be behind the chain (an order, a document, a consent, a key
+    /// rotation it has not read yet) or not yet approved; or the envelope was damaged on
+    /// the way. [`GIVE_UP_AFTER`] attempts at most for those that may be for good.
+    pub(crate) fn retried(code: &str, attempts: i32) -> bool {
         [ORDER_NOT_FOUND, NOT_ANCHORED, NODE_NOT_IN_DIRECTORY].contains(&code)
+            || ([ENVELOPE_REJECTED, NOT_ENTITLED].contains(&code) && attempts < GIVE_UP_AFTER)
     }
+
+    /// Attempts after which a refusal that may be for good is taken as final.
+    pub(crate) const GIVE_UP_AFTER: i32 = 10;
 }
 
 /// An item in transit: its subject, the envelope's encapsulated key, the media type.

@@ -102,6 +102,9 @@ pub(crate) async fn upload(
     transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     files::keep(&state, &state.db, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
+    // Written here for this order: what this node delivers to the other parties' nodes.
+    let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
+    crate::consortium::item::record(&state.db, &it, "written", None).await?;
     act(&state, &caller, id, input).await
 }
 
@@ -120,15 +123,17 @@ pub(crate) async fn download(
     let o = view::load_visible(&state, &caller, id).await?;
     let not_found = || ApiError::not_found("DOCUMENT_NOT_FOUND", format!("no {kind} on order {id}"));
     let d = document::Entity::find_by_id((id, kind as i32)).one(&state.db).await?.ok_or_else(not_found)?;
-    let mut file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?;
-    // Presented at another member's node and not delivered here (yet): asked for now.
-    if file.is_none()
-        && let Ok(hash) = d.hash.parse()
-    {
-        let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
-        if crate::consortium::fetch::missing(&state, &o, &it).await? {
-            file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?;
-        }
+    let hash = d.hash.parse().map_err(|_| not_found())?;
+    let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
+    // Only a file kept for this very order (a hash copied from another order's document is
+    // not this order's document); presented at another member's node and not delivered
+    // here (yet): asked for now.
+    let mut file = match crate::consortium::item::kept_for(&state.db, &it).await? {
+        true => document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?,
+        false => None,
+    };
+    if file.is_none() && crate::consortium::fetch::missing(&state, &o, &it).await? {
+        file = document_file::Entity::find_by_id(d.hash.clone()).one(&state.db).await?;
     }
     let file = file.ok_or_else(not_found)?;
     let bytes = tokio::fs::read(files::path(&state, d.hash.trim_start_matches("0x"))).await.map_err(|_| not_found())?;

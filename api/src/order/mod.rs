@@ -334,6 +334,7 @@ pub(crate) async fn propose(
         return Err(ApiError::forbidden("MISSING_ROLE", "only a trader may propose an order"));
     }
     t.detailsHash = details_hash(&req.details)?.0;
+    let t_hash = t.detailsHash;
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
     // Nothing is stored unless the chain would accept the proposal.
     transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
@@ -346,6 +347,9 @@ pub(crate) async fn propose(
         .find_map(|l| TradeOrders::OrderProposed::decode_log(l).ok())
         .map(|e| i64::try_from(e.data.orderId).unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
+    // Written here for this order: what this node delivers to the other parties' nodes.
+    let it = Item { order_id: id, kind: Kind::Details, hash: t_hash };
+    crate::consortium::item::record(&state.db, &it, "written", None).await?;
     let o = view::load_visible(&state, &caller, id).await?;
     Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
 }
@@ -373,7 +377,7 @@ pub(crate) async fn get_order(
     let o = view::load_visible(&state, &caller, id).await?;
     // Details a consortium peer should have delivered but has not (yet): asked for now.
     if let Ok(hash) = o.details_hash.parse()
-        && order_detail::Entity::find_by_id(o.details_hash.clone()).one(&state.db).await?.is_none()
+        && !crate::consortium::item::kept_for(&state.db, &Item { order_id: o.id, kind: Kind::Details, hash }).await?
     {
         let it = Item { order_id: o.id, kind: Kind::Details, hash };
         if let Err(e) = crate::consortium::fetch::missing(&state, &o, &it).await {
@@ -472,6 +476,8 @@ pub(crate) async fn amend(
     if let Some(d) = &req.details {
         transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
         store_details(&state, d).await?;
+        let it = Item { order_id: id, kind: Kind::Details, hash };
+        crate::consortium::item::record(&state.db, &it, "written", None).await?;
     }
     act(&state, &caller, id, input).await
 }

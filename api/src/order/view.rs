@@ -9,9 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::OrderDetails;
 use crate::auth::Caller;
 use crate::codec::date_of;
+use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult};
 use crate::readmodel::{document, event, financing, milestone, order, order_detail};
 use crate::{AppState, terms};
+use tradechain_peer::envelope::Kind;
 
 /// An order as listed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -254,10 +256,18 @@ pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<Order
         .order_by_asc(event::Column::LogIndex)
         .all(db)
         .await?;
-    let details = order_detail::Entity::find_by_id(o.details_hash.clone())
-        .one(db)
-        .await?
-        .and_then(|d| serde_json::from_str(&d.body).ok());
+    // Only details kept for this very order: a hash copied from another order's is not it.
+    let details = match o.details_hash.parse() {
+        Ok(hash)
+            if crate::consortium::item::kept_for(db, &Item { order_id: o.id, kind: Kind::Details, hash }).await? =>
+        {
+            order_detail::Entity::find_by_id(o.details_hash.clone())
+                .one(db)
+                .await?
+                .and_then(|d| serde_json::from_str(&d.body).ok())
+        }
+        _ => None,
+    };
     let financings: Vec<financing::Model> = financing::Entity::find()
         .filter(financing::Column::OrderId.eq(o.id))
         .order_by_asc(financing::Column::Id)

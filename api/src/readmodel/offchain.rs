@@ -346,3 +346,37 @@ pub mod peer_cursor {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Which order an item of private data is kept for: written here for it, or received or
+/// fetched for it from a peer. A hash alone is public on chain; an item is served and
+/// delivered for an order only under its row here.
+pub mod private_item {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "private_items")]
+    pub struct Model {
+        /// The order.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: i64,
+        /// `details` or `document:<type>`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        /// Its hash as anchored on chain (0x hex).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub content_hash: String,
+        /// `written` (by one of this node's organisations), `received` or `fetched`.
+        pub origin: String,
+        /// The node it came from (received or fetched).
+        pub node: Option<i64>,
+        /// When (unix seconds; 0 for what was kept before this table).
+        pub at: i64,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -115,6 +115,16 @@ async fn has_file(node: &RemoteApi, hash: &str) -> bool {
     document_file::Entity::find_by_id(hash.to_string()).one(&node.state.db).await.expect("db").is_some()
 }
 
+/// The rows `node` planned for node `to` of the item whose hash is `hash`.
+async fn planned_for(node: &RemoteApi, to: u64, hash: &str) -> Vec<peer_outbox::Model> {
+    peer_outbox::Entity::find()
+        .filter(peer_outbox::Column::RecipientNode.eq(i64::try_from(to).expect("id")))
+        .filter(peer_outbox::Column::ContentHash.eq(hash))
+        .all(&node.state.db)
+        .await
+        .expect("db")
+}
+
 async fn receipts(node: &RemoteApi, order: i64) -> Vec<peer_receipt::Model> {
     peer_receipt::Entity::find()
         .filter(peer_receipt::Column::OrderId.eq(order))
@@ -167,7 +177,8 @@ async fn private_data_reaches_the_entitled_nodes_only_across_a_restart_and_a_con
 
     let node_a = join(&a.api, &exporter_bank_t, &[&exporter_t, &exporter_bank_t, &carrier_t]).await;
     let node_b = join(&b.api, &importer_bank_t, &[&importer_t, &importer_bank_t]).await;
-    let node_c = join(&c.api, &financier_t, &[&financier_t, &stranger_t]).await;
+    // Run by the unrelated trader: suspending the financier leaves the node itself approved.
+    let node_c = join(&c.api, &stranger_t, &[&financier_t, &stranger_t]).await;
     let (s, dir) = c.api.get("/v1/nodes", &stranger_t).await;
     assert_eq!(s, StatusCode::OK, "{dir}");
     assert_eq!(dir["node_id"], node_c, "{dir}");
@@ -276,6 +287,34 @@ async fn private_data_reaches_the_entitled_nodes_only_across_a_restart_and_a_con
     eventually("the consented details reach C", || has_details(&c.api, &details_hash)).await;
     eventually("the consented bill of lading reaches C", || has_file(&c.api, &bill_hash)).await;
 
+    // The operator suspends the financier: its consent still stands, but a new order of the
+    // exporter's reaches A and nothing of it reaches C; reinstated, it is served again.
+    let consortium = format!("{:#x}", a.api.state.suite.consortium);
+    let relay = |call: Vec<u8>| json!({ "to": consortium, "data": format!("0x{}", hex::encode(call)) });
+    let financier_addr: alloy::primitives::Address = financier.parse().expect("address");
+    let suspend = tradechain_contracts::Consortium::suspendCall { account: financier_addr, reason: "licence".into() };
+    let (s, body) =
+        a.api.post("/v1/transactions", &a.api.token, relay(alloy::sol_types::SolCall::abi_encode(&suspend))).await;
+    assert!(s.is_success(), "{body}");
+    let now = chain_now(&chain).await;
+    let while_suspended = json!({
+        "seller": exporter, "buyer_bank": importer_bank, "seller_bank": exporter_bank,
+        "amount_minor": "250000", "currency": "EUR", "incoterm": "FOB",
+        "latest_shipment": date_after(now, 20), "expiry": date_after(now, 40),
+        "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+        "details": { "notes": "while the financier is suspended" },
+    });
+    let (s, suspended_order) = b.api.post("/v1/orders", &importer_t, while_suspended).await;
+    assert_eq!(s, StatusCode::CREATED, "{suspended_order}");
+    let hash_s = suspended_order["details_hash"].as_str().expect("hash").to_string();
+    eventually("the details reach A", || has_details(&a.api, &hash_s)).await;
+    assert!(!has_details(&c.api, &hash_s).await, "nothing reaches a suspended financier's node");
+    assert!(planned_for(&b.api, node_c, &hash_s).await.is_empty(), "nor is any planned for it");
+    let reinstate = tradechain_contracts::Consortium::reinstateCall { account: financier_addr };
+    let (s, body) =
+        a.api.post("/v1/transactions", &a.api.token, relay(alloy::sol_types::SolCall::abi_encode(&reinstate))).await;
+    assert!(s.is_success(), "{body}");
+
     // Revoked: a new order of the exporter's is delivered to A, and nothing of it to C.
     let (s, body) = a.api.post(&format!("/v1/consents/{financier}/revoke"), &exporter_t, json!({})).await;
     assert!(s.is_success(), "{body}");
@@ -294,6 +333,7 @@ async fn private_data_reaches_the_entitled_nodes_only_across_a_restart_and_a_con
     eventually("the second order's details reach A", || has_details(&a.api, &hash2)).await;
     assert!(!has_details(&c.api, &hash2).await, "nothing new reaches C once revoked");
     assert!(receipts(&c.api, id2).await.is_empty(), "nothing new is sent to C");
+    assert!(planned_for(&b.api, node_c, &hash2).await.is_empty(), "nor planned for it");
 
     // Fetch on demand: B lost the bill of lading (a disk restored from an old backup); the
     // bank's download asks A for it, and B keeps it again.
@@ -562,6 +602,61 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
     let (s, seen) = b.api.get(&format!("/v1/orders/{id}"), &importer_t).await;
     assert_eq!(s, StatusCode::OK, "{seen}");
     assert_eq!(seen["details"]["notes"], details["notes"], "{seen}");
+
+    // Mallory copies the details hash from chain onto an order of her own (an amendment her
+    // accomplice approves): node B, which keeps those details for the honest order, shows
+    // nothing on hers, plans nothing for it, and answers no node asking for it.
+    let (_, mallory_t) = b.api.onboard("Mallory Trading", &["trader"]).await;
+    let (trudy, trudy_t) = b.api.onboard("Trudy Goods", &["trader"]).await;
+    let (s, body) = b.api.put("/v1/organisations/me/node", &trudy_t, json!({ "node_id": node_c })).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let now = chain_now(&chain).await;
+    let theirs = json!({
+        "seller": trudy, "buyer_bank": importer_bank, "seller_bank": importer_bank,
+        "amount_minor": "100", "currency": "EUR", "incoterm": "FOB",
+        "latest_shipment": date_after(now, 20), "expiry": date_after(now, 40),
+        "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+        "details": { "notes": "ours" },
+    });
+    let (s, own) = b.api.post("/v1/orders", &mallory_t, theirs).await;
+    assert_eq!(s, StatusCode::CREATED, "{own}");
+    let own = own["id"].as_i64().expect("id");
+    let copy = tradechain_contracts::TradeOrders::proposeAmendmentCall {
+        orderId: alloy::primitives::U256::from(own),
+        detailsHash: hash,
+        latestShipment: now + 20 * 86_400,
+        expiry: now + 40 * 86_400,
+    };
+    let trade_orders = format!("{:#x}", b.api.state.suite.trade_orders);
+    let data = format!("0x{}", hex::encode(alloy::sol_types::SolCall::abi_encode(&copy)));
+    let (s, body) = b.api.post("/v1/transactions", &mallory_t, json!({ "to": trade_orders, "data": data })).await;
+    assert!(s.is_success(), "{body}");
+    let (s, body) = b.api.post(&format!("/v1/orders/{own}/amendments/1/approve"), &trudy_t, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["details_hash"], format!("{hash:#x}"), "the copied hash is anchored on Mallory's order");
+    assert_eq!(body["details"], Value::Null, "B shows Mallory nothing of the honest order's details: {body}");
+    let asked = Subject {
+        order_id: u64::try_from(own).expect("id"),
+        sender_node: node_b,
+        recipient_node: node_c,
+        ..to_b.clone()
+    };
+    let res = reqwest::Client::new()
+        .post(format!("{peer_b}/peer/v1/content"))
+        .headers(headers(&asked, &[0; 32], ""))
+        .send()
+        .await
+        .expect("ask");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "C (Trudy's node) asks B for them under Mallory's order");
+    let err: Value = serde_json::from_slice(&res.bytes().await.expect("body")).expect("json");
+    assert_eq!(err["error"]["code"], "CONTENT_NOT_HELD", "{err}");
+    let planned = peer_outbox::Entity::find()
+        .filter(peer_outbox::Column::OrderId.eq(own))
+        .filter(peer_outbox::Column::ContentHash.eq(format!("{hash:#x}")))
+        .all(&b.api.state.db)
+        .await
+        .expect("db");
+    assert!(planned.is_empty(), "B plans no delivery of them for Mallory's order: {planned:?}");
 
     // A body past a document's size limit is refused before anything is read into memory.
     let huge = vec![0u8; b.api.state.config.max_document_bytes + 128 * 1024];

@@ -15,6 +15,7 @@ mod m0002_sound_contracts;
 mod m0003_registry_keys;
 mod m0004_token_lifecycle;
 mod m0005_consortium;
+mod m0006_private_items;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_registry_keys::Migration),
             Box::new(m0004_token_lifecycle::Migration),
             Box::new(m0005_consortium::Migration),
+            Box::new(m0006_private_items::Migration),
         ]
     }
 
