@@ -54,9 +54,9 @@ pub(crate) async fn missing(state: &AppState, o: &order::Model, it: &Item) -> Ap
             }
         };
         let Ok(header) = Header::from_headers(answer.headers()) else { continue };
-        let Ok(ciphertext) = answer.bytes().await else { continue };
-        let opened =
-            identity::open_with_any(&peers.keys, &node.encryption_key, &subject, &header.envelope(ciphertext.to_vec()));
+        let limit = state.config.max_document_bytes.saturating_add(64 * 1024);
+        let Some(ciphertext) = wire::read_capped(answer, limit).await else { continue };
+        let opened = identity::open_with_any(&peers.keys, &node.encryption_key, &subject, &header.envelope(ciphertext));
         let payload = match opened {
             Ok(p) => p,
             Err(e) => {

@@ -86,6 +86,50 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/organisations/me/node", put(choose))
 }
 
+/// A peer endpoint the other nodes can call: `http://` or `https://`, a host name (letters,
+/// digits and hyphens in dot-separated labels of at most 63, no hyphen at either end), an
+/// optional port, an optional path of letters, digits and `._~-/`; nothing else (no user
+/// name, query or fragment); at most 200 bytes. The OpenAPI document states the same
+/// pattern (`openapi::constraints`); the URL parser has the last word (a port in range).
+fn check_endpoint(endpoint: &str) -> ApiResult<()> {
+    let bad = |why: &str| ApiError::validation("INVALID_ENDPOINT", format!("endpoint: {why}"));
+    if endpoint.len() > 200 {
+        return Err(bad("at most 200 bytes"));
+    }
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"))
+        .ok_or_else(|| bad("http:// or https://"))?;
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let (host, port) = authority.split_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.is_empty() || !host.split('.').all(label_ok) {
+        return Err(bad("a host name of letters, digits and hyphens"));
+    }
+    if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad("a port of 1 to 5 digits"));
+    }
+    if !path.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~-/".contains(&b)) {
+        return Err(bad("a path of letters, digits and ._~-/"));
+    }
+    let url = reqwest::Url::parse(endpoint).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || !endpoint.starts_with(&format!("{}://", url.scheme())) {
+        return Err(bad("http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("no user name, password, query or fragment"));
+    }
+    Ok(())
+}
+
 async fn read(state: &AppState) -> ApiResult<Directory> {
     let dir = directory::load_nodes(state.chain.as_ref(), state.suite.consortium)
         .await
@@ -128,6 +172,7 @@ pub(crate) async fn register(
     caller: Caller,
     Body(req): Body<RegisterNode>,
 ) -> ApiResult<(StatusCode, Json<NodeView>)> {
+    check_endpoint(&req.endpoint)?;
     let call = Consortium::registerNodeCall {
         endpoint: req.endpoint,
         encryptionKey: B256::from(state.node_key().await?.public_bytes()),
@@ -244,6 +289,7 @@ pub(crate) async fn move_endpoint(
     PathArgs(id): PathArgs<u64>,
     Body(req): Body<RegisterNode>,
 ) -> ApiResult<Json<NodeView>> {
+    check_endpoint(&req.endpoint)?;
     own_entry(&state, id).await?;
     let call = Consortium::setNodeEndpointCall { nodeId: U256::from(id), endpoint: req.endpoint };
     transaction::transact(&state, &caller, state.suite.consortium, call.abi_encode().into()).await?;

@@ -368,7 +368,7 @@ async fn attempt(
         return Attempt::Delivered;
     }
     let body: serde_json::Value =
-        res.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        wire::read_capped(res, 64 * 1024).await.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let refusal = body["error"]["code"].as_str().unwrap_or("").to_string();
     let why = format!("{status} {refusal}: {}", body["error"]["message"].as_str().unwrap_or(""));
     if status.is_client_error()
@@ -388,8 +388,10 @@ async fn record(
     outcome: Attempt,
 ) -> ApiResult<()> {
     let attempts = row.attempts.saturating_add(1);
+    // Only a row still pending: another process of this node may have delivered it meanwhile.
     let update = peer_outbox::Entity::update_many()
         .filter(peer_outbox::Column::Id.eq(row.id))
+        .filter(peer_outbox::Column::State.eq("pending"))
         .col_expr(peer_outbox::Column::Attempts, Expr::value(attempts));
     let update = match outcome {
         Attempt::Delivered => {

@@ -133,3 +133,19 @@ impl Header {
 fn invalid(message: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::BAD_REQUEST, code::INVALID_DELIVERY, message)
 }
+
+/// The body of a peer's answer, if it is at most `limit` bytes: a dishonest peer's endless
+/// answer is not read into memory.
+pub(crate) async fn read_capped(mut res: reqwest::Response, limit: usize) -> Option<Vec<u8>> {
+    if res.content_length().is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = res.chunk().await {
+        if body.len() + chunk.len() > limit {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}

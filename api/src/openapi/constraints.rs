@@ -94,7 +94,9 @@ fn string_rule(owner: &str, name: &str) -> Option<Map<String, Value>> {
             Some(json!({ "pattern": NAME, "maxLength": 64 }).as_object().cloned().unwrap_or_default())
         }
         ("RegisterNode", "endpoint") => {
-            Some(json!({ "pattern": "^https?://[!-~]+$", "maxLength": 200 }).as_object().cloned().unwrap_or_default())
+            // As `consortium::node::check_endpoint` checks it.
+            let endpoint = "^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[A-Za-z0-9._~-]*)*$";
+            Some(json!({ "pattern": endpoint, "maxLength": 200 }).as_object().cloned().unwrap_or_default())
         }
         ("Invoice", "number") => {
             Some(json!({ "pattern": "[A-Za-z0-9]", "maxLength": 64 }).as_object().cloned().unwrap_or_default())

@@ -473,6 +473,29 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
     let (_, importer_t) = b.api.onboard("Hanseatic Importers", &["trader"]).await;
     let (importer_bank, importer_bank_t) = b.api.onboard("Handelsbank", &["bank"]).await;
     let (_, stranger_t) = c.api.onboard("Unrelated Trading", &["trader"]).await;
+    // An endpoint other nodes could not call (or that would send them elsewhere) is refused
+    // with its code, and nothing is registered.
+    for bad in [
+        "http://[",
+        "ftp://node.example",
+        "http://user:pw@node.example",
+        "http://node.example/?q=1",
+        "https://",
+        "http:/x",
+        "http://9U2r*",
+        "http://node.example:",
+        "http://-node.example",
+        "https://node.example:99999",
+    ] {
+        let (s, err) = b.api.post("/v1/nodes", &importer_bank_t, json!({ "endpoint": bad })).await;
+        assert_eq!(
+            (s, err["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("INVALID_ENDPOINT")),
+            "{bad}: {err}"
+        );
+    }
+    let (_, dir) = b.api.get("/v1/nodes", &importer_t).await;
+    assert_eq!(dir["nodes"].as_array().map(Vec::len), Some(0), "{dir}");
     let node_b = join(&b.api, &importer_bank_t, &[&importer_t, &importer_bank_t]).await;
     let node_c = join(&c.api, &stranger_t, &[&stranger_t]).await;
 
