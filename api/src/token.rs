@@ -127,8 +127,9 @@ pub(crate) async fn issue(
     caller: Caller,
     Body(req): Body<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+    // At most 64 characters as sent (the document's maxLength), then trimmed.
     let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+    if name.is_empty() || req.name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(ApiError::validation("VALIDATION_FAILED", "name must be 1 to 64 printable characters"));
     }
     let expires_at = match req.expires_at.as_deref() {
