@@ -171,8 +171,18 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
     let mut timeline = play::run(scenario, &target, &dir, options.print, options.progress).await?;
     if options.verify {
         platform.stop().await;
-        let report = tradechain_engine::verify::verify(&platform.chain_dir)
-            .map_err(|e| Error::Platform(format!("the chain does not verify: {e}")))?;
+        // A JSON-RPC call the node took just before it stopped (a settlement worker's poll)
+        // may still be finishing on a blocking thread, holding the chain's files a moment.
+        let mut attempt = 0;
+        let report = loop {
+            match tradechain_engine::verify::verify(&platform.chain_dir) {
+                Err(e) if attempt < 50 && e.to_string().contains("already open") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                other => break other.map_err(|e| Error::Platform(format!("the chain does not verify: {e}")))?,
+            }
+        };
         let line = format!(
             "chain verified from genesis: {} blocks, {} transactions, state root {}",
             report.blocks, report.transactions, report.state_root
