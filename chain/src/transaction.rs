@@ -25,8 +25,9 @@ use alloy::signers::local::PrivateKeySigner;
 
 use crate::{Chain, ChainError, Fees, Receipt, wait_receipt};
 
-/// Sends of one transaction before a nonce conflict is reported.
-pub const MAX_ATTEMPTS: u32 = 5;
+/// Sends of one transaction before a nonce conflict is reported: several API processes of
+/// one member may each take the nonce a few times in a row.
+pub const MAX_ATTEMPTS: u32 = 12;
 
 /// How long [`Sender::send`] waits for a receipt.
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -104,6 +105,8 @@ impl Sender {
                 Ok(hash) => return Ok(hash),
                 Err(ChainError::Rejected(r)) if r.is_nonce_conflict() && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(%from, nonce, reason = %r, "nonce taken meanwhile; sending again");
+                    // A moment for the other sender's transaction to reach the pending count.
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5)).await;
                 }
                 Err(e) => return Err(e),
             }
