@@ -23,6 +23,15 @@ if ! command -v xmllint >/dev/null 2>&1; then
     || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q libxml2-utils >/dev/null; }
 fi
 export TRADECHAIN_REQUIRE_XMLLINT=1
+# The web app is tested in a real browser: Debian's headless Chromium driven through its
+# ChromeDriver (chromium, chromium-driver), installed here when missing; in CI it must run.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium chromium-driver >/dev/null; }
+fi
+export TRADECHAIN_REQUIRE_CHROMIUM=1
 # With the compiler installed, the stale-artifact check must run, never skip.
 export TRADECHAIN_REQUIRE_SOLC=1
 # The remote-network tests run against a Hardhat node (chains/hardhat), which

@@ -24,6 +24,13 @@ enum Command {
         /// Keep the chain in this directory instead of a temporary one.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Then keep the platform running and print a web app sign-in link for each party
+        /// (Ctrl-C stops it and verifies the chain).
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: where the node listens.
+        #[arg(long, default_value = "127.0.0.1:8545")]
+        listen: std::net::SocketAddr,
     },
     /// Scenarios: trade flows written as TOML (see scenarios/).
     Scenario {
@@ -230,7 +237,7 @@ fn main() -> anyhow::Result<()> {
             }))?;
             Ok(())
         }
-        Command::Demo { data_dir } => run_demo(data_dir),
+        Command::Demo { data_dir, serve, listen } => run_demo(data_dir, serve.then_some(listen)),
         Command::Scenario {
             command: ScenarioCommand::Run { files, progress, url, operator_token, bank_url, network, operator_key },
         } => {
@@ -259,8 +266,15 @@ fn main() -> anyhow::Result<()> {
 /// The flagship scenario `tradechain demo` plays.
 const DEMO_SCENARIO: &str = include_str!("../scenarios/coffee-at-sight.toml");
 
-fn run_demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let options = tradechain_scenarios::Options { print: true, data_dir, verify: true, ..Default::default() };
+fn run_demo(data_dir: Option<PathBuf>, serve: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let options = tradechain_scenarios::Options {
+        print: true,
+        data_dir,
+        verify: true,
+        serve: serve.is_some(),
+        listen: serve,
+        ..Default::default()
+    };
     tokio::runtime::Runtime::new()?.block_on(tradechain_scenarios::play_text(
         "scenarios/coffee-at-sight.toml",
         DEMO_SCENARIO,

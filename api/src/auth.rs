@@ -134,10 +134,84 @@ impl FromRequestParts<AppState> for EvenSuspended {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
-        let Some(token) = token.filter(|t| !t.is_empty()) else { return Err(ApiError::unauthenticated()) };
-        resolve(state, token).await.map(EvenSuspended)
+        let Some(presented) = presented(&parts.headers) else { return Err(ApiError::unauthenticated()) };
+        if presented.by_cookie && !parts.method.is_safe() {
+            check_csrf(&parts.headers, &presented.token)?;
+        }
+        resolve(state, &presented.token).await.map(EvenSuspended)
+    }
+}
+
+/// The cookie that carries a web app session (a short-lived token made at sign-in, see
+/// the api's `web` module). HttpOnly: the page's script never reads it.
+pub const SESSION_COOKIE: &str = "tc_session";
+
+/// The header a web app request that changes something must carry: the session's CSRF
+/// token, which the sign-in answer gives the page's script and no other site can learn.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A token as the request presented it.
+#[derive(Debug, Clone)]
+pub(crate) struct Presented {
+    /// The token.
+    pub(crate) token: String,
+    /// Whether it came in the session cookie (a browser) rather than `Authorization`.
+    pub(crate) by_cookie: bool,
+}
+
+/// The token a request presents: `Authorization: Bearer …` first, else the web app's
+/// session cookie.
+pub(crate) fn presented(headers: &axum::http::HeaderMap) -> Option<Presented> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(token) = bearer {
+        return Some(Presented { token: token.to_string(), by_cookie: false });
+    }
+    session_cookie(headers).map(|token| Presented { token, by_cookie: true })
+}
+
+/// The session cookie's value, if the request carries one.
+pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The CSRF token of a session: derived from the session's secret token, so only a page
+/// that was given it at sign-in (or asked `/app/session` with the cookie, which another
+/// site's page cannot read the answer of) knows it.
+pub fn csrf_of(token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tradechain web session csrf\0");
+    h.update(token.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// `CSRF_FAILED` unless the request carries the session's CSRF token: a cookie is sent by
+/// the browser whichever site made the request; the header only by our own page.
+pub(crate) fn check_csrf(headers: &axum::http::HeaderMap, token: &str) -> Result<(), ApiError> {
+    let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let expected = csrf_of(token);
+    // Constant time: the comparison must not tell how many leading characters were right.
+    let same =
+        sent.len() == expected.len() && sent.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "CSRF_FAILED",
+            "a change made with the web app's session needs the session's CSRF token in the X-CSRF-Token header",
+        ))
     }
 }
 

@@ -81,6 +81,7 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("TX_REVERTED", 409, "the transaction reverted without a known custom error"),
     ("NON_CUSTODIAL", 409, "the node holds no key for this organisation: relay a signed transaction"),
     ("TOKEN_REVOKED", 401, "the API token was revoked"),
+    ("CSRF_FAILED", 403, "a change made with the web app's session cookie without its CSRF token"),
     ("TOKEN_EXPIRED", 401, "the API token has expired"),
     ("TOKEN_NOT_FOUND", 404, "no such token of the caller's"),
     ("ORGANISATION_EXISTS", 409, "an organisation with this name or address exists"),

@@ -50,7 +50,7 @@ pub(crate) async fn watch(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.indexer.subscribe();
     let me = caller.addr;
-    let token = crate::jsonrpc::bearer(&headers).unwrap_or_default().trim().to_string();
+    let token = crate::auth::presented(&headers).map(|p| p.token).unwrap_or_default();
     let mut closing = state.closing.clone();
     // The database only: an open stream must not keep the node itself alive.
     let db = state.db.clone();

@@ -76,6 +76,7 @@ mod request;
 mod terms;
 mod token;
 mod transaction;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -343,10 +344,15 @@ impl Platform {
         })
     }
 
-    /// The whole HTTP surface: REST, OpenAPI, docs, and JSON-RPC at `/` and `/rpc` (the
-    /// embedded node's, or the remote network's, forwarded) behind the members-only gate
-    /// ([`jsonrpc`]); in dev mode the port is open, as before.
+    /// The whole HTTP surface: REST, OpenAPI, docs, the web app at `/app` (a browser asking
+    /// for `/` is sent there), and JSON-RPC at `/` and `/rpc` (the embedded node's, or the
+    /// remote network's, forwarded) behind the members-only gate ([`jsonrpc`]); in dev mode
+    /// the port is open, as before.
     pub fn router(&self) -> Router {
+        self.routes().layer(axum::middleware::from_fn(web::redirect_browsers))
+    }
+
+    fn routes(&self) -> Router {
         use jsonrpc::upstream::Upstream;
         let api = app(self.state.clone());
         let upstream = match (&self.node, &self.rpc_upstream) {
@@ -454,8 +460,8 @@ fn check_master_key(config: &ApiConfig, keystore: &Keystore) -> Result<(), Start
     }
 }
 
-/// The REST router (`/v1`, `/openapi.json`, `/docs`) with request ids, tracing and body
-/// limits. [`Platform::router`] adds the JSON-RPC routes.
+/// The REST router (`/v1`, `/openapi.json`, `/docs`) and the web app (`/app`) with request
+/// ids, tracing and body limits. [`Platform::router`] adds the JSON-RPC routes.
 pub fn app(state: AppState) -> Router {
     let json_limit = state.config.max_json_bytes;
     let v1 = Router::new()
@@ -479,6 +485,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/v1", v1)
         .merge(openapi::routes())
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "no such route") })
         .layer(axum::middleware::from_fn(request::trace))
         .with_state(state)

@@ -48,8 +48,13 @@ pub async fn start_sandbox_bank(dir: &Path) -> Result<(String, tokio::task::Join
 }
 
 impl Embedded {
-    /// Start it in `dir`; it stops when dropped.
+    /// Start it in `dir` on a free loopback port; it stops when dropped.
     pub async fn start(dir: &Path) -> Result<Embedded, Error> {
+        Self::start_on(dir, None).await
+    }
+
+    /// Start it in `dir`, the node listening on `listen` (default a free loopback port).
+    pub async fn start_on(dir: &Path, listen: Option<std::net::SocketAddr>) -> Result<Embedded, Error> {
         // reqwest is built without a default TLS provider in this workspace; we speak plain HTTP.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let chain_dir = dir.join("chain");
@@ -64,7 +69,8 @@ impl Embedded {
         let api = ApiConfig { database_url: Some(database_url), ..ApiConfig::for_node(&config) };
         let platform = Platform::start(node.clone(), api.clone()).await.map_err(|e| err("platform", e))?;
         let state = platform.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
+        let listen = listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| err(&format!("bind {listen}"), e))?;
         let addr = listener.local_addr().map_err(|e| err("bind", e))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -112,6 +112,12 @@ pub struct Options {
     /// With `network`: the operator's key (hex); default the dev operator's (Hardhat's
     /// well-known account #0).
     pub operator_key: Option<String>,
+    /// After the scenario, keep the embedded platform running (the banks' settlement
+    /// workers paying what becomes due) and print a web app sign-in link for each party,
+    /// until Ctrl-C or SIGTERM (`tradechain demo --serve`).
+    pub serve: bool,
+    /// Where the embedded platform listens (default: a free loopback port).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// A scenario that played through: its timeline.
@@ -159,7 +165,7 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
     if let Some(network) = &options.network {
         return play_on_network(scenario, options, network, &dir).await.map(|(played, _)| played);
     }
-    let mut platform = embedded::Embedded::start(&dir).await?;
+    let mut platform = embedded::Embedded::start_on(&dir, options.listen).await?;
     let target = runner::Target {
         base: platform.base.clone(),
         bank_url: platform.bank_url.clone(),
@@ -168,7 +174,10 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
         run: 0,
         nodes: Vec::new(),
     };
-    let mut timeline = play::run(scenario, &target, &dir, options.print, options.progress).await?;
+    let (mut timeline, kept) = play::run(scenario, &target, &dir, options.print, options.progress).await?;
+    if options.serve {
+        serve(&platform, kept).await;
+    }
     if options.verify {
         platform.stop().await;
         // A JSON-RPC call the node took just before it stopped (a settlement worker's poll)
@@ -194,6 +203,54 @@ pub async fn play(scenario: &Scenario, options: &Options) -> Result<Played, Erro
         timeline.push('\n');
     }
     Ok(Played { timeline })
+}
+
+/// Keep the played platform serving (see [`Options::serve`]): print a sign-in link per
+/// party, and step the banks' settlement workers every second until Ctrl-C or SIGTERM.
+async fn serve(platform: &embedded::Embedded, kept: play::Kept) {
+    println!();
+    println!("The platform keeps running at {}. Open a link to work as that party (Ctrl-C stops it):", platform.base);
+    let operator = ("Operator".to_string(), platform.operator_token.clone());
+    for (name, token) in kept.members.iter().chain(std::iter::once(&operator)) {
+        println!("  {name:<20} {}/app/#token={token}", platform.base);
+    }
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let workers = async {
+        loop {
+            for w in &kept.workers {
+                // A failed pass (the bank down, say) is tried again a second later.
+                let _ = w.step().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    tokio::select! {
+        () = workers => {}
+        () = stop_signal() => {}
+    }
+    println!("stopping");
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 /// Play on the running node at `url` (see [`Options::url`]).
@@ -230,7 +287,7 @@ async fn play_remote(scenario: &Scenario, options: &Options, url: &str, dir: &Pa
     if let Some(task) = bank {
         task.abort();
     }
-    Ok(Played { timeline: played? })
+    Ok(Played { timeline: played?.0 })
 }
 
 /// Play on a consortium of member nodes started on the network at `network` (see
@@ -268,5 +325,5 @@ pub async fn play_on_network(
     let played = play::run(scenario, &target, dir, options.print, options.progress).await;
     bank.abort();
     nodes.stop().await;
-    Ok((Played { timeline: played? }, nodes))
+    Ok((Played { timeline: played?.0 }, nodes))
 }

@@ -7,6 +7,17 @@ use crate::Error;
 use crate::format::Scenario;
 use crate::runner::{Runner, Target, format_money};
 
+/// What a played scenario leaves running, for a platform kept serving afterwards
+/// (`tradechain demo --serve`): each party's token and the banks' settlement workers.
+pub(crate) struct Kept {
+    /// Each party's name and API token.
+    pub(crate) members: Vec<(String, String)>,
+    /// The banks' settlement workers, to keep paying what becomes due.
+    pub(crate) workers: Vec<
+        tradechain_bank_adapters::settlement::SettlementWorker<tradechain_bank_adapters::iso20022_http::IsoHttpRails>,
+    >,
+}
+
 /// Play `scenario` against `platform`; the timeline, or the first failure.
 pub(crate) async fn run(
     scenario: &Scenario,
@@ -14,7 +25,7 @@ pub(crate) async fn run(
     dir: &Path,
     print: bool,
     progress: bool,
-) -> Result<String, Error> {
+) -> Result<(String, Kept), Error> {
     let mut r = Runner::new(scenario, platform, print)?;
     r.start(scenario, dir).await?;
     let total = scenario.steps.len();
@@ -44,5 +55,6 @@ pub(crate) async fn run(
             format_money(&currency, minor("amount_minor"))
         ));
     }
-    Ok(r.into_timeline())
+    let kept = Kept { members: r.member_tokens(), workers: r.workers.clone() };
+    Ok((r.into_timeline(), kept))
 }

@@ -495,6 +495,11 @@ impl<'a> Runner<'a> {
     }
 
     /// The timeline so far.
+    /// Each party's name and API token.
+    pub(crate) fn member_tokens(&self) -> Vec<(String, String)> {
+        self.members.iter().map(|m| (m.name.clone(), m.token.clone())).collect()
+    }
+
     pub(crate) fn into_timeline(self) -> String {
         self.timeline
     }

@@ -8,12 +8,15 @@
 //! With feature `node`: [`api`] (the embedded platform with its REST API, and the API on a
 //! remote network), [`settlement`] (a chain, the sandbox bank and settlement workers),
 //! [`fixtures`] (order proposals as the REST API takes them).
+//! With feature `browser`: [`browser`] (headless Chromium through ChromeDriver, for the web app).
 //!
 //! What it must never do: hide a failure (every helper panics with what went wrong), or
 //! reach anything but loopback.
 
 #[cfg(feature = "node")]
 pub mod api;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod clock;
 #[cfg(feature = "evm")]
 pub mod evm;

@@ -1,7 +1,7 @@
 //! The `tradechain` binary's tests, each driving real processes: the demo, a node killed
 //! at random points and restarted (nothing acknowledged lost), scenarios played by URL
 //! against a node in another process, deploy plus two nodes on a Hardhat network, and a
-//! scenario across three member nodes.
+//! scenario across three member nodes, and the web app clicked through in Chromium.
 //! One test binary, a module per feature.
 
 mod connections;
@@ -10,6 +10,7 @@ mod demo;
 mod engine_crash;
 mod remote;
 mod url;
+mod web;
 
 use std::path::Path;
 

@@ -171,7 +171,8 @@ pub(crate) struct OrderPage {
 pub(crate) struct OrderQuery {
     /// Only orders in this state.
     pub(crate) state: Option<String>,
-    /// Only orders where the caller is: buyer, seller, buyer_bank or seller_bank.
+    /// Only orders where the caller is: buyer, seller, buyer_bank, seller_bank, or the
+    /// carrier or inspector it names (`carrier`, `inspector`; not in a firm's history).
     pub(crate) role: Option<String>,
     /// Only orders with this counterparty address.
     pub(crate) counterparty: Option<String>,
@@ -343,7 +344,18 @@ pub(crate) async fn list(
     // database sort every order of the party.
     let columns = match q.role.as_deref() {
         None if trader_roles_only => vec![order::Column::Buyer, order::Column::Seller],
-        None => vec![order::Column::Buyer, order::Column::Seller, order::Column::BuyerBank, order::Column::SellerBank],
+        // The carrier and inspector an order names see it (they attest its documents), so
+        // they find it in their list too.
+        None => vec![
+            order::Column::Buyer,
+            order::Column::Seller,
+            order::Column::BuyerBank,
+            order::Column::SellerBank,
+            order::Column::Carrier,
+            order::Column::Inspector,
+        ],
+        Some("carrier") if !trader_roles_only => vec![order::Column::Carrier],
+        Some("inspector") if !trader_roles_only => vec![order::Column::Inspector],
         Some("buyer") => vec![order::Column::Buyer],
         Some("seller") => vec![order::Column::Seller],
         Some("buyer_bank") => vec![order::Column::BuyerBank],
@@ -351,7 +363,7 @@ pub(crate) async fn list(
         Some(other) => {
             return Err(ApiError::validation(
                 "VALIDATION_FAILED",
-                format!("role {other:?}: expected buyer, seller, buyer_bank or seller_bank"),
+                format!("role {other:?}: expected buyer, seller, buyer_bank, seller_bank, carrier or inspector"),
             ));
         }
     };

@@ -58,6 +58,8 @@ pub async fn create_chain_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr
     create_index(db, "orders", "orders_seller", &[order::Column::Seller, order::Column::Id]).await?;
     create_index(db, "orders", "orders_buyer_bank", &[order::Column::BuyerBank, order::Column::Id]).await?;
     create_index(db, "orders", "orders_seller_bank", &[order::Column::SellerBank, order::Column::Id]).await?;
+    create_index(db, "orders", "orders_carrier", &[order::Column::Carrier, order::Column::Id]).await?;
+    create_index(db, "orders", "orders_inspector", &[order::Column::Inspector, order::Column::Id]).await?;
     create_index(db, "events", "events_order", &[event::Column::OrderId]).await?;
     create_index(db, "documents", "documents_hash", &[document::Column::Hash]).await?;
     create_index(db, "payments", "payments_payer", &[payment::Column::Payer]).await?;

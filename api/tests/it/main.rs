@@ -19,6 +19,7 @@ mod registry;
 mod remote;
 mod tokens;
 mod trade;
+mod web;
 
 /// `tests/js` with its pinned npm packages (ethers) installed, where Node.js is; `None`
 /// (said loudly) where it is not, and `what` did not run.
