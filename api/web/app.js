@@ -200,17 +200,30 @@ function submitForm(form, build, send, fieldOf, done) {
 // ---------------------------------------------------------------- session and live view
 
 async function loadSession() {
+  // A sign-in link (`tradechain demo --serve` prints them) carries a token in its fragment,
+  // which never reaches a server. It is taken out of the address bar at once and only fills
+  // the sign-in form: a person clicks to sign in, and never while a session is open (else
+  // another member could send a link that silently swaps the session for its own).
+  takeOfferedToken();
+  const r = await api('GET', '/app/session');
+  if (r.ok) S.session = r.data;
+  refuseOfferedToken();
+  if (S.session) await afterSignIn();
+}
+
+function takeOfferedToken() {
   const frag = location.hash.match(/^#token=([A-Za-z0-9_]+)/);
   if (frag) {
     history.replaceState(null, '', location.pathname + '#/');
-    const r = await api('POST', '/app/session', { token: frag[1] });
-    if (r.ok) S.session = r.data; else flash(`Sign-in failed: ${r.error.message}`, 'error');
+    S.offered = frag[1];
   }
-  if (!S.session) {
-    const r = await api('GET', '/app/session');
-    if (r.ok) S.session = r.data;
+}
+
+function refuseOfferedToken() {
+  if (S.session && S.offered) {
+    S.offered = null;
+    flash(`You are signed in as ${S.session.organisation.name}: sign out first to use another organisation's link.`, 'error');
   }
-  if (S.session) await afterSignIn();
 }
 
 async function loadDirectory() {
@@ -272,7 +285,8 @@ async function signOut() {
 }
 
 function signInPage(main) {
-  const token = input({ type: 'password', autocomplete: 'off', required: true });
+  const token = input({ type: 'password', autocomplete: 'off', required: true, value: S.offered || '' });
+  S.offered = null;
   const form = h('form', { id: 'signin' },
     h('h1', {}, 'Sign in'),
     h('p', {}, 'Sign in with your organisation\'s API token (the operator issues it; tokens start with tc_).'),
@@ -303,6 +317,7 @@ const ROUTES = [
   [/^#\/financings$/, financingsPage],
   [/^#\/firms\/(0x[0-9a-fA-F]{40})$/, firmPage],
   [/^#\/admin$/, adminPage],
+  [/^#\/offer\/(\d+)\/([A-Z]{3})$/, offerPage],
 ];
 
 let rendering = 0;
@@ -343,15 +358,15 @@ function notFound(page, r) {
 
 // ---------------------------------------------------------------- orders
 
-function orderTable(items) {
+function orderTable(items, extra) {
   if (!items.length) return h('p', {}, 'No orders yet.');
   return h('table', {},
-    h('thead', {}, h('tr', {}, ['Order', 'Buyer', 'Seller', 'Amount', 'Incoterm', 'Latest shipment', 'State'].map((t) => h('th', { class: t === 'Amount' ? 'num' : null, scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, ['Order', 'Buyer', 'Seller', 'Amount', 'Incoterm', 'Latest shipment', 'State', extra ? '' : null].filter((t) => t !== null).map((t) => h('th', { class: t === 'Amount' ? 'num' : null, scope: 'col' }, t)))),
     h('tbody', {}, items.map((o) => h('tr', { 'data-order': o.id },
-      h('td', {}, h('a', { href: `#/orders/${o.id}` }, `#${o.id}`)),
+      h('td', {}, extra ? `#${o.id}` : h('a', { href: `#/orders/${o.id}` }, `#${o.id}`)),
       h('td', {}, nameOf(o.buyer)), h('td', {}, nameOf(o.seller)),
       h('td', { class: 'num' }, money(o.amount_minor, o.currency)),
-      h('td', {}, o.incoterm), h('td', {}, ymd(o.latest_shipment)), h('td', {}, state(o.state))))));
+      h('td', {}, o.incoterm), h('td', {}, ymd(o.latest_shipment)), h('td', {}, state(o.state)), extra ? h('td', {}, extra(o)) : null))));
 }
 
 async function ordersPage(page) {
@@ -483,7 +498,9 @@ async function documentViewer(o, d) {
   const url = URL.createObjectURL(blob);
   if (blob.type.startsWith('image/png') || blob.type.startsWith('image/jpeg')) box.append(h('img', { class: 'doc', src: url, alt: `${docName(d.doc_type)} as presented` }));
   else box.append(h('iframe', { class: 'doc', src: url, title: `${docName(d.doc_type)} as presented`, sandbox: '' }));
-  box.append(h('p', {}, h('a', { href: url, download: `${d.doc_type}-v${d.version}` }, 'Download the file')));
+  // The download is the server's (an inert attachment under its own sandbox policy), not
+  // the blob, which would open as a page of this origin in a new tab.
+  box.append(h('p', {}, h('a', { href: `/v1/orders/${o.id}/documents/${d.doc_type}/content` }, 'Download the file')));
   return box;
 }
 
@@ -792,6 +809,11 @@ async function firmPage(page, firm) {
     const v = typeof f.value === 'object' ? Object.entries(f.value || {}).map(([k, x]) => `${label(k)}: ${typeof x === 'object' ? JSON.stringify(x) : x}`).join(', ') : String(f.value);
     page.append(card(label(f.name).replace(/^./, (c) => c.toUpperCase()), h('p', {}, v), f));
   }
+  const history = await api('GET', `/v1/firms/${firm}/orders?limit=100`);
+  if (history.ok) {
+    page.append(h('h2', {}, 'Trade history'), orderTable(history.data.items, (o) => (o.state === 'committed' || o.state === 'accepted')
+      ? h('a', { href: `#/offer/${o.id}/${o.currency}` }, 'Offer financing') : null));
+  }
   // Sizes set from data attributes: the CSP allows no inline style.
   page.querySelectorAll('[data-height]').forEach((el) => { el.style.height = `${el.dataset.height}px`; });
   page.querySelectorAll('[data-width]').forEach((el) => { el.style.width = `${el.dataset.width}%`; });
@@ -812,13 +834,63 @@ async function financingsPage(page) {
     if (f.review && f.review.length) card.append(h('ul', { class: 'review' }, f.review.map((x) => h('li', { class: 'error' }, `Flagged for review (${label(x.code)}, like financing #${x.financing_id}): ${x.reason}`))));
     if (isMe(f.firm) && f.state === 'offered') card.append(action('Accept the offer', () => api('POST', `${base}/accept`, {})), action('Decline', () => api('POST', `${base}/decline`, {}), { class: 'secondary' }));
     if (isMe(f.financier) && f.state === 'offered') card.append(action('Withdraw', () => api('POST', `${base}/withdraw`, {}), { class: 'secondary' }));
-    if (isMe(f.financier) && f.state === 'accepted' && f.kind === 'receivables' && !f.advance_reference) {
+    if (isMe(f.financier) && f.state === 'accepted' && f.kind === 'receivable' && !f.advance_reference) {
       const ref = input({});
       card.append(h('div', { class: 'actions' }, field(`advance_${f.id}`, 'Advance payment reference', ref), action('Record the advance', () => api('POST', `${base}/advance`, { reference: ref.value }))));
     }
     if (isMe(f.firm) && f.advance_reference && !f.advance_acknowledged) card.append(action('Acknowledge the advance', () => api('POST', `${base}/advance/acknowledge`, {})));
     page.append(card);
   }
+}
+
+/** A financier's offer on one milestone of a firm's order: checked first (the contract's
+ * refusal by simulation, near-duplicate invoices), then sent. */
+function offerPage(page, orderId, currency) {
+  page.append(h('h1', {}, `Offer financing on order #${orderId}`));
+  const kind = select([['receivable', 'receivables finance (advance the seller)'], ['payable', 'payables finance (pay the seller, the buyer repays later)']], 'receivable');
+  const form = h('form', { id: 'offer' },
+    h('div', { class: 'row' },
+      field('milestone', 'Milestone', input({ type: 'number', min: 1, value: 1 })),
+      field('kind', 'Kind', kind),
+      field('advance', `Advance (${currency}, receivables)`, input({ inputmode: 'decimal' })),
+      field('extra_days', 'Extra days for the buyer (payables)', input({ type: 'number', min: 1, max: 360 })),
+      field('rate', 'Rate or fee (%)', input({ inputmode: 'decimal', value: '2.5' })),
+      field('deadline_days', 'Days to make it binding', input({ type: 'number', min: 1, max: 30, value: 10 }))),
+    h('fieldset', {}, h('legend', {}, 'The seller\'s invoice'), h('div', { class: 'row' },
+      field('invoice_number', 'Number', input({})), field('invoice_date', 'Date', input({ type: 'date', value: inDays(0) })),
+      field('invoice_amount', `Amount (${currency})`, input({ inputmode: 'decimal' })))),
+    h('p', { class: 'error form-error', role: 'alert' }), h('div', { id: 'offer-check' }),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', id: 'check-offer' }, 'Check the offer'), h('button', { type: 'submit' }, 'Send the offer')));
+  const build = (d) => {
+    const body = { kind: d.get('kind'), rate_bps: Math.round(Number(String(d.get('rate') || '0').replace(',', '.')) * 100), deadline_days: Number(d.get('deadline_days') || 10) };
+    if (body.kind === 'receivable') {
+      const a = toMinor(d.get('advance'), currency);
+      if (a.error) return { field: 'advance', error: a.error };
+      body.advance_minor = a.minor;
+    } else body.extra_days = Number(d.get('extra_days') || 0);
+    const inv = toMinor(d.get('invoice_amount'), currency);
+    if (inv.error) return { field: 'invoice_amount', error: inv.error };
+    body.invoice = { number: String(d.get('invoice_number') || ''), date: d.get('invoice_date'), amount_minor: inv.minor, currency };
+    return { body, milestone: Math.max(0, Number(d.get('milestone') || 1) - 1) };
+  };
+  const fieldOf = (code) => ({ INVALID_ADVANCE: 'advance', INVALID_RATE: 'rate', INVALID_FEE: 'rate', INVALID_DEADLINE: 'deadline_days', MILESTONE_NOT_FOUND: 'milestone', INVALID_MILESTONE_STATE: 'milestone', VALIDATION_FAILED: null })[code] || null;
+  form.querySelector('#check-offer').addEventListener('click', async () => {
+    clearErrors(form);
+    const built = build(new FormData(form));
+    if (built.error) { fieldError(form, built.field, built.error); return; }
+    const r = await api('POST', '/v1/financings/check', Object.assign({ order_id: Number(orderId), milestone: built.milestone }, built.body));
+    const out = form.querySelector('#offer-check');
+    if (!r.ok) { fieldError(form, fieldOf(r.error.code), r.error.message, r.error.code); return; }
+    out.replaceChildren(
+      r.data.refusal ? h('p', { class: 'error' }, `The contract would refuse it: ${r.data.refusal.message}`) : h('p', { class: 'ok' }, 'The contract would take this offer.'),
+      ...(r.data.review || []).map((x) => h('p', { class: 'error' }, `Flagged for review (${label(x.code)}, like financing #${x.financing_id}): ${x.reason}`)));
+  });
+  submitForm(form, (d) => { const b = build(d); return b.error ? b : { body: b }; },
+    (b) => api('POST', `/v1/orders/${orderId}/milestones/${b.milestone}/financing-offers`, b.body), fieldOf, (r) => {
+      flash(`Offer #${r.data.id} sent.`);
+      location.hash = '#/financings';
+    });
+  page.append(form);
 }
 
 // ---------------------------------------------------------------- operator
@@ -863,7 +935,12 @@ async function adminPage(page) {
 
 // ---------------------------------------------------------------- start
 
-window.addEventListener('hashchange', () => { S.dirty = false; render(); });
+window.addEventListener('hashchange', () => {
+  S.dirty = false;
+  takeOfferedToken();
+  refuseOfferedToken();
+  render();
+});
 document.addEventListener('DOMContentLoaded', async () => {
   await loadSession();
   render();

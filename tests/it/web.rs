@@ -101,9 +101,32 @@ async fn rest(http: &reqwest::Client, base: &str, token: &str, path: &str) -> (u
 /// Sign `browser` in through the printed link; wait until the page names the organisation.
 async fn sign_in(browser: &Browser, demo: &Demo, name: &str) {
     browser.goto(demo.link(name)).await;
+    // The link fills the form; a person clicks.
+    browser.click_button("Sign in").await;
     // The operator is registered as "operator".
     browser.wait_text("#who-name", if name == "Operator" { "operator" } else { name }).await;
     assert!(!browser.hash().await.contains("token"), "the token is taken out of the address bar");
+}
+
+/// Every control of the page has a label a screen reader announces (WCAG 1.3.1, 4.1.2),
+/// and every error place is announced (role=alert).
+async fn assert_accessible(browser: &Browser, page: &str) {
+    let unlabelled = browser
+        .eval(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+               .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label'))
+               .map((c) => c.outerHTML)",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(unlabelled, serde_json::json!([]), "{page}: controls without a label");
+    let buttons = browser
+        .eval(
+            "return [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim()).length",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(buttons, 0, "{page}: a button without a name");
 }
 
 async fn open_order(browser: &Browser, base: &str, id: i64) {
@@ -131,6 +154,13 @@ async fn five_parties_work_a_trade_in_chromium_and_a_financier_checks_the_seller
     sign_in(&bank, &demo, "Nordbank").await;
     sign_in(&carrier, &demo, "Atlantic Lines").await;
     sign_in(&seller_bank, &demo, "Banco Paulista").await;
+    // Another member's sign-in link, sent to a signed-in party, does not swap its session
+    // (opened afresh, as from a mail).
+    buyer.goto("about:blank").await;
+    buyer.goto(demo.link("Santos Coffee")).await;
+    buyer.wait_text("#flash", "sign out first").await;
+    buyer.goto(&format!("{}/app/#/", demo.base)).await;
+    buyer.wait_text("#who-name", "Hamburg Roastery").await;
     // The session cookie is HttpOnly and SameSite=Strict: the page's script cannot read it.
     let cookies = buyer.cookies().await;
     let session = cookies.iter().find(|c| c["name"] == "tc_session").expect("a session cookie");
@@ -166,6 +196,7 @@ async fn five_parties_work_a_trade_in_chromium_and_a_financier_checks_the_seller
     buyer.fill("#f-quantity", "19200").await;
     buyer.fill("#f-port_of_loading", "BRSSZ").await;
     buyer.fill("#f-port_of_discharge", "DEHAM").await;
+    assert_accessible(&buyer, "new order").await;
     buyer.fill("#f-amount", "0").await;
     buyer.click_button("Propose the order").await;
     let error = buyer.wait_text("#f-amount-error", "amount").await;
@@ -223,6 +254,7 @@ async fn five_parties_work_a_trade_in_chromium_and_a_financier_checks_the_seller
     bank.click(&format!("#examine a[href='#/orders/{id}']")).await;
     bank.find("iframe.doc").await;
     bank.wait_text("[data-doc=bill_of_lading] .deadline", "banking day").await;
+    assert_accessible(&bank, "examination").await;
     bank.click_button("Accept the document").await;
 
     // The settlement workers release and pay; every party's page follows live.
@@ -259,6 +291,7 @@ async fn five_parties_work_a_trade_in_chromium_and_a_financier_checks_the_seller
     sign_in(&operator, &demo, "Operator").await;
     operator.goto(&format!("{base}/app/#/admin")).await;
     operator.wait_text("#chain", "Indexer lag").await;
+    assert_accessible(&operator, "operator").await;
     operator.fill("#f-name", "Lisbon Trade Finance").await;
     operator.click("input[name=roles][value=financier]").await;
     operator.click_button("Onboard").await;
@@ -286,6 +319,7 @@ async fn five_parties_work_a_trade_in_chromium_and_a_financier_checks_the_seller
     financier.click_button("Ask for access").await;
     financier.wait_text("#my-requests", "Santos Coffee").await;
     seller.goto(&format!("{base}/app/#/consents")).await;
+    assert_accessible(&seller, "consents").await;
     seller.click_button("Grant access").await;
     seller.wait_text("#page", "granted").await;
     financier.goto(&format!("{base}/app/#/firms/{seller_addr}")).await;
@@ -313,6 +347,15 @@ async fn five_parties_work_a_trade_in_chromium_and_a_financier_checks_the_seller
     }
     assert!(verified.is_some(), "a cited transaction checked on chain: {}", financier.page_text().await);
     financier.screenshot(&shots.join("financier.png")).await;
+    financier.wait_text("#page", "Trade history").await;
+    // An offer is checked before it is sent: on a paid order the contract would refuse it.
+    financier.goto(&format!("{base}/app/#/offer/{id}/USD")).await;
+    financier.fill("#f-advance", "50000").await;
+    financier.fill("#f-invoice_number", "SC-2026-118").await;
+    financier.fill("#f-invoice_amount", "64000.50").await;
+    assert_accessible(&financier, "offer").await;
+    financier.click("#check-offer").await;
+    financier.wait_text("#offer-check", "would refuse").await;
     seller.goto(&format!("{base}/app/#/consents")).await;
     seller.wait_text("#reads", "Lisbon Trade Finance").await;
     seller.screenshot(&shots.join("seller-consents.png")).await;
