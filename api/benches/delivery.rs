@@ -19,7 +19,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tradechain_api::config::ApiConfig;
 use tradechain_api::readmodel::document_file;
-use tradechain_api::{AppState, Platform};
+use tradechain_api::{AppState, Platform, Serving};
 use tradechain_chain::embedded::EmbeddedChain;
 use tradechain_engine::{Node, NodeConfig};
 
@@ -33,18 +33,22 @@ struct Member {
     token: String,
     peer: String,
     state: AppState,
+    /// Serves until the bench ends.
+    _serving: Serving,
 }
 
-async fn member(platform: Platform, config: &ApiConfig) -> Member {
+async fn member(platform: Platform) -> Member {
     let state = platform.state.clone();
     let peer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let peer = format!("http://{}", peer_listener.local_addr().expect("addr"));
-    drop(platform.serve_peer(peer_listener));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(platform.serve(listener, std::future::pending()));
-    let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
-    Member { base, token, peer, state }
+    let serving = platform.spawn(listener, Some(peer_listener)).expect("serve");
+    Member {
+        base: serving.base.clone(),
+        token: serving.operator_token.clone(),
+        peer: serving.peer.clone().expect("peer"),
+        state,
+        _serving: serving,
+    }
 }
 
 fn config(dir: &std::path::Path, name: &str, node: &NodeConfig) -> ApiConfig {
@@ -134,10 +138,10 @@ fn main() {
         let operator = ApiConfig::for_node(&node_config).operator_signer(&node_config).expect("operator");
         let (ca, cb, cc) =
             (config(dir.path(), "a", &node_config), config(dir.path(), "b", &node_config), config(dir.path(), "c", &node_config));
-        let a = member(Platform::start(node.clone(), ca.clone()).await.expect("A"), &ca).await;
+        let a = member(Platform::start(node.clone(), ca.clone()).await.expect("A")).await;
         let chain = || -> std::sync::Arc<dyn tradechain_chain::Chain> { EmbeddedChain::new(node.clone()) };
-        let b = member(Platform::start_with_chain(chain(), operator.clone(), cb.clone()).await.expect("B"), &cb).await;
-        let c = member(Platform::start_with_chain(chain(), operator.clone(), cc.clone()).await.expect("C"), &cc).await;
+        let b = member(Platform::start_with_chain(chain(), operator.clone(), cb.clone()).await.expect("B")).await;
+        let c = member(Platform::start_with_chain(chain(), operator.clone(), cc.clone()).await.expect("C")).await;
         let http = reqwest::Client::new();
 
         let (seller, seller_t) = onboard(&http, &a, "Fazenda Boa Vista", "trader").await;

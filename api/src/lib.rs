@@ -414,6 +414,44 @@ impl Platform {
         result
     }
 
+    /// Serve in the background on `listener` (and the peer endpoint on `peer`, a member
+    /// node's), until [`Serving::stop`]: how a test, a bench or a scenario runs a node in
+    /// its own process. The operator's dev token is read if the node wrote one.
+    ///
+    /// # Errors
+    /// A listener without a local address.
+    pub fn spawn(
+        self,
+        listener: tokio::net::TcpListener,
+        peer: Option<tokio::net::TcpListener>,
+    ) -> std::io::Result<Serving> {
+        let state = self.state.clone();
+        let base = format!("http://{}", listener.local_addr()?);
+        let peer = match peer {
+            Some(l) => {
+                let url = format!("http://{}", l.local_addr()?);
+                drop(self.serve_peer(l));
+                Some(url)
+            }
+            None => None,
+        };
+        let operator_token = std::fs::read_to_string(state.config.operator_token_file())
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            if let Err(e) = self
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+            {
+                tracing::error!(error = %e, "the node stopped serving");
+            }
+        });
+        Ok(Serving { base, peer, operator_token, state, stop: Some(stop), task: Some(task) })
+    }
+
     /// Drop the read model's chain tables and re-index them from block 0 (for
     /// `tradechain` maintenance, with no API serving this read model meanwhile). Returns
     /// the last indexed block.
@@ -431,6 +469,41 @@ impl Platform {
         let _ = self.closing.send(true);
         let _ = self.indexer_task.await;
         let _ = self.delivery_task.await;
+    }
+}
+
+/// A platform serving in the background ([`Platform::spawn`]); it stops when dropped (without
+/// waiting) or on [`Serving::stop`] (waiting until it has shut down).
+pub struct Serving {
+    /// Its REST API and JSON-RPC, `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its peer endpoint, if it has one.
+    pub peer: Option<String>,
+    /// The dev operator's API token (empty outside dev mode).
+    pub operator_token: String,
+    /// What its handlers share (read model, keys), for a test's checks.
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Stop serving (REST and the peer endpoint) and wait until the node has shut down.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 }
 

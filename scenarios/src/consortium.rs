@@ -8,7 +8,7 @@ use std::path::Path;
 
 use alloy::signers::local::PrivateKeySigner;
 use tradechain_api::config::{Backend, ChainConfig};
-use tradechain_api::{ApiConfig, AppState, Platform};
+use tradechain_api::{ApiConfig, AppState, Platform, Serving};
 
 use crate::Error;
 use crate::runner::NodeTarget;
@@ -29,8 +29,7 @@ pub struct MemberNode {
     pub operator_token: String,
     /// Its state (read model, keys), for a test's checks.
     pub state: AppState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    serving: Serving,
 }
 
 /// The member nodes, in the order named.
@@ -73,35 +72,22 @@ impl Consortium {
             };
             config.peer.poll_interval_ms = 50;
             config.peer.retry_max_ms = 1_000;
-            let platform = Platform::start_remote(operator.clone(), config.clone())
-                .await
-                .map_err(|e| err(&format!("node {name}"), e))?;
+            let platform =
+                Platform::start_remote(operator.clone(), config).await.map_err(|e| err(&format!("node {name}"), e))?;
             let state = platform.state.clone();
             let peer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
-            let peer = format!("http://{}", peer_listener.local_addr().map_err(|e| err("bind", e))?);
-            drop(platform.serve_peer(peer_listener));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| err("bind", e))?;
-            let base = format!("http://{}", listener.local_addr().map_err(|e| err("bind", e))?);
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(async move {
-                let _ = platform
-                    .serve(listener, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-            let operator_token = std::fs::read_to_string(config.operator_token_file())
-                .map_err(|e| err("operator token", e))?
-                .trim()
-                .to_string();
+            let serving = platform.spawn(listener, Some(peer_listener)).map_err(|e| err("serve", e))?;
+            if serving.operator_token.is_empty() {
+                return Err(err(&format!("node {name}"), "no dev operator token was written"));
+            }
             nodes.push(MemberNode {
                 name: name.clone(),
-                base,
-                peer,
-                operator_token,
+                base: serving.base.clone(),
+                peer: serving.peer.clone().unwrap_or_default(),
+                operator_token: serving.operator_token.clone(),
                 state,
-                stop: Some(stop),
-                server: Some(server),
+                serving,
             });
         }
         Ok(Consortium { nodes })
@@ -122,12 +108,7 @@ impl Consortium {
     /// Stop every node and wait for it.
     pub async fn stop(&mut self) {
         for n in &mut self.nodes {
-            if let Some(s) = n.stop.take() {
-                let _ = s.send(());
-            }
-            if let Some(h) = n.server.take() {
-                let _ = h.await;
-            }
+            n.serving.stop().await;
         }
     }
 }

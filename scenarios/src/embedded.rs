@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tradechain_api::{ApiConfig, AppState, Platform};
+use tradechain_api::{ApiConfig, Platform, Serving};
 use tradechain_engine::{GenesisCall, Node, NodeConfig};
 
 use crate::Error;
@@ -21,10 +21,8 @@ pub struct Embedded {
     /// The chain's data directory (for `verify` after the run).
     pub chain_dir: PathBuf,
     /// Dropped on stop with the node, so the chain's files are closed before verification.
-    state: Option<AppState>,
+    serving: Option<Serving>,
     node: Option<Node>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
     bank: tokio::task::JoinHandle<()>,
 }
 
@@ -67,47 +65,30 @@ impl Embedded {
         let node = Node::open(config.clone(), genesis).map_err(|e| err("cannot open the chain", e))?;
         let database_url = format!("sqlite://{}?mode=rwc", dir.join("readmodel.sqlite").display());
         let api = ApiConfig { database_url: Some(database_url), ..ApiConfig::for_node(&config) };
-        let platform = Platform::start(node.clone(), api.clone()).await.map_err(|e| err("platform", e))?;
-        let state = platform.state.clone();
+        let platform = Platform::start(node.clone(), api).await.map_err(|e| err("platform", e))?;
         let listen = listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| err(&format!("bind {listen}"), e))?;
-        let addr = listener.local_addr().map_err(|e| err("bind", e))?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = platform
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        let operator_token = std::fs::read_to_string(api.operator_token_file())
-            .map_err(|e| err("dev operator token", e))?
-            .trim()
-            .to_string();
-
+        let serving = platform.spawn(listener, None).map_err(|e| err("serve", e))?;
+        if serving.operator_token.is_empty() {
+            return Err(err("dev operator token", "not written"));
+        }
         let (bank_url, bank) = start_sandbox_bank(dir).await?;
         Ok(Embedded {
-            base: format!("http://{addr}"),
+            base: serving.base.clone(),
             bank_url,
-            operator_token,
+            operator_token: serving.operator_token.clone(),
             chain_dir,
-            state: Some(state),
+            serving: Some(serving),
             node: Some(node),
-            stop: Some(stop),
-            server: Some(server),
             bank,
         })
     }
 
     /// Stop serving and close the chain, so its directory can be verified.
     pub async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+        if let Some(mut s) = self.serving.take() {
+            s.stop().await;
         }
-        if let Some(h) = self.server.take() {
-            let _ = h.await;
-        }
-        self.state = None;
         self.node = None;
         self.bank.abort();
     }
@@ -116,8 +97,5 @@ impl Embedded {
 impl Drop for Embedded {
     fn drop(&mut self) {
         self.bank.abort();
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
     }
 }

@@ -69,8 +69,7 @@ pub struct Net {
     pub database_url: String,
     /// The API's state (for tests that look inside).
     pub state: tradechain_api::AppState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    serving: tradechain_api::Serving,
 }
 
 /// The contract suite's genesis calls for `config`'s operator.
@@ -162,17 +161,10 @@ impl Net {
         let state = platform.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            platform
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
-        });
+        let serving = platform.spawn(listener, None).expect("serve");
         let operator_token = if api.dev {
-            std::fs::read_to_string(api.operator_token_file()).expect("dev operator token").trim().to_string()
+            assert!(!serving.operator_token.is_empty(), "the dev operator token was written");
+            serving.operator_token.clone()
         } else {
             let operator = format!("{:#x}", state.operator.address());
             tradechain_api::auth::create_token(&state.db, &operator, "test operator").await.expect("operator token")
@@ -186,19 +178,13 @@ impl Net {
             http: reqwest::Client::new(),
             database_url,
             state,
-            stop: Some(stop),
-            server: Some(server),
+            serving,
         }
     }
 
     /// Graceful shutdown: the server drains, the indexer stops.
     pub async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(h) = self.server.take() {
-            h.await.expect("server task");
-        }
+        self.serving.stop().await;
     }
 
     /// One request with an optional bearer token and JSON body: its status and JSON (or
@@ -291,8 +277,7 @@ pub struct RemoteApi {
     /// With a peer endpoint: `http://127.0.0.1:PORT` (what its member registers).
     pub peer: Option<String>,
     http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    serving: tradechain_api::Serving,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -347,39 +332,22 @@ impl RemoteApi {
             }
         }
         let peer_listener = peer_listener.expect("bind the peer endpoint");
-        let peer = format!("http://{}", peer_listener.local_addr().expect("addr"));
-        let _peer_server = platform.serve_peer(peer_listener);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = platform
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        let token = std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string();
+        let serving = platform.spawn(listener, Some(peer_listener)).expect("serve");
         RemoteApi {
-            base,
-            token,
+            base: serving.base.clone(),
+            token: serving.operator_token.clone(),
             state,
-            peer: Some(peer),
+            peer: serving.peer.clone(),
             http: reqwest::Client::new(),
-            stop: Some(stop),
-            server: Some(server),
+            serving,
             _dir: None,
         }
     }
 
     /// Stop serving (REST and the peer endpoint) and wait until the node has shut down.
     pub async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(h) = self.server.take() {
-            h.await.expect("server task");
-        }
+        self.serving.stop().await;
     }
 
     /// The API on the network at `url` through the remote backend, served on loopback.
@@ -414,32 +382,24 @@ impl RemoteApi {
             },
             ..ApiConfig::default()
         };
-        let platform = Platform::start_remote(operator.clone(), config.clone()).await.expect("platform");
+        let platform = Platform::start_remote(operator.clone(), config).await.expect("platform");
         let state = platform.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = platform
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let serving = platform.spawn(listener, None).expect("serve");
         let token = if dev {
-            std::fs::read_to_string(config.operator_token_file()).expect("token").trim().to_string()
+            assert!(!serving.operator_token.is_empty(), "the dev operator token was written");
+            serving.operator_token.clone()
         } else {
             let operator = format!("{:#x}", state.operator.address());
             tradechain_api::auth::create_token(&state.db, &operator, "test operator").await.expect("operator token")
         };
         RemoteApi {
-            base,
+            base: serving.base.clone(),
             token,
             state,
             peer: None,
             http: reqwest::Client::new(),
-            stop: Some(stop),
-            server: Some(server),
+            serving,
             _dir: Some(dir),
         }
     }
@@ -518,13 +478,5 @@ impl RemoteApi {
             body["organisation"]["address"].as_str().expect("address").into(),
             body["token"].as_str().expect("token").into(),
         )
-    }
-}
-
-impl Drop for RemoteApi {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
     }
 }
