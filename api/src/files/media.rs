@@ -55,9 +55,8 @@ pub(crate) fn of_upload(declared: Option<&str>, bytes: &[u8]) -> Result<&'static
         return Err(html());
     }
     let matches = match kind {
-        "application/xml" => {
-            text(bytes).is_some_and(|t| t.trim_start_matches('\u{feff}').trim_start().starts_with('<'))
-        }
+        "application/xml" => text(bytes)
+            .is_some_and(|t| t.trim_start_matches('\u{feff}').trim_start().starts_with('<') && !xml_renders_as_page(t)),
         "application/json" => serde_json::from_slice::<serde_json::Value>(bytes).is_ok(),
         "text/plain" => text(bytes).is_some_and(|t| !t.contains('\0')),
         binary => signature(bytes) == Some(binary),
@@ -116,6 +115,17 @@ fn looks_like_html(bytes: &[u8]) -> bool {
     .any(|tag| head.contains(tag))
 }
 
+/// An XML document a browser would run as a page wherever the markup sits (not only in its
+/// first 512 bytes): elements in the XHTML or SVG namespace (under any prefix: `<h:script
+/// xmlns:h="http://www.w3.org/1999/xhtml">`), or a style sheet that transforms it into one
+/// (`<?xml-stylesheet?>`). No trade document (UBL, ISO 20022, an e-invoice) needs either.
+fn xml_renders_as_page(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["http://www.w3.org/1999/xhtml", "http://www.w3.org/2000/svg", "<?xml-stylesheet"]
+        .iter()
+        .any(|needle| lower.contains(needle))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +154,22 @@ mod tests {
             "MEDIA_TYPE_MISMATCH"
         );
         assert_eq!(refused(Some("image/png"), b"%PDF-1.7"), "MEDIA_TYPE_MISMATCH");
+        // XHTML under a prefix, past the first 512 bytes (found in review: a browser runs it
+        // as a page wherever it sits); a style sheet that turns the XML into a page.
+        let padding = format!("<Invoice><Note>{}</Note>", "x".repeat(600));
+        let hidden = format!(
+            "<?xml version=\"1.0\"?>{padding}<h:script xmlns:h=\"http://www.w3.org/1999/xhtml\">alert(1)</h:script></Invoice>"
+        );
+        assert_eq!(refused(Some("application/xml"), hidden.as_bytes()), "MEDIA_TYPE_MISMATCH");
+        let styled = b"<?xml version=\"1.0\"?><?xml-stylesheet type=\"text/xsl\" href=\"x.xsl\"?><Invoice/>";
+        assert_eq!(refused(Some("application/xml"), styled), "MEDIA_TYPE_MISMATCH");
+        // The other side: a UBL invoice, namespaces and all, well past 512 bytes.
+        let ubl = format!(
+            "<?xml version=\"1.0\"?><Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\" \
+             xmlns:cbc=\"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2\">{padding}\
+             <cbc:ID>2026-001</cbc:ID></Invoice>"
+        );
+        assert_eq!(of_upload(Some("application/xml"), ubl.as_bytes()).expect("ubl"), "application/xml");
         assert_eq!(refused(Some("application/json"), b"{not json"), "MEDIA_TYPE_MISMATCH");
         assert_eq!(refused(None, b"just bytes"), "UNSUPPORTED_MEDIA_TYPE");
         assert_eq!(served("text/html"), ("application/octet-stream", "bin"));
