@@ -206,10 +206,16 @@ contract Consortium {
         emit NodeKeyRotated(nodeId, encryptionKey);
     }
 
+    /// @notice The owner moves its node's peer endpoint. The other members' nodes will
+    /// connect there, so the move needs the operator's approval again: otherwise an approved
+    /// member could point the others' nodes at an address inside their own networks. Until
+    /// then nothing is delivered to the node and no organisation may newly choose it (those
+    /// that chose it keep their choice).
     function setNodeEndpoint(uint256 nodeId, string calldata endpoint) external {
         Node storage n = _owned(nodeId);
         _checkEndpoint(endpoint);
         n.endpoint = endpoint;
+        n.approved = false;
         emit NodeEndpointChanged(nodeId, endpoint);
     }
 

@@ -277,7 +277,8 @@ pub(crate) async fn rotate_key(
     node_view(&state, id).await
 }
 
-/// Move this node's peer endpoint (the node's owner only).
+/// Move this node's peer endpoint (the node's owner only); the operator approves it again
+/// before anything is delivered to it there.
 #[utoipa::path(put, path = "/v1/nodes/{id}/endpoint", tag = "nodes", operation_id = "move_node_endpoint",
     params(("id" = u64, Path)), request_body = RegisterNode,
     responses((status = 200, body = NodeView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),

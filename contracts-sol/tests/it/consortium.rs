@@ -157,9 +157,23 @@ fn only_the_owner_rotates_a_nodes_key_or_moves_its_endpoint() {
     let n = c.view(to, nodeCall { nodeId: node });
     assert_eq!((n.owner, n.encryptionKey, n.approved), (owner, key("rotated"), true), "rotation keeps the approval");
     assert!(n.keyRotatedAt > 0);
+    // A move sends the others' nodes somewhere new: it needs the operator's approval again
+    // (else an approved member points them at an address inside their own networks).
+    c.exec(owner, to, setNodeEndpointCall { nodeId: node, endpoint: "http://10.0.0.5:8650".into() }).unwrap();
+    let n = c.view(to, nodeCall { nodeId: node });
+    assert_eq!(
+        (n.endpoint.as_str(), n.approved),
+        ("http://10.0.0.5:8650", false),
+        "a moved node is approved again first"
+    );
+    c.expect_revert(addr("seller"), to, chooseNodeCall { nodeId: node }, "NodeNotApproved");
+    c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
+    c.exec(addr("seller"), to, chooseNodeCall { nodeId: node }).unwrap();
     c.exec(owner, to, setNodeEndpointCall { nodeId: node, endpoint: "https://moved.seller-bank.example".into() })
         .unwrap();
     assert_eq!(c.view(to, nodeCall { nodeId: node }).endpoint, "https://moved.seller-bank.example");
+    assert!(!c.view(to, nodeCall { nodeId: node }).approved);
+    c.exec(op, to, approveNodeCall { nodeId: node }).unwrap();
     c.exec(op, to, suspendCall { account: owner, reason: "licence".into() }).unwrap();
     c.expect_revert(
         owner,
