@@ -44,6 +44,32 @@ pub async fn create_token_until(
         expires_at: Set(expires_at),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        parent_hash: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(token)
+}
+
+/// A web app session for `org`, opened with the token whose hash is `parent`, expiring at
+/// `expires_at`: it authenticates only while that token does ([`live_token`]).
+pub(crate) async fn create_session(
+    db: &impl ConnectionTrait,
+    org: &str,
+    label: &str,
+    expires_at: i64,
+    parent: &str,
+) -> Result<String, sea_orm::DbErr> {
+    let token = format!("tc_{}", hex::encode(random_bytes::<32>()));
+    api_token::Entity::insert(api_token::ActiveModel {
+        token_hash: Set(token_hash(&token)),
+        org: Set(org.to_string()),
+        label: Set(label.to_string()),
+        created_at: Set(chrono::Utc::now().timestamp()),
+        expires_at: Set(Some(expires_at)),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        parent_hash: Set(Some(parent.to_string())),
     })
     .exec_without_returning(db)
     .await?;
@@ -244,13 +270,26 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
 /// node, holds from the next request on.
 pub(crate) async fn live_token(db: &DatabaseConnection, token: &str) -> Result<api_token::Model, ApiError> {
     let row = api_token::Entity::find_by_id(token_hash(token)).one(db).await?.ok_or_else(ApiError::unauthenticated)?;
+    standing(&row)?;
+    // A web session lives only while the token it was opened with does.
+    if let Some(parent) = &row.parent_hash {
+        let opener =
+            api_token::Entity::find_by_id(parent.clone()).one(db).await?.ok_or_else(ApiError::unauthenticated)?;
+        standing(&opener)
+            .map_err(|e| ApiError::new(e.status, &e.code, format!("{} (the session was opened with it)", e.message)))?;
+    }
+    Ok(row)
+}
+
+/// `TOKEN_REVOKED` or `TOKEN_EXPIRED` unless `row` authenticates now.
+fn standing(row: &api_token::Model) -> Result<(), ApiError> {
     if row.revoked_at.is_some() {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_REVOKED", "this API token was revoked"));
     }
     if row.expires_at.is_some_and(|e| e <= chrono::Utc::now().timestamp()) {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", "this API token has expired"));
     }
-    Ok(row)
+    Ok(())
 }
 
 /// For the CLI (`tradechain token create --org NAME`): open the read model named by

@@ -147,8 +147,12 @@ async fn sign_in(
     if caller.suspended {
         return Err(auth::suspended());
     }
+    // The session lives while the token it is opened with does; a session opened with a
+    // session hangs on the same token.
+    let opener = auth::live_token(&state.db, &token).await?;
+    let parent = opener.parent_hash.unwrap_or(opener.token_hash);
     let expires_at = chrono::Utc::now().timestamp() + SESSION_HOURS * 3600;
-    let session = auth::create_token_until(&state.db, &caller.addr, SESSION_LABEL, Some(expires_at)).await?;
+    let session = auth::create_session(&state.db, &caller.addr, SESSION_LABEL, expires_at, &parent).await?;
     tracing::info!(org = %caller.name, "web session opened");
     let answer = session_of(&state, &session, expires_at).await?;
     let mut response = Json(answer).into_response();

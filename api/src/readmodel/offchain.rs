@@ -54,6 +54,9 @@ pub mod api_token {
         pub last_used_at: Option<i64>,
         /// When it was revoked (unix seconds): it authenticates nothing since.
         pub revoked_at: Option<i64>,
+        /// A web app session: the token it was opened with, which must still authenticate
+        /// for the session to (revoking or expiring it ends the session).
+        pub parent_hash: Option<String>,
     }
 
     /// No relations: the read model joins by hand.

@@ -163,6 +163,21 @@ async fn a_browser_session_holds_against_other_sites_and_replays() {
     expect_error(call(&net, "GET", "/app/session", &buyer, None, None).await, 401, "TOKEN_REVOKED");
     assert_eq!(net.get("/v1/orders", &buyer_t).await.0, StatusCode::OK, "the organisation's own token lives on");
 
+    // Revoking the token a session was opened with ends the session (and a session opened
+    // with that session): a leaked token revoked leaves no browser session alive.
+    let (s, issued) = net.post("/v1/tokens", &buyer_t, json!({ "name": "laptop" })).await;
+    assert_eq!(s, StatusCode::CREATED, "{issued}");
+    let laptop = issued["token"].as_str().expect("token").to_string();
+    let first = sign_in(&net, &laptop, &[]).await.expect("signed in");
+    let second = sign_in(&net, first.cookie.trim_start_matches("tc_session="), &[]).await.expect("signed in");
+    assert_eq!(call(&net, "GET", "/v1/orders", &second, None, None).await.0, StatusCode::OK);
+    let id = issued["id"].as_str().expect("id");
+    assert_eq!(net.post(&format!("/v1/tokens/{id}/revoke"), &buyer_t, json!({})).await.0, StatusCode::OK);
+    expect_error(call(&net, "GET", "/v1/orders", &first, None, None).await, 401, "TOKEN_REVOKED");
+    expect_error(call(&net, "GET", "/v1/orders", &second, None, None).await, 401, "TOKEN_REVOKED");
+    expect_error(call(&net, "GET", "/app/session", &first, None, None).await, 401, "TOKEN_REVOKED");
+    assert_eq!(net.get("/v1/orders", &buyer_t).await.0, StatusCode::OK, "other tokens live on");
+
     // A session past its expiry opens nothing.
     let session_hash = tradechain_api::auth::token_hash(stranger.cookie.trim_start_matches("tc_session="));
     api_token::Entity::update_many()

@@ -16,6 +16,7 @@ mod m0003_registry_keys;
 mod m0004_token_lifecycle;
 mod m0005_consortium;
 mod m0006_private_items;
+mod m0007_session_parent;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_token_lifecycle::Migration),
             Box::new(m0005_consortium::Migration),
             Box::new(m0006_private_items::Migration),
+            Box::new(m0007_session_parent::Migration),
         ]
     }
 
