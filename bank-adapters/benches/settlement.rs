@@ -75,6 +75,14 @@ async fn settle_all(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // Where a pass spends its time: the worker's debug lines ("pass done", "batch answered",
+    // "batch confirmed") with `RUST_LOG=tradechain_bank_adapters::settlement=debug`.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let n: usize = std::env::var("BENCH_INSTRUCTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let chain = start_chain().await;
     let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
