@@ -329,26 +329,9 @@ fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
     Ok(config)
 }
 
-/// Resolves on Ctrl-C or SIGTERM, so `kill` stops the node gracefully (kill -9 stays safe).
+/// Ctrl-C or SIGTERM (`tradechain_engine::signal::shutdown`), logged.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    tradechain_engine::signal::shutdown().await;
     tracing::info!("shutting down");
 }
 

@@ -52,6 +52,7 @@ pub mod node;
 mod producer;
 pub mod receipt;
 pub mod rpc;
+pub mod signal;
 pub mod state;
 pub mod store;
 pub mod transaction;

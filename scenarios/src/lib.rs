@@ -226,31 +226,9 @@ async fn serve(platform: &embedded::Embedded, kept: play::Kept) {
     };
     tokio::select! {
         () = workers => {}
-        () = stop_signal() => {}
+        () = tradechain_engine::signal::shutdown() => {}
     }
     println!("stopping");
-}
-
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }
 
 /// Play on the running node at `url` (see [`Options::url`]).
