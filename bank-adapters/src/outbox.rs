@@ -422,46 +422,8 @@ impl Outbox {
         for change in covers {
             apply_cover(&txn, bank_id, change).await?;
         }
-        let mut inserted = 0;
-        for ins in instructions {
-            if instruction::Entity::find_by_id(ins.end_to_end_id.clone()).one(&txn).await?.is_none() {
-                ins.into_active_model().reset_all().insert(&txn).await?;
-                inserted += 1;
-            }
-        }
-        for w in watches {
-            let key = match (&w.financing_id, w.doc_type) {
-                (Some(f), _) => format!("{bank_id}/R{f}"),
-                (None, Some(d)) => format!("{bank_id}/D{}/{d}/{}", w.order_id, w.due_date),
-                (None, None) => format!("{bank_id}/{}/{}", w.order_id, w.milestone),
-            };
-            let milestone = w.financing_id.is_none() && w.doc_type.is_none();
-            match watch::Entity::find_by_id(key.clone()).one(&txn).await? {
-                // A milestone handed back to this bank after its watch ended (a financing
-                // cancelled, a financier payer in default): watch it again.
-                Some(ended) if ended.done && milestone => {
-                    let mut again = ended.into_active_model();
-                    again.done = Set(false);
-                    again.due_date = Set(to_i64(w.due_date));
-                    again.update(&txn).await?;
-                }
-                Some(_) => {}
-                None => {
-                    watch::ActiveModel {
-                        key: Set(key),
-                        bank_id: Set(bank_id.to_string()),
-                        financing_id: Set(w.financing_id),
-                        order_id: Set(w.order_id),
-                        milestone: Set(to_i64(w.milestone)),
-                        due_date: Set(to_i64(w.due_date)),
-                        doc_type: Set(w.doc_type.map(i64::from)),
-                        done: Set(false),
-                    }
-                    .insert(&txn)
-                    .await?;
-                }
-            }
-        }
+        let inserted = insert_new(&txn, instructions).await?;
+        watch_new(&txn, bank_id, watches).await?;
         let cur = cursor::ActiveModel {
             bank_id: Set(bank_id.to_string()),
             chain_id: Set(to_i64(chain_id)),
@@ -480,6 +442,24 @@ impl Outbox {
     /// The cover of `bank_id`'s undertaking on `order_id`, if it committed one.
     pub async fn cover(&self, bank_id: &str, order_id: &str) -> Result<Option<cover::Model>, OutboxError> {
         Ok(cover::Entity::find_by_id(format!("{bank_id}/{order_id}")).one(&self.db).await?)
+    }
+
+    /// The covers of `bank_id`'s undertakings on these orders, by order id: one query per
+    /// few hundred orders (a block range's payments), where [`Outbox::cover`] is one each.
+    pub async fn covers(
+        &self,
+        bank_id: &str,
+        order_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, cover::Model>, OutboxError> {
+        let mut found = std::collections::HashMap::with_capacity(order_ids.len());
+        for chunk in order_ids.chunks(IN_LIST) {
+            let rows = cover::Entity::find()
+                .filter(cover::Column::Key.is_in(chunk.iter().map(|o| format!("{bank_id}/{o}"))))
+                .all(&self.db)
+                .await?;
+            found.extend(rows.into_iter().map(|c| (c.order_id.clone(), c)));
+        }
+        Ok(found)
     }
 
     /// Mark `order_id`'s earmark booked (`true`) or the rest released (`false`).
@@ -725,6 +705,96 @@ async fn update_many_in(
                 return Err(OutboxError::NotFound(missing));
             }
         }
+    }
+    Ok(())
+}
+
+/// Rows in one multi-row INSERT: 38 columns each keeps a statement's parameters far below
+/// SQLite's and PostgreSQL's limits.
+const INSERT_ROWS: usize = 200;
+
+/// Insert the instructions not recorded yet (by EndToEndId; the first of duplicates in
+/// `instructions` wins): one `IN (...)` read and one multi-row INSERT per few hundred rows,
+/// instead of a read and an insert per row. How many were inserted.
+async fn insert_new(db: &impl sea_orm::ConnectionTrait, instructions: Vec<Instruction>) -> Result<usize, OutboxError> {
+    let mut seen = std::collections::HashSet::with_capacity(instructions.len());
+    let fresh: Vec<Instruction> = instructions.into_iter().filter(|i| seen.insert(i.end_to_end_id.clone())).collect();
+    let mut present = std::collections::HashSet::new();
+    for chunk in fresh.chunks(IN_LIST) {
+        let ids: Vec<String> = instruction::Entity::find()
+            .select_only()
+            .column(instruction::Column::EndToEndId)
+            .filter(instruction::Column::EndToEndId.is_in(chunk.iter().map(|i| i.end_to_end_id.clone())))
+            .into_tuple()
+            .all(db)
+            .await?;
+        present.extend(ids);
+    }
+    let new: Vec<instruction::ActiveModel> = fresh
+        .into_iter()
+        .filter(|i| !present.contains(&i.end_to_end_id))
+        .map(|i| i.into_active_model().reset_all())
+        .collect();
+    let inserted = new.len();
+    let mut rows = new.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(INSERT_ROWS).collect();
+        instruction::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(inserted)
+}
+
+/// Start watching what a block range asks this bank to watch: new keys inserted together,
+/// a milestone handed back to this bank after its watch ended (a financing cancelled, a
+/// financier payer in default) watched again, any other key already present left as it is.
+async fn watch_new(db: &impl sea_orm::ConnectionTrait, bank_id: &str, watches: Vec<Watch>) -> Result<(), OutboxError> {
+    let mut wanted: Vec<(String, Watch)> = Vec::with_capacity(watches.len());
+    let mut seen = std::collections::HashSet::with_capacity(watches.len());
+    for w in watches {
+        let key = match (&w.financing_id, w.doc_type) {
+            (Some(f), _) => format!("{bank_id}/R{f}"),
+            (None, Some(d)) => format!("{bank_id}/D{}/{d}/{}", w.order_id, w.due_date),
+            (None, None) => format!("{bank_id}/{}/{}", w.order_id, w.milestone),
+        };
+        if seen.insert(key.clone()) {
+            wanted.push((key, w));
+        }
+    }
+    let mut present = std::collections::HashMap::new();
+    for chunk in wanted.chunks(IN_LIST) {
+        let rows = watch::Entity::find()
+            .filter(watch::Column::Key.is_in(chunk.iter().map(|(k, _)| k.clone())))
+            .all(db)
+            .await?;
+        present.extend(rows.into_iter().map(|r| (r.key.clone(), r)));
+    }
+    let mut new = Vec::new();
+    for (key, w) in wanted {
+        let milestone = w.financing_id.is_none() && w.doc_type.is_none();
+        match present.remove(&key) {
+            Some(ended) if ended.done && milestone => {
+                let mut again = ended.into_active_model();
+                again.done = Set(false);
+                again.due_date = Set(to_i64(w.due_date));
+                again.update(db).await?;
+            }
+            Some(_) => {}
+            None => new.push(watch::ActiveModel {
+                key: Set(key),
+                bank_id: Set(bank_id.to_string()),
+                financing_id: Set(w.financing_id),
+                order_id: Set(w.order_id),
+                milestone: Set(to_i64(w.milestone)),
+                due_date: Set(to_i64(w.due_date)),
+                doc_type: Set(w.doc_type.map(i64::from)),
+                done: Set(false),
+            }),
+        }
+    }
+    let mut rows = new.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(INSERT_ROWS).collect();
+        watch::Entity::insert_many(chunk).exec_without_returning(db).await?;
     }
     Ok(())
 }

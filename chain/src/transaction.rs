@@ -1,9 +1,9 @@
 //! The one signing, nonce and fee policy of tradechain.
 //!
 //! Every transaction any part of tradechain signs goes through [`Sender::submit`]:
-//! 1. under the sender's lock (one nonce sequence per address in this process),
-//! 2. its gas limit comes from the chain's simulation ([`Chain::estimate_gas`]); a revert
+//! 1. its gas limit comes from the chain's simulation ([`Chain::estimate_gas`]); a revert
 //!    there ends it with [`Rejection::Reverted`] and nothing is sent;
+//! 2. then under the sender's lock (one nonce sequence per address in this process):
 //! 3. its fees from [`Chain::fees`]: an EIP-1559 transaction where the network has a base
 //!    fee (zero on the embedded chain and free-gas networks), a legacy one at the network's
 //!    gas price where blocks have none;
@@ -93,11 +93,14 @@ impl Sender {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let _guard = lock.lock().await;
+            // Simulated before taking the sender's lock: it needs no nonce, and a sender's
+            // transactions sent together (a worker's batches) are simulated side by side
+            // instead of one after another.
             let gas_limit = match tx.gas_limit {
                 Some(g) => g,
                 None => chain.estimate_gas(from, tx.to, tx.value, tx.input.clone()).await?,
             };
+            let _guard = lock.lock().await;
             let fees = chain.fees().await?;
             let nonce = chain.nonce(from).await?;
             let raw = sign(signer, chain.chain_id(), nonce, fees, gas_limit, tx)?;

@@ -238,15 +238,20 @@ pub(crate) fn estimate_gas(
         r.gas = Some(gas);
         Ok(matches!(call(base, params, &r)?, CallOutcome::Success { .. }))
     };
-    // Most calls succeed with a small margin over the gas they used; try that first.
+    // Most calls succeed with a margin over the gas they used (an eighth, for the 63/64 of
+    // EIP-150 at each nested call and state that moves before inclusion, plus the 2,300
+    // stipend): proven by one run at that limit, it is the answer. Bisecting on from there
+    // to a tighter limit cost five more runs of the whole call for every transaction a
+    // member sends (a batch of 100 confirmations: five more runs of 100), and a tighter
+    // limit only leaves less room when the state moves. Only a call that needs more is
+    // bisected.
     let mut lo = used.saturating_sub(1).max(20_999);
     let mut hi = cap;
     let guess = (used + used / 8 + 2_300).min(cap);
     if succeeds(guess)? {
-        hi = guess;
-    } else {
-        lo = guess;
+        return Ok(Ok(guess));
     }
+    lo = lo.max(guess);
     while hi - lo > 1_000.max(hi / 200) {
         let mid = lo + (hi - lo) / 2;
         if succeeds(mid)? {

@@ -571,6 +571,11 @@ async fn consented_history(net: Net) {
     let (s, page) = net.get(&history, &financier_t).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    // The consent covers the firm's own trade (as buyer or seller), not the orders of other
+    // firms it carried or inspected: a financier asking for those is refused, not served.
+    for role in ["carrier", "inspector"] {
+        expect_error(net.get(&format!("{history}?role={role}"), &financier_t).await, 400, "VALIDATION_FAILED");
+    }
     expect_error(net.get(&history, &second_t).await, 403, "NO_LIVE_CONSENT");
 
     let (s, revoked) = net.post(&format!("/v1/consents/{financier}/revoke"), &p.seller_t, json!({})).await;

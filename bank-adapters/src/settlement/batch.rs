@@ -19,7 +19,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use sha2::{Digest, Sha256};
 use tradechain_contracts::{MilestoneState, TradeOrders};
 
-use super::{CrashPoint, READS_AT_ONCE, SettlementWorker, WorkerError, payment_reference};
+use super::{CHAIN_TXS_AT_ONCE, CrashPoint, READS_AT_ONCE, SettlementWorker, WorkerError, payment_reference};
 use crate::outbox::{Change, Instruction, KIND_REIMBURSEMENT, State};
 use crate::payment::{CreditTransfer, RailStatus};
 use crate::rails::Rails;
@@ -119,19 +119,22 @@ impl<R: Rails> SettlementWorker<R> {
     pub(super) async fn confirm_batch(&self, rows: Vec<Instruction>) -> Result<(), WorkerError> {
         let size = self.inner.config.chain_batch.max(1);
         let mut rows = rows;
+        let mut chunks = Vec::new();
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(size));
-            self.confirm_chunk(rows).await?;
-            rows = rest;
+            chunks.push(std::mem::replace(&mut rows, rest));
         }
+        stream::iter(chunks)
+            .map(|c| self.confirm_chunk(c))
+            .buffer_unordered(CHAIN_TXS_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 
     async fn confirm_chunk(&self, rows: Vec<Instruction>) -> Result<(), WorkerError> {
         let w = &self.inner;
         let tp = std::time::Instant::now();
-        let guard = w.chain_lock.lock().await;
-        let t_lock = tp.elapsed();
         let mut paid = Vec::new();
         let mut due: Vec<(Instruction, U256, U256)> = Vec::new();
         // Each milestone as the chain shows it now, a few reads at a time.
@@ -173,7 +176,6 @@ impl<R: Rails> SettlementWorker<R> {
                     // All or nothing on chain: nothing of it applied. One by one, each meets
                     // its own outcome (and its own backoff).
                     tracing::warn!(error = %e, reason = ?e.revert_reason(), "confirmPayments failed; confirming one by one");
-                    drop(guard);
                     for (ins, _, _) in &due {
                         self.confirm_on_chain(ins).await?;
                     }
@@ -181,12 +183,11 @@ impl<R: Rails> SettlementWorker<R> {
                 }
             }
         }
-        drop(guard);
         let t_tx = tp.elapsed();
         let n = paid.len();
         let r = self.settle_paid(paid).await;
-        let (read, tx, settle) = (t_read - t_lock, t_tx - t_read, tp.elapsed() - t_tx);
-        tracing::debug!(payments = n, lock = ?t_lock, ?read, ?tx, ?settle, "batch confirmed");
+        let (tx, settle) = (t_tx - t_read, tp.elapsed() - t_tx);
+        tracing::debug!(payments = n, read = ?t_read, ?tx, ?settle, "batch confirmed");
         r
     }
 

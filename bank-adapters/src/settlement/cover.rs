@@ -94,7 +94,11 @@ impl<R: Rails> SettlementWorker<R> {
 
     async fn cover_of(&self, order: &str, batch: &Batch) -> Result<Option<cover::Model>, WorkerError> {
         let w = &self.inner;
-        Ok(cover_now(w.outbox.cover(&w.bank_id, order).await?, &batch.covers, order))
+        let stored = match batch.stored_covers.get(order) {
+            Some(c) => c.clone(),
+            None => w.outbox.cover(&w.bank_id, order).await?,
+        };
+        Ok(cover_now(stored, &batch.covers, order))
     }
 
     /// This bank committed to `order_id`: open its cover and, when it earmarks, move the
@@ -113,7 +117,7 @@ impl<R: Rails> SettlementWorker<R> {
         batch.covers.push(CoverChange::Open {
             order_id: key.clone(),
             mode: mode.as_str().into(),
-            currency: String::from_utf8_lossy(&order.currency.0).into_owned(),
+            currency: String::from_utf8_lossy(&order.currency).into_owned(),
             amount: order.amount,
         });
         if mode == Cover::Earmark {
@@ -131,7 +135,7 @@ impl<R: Rails> SettlementWorker<R> {
                 debtor: Account::Member(order.buyer),
                 creditor: Account::Escrow,
                 amount: order.amount,
-                currency: order.currency.0,
+                currency: order.currency,
                 due_date,
                 block: as_i64(log.block),
                 charges: ChargeBearer::Shared,
@@ -181,7 +185,7 @@ impl<R: Rails> SettlementWorker<R> {
         else {
             return Ok(None);
         };
-        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: order_id }).await?;
+        let order = self.terms_of(order_id).await?;
         let currency = tradechain_money::money::Currency::parse(&ins.currency).map_or([0u8; 3], |c| {
             let b = c.code().as_bytes();
             [b[0], b[1], b[2]]
@@ -231,7 +235,7 @@ impl<R: Rails> SettlementWorker<R> {
         now: u64,
     ) -> Result<Instruction, WorkerError> {
         let w = &self.inner;
-        let order = self.read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: order_id }).await?;
+        let order = self.terms_of(order_id).await?;
         let amount = cover.remaining();
         tracing::info!(order = %order_id, amount, "releasing what the escrow holds to the buyer");
         let due_date = self.execution_date(now, now).await?;
@@ -247,7 +251,7 @@ impl<R: Rails> SettlementWorker<R> {
             debtor: Account::Escrow,
             creditor: Account::Member(order.buyer),
             amount,
-            currency: order.currency.0,
+            currency: order.currency,
             due_date,
             block,
             charges: ChargeBearer::Shared,

@@ -50,16 +50,15 @@ impl<R: Rails> SettlementWorker<R> {
             return Ok(());
         }
         let order = match batch.orders.get(&order_id) {
-            Some(cached) => cached.clone(),
+            Some(cached) => *cached,
             None => {
-                let call = TradeOrders::getOrderCall { orderId: order_id };
-                let order = self.read_entitled(w.config.trade_orders, &call).await?;
-                batch.orders.insert(order_id, order.clone());
+                let order = self.order_terms(order_id).await?;
+                batch.orders.insert(order_id, order);
                 order
             }
         };
         let Some(order) = order else { return Ok(()) };
-        if order.buyerBank != w.bank && order.sellerBank != w.bank {
+        if order.buyer_bank != w.bank && order.seller_bank != w.bank {
             return Ok(());
         }
         batch.watches.push(Watch {

@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, keccak256};
 use alloy::sol_types::SolCall;
+use futures_util::StreamExt;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -53,7 +54,17 @@ use tradechain_chain::{Chain, ChainError, call_sol};
 
 /// Contract reads in flight at once where the worker reads many (a block range's orders, the
 /// milestones of a batch): the node answers them in parallel.
-const READS_AT_ONCE: usize = 8;
+const READS_AT_ONCE: usize = 32;
+
+/// Batched chain transactions (`releasePayments`, `confirmPayments`) of one pass in flight at
+/// once. Each touches milestones no other one does, so they need no ordering among
+/// themselves; sent together they share blocks (and fsyncs) instead of each waiting for its
+/// own, and the next one's reads overlap the last one's mining. The [`Sender`] keeps their
+/// nonces in sequence. Single-instruction steps still go one at a time under `chain_lock`.
+const CHAIN_TXS_AT_ONCE: usize = 4;
+
+/// Messages to the bank (pain.001 batches) of one pass on their way at once.
+const BANK_BATCHES_AT_ONCE: usize = 2;
 
 /// Where the worker deliberately dies, to prove recovery (tests only; `None` in production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -168,9 +179,16 @@ struct Inner<R> {
     bank: Address,
     bank_id: String,
     chain_id: u64,
-    /// Chain transactions of this bank go out one at a time (one nonce sequence).
+    /// Single-instruction chain steps (read the milestone, then write) go one at a time.
     chain_lock: Mutex<()>,
+    /// The terms of orders this bank may see, as read once (they never change; see
+    /// [`notice::OrderTerms`]): an order is read when its commitment is followed and not
+    /// again for its presentations, payments and claims.
+    terms: std::sync::Mutex<std::collections::HashMap<alloy::primitives::U256, notice::OrderTerms>>,
 }
+
+/// Orders whose terms a worker keeps (about 100 bytes each); past it, it starts afresh.
+const TERMS_KEPT: usize = 100_000;
 
 /// A bank's settlement worker (cheap to clone).
 pub struct SettlementWorker<R> {
@@ -221,6 +239,7 @@ impl<R: Rails> SettlementWorker<R> {
             sender: Sender::new(),
             chain_id,
             chain_lock: Mutex::new(()),
+            terms: std::sync::Mutex::default(),
         };
         Ok(SettlementWorker { inner: Arc::new(inner) })
     }
@@ -287,6 +306,36 @@ impl<R: Rails> SettlementWorker<R> {
         }
     }
 
+    /// The terms of order `id`: kept, or read now (`None`: not this bank's to see, which is
+    /// not kept: an order of other parties is read again if it comes up again).
+    async fn order_terms(&self, id: alloy::primitives::U256) -> Result<Option<notice::OrderTerms>, ChainError> {
+        let w = &self.inner;
+        if let Some(t) = w.terms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id) {
+            return Ok(Some(*t));
+        }
+        let call = tradechain_contracts::TradeOrders::getOrderCall { orderId: id };
+        let Some(order) = self.read_entitled(w.config.trade_orders, &call).await? else { return Ok(None) };
+        let terms = notice::OrderTerms::from(&order);
+        let mut kept = w.terms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= TERMS_KEPT {
+            kept.clear();
+        }
+        kept.insert(id, terms);
+        Ok(Some(terms))
+    }
+
+    /// [`Self::order_terms`] of an order this bank must be entitled to see: one it may not
+    /// see is refused as the chain refuses it (`NotEntitled`).
+    async fn terms_of(&self, id: alloy::primitives::U256) -> Result<notice::OrderTerms, ChainError> {
+        match self.order_terms(id).await? {
+            Some(t) => Ok(t),
+            None => {
+                let call = tradechain_contracts::TradeOrders::getOrderCall { orderId: id };
+                Ok((&self.read(self.inner.config.trade_orders, &call).await?).into())
+            }
+        }
+    }
+
     /// A contract call signed for this bank, awaited until mined.
     async fn write<C: SolCall>(&self, to: Address, call: &C) -> Result<B256, SendError> {
         let w = &self.inner;
@@ -330,10 +379,21 @@ impl<R: Rails> SettlementWorker<R> {
         }
         let mut first_error = None;
         let size = w.config.batch_size.max(1);
+        let mut batches = Vec::new();
         while !fresh.is_empty() {
             let later = fresh.split_off(fresh.len().min(size));
-            let span = tracing::info_span!("batch", transfers = fresh.len());
-            match self.send_batch(std::mem::replace(&mut fresh, later)).instrument(span).await {
+            batches.push(std::mem::replace(&mut fresh, later));
+        }
+        // Two batches on their way at once: one's bookkeeping (marked sent, answers recorded)
+        // overlaps the other's round trip to the bank. Each is exactly-once on its own.
+        let mut sends = futures_util::stream::iter(batches)
+            .map(|b| {
+                let span = tracing::info_span!("batch", transfers = b.len());
+                self.send_batch(b).instrument(span)
+            })
+            .buffer_unordered(BANK_BATCHES_AT_ONCE);
+        while let Some(sent) = sends.next().await {
+            match sent {
                 Ok(to_confirm) if !to_confirm.is_empty() => {
                     let worker = self.clone();
                     let span = tracing::info_span!("confirmations", payments = to_confirm.len());
@@ -343,10 +403,10 @@ impl<R: Rails> SettlementWorker<R> {
                 Err(e) => {
                     tracing::warn!(error = %e, "batch failed; its rows are picked up where they are next pass");
                     first_error.get_or_insert(e);
-                    break;
                 }
             }
         }
+        drop(sends);
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(())) => {}

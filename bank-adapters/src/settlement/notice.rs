@@ -51,6 +51,33 @@ pub(super) struct DueNotice {
     pub(super) charges: ChargeBearer,
 }
 
+/// What the worker needs of an order: only fields fixed when it is proposed (an amendment
+/// changes its details hash, latest shipment and expiry, never its parties, amount,
+/// currency or charges), so they can be kept once read and never go stale. Its state, what
+/// was paid and the like are always read from the chain when needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct OrderTerms {
+    pub(super) buyer: Address,
+    pub(super) buyer_bank: Address,
+    pub(super) seller_bank: Address,
+    pub(super) amount: u128,
+    pub(super) currency: [u8; 3],
+    pub(super) charges: u8,
+}
+
+impl From<&TradeOrders::Order> for OrderTerms {
+    fn from(o: &TradeOrders::Order) -> Self {
+        OrderTerms {
+            buyer: o.buyer,
+            buyer_bank: o.buyerBank,
+            seller_bank: o.sellerBank,
+            amount: o.amount,
+            currency: o.currency.0,
+            charges: o.charges,
+        }
+    }
+}
+
 /// What one block range brings, recorded in one database transaction with the cursor.
 #[derive(Default)]
 pub(super) struct Batch {
@@ -59,9 +86,11 @@ pub(super) struct Batch {
     pub(super) covers: Vec<CoverChange>,
     /// The chain's time at the end of the range (unix seconds).
     pub(super) now: u64,
-    /// The orders the range's events name, read once for the range (`None`: not this
-    /// bank's to see), as every handler read them anyway at the chain's latest state.
-    pub(super) orders: std::collections::HashMap<U256, Option<TradeOrders::Order>>,
+    /// The terms of the orders the range's events name (`None`: not this bank's to see).
+    pub(super) orders: std::collections::HashMap<U256, Option<OrderTerms>>,
+    /// The stored covers of the orders whose payments the range brings, read together before
+    /// its events are (`None`: this bank covers none on that order).
+    pub(super) stored_covers: std::collections::HashMap<String, Option<crate::outbox::cover::Model>>,
     /// This bank's execution date of a payment due on a given day (unix day number).
     pub(super) execution_dates: std::collections::HashMap<u64, u64>,
 }

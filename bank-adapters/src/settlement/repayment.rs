@@ -8,7 +8,7 @@
 
 use alloy::primitives::U256;
 use alloy::sol_types::SolEvent;
-use tradechain_contracts::{FinancingState, Receivables, TradeOrders};
+use tradechain_contracts::{FinancingState, Receivables};
 
 use super::notice::{Account, Batch, DueNotice};
 use super::{SettlementWorker, WorkerError, as_i64, payment_reference};
@@ -50,9 +50,7 @@ impl<R: Rails> SettlementWorker<R> {
             Some(t) if *t == Receivables::RepaymentDue::SIGNATURE_HASH => {
                 match Receivables::RepaymentDue::decode_raw_log(log.log.topics().iter().copied(), &log.log.data.data) {
                     Ok(ev) if ev.payer == w.bank => {
-                        let order = self
-                            .read(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: ev.orderId })
-                            .await?;
+                        let order = self.terms_of(ev.orderId).await?;
                         let receivables = w.config.receivables.unwrap_or_default();
                         let f = self
                             .read(receivables, &Receivables::getFinancingCall { financingId: ev.financingId })
@@ -98,13 +96,11 @@ impl<R: Rails> SettlementWorker<R> {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         };
-        let Some(order) =
-            self.read_entitled(w.config.trade_orders, &TradeOrders::getOrderCall { orderId: f.orderId }).await?
-        else {
+        let Some(order) = self.order_terms(f.orderId).await? else {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         };
-        if f.state != FinancingState::AwaitingRepayment as u8 || order.buyerBank != w.bank {
+        if f.state != FinancingState::AwaitingRepayment as u8 || order.buyer_bank != w.bank {
             w.outbox.watch_done(&watch.key).await?;
             return Ok(false);
         }

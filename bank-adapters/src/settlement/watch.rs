@@ -9,14 +9,14 @@
 //! due date (`TradeOrders.bankingDayOf`, by the bank's holiday calendar on chain): today's,
 //! when it is released after its due date, never a date in the past.
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolEvent;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tracing::Instrument;
 use tradechain_contracts::{MilestoneState, Receivables, TradeOrders};
 
-use super::notice::{Account, Batch, DueNotice};
-use super::{READS_AT_ONCE, SettlementWorker, WorkerError, as_i64, end_to_end_id};
+use super::notice::{Account, Batch, DueNotice, OrderTerms};
+use super::{CHAIN_TXS_AT_ONCE, READS_AT_ONCE, SettlementWorker, WorkerError, as_i64, end_to_end_id};
 use crate::outbox::{Instruction, KIND_MILESTONE, State, Watch};
 use crate::payment::ChargeBearer;
 use crate::rails::Rails;
@@ -52,15 +52,19 @@ impl<R: Rails> SettlementWorker<R> {
             TradeOrders::OrderCompleted::SIGNATURE_HASH,
             TradeOrders::OrderExpired::SIGNATURE_HASH,
         ];
+        let t0 = std::time::Instant::now();
         let filter = LogFilter { from, to, addresses: vec![w.config.trade_orders], topic0: topics.to_vec() };
         let logs = w.chain.logs(filter).await?;
+        let n_logs = logs.len();
         let now = w
             .chain
             .block_header(to)
             .await?
             .map_or_else(|| chrono::Utc::now().timestamp().max(0).cast_unsigned(), |h| h.timestamp);
         let mut batch = Batch { now, ..Batch::default() };
+        let t_logs = t0.elapsed();
         self.prefetch_orders(&logs, &mut batch).await?;
+        let t_orders = t0.elapsed();
         for log in logs {
             self.read_log(&log, &mut batch).await?;
         }
@@ -71,8 +75,11 @@ impl<R: Rails> SettlementWorker<R> {
                 self.read_repayment_log(&log, &mut batch).await?;
             }
         }
+        let t_read = t0.elapsed();
         let Batch { instructions, watches, covers, .. } = batch;
         let inserted = w.outbox.record_range(&w.bank_id, w.chain_id, to, instructions, watches, covers).await?;
+        let (orders, read, record) = (t_orders - t_logs, t_read - t_orders, t0.elapsed() - t_read);
+        tracing::debug!(logs = n_logs, inserted, fetch = ?t_logs, ?orders, ?read, ?record, "range followed");
         if inserted > 0 {
             tracing::info!(inserted, "payment instructions recorded");
         }
@@ -108,7 +115,7 @@ impl<R: Rails> SettlementWorker<R> {
                         // The buyer's bank pays under its undertaking, as its cover says (the
                         // escrow, or its own account, claiming the buyer back); any other payer
                         // (a financier under payables finance) pays from its own account.
-                        let debtor = if ev.payer == order.buyerBank {
+                        let debtor = if ev.payer == order.buyer_bank {
                             self.undertaking_debtor(&ev, batch).await?
                         } else {
                             Account::Member(ev.payer)
@@ -206,25 +213,37 @@ impl<R: Rails> SettlementWorker<R> {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let to = w.config.trade_orders;
-        let read = |id: U256| async move {
-            let order = self.read_entitled(to, &TradeOrders::getOrderCall { orderId: id }).await?;
-            Ok::<_, WorkerError>((id, order))
-        };
+        // The covers of the orders this bank pays in the range, in one query.
+        let mut paying: Vec<String> = logs
+            .iter()
+            .filter(|l| l.log.address == w.config.trade_orders)
+            .filter(|l| l.log.topics().first() == Some(&TradeOrders::PaymentDue::SIGNATURE_HASH))
+            .filter(|l| l.log.topics().get(2).is_some_and(|t| Address::from_word(*t) == w.bank))
+            .filter_map(|l| l.log.topics().get(1).map(|t| U256::from_be_bytes(t.0).to_string()))
+            .collect();
+        paying.sort_unstable();
+        paying.dedup();
+        if !paying.is_empty() {
+            let mut stored = w.outbox.covers(&w.bank_id, &paying).await?;
+            batch.stored_covers.extend(paying.into_iter().map(|o| {
+                let c = stored.remove(&o);
+                (o, c)
+            }));
+        }
+        let read = |id: U256| async move { Ok::<_, WorkerError>((id, self.order_terms(id).await?)) };
         let orders: Vec<_> = stream::iter(ids).map(read).buffer_unordered(READS_AT_ONCE).try_collect().await?;
         batch.orders.extend(orders);
         Ok(())
     }
 
-    /// The order `id` for the range being read: prefetched, or read now. One this bank may
-    /// not see is refused as the chain refuses it.
-    pub(super) async fn order_in(&self, batch: &mut Batch, id: U256) -> Result<TradeOrders::Order, WorkerError> {
-        let to = self.inner.config.trade_orders;
+    /// The terms of order `id` for the range being read: prefetched, kept, or read now. One
+    /// this bank may not see is refused as the chain refuses it.
+    pub(super) async fn order_in(&self, batch: &mut Batch, id: U256) -> Result<OrderTerms, WorkerError> {
         if let Some(Some(order)) = batch.orders.get(&id) {
-            return Ok(order.clone());
+            return Ok(*order);
         }
-        let order = self.read(to, &TradeOrders::getOrderCall { orderId: id }).await?;
-        batch.orders.insert(id, Some(order.clone()));
+        let order = self.terms_of(id).await?;
+        batch.orders.insert(id, Some(order));
         Ok(order)
     }
 
@@ -349,7 +368,9 @@ impl<R: Rails> SettlementWorker<R> {
             let m = self.read_entitled(to, &call).await?;
             Ok::<_, WorkerError>((order_id, index, key, m))
         };
+        let t0 = std::time::Instant::now();
         let read: Vec<_> = stream::iter(candidates).map(read).buffered(READS_AT_ONCE).try_collect().await?;
+        let t_read = t0.elapsed();
         for (order_id, index, key, m) in read {
             match m {
                 Some(m) if m.state == MilestoneState::Triggered as u8 && m.payer == w.bank => {
@@ -358,19 +379,27 @@ impl<R: Rails> SettlementWorker<R> {
                 _ => w.outbox.watch_done(&key).await?,
             }
         }
+        // A few transactions in flight at once: they share blocks instead of each waiting
+        // for its own (the milestones are distinct, so their order does not matter).
         let size = w.config.chain_batch.max(1);
+        let mut batches = Vec::new();
         while !due.is_empty() {
             let rest = due.split_off(due.len().min(size));
-            released += self.release_batch(std::mem::replace(&mut due, rest)).await?;
+            batches.push(std::mem::replace(&mut due, rest));
         }
-        Ok(released)
+        let counts: Vec<usize> = stream::iter(batches)
+            .map(|b| self.release_batch(b))
+            .buffer_unordered(CHAIN_TXS_AT_ONCE)
+            .try_collect()
+            .await?;
+        tracing::debug!(read = ?t_read, txs = ?(t0.elapsed() - t_read), "milestones released");
+        Ok(released + counts.into_iter().sum::<usize>())
     }
 
     /// Release milestones in one `releasePayments` transaction; one the chain refuses (someone
     /// released it first, say) fails the whole batch, which is then released one by one.
     async fn release_batch(&self, due: Vec<(U256, U256, String)>) -> Result<usize, WorkerError> {
         let w = &self.inner;
-        let _guard = w.chain_lock.lock().await;
         let call = TradeOrders::releasePaymentsCall {
             orderIds: due.iter().map(|(o, _, _)| *o).collect(),
             indexes: due.iter().map(|(_, i, _)| *i).collect(),

@@ -178,3 +178,54 @@ async fn worker_killed_after_the_bank_answered_a_batch_pays_each_once_after_rest
 async fn worker_killed_before_confirming_a_batch_confirms_each_once_after_restart() {
     crash_in_a_batch_then_restart(CrashPoint::BeforeChainConfirm, State::Accepted).await;
 }
+
+/// Batches of four: two pain.001 on their way to the bank at once (and, once booked, several
+/// `confirmPayments` at once). The worker dies as the first answer comes back, with the other
+/// message gone or going; restarted, it asks the bank about every row it marked sent and
+/// sends the rest, so each instruction is paid and confirmed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_with_batches_in_flight_pays_each_once_after_restart() {
+    const N: usize = 12;
+    let chain = start_chain().await;
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let p = Parties::new();
+    p.register(&chain).await;
+    open_accounts(&bank, &p, 10_000_000).await;
+    let mut orders = Vec::with_capacity(N);
+    for i in 0..N {
+        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(&dir, "outbox.db");
+    let chain_id = chain.node.config().chain_id;
+    let ids: Vec<String> = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+    let small = |crash_at| BankSettings { batch_size: 4, chain_batch: 3, ..settings(&chain, &bank, &p, &db, crash_at) };
+
+    let mut first = spawn_worker(&dir, "crashing.json", &small(Some(CrashPoint::AfterBankAnswer)));
+    let status = wait_for_exit(&mut first, Duration::from_secs(30)).await;
+    assert!(!status.success(), "the worker was meant to die");
+    let outbox = Outbox::connect(&db).await.expect("outbox");
+    let mut sent = 0;
+    for id in &ids {
+        let state = outbox.get(id).await.expect("read").and_then(|i| i.state()).expect("recorded before the crash");
+        assert!(matches!(state, State::New | State::Sent), "{id} is {state:?}: nothing was recorded past the bank");
+        sent += usize::from(state == State::Sent);
+        assert!(bank.received(id).await <= 1);
+    }
+    assert!(sent >= 4, "at least the answered batch was marked sent ({sent})");
+
+    let _second = spawn_worker(&dir, "restarted.json", &small(None));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (id, order) in ids.iter().zip(&orders) {
+        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
+            assert!(tokio::time::Instant::now() < deadline, "{id} not settled after the restart");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Paid as u8);
+        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
+        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
+    }
+    let sum: i64 = (0..i64::try_from(N).expect("small")).map(|i| 10_000 + i).sum();
+    assert_eq!(bank.balance(&p.account(p.seller.address())).await, sum);
+    assert_eq!(bank.ledger_sum("USD").await, "0");
+}

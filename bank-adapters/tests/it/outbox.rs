@@ -91,6 +91,32 @@ async fn recording_the_same_range_twice_keeps_one_instruction_and_moves_the_curs
     }
 }
 
+/// A block range with many payments is recorded in bulk. A replayed event (a row already
+/// recorded and since sent) must not be recorded again or reset to `new` (it would be paid
+/// twice), nor may an event named twice in one range become two rows.
+#[tokio::test]
+async fn a_large_range_records_each_new_instruction_once_and_leaves_recorded_ones_as_they_are() {
+    for db in databases("bulk").await {
+        let outbox = Outbox::connect(&db.url).await.expect("connect");
+        let n = outbox.record_range("bank-a", 7431, 1, vec![instruction("TC7431-7-0-1", "bank-a")], vec![], vec![]);
+        assert_eq!(n.await.expect("first"), 1);
+        outbox.transition("TC7431-7-0-1", State::Sent, Change::default()).await.expect("sent");
+
+        let mut rows: Vec<_> = (0..450).map(|i| instruction(&format!("TC7431-{i}-0-1"), "bank-a")).collect();
+        rows.push(instruction("TC7431-3-0-1", "bank-a"));
+        let watches: Vec<_> = (0..450)
+            .chain([3])
+            .map(|i| Watch { order_id: i.to_string(), milestone: 0, due_date: 50, financing_id: None, doc_type: None })
+            .collect();
+        let n = outbox.record_range("bank-a", 7431, 2, rows, watches, vec![]).await.expect("bulk");
+        assert_eq!(n, 449, "450 named, one recorded before, one named twice: {}", db.url);
+        assert_eq!(outbox.all("bank-a").await.expect("all").len(), 450);
+        let kept = outbox.get("TC7431-7-0-1").await.expect("get").expect("row");
+        assert_eq!(kept.state(), Some(State::Sent), "a recorded row is left as it is");
+        assert_eq!(outbox.due_watches("bank-a", 50).await.expect("watches").len(), 450);
+    }
+}
+
 #[tokio::test]
 async fn a_range_that_fails_to_record_leaves_neither_instructions_nor_cursor_behind() {
     for db in databases("atomic").await {
