@@ -171,6 +171,21 @@ pub trait Chain: Send + Sync + 'static {
     fn receipt(&self, hash: B256) -> BoxFut<'_, Result<Option<Receipt>, ChainError>>;
     /// `eth_call` from `from` against the latest state.
     fn call(&self, from: Address, to: Address, input: Bytes) -> BoxFut<'_, Result<CallResult, ChainError>>;
+    /// Many `eth_call`s from `from` against the latest state: each one's outcome, in order.
+    /// One after another here; a node reached over the network answers them as one batch.
+    fn call_many(
+        &self,
+        from: Address,
+        calls: Vec<(Address, Bytes)>,
+    ) -> BoxFut<'_, Result<Vec<Result<CallResult, ChainError>>, ChainError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(calls.len());
+            for (to, input) in calls {
+                out.push(self.call(from, to, input).await);
+            }
+            Ok(out)
+        })
+    }
     /// The gas limit to give a transaction from `from` (a creation when `to` is `None`):
     /// its simulation's gas with a margin, at most [`Chain::gas_cap`]. A simulation that
     /// reverts is [`Rejection::Reverted`] with its data.
@@ -221,6 +236,30 @@ pub async fn wait_receipt(chain: &dyn Chain, hash: B256, timeout: Duration) -> R
     }
 }
 
+/// Typed contract reads of one function, many at once ([`Chain::call_many`]): each one's
+/// return decoded, or its error as [`call_sol`] gives it.
+///
+/// # Errors
+/// When the reads could not be made at all.
+pub async fn call_sol_many<C: SolCall>(
+    chain: &dyn Chain,
+    from: Address,
+    calls: &[(Address, C)],
+) -> Result<Vec<Result<C::Return, ChainError>>, ChainError> {
+    let encoded = calls.iter().map(|(to, c)| (*to, Bytes::from(c.abi_encode()))).collect();
+    let answers = chain.call_many(from, encoded).await?;
+    Ok(answers.into_iter().map(|a| a.and_then(decode_call::<C>)).collect())
+}
+
+fn decode_call<C: SolCall>(result: CallResult) -> Result<C::Return, ChainError> {
+    match result {
+        CallResult::Success { output, .. } => C::abi_decode_returns(&output)
+            .map_err(|e| ChainError::Unavailable(format!("cannot decode {}: {e}", C::SIGNATURE))),
+        CallResult::Revert { data } => Err(ChainError::Rejected(Rejection::Reverted { data })),
+        CallResult::Halt { reason } => Err(ChainError::Unavailable(format!("{} halted: {reason}", C::SIGNATURE))),
+    }
+}
+
 /// A typed contract read: `call` from `from` to `to`, its return decoded. A revert is
 /// [`Rejection::Reverted`] with its data; a halt or an undecodable answer is
 /// [`ChainError::Unavailable`].
@@ -233,10 +272,5 @@ pub async fn call_sol<C: SolCall>(
     to: Address,
     call: &C,
 ) -> Result<C::Return, ChainError> {
-    match chain.call(from, to, Bytes::from(call.abi_encode())).await? {
-        CallResult::Success { output, .. } => C::abi_decode_returns(&output)
-            .map_err(|e| ChainError::Unavailable(format!("cannot decode {}: {e}", C::SIGNATURE))),
-        CallResult::Revert { data } => Err(ChainError::Rejected(Rejection::Reverted { data })),
-        CallResult::Halt { reason } => Err(ChainError::Unavailable(format!("{} halted: {reason}", C::SIGNATURE))),
-    }
+    decode_call::<C>(chain.call(from, to, Bytes::from(call.abi_encode())).await?)
 }

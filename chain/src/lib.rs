@@ -35,6 +35,6 @@ pub mod transaction;
 
 pub use backend::{
     BlockHeader, BlockLog, BlockLogs, BoxFut, CallResult, Chain, ChainError, Fees, LogFilter, Receipt, call_sol,
-    wait_receipt,
+    call_sol_many, wait_receipt,
 };
 pub use rejection::Rejection;

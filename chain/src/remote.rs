@@ -28,6 +28,10 @@ use crate::{
     BlockHeader, BlockLog, BlockLogs, BoxFut, CallResult, Chain, ChainError, Fees, LogFilter, Receipt, Rejection,
 };
 
+/// Most `eth_call`s in one JSON-RPC batch: a tradechain node's members-only gate takes up to
+/// 100 requests in one.
+const CALLS_PER_BATCH: usize = 100;
+
 /// How to reach a remote network.
 #[derive(Debug, Clone)]
 pub struct RemoteSettings {
@@ -191,6 +195,39 @@ impl Chain for RemoteChain {
                     None => Err(e.into()),
                 },
             }
+        })
+    }
+
+    fn call_many(
+        &self,
+        from: Address,
+        calls: Vec<(Address, Bytes)>,
+    ) -> BoxFut<'_, Result<Vec<Result<CallResult, ChainError>>, ChainError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(calls.len());
+            for chunk in calls.chunks(CALLS_PER_BATCH) {
+                let answers = match self.rpc.call_batch(from, chunk).await {
+                    Ok(a) => a,
+                    // A node (or proxy) that refuses batches: the calls one by one.
+                    Err(e) if !matches!(e, RpcError::Transport(_)) => {
+                        tracing::debug!(error = %e, "batch of eth_call refused; calling one by one");
+                        for (to, input) in chunk {
+                            out.push(self.call(from, *to, input.clone()).await);
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                out.extend(answers.into_iter().map(|a| match a {
+                    Ok(output) => Ok(CallResult::Success { output, gas_used: 0 }),
+                    Err(e) => match e.rejection() {
+                        Some(Rejection::Reverted { data }) => Ok(CallResult::Revert { data }),
+                        Some(other) => Ok(CallResult::Halt { reason: other.to_string() }),
+                        None => Err(e.into()),
+                    },
+                }));
+            }
+            Ok(out)
         })
     }
 

@@ -142,6 +142,42 @@ fn to_u64(v: U256, method: &'static str) -> Result<u64, RpcError> {
     u64::try_from(v).map_err(|_| RpcError::Decode { method, detail: format!("{v} does not fit u64") })
 }
 
+#[derive(Deserialize)]
+struct ErrorObject {
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// One JSON-RPC answer: a result or an error.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<ErrorObject>,
+}
+
+impl Answer {
+    fn into_result<T: DeserializeOwned>(self, method: &'static str) -> Result<T, RpcError> {
+        if let Some(err) = self.error {
+            // Revert data: a hex string (geth, Besu, the embedded node) or, from Hardhat, an
+            // object carrying it as `data`.
+            let data = err
+                .data
+                .as_ref()
+                .and_then(|d| d.as_str().or_else(|| d.get("data").and_then(Value::as_str)))
+                .and_then(|s| s.parse::<Bytes>().ok());
+            return Err(RpcError::Rpc { code: err.code, message: err.message.chars().take(500).collect(), data });
+        }
+        serde_json::from_value(self.result.unwrap_or(Value::Null))
+            .map_err(|e| RpcError::Decode { method, detail: e.to_string() })
+    }
+}
+
 impl RpcClient {
     /// A client for `url` whose requests time out after `timeout`.
     ///
@@ -178,44 +214,71 @@ impl RpcClient {
     /// [`RpcError::Rpc`] for the node's error (with revert data extracted), the others for
     /// transport and shape.
     pub async fn request<T: DeserializeOwned>(&self, method: &'static str, params: Value) -> Result<T, RpcError> {
-        #[derive(Deserialize)]
-        struct ErrorObject {
-            #[serde(default)]
-            code: i64,
-            #[serde(default)]
-            message: String,
-            #[serde(default)]
-            data: Option<Value>,
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            #[serde(default)]
-            result: Option<Value>,
-            #[serde(default)]
-            error: Option<ErrorObject>,
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let bytes = self.post(body.to_string()).await?;
+        let answer: Answer =
+            serde_json::from_slice(bytes.as_ref()).map_err(|e| RpcError::Decode { method, detail: e.to_string() })?;
+        answer.into_result(method)
+    }
+
+    /// Many calls of `method` in one JSON-RPC batch (one HTTP round trip; the node answers
+    /// them in turn): each call's own outcome, in the order given. A node that does not take
+    /// batches answers one error for the whole, which is the `Err`.
+    ///
+    /// # Errors
+    /// Transport failures, and an answer that is not one result per call.
+    pub async fn request_batch<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: Vec<Value>,
+    ) -> Result<Vec<Result<T, RpcError>>, RpcError> {
+        #[derive(Deserialize)]
+        struct Numbered {
+            id: u64,
+            #[serde(flatten)]
+            answer: Answer,
+        }
+        let first = self.next_id.fetch_add(params.len() as u64, Ordering::Relaxed);
+        let n = params.len();
+        let body: Vec<Value> = params
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| json!({ "jsonrpc": "2.0", "id": first + i as u64, "method": method, "params": p }))
+            .collect();
+        let bytes = self.post(Value::Array(body).to_string()).await?;
+        let answers: Vec<Numbered> =
+            serde_json::from_slice(bytes.as_ref()).map_err(|e| RpcError::Decode { method, detail: e.to_string() })?;
+        // Answers may come in any order: placed by id, each id once.
+        let mut placed: Vec<Option<Answer>> = (0..n).map(|_| None).collect();
+        for a in answers {
+            let slot = a.id.checked_sub(first).and_then(|i| usize::try_from(i).ok()).and_then(|i| placed.get_mut(i));
+            match slot {
+                Some(s @ None) => *s = Some(a.answer),
+                _ => {
+                    return Err(RpcError::Decode {
+                        method,
+                        detail: format!("unexpected or repeated answer id {}", a.id),
+                    });
+                }
+            }
+        }
+        placed
+            .into_iter()
+            .map(|a| match a {
+                Some(a) => Ok(a.into_result(method)),
+                None => Err(RpcError::Decode { method, detail: "a call of the batch went unanswered".into() }),
+            })
+            .collect()
+    }
+
+    async fn post(&self, body: String) -> Result<impl AsRef<[u8]>, RpcError> {
         let mut post = self.http.post(&self.url).header(reqwest::header::CONTENT_TYPE, "application/json");
         if let Some(token) = &self.bearer {
             post = post.bearer_auth(token);
         }
-        let resp = post.body(body.to_string()).send().await.map_err(|e| RpcError::Transport(e.to_string()))?;
-        let bytes = resp.bytes().await.map_err(|e| RpcError::Transport(e.to_string()))?;
-        let answer: Answer =
-            serde_json::from_slice(&bytes).map_err(|e| RpcError::Decode { method, detail: e.to_string() })?;
-        if let Some(err) = answer.error {
-            // Revert data: a hex string (geth, Besu, the embedded node) or, from Hardhat, an
-            // object carrying it as `data`.
-            let data = err
-                .data
-                .as_ref()
-                .and_then(|d| d.as_str().or_else(|| d.get("data").and_then(Value::as_str)))
-                .and_then(|s| s.parse::<Bytes>().ok());
-            return Err(RpcError::Rpc { code: err.code, message: err.message.chars().take(500).collect(), data });
-        }
-        serde_json::from_value(answer.result.unwrap_or(Value::Null))
-            .map_err(|e| RpcError::Decode { method, detail: e.to_string() })
+        let resp = post.body(body).send().await.map_err(|e| RpcError::Transport(e.to_string()))?;
+        resp.bytes().await.map_err(|e| RpcError::Transport(e.to_string()))
     }
 
     /// `eth_chainId`, asked once per client.
@@ -294,6 +357,20 @@ impl RpcClient {
     /// [`RpcError::Rpc`] with the revert data when the call reverts.
     pub async fn call(&self, from: Address, to: Address, input: &Bytes) -> Result<Bytes, RpcError> {
         self.request("eth_call", json!([{ "from": from, "to": to, "data": input }, "latest"])).await
+    }
+
+    /// Many `eth_call`s from `from` at the latest block in one batch: each output or error.
+    ///
+    /// # Errors
+    /// As [`RpcClient::request_batch`].
+    pub async fn call_batch(
+        &self,
+        from: Address,
+        calls: &[(Address, Bytes)],
+    ) -> Result<Vec<Result<Bytes, RpcError>>, RpcError> {
+        let params =
+            calls.iter().map(|(to, input)| json!([{ "from": from, "to": to, "data": input }, "latest"])).collect();
+        self.request_batch("eth_call", params).await
     }
 
     /// `eth_estimateGas` (a contract creation when `to` is `None`).

@@ -361,10 +361,14 @@ pub(crate) async fn list(
         Some("buyer_bank") => vec![order::Column::BuyerBank],
         Some("seller_bank") => vec![order::Column::SellerBank],
         Some(other) => {
-            return Err(ApiError::validation(
-                "VALIDATION_FAILED",
-                format!("role {other:?}: expected buyer, seller, buyer_bank, seller_bank, carrier or inspector"),
-            ));
+            let expected = if trader_roles_only {
+                // A firm's history under consent is its trade, not the orders it carried or
+                // inspected for others.
+                "buyer, seller, buyer_bank or seller_bank"
+            } else {
+                "buyer, seller, buyer_bank, seller_bank, carrier or inspector"
+            };
+            return Err(ApiError::validation("VALIDATION_FAILED", format!("role {other:?}: expected {expected}")));
         }
     };
     if let Some(s) = &q.state

@@ -574,7 +574,7 @@ async fn consented_history(net: Net) {
     // The consent covers the firm's own trade (as buyer or seller), not the orders of other
     // firms it carried or inspected: a financier asking for those is refused, not served.
     for role in ["carrier", "inspector"] {
-        expect_error(net.get(&format!("{history}?role={role}"), &financier_t).await, 400, "VALIDATION_FAILED");
+        expect_error(net.get(&format!("{history}?role={role}"), &financier_t).await, 422, "VALIDATION_FAILED");
     }
     expect_error(net.get(&history, &second_t).await, 403, "NO_LIVE_CONSENT");
 

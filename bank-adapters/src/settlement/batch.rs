@@ -19,6 +19,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use sha2::{Digest, Sha256};
 use tradechain_contracts::{MilestoneState, TradeOrders};
 
+use super::confirmation::milestone_of;
 use super::{CHAIN_TXS_AT_ONCE, CrashPoint, READS_AT_ONCE, SettlementWorker, WorkerError, payment_reference};
 use crate::outbox::{Change, Instruction, KIND_REIMBURSEMENT, State};
 use crate::payment::{CreditTransfer, RailStatus};
@@ -137,13 +138,17 @@ impl<R: Rails> SettlementWorker<R> {
         let tp = std::time::Instant::now();
         let mut paid = Vec::new();
         let mut due: Vec<(Instruction, U256, U256)> = Vec::new();
-        // Each milestone as the chain shows it now, a few reads at a time.
-        let read = |ins: Instruction| async move {
-            let (order, index, m) = self.milestone(&ins).await?;
-            Ok::<_, WorkerError>((ins, order, index, m))
-        };
-        let read: Vec<_> = stream::iter(rows).map(read).buffered(READS_AT_ONCE).try_collect().await?;
-        for (ins, order, index, m) in read {
+        // Each milestone as the chain shows it now, read in batches.
+        let ids = rows.iter().map(milestone_of).collect::<Result<Vec<_>, _>>()?;
+        let calls = ids.iter().map(|(o, i)| TradeOrders::getMilestoneCall { orderId: *o, index: *i }).collect();
+        let states = self.read_many_entitled(w.config.trade_orders, calls).await?;
+        for ((ins, (order, index)), m) in rows.into_iter().zip(ids).zip(states) {
+            let Some(m) = m else {
+                let why = "this bank may not read the milestone it paid".to_string();
+                tracing::error!(end_to_end_id = %ins.end_to_end_id, problem = %why, "cannot confirm; needs review");
+                self.review(&ins, &why).await?;
+                continue;
+            };
             let attempt_matches = i64::from(m.attempts) == ins.attempt;
             if m.state == MilestoneState::Paid as u8 && attempt_matches {
                 paid.push((ins, None));

@@ -8,16 +8,22 @@ use super::{SettlementWorker, WorkerError, payment_reference};
 use crate::outbox::{Change, Instruction, OutboxError, State};
 use crate::rails::Rails;
 
+/// The order and milestone index an instruction pays.
+pub(super) fn milestone_of(ins: &Instruction) -> Result<(U256, U256), OutboxError> {
+    let corrupt =
+        |what: &str| OutboxError::Corrupt { end_to_end_id: ins.end_to_end_id.clone(), reason: what.to_string() };
+    let order = ins.order_id.parse::<U256>().map_err(|_| corrupt("order id"))?;
+    let index = U256::from(u64::try_from(ins.milestone).map_err(|_| corrupt("milestone"))?);
+    Ok((order, index))
+}
+
 impl<R: Rails> SettlementWorker<R> {
     pub(super) async fn milestone(
         &self,
         ins: &Instruction,
     ) -> Result<(U256, U256, TradeOrders::Milestone), WorkerError> {
         let w = &self.inner;
-        let corrupt =
-            |what: &str| OutboxError::Corrupt { end_to_end_id: ins.end_to_end_id.clone(), reason: what.to_string() };
-        let order = ins.order_id.parse::<U256>().map_err(|_| corrupt("order id"))?;
-        let index = U256::from(u64::try_from(ins.milestone).map_err(|_| corrupt("milestone"))?);
+        let (order, index) = milestone_of(ins)?;
         let m = self.read(w.config.trade_orders, &TradeOrders::getMilestoneCall { orderId: order, index }).await?;
         Ok((order, index, m))
     }

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, keccak256};
 use alloy::sol_types::SolCall;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -50,11 +50,17 @@ use crate::payment::RailStatus;
 use crate::rails::{RailError, Rails};
 use tradechain_chain::signer::{SendError, Signer};
 use tradechain_chain::transaction::Sender;
-use tradechain_chain::{Chain, ChainError, call_sol};
+use tradechain_chain::{Chain, ChainError, call_sol, call_sol_many};
 
 /// Contract reads in flight at once where the worker reads many (a block range's orders, the
 /// milestones of a batch): the node answers them in parallel.
 const READS_AT_ONCE: usize = 32;
+
+/// Reads of one function in one JSON-RPC batch (a release's or a confirmation's milestones).
+const READS_PER_BATCH: usize = 100;
+
+/// Such batches in flight at once: the node answers each on one core.
+const READ_BATCHES_AT_ONCE: usize = 4;
 
 /// Batched chain transactions (`releasePayments`, `confirmPayments`) of one pass in flight at
 /// once. Each touches milestones no other one does, so they need no ordering among
@@ -201,6 +207,20 @@ impl<R> Clone for SettlementWorker<R> {
     }
 }
 
+/// A read's answer, with the contract's `NotEntitled` (an order, financing or consent of other
+/// parties) as `None`.
+fn entitled<T>(read: Result<T, ChainError>) -> Result<Option<T>, ChainError> {
+    match read {
+        Ok(r) => Ok(Some(r)),
+        Err(ChainError::Rejected(tradechain_chain::Rejection::Reverted { data }))
+            if tradechain_contracts::revert::decode(&data).is_some_and(|r| r.name == "NotEntitled") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The `bytes32` reference confirmed on chain: keccak256 of the bank's reference, or of
 /// the EndToEndId when the bank gave none.
 pub(crate) fn payment_reference(end_to_end_id: &str, bank_reference: Option<&str>) -> B256 {
@@ -295,15 +315,29 @@ impl<R: Rails> SettlementWorker<R> {
     /// (`NotEntitled`, an order, financing or consent of other parties). On a shared chain
     /// the worker sees events of orders that are not its bank's; those are not its to act on.
     async fn read_entitled<C: SolCall>(&self, to: Address, call: &C) -> Result<Option<C::Return>, ChainError> {
-        match self.read(to, call).await {
-            Ok(r) => Ok(Some(r)),
-            Err(ChainError::Rejected(tradechain_chain::Rejection::Reverted { data }))
-                if tradechain_contracts::revert::decode(&data).is_some_and(|r| r.name == "NotEntitled") =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e),
+        entitled(self.read(to, call).await)
+    }
+
+    /// [`Self::read_entitled`] for many calls of one function: sent in batches of
+    /// [`READS_PER_BATCH`] (one JSON-RPC round trip each), a few batches at once.
+    async fn read_many_entitled<C: SolCall + Send + Sync>(
+        &self,
+        to: Address,
+        calls: Vec<C>,
+    ) -> Result<Vec<Option<C::Return>>, ChainError> {
+        let w = &self.inner;
+        let mut chunks = Vec::new();
+        let mut calls = calls.into_iter().map(|c| (to, c)).peekable();
+        while calls.peek().is_some() {
+            chunks.push(calls.by_ref().take(READS_PER_BATCH).collect::<Vec<_>>());
         }
+        let read = |chunk: Vec<(Address, C)>| async move {
+            let answers = call_sol_many(w.chain.as_ref(), w.bank, &chunk).await?;
+            answers.into_iter().map(entitled).collect::<Result<Vec<_>, _>>()
+        };
+        let read: Vec<Vec<_>> =
+            futures_util::stream::iter(chunks).map(read).buffered(READ_BATCHES_AT_ONCE).try_collect().await?;
+        Ok(read.into_iter().flatten().collect())
     }
 
     /// The terms of order `id`: kept, or read now (`None`: not this bank's to see, which is

@@ -362,16 +362,12 @@ impl<R: Rails> SettlementWorker<R> {
         }
         // Their milestones, read a few at a time: only those still triggered and this bank's
         // to pay are released.
-        let to = w.config.trade_orders;
-        let read = |(order_id, index, key): (U256, U256, String)| async move {
-            let call = TradeOrders::getMilestoneCall { orderId: order_id, index };
-            let m = self.read_entitled(to, &call).await?;
-            Ok::<_, WorkerError>((order_id, index, key, m))
-        };
         let t0 = std::time::Instant::now();
-        let read: Vec<_> = stream::iter(candidates).map(read).buffered(READS_AT_ONCE).try_collect().await?;
+        let calls =
+            candidates.iter().map(|(o, i, _)| TradeOrders::getMilestoneCall { orderId: *o, index: *i }).collect();
+        let states = self.read_many_entitled(w.config.trade_orders, calls).await?;
         let t_read = t0.elapsed();
-        for (order_id, index, key, m) in read {
+        for ((order_id, index, key), m) in candidates.into_iter().zip(states) {
             match m {
                 Some(m) if m.state == MilestoneState::Triggered as u8 && m.payer == w.bank => {
                     due.push((order_id, index, key));

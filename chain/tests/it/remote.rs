@@ -30,3 +30,37 @@ async fn new_heads_arrive_by_websocket_subscription() {
     assert!(chain.subscribed_head().expect("subscribed") > known, "announced by newHeads");
     miner.await.expect("miner");
 }
+
+/// Many reads sent as JSON-RPC batches (here 250: three batches) answer each call as it is
+/// answered alone, in the order asked, a revert among them included: a worker reading a
+/// batch's milestones must never pair one milestone with another's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_in_batches_answer_each_call_as_alone_in_order() {
+    use alloy::primitives::{Address, U256};
+    use tradechain_chain::{call_sol, call_sol_many};
+    use tradechain_contracts::TradeOrders;
+    let chain = test_support::settlement::start_chain().await;
+    let to = chain.suite.trade_orders;
+    let bank = Address::repeat_byte(0x13);
+    let start = 1_798_761_600u64; // 2027-01-01
+    let calls: Vec<(Address, TradeOrders::bankingDayOfCall)> =
+        (0..250u64).map(|i| (to, TradeOrders::bankingDayOfCall { bank, ts: start + i * 86_400 })).collect();
+    let mut mixed: Vec<(Address, TradeOrders::getOrderCall)> =
+        vec![(to, TradeOrders::getOrderCall { orderId: U256::from(424_242) })];
+    mixed.extend(std::iter::repeat_n((to, TradeOrders::getOrderCall { orderId: U256::from(1) }), 2));
+
+    let batched = call_sol_many(chain.rpc.as_ref(), bank, &calls).await.expect("batched reads");
+    assert_eq!(batched.len(), calls.len());
+    for ((to, call), answer) in calls.iter().zip(&batched) {
+        let alone = call_sol(chain.rpc.as_ref(), bank, *to, call).await.expect("read alone");
+        assert_eq!(answer.as_ref().expect("answered"), &alone, "ts {}", call.ts);
+    }
+    // Saturday 2 January 2027 rolls to Monday the 4th: the answers are the days asked.
+    assert_eq!(batched[1].as_ref().expect("answered"), &(start + 3 * 86_400));
+
+    let answers = call_sol_many(chain.rpc.as_ref(), bank, &mixed).await.expect("reads");
+    for ((to, call), answer) in mixed.iter().zip(answers) {
+        let alone = call_sol(chain.rpc.as_ref(), bank, *to, call).await;
+        assert_eq!(format!("{answer:?}"), format!("{alone:?}"), "order {}", call.orderId);
+    }
+}
