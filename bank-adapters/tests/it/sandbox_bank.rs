@@ -58,6 +58,29 @@ async fn second_instruction_with_a_booked_end_to_end_id_is_counted_but_not_booke
     assert_eq!(bank.ledger_sum("USD").await, "0");
 }
 
+/// A debtor cannot overdraw by packing transfers into one message: the bank books a bulk
+/// file in order, each transfer against the balance the ones before it left, not the
+/// balance the file found. An id it booked before is counted, not booked again, also inside
+/// a batch.
+#[tokio::test]
+async fn transfers_in_one_message_are_booked_in_order_against_the_running_balance() {
+    let (bank, rails, a, b) = bank_with_accounts(0).await;
+    bank.fund(&a, 1_000).await;
+    let batch = [transfer("T-1", &a, &b, 600), transfer("T-2", &a, &b, 600), transfer("T-3", &a, &b, 300)];
+    let answers = rails.pay_batch(&batch).await;
+    assert!(matches!(answers[0], Ok(RailStatus::Settled { .. })), "{answers:?}");
+    assert!(matches!(&answers[1], Ok(RailStatus::Rejected { reason, .. }) if reason == "AM04"), "{answers:?}");
+    assert!(matches!(answers[2], Ok(RailStatus::Settled { .. })), "{answers:?}");
+    assert_eq!((bank.balance(&a).await, bank.balance(&b).await), (100, 900));
+
+    let again = rails.pay_batch(&[transfer("T-1", &a, &b, 600), transfer("T-4", &a, &b, 100)]).await;
+    assert_eq!(again[0].as_ref().ok(), answers[0].as_ref().ok(), "the recorded status, not a second booking");
+    assert!(matches!(again[1], Ok(RailStatus::Settled { .. })), "{again:?}");
+    assert_eq!(bank.received("T-1").await, 2);
+    assert_eq!((bank.balance(&a).await, bank.balance(&b).await), (0, 1_000));
+    assert_eq!(bank.ledger_sum("USD").await, "0");
+}
+
 #[tokio::test]
 async fn debit_beyond_the_overdraft_limit_is_rejected_for_insufficient_funds() {
     let (bank, rails, a, b) = bank_with_accounts(500).await;
