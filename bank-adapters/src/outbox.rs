@@ -378,6 +378,10 @@ fn to_i64(v: u64) -> i64 {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     db: DatabaseConnection,
+    /// Undrawing from an escrow reads and writes its cover (an amount in a decimal string
+    /// no SQL expression can add to): two rejections of one order handled at once (two
+    /// batches in flight) would otherwise lose one.
+    undraws: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Outbox {
@@ -391,7 +395,7 @@ impl Outbox {
         // a crash.
         let db = tradechain_store::connect(url, tradechain_store::Durability::Full, None).await?;
         tradechain_store::migrate::<migration::Migrator>(&db).await?;
-        Ok(Outbox { db })
+        Ok(Outbox { db, undraws: std::sync::Arc::default() })
     }
 
     /// The database underneath, for maintenance (and tests that break it on purpose).
@@ -864,6 +868,7 @@ async fn apply_cover(
 
 /// Take `amount` back off what was drawn from `order_id`'s escrow (its payment was rejected).
 pub(crate) async fn undraw(outbox: &Outbox, bank_id: &str, order_id: &str, amount: u128) -> Result<(), OutboxError> {
+    let _one_at_a_time = outbox.undraws.lock().await;
     if let Some(c) = outbox.cover(bank_id, order_id).await? {
         let drawn = c.drawn().saturating_sub(amount);
         let mut am = c.into_active_model();

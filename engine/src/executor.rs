@@ -220,7 +220,8 @@ pub(crate) fn call(base: &WorldState, params: &BlockParams, req: &CallRequest) -
     })
 }
 
-/// Smallest gas limit with which the call succeeds (binary search), or the failing outcome.
+/// A gas limit with which the call is proven to succeed: its gas used plus a margin when
+/// that works (one run), else the smallest by binary search; or the failing outcome.
 pub(crate) fn estimate_gas(
     base: &WorldState,
     params: &BlockParams,

@@ -125,12 +125,11 @@ impl<R: Rails> SettlementWorker<R> {
             let rest = rows.split_off(rows.len().min(size));
             chunks.push(std::mem::replace(&mut rows, rest));
         }
-        stream::iter(chunks)
-            .map(|c| self.confirm_chunk(c))
-            .buffer_unordered(CHAIN_TXS_AT_ONCE)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+        // Every chunk runs to its end, whatever another's outcome: one dropped half-way
+        // would leave its mined transaction unrecorded until the next pass.
+        let done: Vec<Result<(), WorkerError>> =
+            stream::iter(chunks).map(|c| self.confirm_chunk(c)).buffer_unordered(CHAIN_TXS_AT_ONCE).collect().await;
+        done.into_iter().collect()
     }
 
     async fn confirm_chunk(&self, rows: Vec<Instruction>) -> Result<(), WorkerError> {
@@ -141,14 +140,15 @@ impl<R: Rails> SettlementWorker<R> {
         // Each milestone as the chain shows it now, read in batches.
         let ids = rows.iter().map(milestone_of).collect::<Result<Vec<_>, _>>()?;
         let calls = ids.iter().map(|(o, i)| TradeOrders::getMilestoneCall { orderId: *o, index: *i }).collect();
+        // A read refused (the bank suspended meanwhile, say) fails the chunk: its rows stay
+        // `accepted` and are confirmed in a later pass. A booked payment is never parked for
+        // want of a read.
         let states = self.read_many_entitled(w.config.trade_orders, calls).await?;
+        let states = states
+            .into_iter()
+            .map(|m| m.ok_or_else(|| tradechain_chain::ChainError::Unavailable("milestone not readable now".into())))
+            .collect::<Result<Vec<_>, _>>()?;
         for ((ins, (order, index)), m) in rows.into_iter().zip(ids).zip(states) {
-            let Some(m) = m else {
-                let why = "this bank may not read the milestone it paid".to_string();
-                tracing::error!(end_to_end_id = %ins.end_to_end_id, problem = %why, "cannot confirm; needs review");
-                self.review(&ins, &why).await?;
-                continue;
-            };
             let attempt_matches = i64::from(m.attempts) == ins.attempt;
             if m.state == MilestoneState::Paid as u8 && attempt_matches {
                 paid.push((ins, None));

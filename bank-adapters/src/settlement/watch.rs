@@ -383,11 +383,10 @@ impl<R: Rails> SettlementWorker<R> {
             let rest = due.split_off(due.len().min(size));
             batches.push(std::mem::replace(&mut due, rest));
         }
-        let counts: Vec<usize> = stream::iter(batches)
-            .map(|b| self.release_batch(b))
-            .buffer_unordered(CHAIN_TXS_AT_ONCE)
-            .try_collect()
-            .await?;
+        // Every batch runs to its end, whatever another's outcome (see `confirm_batch`).
+        let counts: Vec<Result<usize, WorkerError>> =
+            stream::iter(batches).map(|b| self.release_batch(b)).buffer_unordered(CHAIN_TXS_AT_ONCE).collect().await;
+        let counts = counts.into_iter().collect::<Result<Vec<usize>, _>>()?;
         tracing::debug!(read = ?t_read, txs = ?(t0.elapsed() - t_read), "milestones released");
         Ok(released + counts.into_iter().sum::<usize>())
     }

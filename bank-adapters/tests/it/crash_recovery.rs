@@ -229,3 +229,56 @@ async fn worker_killed_with_batches_in_flight_pays_each_once_after_restart() {
     assert_eq!(bank.balance(&p.account(p.seller.address())).await, sum);
     assert_eq!(bank.ledger_sum("USD").await, "0");
 }
+
+/// The bank booked a batch and the worker died before confirming it; meanwhile the operator
+/// suspends the bank, so the chain refuses it every read. The restarted worker keeps the
+/// booked rows `accepted` (a payment the bank made is never parked for want of a read:
+/// parked, the seller's payment would never show on chain) and, once the bank is
+/// reinstated, confirms each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booked_payments_of_a_bank_suspended_before_confirming_are_confirmed_once_it_is_reinstated() {
+    const N: usize = 4;
+    let chain = start_chain().await;
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let p = Parties::new();
+    p.register(&chain).await;
+    open_accounts(&bank, &p, 10_000_000).await;
+    let mut orders = Vec::with_capacity(N);
+    for i in 0..N {
+        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(&dir, "outbox.db");
+    let chain_id = chain.node.config().chain_id;
+    let ids: Vec<String> = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+
+    let mut first =
+        spawn_worker(&dir, "crashing.json", &settings(&chain, &bank, &p, &db, Some(CrashPoint::BeforeChainConfirm)));
+    assert!(!wait_for_exit(&mut first, Duration::from_secs(30)).await.success(), "the worker was meant to die");
+    let consortium = chain.suite.consortium;
+    let bank_address = p.buyer_bank.address();
+    let suspend = tradechain_contracts::Consortium::suspendCall { account: bank_address, reason: "review".into() };
+    chain.send(&operator(), consortium, suspend).await;
+
+    let _second = spawn_worker(&dir, "restarted.json", &settings(&chain, &bank, &p, &db, None));
+    let outbox = Outbox::connect(&db).await.expect("outbox");
+    tokio::time::sleep(Duration::from_secs(2)).await; // many passes at 50 ms
+    for (id, order) in ids.iter().zip(&orders) {
+        let state = outbox.get(id).await.expect("read").and_then(|i| i.state());
+        assert_eq!(state, Some(State::Accepted), "{id} waits, booked, for the bank to be reinstated");
+        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Due as u8);
+    }
+
+    chain
+        .send(&operator(), consortium, tradechain_contracts::Consortium::reinstateCall { account: bank_address })
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (id, order) in ids.iter().zip(&orders) {
+        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
+            assert!(tokio::time::Instant::now() < deadline, "{id} not settled after the reinstatement");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
+        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
+    }
+}
