@@ -471,27 +471,9 @@ impl Ledger {
         txn: &impl ConnectionTrait,
         t: &CreditTransfer,
     ) -> Result<Result<i64, (String, String)>, LedgerError> {
-        let reject = |code: &str, detail: String| Ok(Err((code.to_string(), detail)));
-        let Ok(amount) = i64::try_from(t.amount.minor) else {
-            return reject("AM02", "amount exceeds what the sandbox books".into());
-        };
-        if amount == 0 {
-            return reject("AM01", "zero amount".into());
-        }
-        let Some(debtor) = account::Entity::find_by_id(t.debtor.iban.to_string()).one(txn).await? else {
-            return reject("AC01", format!("unknown debtor account {}", t.debtor.iban));
-        };
-        let Some(creditor) = account::Entity::find_by_id(t.creditor.iban.to_string()).one(txn).await? else {
-            return reject("AC01", format!("unknown creditor account {}", t.creditor.iban));
-        };
-        let ccy = t.amount.currency.code();
-        if debtor.currency != ccy || creditor.currency != ccy {
-            return reject("AM03", format!("accounts are not held in {ccy}"));
-        }
-        if debtor.balance.checked_sub(amount).is_none_or(|after| after < -debtor.overdraft_limit) {
-            return reject("AM04", format!("insufficient funds on {}", debtor.iban));
-        }
-        Ok(Ok(amount))
+        let debtor = account::Entity::find_by_id(t.debtor.iban.to_string()).one(txn).await?;
+        let creditor = account::Entity::find_by_id(t.creditor.iban.to_string()).one(txn).await?;
+        Ok(bookable(t, debtor.as_ref(), creditor.as_ref()))
     }
 
     pub(crate) async fn payment(&self, e2e: &EndToEndId) -> Result<Option<PaymentRecord>, LedgerError> {
@@ -557,6 +539,36 @@ impl Ledger {
 }
 
 /// Write one entry and move the account's running balance with it.
+/// `Ok(amount)` when `t` can be booked between these accounts as they stand, else the ISO
+/// reason code and a detail.
+fn bookable(
+    t: &CreditTransfer,
+    debtor: Option<&account::Model>,
+    creditor: Option<&account::Model>,
+) -> Result<i64, (String, String)> {
+    let reject = |code: &str, detail: String| Err((code.to_string(), detail));
+    let Ok(amount) = i64::try_from(t.amount.minor) else {
+        return reject("AM02", "amount exceeds what the sandbox books".into());
+    };
+    if amount == 0 {
+        return reject("AM01", "zero amount".into());
+    }
+    let Some(debtor) = debtor else {
+        return reject("AC01", format!("unknown debtor account {}", t.debtor.iban));
+    };
+    let Some(creditor) = creditor else {
+        return reject("AC01", format!("unknown creditor account {}", t.creditor.iban));
+    };
+    let ccy = t.amount.currency.code();
+    if debtor.currency != ccy || creditor.currency != ccy {
+        return reject("AM03", format!("accounts are not held in {ccy}"));
+    }
+    if debtor.balance.checked_sub(amount).is_none_or(|after| after < -debtor.overdraft_limit) {
+        return reject("AM04", format!("insufficient funds on {}", debtor.iban));
+    }
+    Ok(amount)
+}
+
 /// Most keys in one `IN (...)` list, and rows in one multi-row INSERT.
 const ROWS_AT_ONCE: usize = 300;
 
@@ -663,33 +675,18 @@ impl Books {
         PaymentRecord::from(model)
     }
 
-    /// Book `t` (two entries) if the accounts allow it, as [`Ledger::check_booking`] decides:
-    /// the booking reference, else the ISO reason code.
+    /// Book `t` (two entries) if the accounts as this message left them allow it
+    /// ([`bookable`]): the booking reference, else the ISO reason code.
     fn book(&mut self, t: &CreditTransfer, e2e: &str, now_ms: i64) -> Result<String, String> {
-        let reject = |code: &str, detail: String| {
-            tracing::info!(end_to_end_id = %e2e, code, detail, "instruction rejected");
-            Err(code.to_string())
-        };
-        let Ok(amount) = i64::try_from(t.amount.minor) else {
-            return reject("AM02", "amount exceeds what the sandbox books".into());
-        };
-        if amount == 0 {
-            return reject("AM01", "zero amount".into());
-        }
         let (debtor_key, creditor_key) = (t.debtor.iban.to_string(), t.creditor.iban.to_string());
-        let Some(debtor) = self.accounts.get(&debtor_key) else {
-            return reject("AC01", format!("unknown debtor account {}", t.debtor.iban));
-        };
-        let Some(creditor) = self.accounts.get(&creditor_key) else {
-            return reject("AC01", format!("unknown creditor account {}", t.creditor.iban));
+        let amount = match bookable(t, self.accounts.get(&debtor_key), self.accounts.get(&creditor_key)) {
+            Ok(amount) => amount,
+            Err((code, detail)) => {
+                tracing::info!(end_to_end_id = %e2e, code, detail, "instruction rejected");
+                return Err(code);
+            }
         };
         let ccy = t.amount.currency.code();
-        if debtor.currency != ccy || creditor.currency != ccy {
-            return reject("AM03", format!("accounts are not held in {ccy}"));
-        }
-        if debtor.balance.checked_sub(amount).is_none_or(|after| after < -debtor.overdraft_limit) {
-            return reject("AM04", format!("insufficient funds on {}", debtor.iban));
-        }
         // Unique per booking, also for the many booked in one microsecond of a batch.
         let seq = BOOKING_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000;
         let reference = format!("SBX{}{seq:06}", Utc::now().timestamp_micros());

@@ -119,25 +119,58 @@ async fn worker_killed_before_confirming_on_chain_confirms_once_after_restart() 
     crash_then_restart(CrashPoint::BeforeChainConfirm, State::Accepted).await;
 }
 
+/// `n` orders of one at-sight milestone each, all due, paid at the bank's risk.
+struct DueBatch {
+    chain: Chain,
+    bank: SandboxBank,
+    p: Parties,
+    orders: Vec<U256>,
+    /// Each order's EndToEndId.
+    ids: Vec<String>,
+    dir: tempfile::TempDir,
+    /// The outbox database's URL.
+    db: String,
+}
+
+async fn due_batch(n: usize) -> DueBatch {
+    let chain = start_chain().await;
+    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
+    let p = Parties::new();
+    p.register(&chain).await;
+    open_accounts(&bank, &p, 10_000_000).await;
+    let mut orders = Vec::with_capacity(n);
+    for i in 0..n {
+        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(&dir, "outbox.db");
+    let chain_id = chain.node.config().chain_id;
+    let ids = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+    DueBatch { chain, bank, p, orders, ids, dir, db }
+}
+
+/// Wait for each row to settle; then each milestone is paid, the bank saw each instruction
+/// once and the chain shows each paid once.
+async fn each_paid_once(chain: &Chain, bank: &SandboxBank, outbox: &Outbox, ids: &[String], orders: &[U256]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (id, order) in ids.iter().zip(orders) {
+        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
+            assert!(tokio::time::Instant::now() < deadline, "{id} not settled");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Paid as u8);
+        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
+        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
+    }
+}
+
 /// Many payments fall due at once; the worker sends them in one pain.001 (one payment
 /// information block: one debtor account, one date) and dies at `crash_at`. Restarted, it
 /// pays each exactly once: the bank saw each once, the chain confirms each once, the
 /// seller holds the sum, the books balance.
 async fn crash_in_a_batch_then_restart(crash_at: CrashPoint, state_after_crash: State) {
     const N: usize = 12;
-    let chain = start_chain().await;
-    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
-    let p = Parties::new();
-    p.register(&chain).await;
-    open_accounts(&bank, &p, 10_000_000).await;
-    let mut orders = Vec::with_capacity(N);
-    for i in 0..N {
-        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = sqlite_url(&dir, "outbox.db");
-    let chain_id = chain.node.config().chain_id;
-    let ids: Vec<String> = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+    let DueBatch { chain, bank, p, orders, ids, dir, db } = due_batch(N).await;
 
     let mut first = spawn_worker(&dir, "crashing.json", &settings(&chain, &bank, &p, &db, Some(crash_at)));
     let status = wait_for_exit(&mut first, Duration::from_secs(30)).await;
@@ -154,16 +187,7 @@ async fn crash_in_a_batch_then_restart(crash_at: CrashPoint, state_after_crash: 
     assert_eq!(blocks.len(), 1, "one debtor account and date: one payment information block");
 
     let _second = spawn_worker(&dir, "restarted.json", &settings(&chain, &bank, &p, &db, None));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for (id, order) in ids.iter().zip(&orders) {
-        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
-            assert!(tokio::time::Instant::now() < deadline, "{id} not settled after the restart");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Paid as u8);
-        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
-        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
-    }
+    each_paid_once(&chain, &bank, &outbox, &ids, &orders).await;
     let sum: i64 = (0..i64::try_from(N).expect("small")).map(|i| 10_000 + i).sum();
     assert_eq!(bank.balance(&p.account(p.seller.address())).await, sum);
     assert_eq!(bank.ledger_sum("USD").await, "0");
@@ -186,19 +210,7 @@ async fn worker_killed_before_confirming_a_batch_confirms_each_once_after_restar
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_with_batches_in_flight_pays_each_once_after_restart() {
     const N: usize = 12;
-    let chain = start_chain().await;
-    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
-    let p = Parties::new();
-    p.register(&chain).await;
-    open_accounts(&bank, &p, 10_000_000).await;
-    let mut orders = Vec::with_capacity(N);
-    for i in 0..N {
-        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = sqlite_url(&dir, "outbox.db");
-    let chain_id = chain.node.config().chain_id;
-    let ids: Vec<String> = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+    let DueBatch { chain, bank, p, orders, ids, dir, db } = due_batch(N).await;
     let small = |crash_at| BankSettings { batch_size: 4, chain_batch: 3, ..settings(&chain, &bank, &p, &db, crash_at) };
 
     let mut first = spawn_worker(&dir, "crashing.json", &small(Some(CrashPoint::AfterBankAnswer)));
@@ -215,16 +227,7 @@ async fn worker_killed_with_batches_in_flight_pays_each_once_after_restart() {
     assert!(sent >= 4, "at least the answered batch was marked sent ({sent})");
 
     let _second = spawn_worker(&dir, "restarted.json", &small(None));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for (id, order) in ids.iter().zip(&orders) {
-        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
-            assert!(tokio::time::Instant::now() < deadline, "{id} not settled after the restart");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(chain.milestone(*order, 0).await.state, MilestoneState::Paid as u8);
-        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
-        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
-    }
+    each_paid_once(&chain, &bank, &outbox, &ids, &orders).await;
     let sum: i64 = (0..i64::try_from(N).expect("small")).map(|i| 10_000 + i).sum();
     assert_eq!(bank.balance(&p.account(p.seller.address())).await, sum);
     assert_eq!(bank.ledger_sum("USD").await, "0");
@@ -238,19 +241,7 @@ async fn worker_killed_with_batches_in_flight_pays_each_once_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booked_payments_of_a_bank_suspended_before_confirming_are_confirmed_once_it_is_reinstated() {
     const N: usize = 4;
-    let chain = start_chain().await;
-    let bank = spawn_sandbox(std::path::Path::new(env!("CARGO_BIN_EXE_sandbox-bank")));
-    let p = Parties::new();
-    p.register(&chain).await;
-    open_accounts(&bank, &p, 10_000_000).await;
-    let mut orders = Vec::with_capacity(N);
-    for i in 0..N {
-        orders.push(due_order(&chain, &p, 10_000 + i as u128, &[10_000], Cover::BankRisk).await);
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = sqlite_url(&dir, "outbox.db");
-    let chain_id = chain.node.config().chain_id;
-    let ids: Vec<String> = orders.iter().map(|o| e2e(chain_id, *o, 0, 1)).collect();
+    let DueBatch { chain, bank, p, orders, ids, dir, db } = due_batch(N).await;
 
     let mut first =
         spawn_worker(&dir, "crashing.json", &settings(&chain, &bank, &p, &db, Some(CrashPoint::BeforeChainConfirm)));
@@ -272,13 +263,5 @@ async fn booked_payments_of_a_bank_suspended_before_confirming_are_confirmed_onc
     chain
         .send(&operator(), consortium, tradechain_contracts::Consortium::reinstateCall { account: bank_address })
         .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for (id, order) in ids.iter().zip(&orders) {
-        while outbox.get(id).await.expect("read").and_then(|i| i.state()) != Some(State::Settled) {
-            assert!(tokio::time::Instant::now() < deadline, "{id} not settled after the reinstatement");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(bank.received(id).await, 1, "the bank must see {id} exactly once");
-        assert_eq!(chain.confirmations(*order, 0).await, 1, "the chain must show {id} paid exactly once");
-    }
+    each_paid_once(&chain, &bank, &outbox, &ids, &orders).await;
 }
