@@ -178,13 +178,7 @@ pub trait Chain: Send + Sync + 'static {
         from: Address,
         calls: Vec<(Address, Bytes)>,
     ) -> BoxFut<'_, Result<Vec<Result<CallResult, ChainError>>, ChainError>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(calls.len());
-            for (to, input) in calls {
-                out.push(self.call(from, to, input).await);
-            }
-            Ok(out)
-        })
+        Box::pin(async move { Ok(calls_one_by_one(self, from, calls).await) })
     }
     /// The gas limit to give a transaction from `from` (a creation when `to` is `None`):
     /// its simulation's gas with a margin, at most [`Chain::gas_cap`]. A simulation that
@@ -212,6 +206,19 @@ pub trait Chain: Send + Sync + 'static {
     fn balance(&self, address: Address) -> BoxFut<'_, Result<U256, ChainError>>;
     /// Resolve when the head passes `known`, or after `timeout` (whichever first).
     fn wait_new_head(&self, known: u64, timeout: Duration) -> BoxFut<'_, ()>;
+}
+
+/// `calls` made with [`Chain::call`], one after another: each one's outcome, in order.
+pub(crate) async fn calls_one_by_one<C: Chain + ?Sized>(
+    chain: &C,
+    from: Address,
+    calls: Vec<(Address, Bytes)>,
+) -> Vec<Result<CallResult, ChainError>> {
+    let mut out = Vec::with_capacity(calls.len());
+    for (to, input) in calls {
+        out.push(chain.call(from, to, input).await);
+    }
+    out
 }
 
 /// Waits for a transaction's receipt.

@@ -32,6 +32,19 @@ use crate::{
 /// 100 requests in one.
 const CALLS_PER_BATCH: usize = 100;
 
+/// An `eth_call`'s answer as the [`Chain`] trait gives it: a revert or halt is an outcome of
+/// the call, anything else an error of the node.
+fn call_outcome(answer: Result<Bytes, RpcError>) -> Result<CallResult, ChainError> {
+    match answer {
+        Ok(output) => Ok(CallResult::Success { output, gas_used: 0 }),
+        Err(e) => match e.rejection() {
+            Some(Rejection::Reverted { data }) => Ok(CallResult::Revert { data }),
+            Some(other) => Ok(CallResult::Halt { reason: other.to_string() }),
+            None => Err(e.into()),
+        },
+    }
+}
+
 /// How to reach a remote network.
 #[derive(Debug, Clone)]
 pub struct RemoteSettings {
@@ -186,16 +199,7 @@ impl Chain for RemoteChain {
     }
 
     fn call(&self, from: Address, to: Address, input: Bytes) -> BoxFut<'_, Result<CallResult, ChainError>> {
-        Box::pin(async move {
-            match self.rpc.call(from, to, &input).await {
-                Ok(output) => Ok(CallResult::Success { output, gas_used: 0 }),
-                Err(e) => match e.rejection() {
-                    Some(Rejection::Reverted { data }) => Ok(CallResult::Revert { data }),
-                    Some(other) => Ok(CallResult::Halt { reason: other.to_string() }),
-                    None => Err(e.into()),
-                },
-            }
-        })
+        Box::pin(async move { call_outcome(self.rpc.call(from, to, &input).await) })
     }
 
     fn call_many(
@@ -206,26 +210,15 @@ impl Chain for RemoteChain {
         Box::pin(async move {
             let mut out = Vec::with_capacity(calls.len());
             for chunk in calls.chunks(CALLS_PER_BATCH) {
-                let answers = match self.rpc.call_batch(from, chunk).await {
-                    Ok(a) => a,
+                match self.rpc.call_batch(from, chunk).await {
+                    Ok(answers) => out.extend(answers.into_iter().map(call_outcome)),
                     // A node (or proxy) that refuses batches: the calls one by one.
                     Err(e) if !matches!(e, RpcError::Transport(_)) => {
                         tracing::debug!(error = %e, "batch of eth_call refused; calling one by one");
-                        for (to, input) in chunk {
-                            out.push(self.call(from, *to, input.clone()).await);
-                        }
-                        continue;
+                        out.extend(crate::backend::calls_one_by_one(self, from, chunk.to_vec()).await);
                     }
                     Err(e) => return Err(e.into()),
-                };
-                out.extend(answers.into_iter().map(|a| match a {
-                    Ok(output) => Ok(CallResult::Success { output, gas_used: 0 }),
-                    Err(e) => match e.rejection() {
-                        Some(Rejection::Reverted { data }) => Ok(CallResult::Revert { data }),
-                        Some(other) => Ok(CallResult::Halt { reason: other.to_string() }),
-                        None => Err(e.into()),
-                    },
-                }));
+                }
             }
             Ok(out)
         })

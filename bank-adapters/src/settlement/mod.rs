@@ -318,23 +318,21 @@ impl<R: Rails> SettlementWorker<R> {
         entitled(self.read(to, call).await)
     }
 
-    /// [`Self::read_entitled`] for many calls of one function: sent in batches of
-    /// [`READS_PER_BATCH`] (one JSON-RPC round trip each), a few batches at once.
-    async fn read_many_entitled<C: SolCall + Send + Sync>(
+    /// Many reads of one function as this bank, each answered as [`Self::read`] answers it:
+    /// sent in batches of [`READS_PER_BATCH`] (one JSON-RPC round trip each), a few batches
+    /// at once.
+    async fn read_many<C: SolCall + Send + Sync>(
         &self,
         to: Address,
         calls: Vec<C>,
-    ) -> Result<Vec<Option<C::Return>>, ChainError> {
+    ) -> Result<Vec<Result<C::Return, ChainError>>, ChainError> {
         let w = &self.inner;
         let mut chunks = Vec::new();
         let mut calls = calls.into_iter().map(|c| (to, c)).peekable();
         while calls.peek().is_some() {
             chunks.push(calls.by_ref().take(READS_PER_BATCH).collect::<Vec<_>>());
         }
-        let read = |chunk: Vec<(Address, C)>| async move {
-            let answers = call_sol_many(w.chain.as_ref(), w.bank, &chunk).await?;
-            answers.into_iter().map(entitled).collect::<Result<Vec<_>, _>>()
-        };
+        let read = |chunk: Vec<(Address, C)>| async move { call_sol_many(w.chain.as_ref(), w.bank, &chunk).await };
         let read: Vec<Vec<_>> =
             futures_util::stream::iter(chunks).map(read).buffered(READ_BATCHES_AT_ONCE).try_collect().await?;
         Ok(read.into_iter().flatten().collect())
@@ -343,31 +341,24 @@ impl<R: Rails> SettlementWorker<R> {
     /// The terms of order `id`: kept, or read now (`None`: not this bank's to see, which is
     /// not kept: an order of other parties is read again if it comes up again).
     async fn order_terms(&self, id: alloy::primitives::U256) -> Result<Option<notice::OrderTerms>, ChainError> {
-        let w = &self.inner;
-        if let Some(t) = w.terms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id) {
-            return Ok(Some(*t));
-        }
-        let call = tradechain_contracts::TradeOrders::getOrderCall { orderId: id };
-        let Some(order) = self.read_entitled(w.config.trade_orders, &call).await? else { return Ok(None) };
-        let terms = notice::OrderTerms::from(&order);
-        let mut kept = w.terms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if kept.len() >= TERMS_KEPT {
-            kept.clear();
-        }
-        kept.insert(id, terms);
-        Ok(Some(terms))
+        entitled(self.terms_of(id).await)
     }
 
     /// [`Self::order_terms`] of an order this bank must be entitled to see: one it may not
     /// see is refused as the chain refuses it (`NotEntitled`).
     async fn terms_of(&self, id: alloy::primitives::U256) -> Result<notice::OrderTerms, ChainError> {
-        match self.order_terms(id).await? {
-            Some(t) => Ok(t),
-            None => {
-                let call = tradechain_contracts::TradeOrders::getOrderCall { orderId: id };
-                Ok((&self.read(self.inner.config.trade_orders, &call).await?).into())
-            }
+        let w = &self.inner;
+        if let Some(t) = w.terms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id) {
+            return Ok(*t);
         }
+        let call = tradechain_contracts::TradeOrders::getOrderCall { orderId: id };
+        let terms = notice::OrderTerms::from(&self.read(w.config.trade_orders, &call).await?);
+        let mut kept = w.terms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= TERMS_KEPT {
+            kept.clear();
+        }
+        kept.insert(id, terms);
+        Ok(terms)
     }
 
     /// A contract call signed for this bank, awaited until mined.

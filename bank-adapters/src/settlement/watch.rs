@@ -365,9 +365,10 @@ impl<R: Rails> SettlementWorker<R> {
         let t0 = std::time::Instant::now();
         let calls =
             candidates.iter().map(|(o, i, _)| TradeOrders::getMilestoneCall { orderId: *o, index: *i }).collect();
-        let states = self.read_many_entitled(w.config.trade_orders, calls).await?;
+        let states = self.read_many(w.config.trade_orders, calls).await?;
         let t_read = t0.elapsed();
         for ((order_id, index, key), m) in candidates.into_iter().zip(states) {
+            let m = super::entitled(m)?;
             match m {
                 Some(m) if m.state == MilestoneState::Triggered as u8 && m.payer == w.bank => {
                     due.push((order_id, index, key));
