@@ -15,13 +15,20 @@
 //!
 //! Sizes: `BENCH_ORDERS` (default 400), `BENCH_CLIENTS` (16), `BENCH_READ_ROWS` (100000),
 //! `BENCH_RATE` (200), `BENCH_SECS` (10), `BENCH_BUYERS` (32).
-//! `BENCH_ONLY=writes|open|reads` runs one part alone.
+//! 4. The indexer alone: `BENCH_INDEX_ORDERS` orders (default 2,000) taken through five
+//!    signed steps each (propose, accept, commit, present the invoice, accept it: eight
+//!    events an order) straight into the node, then the read model rebuilt from block 0,
+//!    timed: events and orders indexed per second (`BENCH_ONLY=index`).
+//!
+//! `BENCH_ONLY=writes|open|reads|index` runs one part alone.
 //! `BENCH_DB=postgres` runs against the server in `TRADECHAIN_TEST_POSTGRES_URL`
 //! (`scripts/with-postgres.sh cargo bench -p tradechain-api` with `BENCH_DB=postgres`).
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
 use serde_json::json;
 use test_support::api::{Db, Net};
 use test_support::fixtures::date_in;
@@ -111,6 +118,115 @@ fn order_body(seller: &str, bank: &str) -> String {
         "details": { "line_items": [{ "description": "copper cathodes", "quantity": "25", "unit": "t" }] }
     })
     .to_string()
+}
+
+/// The indexer alone: `orders` orders through five signed steps each, submitted straight
+/// to the node (no REST, no custodial signing), then the read model rebuilt from block 0
+/// and timed.
+async fn indexing(net: &Net, orders: usize) {
+    use alloy::primitives::{Address, FixedBytes, U256, keccak256};
+    use alloy::signers::local::PrivateKeySigner;
+    use alloy::sol_types::SolCall;
+    use tradechain_contracts::genesis::SuiteAddresses;
+    use tradechain_contracts::{Consortium, DocType, TradeOrders, role};
+    use tradechain_engine::transaction::sign_eip1559;
+
+    let operator: PrivateKeySigner = tradechain_engine::config::DEV_OPERATOR_KEY.parse().expect("the dev key");
+    let suite = SuiteAddresses::for_operator(operator.address());
+    let chain_id = net.node.config().chain_id;
+    let key = |name: String| PrivateKeySigner::from_bytes(&keccak256(name)).expect("a key");
+    let traders: Vec<PrivateKeySigner> = (0..20).map(|i| key(format!("index trader {i}"))).collect();
+    let banks: Vec<PrivateKeySigner> = (0..4).map(|i| key(format!("index bank {i}"))).collect();
+    let mut nonces = std::collections::HashMap::new();
+    let mut send = |k: &PrivateKeySigner, to: Address, input: Vec<u8>| {
+        let nonce = nonces.entry(k.address()).or_insert_with(|| net.node.nonce(&k.address(), true));
+        let raw = sign_eip1559(k, chain_id, *nonce, Some(to), input.into(), 1_000_000).expect("signs");
+        *nonce += 1;
+        net.node.submit_raw(&raw).expect("admitted");
+    };
+    for (k, roles) in traders.iter().map(|k| (k, role::TRADER)).chain(banks.iter().map(|k| (k, role::BANK))) {
+        let call = Consortium::registerCall { account: k.address(), name: "index member".into(), roles };
+        send(&operator, suite.consortium, call.abi_encode());
+    }
+    let settle = || async {
+        while net.node.pool_len() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let head = net.node.head().header.number;
+        assert!(net.state.indexer.wait_for(head, Duration::from_secs(600)).await, "indexed");
+    };
+    settle().await;
+    let first = net.node.head().header.number;
+    let now = net.node.next_block_params().timestamp;
+    let parties = |i: usize| (&traders[i % 20], &traders[(i + 1) % 20], &banks[i % 4]);
+    let orders_before = tradechain_api::readmodel::order::Entity::find().count(&net.state.db).await.expect("count");
+    let id = |i: usize| U256::from(orders_before + u64::try_from(i).expect("a count") + 1);
+    let to = suite.trade_orders;
+    let invoice = DocType::CommercialInvoice as u8;
+    for i in 0..orders {
+        let (buyer, seller, bank) = parties(i);
+        let t = TradeOrders::OrderTerms {
+            seller: seller.address(),
+            buyerBank: bank.address(),
+            sellerBank: bank.address(),
+            carrier: Address::ZERO,
+            inspector: Address::ZERO,
+            amount: 1_000_000,
+            currency: FixedBytes::from_slice(b"USD"),
+            incoterm: FixedBytes::from_slice(b"FOB"),
+            detailsHash: keccak256(i.to_be_bytes()),
+            latestShipment: now + 30 * 86_400,
+            expiry: now + 60 * 86_400,
+            examinationDays: 0,
+            charges: tradechain_contracts::Charges::Shared as u8,
+        };
+        let terms =
+            vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
+        send(buyer, to, TradeOrders::proposeCall { t, terms }.abi_encode());
+    }
+    for i in 0..orders {
+        send(parties(i).1, to, TradeOrders::acceptCall { orderId: id(i) }.abi_encode());
+    }
+    for i in 0..orders {
+        let call = TradeOrders::commitCall { orderId: id(i), cover: tradechain_contracts::Cover::BankRisk as u8 };
+        send(parties(i).2, to, call.abi_encode());
+    }
+    for i in 0..orders {
+        let call = TradeOrders::submitDocumentCall {
+            orderId: id(i),
+            docType: invoice,
+            hash: keccak256(i.to_le_bytes()),
+            uri: String::new(),
+        };
+        send(parties(i).1, to, call.abi_encode());
+    }
+    for i in 0..orders {
+        let call = TradeOrders::acceptDocumentCall { orderId: id(i), docType: invoice };
+        send(parties(i).2, to, call.abi_encode());
+    }
+    settle().await;
+    let head = net.node.head().header.number;
+    let started = Instant::now();
+    net.state.indexer.rebuild().await.expect("rebuilt");
+    let took = started.elapsed();
+    let events = tradechain_api::readmodel::event::Entity::find()
+        .filter(tradechain_api::readmodel::event::Column::Block.gt(i64::try_from(first).expect("a block")))
+        .count(&net.state.db)
+        .await
+        .expect("count");
+    let committed = tradechain_api::readmodel::order::Entity::find()
+        .filter(tradechain_api::readmodel::order::Column::State.eq("committed"))
+        .count(&net.state.db)
+        .await
+        .expect("count");
+    assert!(committed >= u64::try_from(orders).expect("a count"), "every order committed in the read model");
+    println!(
+        "index {orders} orders x 5 steps ({events} events, {} blocks): rebuilt from block 0 in {:.0} ms: {:.0} events/s, {:.0} orders/s",
+        head - first,
+        took.as_secs_f64() * 1e3,
+        events as f64 / took.as_secs_f64(),
+        orders as f64 / took.as_secs_f64()
+    );
 }
 
 /// Open loop: `rate` order creations a second for `secs` seconds, each sent when it is due
@@ -390,6 +506,11 @@ fn main() {
             println!("-- production, group commit: open loop");
             let mut net = Net::start_configured(db.clone(), production(2)).await;
             open_loop(&net, rate, secs, buyers).await;
+            net.stop().await;
+        }
+        if part("index") {
+            let mut net = Net::start_configured(db.clone(), production(2)).await;
+            indexing(&net, env("BENCH_INDEX_ORDERS", 2_000)).await;
             net.stop().await;
         }
         if part("reads") {

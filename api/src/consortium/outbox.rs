@@ -24,6 +24,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::watch;
 use tradechain_peer::envelope::{self, Kind, NodeKey, Subject};
 
@@ -57,6 +58,13 @@ pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                 if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                     tokio::time::sleep(interval).await;
                 }
+                // A block brings one change per event: one pass reads them all (each was
+                // committed before it was sent), where a pass per change read the events
+                // thousands of times over under load.
+                while !matches!(
+                    changes.try_recv(),
+                    Err(TryRecvError::Empty | TryRecvError::Closed)
+                ) {}
             }
             _ = stop.changed() => return,
         }

@@ -49,12 +49,12 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             .exec(txn)
             .await?;
             // MilestoneDefined is emitted before OrderProposed: fill in payer and payee now.
-            for m in milestone::Entity::find().filter(milestone::Column::OrderId.eq(id)).all(txn).await? {
-                let mut am = m.into_active_model();
-                am.payer = Set(addr(&e.buyerBank));
-                am.payee = Set(addr(&e.seller));
-                am.update(txn).await?;
-            }
+            let parties = milestone::ActiveModel {
+                payer: Set(addr(&e.buyerBank)),
+                payee: Set(addr(&e.seller)),
+                ..Default::default()
+            };
+            milestone::Entity::update_many().set(parties).filter(milestone::Column::OrderId.eq(id)).exec(txn).await?;
         }
         E::MilestoneDefined(e) => {
             milestone::Entity::insert(milestone::ActiveModel {
@@ -310,13 +310,13 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
     Ok(())
 }
 
+/// Sets the columns `f` sets (and `updated_block`) of order `id`, if the read model has it:
+/// one statement, no read first (`f` only sets, never reads, the row).
 async fn update_order(ctx: &Ctx<'_>, id: U256, f: impl FnOnce(&mut order::ActiveModel)) -> Result<(), DbErr> {
-    if let Some(o) = order::Entity::find_by_id(u256_i64(id)).one(ctx.txn).await? {
-        let mut am = o.into_active_model();
-        f(&mut am);
-        am.updated_block = Set(ctx.block);
-        am.update(ctx.txn).await?;
-    }
+    let mut am = <order::ActiveModel as ActiveModelTrait>::default();
+    f(&mut am);
+    am.updated_block = Set(ctx.block);
+    order::Entity::update_many().set(am).filter(order::Column::Id.eq(u256_i64(id))).exec(ctx.txn).await?;
     Ok(())
 }
 
@@ -330,12 +330,16 @@ async fn update_document(
     doc_type: u8,
     f: impl FnOnce(&mut document::ActiveModel),
 ) -> Result<(), DbErr> {
-    if let Some(d) = document::Entity::find_by_id((u256_i64(id), i32::from(doc_type))).one(ctx.txn).await? {
-        let mut am = d.into_active_model();
-        f(&mut am);
-        am.updated_block = Set(ctx.block);
-        am.update(ctx.txn).await?;
-    }
+    // One statement, as `update_order`.
+    let mut am = <document::ActiveModel as ActiveModelTrait>::default();
+    f(&mut am);
+    am.updated_block = Set(ctx.block);
+    document::Entity::update_many()
+        .set(am)
+        .filter(document::Column::OrderId.eq(u256_i64(id)))
+        .filter(document::Column::DocType.eq(i32::from(doc_type)))
+        .exec(ctx.txn)
+        .await?;
     Ok(())
 }
 

@@ -314,6 +314,10 @@ impl Indexer {
         for (number, block) in &blocks {
             self.apply_block(&txn, *number, block, &mut rows).await?;
         }
+        // The events in a few statements, not one each (a statement's parameters are bounded).
+        for chunk in rows.chunks(100) {
+            event::Entity::insert_many(chunk.iter().cloned().map(event::ActiveModel::from)).exec(&txn).await?;
+        }
         let changes = changes_of(&txn, &rows).await?;
         cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(i64_of(to)) }).exec(&txn).await?;
         txn.commit().await?;
@@ -355,7 +359,6 @@ impl Indexer {
                 data,
                 timestamp: i64_of(block.timestamp),
             };
-            event::Entity::insert(event::ActiveModel::from(row.clone())).exec(txn).await?;
             let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log };
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
@@ -426,16 +429,15 @@ async fn changes_of<C: ConnectionTrait>(db: &C, rows: &[event::Model]) -> Result
             changes.push(change);
         }
     }
-    let mut parties: HashMap<i64, Vec<String>> = HashMap::new();
+    // The orders' viewers read together: one read per order was most of a busy block's cost.
+    let mut ids: Vec<i64> = changes.iter().filter(|c| c.financing_id.is_none()).filter_map(|c| c.order_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let parties = readmodel::access::orders_viewers(db, &ids).await?;
     for c in &mut changes {
         let Some(order_id) = c.order_id else { continue };
         if c.financing_id.is_some() {
             continue;
-        }
-        if !parties.contains_key(&order_id)
-            && let Some(o) = order::Entity::find_by_id(order_id).one(db).await?
-        {
-            parties.insert(order_id, readmodel::access::order_viewers(db, &o).await?);
         }
         c.parties.extend(parties.get(&order_id).cloned().unwrap_or_default());
     }

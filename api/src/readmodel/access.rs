@@ -22,17 +22,52 @@ pub fn parties(o: &order::Model) -> [&str; 4] {
 /// # Errors
 /// When the read model cannot be read.
 pub async fn order_viewers<C: ConnectionTrait>(db: &C, o: &order::Model) -> Result<Vec<String>, DbErr> {
-    let mut who: Vec<String> = parties(o).iter().map(|a| (*a).to_string()).collect();
-    who.extend([&o.carrier, &o.inspector].into_iter().filter(|a| a.as_str() != ZERO).cloned());
     let financiers = financing::Entity::find()
         .filter(financing::Column::OrderId.eq(o.id))
         .filter(financing::Column::AcceptedAt.is_not_null())
         .all(db)
         .await?;
-    who.extend(financiers.into_iter().map(|f| f.financier));
+    Ok(viewers(o, financiers.into_iter().map(|f| f.financier)))
+}
+
+/// [`order_viewers`] of many orders at once, by order id (orders missing from `orders` are
+/// not in the answer): two reads, whatever their number, for the indexer's live changes.
+///
+/// # Errors
+/// When the read model cannot be read.
+pub async fn orders_viewers<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<String>>, DbErr> {
+    let mut out = std::collections::HashMap::new();
+    // Bounded statements: SQLite and PostgreSQL both cap a statement's parameters.
+    for ids in ids.chunks(500) {
+        let orders = order::Entity::find().filter(order::Column::Id.is_in(ids.iter().copied())).all(db).await?;
+        let mut financiers: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for f in financing::Entity::find()
+            .filter(financing::Column::OrderId.is_in(ids.iter().copied()))
+            .filter(financing::Column::AcceptedAt.is_not_null())
+            .all(db)
+            .await?
+        {
+            financiers.entry(f.order_id).or_default().push(f.financier);
+        }
+        for o in orders {
+            let who = viewers(&o, financiers.remove(&o.id).unwrap_or_default());
+            out.insert(o.id, who);
+        }
+    }
+    Ok(out)
+}
+
+/// The rule of [`order_viewers`], given the financiers whose financing of `o` was accepted.
+fn viewers(o: &order::Model, financiers: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut who: Vec<String> = parties(o).iter().map(|a| (*a).to_string()).collect();
+    who.extend([&o.carrier, &o.inspector].into_iter().filter(|a| a.as_str() != ZERO).cloned());
+    who.extend(financiers);
     who.sort();
     who.dedup();
-    Ok(who)
+    who
 }
 
 /// Who may see financing `f` of order `o`: its financier, its firm and the order's parties

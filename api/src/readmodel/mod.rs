@@ -37,6 +37,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Create the chain-derived tables and their indexes (idempotent), from their entities.
 ///
+/// The indexes of `events` the background readers need beyond its key (block, log index):
+/// the private-data planner looks for its kinds after its cursor, and the node directory
+/// for a Consortium event after the block it was read at. Without them each such look
+/// read every event after that point (a planner cursor left behind by thousands of other
+/// events read them all, at every block).
+pub(crate) async fn events_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    create_index(db, "events", "events_kind", &[event::Column::Kind, event::Column::Block, event::Column::LogIndex])
+        .await?;
+    create_index(db, "events", "events_contract", &[event::Column::Contract, event::Column::Block]).await
+}
+
 /// # Errors
 /// When the database refuses.
 pub async fn create_chain_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -61,6 +72,7 @@ pub async fn create_chain_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr
     create_index(db, "orders", "orders_carrier", &[order::Column::Carrier, order::Column::Id]).await?;
     create_index(db, "orders", "orders_inspector", &[order::Column::Inspector, order::Column::Id]).await?;
     create_index(db, "events", "events_order", &[event::Column::OrderId]).await?;
+    events_indexes(db).await?;
     create_index(db, "documents", "documents_hash", &[document::Column::Hash]).await?;
     create_index(db, "payments", "payments_payer", &[payment::Column::Payer]).await?;
     create_index(db, "payments", "payments_payee", &[payment::Column::Payee]).await?;

@@ -390,3 +390,92 @@ async fn a_financier_watches_its_consents_and_financings_live() {
     }
     net.stop().await;
 }
+
+/// The live changes of many orders indexed in one block go each to its own order's
+/// parties: the indexer reads the viewers of a block's orders together, and a change paired
+/// with another order's viewers would show a rival's trade on its live stream. Twelve
+/// orders of six unrelated pairs, interleaved in one block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_indexed_together_go_each_to_its_own_orders_parties_only() {
+    for db in test_support::api::backends() {
+        changes_indexed_together_go_each_to_its_own_orders_parties_only_on(db).await;
+    }
+}
+
+async fn changes_indexed_together_go_each_to_its_own_orders_parties_only_on(db: Db) {
+    use tradechain_contracts::genesis::SuiteAddresses;
+    use tradechain_contracts::{Consortium, role};
+    // Blocks gather what arrives within 300 ms: the twelve proposals share one.
+    let mut net = Net::start_configured(db, |c| tradechain_engine::NodeConfig {
+        automine: Some(false),
+        block_interval_ms: 5_000,
+        batch_window_ms: 300,
+        ..c
+    })
+    .await;
+    let operator: PrivateKeySigner = tradechain_engine::config::DEV_OPERATOR_KEY.parse().expect("the dev key");
+    let suite = SuiteAddresses::for_operator(operator.address());
+    let key = |i: usize| PrivateKeySigner::from_bytes(&alloy::primitives::keccak256(format!("live {i}"))).expect("key");
+    // Pair p: buyer 4p, seller 4p+1, their banks 4p+2 and 4p+3.
+    let keys: Vec<PrivateKeySigner> = (0..24).map(key).collect();
+    let first_nonce = net.node.nonce(&operator.address(), true);
+    for (nonce, (i, k)) in (first_nonce..).zip(keys.iter().enumerate()) {
+        let roles = if i % 4 < 2 { role::TRADER } else { role::BANK };
+        let call = Consortium::registerCall { account: k.address(), name: format!("member {i}"), roles };
+        let raw = sign(&operator, nonce, suite.consortium, call.abi_encode());
+        net.node.submit_raw(&hex::decode(&raw[2..]).expect("hex")).expect("admitted");
+    }
+    while net.node.pool_len() > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let registered = net.node.head().header.number;
+    assert!(net.state.indexer.wait_for(registered, Duration::from_secs(20)).await, "registrations indexed");
+    let mut changes = net.state.indexer.subscribe();
+    let now = net.node.next_block_params().timestamp;
+    for round in 0..2u64 {
+        for p in 0..6 {
+            let k = |r: usize| &keys[4 * p + r];
+            let t = TradeOrders::OrderTerms {
+                seller: k(1).address(),
+                buyerBank: k(2).address(),
+                sellerBank: k(3).address(),
+                carrier: Address::ZERO,
+                inspector: Address::ZERO,
+                amount: 500_000,
+                currency: "EUR".as_bytes().try_into().expect("bytes3"),
+                incoterm: "CIF".as_bytes().try_into().expect("bytes3"),
+                detailsHash: B256::repeat_byte(u8::try_from(p).expect("small")),
+                latestShipment: now + 86_400 * 20,
+                expiry: now + 86_400 * 40,
+                examinationDays: 0,
+                charges: tradechain_contracts::Charges::Shared as u8,
+            };
+            let terms =
+                vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
+            let raw = sign(k(0), round, suite.trade_orders, TradeOrders::proposeCall { t, terms }.abi_encode());
+            net.node.submit_raw(&hex::decode(&raw[2..]).expect("hex")).expect("admitted");
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    let mut blocks = std::collections::HashSet::new();
+    while seen.len() < 12 {
+        let c =
+            tokio::time::timeout(Duration::from_secs(20), changes.recv()).await.expect("in time").expect("a change");
+        if c.kind != "OrderProposed" {
+            continue;
+        }
+        blocks.insert(c.block);
+        seen.insert(c.order_id.expect("an order"), c.parties);
+    }
+    assert_eq!(blocks.len(), 1, "the twelve proposals were indexed together");
+    for (id, parties) in seen {
+        let (_, o) = net.get(&format!("/v1/orders/{id}"), &net.operator_token).await;
+        let mut expected: Vec<String> = ["buyer", "seller", "buyer_bank", "seller_bank"]
+            .iter()
+            .map(|r| o[r].as_str().expect("a party").to_lowercase())
+            .collect();
+        expected.sort();
+        assert_eq!(parties, expected, "order {id}'s change goes to its parties and no one else");
+    }
+    net.stop().await;
+}

@@ -17,6 +17,7 @@ mod m0004_token_lifecycle;
 mod m0005_consortium;
 mod m0006_private_items;
 mod m0007_session_parent;
+mod m0008_event_indexes;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_consortium::Migration),
             Box::new(m0006_private_items::Migration),
             Box::new(m0007_session_parent::Migration),
+            Box::new(m0008_event_indexes::Migration),
         ]
     }
 
