@@ -497,14 +497,27 @@ impl Ledger {
     /// Re-derive every balance from the entries; returns the per-currency sum of all entries
     /// (zero when the books balance) or an error naming the first account that disagrees.
     pub async fn check(&self) -> Result<Vec<(String, i128)>, LedgerError> {
-        let entries = entry::Entity::find().all(&self.db).await?;
+        // Entries and balances from one snapshot: read apart, a booking committed between the
+        // two reads showed books that never existed (a balance moved, its entry not yet seen).
+        // SQLite's read transaction holds its snapshot from the first read (WAL); PostgreSQL
+        // needs repeatable read for that.
+        let txn = if self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            self.db
+                .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), Some(sea_orm::AccessMode::ReadOnly))
+                .await?
+        } else {
+            self.db.begin().await?
+        };
+        let entries = entry::Entity::find().all(&txn).await?;
         let mut per_account = std::collections::BTreeMap::<String, i128>::new();
         let mut per_currency = std::collections::BTreeMap::<String, i128>::new();
         for e in &entries {
             *per_account.entry(e.iban.clone()).or_default() += i128::from(e.amount);
             *per_currency.entry(e.currency.clone()).or_default() += i128::from(e.amount);
         }
-        for a in account::Entity::find().all(&self.db).await? {
+        let accounts = account::Entity::find().all(&txn).await?;
+        txn.commit().await?;
+        for a in accounts {
             let derived = per_account.get(&a.iban).copied().unwrap_or(0);
             if derived != i128::from(a.balance) {
                 return Err(LedgerError::Invalid(format!(

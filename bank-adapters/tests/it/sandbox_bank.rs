@@ -146,3 +146,42 @@ proptest! {
         });
     }
 }
+
+/// An auditor's check of the books while transfers are being booked sees books that
+/// existed: every balance agreeing with its entries, never a balance moved whose entry it
+/// has not read (which it reported as corrupt books, and a test on it failed at random).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_books_checked_while_payments_are_booked_always_balance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
+    let ledger = std::sync::Arc::new(Ledger::open(&url).await.expect("ledger"));
+    let parties: Vec<Party> = (0..2).map(|i| party("P", 200 + i)).collect();
+    for p in &parties {
+        let req = OpenAccount {
+            iban: p.iban.clone(),
+            name: "P".into(),
+            bic: p.bic.clone(),
+            currency: "USD".into(),
+            overdraft_limit: 0,
+        };
+        ledger.open_account(&req).await.expect("open");
+        ledger.fund(&p.iban, 1_000_000).await.expect("fund");
+    }
+    let booking = {
+        let (ledger, parties) = (ledger.clone(), parties.clone());
+        tokio::spawn(async move {
+            for i in 0..300 {
+                let t = transfer(&format!("C-{i}"), &parties[i % 2], &parties[(i + 1) % 2], 100);
+                ledger.receive("M", &t, None).await.expect("booked");
+            }
+        })
+    };
+    let mut checks = 0;
+    while !booking.is_finished() {
+        let sums = ledger.check().await.expect("every balance agrees with its entries");
+        assert!(sums.iter().all(|(_, s)| *s == 0), "{sums:?}");
+        checks += 1;
+    }
+    booking.await.expect("bookings");
+    assert!(checks > 10, "the books were checked while being written ({checks} checks)");
+}
