@@ -41,6 +41,10 @@ pub enum Durability {
     Normal,
 }
 
+/// Prepared statements kept per SQLite connection (sqlx keeps 100): the API runs more
+/// distinct statements than that, and each one evicted is parsed and planned again.
+const STATEMENT_CACHE: usize = 1024;
+
 /// Open the database at `url` (`sqlite://path?mode=rwc` or `postgres://…`), with at most
 /// `max_connections` pooled connections (the driver's default when `None`).
 ///
@@ -62,7 +66,10 @@ pub async fn connect(
     };
     // Applied to every connection of the pool, not only the first.
     options.map_sqlx_sqlite_opts(move |o| {
-        o.journal_mode(SqliteJournalMode::Wal).synchronous(synchronous).busy_timeout(Duration::from_secs(10))
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(Duration::from_secs(10))
+            .statement_cache_capacity(STATEMENT_CACHE)
     });
     Database::connect(options).await
 }
