@@ -48,8 +48,14 @@ pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_millis(state.config.peer.poll_interval_ms.max(10));
     let mut changes = state.indexer.subscribe();
     loop {
-        if let Err(e) = pass(&state).await {
+        let more = pass(&state).await.unwrap_or_else(|e| {
             tracing::warn!(code = %e.code, error = %e.message, "private data delivery: pass failed, retrying");
+            false
+        });
+        // A full page planned or a full batch attempted: more is waiting (a burst's
+        // backlog), sent at once rather than a page per poll interval.
+        if more && !*stop.borrow() {
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -74,17 +80,18 @@ pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// One pass: plan what the new events call for, then attempt the due rows.
-async fn pass(state: &AppState) -> ApiResult<()> {
+/// One pass: plan what the new events call for, then attempt the due rows. Whether it
+/// stopped at a limit (a page of events, a batch of rows) with more likely waiting.
+async fn pass(state: &AppState) -> ApiResult<bool> {
     let has_work = has_events(state).await? || has_due(state).await?;
     if !has_work {
-        return Ok(());
+        return Ok(false);
     }
-    let Some(mut peers) = identity::peers(state).await? else { return Ok(()) };
+    let Some(mut peers) = identity::peers(state).await? else { return Ok(false) };
     let planned = plan(state, &mut peers).await;
     let delivered = deliver(state, &mut peers).await;
     identity::remember(state, &peers);
-    planned.and(delivered)
+    Ok(planned? | delivered?)
 }
 
 fn now_ms() -> i64 {
@@ -120,8 +127,9 @@ async fn has_due(state: &AppState) -> ApiResult<bool> {
         .is_some())
 }
 
-/// Plan the rows the events after the cursor call for, then move the cursor.
-async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
+/// Plan the rows the events after the cursor call for, then move the cursor; whether a
+/// whole page was read.
+async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<bool> {
     let c = cursor(state).await?;
     let events = event::Entity::find()
         .filter(event::Column::Kind.is_in(PLANNED.iter().copied()))
@@ -131,7 +139,8 @@ async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
         .limit(PAGE)
         .all(&state.db)
         .await?;
-    let Some(last) = events.last().map(|e| (e.block, e.log_index)) else { return Ok(()) };
+    let Some(last) = events.last().map(|e| (e.block, e.log_index)) else { return Ok(false) };
+    let full = events.len() as u64 == PAGE;
     let mut planned = Vec::new();
     for ev in &events {
         plan_event(state, peers, ev, &mut planned).await?;
@@ -151,7 +160,7 @@ async fn plan(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
         .exec_without_returning(&txn)
         .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(full)
 }
 
 /// Items to plan, each with the nodes it goes to.
@@ -293,8 +302,8 @@ enum Attempt {
     Cancelled(String),
 }
 
-/// Attempt the due rows, a few at a time.
-async fn deliver(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
+/// Attempt the due rows, a few at a time; whether a whole batch was due.
+async fn deliver(state: &AppState, peers: &mut Peers) -> ApiResult<bool> {
     let rows = peer_outbox::Entity::find()
         .filter(peer_outbox::Column::State.eq("pending"))
         .filter(peer_outbox::Column::NextAttemptAt.lte(now_ms()))
@@ -302,6 +311,7 @@ async fn deliver(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
         .limit(BATCH)
         .all(&state.db)
         .await?;
+    let full = rows.len() as u64 == BATCH;
     // Learn every recipient check's organisations first, so the attempts run side by side.
     let mut checks = Vec::with_capacity(rows.len());
     for row in rows {
@@ -335,7 +345,7 @@ async fn deliver(state: &AppState, peers: &mut Peers) -> ApiResult<()> {
         record(state, &txn, &row, outcome).await?;
     }
     txn.commit().await?;
-    Ok(())
+    Ok(full)
 }
 
 async fn attempt(
