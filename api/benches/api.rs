@@ -124,7 +124,7 @@ fn order_body(seller: &str, bank: &str) -> String {
 /// to the node (no REST, no custodial signing), then the read model rebuilt from block 0
 /// and timed.
 async fn indexing(net: &Net, orders: usize) {
-    use alloy::primitives::{Address, FixedBytes, U256, keccak256};
+    use alloy::primitives::{Address, U256, keccak256};
     use alloy::signers::local::PrivateKeySigner;
     use alloy::sol_types::SolCall;
     use tradechain_contracts::genesis::SuiteAddresses;
@@ -165,24 +165,10 @@ async fn indexing(net: &Net, orders: usize) {
     let invoice = DocType::CommercialInvoice as u8;
     for i in 0..orders {
         let (buyer, seller, bank) = parties(i);
-        let t = TradeOrders::OrderTerms {
-            seller: seller.address(),
-            buyerBank: bank.address(),
-            sellerBank: bank.address(),
-            carrier: Address::ZERO,
-            inspector: Address::ZERO,
-            amount: 1_000_000,
-            currency: FixedBytes::from_slice(b"USD"),
-            incoterm: FixedBytes::from_slice(b"FOB"),
-            detailsHash: keccak256(i.to_be_bytes()),
-            latestShipment: now + 30 * 86_400,
-            expiry: now + 60 * 86_400,
-            examinationDays: 0,
-            charges: tradechain_contracts::Charges::Shared as u8,
-        };
-        let terms =
-            vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
-        send(buyer, to, TradeOrders::proposeCall { t, terms }.abi_encode());
+        let n = u64::try_from(i).expect("a count");
+        let call =
+            test_support::fixtures::proposal(seller.address(), bank.address(), bank.address(), 1_000_000, now, n);
+        send(buyer, to, call.abi_encode());
     }
     for i in 0..orders {
         send(parties(i).1, to, TradeOrders::acceptCall { orderId: id(i) }.abi_encode());

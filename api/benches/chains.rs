@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, FixedBytes, U256, keccak256};
+use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ use tradechain_chain::remote::{RemoteChain, RemoteSettings};
 use tradechain_chain::transaction::{Sender, TxRequest, sign};
 use tradechain_chain::{Chain, wait_receipt};
 use tradechain_contracts::genesis::SuiteAddresses;
-use tradechain_contracts::{Consortium, TradeOrders, role};
+use tradechain_contracts::{Consortium, role};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -142,23 +142,9 @@ async fn signed_calls(url: &str, operator: &PrivateKeySigner, fund: bool, sender
     }
     let head = chain.head().await.expect("head");
     let now = chain.block_header(head).await.expect("header").expect("the head's header").timestamp;
-    let propose = |i: usize, seller: Address| TradeOrders::proposeCall {
-        t: TradeOrders::OrderTerms {
-            seller,
-            buyerBank: bank.address(),
-            sellerBank: bank.address(),
-            carrier: Address::ZERO,
-            inspector: Address::ZERO,
-            amount: 1_000_000 + i as u128,
-            currency: FixedBytes::from_slice(b"USD"),
-            incoterm: FixedBytes::from_slice(b"FOB"),
-            detailsHash: keccak256(i.to_be_bytes()),
-            latestShipment: now + 30 * 86_400,
-            expiry: now + 60 * 86_400,
-            examinationDays: 0,
-            charges: tradechain_contracts::Charges::Shared as u8,
-        },
-        terms: vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }],
+    let propose = |i: usize, seller: Address| {
+        let n = u64::try_from(i).expect("a count");
+        test_support::fixtures::proposal(seller, bank.address(), bank.address(), 1_000_000 + u128::from(n), now, n)
     };
     let first = propose(0, keys[1 % senders].address()).abi_encode();
     let gas = chain

@@ -29,3 +29,38 @@ pub fn order(seller: &str, buyer_bank: &str, seller_bank: &str, documents: &[&st
         "milestones": [{ "share_bps": 10000, "documents": documents, "tenor_days": 0 }]
     })
 }
+
+/// A signed-call order proposal as the benches and tests send it straight to a node: one
+/// milestone at sight against the commercial invoice, `amount` USD FOB, shared charges,
+/// shipment within 30 days and expiry in 60 of the chain time `now`; `n` makes its
+/// details hash its own.
+#[must_use]
+pub fn proposal(
+    seller: alloy::primitives::Address,
+    buyer_bank: alloy::primitives::Address,
+    seller_bank: alloy::primitives::Address,
+    amount: u128,
+    now: u64,
+    n: u64,
+) -> tradechain_contracts::TradeOrders::proposeCall {
+    use alloy::primitives::{Address, FixedBytes, keccak256};
+    use tradechain_contracts::TradeOrders;
+    TradeOrders::proposeCall {
+        t: TradeOrders::OrderTerms {
+            seller,
+            buyerBank: buyer_bank,
+            sellerBank: seller_bank,
+            carrier: Address::ZERO,
+            inspector: Address::ZERO,
+            amount,
+            currency: FixedBytes::from_slice(b"USD"),
+            incoterm: FixedBytes::from_slice(b"FOB"),
+            detailsHash: keccak256(n.to_be_bytes()),
+            latestShipment: now + 30 * 86_400,
+            expiry: now + 60 * 86_400,
+            examinationDays: 0,
+            charges: tradechain_contracts::Charges::Shared as u8,
+        },
+        terms: vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }],
+    }
+}

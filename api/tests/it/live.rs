@@ -435,24 +435,10 @@ async fn changes_indexed_together_go_each_to_its_own_orders_parties_only_on(db: 
     for round in 0..2u64 {
         for p in 0..6 {
             let k = |r: usize| &keys[4 * p + r];
-            let t = TradeOrders::OrderTerms {
-                seller: k(1).address(),
-                buyerBank: k(2).address(),
-                sellerBank: k(3).address(),
-                carrier: Address::ZERO,
-                inspector: Address::ZERO,
-                amount: 500_000,
-                currency: "EUR".as_bytes().try_into().expect("bytes3"),
-                incoterm: "CIF".as_bytes().try_into().expect("bytes3"),
-                detailsHash: B256::repeat_byte(u8::try_from(p).expect("small")),
-                latestShipment: now + 86_400 * 20,
-                expiry: now + 86_400 * 40,
-                examinationDays: 0,
-                charges: tradechain_contracts::Charges::Shared as u8,
-            };
-            let terms =
-                vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
-            let raw = sign(k(0), round, suite.trade_orders, TradeOrders::proposeCall { t, terms }.abi_encode());
+            let n = round * 6 + u64::try_from(p).expect("small");
+            let call =
+                test_support::fixtures::proposal(k(1).address(), k(2).address(), k(3).address(), 500_000, now, n);
+            let raw = sign(k(0), round, suite.trade_orders, call.abi_encode());
             net.node.submit_raw(&hex::decode(&raw[2..]).expect("hex")).expect("admitted");
         }
     }
