@@ -160,6 +160,9 @@ pub fn reference_text(r: &B256) -> String {
 
 /// The most blocks indexed in one database transaction when the indexer is behind.
 const RUN: u64 = 64;
+/// Events written per statement: 8 columns each, well under SQLite's and PostgreSQL's
+/// bounds on a statement's parameters.
+const EVENT_ROWS: usize = 100;
 
 /// Follows the chain and writes the read model.
 #[derive(Clone)]
@@ -314,9 +317,11 @@ impl Indexer {
         for (number, block) in &blocks {
             self.apply_block(&txn, *number, block, &mut rows).await?;
         }
-        // The events in a few statements, not one each (a statement's parameters are bounded).
-        for chunk in rows.chunks(100) {
-            event::Entity::insert_many(chunk.iter().cloned().map(event::ActiveModel::from)).exec(&txn).await?;
+        // The events in a few statements, not one each; nothing is read back.
+        for chunk in rows.chunks(EVENT_ROWS) {
+            event::Entity::insert_many(chunk.iter().cloned().map(event::ActiveModel::from))
+                .exec_without_returning(&txn)
+                .await?;
         }
         let changes = changes_of(&txn, &rows).await?;
         cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(i64_of(to)) }).exec(&txn).await?;
