@@ -3,8 +3,11 @@
 //!
 //! `scripts/with-hardhat.sh cargo bench -p tradechain-api --bench chains`
 //!
-//! A lifecycle is three signed, mined and indexed writes through the REST API over
-//! loopback HTTP: the buyer proposes, the seller accepts, the buyer's bank commits.
+//! A lifecycle is a whole trade through the REST API over loopback HTTP, seven signed,
+//! mined and indexed writes (the six steps, payment being the seller's release and
+//! the bank's confirmation): propose, accept, commit, present the invoice, accept it,
+//! release, confirm paid. Both chains' clocks start on a Monday morning
+//! (`test_support::clock::day0`), so the at-sight payment falls due on a banking day.
 //! `BENCH_CLIENTS` buyers (default 4) run concurrently, `BENCH_LIFECYCLES` lifecycles per
 //! round (default 40); rounds alternate between the backends (`BENCH_ROUNDS` each,
 //! default 3) so both see the same machine noise; the median round is reported.
@@ -86,6 +89,40 @@ impl Target {
         u64::from_str_radix(v["result"]["timestamp"].as_str().expect("ts").trim_start_matches("0x"), 16).expect("ts")
     }
 
+    /// One whole trade, each step a write through REST that returns once mined and indexed:
+    /// the buyer proposes, the seller accepts, the buyer's bank commits, the seller presents
+    /// the invoice, the bank accepts it (the at-sight milestone falls due), the seller
+    /// releases the payment and the bank confirms it paid.
+    async fn lifecycle(&self, buyer: &str, proposal: &Value, k: usize) {
+        let v1 = format!("{}/v1", self.base);
+        let (seller, bank) = (&self.seller.1, &self.bank.1);
+        let o = post(&self.http, format!("{v1}/orders"), buyer, proposal.clone()).await;
+        let order = format!("{v1}/orders/{}", o["id"].as_i64().expect("id"));
+        post(&self.http, format!("{order}/accept"), seller, json!({})).await;
+        post(&self.http, format!("{order}/commit"), bank, json!({})).await;
+        let invoice = format!("%PDF-1.7 commercial invoice {} {k}", self.name).into_bytes();
+        let res = self
+            .http
+            .put(format!("{order}/documents/commercial_invoice"))
+            .bearer_auth(seller)
+            .header("content-type", "application/pdf")
+            .body(invoice)
+            .send()
+            .await
+            .expect("request");
+        assert!(res.status().is_success(), "present: {}", res.text().await.unwrap_or_default());
+        post(&self.http, format!("{order}/documents/commercial_invoice/accept"), bank, json!({})).await;
+        post(&self.http, format!("{order}/milestones/0/release"), seller, json!({})).await;
+        let done = post(
+            &self.http,
+            format!("{order}/milestones/0/confirm"),
+            bank,
+            json!({ "reference": format!("BENCH-{k}") }),
+        )
+        .await;
+        assert_eq!(done["state"], "completed", "{done}");
+    }
+
     /// `n` lifecycles spread over the buyers; lifecycles per second.
     async fn round(&self, n: usize) -> f64 {
         let now = self.now().await;
@@ -105,11 +142,8 @@ impl Target {
         let clients = self.buyers.iter().enumerate().map(|(c, buyer)| {
             let body = body.clone();
             async move {
-                for _ in (c..n).step_by(self.buyers.len()) {
-                    let o = post(&self.http, format!("{}/v1/orders", self.base), buyer, body.clone()).await;
-                    let id = o["id"].as_i64().expect("id");
-                    post(&self.http, format!("{}/v1/orders/{id}/accept", self.base), &self.seller.1, json!({})).await;
-                    post(&self.http, format!("{}/v1/orders/{id}/commit", self.base), &self.bank.1, json!({})).await;
+                for k in (c..n).step_by(self.buyers.len()) {
+                    self.lifecycle(buyer, &body, k).await;
                 }
             }
         });
@@ -207,7 +241,17 @@ fn main() {
         .await;
 
         // The remote backend on Hardhat: a fresh operator, funded, deploys the suite.
-        let (operator, _) = test_support::hardhat::deployed(&url).await;
+        let (operator, hardhat) = test_support::hardhat::deployed(&url).await;
+        // Its clock to the same Monday morning as the embedded node's (a fresh node's clock
+        // is the wall clock; it only moves forward).
+        let head = hardhat.head().await.expect("head");
+        let now = hardhat.block_header(head).await.expect("header").expect("the head's header").timestamp;
+        let _: Value = hardhat
+            .rpc()
+            .request("evm_increaseTime", json!([test_support::clock::day0().saturating_sub(now)]))
+            .await
+            .expect("increaseTime");
+        let _: Value = hardhat.rpc().request("evm_mine", json!([])).await.expect("mine");
         let dir = tempfile::tempdir().expect("tempdir");
         let db = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
         let remote = test_support::api::RemoteApi::start(&url, &operator, &db, 1).await;
@@ -248,7 +292,7 @@ fn main() {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        println!("order lifecycles (propose, accept, commit: 3 writes each), {clients} buyers, {lifecycles} per round, {rounds} rounds each:");
+        println!("order lifecycles (propose, accept, commit, present, accept the invoice, release, confirm: 7 writes each), {clients} buyers, {lifecycles} per round, {rounds} rounds each:");
         let mut medians = Vec::new();
         for (t, r) in targets.iter().zip(rates.iter_mut()) {
             let m = median(r);
