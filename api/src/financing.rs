@@ -416,7 +416,7 @@ pub(crate) async fn check(
 /// (`firm`) consented (`Consents.hasConsent`, on chain; the contract requires it too), or
 /// the caller already sees the order or has an offer on it.
 async fn may_offer(state: &AppState, caller: &Caller, o: &order::Model, firm: Address) -> ApiResult<bool> {
-    if access::order_viewers(&state.db, o).await?.contains(&caller.addr) {
+    if access::may_view(&state.db, o, &caller.addr).await? {
         return Ok(true);
     }
     let own = financing::Entity::find()

@@ -125,8 +125,23 @@ async fn finish(state: &AppState, hash: B256) -> ApiResult<Receipt> {
 
 /// Custodial: sign `input` to `to` as the calling organisation and wait until indexed.
 pub(crate) async fn transact(state: &AppState, org: &Caller, to: Address, input: Bytes) -> ApiResult<Receipt> {
+    transact_simulated(state, org, to, input, None).await
+}
+
+/// [`transact`] of a call the handler has just [`simulate`]d, using `gas_used` where the
+/// chain derives the gas limit from it ([`tradechain_chain::Chain::gas_limit_for`]), so the
+/// call is not simulated a second time before it is sent.
+pub(crate) async fn transact_simulated(
+    state: &AppState,
+    org: &Caller,
+    to: Address,
+    input: Bytes,
+    gas_used: Option<u64>,
+) -> ApiResult<Receipt> {
     let signer = signer_of(state, org).await?;
-    send_as(state, &signer, to, input).await
+    let tx = TxRequest { gas_limit: gas_used.and_then(|g| state.chain.gas_limit_for(g)), ..TxRequest::call(to, input) };
+    let hash = state.sender.submit(state.chain.as_ref(), &signer, &tx).await?;
+    finish(state, hash).await
 }
 
 /// Either a signed raw transaction to relay (`raw`), or a contract call for the node to

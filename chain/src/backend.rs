@@ -190,6 +190,14 @@ pub trait Chain: Send + Sync + 'static {
         value: U256,
         input: Bytes,
     ) -> BoxFut<'_, Result<u64, ChainError>>;
+    /// The gas limit [`Chain::estimate_gas`] would give a call whose simulation, just run
+    /// with [`Chain::call`], used `gas_used`, where it follows from that figure alone (the
+    /// embedded node: gas is free, so its margin is fixed and generous); `None` where only
+    /// the node's own estimate will do. Saves running the same call twice before it is sent.
+    fn gas_limit_for(&self, gas_used: u64) -> Option<u64> {
+        let _ = gas_used;
+        None
+    }
     /// The fees to offer now.
     fn fees(&self) -> BoxFut<'_, Result<Fees, ChainError>>;
     /// The latest block number (on a remote network: the latest confirmed one).

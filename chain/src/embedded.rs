@@ -74,6 +74,13 @@ fn logs_of(
     Ok(Some(BlockLogs { number, timestamp: block.header.timestamp, logs }))
 }
 
+/// The gas limit for a call that used `gas_used`, at most `cap`. Gas is free here: a
+/// generous margin costs nothing and absorbs state changes between the simulation and the
+/// block.
+fn margin(gas_used: u64, cap: u64) -> u64 {
+    (gas_used.saturating_mul(3) / 2 + 50_000).min(cap)
+}
+
 impl Chain for EmbeddedChain {
     fn chain_id(&self) -> u64 {
         self.node.config().chain_id
@@ -117,16 +124,17 @@ impl Chain for EmbeddedChain {
         input: Bytes,
     ) -> BoxFut<'_, Result<u64, ChainError>> {
         Box::pin(self.blocking(move |node| {
-            let cap = node.config().block_gas_limit;
             let req = CallRequest { from, to, value, input, gas: None };
             match node.call(&req).map_err(ChainError::Unavailable)? {
-                // Gas is free here: a generous margin costs nothing and absorbs state changes
-                // between the simulation and the block.
-                CallOutcome::Success { gas_used, .. } => Ok((gas_used.saturating_mul(3) / 2 + 50_000).min(cap)),
+                CallOutcome::Success { gas_used, .. } => Ok(margin(gas_used, node.config().block_gas_limit)),
                 CallOutcome::Revert { data, .. } => Err(ChainError::Rejected(Rejection::Reverted { data })),
                 CallOutcome::Halt { .. } => Err(ChainError::Rejected(Rejection::Reverted { data: Bytes::new() })),
             }
         }))
+    }
+
+    fn gas_limit_for(&self, gas_used: u64) -> Option<u64> {
+        Some(margin(gas_used, self.node.config().block_gas_limit))
     }
 
     fn fees(&self) -> BoxFut<'_, Result<Fees, ChainError>> {

@@ -99,13 +99,13 @@ pub(crate) async fn upload(
     };
     let input = call.abi_encode();
     // Nothing is stored unless the chain would accept the presentation.
-    transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+    let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     files::keep(&state, &state.db, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
     // Written here for this order: what this node delivers to the other parties' nodes.
     let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
     crate::consortium::item::record(&state.db, &it, "written", None).await?;
-    act(&state, &caller, id, input).await
+    crate::order::act_simulated(&state, &caller, id, input, Some(gas)).await
 }
 
 /// Download a document's file (the order's parties only).

@@ -18,7 +18,7 @@ use alloy::json_abi::{Event, JsonAbi};
 use alloy::primitives::{Address, B256, U256};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::{broadcast, watch};
 use tradechain_contracts::genesis::SuiteAddresses;
@@ -289,16 +289,21 @@ impl Indexer {
         }
         let txn = self.db.begin().await?;
         // Another API process on the same database may have indexed these blocks already:
-        // the cursor row, locked for the transaction on PostgreSQL (SQLite has one writer),
-        // says so, and the block is skipped rather than applied twice.
-        let mut find_cursor = cursor::Entity::find_by_id(1);
-        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            find_cursor = find_cursor.lock_exclusive();
-        }
-        if let Some(c) = find_cursor.one(&txn).await?
-            && c.last_block >= i64_of(from)
-        {
+        // the cursor moves only from below `from` (its row locked for the transaction on
+        // PostgreSQL; SQLite has one writer), and when it does not, the block is skipped
+        // rather than applied twice. One statement a block where a read and a write were.
+        let moved = cursor::Entity::update_many()
+            .col_expr(cursor::Column::LastBlock, Expr::value(i64_of(to)))
+            .filter(cursor::Column::Id.eq(1))
+            .filter(cursor::Column::LastBlock.lt(i64_of(from)))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if moved == 0 {
             txn.rollback().await?;
+            if cursor::Entity::find_by_id(1).one(&self.db).await?.is_none() {
+                return Err(IndexError::Db(DbErr::RecordNotFound("the indexer cursor".into())));
+            }
             // Its live changes still go to this process's subscribers (SSE), from the rows
             // the other process wrote, built exactly as if indexed here.
             let rows = event::Entity::find()
@@ -324,7 +329,6 @@ impl Indexer {
                 .await?;
         }
         let changes = changes_of(&txn, &rows).await?;
-        cursor::Entity::update(cursor::ActiveModel { id: Set(1), last_block: Set(i64_of(to)) }).exec(&txn).await?;
         txn.commit().await?;
         // Committed: the changes go out before the cursor moves, so whoever waits for the
         // block (`wait_for`) finds its changes already sent.

@@ -91,7 +91,7 @@ impl<'a> Access<'a> {
             return Ok(*v);
         }
         let visible = match order::Entity::find_by_id(id).one(&self.state.db).await? {
-            Some(o) => access::order_viewers(&self.state.db, &o).await?.contains(&self.caller.addr),
+            Some(o) => access::may_view(&self.state.db, &o, &self.caller.addr).await?,
             None => false,
         };
         self.orders.insert(id, visible);

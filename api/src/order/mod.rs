@@ -337,9 +337,9 @@ pub(crate) async fn propose(
     let t_hash = t.detailsHash;
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
     // Nothing is stored unless the chain would accept the proposal.
-    transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
+    let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
     store_details(&state, &req.details).await?;
-    let receipt = transaction::transact(&state, &caller, state.suite.trade_orders, input).await?;
+    let receipt = transaction::transact_simulated(&state, &caller, state.suite.trade_orders, input, Some(gas)).await?;
     let id = receipt
         .logs
         .iter()
@@ -389,8 +389,20 @@ pub(crate) async fn get_order(
 
 /// Send `input` to TradeOrders as the caller, for an order it can see; answer the order.
 pub(crate) async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<OrderDetail>> {
+    act_simulated(state, caller, id, input, None).await
+}
+
+/// [`act`] for a call the handler has simulated already (`gas_used`: see
+/// [`transaction::transact_simulated`]).
+pub(crate) async fn act_simulated(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    input: Vec<u8>,
+    gas_used: Option<u64>,
+) -> ApiResult<Json<OrderDetail>> {
     view::load_visible(state, caller, id).await?;
-    transaction::transact(state, caller, state.suite.trade_orders, Bytes::from(input)).await?;
+    transaction::transact_simulated(state, caller, state.suite.trade_orders, Bytes::from(input), gas_used).await?;
     let o = view::load_visible(state, caller, id).await?;
     Ok(Json(view::detail(state, o).await?))
 }
@@ -473,13 +485,15 @@ pub(crate) async fn amend(
     let call =
         TradeOrders::proposeAmendmentCall { orderId: oid(id), detailsHash: hash, latestShipment: latest, expiry };
     let input = call.abi_encode();
+    let mut gas = None;
     if let Some(d) = &req.details {
-        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+        gas =
+            Some(transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?);
         store_details(&state, d).await?;
         let it = Item { order_id: id, kind: Kind::Details, hash };
         crate::consortium::item::record(&state.db, &it, "written", None).await?;
     }
-    act(&state, &caller, id, input).await
+    act_simulated(&state, &caller, id, input, gas).await
 }
 
 /// The other party approves the pending amendment.

@@ -234,7 +234,7 @@ pub(crate) async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> 
 async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Option<order::Model>> {
     Ok(match order::Entity::find_by_id(id).one(&state.db).await? {
         Some(o) if caller.is_operator() => Some(o),
-        Some(o) if crate::readmodel::access::order_viewers(&state.db, &o).await?.contains(&caller.addr) => Some(o),
+        Some(o) if crate::readmodel::access::may_view(&state.db, &o, &caller.addr).await? => Some(o),
         _ => None,
     })
 }
@@ -269,11 +269,16 @@ pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<Order
         }
         _ => None,
     };
-    let financings: Vec<financing::Model> = financing::Entity::find()
-        .filter(financing::Column::OrderId.eq(o.id))
-        .order_by_asc(financing::Column::Id)
-        .all(db)
-        .await?;
+    // Read only for an order whose milestones were financed (few are).
+    let financings: Vec<financing::Model> = if milestones.iter().any(|m| m.financing_id.is_some()) {
+        financing::Entity::find()
+            .filter(financing::Column::OrderId.eq(o.id))
+            .order_by_asc(financing::Column::Id)
+            .all(db)
+            .await?
+    } else {
+        Vec::new()
+    };
     let financing_of = |m: &milestone::Model| {
         let id = m.financing_id.as_deref()?.parse::<i64>().ok()?;
         financings.iter().find(|f| f.id == id).map(|f| MilestoneFinancing {

@@ -30,6 +30,19 @@ pub async fn order_viewers<C: ConnectionTrait>(db: &C, o: &order::Model) -> Resu
     Ok(viewers(o, financiers.into_iter().map(|f| f.financier)))
 }
 
+/// Whether `who` (a lower-case 0x address) may see order `o`: [`order_viewers`]'s rule,
+/// read only as far as needed (the parties, carrier and inspector are on the order row;
+/// only anyone else needs the financings read).
+///
+/// # Errors
+/// When the read model cannot be read.
+pub async fn may_view<C: ConnectionTrait>(db: &C, o: &order::Model, who: &str) -> Result<bool, DbErr> {
+    if viewers(o, []).iter().any(|v| v == who) {
+        return Ok(true);
+    }
+    Ok(order_viewers(db, o).await?.iter().any(|v| v == who))
+}
+
 /// [`order_viewers`] of many orders at once, by order id (orders missing from `orders` are
 /// not in the answer): two reads, whatever their number, for the indexer's live changes.
 ///

@@ -86,3 +86,36 @@ async fn hardhat_refusals_read_as_the_same_types() {
     let suite = SuiteAddresses::for_operator(operator.address());
     refusals_are_typed(chain.as_ref(), &suite, &operator).await;
 }
+
+/// The API sends a call it has just simulated with the gas limit the chain derives from
+/// that simulation (no second run): on the embedded node it must be exactly the estimate,
+/// and a transaction sent with it must be mined and succeed. Hardhat derives none (gas
+/// costs money there: only the node's estimate will do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gas_limit_from_a_simulation_is_the_estimate_and_suffices() {
+    let (_dir, chain, suite, operator) = embedded();
+    let member = PrivateKeySigner::random();
+    let input = Bytes::from(
+        Consortium::registerCall { account: member.address(), name: "Simulated Once Ltd".into(), roles: 1 }
+            .abi_encode(),
+    );
+    let used = match chain.call(operator.address(), suite.consortium, input.clone()).await.expect("call") {
+        tradechain_chain::CallResult::Success { gas_used, .. } => gas_used,
+        other => panic!("the registration simulates: {other:?}"),
+    };
+    let limit = chain.gas_limit_for(used).expect("the embedded node derives it");
+    let estimate = chain
+        .estimate_gas(operator.address(), Some(suite.consortium), alloy::primitives::U256::ZERO, input.clone())
+        .await
+        .expect("estimate");
+    assert_eq!(limit, estimate, "the same limit as the node's estimate");
+    assert!(limit > used, "with a margin over the gas used ({used})");
+    let tx = TxRequest { gas_limit: Some(limit), ..TxRequest::call(suite.consortium, input) };
+    let receipt = Sender::new().send(chain.as_ref(), &operator, &tx).await.expect("sent");
+    assert!(receipt.success, "mined and succeeded with the derived limit");
+
+    if let Some(url) = test_support::hardhat::url() {
+        let remote = test_support::hardhat::connect(&url).await;
+        assert_eq!(remote.gas_limit_for(used), None, "a network that charges gas estimates on the node");
+    }
+}
