@@ -10,8 +10,9 @@
 //!    `BENCH_SECS`), whatever the answers, against the production producer with group
 //!    commit. Each latency runs from the moment the request was due, not sent, so a queue
 //!    anywhere (client, server, chain) shows in it (no coordinated omission); prints the rate
-//!    achieved, p50/p99/max and errors. The generator is this bench (tokio tasks, one per
-//!    request, on a schedule): `BENCH_RATE=1000 BENCH_SECS=60 cargo bench -p tradechain-api --bench api`.
+//!    achieved, p50/p99/max and errors by kind. The generator is this bench (tokio tasks, one
+//!    per request, on a schedule; each buyer a client from its own loopback address):
+//!    `BENCH_RATE=1000 BENCH_SECS=60 cargo bench -p tradechain-api --bench api`.
 //!
 //! Sizes: `BENCH_ORDERS` (default 400), `BENCH_CLIENTS` (16), `BENCH_READ_ROWS` (100000),
 //! `BENCH_RATE` (200), `BENCH_SECS` (10), `BENCH_BUYERS` (32).
@@ -226,6 +227,21 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
     }
     let body = order_body(&seller, &bank);
     let url = format!("{}/v1/orders", net.base);
+    // Each buyer a client of its own from an address of its own (127.0.0.2, ...), as the
+    // firms behind 1,000 orders a second would be: from one address the node admits 256
+    // connections (`max_connections_per_client`), and a backlog of more in-flight requests
+    // was refused at the door, counted as failures of the node's writes.
+    let clients: Vec<reqwest::Client> = (0..tokens.len())
+        .map(|b| {
+            let ip = std::net::Ipv4Addr::new(
+                127,
+                0,
+                u8::try_from(b / 250).expect("buyers"),
+                u8::try_from(2 + b % 250).expect("an address"),
+            );
+            reqwest::Client::builder().local_address(std::net::IpAddr::V4(ip)).build().expect("a client")
+        })
+        .collect();
     let total = rate * secs;
     let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
     // The indexer's lag behind the chain, sampled every 50 ms while the load runs.
@@ -246,27 +262,40 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
     for i in 0..total {
         let due = start + interval * u32::try_from(i).expect("bench size");
         tokio::time::sleep_until(due).await;
-        let (http, url, body, token) = (net.http.clone(), url.clone(), body.clone(), tokens[i % tokens.len()].clone());
+        let b = i % tokens.len();
+        let (http, url, body, token) = (clients[b].clone(), url.clone(), body.clone(), tokens[b].clone());
         tasks.spawn(async move {
             let res =
                 http.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body).send().await;
-            let ok = match res {
-                Ok(r) => r.status().as_u16() == 201,
-                Err(_) => false,
+            let outcome = match res {
+                Ok(r) if r.status().as_u16() == 201 => Ok(()),
+                Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+                Err(e) if e.is_connect() => Err("connection refused or closed".to_string()),
+                Err(e) => {
+                    // The innermost cause names it (a reset, a closed connection, a timeout).
+                    let mut cause: &dyn std::error::Error = &e;
+                    while let Some(next) = cause.source() {
+                        cause = next;
+                    }
+                    Err(format!("transport ({cause})"))
+                }
             };
-            (ok, due.elapsed())
+            (outcome, due.elapsed())
         });
     }
     let sent = start.elapsed();
-    let (mut lat, mut errors) = (Vec::with_capacity(total), 0);
+    let (mut lat, mut errors) = (Vec::with_capacity(total), std::collections::BTreeMap::<String, usize>::new());
     while let Some(r) = tasks.join_next().await {
-        let (ok, l) = r.expect("request task");
-        if ok {
-            lat.push(l);
-        } else {
-            errors += 1;
+        match r.expect("request task") {
+            (Ok(()), l) => lat.push(l),
+            (Err(kind), _) => *errors.entry(kind).or_default() += 1,
         }
     }
+    let errors = if errors.is_empty() {
+        "0".to_string()
+    } else {
+        errors.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+    };
     let wall = start.elapsed();
     let _ = stop_lag.send(());
     let (max_lag, end_lag) = lag.await.expect("lag sampler");
