@@ -104,7 +104,7 @@ pub(crate) async fn upload(
     files::keep(&state, &state.db, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
     // Written here for this order: what this node delivers to the other parties' nodes.
     let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
-    crate::consortium::item::record(&state.db, &it, "written", None).await?;
+    crate::consortium::item::record_written(&state, &it).await?;
     crate::order::act_simulated(&state, &caller, id, input, Some(gas)).await
 }
 

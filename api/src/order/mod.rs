@@ -168,6 +168,7 @@ async fn store_details(state: &AppState, d: &OrderDetails) -> ApiResult<B256> {
     if order_detail::Entity::find_by_id(key.clone()).one(&state.db).await?.is_none() {
         let row = order_detail::ActiveModel { details_hash: Set(key), body: Set(body) };
         // A concurrent insert of the same details is fine: same key, same body.
+        let _turn = state.indexer.write_turn().await;
         let _ = order_detail::Entity::insert(row).exec_without_returning(&state.db).await;
     }
     Ok(hash)
@@ -349,7 +350,7 @@ pub(crate) async fn propose(
         .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
     // Written here for this order: what this node delivers to the other parties' nodes.
     let it = Item { order_id: id, kind: Kind::Details, hash: t_hash };
-    crate::consortium::item::record(&state.db, &it, "written", None).await?;
+    crate::consortium::item::record_written(&state, &it).await?;
     let o = view::load_visible(&state, &caller, id).await?;
     Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
 }
@@ -491,7 +492,7 @@ pub(crate) async fn amend(
             Some(transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?);
         store_details(&state, d).await?;
         let it = Item { order_id: id, kind: Kind::Details, hash };
-        crate::consortium::item::record(&state.db, &it, "written", None).await?;
+        crate::consortium::item::record_written(&state, &it).await?;
     }
     act_simulated(&state, &caller, id, input, gas).await
 }
