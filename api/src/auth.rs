@@ -6,7 +6,9 @@ use alloy::primitives::Address;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QuerySelect,
+};
 use sha2::{Digest, Sha256};
 use tradechain_contracts::role;
 
@@ -244,10 +246,25 @@ pub(crate) fn check_csrf(headers: &axum::http::HeaderMap, token: &str) -> Result
 /// The organisation behind `token` and its current roles and standing, or
 /// `UNAUTHENTICATED`. Used by REST, SSE and the JSON-RPC gate alike.
 pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let row = live_token(&state.db, token).await?;
+    // The token and its organisation in one read (every request runs this).
+    let (row, o) = api_token::Entity::find_by_id(token_hash(token))
+        .select_also(organisation::Entity)
+        .join(
+            JoinType::LeftJoin,
+            api_token::Entity::belongs_to(organisation::Entity)
+                .from(api_token::Column::Org)
+                .to(organisation::Column::Address)
+                .into(),
+        )
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    let row = still_live(&state.db, row).await?;
+    let o = o.ok_or_else(ApiError::unauthenticated)?;
     let now = chrono::Utc::now().timestamp();
     // Last use to the minute: one write a minute per token at most.
     if row.last_used_at.is_none_or(|t| now - t >= 60) {
+        let _turn = state.indexer.write_turn().await;
         let touch = api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, sea_orm::sea_query::Expr::value(now))
             .filter(api_token::Column::TokenHash.eq(row.token_hash.clone()))
@@ -257,10 +274,7 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
             tracing::warn!(error = %e, "could not record the token's last use");
         }
     }
-    let org = row.org;
-    let o =
-        organisation::Entity::find_by_id(org.clone()).one(&state.db).await?.ok_or_else(ApiError::unauthenticated)?;
-    let address: Address = org.parse().map_err(ApiError::internal)?;
+    let address: Address = row.org.parse().map_err(ApiError::internal)?;
     tracing::Span::current().record("org", o.name.as_str());
     Ok(Caller { address, addr: addr(&address), name: o.name, roles: o.roles as u32, suspended: o.suspended })
 }
@@ -270,6 +284,11 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
 /// node, holds from the next request on.
 pub(crate) async fn live_token(db: &DatabaseConnection, token: &str) -> Result<api_token::Model, ApiError> {
     let row = api_token::Entity::find_by_id(token_hash(token)).one(db).await?.ok_or_else(ApiError::unauthenticated)?;
+    still_live(db, row).await
+}
+
+/// `row`, read just now, if it authenticates: [`live_token`]'s checks.
+async fn still_live(db: &DatabaseConnection, row: api_token::Model) -> Result<api_token::Model, ApiError> {
     standing(&row)?;
     // A web session lives only while the token it was opened with does.
     if let Some(parent) = &row.parent_hash {
