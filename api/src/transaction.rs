@@ -139,9 +139,21 @@ pub(crate) async fn transact_simulated(
     gas_used: Option<u64>,
 ) -> ApiResult<Receipt> {
     let signer = signer_of(state, org).await?;
-    let tx = TxRequest { gas_limit: gas_used.and_then(|g| state.chain.gas_limit_for(g)), ..TxRequest::call(to, input) };
+    let gas_limit = gas_used.and_then(|g| state.chain.gas_limit_for(g));
+    let tx = TxRequest { gas_limit, ..TxRequest::call(to, input.clone()) };
     let hash = state.sender.submit(state.chain.as_ref(), &signer, &tx).await?;
-    finish(state, hash).await
+    match finish(state, hash).await {
+        // Sent without a second simulation, and the state moved in between (the order
+        // cancelled, the organisation suspended): the contract's own reason, as that
+        // simulation would have answered it, rather than a bare `TX_REVERTED`.
+        Err(e) if gas_limit.is_some() && e.code == "TX_REVERTED" => {
+            match simulate(state, org.address, to, &input).await {
+                Err(reason) => Err(reason),
+                Ok(_) => Err(e),
+            }
+        }
+        done => done,
+    }
 }
 
 /// Either a signed raw transaction to relay (`raw`), or a contract call for the node to
