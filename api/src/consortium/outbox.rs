@@ -213,6 +213,12 @@ async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model, plan
             Item { order_id, kind: Kind::Details, hash }
         }
     };
+    plan_item(state, peers, it, planned).await
+}
+
+/// Plan `it` for the nodes entitled to it, if this node is the one to send it.
+async fn plan_item(state: &AppState, peers: &mut Peers, it: Item, planned: &mut Planned) -> ApiResult<()> {
+    let order_id = it.order_id;
     // Only what one of this node's organisations wrote for this very order: an item
     // received from a peer is its writer's to send, and a hash anchored on another order
     // (copied from chain) is not this order's data.
@@ -224,6 +230,35 @@ async fn plan_event(state: &AppState, peers: &mut Peers, ev: &event::Model, plan
     learn(state, peers, &entitled).await?;
     let to: Vec<u64> = peers.directory.recipients(&entitled, peers.me).iter().map(|n| n.id).collect();
     planned.push((it, to));
+    Ok(())
+}
+
+/// Plan `it`, which one of this node's organisations has just written for its order, now
+/// that it is recorded. A proposal's details can be recorded only once its receipt names
+/// the order, and the planner, woken by the same block, may have passed the order's event
+/// before that: it plans an event once, so those details went to no one (seen in the
+/// consortium test, one run in a dozen). A node outside any consortium plans nothing and
+/// its planner's cursor has not passed the event, so it is left to the planner.
+///
+/// # Errors
+/// The read model's, or the chain's when the directory is read.
+pub(crate) async fn plan_written(state: &AppState, it: &Item) -> ApiResult<()> {
+    if !state.directory.joined() {
+        return Ok(());
+    }
+    let Some(mut peers) = identity::peers(state).await? else { return Ok(()) };
+    let mut planned = Vec::new();
+    plan_item(state, &mut peers, *it, &mut planned).await?;
+    identity::remember(state, &peers);
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let _turn = state.indexer.write_turn().await;
+    let txn = state.db.begin().await?;
+    for (it, to) in &planned {
+        enqueue(&txn, it, to).await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 

@@ -351,6 +351,11 @@ pub(crate) async fn propose(
     // Written here for this order: what this node delivers to the other parties' nodes.
     let it = Item { order_id: id, kind: Kind::Details, hash: t_hash };
     crate::consortium::item::record_written(&state, &it).await?;
+    // On chain and recorded already: a failure here is not the proposal's (the details are
+    // still served to an entitled node that asks, `consortium::fetch`).
+    if let Err(e) = crate::consortium::outbox::plan_written(&state, &it).await {
+        tracing::warn!(order = id, code = %e.code, error = %e.message, "order details not planned for delivery");
+    }
     let o = view::load_visible(&state, &caller, id).await?;
     Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
 }
