@@ -93,7 +93,12 @@ pub(crate) async fn send_as(
     to: Address,
     input: Bytes,
 ) -> ApiResult<Receipt> {
-    let hash = state.sender.submit(state.chain.as_ref(), signer, &TxRequest::call(to, input)).await?;
+    send_tx(state, signer, &TxRequest::call(to, input)).await
+}
+
+/// Sign and send `tx` as `signer`; wait for the receipt and the indexer.
+async fn send_tx(state: &AppState, signer: &PrivateKeySigner, tx: &TxRequest) -> ApiResult<Receipt> {
+    let hash = state.sender.submit(state.chain.as_ref(), signer, tx).await?;
     finish(state, hash).await
 }
 
@@ -141,8 +146,7 @@ pub(crate) async fn transact_simulated(
     let signer = signer_of(state, org).await?;
     let gas_limit = gas_used.and_then(|g| state.chain.gas_limit_for(g));
     let tx = TxRequest { gas_limit, ..TxRequest::call(to, input.clone()) };
-    let hash = state.sender.submit(state.chain.as_ref(), &signer, &tx).await?;
-    match finish(state, hash).await {
+    match send_tx(state, &signer, &tx).await {
         // Sent without a second simulation, and the state moved in between (the order
         // cancelled, the organisation suspended): the contract's own reason, as that
         // simulation would have answered it, rather than a bare `TX_REVERTED`.

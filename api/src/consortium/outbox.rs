@@ -57,33 +57,27 @@ pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         if outcome == Pass::More && !*stop.borrow() {
             continue;
         }
-        if outcome == Pass::Standalone {
-            // A node outside any consortium plans nothing; it learns that it joined (a
-            // Consortium event) at the next poll. Woken for every block it seals, it read the
-            // events and the directory four times a block for nothing: a fifth of the read
-            // model's statements under a stream of writes.
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stop.changed() => return,
-            }
-        } else {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                // A lagging receiver only means changes were missed: the pass reads the events.
-                r = changes.recv() => {
-                    if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                        tokio::time::sleep(interval).await;
-                    }
-                    // A block brings one change per event: one pass reads them all (each was
-                    // committed before it was sent), where a pass per change read the events
-                    // thousands of times over under load.
-                    while !matches!(
-                        changes.try_recv(),
-                        Err(TryRecvError::Empty | TryRecvError::Closed)
-                    ) {}
+        // A node outside any consortium plans nothing; it learns that it joined (a
+        // Consortium event) at the next poll. Woken for every block it seals, it read the
+        // events and the directory four times a block for nothing: a fifth of the read
+        // model's statements under a stream of writes.
+        let woken_by_changes = outcome != Pass::Standalone;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            // A lagging receiver only means changes were missed: the pass reads the events.
+            r = changes.recv(), if woken_by_changes => {
+                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    tokio::time::sleep(interval).await;
                 }
-                _ = stop.changed() => return,
+                // A block brings one change per event: one pass reads them all (each was
+                // committed before it was sent), where a pass per change read the events
+                // thousands of times over under load.
+                while !matches!(
+                    changes.try_recv(),
+                    Err(TryRecvError::Empty | TryRecvError::Closed)
+                ) {}
             }
+            _ = stop.changed() => return,
         }
         if *stop.borrow() {
             return;
