@@ -15,9 +15,12 @@
 //! Before that, signed contract calls over JSON-RPC: `BENCH_SENDERS` members (default 20)
 //! each sign `BENCH_CALLS` order proposals (default 100) and send them with
 //! `eth_sendRawTransaction`, all senders at once; the figure is transactions mined per
-//! second, from the first send to the last receipt. The embedded node runs its production
-//! producer (group commit, a block at least every second); Hardhat automines.
+//! second, from the first send to the last receipt. The embedded node runs as a bank's node
+//! in production: outside dev mode, its producer's group commit (a block at least every
+//! second), each member holding its own key and sending through the members-only gate with
+//! its own API token. Hardhat automines on its open port.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
@@ -39,6 +42,7 @@ struct Target {
     name: &'static str,
     base: String,
     http: reqwest::Client,
+    operator: String,
     seller: (String, String),
     bank: (String, String),
     buyers: Vec<String>,
@@ -78,12 +82,17 @@ impl Target {
         for b in 0..buyers {
             tokens.push(onboard(format!("Bench Buyer {b}"), "trader").await.1);
         }
-        Target { name, base, http, seller, bank, buyers: tokens }
+        Target { name, base, http, operator: operator_token.to_string(), seller, bank, buyers: tokens }
     }
 
     async fn now(&self) -> u64 {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", false] });
-        let res = self.http.post(&self.base).header("content-type", "application/json").body(body.to_string());
+        let res = self
+            .http
+            .post(&self.base)
+            .bearer_auth(&self.operator)
+            .header("content-type", "application/json")
+            .body(body.to_string());
         let bytes = res.send().await.expect("rpc").bytes().await.expect("body");
         let v: Value = serde_json::from_slice(&bytes).expect("json");
         u64::from_str_radix(v["result"]["timestamp"].as_str().expect("ts").trim_start_matches("0x"), 16).expect("ts")
@@ -152,21 +161,53 @@ impl Target {
     }
 }
 
-/// Signed order proposals from `senders` members, `calls` each, sent over JSON-RPC at
-/// `url` all at once; transactions mined per second. `fund` gives each key gas money
-/// (Hardhat's `hardhat_setBalance`, `test_support::hardhat::fund`).
-async fn signed_calls(url: &str, operator: &PrivateKeySigner, fund: bool, senders: usize, calls: usize) -> f64 {
-    let settings = RemoteSettings { poll_interval: Duration::from_millis(5), ..RemoteSettings::new(url) };
-    let chain = RemoteChain::connect(settings).await.expect("the node answers");
+/// Members that sign their own transactions, each with its own connection to the node,
+/// and the bank their orders name.
+struct Members {
+    senders: Vec<(PrivateKeySigner, Arc<RemoteChain>)>,
+    bank: Address,
+}
+
+async fn connect(url: &str, bearer: Option<String>) -> Arc<RemoteChain> {
+    let settings = RemoteSettings { poll_interval: Duration::from_millis(5), bearer, ..RemoteSettings::new(url) };
+    RemoteChain::connect(settings).await.expect("the node answers")
+}
+
+/// The embedded node outside dev mode: `n` self-custody members (each holds its key; the
+/// node signs nothing for them) onboarded through the operator's REST API, each reaching
+/// the JSON-RPC gate with its own API token, as a bank's integration does.
+async fn members_through_the_gate(net: &test_support::api::Net, n: usize) -> Members {
+    let onboard = |key: &PrivateKeySigner, role: &str| {
+        let address = format!("{:#x}", key.address());
+        let body = json!({ "name": format!("Bench member {address}"), "roles": [role], "address": address });
+        async move {
+            let (status, v) = net.post("/v1/organisations", &net.operator_token, body).await;
+            assert!(status.is_success(), "{v}");
+            v["token"].as_str().expect("token").to_string()
+        }
+    };
+    let mut senders = Vec::new();
+    for i in 0..n {
+        let key = test_support::hardhat::fresh_key(&format!("sender {i}"));
+        let token = onboard(&key, "trader").await;
+        senders.push((key, connect(&net.base, Some(token)).await));
+    }
+    let bank = test_support::hardhat::fresh_key("bank");
+    onboard(&bank, "bank").await;
+    Members { senders, bank: bank.address() }
+}
+
+/// Hardhat: `n` members registered by the operator's transactions, each key funded
+/// (`hardhat_setBalance`), all on the node's open port.
+async fn members_on_hardhat(url: &str, operator: &PrivateKeySigner, n: usize) -> Members {
+    let chain = connect(url, None).await;
     let suite = SuiteAddresses::for_operator(operator.address());
     let keys: Vec<PrivateKeySigner> =
-        (0..senders).map(|i| test_support::hardhat::fresh_key(&format!("sender {i}"))).collect();
+        (0..n).map(|i| test_support::hardhat::fresh_key(&format!("sender {i}"))).collect();
     let bank = test_support::hardhat::fresh_key("bank");
     let sender = Sender::new();
     for (k, roles) in keys.iter().map(|k| (k, role::TRADER)).chain([(&bank, role::BANK)]) {
-        if fund {
-            test_support::hardhat::fund(&chain, k.address()).await;
-        }
+        test_support::hardhat::fund(&chain, k.address()).await;
         let call = Consortium::registerCall { account: k.address(), name: "bench member".into(), roles };
         let r = sender
             .send(chain.as_ref(), operator, &TxRequest::call(suite.consortium, call.abi_encode().into()))
@@ -174,15 +215,26 @@ async fn signed_calls(url: &str, operator: &PrivateKeySigner, fund: bool, sender
             .expect("register");
         assert!(r.success, "registered");
     }
+    Members { senders: keys.into_iter().map(|k| (k, chain.clone())).collect(), bank: bank.address() }
+}
+
+/// Each member signs `calls` order proposals (to the next member, as seller) and sends
+/// them with `eth_sendRawTransaction`, one after another, all members at once;
+/// transactions mined per second, from the first send to the last receipt.
+async fn signed_calls(members: &Members, operator: Address, calls: usize) -> f64 {
+    let suite = SuiteAddresses::for_operator(operator);
+    let (keys, chain) = (&members.senders, &members.senders[0].1);
+    let n = keys.len();
     let head = chain.head().await.expect("head");
     let now = chain.block_header(head).await.expect("header").expect("the head's header").timestamp;
+    let bank = members.bank;
     let propose = |i: usize, seller: Address| {
-        let n = u64::try_from(i).expect("a count");
-        test_support::fixtures::proposal(seller, bank.address(), bank.address(), 1_000_000 + u128::from(n), now, n)
+        let k = u64::try_from(i).expect("a count");
+        test_support::fixtures::proposal(seller, bank, bank, 1_000_000 + u128::from(k), now, k)
     };
-    let first = propose(0, keys[1 % senders].address()).abi_encode();
+    let first = propose(0, keys[1 % n].0.address()).abi_encode();
     let gas = chain
-        .estimate_gas(keys[0].address(), Some(suite.trade_orders), U256::ZERO, first.into())
+        .estimate_gas(keys[0].0.address(), Some(suite.trade_orders), U256::ZERO, first.into())
         .await
         .expect("estimate");
     let fees = chain.fees().await.expect("fees");
@@ -190,32 +242,29 @@ async fn signed_calls(url: &str, operator: &PrivateKeySigner, fund: bool, sender
     let signed: Vec<Vec<alloy::primitives::Bytes>> = keys
         .iter()
         .enumerate()
-        .map(|(s, k)| {
+        .map(|(s, (k, _))| {
             (0..calls)
-                .map(|n| {
-                    let call = propose(s * calls + n, keys[(s + 1) % senders].address());
+                .map(|c| {
+                    let call = propose(s * calls + c, keys[(s + 1) % n].0.address());
                     let tx = TxRequest::call(suite.trade_orders, call.abi_encode().into());
-                    sign(k, chain.chain_id(), n as u64, fees, gas * 2, &tx).expect("sign")
+                    sign(k, chain.chain_id(), c as u64, fees, gas * 2, &tx).expect("sign")
                 })
                 .collect()
         })
         .collect();
     let started = Instant::now();
-    let streams = signed.into_iter().map(|raws| {
-        let chain = chain.clone();
-        async move {
-            let mut last = None;
-            for raw in raws {
-                // The bare JSON-RPC call: no signer recovery in this client, which shares the cores.
-                last = Some(chain.rpc().send_raw(&raw).await.expect("sent"));
-            }
-            let hash = last.expect("at least one call");
-            let r = wait_receipt(chain.as_ref(), hash, Duration::from_secs(120)).await.expect("mined");
-            assert!(r.success, "the last proposal succeeded");
+    let streams = signed.into_iter().zip(keys).map(|(raws, (_, chain))| async move {
+        let mut last = None;
+        for raw in raws {
+            // The bare JSON-RPC call: no signer recovery in this client, which shares the cores.
+            last = Some(chain.rpc().send_raw(&raw).await.expect("sent"));
         }
+        let hash = last.expect("at least one call");
+        let r = wait_receipt(chain.as_ref(), hash, Duration::from_secs(120)).await.expect("mined");
+        assert!(r.success, "the last proposal succeeded");
     });
     futures_util::future::join_all(streams).await;
-    (senders * calls) as f64 / started.elapsed().as_secs_f64()
+    (n * calls) as f64 / started.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -234,8 +283,9 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // The embedded node as in production: group commit, a block at least every second.
-        let embedded = test_support::api::Net::start_configured(test_support::api::Db::Sqlite, |c| {
+        // The embedded node as in production: outside dev mode (the JSON-RPC gate, members
+        // only), group commit, a block at least every second.
+        let embedded = test_support::api::Net::start_members_only_configured(test_support::api::Db::Sqlite, |c| {
             tradechain_engine::NodeConfig { automine: Some(false), block_interval_ms: 1000, batch_window_ms: 2, ..c }
         })
         .await;
@@ -261,12 +311,14 @@ fn main() {
             tradechain_engine::config::DEV_OPERATOR_KEY.parse().expect("the dev operator key");
         let mut signed = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
-            signed[0].push(signed_calls(&embedded.base, &dev_operator, false, senders, calls).await);
-            signed[1].push(signed_calls(&url, &operator, true, senders, calls).await);
+            let members = members_through_the_gate(&embedded, senders).await;
+            signed[0].push(signed_calls(&members, dev_operator.address(), calls).await);
+            let members = members_on_hardhat(&url, &operator, senders).await;
+            signed[1].push(signed_calls(&members, operator.address(), calls).await);
         }
         println!("signed contract calls over JSON-RPC (order proposals), {senders} senders x {calls}, {rounds} rounds each:");
         let mut medians = Vec::new();
-        for (name, r) in ["embedded node (group commit)", "Hardhat (automine)"].into_iter().zip(signed.iter_mut()) {
+        for (name, r) in ["embedded node (gated, group commit)", "Hardhat (automine)"].into_iter().zip(signed.iter_mut()) {
             r.sort_by(f64::total_cmp);
             let all: Vec<String> = r.iter().map(|x| format!("{x:.0}")).collect();
             println!("  {name:<38} {:>7.0} tx/s mined  (rounds: {})", r[r.len() / 2], all.join(", "));

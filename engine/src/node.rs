@@ -264,8 +264,15 @@ impl Node {
     /// Decode, check, recover and admit a raw signed transaction. In automine mode the
     /// transaction is sealed into a block, durably committed, before this returns.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, TxRejection> {
-        let tx = transaction::admit(raw, &self.inner.limits)?;
-        self.submit(tx)
+        self.submit(self.admit_raw(raw)?)
+    }
+
+    /// Decode, check (chain id, size, gas) and recover a raw signed transaction against this
+    /// node's limits, without putting it in the pool: for a front that must know the sender
+    /// before it lets the transaction through (the API's gate), which then [`Node::submit`]s
+    /// it, recovered once.
+    pub fn admit_raw(&self, raw: &[u8]) -> Result<PendingTx, TxRejection> {
+        transaction::admit(raw, &self.inner.limits)
     }
 
     /// Install the rule transactions must pass to enter the pool (replacing any earlier one).

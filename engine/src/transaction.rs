@@ -263,7 +263,7 @@ pub fn decode(raw: &[u8], limits: &Limits) -> Result<TxEnvelope, TxRejection> {
 /// about 4x faster than k256 on this machine; [`recover_k256`] is alloy's k256 path, kept for
 /// comparison (tests check they agree, the benchmark prints both). High-s signatures (EIP-2)
 /// are rejected, as alloy does.
-pub(crate) fn recover(envelope: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxRejection> {
+pub fn recover(envelope: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxRejection> {
     let sig = envelope.signature();
     if sig.s() > SECP256K1N_HALF {
         return Err(TxRejection::BadSignature("s value is above secp256k1n/2 (EIP-2)".into()));

@@ -126,11 +126,20 @@ impl Net {
     /// engine, so that a test still moves the chain's clock (as the operator, through the
     /// gate) while every organisation meets the node as in production.
     pub async fn start_members_only(db: Db) -> Net {
+        Self::start_members_only_configured(db, |c| c).await
+    }
+
+    /// As [`Net::start_members_only`], the node configured by `configure` from the dev
+    /// defaults (its producer running when automine is off): a bank's node as in production.
+    pub async fn start_members_only_configured(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Net {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = NodeConfig::dev_in(dir.path().join("chain"));
+        let config = configure(NodeConfig::dev_in(dir.path().join("chain")));
         let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
         crate::clock::align(&node);
+        if !config.automine() {
+            drop(node.spawn_producer());
+        }
         // Outside dev mode the master key comes from outside the data directory.
         let master_key = Some(hex::encode(tradechain_api::keystore::random_bytes::<32>()));
         let api = ApiConfig { dev: false, master_key, ..ApiConfig::for_node(&config) };

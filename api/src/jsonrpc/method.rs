@@ -2,7 +2,6 @@
 //! what its answer may show (the table is in the parent module's doc).
 
 use alloy::consensus::TxEnvelope;
-use alloy::consensus::transaction::SignerRecoverable;
 use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
 use alloy::sol_types::{SolCall, SolError};
@@ -12,6 +11,7 @@ use tradechain_contracts::{Consents, Receivables, TradeOrders, TradechainErrors,
 
 use super::access::{Access, parse_log, quantity};
 use super::scope::{self, Scope};
+use super::upstream::Upstream;
 use super::{Gate, NOT_PERMITTED, error};
 use crate::auth::Caller;
 use crate::readmodel::{access, order};
@@ -225,17 +225,46 @@ async fn audit_consented_read(gate: &Gate, caller: &Caller, order_id: u64) {
     }
 }
 
+/// An organisation's own signed transaction, and nothing signed by another key. The sender
+/// is recovered once: the embedded engine's admission (decode, chain id, size, gas,
+/// libsecp256k1 recovery) runs here, the gate compares the sender with the caller, and the
+/// recovered transaction goes to the pool as it is; a remote network recovers it again, as
+/// any node does.
 async fn send_raw(gate: &Gate, caller: &Caller, id: &Value, params: Vec<Value>) -> Result<Value, Value> {
-    let raw: Option<Bytes> = params.first().and_then(Value::as_str).and_then(|r| r.parse().ok());
-    let sender =
-        raw.as_deref().and_then(|r| TxEnvelope::decode_2718(&mut &r[..]).ok()).and_then(|tx| tx.recover_signer().ok());
-    if let Some(sender) = sender
-        && sender != caller.address
-    {
-        return Err(not_permitted(id.clone(), "an organisation sends transactions signed with its own key only"));
+    let raw: Option<Bytes> =
+        params.first().and_then(Value::as_str).and_then(|r| r.parse().ok()).filter(|_| params.len() == 1);
+    let foreign = || not_permitted(id.clone(), "an organisation sends transactions signed with its own key only");
+    match (gate.upstream.as_ref(), raw) {
+        (Upstream::Embedded(node), Some(raw)) => {
+            let (node, me) = (node.clone(), caller.address);
+            let sent = tokio::task::spawn_blocking(move || {
+                let tx = node.admit_raw(&raw).map_err(Some)?;
+                if tx.sender != me {
+                    return Err(None);
+                }
+                node.submit(tx).map_err(Some)
+            })
+            .await;
+            match sent {
+                Ok(Ok(hash)) => Ok(json!(hash)),
+                Ok(Err(None)) => Err(foreign()),
+                Ok(Err(Some(refused))) => Err(json!({ "jsonrpc": "2.0", "id": id,
+                    "error": tradechain_engine::rpc::rejection_error(refused) })),
+                Err(e) => Err(error(id.clone(), -32603, format!("internal error: {e}"))),
+            }
+        }
+        (_, raw) => {
+            let sender = raw
+                .and_then(|r| TxEnvelope::decode_2718(&mut &r[..]).ok().map(|tx| (tx, r)))
+                .and_then(|(tx, r)| tradechain_engine::transaction::recover(tx, r).ok())
+                .map(|tx| tx.sender);
+            if sender.is_some_and(|s| s != caller.address) {
+                return Err(foreign());
+            }
+            // An undecodable transaction is the chain's to refuse, with its reason.
+            upstream(gate, id, "eth_sendRawTransaction", Value::Array(params)).await
+        }
     }
-    // An undecodable transaction is the chain's to refuse, with its reason.
-    upstream(gate, id, "eth_sendRawTransaction", Value::Array(params)).await
 }
 
 fn db_error(id: &Value, e: &sea_orm::DbErr) -> Value {

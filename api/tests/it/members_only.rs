@@ -321,6 +321,28 @@ async fn writes_come_from_members_only_and_the_chain_file_does_not_grow() {
     let ordinary = signed(&own, 0, to, accept, 500_000);
     let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!([ordinary])).await;
     assert!(answer["result"].is_string(), "a member's call is admitted: {answer}");
+    // The gate recovers the sender once and hands the transaction to the pool as it is: the
+    // chain's own refusals still come back as the chain words them, and a second copy of
+    // the admitted call is no second transaction.
+    let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!([ordinary])).await;
+    refused(&answer, -32000, "already");
+    let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!(["0x02c0ffee"])).await;
+    assert_eq!(answer["error"]["code"], -32000, "an undecodable transaction, the chain's reason: {answer}");
+    let mut elsewhere = TxEip1559 {
+        chain_id: 1,
+        nonce: 1,
+        gas_limit: 500_000,
+        max_fee_per_gas: 0,
+        max_priority_fee_per_gas: 0,
+        to,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: vec![0u8; 4].into(),
+    };
+    let sig = own.sign_transaction_sync(&mut elsewhere).expect("sign");
+    let elsewhere = hex0x(&TxEnvelope::from(elsewhere.into_signed(sig)).encoded_2718());
+    let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!([elsewhere])).await;
+    refused(&answer, -32000, "chain id");
 
     // Nothing refused reached a block or the disk (the one admitted call is its own block).
     let (_, now) = rpc(&net, Some(&net.operator_token), "eth_blockNumber", json!([])).await;

@@ -48,6 +48,13 @@ fn reply(status: StatusCode, body: &Value) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
+/// The error object `eth_sendRawTransaction` answers for a refused transaction, for a front
+/// that submits transactions itself ([`Node::admit_raw`], [`Node::submit`]) and must answer
+/// as this endpoint would.
+pub fn rejection_error(rejection: crate::TxRejection) -> Value {
+    serde_json::to_value(RpcError::from(rejection)).unwrap_or(Value::Null)
+}
+
 pub(crate) fn error_response(id: Value, error: RpcError) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": error })
 }
