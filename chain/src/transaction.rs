@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy::signers::local::PrivateKeySigner;
 
@@ -145,10 +144,10 @@ pub fn sign(
     tx: &TxRequest,
 ) -> Result<Bytes, ChainError> {
     let to = tx.to.map_or(TxKind::Create, TxKind::Call);
-    let unsigned_err = |e: alloy::signers::Error| ChainError::Unavailable(format!("cannot sign: {e}"));
+    let unsigned_err = |e: secp256k1::Error| ChainError::Unavailable(format!("cannot sign: {e}"));
     let envelope: TxEnvelope = match fees {
         Fees::Eip1559 { max_fee_per_gas, max_priority_fee_per_gas } => {
-            let mut t = TxEip1559 {
+            let t = TxEip1559 {
                 chain_id,
                 nonce,
                 gas_limit,
@@ -159,11 +158,11 @@ pub fn sign(
                 access_list: alloy::eips::eip2930::AccessList::default(),
                 input: tx.input.clone(),
             };
-            let sig = signer.sign_transaction_sync(&mut t).map_err(unsigned_err)?;
+            let sig = sign_hash(signer, &t.signature_hash()).map_err(unsigned_err)?;
             t.into_signed(sig).into()
         }
         Fees::Legacy { gas_price } => {
-            let mut t = TxLegacy {
+            let t = TxLegacy {
                 chain_id: Some(chain_id),
                 nonce,
                 gas_price,
@@ -172,9 +171,89 @@ pub fn sign(
                 value: tx.value,
                 input: tx.input.clone(),
             };
-            let sig = signer.sign_transaction_sync(&mut t).map_err(unsigned_err)?;
+            let sig = sign_hash(signer, &t.signature_hash()).map_err(unsigned_err)?;
             t.into_signed(sig).into()
         }
     };
     Ok(Bytes::from(envelope.encoded_2718()))
+}
+
+/// Sign the 32-byte `hash` with `key` through libsecp256k1: RFC 6979 nonces and a low `s`,
+/// so the same signature alloy's k256 signer makes (a test compares them), for about a
+/// quarter of its time. Every write of the platform signs once; on two cores it shows.
+///
+/// # Errors
+/// Never for a key a `PrivateKeySigner` holds (a valid scalar); typed for the API's sake.
+pub fn sign_hash(key: &PrivateKeySigner, hash: &B256) -> Result<alloy::signers::Signature, secp256k1::Error> {
+    let secret = secp256k1::SecretKey::from_byte_array(key.credential().to_bytes().into())?;
+    let signed = secp256k1::SECP256K1.sign_ecdsa_recoverable(secp256k1::Message::from_digest(hash.0), &secret);
+    let (id, compact) = signed.serialize_compact();
+    Ok(alloy::signers::Signature::from_bytes_and_parity(&compact, i32::from(id) == 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::consensus::transaction::SignerRecoverable;
+    use alloy::eips::eip2718::Decodable2718;
+    use alloy::network::TxSignerSync;
+    use alloy::primitives::keccak256;
+    use alloy::signers::SignerSync;
+
+    use super::*;
+
+    /// Whoever checks a platform signature with k256 (alloy, ethers, a bank's own code) must
+    /// read exactly what k256 would have signed: same r, same low s, same parity.
+    #[test]
+    fn libsecp256k1_signs_what_k256_signs() {
+        for i in 0..64u64 {
+            let key = PrivateKeySigner::from_bytes(&keccak256(i.to_be_bytes())).expect("key");
+            let hash = keccak256((i * 7919).to_le_bytes());
+            let ours = sign_hash(&key, &hash).expect("signs");
+            assert_eq!(ours, key.sign_hash_sync(&hash).expect("k256 signs"), "key {i}");
+            assert_eq!(ours.recover_address_from_prehash(&hash).expect("recovers"), key.address());
+        }
+    }
+
+    #[test]
+    fn a_transaction_is_signed_as_alloy_signs_it_for_both_fee_kinds() {
+        let key = PrivateKeySigner::from_bytes(&keccak256("buyer")).expect("key");
+        let tx = TxRequest::call(Address::repeat_byte(7), Bytes::from(vec![1, 2, 3]));
+        let eip1559 = Fees::Eip1559 { max_fee_per_gas: 30, max_priority_fee_per_gas: 2 };
+        for (nonce, fees) in [(0, eip1559), (9, Fees::Legacy { gas_price: 5 })] {
+            let raw = sign(&key, 7431, nonce, fees, 90_000, &tx).expect("signs");
+            let envelope = TxEnvelope::decode_2718(&mut raw.as_ref()).expect("decodes");
+            assert_eq!(envelope.recover_signer().expect("recovers"), key.address());
+            let alloys: TxEnvelope = match fees {
+                Fees::Eip1559 { max_fee_per_gas, max_priority_fee_per_gas } => {
+                    let mut t = TxEip1559 {
+                        chain_id: 7431,
+                        nonce,
+                        gas_limit: 90_000,
+                        max_fee_per_gas,
+                        max_priority_fee_per_gas,
+                        to: TxKind::Call(Address::repeat_byte(7)),
+                        value: U256::ZERO,
+                        access_list: alloy::eips::eip2930::AccessList::default(),
+                        input: tx.input.clone(),
+                    };
+                    let sig = key.sign_transaction_sync(&mut t).expect("alloy signs");
+                    t.into_signed(sig).into()
+                }
+                Fees::Legacy { gas_price } => {
+                    let mut t = TxLegacy {
+                        chain_id: Some(7431),
+                        nonce,
+                        gas_price,
+                        gas_limit: 90_000,
+                        to: TxKind::Call(Address::repeat_byte(7)),
+                        value: U256::ZERO,
+                        input: tx.input.clone(),
+                    };
+                    let sig = key.sign_transaction_sync(&mut t).expect("alloy signs");
+                    t.into_signed(sig).into()
+                }
+            };
+            assert_eq!(raw.as_ref(), alloys.encoded_2718().as_slice(), "nonce {nonce}");
+        }
+    }
 }

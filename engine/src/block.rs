@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use alloy::primitives::{Address, B256, Bloom, Bytes, keccak256};
+use alloy::signers::Signature;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::signers::{Signature, SignerSync};
 use serde::{Deserialize, Serialize};
 
 use crate::executor::{BlockParams, ExecutedBlock};
@@ -117,7 +117,12 @@ impl SealedBlock {
     /// Hash and sign `header` with the sealing key.
     pub fn seal(header: Header, transactions: Vec<B256>, key: &PrivateKeySigner) -> Result<Self, SealError> {
         let hash = header.hash();
-        let sig = key.sign_hash_sync(&hash).map_err(|e| SealError::Signing(e.to_string()))?;
+        // libsecp256k1 (RFC 6979, low s): the signature k256 makes, for a quarter of its time.
+        let secret = secp256k1::SecretKey::from_byte_array(key.credential().to_bytes().into())
+            .map_err(|e| SealError::Signing(e.to_string()))?;
+        let signed = secp256k1::SECP256K1.sign_ecdsa_recoverable(secp256k1::Message::from_digest(hash.0), &secret);
+        let (id, compact) = signed.serialize_compact();
+        let sig = Signature::from_bytes_and_parity(&compact, i32::from(id) == 1);
         Ok(Self { header, hash, signature: Bytes::from(sig.as_bytes().to_vec()), transactions })
     }
 
@@ -192,5 +197,22 @@ mod tests {
         forged.header.sealer = Address::ZERO;
         forged.hash = forged.header.hash();
         assert!(matches!(forged.check_seal(), Err(SealError::WrongSigner { .. })));
+    }
+
+    /// The seal is signed through libsecp256k1; a verifier holding only k256 (alloy's, the
+    /// one `check_seal` uses) must read it as the same signature k256 itself would make.
+    #[test]
+    fn the_seal_is_the_signature_k256_makes() {
+        use alloy::signers::SignerSync;
+        for i in 0..32u64 {
+            let key = PrivateKeySigner::from_bytes(&keccak256(i.to_be_bytes())).expect("key");
+            let mut h = header();
+            h.sealer = key.address();
+            h.number = i;
+            let block = SealedBlock::seal(h, vec![], &key).expect("seal");
+            let k256 = key.sign_hash_sync(&block.hash).expect("k256 signs");
+            assert_eq!(block.signature.as_ref(), k256.as_bytes().as_slice(), "block {i}");
+            block.check_seal().expect("valid");
+        }
     }
 }
