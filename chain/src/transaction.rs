@@ -185,10 +185,16 @@ pub fn sign(
 /// # Errors
 /// Never for a key a `PrivateKeySigner` holds (a valid scalar); typed for the API's sake.
 pub fn sign_hash(key: &PrivateKeySigner, hash: &B256) -> Result<alloy::signers::Signature, secp256k1::Error> {
-    let secret = secp256k1::SecretKey::from_byte_array(key.credential().to_bytes().into())?;
+    // The key's bytes are copied out of k256's key (which erases itself) for this call only:
+    // erased again before returning, as k256 would.
+    let bytes = zeroize::Zeroizing::new(<[u8; 32]>::from(key.credential().to_bytes()));
+    let mut secret = secp256k1::SecretKey::from_byte_array(*bytes)?;
     let signed = secp256k1::SECP256K1.sign_ecdsa_recoverable(secp256k1::Message::from_digest(hash.0), &secret);
+    secret.non_secure_erase();
     let (id, compact) = signed.serialize_compact();
-    Ok(alloy::signers::Signature::from_bytes_and_parity(&compact, i32::from(id) == 1))
+    // The recovery id's low bit is the parity of R's y (ids 2 and 3, an overflowing x, have
+    // a chance near 2^-128; their parity is still the low bit).
+    Ok(alloy::signers::Signature::from_bytes_and_parity(&compact, i32::from(id) & 1 == 1))
 }
 
 #[cfg(test)]

@@ -118,11 +118,15 @@ impl SealedBlock {
     pub fn seal(header: Header, transactions: Vec<B256>, key: &PrivateKeySigner) -> Result<Self, SealError> {
         let hash = header.hash();
         // libsecp256k1 (RFC 6979, low s): the signature k256 makes, for a quarter of its time.
-        let secret = secp256k1::SecretKey::from_byte_array(key.credential().to_bytes().into())
-            .map_err(|e| SealError::Signing(e.to_string()))?;
+        // The key's bytes are erased again after the call, as k256's own key erases itself.
+        let bytes = zeroize::Zeroizing::new(<[u8; 32]>::from(key.credential().to_bytes()));
+        let mut secret =
+            secp256k1::SecretKey::from_byte_array(*bytes).map_err(|e| SealError::Signing(e.to_string()))?;
         let signed = secp256k1::SECP256K1.sign_ecdsa_recoverable(secp256k1::Message::from_digest(hash.0), &secret);
+        secret.non_secure_erase();
         let (id, compact) = signed.serialize_compact();
-        let sig = Signature::from_bytes_and_parity(&compact, i32::from(id) == 1);
+        // The low bit of the recovery id is R's y parity (ids 2 and 3: an overflowing x).
+        let sig = Signature::from_bytes_and_parity(&compact, i32::from(id) & 1 == 1);
         Ok(Self { header, hash, signature: Bytes::from(sig.as_bytes().to_vec()), transactions })
     }
 

@@ -81,8 +81,12 @@ pub async fn connect(
 /// parsed and planned again whenever that parameter is bound anew; sqlx binds every
 /// parameter at every execution, and sea-orm's `one()` is `LIMIT ?`: each lookup by key was
 /// parsed and planned again each time (about a sixth of the read model's time under the
-/// open-loop bench). The plans given up are those that depend on a bound value (a `LIKE`
-/// prefix on an index, statistics from `ANALYZE`), which the read model does not use.
+/// open-loop bench). The plans given up are those that depend on a bound value: a `LIKE`
+/// prefix on an index (none here: `LIKE` is case-insensitive, the indexes binary) and
+/// STAT4's per-value estimates after an `ANALYZE` (the api bench's large read model runs
+/// one; `sqlite_stat1`'s estimates still apply). Results never change, only plans.
+/// A connection SQLite refused it would be an error of the pool's, retried until its
+/// acquire timeout: SQLite refuses it only when built without it.
 async fn plan_once(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();

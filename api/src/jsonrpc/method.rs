@@ -229,13 +229,21 @@ async fn audit_consented_read(gate: &Gate, caller: &Caller, order_id: u64) {
 /// is recovered once: the embedded engine's admission (decode, chain id, size, gas,
 /// libsecp256k1 recovery) runs here, the gate compares the sender with the caller, and the
 /// recovered transaction goes to the pool as it is; a remote network recovers it again, as
-/// any node does.
+/// any node does. Fails closed: a parameter the gate cannot read as one signed transaction
+/// (an array of bytes, which the engine would also take, or a second parameter) is refused
+/// here rather than passed on unchecked, and what goes on is the bytes the gate checked.
 async fn send_raw(gate: &Gate, caller: &Caller, id: &Value, params: Vec<Value>) -> Result<Value, Value> {
-    let raw: Option<Bytes> =
-        params.first().and_then(Value::as_str).and_then(|r| r.parse().ok()).filter(|_| params.len() == 1);
+    let unreadable = || {
+        let why = "invalid params: eth_sendRawTransaction takes one signed transaction as a 0x-prefixed hex string";
+        error(id.clone(), -32602, why)
+    };
+    let raw: Bytes = match params.as_slice() {
+        [Value::String(r)] => r.parse().map_err(|_| unreadable())?,
+        _ => return Err(unreadable()),
+    };
     let foreign = || not_permitted(id.clone(), "an organisation sends transactions signed with its own key only");
-    match (gate.upstream.as_ref(), raw) {
-        (Upstream::Embedded(node), Some(raw)) => {
+    match gate.upstream.as_ref() {
+        Upstream::Embedded(node) => {
             let (node, me) = (node.clone(), caller.address);
             let sent = tokio::task::spawn_blocking(move || {
                 let tx = node.admit_raw(&raw).map_err(Some)?;
@@ -246,23 +254,26 @@ async fn send_raw(gate: &Gate, caller: &Caller, id: &Value, params: Vec<Value>) 
             })
             .await;
             match sent {
-                Ok(Ok(hash)) => Ok(json!(hash)),
+                Ok(Ok(hash)) => {
+                    tracing::debug!(%hash, "transaction accepted");
+                    Ok(json!(hash))
+                }
                 Ok(Err(None)) => Err(foreign()),
                 Ok(Err(Some(refused))) => Err(json!({ "jsonrpc": "2.0", "id": id,
                     "error": tradechain_engine::rpc::rejection_error(refused) })),
                 Err(e) => Err(error(id.clone(), -32603, format!("internal error: {e}"))),
             }
         }
-        (_, raw) => {
-            let sender = raw
-                .and_then(|r| TxEnvelope::decode_2718(&mut &r[..]).ok().map(|tx| (tx, r)))
-                .and_then(|(tx, r)| tradechain_engine::transaction::recover(tx, r).ok())
+        Upstream::Remote { .. } => {
+            let sender = TxEnvelope::decode_2718(&mut raw.as_ref())
+                .ok()
+                .and_then(|tx| tradechain_engine::transaction::recover(tx, raw.clone()).ok())
                 .map(|tx| tx.sender);
             if sender.is_some_and(|s| s != caller.address) {
                 return Err(foreign());
             }
-            // An undecodable transaction is the chain's to refuse, with its reason.
-            upstream(gate, id, "eth_sendRawTransaction", Value::Array(params)).await
+            // One that does not decode or recover is the network's to refuse, with its reason.
+            upstream(gate, id, "eth_sendRawTransaction", json!([raw])).await
         }
     }
 }

@@ -278,6 +278,12 @@ async fn writes_come_from_members_only_and_the_chain_file_does_not_grow() {
     let (s, created) = net.post("/v1/organisations", &net.operator_token, body).await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let own_t = created["token"].as_str().expect("token").to_string();
+    // Another member holding its own key: its transactions are its own to send.
+    let other = PrivateKeySigner::random();
+    let body = json!({ "name": "Other Self-Custody Trading", "roles": ["trader"],
+        "address": format!("{:#x}", other.address()) });
+    let (s, created) = net.post("/v1/organisations", &net.operator_token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
     // Let the indexer and the node settle, then measure.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let chain_dir = net.dir.path().join("chain");
@@ -301,6 +307,15 @@ async fn writes_come_from_members_only_and_the_chain_file_does_not_grow() {
     // A member's token with someone else's signature: not its transaction to send.
     let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!([raw])).await;
     refused(&answer, -32003, "its own key");
+    // Another member's transaction in a shape the gate might not read but the engine does
+    // (an array of bytes), or beside a second parameter: refused at the gate, not passed on
+    // unchecked (the engine would admit it: the signer is an active member).
+    let theirs = signed(&other, 0, to, accept.clone(), 500_000);
+    let bytes = hex::decode(theirs.trim_start_matches("0x")).expect("hex");
+    let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!([bytes])).await;
+    refused(&answer, -32602, "one signed transaction");
+    let (_, answer) = rpc(&net, Some(&own_t), "eth_sendRawTransaction", json!([theirs, "latest"])).await;
+    refused(&answer, -32602, "one signed transaction");
     // 2. A member's contract creation: an infinite loop (JUMPDEST PUSH1 0 JUMP) that would
     //    fill a whole block with free gas.
     let create = signed(&own, 0, TxKind::Create, vec![0x5b, 0x60, 0x00, 0x56], 10_000_000);

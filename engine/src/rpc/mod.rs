@@ -52,7 +52,8 @@ fn reply(status: StatusCode, body: &Value) -> Response {
 /// that submits transactions itself ([`Node::admit_raw`], [`Node::submit`]) and must answer
 /// as this endpoint would.
 pub fn rejection_error(rejection: crate::TxRejection) -> Value {
-    serde_json::to_value(RpcError::from(rejection)).unwrap_or(Value::Null)
+    let error = RpcError::from(rejection);
+    json!({ "code": error.code, "message": error.message })
 }
 
 pub(crate) fn error_response(id: Value, error: RpcError) -> Value {
