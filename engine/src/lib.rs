@@ -1,8 +1,8 @@
 //! tradechain-engine: the chain tradechain runs on by default, embedded in its own process.
 //!
 //! What it does: admits signed Ethereum transactions (EIP-1559, EIP-2930 and legacy; chain id
-//! checked; sender recovered with libsecp256k1, the EVM's own ecrecover linked by revm, while k256
-//! through alloy signs) into a per-sender, nonce-ordered mempool; seals blocks
+//! checked; sender recovered with libsecp256k1, the EVM's own ecrecover linked by revm, which
+//! also signs the block seals) into a per-sender, nonce-ordered mempool; seals blocks
 //! ([`block::SealedBlock`]) that are hash-linked to their parent, carry transactions/receipts roots
 //! ([`receipt::StoredReceipt`]) and a state commitment, and are signed by the node's sealing key;
 //! executes them in revm ([`executor`]) against a persistent world state
