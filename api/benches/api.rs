@@ -239,7 +239,13 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
                 u8::try_from(b / 250).expect("buyers"),
                 u8::try_from(2 + b % 250).expect("an address"),
             );
-            reqwest::Client::builder().local_address(std::net::IpAddr::V4(ip)).build().expect("a client")
+            // A deadline, so a request the node never answers is counted as a failure
+            // (a timeout), not waited for without end.
+            reqwest::Client::builder()
+                .local_address(std::net::IpAddr::V4(ip))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("a client")
         })
         .collect();
     let total = rate * secs;
