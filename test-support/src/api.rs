@@ -91,35 +91,19 @@ impl Net {
     /// A node configured by `configure` from the dev defaults (its producer running when
     /// automine is off), with the API in dev mode in front of it.
     pub async fn start_configured(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Net {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = configure(NodeConfig::dev_in(dir.path().join("chain")));
-        let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
-        crate::clock::align(&node);
-        if !config.automine() {
-            drop(node.spawn_producer());
-        }
-        let api = ApiConfig::for_node(&config);
-        Self::serve_api(dir, node, db, api).await
+        Self::launch(db, configure, false).await
     }
 
     /// `automine = false`: blocks are sealed on an interval by the producer, as in production.
     pub async fn start_with(db: Db, automine: bool) -> Net {
-        // reqwest is built without a default TLS provider in this workspace; tests speak plain HTTP.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = NodeConfig::dev_in(dir.path().join("chain"));
-        if !automine {
-            config.automine = Some(false);
-            config.block_interval_ms = 100;
-        }
-        let node = Node::open(config.clone(), genesis(&config)).expect("node opens");
-        crate::clock::align(&node);
-        if !automine {
-            drop(node.spawn_producer());
-        }
-        let api = ApiConfig::for_node(&config);
-        Self::serve_api(dir, node, db, api).await
+        Self::start_configured(db, |mut config| {
+            if !automine {
+                config.automine = Some(false);
+                config.block_interval_ms = 100;
+            }
+            config
+        })
+        .await
     }
 
     /// The API outside dev mode (JSON-RPC members only, behind the gate) in front of a dev
@@ -132,6 +116,14 @@ impl Net {
     /// As [`Net::start_members_only`], the node configured by `configure` from the dev
     /// defaults (its producer running when automine is off): a bank's node as in production.
     pub async fn start_members_only_configured(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Net {
+        Self::launch(db, configure, true).await
+    }
+
+    /// A node configured by `configure` from the dev defaults, its clock aligned and its
+    /// producer running when automine is off, and the API in front of it: in dev mode, or
+    /// `members_only` (outside dev mode, the master key from outside the data directory).
+    async fn launch(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig, members_only: bool) -> Net {
+        // reqwest is built without a default TLS provider in this workspace; tests speak plain HTTP.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         let config = configure(NodeConfig::dev_in(dir.path().join("chain")));
@@ -140,9 +132,12 @@ impl Net {
         if !config.automine() {
             drop(node.spawn_producer());
         }
-        // Outside dev mode the master key comes from outside the data directory.
-        let master_key = Some(hex::encode(tradechain_api::keystore::random_bytes::<32>()));
-        let api = ApiConfig { dev: false, master_key, ..ApiConfig::for_node(&config) };
+        let api = if members_only {
+            let master_key = Some(hex::encode(tradechain_api::keystore::random_bytes::<32>()));
+            ApiConfig { dev: false, master_key, ..ApiConfig::for_node(&config) }
+        } else {
+            ApiConfig::for_node(&config)
+        };
         Self::serve_api(dir, node, db, api).await
     }
 
