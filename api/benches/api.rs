@@ -35,6 +35,10 @@ use test_support::api::{Db, Net};
 use test_support::fixtures::date_in;
 use tradechain_api::readmodel::{milestone, order};
 
+// The allocator the `tradechain` binary runs with: measured as shipped.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A count as a database integer.
 fn n64(n: usize) -> i64 {
     i64::try_from(n).expect("a bench count fits")
@@ -525,7 +529,7 @@ fn main() {
         }
         if part("open") {
             println!("-- production, group commit: open loop");
-            let mut net = Net::start_configured(db.clone(), production(2)).await;
+            let mut net = Net::start_configured(db.clone(), production(env("BENCH_WINDOW_MS", 2) as u64)).await;
             open_loop(&net, rate, secs, buyers).await;
             net.stop().await;
         }

@@ -167,6 +167,13 @@ pub trait Chain: Send + Sync + 'static {
     fn nonce(&self, address: Address) -> BoxFut<'_, Result<u64, ChainError>>;
     /// Submit a signed raw transaction; its hash.
     fn send_raw(&self, raw: Bytes) -> BoxFut<'_, Result<B256, ChainError>>;
+    /// [`Chain::send_raw`] of a transaction whose sender the caller knows already: it signed
+    /// it with `from`'s key ([`crate::transaction::Sender`]), or recovered `from` from these
+    /// very bytes. The backend need not recover it again. Never with a `from` merely claimed.
+    fn send_own(&self, raw: Bytes, from: Address) -> BoxFut<'_, Result<B256, ChainError>> {
+        let _ = from;
+        self.send_raw(raw)
+    }
     /// The receipt of a mined (and, on a remote network, confirmed) transaction.
     fn receipt(&self, hash: B256) -> BoxFut<'_, Result<Option<Receipt>, ChainError>>;
     /// `eth_call` from `from` against the latest state.

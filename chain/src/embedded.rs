@@ -98,6 +98,10 @@ impl Chain for EmbeddedChain {
         Box::pin(self.blocking(move |node| node.submit_raw(&raw).map_err(|e| ChainError::Rejected(e.into()))))
     }
 
+    fn send_own(&self, raw: Bytes, from: Address) -> BoxFut<'_, Result<B256, ChainError>> {
+        Box::pin(self.blocking(move |node| node.submit_own(&raw, from).map_err(|e| ChainError::Rejected(e.into()))))
+    }
+
     fn receipt(&self, hash: B256) -> BoxFut<'_, Result<Option<Receipt>, ChainError>> {
         Box::pin(async move {
             let r = self.node.store().receipt(&hash).map_err(store_err)?;

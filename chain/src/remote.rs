@@ -140,6 +140,34 @@ impl RemoteChain {
     fn nonces(&self) -> std::sync::MutexGuard<'_, HashMap<Address, u64>> {
         self.next_nonce.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Send `raw`, tracking its sender's next nonce: `from` when the caller knows it
+    /// ([`Chain::send_own`]), recovered (k256, about 220 µs) otherwise.
+    async fn send_tracked(&self, raw: Bytes, from: Option<Address>) -> Result<B256, ChainError> {
+        let refuse = |message: String| ChainError::Rejected(Rejection::Other { code: -32602, message });
+        let envelope = TxEnvelope::decode_2718(&mut raw.as_ref())
+            .map_err(|e| refuse(format!("cannot decode the transaction: {e}")))?;
+        let sender = match from {
+            Some(from) => from,
+            None => envelope.recover_signer().map_err(|e| refuse(format!("bad signature: {e}")))?,
+        };
+        let nonce = envelope.nonce();
+        match self.rpc.send_raw(&raw).await {
+            Ok(hash) => {
+                let mut nonces = self.nonces();
+                let next = nonces.entry(sender).or_insert(0);
+                *next = (*next).max(nonce + 1);
+                Ok(hash)
+            }
+            Err(e @ RpcError::Rpc { .. }) => {
+                // The node's view wins next time (a nonce too low or too high, a replaced
+                // transaction).
+                self.nonces().remove(&sender);
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl Chain for RemoteChain {
@@ -162,28 +190,11 @@ impl Chain for RemoteChain {
     }
 
     fn send_raw(&self, raw: Bytes) -> BoxFut<'_, Result<B256, ChainError>> {
-        Box::pin(async move {
-            let refuse = |message: String| ChainError::Rejected(Rejection::Other { code: -32602, message });
-            let envelope = TxEnvelope::decode_2718(&mut raw.as_ref())
-                .map_err(|e| refuse(format!("cannot decode the transaction: {e}")))?;
-            let sender = envelope.recover_signer().map_err(|e| refuse(format!("bad signature: {e}")))?;
-            let nonce = envelope.nonce();
-            match self.rpc.send_raw(&raw).await {
-                Ok(hash) => {
-                    let mut nonces = self.nonces();
-                    let next = nonces.entry(sender).or_insert(0);
-                    *next = (*next).max(nonce + 1);
-                    Ok(hash)
-                }
-                Err(e @ RpcError::Rpc { .. }) => {
-                    // The node's view wins next time (a nonce too low or too high, a replaced
-                    // transaction).
-                    self.nonces().remove(&sender);
-                    Err(e.into())
-                }
-                Err(e) => Err(e.into()),
-            }
-        })
+        Box::pin(self.send_tracked(raw, None))
+    }
+
+    fn send_own(&self, raw: Bytes, from: Address) -> BoxFut<'_, Result<B256, ChainError>> {
+        Box::pin(self.send_tracked(raw, Some(from)))
     }
 
     fn receipt(&self, hash: B256) -> BoxFut<'_, Result<Option<Receipt>, ChainError>> {

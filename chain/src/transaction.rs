@@ -103,7 +103,7 @@ impl Sender {
             let fees = chain.fees().await?;
             let nonce = chain.nonce(from).await?;
             let raw = sign(signer, chain.chain_id(), nonce, fees, gas_limit, tx)?;
-            match chain.send_raw(raw).await {
+            match chain.send_own(raw, from).await {
                 Ok(hash) => return Ok(hash),
                 Err(ChainError::Rejected(r)) if r.is_nonce_conflict() && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(%from, nonce, reason = %r, "nonce taken meanwhile; sending again");

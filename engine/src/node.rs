@@ -267,6 +267,14 @@ impl Node {
         self.submit(self.admit_raw(raw)?)
     }
 
+    /// [`Node::submit_raw`] of a transaction whose sender this process knows already (it
+    /// signed it with `sender`'s key, or recovered `sender` from these bytes): not recovered
+    /// again, see [`transaction::admit_own`]. Every other rule holds: the checks, the node's
+    /// admission, the pool's.
+    pub fn submit_own(&self, raw: &[u8], sender: Address) -> Result<B256, TxRejection> {
+        self.submit(transaction::admit_own(raw, &self.inner.limits, sender)?)
+    }
+
     /// Decode, check (chain id, size, gas) and recover a raw signed transaction against this
     /// node's limits, without putting it in the pool: for a front that must know the sender
     /// before it lets the transaction through (the API's gate), which then [`Node::submit`]s
