@@ -6,6 +6,7 @@
 //! nonce checks, the block gas limit and the EIP-170 contract size limit stay on. The per-tx gas
 //! cap (EIP-7825) is raised to the block gas limit.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
@@ -68,7 +69,9 @@ pub struct ExecutedBlock {
 }
 
 /// Execute `candidates` in order on top of `base`. A transaction that does not fit in the
-/// remaining block gas stays out (not rejected); an invalid one is rejected.
+/// remaining block gas stays out (not rejected), and so do its sender's later ones: run
+/// without it, the next would find a nonce gap and be rejected, dropped from the pool with
+/// its sender waiting for a receipt that never comes. An invalid one is rejected.
 pub fn execute_block(base: &WorldState, params: &BlockParams, candidates: &[Arc<PendingTx>]) -> ExecutedBlock {
     let mut overlay = Overlay::new(base);
     let mut out = ExecutedBlock::default();
@@ -79,8 +82,13 @@ pub fn execute_block(base: &WorldState, params: &BlockParams, candidates: &[Arc<
             .with_block(block_env(params))
             .build_mainnet();
         let mut log_index = 0u64;
+        let mut deferred: HashSet<Address> = HashSet::new();
         for tx in candidates {
+            if deferred.contains(&tx.sender) {
+                continue;
+            }
             if out.gas_used.saturating_add(tx.gas_limit()) > params.gas_limit {
+                deferred.insert(tx.sender);
                 continue;
             }
             match evm.transact_commit(tx.tx_env()) {
@@ -262,4 +270,56 @@ pub(crate) fn estimate_gas(
         }
     }
     Ok(Ok(hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::{Limits, admit};
+    use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy::signers::SignerSync;
+    use alloy::signers::local::PrivateKeySigner;
+
+    const CHAIN: u64 = 7431;
+
+    /// A transfer of nothing (21,000 gas used, whatever the limit) at gas price 0.
+    fn transfer(key: &PrivateKeySigner, nonce: u64, gas_limit: u64) -> Arc<PendingTx> {
+        let tx = TxEip1559 {
+            chain_id: CHAIN,
+            nonce,
+            gas_limit,
+            to: TxKind::Call(Address::repeat_byte(9)),
+            ..Default::default()
+        };
+        let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
+        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+        let limits = Limits { chain_id: CHAIN, max_tx_bytes: 4096, block_gas_limit: 100_000 };
+        Arc::new(admit(&raw, &limits).expect("admitted"))
+    }
+
+    /// Other senders have used most of the block when a sender's transaction asks for more
+    /// gas than is left; its next one asks for less. Run in its place, that one would find a
+    /// nonce gap and be dropped from the pool, its sender never getting a receipt (a REST
+    /// write waited out the full receipt timeout). Both wait for the next block instead.
+    #[test]
+    fn a_transaction_left_out_for_gas_keeps_its_senders_later_ones_for_the_next_block() {
+        let (other, sender) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let params =
+            BlockParams { chain_id: CHAIN, number: 1, timestamp: 1, gas_limit: 100_000, beneficiary: Address::ZERO };
+        let candidates = [
+            transfer(&other, 0, 50_000),  // uses 21,000: 79,000 left
+            transfer(&sender, 0, 90_000), // does not fit
+            transfer(&sender, 1, 30_000), // would fit, but nonce 0 is not in
+        ];
+        let executed = execute_block(&WorldState::default(), &params, &candidates);
+        assert_eq!(executed.rejected, Vec::new(), "nothing dropped");
+        let included: Vec<B256> = executed.included.iter().map(|t| t.hash).collect();
+        assert_eq!(included, vec![candidates[0].hash]);
+        // On the boundary: a limit that fits exactly what is left goes in, the sender's next too.
+        let candidates = [transfer(&other, 0, 50_000), transfer(&sender, 0, 79_000), transfer(&sender, 1, 21_000)];
+        let executed = execute_block(&WorldState::default(), &params, &candidates);
+        assert_eq!(executed.rejected, Vec::new());
+        assert_eq!(executed.included.len(), 3, "79,000 fits in 79,000, then 21,000 in 21,000");
+    }
 }

@@ -421,6 +421,14 @@ impl Node {
         Ok(Some(SealOutcome { block, rejected: executed.rejected }))
     }
 
+    /// Why `hash` was dropped when a block was built (invalid in the state it met), if it
+    /// was among the last 4,096 dropped and is not back in the pool: a receipt will never
+    /// come, and whoever waits for one can stop.
+    pub fn dropped(&self, hash: &B256) -> Option<String> {
+        let reason = lock(&self.inner.rejections).iter().find(|(h, _)| h == hash).map(|(_, r)| r.clone())?;
+        (!lock(&self.inner.pool).contains(hash)).then_some(reason)
+    }
+
     fn forget_rejected(&self, executed: &ExecutedBlock) {
         if executed.rejected.is_empty() {
             return;

@@ -119,3 +119,33 @@ async fn the_gas_limit_from_a_simulation_is_the_estimate_and_suffices() {
         assert_eq!(remote.gas_limit_for(used), None, "a network that charges gas estimates on the node");
     }
 }
+
+/// A transaction admitted to the pool but invalid when its block is built (here it moves a
+/// wei its sender does not have) is dropped there: whoever waits for its receipt hears why
+/// at once, not after the receipt timeout (a REST write used to sit out the full minute).
+#[tokio::test]
+async fn a_transaction_dropped_when_its_block_is_built_ends_the_wait_for_its_receipt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = tradechain_engine::NodeConfig {
+        automine: Some(false),
+        block_interval_ms: 60_000,
+        batch_window_ms: 5,
+        ..tradechain_engine::NodeConfig::dev_in(dir.path().join("chain"))
+    };
+    let node = tradechain_engine::Node::open(config, Vec::new()).expect("node");
+    let producer = node.spawn_producer();
+    let chain = EmbeddedChain::new(node);
+    let penniless = PrivateKeySigner::random();
+    let tx = TxRequest::transfer(alloy::primitives::Address::repeat_byte(9), alloy::primitives::U256::from(1));
+    let fees = chain.fees().await.expect("fees");
+    let raw = sign(&penniless, chain.chain_id(), 0, fees, 21_000, &tx).expect("sign");
+    let hash = chain.send_raw(raw).await.expect("admitted: the pool does not read balances");
+    let started = std::time::Instant::now();
+    let waited = tradechain_chain::wait_receipt(chain.as_ref(), hash, std::time::Duration::from_secs(30)).await;
+    let Err(ChainError::Rejected(Rejection::Other { message, .. })) = waited else {
+        panic!("a dropped transaction's wait ends with its refusal, got {waited:?}");
+    };
+    assert!(message.contains("funds") || message.contains("balance"), "the reason is the node's: {message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "told at once, not at the timeout");
+    producer.abort();
+}
