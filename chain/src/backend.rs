@@ -174,6 +174,13 @@ pub trait Chain: Send + Sync + 'static {
         let _ = from;
         self.send_raw(raw)
     }
+    /// Why `hash` was dropped without a receipt, when the chain knows: the embedded node
+    /// remembers the last 4,096 transactions it dropped while building blocks (invalid in
+    /// the state they met). `None` otherwise, and always on a remote network.
+    fn dropped(&self, hash: B256) -> BoxFut<'_, Result<Option<String>, ChainError>> {
+        let _ = hash;
+        Box::pin(async { Ok(None) })
+    }
     /// The receipt of a mined (and, on a remote network, confirmed) transaction.
     fn receipt(&self, hash: B256) -> BoxFut<'_, Result<Option<Receipt>, ChainError>>;
     /// `eth_call` from `from` against the latest state.
@@ -239,7 +246,8 @@ pub(crate) async fn calls_one_by_one<C: Chain + ?Sized>(
 /// Waits for a transaction's receipt.
 ///
 /// # Errors
-/// [`ChainError::Timeout`] when none came within `timeout`; the chain's own errors.
+/// [`ChainError::Timeout`] when none came within `timeout`; [`ChainError::Rejected`] as soon
+/// as the chain says it dropped the transaction ([`Chain::dropped`]); the chain's own errors.
 pub async fn wait_receipt(chain: &dyn Chain, hash: B256, timeout: Duration) -> Result<Receipt, ChainError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -249,6 +257,15 @@ pub async fn wait_receipt(chain: &dyn Chain, hash: B256, timeout: Duration) -> R
         let head = chain.head().await?;
         if let Some(r) = chain.receipt(hash).await? {
             return Ok(r);
+        }
+        // Dropped when its block was built: no receipt will come, so say why now rather than
+        // at the timeout (read again: a block sealed in between may hold it after all).
+        if let Some(reason) = chain.dropped(hash).await? {
+            if let Some(r) = chain.receipt(hash).await? {
+                return Ok(r);
+            }
+            let message = format!("transaction dropped: {reason}");
+            return Err(ChainError::Rejected(Rejection::Other { code: -32000, message }));
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {

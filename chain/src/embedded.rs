@@ -105,15 +105,12 @@ impl Chain for EmbeddedChain {
     fn receipt(&self, hash: B256) -> BoxFut<'_, Result<Option<Receipt>, ChainError>> {
         Box::pin(async move {
             let r = self.node.store().receipt(&hash).map_err(store_err)?;
-            if r.is_none()
-                && let Some(reason) = self.node.dropped(&hash)
-            {
-                // Dropped when its block was built: no receipt will come, say so now rather
-                // than after the waiter's timeout.
-                return Err(ChainError::Rejected(tradechain_engine::TxRejection::Invalid(reason).into()));
-            }
             Ok(r.map(|r| Receipt { tx_hash: r.tx_hash, block: r.block_number, success: r.success, logs: r.logs }))
         })
+    }
+
+    fn dropped(&self, hash: B256) -> BoxFut<'_, Result<Option<String>, ChainError>> {
+        Box::pin(async move { Ok(self.node.dropped(&hash)) })
     }
 
     fn call(&self, from: Address, to: Address, input: Bytes) -> BoxFut<'_, Result<CallResult, ChainError>> {

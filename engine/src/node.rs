@@ -5,7 +5,7 @@
 //! block to the store, then takes the write lock only to apply the diff. Lock order is always
 //! chain → pool. All methods are blocking; async callers use `spawn_blocking`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -83,7 +83,7 @@ struct Inner {
     pool: Mutex<Mempool>,
     seal_lock: Mutex<()>,
     dev: Mutex<DevClock>,
-    rejections: Mutex<VecDeque<(B256, String)>>,
+    rejections: Mutex<Dropped>,
     blocks: broadcast::Sender<Arc<SealedBlock>>,
     wake: Notify,
     admission: RwLock<Option<Arc<dyn Admission>>>,
@@ -128,6 +128,40 @@ fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 /// Wall-clock unix seconds.
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The last transactions dropped when a block was built, with the reason, looked up by hash
+/// (every wait for a receipt that misses the store asks).
+#[derive(Default)]
+struct Dropped {
+    order: VecDeque<B256>,
+    reasons: HashMap<B256, String>,
+}
+
+impl Dropped {
+    /// How many are remembered.
+    const KEPT: usize = 4096;
+
+    fn record(&mut self, hash: B256, reason: String) {
+        if self.reasons.insert(hash, reason).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > Self::KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.reasons.remove(&old);
+            }
+        }
+    }
+
+    fn forget(&mut self, hash: &B256) {
+        if self.reasons.remove(hash).is_some() {
+            self.order.retain(|h| h != hash);
+        }
+    }
+
+    fn reason(&self, hash: &B256) -> Option<String> {
+        self.reasons.get(hash).cloned()
+    }
 }
 
 impl Node {
@@ -205,7 +239,7 @@ impl Node {
                 pool: Mutex::new(pool),
                 seal_lock: Mutex::new(()),
                 dev: Mutex::new(DevClock::default()),
-                rejections: Mutex::new(VecDeque::new()),
+                rejections: Mutex::new(Dropped::default()),
                 blocks,
                 wake: Notify::new(),
                 admission: RwLock::new(None),
@@ -312,6 +346,8 @@ impl Node {
             }
             let state_nonce = chain.state.nonce(&tx.sender);
             lock(&self.inner.pool).insert(Arc::new(tx), state_nonce)?;
+            // Dropped once and sent again (the same bytes): its earlier fate is no answer now.
+            lock(&self.inner.rejections).forget(&hash);
         }
         if self.inner.config.automine() {
             while lock(&self.inner.pool).contains(&hash) {
@@ -328,8 +364,8 @@ impl Node {
                     }
                 }
             }
-            if let Some((_, reason)) = lock(&self.inner.rejections).iter().find(|(h, _)| *h == hash) {
-                return Err(TxRejection::Invalid(reason.clone()));
+            if let Some(reason) = lock(&self.inner.rejections).reason(&hash) {
+                return Err(TxRejection::Invalid(reason));
             }
         } else if self.inner.config.batch_window_ms > 0
             || lock(&self.inner.pool).len() >= self.inner.config.max_block_txs
@@ -425,8 +461,11 @@ impl Node {
     /// was among the last 4,096 dropped and is not back in the pool: a receipt will never
     /// come, and whoever waits for one can stop.
     pub fn dropped(&self, hash: &B256) -> Option<String> {
-        let reason = lock(&self.inner.rejections).iter().find(|(h, _)| h == hash).map(|(_, r)| r.clone())?;
-        (!lock(&self.inner.pool).contains(hash)).then_some(reason)
+        // Most who ask wait for a pooled transaction: answered without the other lock.
+        if lock(&self.inner.pool).contains(hash) {
+            return None;
+        }
+        lock(&self.inner.rejections).reason(hash)
     }
 
     fn forget_rejected(&self, executed: &ExecutedBlock) {
@@ -438,9 +477,8 @@ impl Node {
         }
         lock(&self.inner.pool).remove(executed.rejected.iter().map(|(h, _)| *h));
         let mut recent = lock(&self.inner.rejections);
-        recent.extend(executed.rejected.iter().cloned());
-        while recent.len() > 4096 {
-            recent.pop_front();
+        for (hash, reason) in &executed.rejected {
+            recent.record(*hash, reason.clone());
         }
     }
 
@@ -539,5 +577,29 @@ impl Node {
     pub(crate) fn sealed_transaction(&self, hash: &B256) -> Result<Option<(Bytes, StoredReceipt)>, StoreError> {
         let Some(raw) = self.inner.store.transaction(hash)? else { return Ok(None) };
         Ok(self.inner.store.receipt(hash)?.map(|r| (raw, r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dropped;
+    use alloy::primitives::B256;
+
+    #[test]
+    fn the_dropped_are_kept_up_to_their_limit_and_forgotten_when_sent_again() {
+        let mut d = Dropped::default();
+        let hash = |i: usize| B256::left_padding_from(&(i as u64).to_be_bytes());
+        for i in 0..Dropped::KEPT {
+            d.record(hash(i), format!("reason {i}"));
+        }
+        assert_eq!(d.reason(&hash(0)).as_deref(), Some("reason 0"), "the first of KEPT still known");
+        d.record(hash(Dropped::KEPT), "one more".into());
+        assert_eq!(d.reason(&hash(0)), None, "the oldest goes when one more comes");
+        assert_eq!(d.reason(&hash(1)).as_deref(), Some("reason 1"));
+        // Sent again after it was dropped: its old fate is no answer any more.
+        d.forget(&hash(1));
+        assert_eq!(d.reason(&hash(1)), None);
+        assert_eq!(d.order.len(), Dropped::KEPT - 1);
+        assert_eq!(d.reasons.len(), Dropped::KEPT - 1);
     }
 }
