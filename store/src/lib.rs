@@ -57,6 +57,13 @@ pub async fn connect(
 ) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_string());
     options.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // No reaper for a local file's connections (closing idle ones saves nothing): sqlx's
+        // reaper can spin a core for ever and hang the runtime's shutdown (sqlx#3645, its
+        // `num_idle` wrapping below zero; fixed upstream by #4289, not in sqlx 0.9.0). Seen
+        // here once, a scenario test spinning in it after its body had finished.
+        options.idle_timeout(None).max_lifetime(None);
+    }
     if let Some(n) = max_connections {
         options.max_connections(n);
     }
