@@ -112,16 +112,6 @@ pub(crate) async fn load_or_create(db: &impl ConnectionTrait, keystore: &Keystor
 #[derive(Default)]
 pub(crate) struct DirectoryCache {
     cached: Mutex<Option<(u64, Directory)>>,
-    /// Whether the last read found this node in the directory.
-    joined: std::sync::atomic::AtomicBool,
-}
-
-impl DirectoryCache {
-    /// Whether this node was in the directory when it was last read (a node never read
-    /// it: not).
-    pub(crate) fn joined(&self) -> bool {
-        self.joined.load(std::sync::atomic::Ordering::Acquire)
-    }
 }
 
 /// The directory as read now, and this node's id and key in it.
@@ -173,7 +163,6 @@ async fn read(state: &AppState, fresh: bool) -> ApiResult<Option<Peers>> {
     };
     let keys = state.node_keys.all(&state.db, &state.keystore).await?;
     let found = keys.iter().find_map(|k| directory.node_with_key(&k.public_bytes()).map(|me| (me, k.clone())));
-    state.directory.joined.store(found.is_some(), std::sync::atomic::Ordering::Release);
     Ok(found.map(|(me, key)| Peers { at, directory, me, key, keys }))
 }
 

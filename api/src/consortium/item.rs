@@ -91,16 +91,6 @@ pub(crate) async fn anchored<C: ConnectionTrait>(db: &C, o: &order::Model, item:
     })
 }
 
-/// [`record`] an item this node's organisation wrote (`written`), in the process's turn
-/// to write ([`crate::indexer::Indexer::write_turn`]).
-///
-/// # Errors
-/// The read model's.
-pub(crate) async fn record_written(state: &AppState, item: &Item) -> ApiResult<()> {
-    let _turn = state.indexer.write_turn().await;
-    record(&state.db, item, "written", None).await
-}
-
 /// Record that this node keeps `item` for its order: `written` by one of its organisations
 /// for that order, or `received` or `fetched` for it from node `node`. Recording it again
 /// changes nothing.

@@ -227,35 +227,6 @@ async fn plan_item(state: &AppState, peers: &mut Peers, it: Item, planned: &mut 
     Ok(())
 }
 
-/// Plan `it`, which one of this node's organisations has just written for its order, now
-/// that it is recorded. A proposal's details can be recorded only once its receipt names
-/// the order, and the planner, woken by the same block, may have passed the order's event
-/// before that: it plans an event once, so those details went to no one (seen in the
-/// consortium test, one run in a dozen). A node outside any consortium plans nothing and
-/// its planner's cursor has not passed the event, so it is left to the planner.
-///
-/// # Errors
-/// The read model's, or the chain's when the directory is read.
-pub(crate) async fn plan_written(state: &AppState, it: &Item) -> ApiResult<()> {
-    if !state.directory.joined() {
-        return Ok(());
-    }
-    let Some(mut peers) = identity::peers(state).await? else { return Ok(()) };
-    let mut planned = Vec::new();
-    plan_item(state, &mut peers, *it, &mut planned).await?;
-    identity::remember(state, &peers);
-    if planned.is_empty() {
-        return Ok(());
-    }
-    let _turn = state.indexer.write_turn().await;
-    let txn = state.db.begin().await?;
-    for (it, to) in &planned {
-        enqueue(&txn, it, to).await?;
-    }
-    txn.commit().await?;
-    Ok(())
-}
-
 /// A firm this node serves let `financier` see its trade: what this node keeps of the
 /// firm's orders goes to the financier's node.
 async fn plan_consent(

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, TransactionTrait};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tradechain_contracts::{DocType, TradeOrders};
@@ -101,10 +101,18 @@ pub(crate) async fn upload(
     // Nothing is stored unless the chain would accept the presentation.
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
-    files::keep(&state, &state.db, &format!("{hash:#x}"), &body, content_type, &caller.addr).await?;
-    // Written here for this order: what this node delivers to the other parties' nodes.
-    let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
-    crate::consortium::item::record_written(&state, &it).await?;
+    let key = format!("{hash:#x}");
+    files::write(&state, &key, &body).await?;
+    {
+        // The file's row, and that it was written here for this order (what this node
+        // delivers to the other parties' nodes), in one commit in the process's turn.
+        let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
+        let _turn = state.indexer.write_turn().await;
+        let txn = state.db.begin().await?;
+        files::keep(&state, &txn, &key, &body, content_type, &caller.addr).await?;
+        crate::consortium::item::record(&txn, &it, "written", None).await?;
+        txn.commit().await?;
+    }
     crate::order::act_simulated(&state, &caller, id, input, Some(gas)).await
 }
 

@@ -29,21 +29,7 @@ pub(crate) async fn keep(
     content_type: &str,
     uploaded_by: &str,
 ) -> ApiResult<bool> {
-    let hex_hash = hash.trim_start_matches("0x").to_string();
-    let target = path(state, &hex_hash);
-    if !target.exists() {
-        let tmp = state.files_dir.join(format!(".{hex_hash}.{}.{}", std::process::id(), unique()));
-        let owned = bytes.to_vec();
-        let at = tmp.clone();
-        tokio::task::spawn_blocking(move || {
-            let _ = std::fs::remove_file(&at);
-            tradechain_engine::config::write_private(&at, &owned)
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-        tokio::fs::rename(&tmp, &target).await.map_err(ApiError::internal)?;
-    }
+    let hex_hash = write(state, hash, bytes).await?;
     let key = format!("0x{hex_hash}");
     let row = document_file::ActiveModel {
         hash: Set(key),
@@ -63,6 +49,32 @@ pub(crate) async fn keep(
         Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The disk's half of [`keep`]: the file, private, renamed into place (so a reader never
+/// sees half of it), unless it is there already; its hash as hex without 0x. A writer that
+/// keeps the row in a transaction in the process's turn to write writes the file first,
+/// so that the turn is not held over the disk's time.
+///
+/// # Errors
+/// The disk's.
+pub(crate) async fn write(state: &AppState, hash: &str, bytes: &[u8]) -> ApiResult<String> {
+    let hex_hash = hash.trim_start_matches("0x").to_string();
+    let target = path(state, &hex_hash);
+    if !target.exists() {
+        let tmp = state.files_dir.join(format!(".{hex_hash}.{}.{}", std::process::id(), unique()));
+        let owned = bytes.to_vec();
+        let at = tmp.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_file(&at);
+            tradechain_engine::config::write_private(&at, &owned)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+        tokio::fs::rename(&tmp, &target).await.map_err(ApiError::internal)?;
+    }
+    Ok(hex_hash)
 }
 
 /// Tells apart two writers of one file in one process.

@@ -6,7 +6,10 @@ use tradechain_contracts::{Consents, Consortium, TradeOrders};
 
 use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
 use crate::codec::{addr, bytes3_str, i32_of, i64_of};
-use crate::readmodel::{consent, document, holiday, milestone, order, organisation, payment, verification_request};
+use crate::readmodel::{
+    consent, details_writer, document, holiday, milestone, order, organisation, payment, private_item,
+    verification_request,
+};
 
 pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
     use TradeOrders::TradeOrdersEvents as E;
@@ -55,6 +58,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 ..Default::default()
             };
             milestone::Entity::update_many().set(parties).filter(milestone::Column::OrderId.eq(id)).exec(txn).await?;
+            written_here(ctx, id, &e.buyer, &e.detailsHash).await?;
         }
         E::MilestoneDefined(e) => {
             milestone::Entity::insert(milestone::ActiveModel {
@@ -317,6 +321,54 @@ async fn update_order(ctx: &Ctx<'_>, id: U256, f: impl FnOnce(&mut order::Active
     f(&mut am);
     am.updated_block = Set(ctx.block);
     order::Entity::update_many().set(am).filter(order::Column::Id.eq(u256_i64(id))).exec(ctx.txn).await?;
+    Ok(())
+}
+
+/// Details one of this node's organisations stored to propose with ([`details_writer`]),
+/// anchored by that organisation's proposal of order `id`: recorded as written here for the
+/// order ([`private_item`]), in the block's transaction, so the planner that reads this
+/// block's events finds them and no crash after the receipt leaves them unrecorded. Only
+/// the proposer's own: a stranger anchoring the same (public) hash on an order of its own
+/// finds no row of its own, and this node sends it nothing. One statement, whether or not
+/// the proposer is one of this node's organisations; a rebuild adds nothing (the row is
+/// off chain and kept).
+async fn written_here(ctx: &Ctx<'_>, id: i64, buyer: &Address, hash: &B256) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Expr, OnConflict, Query};
+    let select = Query::select()
+        .expr(Expr::val(id))
+        .expr(Expr::val("details"))
+        .expr(Expr::col(details_writer::Column::DetailsHash))
+        .expr(Expr::val("written"))
+        .expr(Expr::val(Option::<i64>::None))
+        .expr(Expr::val(ctx.ts))
+        .from(details_writer::Entity)
+        .and_where(details_writer::Column::Writer.eq(addr(buyer)))
+        .and_where(details_writer::Column::DetailsHash.eq(format!("{hash:#x}")))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(private_item::Entity)
+        .columns([
+            private_item::Column::OrderId,
+            private_item::Column::Kind,
+            private_item::Column::ContentHash,
+            private_item::Column::Origin,
+            private_item::Column::Node,
+            private_item::Column::At,
+        ])
+        .select_from(select)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(
+            OnConflict::columns([
+                private_item::Column::OrderId,
+                private_item::Column::Kind,
+                private_item::Column::ContentHash,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned();
+    ctx.txn.execute(&insert).await?;
     Ok(())
 }
 

@@ -16,7 +16,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tradechain_contracts::{DocType, TradeOrders, role};
 use utoipa::ToSchema;
@@ -24,7 +25,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::order_detail;
+use crate::readmodel::{details_writer, order_detail};
 use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
 use tradechain_peer::envelope::Kind;
@@ -161,17 +162,62 @@ pub(crate) fn details_hash(d: &OrderDetails) -> ApiResult<(B256, String)> {
     Ok((keccak256(body.as_bytes()), body))
 }
 
-/// Store the details and return their hash.
-async fn store_details(state: &AppState, d: &OrderDetails) -> ApiResult<B256> {
+/// Whom details are stored for, recorded in the same commit as the details.
+enum WrittenFor {
+    /// A proposal by this organisation, whose order id only its receipt will tell: the
+    /// indexer records the item for the order in the block's transaction that indexes it.
+    Proposal(Address),
+    /// An order that exists (an amendment's new details).
+    Order(i64),
+}
+
+/// Store the details, and that one of this node's organisations wrote them for `what`, in
+/// one commit in the process's turn to write; return their hash. Storing what is kept
+/// already changes nothing.
+async fn store_details(state: &AppState, d: &OrderDetails, what: WrittenFor) -> ApiResult<B256> {
     let (hash, body) = details_hash(d)?;
     let key = format!("{hash:#x}");
-    if order_detail::Entity::find_by_id(key.clone()).one(&state.db).await?.is_none() {
-        let row = order_detail::ActiveModel { details_hash: Set(key), body: Set(body) };
-        // A concurrent insert of the same details is fine: same key, same body.
-        let _turn = state.indexer.write_turn().await;
-        let _ = order_detail::Entity::insert(row).exec_without_returning(&state.db).await;
+    let row = order_detail::ActiveModel { details_hash: Set(key.clone()), body: Set(body) };
+    let _turn = state.indexer.write_turn().await;
+    let txn = state.db.begin().await?;
+    // Insert only (no read first), so the first statement takes the write lock; a
+    // concurrent insert of the same details is fine: same key, same body.
+    ignore_existing(
+        order_detail::Entity::insert(row)
+            .on_conflict(OnConflict::column(order_detail::Column::DetailsHash).do_nothing().to_owned())
+            .exec_without_returning(&txn)
+            .await,
+    )?;
+    match what {
+        WrittenFor::Proposal(writer) => {
+            let row = details_writer::ActiveModel {
+                writer: Set(crate::codec::addr(&writer)),
+                details_hash: Set(key),
+                at: Set(chrono::Utc::now().timestamp()),
+            };
+            let pk = [details_writer::Column::Writer, details_writer::Column::DetailsHash];
+            ignore_existing(
+                details_writer::Entity::insert(row)
+                    .on_conflict(OnConflict::columns(pk).do_nothing().to_owned())
+                    .exec_without_returning(&txn)
+                    .await,
+            )?;
+        }
+        WrittenFor::Order(order_id) => {
+            let it = Item { order_id, kind: Kind::Details, hash };
+            crate::consortium::item::record(&txn, &it, "written", None).await?;
+        }
     }
+    txn.commit().await?;
     Ok(hash)
+}
+
+/// An insert that did nothing on a conflict is no error.
+fn ignore_existing(r: Result<u64, DbErr>) -> ApiResult<()> {
+    match r {
+        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Checks every rule of a proposal and builds the contract's arguments.
@@ -335,11 +381,13 @@ pub(crate) async fn propose(
         return Err(ApiError::forbidden("MISSING_ROLE", "only a trader may propose an order"));
     }
     t.detailsHash = details_hash(&req.details)?.0;
-    let t_hash = t.detailsHash;
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
     // Nothing is stored unless the chain would accept the proposal.
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
-    store_details(&state, &req.details).await?;
+    // The details, and that the caller wrote them to propose with them: the indexer records
+    // them as written here for the order in the block that indexes it, so no crash between
+    // the receipt and a later record leaves them undelivered.
+    store_details(&state, &req.details, WrittenFor::Proposal(caller.address)).await?;
     let receipt = transaction::transact_simulated(&state, &caller, state.suite.trade_orders, input, Some(gas)).await?;
     let id = receipt
         .logs
@@ -348,14 +396,6 @@ pub(crate) async fn propose(
         .find_map(|l| TradeOrders::OrderProposed::decode_log(l).ok())
         .map(|e| i64::try_from(e.data.orderId).unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
-    // Written here for this order: what this node delivers to the other parties' nodes.
-    let it = Item { order_id: id, kind: Kind::Details, hash: t_hash };
-    crate::consortium::item::record_written(&state, &it).await?;
-    // On chain and recorded already: a failure here is not the proposal's (the details are
-    // still served to an entitled node that asks, `consortium::fetch`).
-    if let Err(e) = crate::consortium::outbox::plan_written(&state, &it).await {
-        tracing::warn!(order = id, code = %e.code, error = %e.message, "order details not planned for delivery");
-    }
     let o = view::load_visible(&state, &caller, id).await?;
     Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
 }
@@ -495,9 +535,7 @@ pub(crate) async fn amend(
     if let Some(d) = &req.details {
         gas =
             Some(transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?);
-        store_details(&state, d).await?;
-        let it = Item { order_id: id, kind: Kind::Details, hash };
-        crate::consortium::item::record_written(&state, &it).await?;
+        store_details(&state, d, WrittenFor::Order(id)).await?;
     }
     act_simulated(&state, &caller, id, input, gas).await
 }

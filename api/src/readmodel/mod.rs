@@ -21,8 +21,8 @@ pub use chain_tables::{
     organisation, payment, verification_request,
 };
 pub use offchain::{
-    api_token, audit, document_file, financing_review, member, node_key, order_detail, peer_cursor, peer_outbox,
-    peer_receipt, private_item, registry_key, schema_version,
+    api_token, audit, details_writer, document_file, financing_review, member, node_key, order_detail, peer_cursor,
+    peer_outbox, peer_receipt, private_item, registry_key, schema_version,
 };
 
 /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`). Every commit is synced:

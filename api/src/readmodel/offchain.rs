@@ -383,3 +383,32 @@ pub mod private_item {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Details an organisation of this node stored for a proposal of its own: when the
+/// indexer meets that organisation's proposal anchoring that hash, it records the details
+/// as written here for the new order ([`private_item`]), in the block's transaction. Keyed
+/// by the writer too: a hash is public, and a stranger anchoring it on an order of its own
+/// must not have this node deliver the details as that order's.
+pub mod details_writer {
+    use sea_orm::entity::prelude::*;
+
+    /// A row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "details_writers")]
+    pub struct Model {
+        /// The organisation that stored the details to propose with them (0x hex).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub writer: String,
+        /// The details' hash (0x hex), as the proposal anchors it.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub details_hash: String,
+        /// When (unix seconds).
+        pub at: i64,
+    }
+
+    /// No relations: the read model joins by hand.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

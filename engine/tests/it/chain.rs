@@ -227,6 +227,70 @@ fn writes_are_group_committed_without_waiting_for_the_interval() {
     assert_eq!(report.transactions, 101);
 }
 
+/// One sender's `count` increments of `counter`, one every `gap`; each one's block number.
+fn stream_of_increments(n: &TestNode, counter: Address, count: u64, gap: Duration) -> Vec<u64> {
+    let key = PrivateKeySigner::random();
+    let hashes: Vec<Value> = (0..count)
+        .map(|nonce| {
+            if nonce > 0 {
+                std::thread::sleep(gap);
+            }
+            n.result(
+                "eth_sendRawTransaction",
+                json!([sign_1559(&key, nonce, Some(counter), increment_call(1), 100_000)]),
+            )
+        })
+        .collect();
+    let block = |r: Value| u64::from_str_radix(r["blockNumber"].as_str().expect("hex").trim_start_matches("0x"), 16);
+    hashes.iter().map(|h| block(wait_for_receipt(n, h)).expect("a block number")).collect()
+}
+
+/// A node that seals on a minute's interval, gathering in windows of 300 ms up to `most_ms`.
+fn gathering_node(tmp: &tempfile::TempDir, most_ms: u64) -> TestNode {
+    TestNode::start(NodeConfig {
+        automine: Some(false),
+        block_interval_ms: 60_000,
+        batch_window_ms: 300,
+        batch_window_max_ms: most_ms,
+        ..NodeConfig::dev_in(tmp.path().join("data"))
+    })
+}
+
+/// Group commit under a stream: writes arriving faster than the window (one every 30 ms
+/// against 300 ms) keep the block open, so twenty of them over 570 ms share one block,
+/// where a fixed window sealed every 300 ms; a lone write still waits one window only,
+/// not the longest gathering.
+#[test]
+fn a_stream_of_writes_keeps_the_block_open_and_a_lone_write_waits_one_window() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let n = gathering_node(&tmp, 5_000);
+    let counter = deploy_counter_mined(&n);
+    let blocks = stream_of_increments(&n, counter, 20, Duration::from_millis(30));
+    assert!(blocks.iter().all(|b| *b == blocks[0]), "twenty writes in one block: {blocks:?}");
+
+    let key = PrivateKeySigner::random();
+    let sent = Instant::now();
+    let h = n.result("eth_sendRawTransaction", json!([sign_1559(&key, 0, Some(counter), increment_call(1), 100_000)]));
+    assert_eq!(wait_for_receipt(&n, &h)["status"], "0x1");
+    let waited = sent.elapsed();
+    assert!(waited < Duration::from_millis(2_500), "a lone write waited {waited:?}, the longest gathering is 5 s");
+    let dir = n.stop();
+    tradechain_engine::verify::verify(&dir).expect("the chain verifies");
+}
+
+/// The other side of the boundary: the gathering stops at `batch_window_max_ms` (400 ms, one
+/// window here) however long the stream lasts, so the same stream fills more than one block.
+#[test]
+fn a_stream_of_writes_is_sealed_when_the_longest_gathering_is_over() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let n = gathering_node(&tmp, 400);
+    let counter = deploy_counter_mined(&n);
+    let blocks = stream_of_increments(&n, counter, 20, Duration::from_millis(30));
+    let distinct: std::collections::BTreeSet<u64> = blocks.iter().copied().collect();
+    assert!(distinct.len() >= 2, "a 570 ms stream against a 400 ms gathering: {blocks:?}");
+    n.stop();
+}
+
 /// `senders` fresh keys each send `each` increments of `counter` at once, one thread per
 /// sender; the transaction hashes.
 fn increments_at_once(n: &TestNode, counter: Address, senders: usize, each: u64) -> Vec<Value> {

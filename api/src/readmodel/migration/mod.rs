@@ -18,6 +18,7 @@ mod m0005_consortium;
 mod m0006_private_items;
 mod m0007_session_parent;
 mod m0008_event_indexes;
+mod m0009_details_writers;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_private_items::Migration),
             Box::new(m0007_session_parent::Migration),
             Box::new(m0008_event_indexes::Migration),
+            Box::new(m0009_details_writers::Migration),
         ]
     }
 

@@ -1,0 +1,97 @@
+//! For which order a node keeps an order's details as written here (what it serves and
+//! delivers as that order's): recorded by the block that indexes the writer's own proposal,
+//! not by the request after its receipt, and never for a stranger who anchors the same
+//! (public) hash.
+
+use alloy::primitives::{Address, B256};
+use alloy::sol_types::SolCall;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use test_support::api::{Net, backends};
+use test_support::fixtures::date_in;
+use tradechain_contracts::TradeOrders;
+
+/// A proposal of `seller`'s goods, banked by `bank`, anchoring `details_hash`, as raw
+/// `TradeOrders.propose` call data (what a member's own software sends).
+fn propose_call(seller: &str, bank: &str, details_hash: B256) -> String {
+    let now = tradechain_engine::node::unix_now();
+    let bank: Address = bank.parse().expect("bank");
+    let t = TradeOrders::OrderTerms {
+        seller: seller.parse().expect("seller"),
+        buyerBank: bank,
+        sellerBank: bank,
+        carrier: Address::ZERO,
+        inspector: Address::ZERO,
+        amount: 500_000,
+        currency: "EUR".as_bytes().try_into().expect("bytes3"),
+        incoterm: "CIF".as_bytes().try_into().expect("bytes3"),
+        detailsHash: details_hash,
+        latestShipment: now + 86_400 * 20,
+        expiry: now + 86_400 * 40,
+        examinationDays: 5,
+        charges: tradechain_contracts::Charges::Shared as u8,
+    };
+    let terms = vec![TradeOrders::MilestoneTerms { shareBps: 10_000, fixedAmount: 0, requiredDocs: 1, tenorDays: 0 }];
+    format!("0x{}", hex::encode(TradeOrders::proposeCall { t, terms }.abi_encode()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn details_are_kept_for_their_writers_own_proposal_by_the_block_and_never_for_a_strangers() {
+    for db in backends() {
+        let mut net = Net::start(db).await;
+        let (_, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
+        let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
+        let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
+        let (_, mallory_t) = net.onboard("Mallory Trading", &["trader"]).await;
+        let details = json!({ "notes": "19,200 kg Arabica, grade 1; price confidential" });
+        let (s, first) = net
+            .post(
+                "/v1/orders",
+                &buyer_t,
+                json!({
+                    "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+                    "amount_minor": "500000", "currency": "EUR", "incoterm": "CIF",
+                    "latest_shipment": date_in(20), "expiry": date_in(40),
+                    "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+                    "details": details,
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        assert_eq!(first["details"]["notes"], details["notes"], "the proposal's own response shows its details");
+        let details = first["details"].clone();
+        let hash: B256 = first["details_hash"].as_str().expect("hash").parse().expect("hash");
+        let (_, chain) = net.get("/v1/chain", &buyer_t).await;
+        let orders = chain["trade_orders"].as_str().expect("address").to_string();
+
+        // The buyer proposes again with the details it stored, its transaction sent and
+        // mined without the REST request's step after the receipt (as when the process dies
+        // between the two): the block that indexes it records the details for the order.
+        let call = json!({ "to": orders, "data": propose_call(&seller, &bank, hash) });
+        let (s, sent) = net.post("/v1/transactions", &buyer_t, call.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        let (_, page) = net.get("/v1/orders?role=buyer", &buyer_t).await;
+        let second = page["items"][0]["id"].as_i64().expect("id");
+        assert_ne!(second, first["id"].as_i64().expect("id"), "{page}");
+        for (who, token) in [("the buyer", &buyer_t), ("the seller", &seller_t)] {
+            let (s, o) = net.get(&format!("/v1/orders/{second}"), token).await;
+            assert_eq!(s, StatusCode::OK, "{o}");
+            assert_eq!(o["details"], details, "{who} sees the details of the buyer's second order: {o}");
+        }
+
+        // Mallory, a member of the same node, anchors the same hash (public on chain) on an
+        // order of her own with the same seller: no row of hers, so the node keeps nothing
+        // for her order and shows it to no one.
+        let (s, sent) = net.post("/v1/transactions", &mallory_t, call).await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        let (_, page) = net.get("/v1/orders?role=buyer", &mallory_t).await;
+        let hers = page["items"][0]["id"].as_i64().expect("id");
+        for (who, token) in [("Mallory", &mallory_t), ("the seller", &seller_t)] {
+            let (s, o) = net.get(&format!("/v1/orders/{hers}"), token).await;
+            assert_eq!(s, StatusCode::OK, "{o}");
+            assert_eq!(o["details_hash"], format!("{hash:#x}"), "the hash is anchored on her order: {o}");
+            assert_eq!(o["details"], Value::Null, "{who} sees nothing of the honest buyer's details: {o}");
+        }
+        net.stop().await;
+    }
+}
