@@ -143,9 +143,24 @@ pub(crate) async fn transact_simulated(
     gas_used: Option<u64>,
 ) -> ApiResult<Receipt> {
     let signer = signer_of(state, org).await?;
+    transact_signed(state, &signer, org, to, input, gas_used).await
+}
+
+/// [`transact_simulated`] with `org`'s custodial signer found already ([`signer_of`]): a
+/// handler that stores something before it sends looks the signer up first, so that an
+/// organisation whose key the node does not hold is refused (`NON_CUSTODIAL`) before
+/// anything is stored.
+pub(crate) async fn transact_signed(
+    state: &AppState,
+    signer: &PrivateKeySigner,
+    org: &Caller,
+    to: Address,
+    input: Bytes,
+    gas_used: Option<u64>,
+) -> ApiResult<Receipt> {
     let gas_limit = gas_used.and_then(|g| state.chain.gas_limit_for(g));
     let tx = TxRequest { gas_limit, ..TxRequest::call(to, input.clone()) };
-    match send_tx(state, &signer, &tx).await {
+    match send_tx(state, signer, &tx).await {
         // Sent without a second simulation, and the state moved in between (the order
         // cancelled, the organisation suspended): the contract's own reason, as that
         // simulation would have answered it, rather than a bare `TX_REVERTED`.

@@ -129,8 +129,10 @@ impl Mempool {
 
     /// Up to `max` executable transactions: each sender's run of consecutive nonces starting at
     /// its state nonce, interleaved across senders in arrival order, no sender taking more
-    /// than its share of the block's gas (the rest of its run waits for the next block).
-    pub(crate) fn select(&self, max: usize, state_nonce: impl Fn(&Address) -> u64) -> Vec<Arc<PendingTx>> {
+    /// than its share of the block's gas (the rest of its run waits for the next block); and
+    /// whether executable transactions were left for want of room (the count reached, a
+    /// sender's share spent): a backlog, which waiting cannot make a bigger block of.
+    pub(crate) fn select(&self, max: usize, state_nonce: impl Fn(&Address) -> u64) -> (Vec<Arc<PendingTx>>, bool) {
         let mut gas: HashMap<Address, u64> = HashMap::new();
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
@@ -139,13 +141,14 @@ impl Mempool {
                 heap.push(Reverse((e.seq, *sender, n)));
             }
         }
-        let mut out = Vec::new();
+        let (mut out, mut left) = (Vec::new(), false);
         while out.len() < max {
             let Some(Reverse((_, sender, n))) = heap.pop() else { break };
             let Some(queue) = self.by_sender.get(&sender) else { continue };
             if let Some(e) = queue.get(&n) {
                 let used = gas.entry(sender).or_default();
                 if *used + e.tx.gas_limit() > self.limits.sender_block_gas {
+                    left = true;
                     continue;
                 }
                 *used += e.tx.gas_limit();
@@ -155,7 +158,7 @@ impl Mempool {
                 heap.push(Reverse((next.seq, sender, n + 1)));
             }
         }
-        out
+        (out, left || !heap.is_empty())
     }
 
     /// Remove transactions by hash (sealed, or found invalid).
@@ -227,10 +230,13 @@ mod tests {
         let mut pool = Mempool::new(POOL);
         pool.insert(tx(&a, 1), 0).expect("gap allowed");
         pool.insert(tx(&b, 0), 0).expect("b0");
-        assert_eq!(pool.select(10, |_| 0).len(), 1, "a1 waits for a0");
+        let (picked, left) = pool.select(10, |_| 0);
+        assert_eq!((picked.len(), left), (1, false), "a1 waits for a0: not a backlog either");
         pool.insert(tx(&a, 0), 0).expect("a0");
-        let picked: Vec<_> = pool.select(10, |_| 0).iter().map(|t| (t.sender, t.nonce())).collect();
+        let picked: Vec<_> = pool.select(10, |_| 0).0.iter().map(|t| (t.sender, t.nonce())).collect();
         assert_eq!(picked, vec![(b.address(), 0), (a.address(), 0), (a.address(), 1)]);
+        assert!(!pool.select(3, |_| 0).1, "all three fit: nothing left");
+        assert!(pool.select(2, |_| 0).1, "one left for want of room");
         assert_eq!(pool.pending_nonce(&a.address(), 0), 2);
     }
 
@@ -257,8 +263,10 @@ mod tests {
         assert!(matches!(pool.insert(tx(&a, 3), 0), Err(TxRejection::SenderLimit { .. })), "a fourth waits its turn");
         pool.insert(tx(&b, 0), 0).expect("another sender still gets in");
         // 21000 gas each: two of a's fit its 50000 share of a block, the third waits.
-        let picked: Vec<_> = pool.select(10, |_| 0).iter().map(|t| (t.sender, t.nonce())).collect();
+        let (picked, left) = pool.select(10, |_| 0);
+        let picked: Vec<_> = picked.iter().map(|t| (t.sender, t.nonce())).collect();
         assert_eq!(picked, vec![(a.address(), 0), (a.address(), 1), (b.address(), 0)]);
+        assert!(left, "a's third is left for want of room");
 
         // Signatures differ in length by a byte or so: the cap fits any two in a row exactly.
         let len = |n: u64| tx(&a, n).raw.len();

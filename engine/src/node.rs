@@ -72,6 +72,9 @@ pub struct SealOutcome {
     pub block: Arc<SealedBlock>,
     /// Transactions dropped as invalid in this state (hash, reason); they are out of the pool.
     pub rejected: Vec<(B256, String)>,
+    /// Executable transactions had no room in this block (its count, its gas, a sender's
+    /// share of it): a backlog, for the next block at once.
+    pub backlog: bool,
 }
 
 struct Inner {
@@ -404,9 +407,10 @@ impl Node {
     pub fn seal_next(&self, force: bool, timestamp: Option<u64>) -> Result<Option<SealOutcome>, NodeError> {
         let _sealing = lock(&self.inner.seal_lock);
         let max = if self.inner.config.automine() { 1 } else { self.inner.config.max_block_txs };
+        let backlog;
         let (block, executed) = {
             let chain = read(&self.inner.chain);
-            let candidates = lock(&self.inner.pool).select(max, |a| chain.state.nonce(a));
+            let (candidates, left) = lock(&self.inner.pool).select(max, |a| chain.state.nonce(a));
             if candidates.is_empty() && !force {
                 return Ok(None);
             }
@@ -421,6 +425,8 @@ impl Node {
             let span = tracing::info_span!("block", number = params.number, candidates = candidates.len());
             let _enter = span.enter();
             let executed = executor::execute_block(&chain.state, &params, &candidates);
+            // Left out for the block's gas (with their senders' later ones), or left in the pool.
+            backlog = left || executed.included.len() + executed.rejected.len() < candidates.len();
             if executed.included.is_empty() && !force {
                 drop(chain);
                 self.forget_rejected(&executed);
@@ -454,7 +460,7 @@ impl Node {
         }
         tracing::debug!(number = block.header.number, txs = block.transactions.len(), hash = %block.hash, "block sealed");
         let _ = self.inner.blocks.send(block.clone());
-        Ok(Some(SealOutcome { block, rejected: executed.rejected }))
+        Ok(Some(SealOutcome { block, rejected: executed.rejected, backlog }))
     }
 
     /// Why `hash` was dropped when a block was built (invalid in the state it met), if it

@@ -34,12 +34,17 @@ impl Node {
                 let sealed = tokio::task::spawn_blocking(move || node.seal_next(force, None)).await;
                 match sealed {
                     // What is left (a block full by count or gas, or what arrived while it
-                    // was made durable) is sealed at once: nothing new may come to wake the
-                    // producer, and the rest would wait for the interval. Not after an empty
+                    // was made durable) is sealed next, without waiting to be woken: nothing
+                    // new may come to wake the producer, and the rest would wait for the
+                    // interval. Not after an empty
                     // block: what is left cannot be sealed yet (a nonce gap), and with
                     // `empty_blocks` this would seal empty blocks without end.
                     Ok(Ok(Some(o))) if !o.block.transactions.is_empty() && self.pool_len() > 0 => {
-                        self.gather().await;
+                        // A backlog (no room in this block) goes on at once: waiting cannot
+                        // make the next block bigger. What only arrived meanwhile gathers.
+                        if !o.backlog {
+                            self.gather().await;
+                        }
                         continue;
                     }
                     Ok(Ok(_)) => break,

@@ -118,10 +118,8 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, item: &Item, origin: &st
         )
         .exec_without_returning(conn)
         .await;
-    match inserted {
-        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    crate::readmodel::inserted(inserted)?;
+    Ok(())
 }
 
 /// Whether this node keeps `item` for its order (written, received or fetched for it). A
@@ -180,6 +178,21 @@ pub(crate) async fn content(state: &AppState, item: &Item) -> ApiResult<Option<(
     }
 }
 
+/// Keep details' canonical JSON under their hash (0x hex); `true` if new. Insert only (no
+/// read first), so that in a transaction the first statement takes the write lock; a
+/// concurrent insert of the same details is fine: same key, same body.
+///
+/// # Errors
+/// The read model's.
+pub(crate) async fn keep_details(conn: &impl ConnectionTrait, hash_hex: String, body: String) -> ApiResult<bool> {
+    let row = order_detail::ActiveModel { details_hash: Set(hash_hex), body: Set(body) };
+    let inserted = order_detail::Entity::insert(row)
+        .on_conflict(OnConflict::column(order_detail::Column::DetailsHash).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await;
+    Ok(crate::readmodel::inserted(inserted)?)
+}
+
 /// Keep `bytes`, already checked to be `item`'s content, as if written here: details as
 /// their canonical JSON, a document as the seller's file of that media type. `true` if new.
 ///
@@ -198,16 +211,7 @@ pub(crate) async fn keep(
         Kind::Details => {
             let body = String::from_utf8(bytes.to_vec())
                 .map_err(|_| ApiError::validation("VALIDATION_FAILED", "order details are UTF-8 JSON"))?;
-            let row = order_detail::ActiveModel { details_hash: Set(item.hash_hex()), body: Set(body) };
-            let inserted = order_detail::Entity::insert(row)
-                .on_conflict(OnConflict::column(order_detail::Column::DetailsHash).do_nothing().to_owned())
-                .exec_without_returning(conn)
-                .await;
-            match inserted {
-                Ok(n) => Ok(n > 0),
-                Err(DbErr::RecordNotInserted) => Ok(false),
-                Err(e) => Err(e.into()),
-            }
+            keep_details(conn, item.hash_hex(), body).await
         }
         Kind::Document(_) => files::keep(state, conn, &item.hash_hex(), bytes, content_type, &o.seller).await,
     }

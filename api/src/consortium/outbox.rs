@@ -307,10 +307,7 @@ async fn enqueue(conn: &impl ConnectionTrait, it: &Item, to: &[u64]) -> ApiResul
             )
             .exec_without_returning(conn)
             .await;
-        match planned {
-            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
-            Err(e) => return Err(e.into()),
-        }
+        crate::readmodel::inserted(planned)?;
     }
     Ok(())
 }

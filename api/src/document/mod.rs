@@ -101,6 +101,7 @@ pub(crate) async fn upload(
     // Nothing is stored unless the chain would accept the presentation.
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
+    let signer = crate::transaction::signer_of(&state, &caller).await?;
     let key = format!("{hash:#x}");
     files::write(&state, &key, &body).await?;
     {
@@ -113,7 +114,7 @@ pub(crate) async fn upload(
         crate::consortium::item::record(&txn, &it, "written", None).await?;
         txn.commit().await?;
     }
-    crate::order::act_simulated(&state, &caller, id, input, Some(gas)).await
+    crate::order::act_signed(&state, &signer, &caller, id, input, Some(gas)).await
 }
 
 /// Download a document's file (the order's parties only).

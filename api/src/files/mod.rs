@@ -44,17 +44,13 @@ pub(crate) async fn keep(
         .on_conflict(OnConflict::column(document_file::Column::Hash).do_nothing().to_owned())
         .exec_without_returning(conn)
         .await;
-    match inserted {
-        Ok(n) => Ok(n > 0),
-        Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(crate::readmodel::inserted(inserted)?)
 }
 
 /// The disk's half of [`keep`]: the file, private, renamed into place (so a reader never
 /// sees half of it), unless it is there already; its hash as hex without 0x. A writer that
 /// keeps the row in a transaction in the process's turn to write writes the file first,
-/// so that the turn is not held over the disk's time.
+/// so that the turn is not held over the disk's time ([`keep`] then finds it there).
 ///
 /// # Errors
 /// The disk's.

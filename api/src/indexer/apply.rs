@@ -330,8 +330,10 @@ async fn update_order(ctx: &Ctx<'_>, id: U256, f: impl FnOnce(&mut order::Active
 /// block's events finds them and no crash after the receipt leaves them unrecorded. Only
 /// the proposer's own: a stranger anchoring the same (public) hash on an order of its own
 /// finds no row of its own, and this node sends it nothing. One statement, whether or not
-/// the proposer is one of this node's organisations; a rebuild adds nothing (the row is
-/// off chain and kept).
+/// the proposer is one of this node's organisations. The rows are off chain and kept by a
+/// rebuild, so a rebuild from block 0 also records, for an earlier proposal of the same
+/// writer anchoring the same hash (sent without the details, which it stored here later),
+/// the details it stored: its own details on its own order.
 async fn written_here(ctx: &Ctx<'_>, id: i64, buyer: &Address, hash: &B256) -> Result<(), DbErr> {
     use sea_orm::ConnectionTrait;
     use sea_orm::sea_query::{Expr, OnConflict, Query};

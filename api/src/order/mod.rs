@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tradechain_contracts::{DocType, TradeOrders, role};
 use utoipa::ToSchema;
@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::{details_writer, order_detail};
+use crate::readmodel::details_writer;
 use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
 use tradechain_peer::envelope::Kind;
@@ -177,17 +177,9 @@ enum WrittenFor {
 async fn store_details(state: &AppState, d: &OrderDetails, what: WrittenFor) -> ApiResult<B256> {
     let (hash, body) = details_hash(d)?;
     let key = format!("{hash:#x}");
-    let row = order_detail::ActiveModel { details_hash: Set(key.clone()), body: Set(body) };
     let _turn = state.indexer.write_turn().await;
     let txn = state.db.begin().await?;
-    // Insert only (no read first), so the first statement takes the write lock; a
-    // concurrent insert of the same details is fine: same key, same body.
-    ignore_existing(
-        order_detail::Entity::insert(row)
-            .on_conflict(OnConflict::column(order_detail::Column::DetailsHash).do_nothing().to_owned())
-            .exec_without_returning(&txn)
-            .await,
-    )?;
+    crate::consortium::item::keep_details(&txn, key.clone(), body).await?;
     match what {
         WrittenFor::Proposal(writer) => {
             let row = details_writer::ActiveModel {
@@ -196,7 +188,7 @@ async fn store_details(state: &AppState, d: &OrderDetails, what: WrittenFor) -> 
                 at: Set(chrono::Utc::now().timestamp()),
             };
             let pk = [details_writer::Column::Writer, details_writer::Column::DetailsHash];
-            ignore_existing(
+            crate::readmodel::inserted(
                 details_writer::Entity::insert(row)
                     .on_conflict(OnConflict::columns(pk).do_nothing().to_owned())
                     .exec_without_returning(&txn)
@@ -210,14 +202,6 @@ async fn store_details(state: &AppState, d: &OrderDetails, what: WrittenFor) -> 
     }
     txn.commit().await?;
     Ok(hash)
-}
-
-/// An insert that did nothing on a conflict is no error.
-fn ignore_existing(r: Result<u64, DbErr>) -> ApiResult<()> {
-    match r {
-        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Checks every rule of a proposal and builds the contract's arguments.
@@ -384,11 +368,13 @@ pub(crate) async fn propose(
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
     // Nothing is stored unless the chain would accept the proposal.
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
+    let signer = transaction::signer_of(&state, &caller).await?;
     // The details, and that the caller wrote them to propose with them: the indexer records
     // them as written here for the order in the block that indexes it, so no crash between
     // the receipt and a later record leaves them undelivered.
     store_details(&state, &req.details, WrittenFor::Proposal(caller.address)).await?;
-    let receipt = transaction::transact_simulated(&state, &caller, state.suite.trade_orders, input, Some(gas)).await?;
+    let receipt =
+        transaction::transact_signed(&state, &signer, &caller, state.suite.trade_orders, input, Some(gas)).await?;
     let id = receipt
         .logs
         .iter()
@@ -435,20 +421,23 @@ pub(crate) async fn get_order(
 
 /// Send `input` to TradeOrders as the caller, for an order it can see; answer the order.
 pub(crate) async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<OrderDetail>> {
-    act_simulated(state, caller, id, input, None).await
+    view::load_visible(state, caller, id).await?;
+    let signer = transaction::signer_of(state, caller).await?;
+    act_signed(state, &signer, caller, id, input, None).await
 }
 
-/// [`act`] for a call the handler has simulated already (`gas_used`: see
-/// [`transaction::transact_simulated`]).
-pub(crate) async fn act_simulated(
+/// Send `input` to TradeOrders with the caller's custodial signer found already (see
+/// [`transaction::transact_signed`]: a handler that stores something first looks it up
+/// before), the gas it used when the handler simulated it; answer the order.
+pub(crate) async fn act_signed(
     state: &AppState,
+    signer: &alloy::signers::local::PrivateKeySigner,
     caller: &Caller,
     id: i64,
     input: Vec<u8>,
     gas_used: Option<u64>,
 ) -> ApiResult<Json<OrderDetail>> {
-    view::load_visible(state, caller, id).await?;
-    transaction::transact_simulated(state, caller, state.suite.trade_orders, Bytes::from(input), gas_used).await?;
+    transaction::transact_signed(state, signer, caller, state.suite.trade_orders, Bytes::from(input), gas_used).await?;
     let o = view::load_visible(state, caller, id).await?;
     Ok(Json(view::detail(state, o).await?))
 }
@@ -531,13 +520,11 @@ pub(crate) async fn amend(
     let call =
         TradeOrders::proposeAmendmentCall { orderId: oid(id), detailsHash: hash, latestShipment: latest, expiry };
     let input = call.abi_encode();
-    let mut gas = None;
-    if let Some(d) = &req.details {
-        gas =
-            Some(transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?);
-        store_details(&state, d, WrittenFor::Order(id)).await?;
-    }
-    act_simulated(&state, &caller, id, input, gas).await
+    let Some(d) = &req.details else { return act(&state, &caller, id, input).await };
+    let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+    let signer = transaction::signer_of(&state, &caller).await?;
+    store_details(&state, d, WrittenFor::Order(id)).await?;
+    act_signed(&state, &signer, &caller, id, input, Some(gas)).await
 }
 
 /// The other party approves the pending amendment.

@@ -25,6 +25,19 @@ pub use offchain::{
     peer_outbox, peer_receipt, private_item, registry_key, schema_version,
 };
 
+/// An insert's outcome under `ON CONFLICT DO NOTHING`: `true` if the row is new. A conflict
+/// that inserted nothing (sea-orm's `RecordNotInserted`) is no error.
+///
+/// # Errors
+/// The database's other errors.
+pub(crate) fn inserted(r: Result<u64, DbErr>) -> Result<bool, DbErr> {
+    match r {
+        Ok(n) => Ok(n > 0),
+        Err(DbErr::RecordNotInserted) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`). Every commit is synced:
 /// the off-chain tables exist nowhere else.
 ///

@@ -5,7 +5,7 @@ use std::time::Duration;
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, TxKind, U256};
+use alloy::primitives::{Address, TxKind, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use reqwest::StatusCode;
@@ -110,7 +110,8 @@ async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: 
         amount: 500_000,
         currency: "EUR".as_bytes().try_into().expect("bytes3"),
         incoterm: "CIF".as_bytes().try_into().expect("bytes3"),
-        detailsHash: B256::repeat_byte(7),
+        // The details of the refused request above (none: `line_items` empty), in canonical JSON.
+        detailsHash: alloy::primitives::keccak256(br#"{"line_items":[]}"#),
         latestShipment: tradechain_engine::node::unix_now() + 86_400 * 20,
         expiry: tradechain_engine::node::unix_now() + 86_400 * 40,
         examinationDays: 0,
@@ -130,6 +131,11 @@ async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: 
     assert_eq!(body["success"], true);
     let (_, page) = net.get("/v1/orders?role=buyer", &own_t).await;
     assert_eq!(page["items"][0]["amount"], "5000.00", "{page}");
+    // The refused request stored nothing: no details of it are kept for the order that
+    // anchors their hash (refused before anything was stored, not after).
+    let (s, order) = net.get(&format!("/v1/orders/{}", page["items"][0]["id"]), &own_t).await;
+    assert_eq!(s, StatusCode::OK, "{order}");
+    assert_eq!(order["details"], serde_json::Value::Null, "{order}");
     // A relayed transaction that would revert is answered with the contract's code.
     let accept = TradeOrders::acceptCall { orderId: U256::from(1) }.abi_encode();
     let (s, body) = net.post("/v1/transactions", &own_t, json!({ "raw": sign(&own, 1, orders, accept) })).await;
