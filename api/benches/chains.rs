@@ -289,8 +289,16 @@ fn main() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // The embedded node as in production: outside dev mode (the JSON-RPC gate, members
         // only), group commit, a block at least every second.
+        // BENCH_WINDOW_MAX_MS: the longest gathering of group commit (the node's default, 2: none).
+        let most = std::env::var("BENCH_WINDOW_MAX_MS").ok().and_then(|m| m.parse().ok());
         let embedded = test_support::api::Net::start_members_only_configured(test_support::api::Db::Sqlite, |c| {
-            tradechain_engine::NodeConfig { automine: Some(false), block_interval_ms: 1000, batch_window_ms: 2, ..c }
+            tradechain_engine::NodeConfig {
+                automine: Some(false),
+                block_interval_ms: 1000,
+                batch_window_ms: 2,
+                batch_window_max_ms: most.unwrap_or(c.batch_window_max_ms),
+                ..c
+            }
         })
         .await;
 

@@ -76,7 +76,9 @@ pub struct NodeConfig {
     /// Group commit under a stream of writes: while the pool grew in the last batch window,
     /// the producer waits one window more, up to this many milliseconds in all (fewer,
     /// bigger blocks: each costs about a millisecond of CPU whatever it holds). A lone write
-    /// waits one window. At most `batch_window_ms` is the fixed window alone.
+    /// waits one window. At most `batch_window_ms` (the default, 2) is the fixed window
+    /// alone: measured side by side, 10 ms saved 7% of the CPU of an open loop of 500
+    /// creations/s but cost a closed loop of four buyers' lifecycles a quarter of its pace.
     pub batch_window_max_ms: u64,
     /// Most transactions in one block; a pool holding this many ready transactions seals at once.
     pub max_block_txs: usize,
@@ -119,7 +121,7 @@ impl Default for NodeConfig {
             automine: None,
             block_interval_ms: 1000,
             batch_window_ms: 2,
-            batch_window_max_ms: 10,
+            batch_window_max_ms: 2,
             max_block_txs: 2000,
             max_pool_txs: 100_000,
             block_gas_limit: 30_000_000,
