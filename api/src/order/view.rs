@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::codec::date_of;
 use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult};
-use crate::readmodel::{document, event, financing, milestone, order, order_detail};
+use crate::readmodel::{document, event, financing, milestone, order};
 use crate::{AppState, terms};
 use tradechain_peer::envelope::Kind;
 
@@ -259,15 +259,10 @@ pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<Order
         .await?;
     // Only details kept for this very order: a hash copied from another order's is not it.
     let details = match o.details_hash.parse() {
-        Ok(hash)
-            if crate::consortium::item::kept_for(db, &Item { order_id: o.id, kind: Kind::Details, hash }).await? =>
-        {
-            order_detail::Entity::find_by_id(o.details_hash.clone())
-                .one(db)
-                .await?
-                .and_then(|d| serde_json::from_str(&d.body).ok())
-        }
-        _ => None,
+        Ok(hash) => crate::consortium::item::details_kept_for(db, &Item { order_id: o.id, kind: Kind::Details, hash })
+            .await?
+            .and_then(|body| serde_json::from_str(&body).ok()),
+        Err(_) => None,
     };
     // Read only for an order whose milestones were financed (few are).
     let financings: Vec<financing::Model> = if milestones.iter().any(|m| m.financing_id.is_some()) {
