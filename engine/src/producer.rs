@@ -72,7 +72,9 @@ impl Node {
         if window.is_zero() {
             return;
         }
-        let most = Duration::from_millis(config.batch_window_max_ms.max(config.batch_window_ms));
+        // Never longer than the interval, the longest a transaction is to wait.
+        let most = config.batch_window_max_ms.max(config.batch_window_ms).min(config.block_interval_ms.max(1));
+        let most = Duration::from_millis(most);
         let started = tokio::time::Instant::now();
         let mut seen = self.pool_len();
         while seen < config.max_block_txs {

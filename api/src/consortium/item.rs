@@ -107,15 +107,7 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, item: &Item, origin: &st
         at: Set(chrono::Utc::now().timestamp()),
     };
     let inserted = private_item::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                private_item::Column::OrderId,
-                private_item::Column::Kind,
-                private_item::Column::ContentHash,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
+        .on_conflict(OnConflict::columns(private_item::KEY).do_nothing().to_owned())
         .exec_without_returning(conn)
         .await;
     crate::readmodel::inserted(inserted)?;

@@ -360,15 +360,7 @@ async fn written_here(ctx: &Ctx<'_>, id: i64, buyer: &Address, hash: &B256) -> R
         ])
         .select_from(select)
         .map_err(|e| DbErr::Custom(e.to_string()))?
-        .on_conflict(
-            OnConflict::columns([
-                private_item::Column::OrderId,
-                private_item::Column::Kind,
-                private_item::Column::ContentHash,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
+        .on_conflict(OnConflict::columns(private_item::KEY).do_nothing().to_owned())
         .to_owned();
     ctx.txn.execute(&insert).await?;
     Ok(())

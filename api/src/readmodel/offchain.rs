@@ -377,6 +377,9 @@ pub mod private_item {
         pub at: i64,
     }
 
+    /// The key: what a second record of the same item conflicts on.
+    pub const KEY: [Column; 3] = [Column::OrderId, Column::Kind, Column::ContentHash];
+
     /// No relations: the read model joins by hand.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
