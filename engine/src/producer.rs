@@ -1,14 +1,16 @@
 //! The block producer. Group commit: a transaction reaching an idle producer is sealed
 //! `batch_window_ms` later with everything that arrived meanwhile, and while a block is being
-//! sealed and made durable the next ones gather, to be sealed together after it; so a write
-//! waits for one fsync shared with its neighbours, never for a timer. While transactions
-//! keep arriving (the pool grew in the last window) the producer waits one window more, up
-//! to `batch_window_max_ms` in all: under a stream of writes, blocks are fewer and bigger
-//! (each block costs the engine and the indexer about a millisecond of CPU whatever it
-//! holds), and a lone write, or a closed loop of writers all waiting on the block, waits
-//! one window only. A pool holding `max_block_txs` seals at once; `block_interval_ms` is the
-//! longest any transaction waits (and the pace of empty blocks, with `empty_blocks`). In
-//! automine mode submission seals directly.
+//! sealed and made durable the next ones gather, to be sealed together one window after it
+//! (a backlog, for which the last block had no room, at once); so a write waits for one
+//! fsync shared with its neighbours, never for a timer. With `batch_window_max_ms` above the
+//! window (off by default), while transactions keep arriving (the pool grew in the last
+//! window) the producer waits one window more, up to that long: under a stream of writes,
+//! blocks are fewer and bigger (each costs the engine and the indexer about a millisecond
+//! of CPU whatever it holds), at the price of each write's latency, which a closed loop of
+//! writers pays in its pace; a lone write waits one window only. A pool holding
+//! `max_block_txs` seals at once; `block_interval_ms` is the longest any transaction waits
+//! (and the pace of empty blocks, with `empty_blocks`). In automine mode submission seals
+//! directly.
 
 use std::time::Duration;
 

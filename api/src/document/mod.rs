@@ -102,15 +102,14 @@ pub(crate) async fn upload(
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     let signer = crate::transaction::signer_of(&state, &caller).await?;
-    let key = format!("{hash:#x}");
-    files::write(&state, &key, &body).await?;
+    let hex_hash = files::write(&state, &format!("{hash:#x}"), &body).await?;
     {
         // The file's row, and that it was written here for this order (what this node
         // delivers to the other parties' nodes), in one commit in the process's turn.
         let it = Item { order_id: id, kind: Kind::Document(kind as u8), hash };
         let _turn = state.indexer.write_turn().await;
         let txn = state.db.begin().await?;
-        files::keep(&state, &txn, &key, &body, content_type, &caller.addr).await?;
+        files::record(&txn, &hex_hash, body.len(), content_type, &caller.addr).await?;
         crate::consortium::item::record(&txn, &it, "written", None).await?;
         txn.commit().await?;
     }

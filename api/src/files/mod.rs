@@ -30,10 +30,24 @@ pub(crate) async fn keep(
     uploaded_by: &str,
 ) -> ApiResult<bool> {
     let hex_hash = write(state, hash, bytes).await?;
-    let key = format!("0x{hex_hash}");
+    record(conn, &hex_hash, bytes.len(), content_type, uploaded_by).await
+}
+
+/// The database's half of [`keep`]: the row of a file [`write`] has kept (`hex_hash`, its
+/// answer), of `size` bytes; `true` if new.
+///
+/// # Errors
+/// The read model's.
+pub(crate) async fn record(
+    conn: &impl ConnectionTrait,
+    hex_hash: &str,
+    size: usize,
+    content_type: &str,
+    uploaded_by: &str,
+) -> ApiResult<bool> {
     let row = document_file::ActiveModel {
-        hash: Set(key),
-        size: Set(crate::codec::i64_of(bytes.len())),
+        hash: Set(format!("0x{hex_hash}")),
+        size: Set(crate::codec::i64_of(size)),
         content_type: Set(content_type.to_string()),
         uploaded_by: Set(uploaded_by.to_string()),
         created_at: Set(chrono::Utc::now().timestamp()),
@@ -50,7 +64,7 @@ pub(crate) async fn keep(
 /// The disk's half of [`keep`]: the file, private, renamed into place (so a reader never
 /// sees half of it), unless it is there already; its hash as hex without 0x. A writer that
 /// keeps the row in a transaction in the process's turn to write writes the file first,
-/// so that the turn is not held over the disk's time ([`keep`] then finds it there).
+/// so that the turn is not held over the disk's time, and then [`record`]s it.
 ///
 /// # Errors
 /// The disk's.

@@ -171,11 +171,10 @@ enum WrittenFor {
     Order(i64),
 }
 
-/// Store the details, and that one of this node's organisations wrote them for `what`, in
-/// one commit in the process's turn to write; return their hash. Storing what is kept
-/// already changes nothing.
-async fn store_details(state: &AppState, d: &OrderDetails, what: WrittenFor) -> ApiResult<B256> {
-    let (hash, body) = details_hash(d)?;
+/// Store the details (their hash and canonical JSON, [`details_hash`]), and that one of
+/// this node's organisations wrote them for `what`, in one commit in the process's turn to
+/// write. Storing what is kept already changes nothing.
+async fn store_details(state: &AppState, (hash, body): (B256, String), what: WrittenFor) -> ApiResult<()> {
     let key = format!("{hash:#x}");
     let _turn = state.indexer.write_turn().await;
     let txn = state.db.begin().await?;
@@ -201,7 +200,7 @@ async fn store_details(state: &AppState, d: &OrderDetails, what: WrittenFor) -> 
         }
     }
     txn.commit().await?;
-    Ok(hash)
+    Ok(())
 }
 
 /// Checks every rule of a proposal and builds the contract's arguments.
@@ -364,7 +363,8 @@ pub(crate) async fn propose(
     if caller.roles & role::TRADER == 0 {
         return Err(ApiError::forbidden("MISSING_ROLE", "only a trader may propose an order"));
     }
-    t.detailsHash = details_hash(&req.details)?.0;
+    let details = details_hash(&req.details)?;
+    t.detailsHash = details.0;
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
     // Nothing is stored unless the chain would accept the proposal.
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
@@ -372,7 +372,7 @@ pub(crate) async fn propose(
     // The details, and that the caller wrote them to propose with them: the indexer records
     // them as written here for the order in the block that indexes it, so no crash between
     // the receipt and a later record leaves them undelivered.
-    store_details(&state, &req.details, WrittenFor::Proposal(caller.address)).await?;
+    store_details(&state, details, WrittenFor::Proposal(caller.address)).await?;
     let receipt =
         transaction::transact_signed(&state, &signer, &caller, state.suite.trade_orders, input, Some(gas)).await?;
     let id = receipt
@@ -513,17 +513,21 @@ pub(crate) async fn amend(
     let expiry = terms::date_end("expiry", &req.expiry)?;
     terms::dates(latest, expiry, now())?;
     let current = view::load_visible(&state, &caller, id).await?;
-    let hash = match &req.details {
-        Some(d) => details_hash(d)?.0,
+    let details = req.details.as_ref().map(details_hash).transpose()?;
+    let hash = match &details {
+        Some((hash, _)) => *hash,
         None => current.details_hash.parse().map_err(ApiError::internal)?,
     };
     let call =
         TradeOrders::proposeAmendmentCall { orderId: oid(id), detailsHash: hash, latestShipment: latest, expiry };
     let input = call.abi_encode();
-    let Some(d) = &req.details else { return act(&state, &caller, id, input).await };
+    let Some(details) = details else {
+        let signer = transaction::signer_of(&state, &caller).await?;
+        return act_signed(&state, &signer, &caller, id, input, None).await;
+    };
     let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
     let signer = transaction::signer_of(&state, &caller).await?;
-    store_details(&state, d, WrittenFor::Order(id)).await?;
+    store_details(&state, details, WrittenFor::Order(id)).await?;
     act_signed(&state, &signer, &caller, id, input, Some(gas)).await
 }
 
