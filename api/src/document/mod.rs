@@ -99,9 +99,16 @@ pub(crate) async fn upload(
     };
     let input = call.abi_encode();
     // Nothing is stored unless the chain would accept the presentation.
-    let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
+    // The caller's signer read while the chain simulates; answered in this order: a revert,
+    // a file that is no document, a missing key.
+    let input_bytes: alloy::primitives::Bytes = input.clone().into();
+    let (signer, gas) = tokio::join!(
+        crate::transaction::signer_of(&state, &caller),
+        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input_bytes)
+    );
+    let gas = gas?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
-    let signer = crate::transaction::signer_of(&state, &caller).await?;
+    let signer = signer?;
     let hex_hash = files::write(&state, &format!("{hash:#x}"), &body).await?;
     {
         // The file's row, and that it was written here for this order (what this node

@@ -366,9 +366,13 @@ pub(crate) async fn propose(
     let details = details_hash(&req.details)?;
     t.detailsHash = details.0;
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
-    // Nothing is stored unless the chain would accept the proposal.
-    let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input).await?;
-    let signer = transaction::signer_of(&state, &caller).await?;
+    // Nothing is stored unless the chain would accept the proposal (the caller's signer read
+    // while the chain simulates; a revert is answered before a missing key, as in turn).
+    let (signer, gas) = tokio::join!(
+        transaction::signer_of(&state, &caller),
+        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input)
+    );
+    let (gas, signer) = (gas?, signer?);
     // The details, and that the caller wrote them to propose with them: the indexer records
     // them as written here for the order in the block that indexes it, so no crash between
     // the receipt and a later record leaves them undelivered.
@@ -382,7 +386,7 @@ pub(crate) async fn propose(
         .find_map(|l| TradeOrders::OrderProposed::decode_log(l).ok())
         .map(|e| i64::try_from(e.data.orderId).unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
-    let o = view::load_visible(&state, &caller, id).await?;
+    let o = view::load_written(&state, id).await?;
     Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
 }
 
@@ -421,8 +425,10 @@ pub(crate) async fn get_order(
 
 /// Send `input` to TradeOrders as the caller, for an order it can see; answer the order.
 pub(crate) async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u8>) -> ApiResult<Json<OrderDetail>> {
-    view::load_visible(state, caller, id).await?;
-    let signer = transaction::signer_of(state, caller).await?;
+    // Both reads at once; an order the caller may not see is answered before a missing key.
+    let (visible, signer) = tokio::join!(view::load_visible(state, caller, id), transaction::signer_of(state, caller));
+    visible?;
+    let signer = signer?;
     act_signed(state, &signer, caller, id, input, None).await
 }
 
@@ -438,7 +444,7 @@ pub(crate) async fn act_signed(
     gas_used: Option<u64>,
 ) -> ApiResult<Json<OrderDetail>> {
     transaction::transact_signed(state, signer, caller, state.suite.trade_orders, Bytes::from(input), gas_used).await?;
-    let o = view::load_visible(state, caller, id).await?;
+    let o = view::load_written(state, id).await?;
     Ok(Json(view::detail(state, o).await?))
 }
 
@@ -525,8 +531,12 @@ pub(crate) async fn amend(
         let signer = transaction::signer_of(&state, &caller).await?;
         return act_signed(&state, &signer, &caller, id, input, None).await;
     };
-    let gas = transaction::simulate(&state, caller.address, state.suite.trade_orders, &input.clone().into()).await?;
-    let signer = transaction::signer_of(&state, &caller).await?;
+    let input_bytes: Bytes = input.clone().into();
+    let (signer, gas) = tokio::join!(
+        transaction::signer_of(&state, &caller),
+        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input_bytes)
+    );
+    let (gas, signer) = (gas?, signer?);
     store_details(&state, details, WrittenFor::Order(id)).await?;
     act_signed(&state, &signer, &caller, id, input, Some(gas)).await
 }

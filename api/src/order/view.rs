@@ -239,31 +239,46 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Option
     })
 }
 
+/// The order a write of the caller's has just been indexed for, read without checking
+/// again that the caller may see it: the handler checked before sending (or the caller is
+/// the proposal's buyer, `msg.sender`), and no action of a party's takes an order out of
+/// its own sight. One statement where [`load_visible`] makes two.
+pub(crate) async fn load_written(state: &AppState, id: i64) -> ApiResult<order::Model> {
+    order::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("order {id} is not in the read model after its block was indexed")))
+}
+
 pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail> {
     let db = &state.db;
+    // Four independent reads at once, each on its own pooled connection: a write's answer
+    // and a detail wait for the slowest, not for the four in turn.
     let milestones = milestone::Entity::find()
         .filter(milestone::Column::OrderId.eq(o.id))
         .order_by_asc(milestone::Column::Idx)
-        .all(db)
-        .await?;
+        .all(db);
     let documents = document::Entity::find()
         .filter(document::Column::OrderId.eq(o.id))
         .order_by_asc(document::Column::DocType)
-        .all(db)
-        .await?;
+        .all(db);
     let timeline = event::Entity::find()
         .filter(event::Column::OrderId.eq(o.id))
         .order_by_asc(event::Column::Block)
         .order_by_asc(event::Column::LogIndex)
-        .all(db)
-        .await?;
+        .all(db);
     // Only details kept for this very order: a hash copied from another order's is not it.
-    let details = match o.details_hash.parse() {
-        Ok(hash) => crate::consortium::item::details_kept_for(db, &Item { order_id: o.id, kind: Kind::Details, hash })
-            .await?
-            .and_then(|body| serde_json::from_str(&body).ok()),
-        Err(_) => None,
+    let hash = o.details_hash.parse().ok();
+    let details = async {
+        match hash {
+            Some(hash) => {
+                crate::consortium::item::details_kept_for(db, &Item { order_id: o.id, kind: Kind::Details, hash }).await
+            }
+            None => Ok(None),
+        }
     };
+    let (milestones, documents, timeline, details) = tokio::try_join!(milestones, documents, timeline, details)?;
+    let details: Option<OrderDetails> = details.and_then(|body| serde_json::from_str(&body).ok());
     // Read only for an order whose milestones were financed (few are).
     let financings: Vec<financing::Model> = if milestones.iter().any(|m| m.financing_id.is_some()) {
         financing::Entity::find()

@@ -95,6 +95,11 @@ async fn a_non_custodial_organisation_relays_its_own_signed_transactions_on(db: 
     let (seller, _) = net.onboard("Seller", &["trader"]).await;
     let (bank, _) = net.onboard("Bank", &["bank"]).await;
 
+    // A proposal the chain would refuse (its seller unknown to the consortium) is answered with the
+    // contract's reason, before the missing key: the key is read while the chain simulates.
+    let stranger = format!("{:#x}", PrivateKeySigner::random().address());
+    let (s, body) = net.post("/v1/orders", &own_t, order_for(&stranger, &bank)).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("UNKNOWN_ORGANISATION")), "{body}");
     // The node holds no key for it.
     let (s, body) = net.post("/v1/orders", &own_t, order_for(&seller, &bank)).await;
     assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("NON_CUSTODIAL")));
