@@ -15,7 +15,7 @@ use alloy::signers::local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 
 use crate::executor::{BlockParams, ExecutedBlock};
-use crate::receipt::{block_bloom, receipts_root};
+use crate::receipt::receipts_root_and_bloom;
 use crate::transaction::PendingTx;
 
 /// A block header.
@@ -152,6 +152,7 @@ pub fn header_for(parent: &Header, parent_hash: B256, params: &BlockParams, exec
         &executed.included,
         |tx: &Arc<PendingTx>, buf: &mut Vec<u8>| buf.extend_from_slice(&tx.raw),
     );
+    let (receipts_root, logs_bloom) = receipts_root_and_bloom(&executed.receipts);
     Header {
         parent_hash,
         number: params.number,
@@ -160,8 +161,8 @@ pub fn header_for(parent: &Header, parent_hash: B256, params: &BlockParams, exec
         gas_used: executed.gas_used,
         state_root: executed.diff.chained_root(parent.state_root),
         transactions_root: txs_root,
-        receipts_root: receipts_root(&executed.receipts),
-        logs_bloom: block_bloom(&executed.receipts),
+        receipts_root,
+        logs_bloom,
         sealer: params.beneficiary,
         chain_id: params.chain_id,
     }
