@@ -74,6 +74,20 @@ pub(crate) async fn signer_of(state: &AppState, org: &Caller) -> ApiResult<Priva
     state.keystore.open(org.address, &sealed).map_err(ApiError::internal)
 }
 
+/// [`simulate`] `input` to `to` as the caller, and its custodial signer ([`signer_of`])
+/// read meanwhile: both answers, for the handler to take in its own order (a revert before
+/// a missing key), before it stores anything.
+pub(crate) async fn simulate_and_signer(
+    state: &AppState,
+    caller: &Caller,
+    to: Address,
+    input: &Bytes,
+) -> (ApiResult<u64>, ApiResult<PrivateKeySigner>) {
+    // The key's read goes first, so its statement runs while the embedded chain simulates.
+    let (signer, gas) = tokio::join!(signer_of(state, caller), simulate(state, caller.address, to, input));
+    (gas, signer)
+}
+
 /// Simulate `input` to `to` as `from`: the gas it used, or the decoded revert.
 pub(crate) async fn simulate(state: &AppState, from: Address, to: Address, input: &Bytes) -> ApiResult<u64> {
     match state.chain.call(from, to, input.clone()).await? {

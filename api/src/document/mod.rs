@@ -98,14 +98,10 @@ pub(crate) async fn upload(
         uri: format!("sha256:{hex_hash}"),
     };
     let input = call.abi_encode();
-    // Nothing is stored unless the chain would accept the presentation.
-    // The caller's signer read while the chain simulates; answered in this order: a revert,
-    // a file that is no document, a missing key.
-    let input_bytes: alloy::primitives::Bytes = input.clone().into();
-    let (signer, gas) = tokio::join!(
-        crate::transaction::signer_of(&state, &caller),
-        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input_bytes)
-    );
+    // Nothing is stored unless the chain would accept the presentation. Answered in this
+    // order: a revert, a file that is no document, a missing key.
+    let (gas, signer) =
+        transaction::simulate_and_signer(&state, &caller, state.suite.trade_orders, &input.clone().into()).await;
     let gas = gas?;
     let content_type = media::of_upload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), &body)?;
     let signer = signer?;

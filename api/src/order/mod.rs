@@ -366,12 +366,8 @@ pub(crate) async fn propose(
     let details = details_hash(&req.details)?;
     t.detailsHash = details.0;
     let input: Bytes = TradeOrders::proposeCall { t, terms }.abi_encode().into();
-    // Nothing is stored unless the chain would accept the proposal (the caller's signer read
-    // while the chain simulates; a revert is answered before a missing key, as in turn).
-    let (signer, gas) = tokio::join!(
-        transaction::signer_of(&state, &caller),
-        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input)
-    );
+    // Nothing is stored unless the chain would accept the proposal.
+    let (gas, signer) = transaction::simulate_and_signer(&state, &caller, state.suite.trade_orders, &input).await;
     let (gas, signer) = (gas?, signer?);
     // The details, and that the caller wrote them to propose with them: the indexer records
     // them as written here for the order in the block that indexes it, so no crash between
@@ -386,7 +382,7 @@ pub(crate) async fn propose(
         .find_map(|l| TradeOrders::OrderProposed::decode_log(l).ok())
         .map(|e| i64::try_from(e.data.orderId).unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
-    let o = view::load_written(&state, id).await?;
+    let o = view::load_visible(&state, &caller, id).await?;
     Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
 }
 
@@ -434,7 +430,9 @@ pub(crate) async fn act(state: &AppState, caller: &Caller, id: i64, input: Vec<u
 
 /// Send `input` to TradeOrders with the caller's custodial signer found already (see
 /// [`transaction::transact_signed`]: a handler that stores something first looks it up
-/// before), the gas it used when the handler simulated it; answer the order.
+/// before), the gas it used when the handler simulated it; answer the order, as the caller
+/// may see it (read through [`view::load_visible`] again: some of the contract's functions,
+/// `expire` and `releasePayment`, anyone may call).
 pub(crate) async fn act_signed(
     state: &AppState,
     signer: &alloy::signers::local::PrivateKeySigner,
@@ -444,7 +442,7 @@ pub(crate) async fn act_signed(
     gas_used: Option<u64>,
 ) -> ApiResult<Json<OrderDetail>> {
     transaction::transact_signed(state, signer, caller, state.suite.trade_orders, Bytes::from(input), gas_used).await?;
-    let o = view::load_written(state, id).await?;
+    let o = view::load_visible(state, caller, id).await?;
     Ok(Json(view::detail(state, o).await?))
 }
 
@@ -531,11 +529,8 @@ pub(crate) async fn amend(
         let signer = transaction::signer_of(&state, &caller).await?;
         return act_signed(&state, &signer, &caller, id, input, None).await;
     };
-    let input_bytes: Bytes = input.clone().into();
-    let (signer, gas) = tokio::join!(
-        transaction::signer_of(&state, &caller),
-        transaction::simulate(&state, caller.address, state.suite.trade_orders, &input_bytes)
-    );
+    let (gas, signer) =
+        transaction::simulate_and_signer(&state, &caller, state.suite.trade_orders, &input.clone().into()).await;
     let (gas, signer) = (gas?, signer?);
     store_details(&state, details, WrittenFor::Order(id)).await?;
     act_signed(&state, &signer, &caller, id, input, Some(gas)).await

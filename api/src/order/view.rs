@@ -239,17 +239,6 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Option
     })
 }
 
-/// The order a write of the caller's has just been indexed for, read without checking
-/// again that the caller may see it: the handler checked before sending (or the caller is
-/// the proposal's buyer, `msg.sender`), and no action of a party's takes an order out of
-/// its own sight. One statement where [`load_visible`] makes two.
-pub(crate) async fn load_written(state: &AppState, id: i64) -> ApiResult<order::Model> {
-    order::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("order {id} is not in the read model after its block was indexed")))
-}
-
 pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail> {
     let db = &state.db;
     // Four independent reads at once, each on its own pooled connection: a write's answer
