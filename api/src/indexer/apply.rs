@@ -11,6 +11,18 @@ use crate::readmodel::{
     verification_request,
 };
 
+/// The payer and payee of order `id`'s milestones, from the `OrderProposed` that follows
+/// its `MilestoneDefined` events in the same transaction (`TradeOrders.propose`).
+fn proposal_parties(ctx: &Ctx<'_>, id: U256) -> Option<(String, String)> {
+    use alloy::sol_types::SolEvent;
+    let same_tx = ctx.later.iter().take_while(|l| l.tx_hash == ctx.log.tx_hash);
+    same_tx
+        .filter(|l| l.log.address == ctx.log.log.address)
+        .filter_map(|l| TradeOrders::OrderProposed::decode_log(&l.log).ok())
+        .find(|e| e.orderId == id)
+        .map(|e| (addr(&e.buyerBank), addr(&e.seller)))
+}
+
 pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
     use TradeOrders::TradeOrdersEvents as E;
     use alloy::sol_types::SolEventInterface;
@@ -51,16 +63,14 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             })
             .exec(txn)
             .await?;
-            // MilestoneDefined is emitted before OrderProposed: fill in payer and payee now.
-            let parties = milestone::ActiveModel {
-                payer: Set(addr(&e.buyerBank)),
-                payee: Set(addr(&e.seller)),
-                ..Default::default()
-            };
-            milestone::Entity::update_many().set(parties).filter(milestone::Column::OrderId.eq(id)).exec(txn).await?;
+            // Its milestones, defined just before, were inserted with their payer and payee.
             written_here(ctx, id, &e.buyer, &e.detailsHash).await?;
         }
         E::MilestoneDefined(e) => {
+            // `propose` emits its milestones, then `OrderProposed` in the same transaction:
+            // the payer (the buyer's bank) and payee (the seller) come from there, so the
+            // row is written once, not inserted and then updated.
+            let (payer, payee) = proposal_parties(ctx, e.orderId).unwrap_or_default();
             milestone::Entity::insert(milestone::ActiveModel {
                 order_id: Set(u256_i64(e.orderId)),
                 idx: Set(u256_i64(e.index) as i32),
@@ -73,8 +83,8 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 paid_at: Set(None),
                 attempts: Set(0),
                 failures: Set(0),
-                payer: Set(String::new()),
-                payee: Set(String::new()),
+                payer: Set(payer),
+                payee: Set(payee),
                 financing_id: Set(None),
                 payment_ref: Set(None),
             })

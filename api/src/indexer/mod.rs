@@ -372,7 +372,7 @@ impl Indexer {
         block: &BlockLogs,
         rows: &mut Vec<event::Model>,
     ) -> Result<(), IndexError> {
-        for log in &block.logs {
+        for (at, log) in block.logs.iter().enumerate() {
             let addr_ = log.log.address;
             if addr_ != self.suite.consortium
                 && addr_ != self.suite.trade_orders
@@ -393,7 +393,8 @@ impl Indexer {
                 data,
                 timestamp: i64_of(block.timestamp),
             };
-            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log };
+            let later = block.logs.get(at + 1..).unwrap_or_default();
+            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log, later };
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
                 if let Some(id) = order_id
@@ -494,4 +495,6 @@ struct Ctx<'a> {
     block: i64,
     ts: i64,
     log: &'a BlockLog,
+    /// The block's logs after this one (a `MilestoneDefined` finds its `OrderProposed` there).
+    later: &'a [BlockLog],
 }
