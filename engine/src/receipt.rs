@@ -211,8 +211,8 @@ pub(crate) fn receipts_root_and_bloom(receipts: &[StoredReceipt]) -> (B256, Bloo
 mod tests {
     use super::*;
 
-    /// The one-pass root and bloom are the consensus ones: every receipt's owned envelope
-    /// through alloy's root, and every log of the block in the bloom.
+    /// The one-pass root and bloom are the consensus ones: alloy's root over receipts built
+    /// from alloy's own types, and every log of the block in the bloom.
     #[test]
     fn the_receipts_root_and_bloom_from_one_pass_are_the_consensus_ones() {
         let log = |a: u8, topics: usize| {
