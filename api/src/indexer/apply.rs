@@ -1,7 +1,10 @@
 //! The typed events of the suite applied to the read model's tables.
 
 use alloy::primitives::{Address, B256, U256};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
 use tradechain_contracts::{Consents, Consortium, TradeOrders};
 
 use super::{Ctx, end_to_end_id, reference_text, state_str, u256_i64};
@@ -32,7 +35,8 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
     match ev {
         E::OrderProposed(e) => {
             let id = u256_i64(e.orderId);
-            order::Entity::insert(order::ActiveModel {
+            let mut inserts = ctx.inserts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            inserts.orders.push(order::ActiveModel {
                 id: Set(id),
                 buyer: Set(addr(&e.buyer)),
                 seller: Set(addr(&e.seller)),
@@ -60,18 +64,22 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 dispute_raised_by: Set(None),
                 amendments: Set(0),
                 pending_amendment: Set(None),
-            })
-            .exec(txn)
-            .await?;
-            // Its milestones, defined just before, were inserted with their payer and payee.
-            written_here(ctx, id, &e.buyer, &e.detailsHash).await?;
+            });
+            // Its milestones, defined just before, were queued with their payer and payee.
+            inserts.proposals.push(Proposal {
+                order_id: id,
+                writer: addr(&e.buyer),
+                details_hash: format!("{:#x}", e.detailsHash),
+                at: ctx.ts,
+            });
         }
         E::MilestoneDefined(e) => {
             // `propose` emits its milestones, then `OrderProposed` in the same transaction:
             // the payer (the buyer's bank) and payee (the seller) come from there, so the
             // row is written once, not inserted and then updated.
             let (payer, payee) = proposal_parties(ctx, e.orderId).unwrap_or_default();
-            milestone::Entity::insert(milestone::ActiveModel {
+            let mut inserts = ctx.inserts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            inserts.milestones.push(milestone::ActiveModel {
                 order_id: Set(u256_i64(e.orderId)),
                 idx: Set(u256_i64(e.index) as i32),
                 amount: Set(e.amount.to_string()),
@@ -87,9 +95,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 payee: Set(payee),
                 financing_id: Set(None),
                 payment_ref: Set(None),
-            })
-            .exec(txn)
-            .await?;
+            });
         }
         E::AttestersNamed(e) => {
             update_order(ctx, e.orderId, |o| {
@@ -334,45 +340,99 @@ async fn update_order(ctx: &Ctx<'_>, id: U256, f: impl FnOnce(&mut order::Active
     Ok(())
 }
 
+/// The rows a run of blocks creates (orders, their milestones, and the details their
+/// proposers stored here), queued and written together: a block of proposals costs a few
+/// multi-row statements, not three statements a proposal. Only creations are queued; the
+/// indexer writes the queue out ([`Inserts::write`]) before applying any other event, so
+/// every later statement of the run (an update, a lookup, the live changes) finds them.
+#[derive(Debug, Default)]
+pub(super) struct Inserts {
+    orders: Vec<order::ActiveModel>,
+    milestones: Vec<milestone::ActiveModel>,
+    proposals: Vec<Proposal>,
+}
+
+/// A proposal's anchor of its details: who proposed, which hash.
+#[derive(Debug)]
+struct Proposal {
+    order_id: i64,
+    writer: String,
+    details_hash: String,
+    at: i64,
+}
+
+/// Rows per multi-row statement: orders have 26 columns, well under SQLite's (32,766) and
+/// PostgreSQL's (65,535) bounds on a statement's parameters.
+const ROWS: usize = 100;
+
+/// The events whose rows [`Inserts`] queues: `TradeOrders.propose`'s.
+pub(super) const QUEUED: [&str; 2] = ["OrderProposed", "MilestoneDefined"];
+
+impl Inserts {
+    /// Write out what is queued, in `txn`.
+    pub(super) async fn write(self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        for chunk in self.orders.chunks(ROWS) {
+            order::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await?;
+        }
+        for chunk in self.milestones.chunks(ROWS) {
+            milestone::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(txn).await?;
+        }
+        for chunk in self.proposals.chunks(ROWS) {
+            written_here(txn, chunk).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Details one of this node's organisations stored to propose with ([`details_writer`]),
-/// anchored by that organisation's proposal of order `id`: recorded as written here for the
+/// anchored by that organisation's proposal of the order: recorded as written here for the
 /// order ([`private_item`]), in the block's transaction, so the planner that reads this
 /// block's events finds them and no crash after the receipt leaves them unrecorded. Only
 /// the proposer's own: a stranger anchoring the same (public) hash on an order of its own
-/// finds no row of its own, and this node sends it nothing. One statement, whether or not
-/// the proposer is one of this node's organisations. The rows are off chain and kept by a
-/// rebuild, so a rebuild from block 0 also records, for an earlier proposal of the same
-/// writer anchoring the same hash (sent without the details, which it stored here later),
-/// the details it stored: its own details on its own order.
-async fn written_here(ctx: &Ctx<'_>, id: i64, buyer: &Address, hash: &B256) -> Result<(), DbErr> {
-    use sea_orm::ConnectionTrait;
-    use sea_orm::sea_query::{Expr, OnConflict, Query};
-    let select = Query::select()
-        .expr(Expr::val(id))
-        .expr(Expr::val("details"))
-        .expr(Expr::col(details_writer::Column::DetailsHash))
-        .expr(Expr::val("written"))
-        .expr(Expr::val(Option::<i64>::None))
-        .expr(Expr::val(ctx.ts))
-        .from(details_writer::Entity)
-        .and_where(details_writer::Column::Writer.eq(addr(buyer)))
-        .and_where(details_writer::Column::DetailsHash.eq(format!("{hash:#x}")))
-        .to_owned();
-    let insert = Query::insert()
-        .into_table(private_item::Entity)
-        .columns([
-            private_item::Column::OrderId,
-            private_item::Column::Kind,
-            private_item::Column::ContentHash,
-            private_item::Column::Origin,
-            private_item::Column::Node,
-            private_item::Column::At,
-        ])
-        .select_from(select)
-        .map_err(|e| DbErr::Custom(e.to_string()))?
+/// finds no row of its own, and this node sends it nothing. One read and at most one write
+/// for all of `proposals`, whether or not their proposers are this node's organisations.
+/// The rows are off chain and kept by a rebuild, so a rebuild from block 0 also records,
+/// for an earlier proposal of the same writer anchoring the same hash (sent without the
+/// details, which it stored here later), the details it stored: its own details on its
+/// own order.
+async fn written_here(txn: &DatabaseTransaction, proposals: &[Proposal]) -> Result<(), DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    use sea_orm::{Condition, QuerySelect};
+    let anchors = proposals.iter().fold(Condition::any(), |any, p| {
+        any.add(
+            Condition::all()
+                .add(details_writer::Column::Writer.eq(p.writer.as_str()))
+                .add(details_writer::Column::DetailsHash.eq(p.details_hash.as_str())),
+        )
+    });
+    let stored: std::collections::HashSet<(String, String)> = details_writer::Entity::find()
+        .select_only()
+        .columns([details_writer::Column::Writer, details_writer::Column::DetailsHash])
+        .filter(anchors)
+        .into_tuple()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let rows: Vec<private_item::ActiveModel> = proposals
+        .iter()
+        .filter(|p| stored.contains(&(p.writer.clone(), p.details_hash.clone())))
+        .map(|p| private_item::ActiveModel {
+            order_id: Set(p.order_id),
+            kind: Set("details".into()),
+            content_hash: Set(p.details_hash.clone()),
+            origin: Set("written".into()),
+            node: Set(None),
+            at: Set(p.at),
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    private_item::Entity::insert_many(rows)
         .on_conflict(OnConflict::columns(private_item::KEY).do_nothing().to_owned())
-        .to_owned();
-    ctx.txn.execute(&insert).await?;
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 

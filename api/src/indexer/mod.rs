@@ -343,10 +343,11 @@ impl Indexer {
             self.cursor.send_replace(from);
             return Ok(from);
         }
-        let mut rows = Vec::new();
+        let (mut rows, inserts) = (Vec::new(), std::sync::Mutex::default());
         for (number, block) in &blocks {
-            self.apply_block(&txn, *number, block, &mut rows).await?;
+            self.apply_block(&txn, *number, block, &mut rows, &inserts).await?;
         }
+        inserts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).write(&txn).await?;
         // The events in a few statements, not one each; nothing is read back.
         for chunk in rows.chunks(EVENT_ROWS) {
             event::Entity::insert_many(chunk.iter().cloned().map(event::ActiveModel::from))
@@ -364,13 +365,15 @@ impl Indexer {
         Ok(to)
     }
 
-    /// Apply block `number`'s events of the suite in `txn`, appending their rows to `rows`.
+    /// Apply block `number`'s events of the suite in `txn`, appending their rows to `rows`
+    /// and the rows they create to `inserts`, which is written out before any other event.
     async fn apply_block(
         &self,
         txn: &DatabaseTransaction,
         number: u64,
         block: &BlockLogs,
         rows: &mut Vec<event::Model>,
+        inserts: &std::sync::Mutex<apply::Inserts>,
     ) -> Result<(), IndexError> {
         for (at, log) in block.logs.iter().enumerate() {
             let addr_ = log.log.address;
@@ -393,8 +396,13 @@ impl Indexer {
                 data,
                 timestamp: i64_of(block.timestamp),
             };
+            if addr_ != self.suite.trade_orders || !apply::QUEUED.contains(&kind.as_str()) {
+                // Whatever this event reads or updates may be a row still queued.
+                let queued = std::mem::take(&mut *inserts.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                queued.write(txn).await?;
+            }
             let later = block.logs.get(at + 1..).unwrap_or_default();
-            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log, later };
+            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log, later, inserts };
             if addr_ == self.suite.trade_orders {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
                 if let Some(id) = order_id
@@ -497,4 +505,6 @@ struct Ctx<'a> {
     log: &'a BlockLog,
     /// The block's logs after this one (a `MilestoneDefined` finds its `OrderProposed` there).
     later: &'a [BlockLog],
+    /// The rows created by the run so far, not yet written.
+    inserts: &'a std::sync::Mutex<apply::Inserts>,
 }

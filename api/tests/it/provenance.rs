@@ -95,3 +95,72 @@ async fn details_are_kept_for_their_writers_own_proposal_by_the_block_and_never_
         net.stop().await;
     }
 }
+
+/// The indexer writes a block's proposals together (one read of the stored details for all
+/// of them): Mallory's proposal anchoring the honest buyer's hash, mined in the very block
+/// of the buyer's own, still gets nothing, and the buyer's still gets its details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_strangers_proposal_in_the_writers_own_block_gets_none_of_the_details() {
+    for db in backends() {
+        // Blocks gather what arrives within 300 ms: the two proposals share one.
+        let mut net = Net::start_configured(db, |c| tradechain_engine::NodeConfig {
+            automine: Some(false),
+            block_interval_ms: 5_000,
+            batch_window_ms: 300,
+            ..c
+        })
+        .await;
+        let (_, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
+        let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
+        let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
+        let (_, mallory_t) = net.onboard("Mallory Trading", &["trader"]).await;
+        let details = json!({ "notes": "19,200 kg Arabica, grade 1; price confidential" });
+        let (s, first) = net
+            .post(
+                "/v1/orders",
+                &buyer_t,
+                json!({
+                    "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+                    "amount_minor": "500000", "currency": "EUR", "incoterm": "CIF",
+                    "latest_shipment": date_in(20), "expiry": date_in(40),
+                    "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+                    "details": details,
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        let hash: B256 = first["details_hash"].as_str().expect("hash").parse().expect("hash");
+        let (_, chain) = net.get("/v1/chain", &buyer_t).await;
+        let orders = chain["trade_orders"].as_str().expect("address").to_string();
+        let call = json!({ "to": orders, "data": propose_call(&seller, &bank, hash) });
+
+        let ((s1, mine), (s2, hers)) = tokio::join!(
+            net.post("/v1/transactions", &mallory_t, call.clone()),
+            net.post("/v1/transactions", &buyer_t, call)
+        );
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{mine} {hers}");
+        assert_eq!(mine["block"], hers["block"], "both proposals in one block: {mine} {hers}");
+
+        let newest = |token: &str| {
+            let net = &net;
+            let token = token.to_string();
+            async move {
+                let (_, page) = net.get("/v1/orders?role=buyer", &token).await;
+                page["items"][0]["id"].as_i64().expect("id")
+            }
+        };
+        let (buyers, mallorys) = (newest(&buyer_t).await, newest(&mallory_t).await);
+        for (who, token) in [("the buyer", &buyer_t), ("the seller", &seller_t)] {
+            let (s, o) = net.get(&format!("/v1/orders/{buyers}"), token).await;
+            assert_eq!(s, StatusCode::OK, "{o}");
+            assert_eq!(o["details"], first["details"], "{who} sees the details of the buyer's own order: {o}");
+        }
+        for (who, token) in [("Mallory", &mallory_t), ("the seller", &seller_t)] {
+            let (s, o) = net.get(&format!("/v1/orders/{mallorys}"), token).await;
+            assert_eq!(s, StatusCode::OK, "{o}");
+            assert_eq!(o["details_hash"], format!("{hash:#x}"), "the hash is anchored on her order: {o}");
+            assert_eq!(o["details"], Value::Null, "{who} sees nothing of the honest buyer's details: {o}");
+        }
+        net.stop().await;
+    }
+}
