@@ -343,11 +343,12 @@ impl Indexer {
             self.cursor.send_replace(from);
             return Ok(from);
         }
-        let (mut rows, inserts) = (Vec::new(), std::sync::Mutex::default());
+        let (mut rows, inserts, mut facts) = (Vec::new(), std::sync::Mutex::default(), credit::Pending::default());
         for (number, block) in &blocks {
-            self.apply_block(&txn, *number, block, &mut rows, &inserts).await?;
+            self.apply_block(&txn, *number, block, &mut rows, &inserts, &mut facts).await?;
         }
         inserts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).write(&txn).await?;
+        facts.write(&txn).await?;
         // The events in a few statements, not one each; nothing is read back.
         for chunk in rows.chunks(EVENT_ROWS) {
             event::Entity::insert_many(chunk.iter().cloned().map(event::ActiveModel::from))
@@ -365,8 +366,9 @@ impl Indexer {
         Ok(to)
     }
 
-    /// Apply block `number`'s events of the suite in `txn`, appending their rows to `rows`
-    /// and the rows they create to `inserts`, which is written out before any other event.
+    /// Apply block `number`'s events of the suite in `txn`, appending their rows to `rows`,
+    /// the rows they create to `inserts` (written out before any other event) and their
+    /// credit facts to `facts`.
     async fn apply_block(
         &self,
         txn: &DatabaseTransaction,
@@ -374,6 +376,7 @@ impl Indexer {
         block: &BlockLogs,
         rows: &mut Vec<event::Model>,
         inserts: &std::sync::Mutex<apply::Inserts>,
+        facts: &mut credit::Pending,
     ) -> Result<(), IndexError> {
         for (at, log) in block.logs.iter().enumerate() {
             let addr_ = log.log.address;
@@ -407,13 +410,8 @@ impl Indexer {
                 apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
                 if let Some(id) = order_id
                     && credit::KINDS.contains(&kind.as_str())
-                    && let Some(o) = order::Entity::find_by_id(id).one(txn).await?
                 {
-                    let fact = credit::Fact::of(&o, &row, &fields);
-                    credit::append_facts(txn, &o.buyer, std::slice::from_ref(&fact)).await?;
-                    if o.seller != o.buyer {
-                        credit::append_facts(txn, &o.seller, std::slice::from_ref(&fact)).await?;
-                    }
+                    facts.record(txn, id, &row, &fields).await?;
                 }
             } else if addr_ == self.suite.consortium {
                 apply::apply_consortium_event(&ctx).await?;

@@ -323,8 +323,10 @@ pub mod near_key {
 pub mod credit_facts {
     use sea_orm::entity::prelude::*;
 
-    /// Facts per row.
-    pub const CHUNK: i32 = 256;
+    /// Facts per row. An append reads and rewrites the firm's last chunk, about 400 bytes a
+    /// fact: at 256 a busy firm's each new fact rewrote 50 KB on average. A profile reads
+    /// all of a firm's rows, whatever their size; rows written with more stay as they are.
+    pub const CHUNK: i32 = 32;
 
     /// A row.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]

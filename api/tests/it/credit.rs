@@ -131,7 +131,7 @@ fn quarter(ts: i64) -> String {
     format!("{}-Q{}", d.year(), d.month0() / 3 + 1)
 }
 
-async fn credit_profile(net: Net) {
+async fn credit_profile(mut net: Net) {
     let (firm, firm_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
     let (a, a_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
     let (b, b_t) = net.onboard("Cafe Altura SAS", &["trader"]).await;
@@ -344,6 +344,21 @@ async fn credit_profile(net: Net) {
         (financier.clone(), refused.clone()),
     ]);
     assert_eq!(reads, expected, "{overview}");
+
+    // Rebuilt from block 0, the whole history in runs of many blocks whose facts are
+    // appended per firm: the credit facts (and the rest of the read model) are those
+    // indexed block by block, each fact with its own order's firms.
+    let before = tradechain_api::readmodel::dump_chain_tables(&net.state.db).await.expect("dump");
+    net.stop().await;
+    let indexer = tradechain_api::indexer::Indexer::new(
+        net.state.db.clone(),
+        net.state.chain.clone(),
+        net.state.operator.address(),
+    );
+    indexer.rebuild().await.expect("rebuild");
+    let after = tradechain_api::readmodel::dump_chain_tables(&net.state.db).await.expect("dump");
+    assert!(before.contains("MilestoneTriggered") && before.contains(&f.b), "the dump holds the credit facts");
+    assert_eq!(before, after, "the rebuilt read model equals the one indexed live");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
