@@ -285,7 +285,8 @@ impl Platform {
         let registry = registry::Registry::open(&config.registry, &db, &keystore)
             .await
             .map_err(|e| StartError::Keys(format!("registry: {e}")))?;
-        let indexer = Indexer::new(db.clone(), chain.clone(), operator.address());
+        let indexer_db = readmodel::connect_indexer(&config.database_url(), &db).await?;
+        let indexer = Indexer::new(indexer_db, chain.clone(), operator.address());
         indexer.init().await?;
         indexer.catch_up().await?;
         let (stop, stop_rx) = watch::channel(false);

@@ -37,7 +37,8 @@ pub enum Durability {
     /// (the outbox) or what exists nowhere else (tokens, custodial keys) needs this.
     Full,
     /// Synced at checkpoints (`synchronous = NORMAL`): survives a crash of the process,
-    /// not necessarily of the machine. For the sandbox bank.
+    /// not necessarily of the machine. For the sandbox bank, and for the read model's
+    /// indexer, which writes only what it can derive again.
     Normal,
 }
 

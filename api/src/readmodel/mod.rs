@@ -48,6 +48,28 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     tradechain_store::connect(url, Durability::Full, Some(pool)).await
 }
 
+/// The indexer's own connection to the SQLite database at `url`, whose commits are not
+/// synced one by one (`synchronous = NORMAL`); on PostgreSQL, and for a database in
+/// memory, `shared` itself (the indexer's transactions do not wait for the flush there
+/// either: `Indexer`'s `SET LOCAL synchronous_commit`).
+///
+/// Why the indexer may: everything it writes is derived from the chain, which syncs each
+/// block before anyone is answered, and from rows the API wrote synced; a machine's crash
+/// can take back only its last commits, and it indexes those blocks again from its
+/// cursor, which they take back with them. Nothing synced can depend on a commit lost:
+/// the write-ahead log is one sequence, and syncing a later commit (the API's, on its
+/// own connections) syncs every earlier one with it. A synced commit was the last of a
+/// block's wait before its answer (the indexer, about 0.7 ms a block).
+///
+/// # Errors
+/// When the database cannot be opened.
+pub async fn connect_indexer(url: &str, shared: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    if !url.starts_with("sqlite") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(shared.clone());
+    }
+    tradechain_store::connect(url, Durability::Normal, Some(1)).await
+}
+
 /// Create the chain-derived tables and their indexes (idempotent), from their entities.
 ///
 /// The indexes of `events` the background readers need beyond its key (block, log index):
@@ -193,6 +215,28 @@ mod tests {
 
     async fn version(db: &DatabaseConnection) -> Option<i32> {
         schema_version::Entity::find_by_id(1).one(db).await.expect("read").map(|v| v.version)
+    }
+
+    /// What exists nowhere else (tokens, custodial keys, stored details) is synced at each
+    /// commit; only the indexer, which writes what it can derive again, is not.
+    #[tokio::test]
+    async fn only_the_indexers_connection_leaves_commits_unsynced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rm.sqlite").display());
+        let shared = connect(&url).await.expect("connect");
+        let indexer = connect_indexer(&url, &shared).await.expect("connect");
+        let synchronous = |db: DatabaseConnection| async move {
+            let sql = sea_orm::Statement::from_string(db.get_database_backend(), "PRAGMA synchronous");
+            let row = db.query_one_raw(sql).await.expect("pragma").expect("a row");
+            row.try_get_by_index::<i64>(0).expect("a number")
+        };
+        // FULL is 2, NORMAL 1.
+        assert_eq!(synchronous(shared).await, 2, "the API's writes are synced");
+        assert_eq!(synchronous(indexer).await, 1, "the indexer's are synced at checkpoints");
+        // A database in memory has one connection's worth of data: the indexer shares it.
+        let memory = connect("sqlite::memory:").await.expect("connect");
+        let same = connect_indexer("sqlite::memory:", &memory).await.expect("connect");
+        assert_eq!(synchronous(same).await, 2);
     }
 
     /// A read model as the last release before migrations wrote it (a dev node with one
