@@ -134,6 +134,8 @@ pub struct Inner {
     pub(crate) directory: consortium::identity::DirectoryCache,
     /// Reaches the other member nodes' peer endpoints.
     pub(crate) peer_client: reqwest::Client,
+    /// Orders' details waiting to be stored together.
+    pub(crate) details: order::details::Queue,
 }
 
 impl AppState {
@@ -310,6 +312,7 @@ impl Platform {
                 node_keys,
                 directory: consortium::identity::DirectoryCache::default(),
                 peer_client,
+                details: order::details::Queue::default(),
             }),
         };
         let delivery_task = tokio::spawn(consortium::outbox::run(state.clone(), stop_rx));

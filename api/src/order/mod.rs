@@ -8,6 +8,7 @@
 //! is not a party (nor the financier of an accepted financing of the order) gets
 //! `ORDER_NOT_FOUND`.
 
+pub(crate) mod details;
 pub(crate) mod view;
 
 use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
@@ -16,8 +17,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tradechain_contracts::{DocType, TradeOrders, role};
 use utoipa::ToSchema;
@@ -25,9 +24,9 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::readmodel::details_writer;
 use crate::request::{Body, PathArgs, QueryArgs, contract_action};
 use crate::{AppState, terms, transaction};
+use details::WrittenFor;
 use tradechain_peer::envelope::Kind;
 use view::{OrderDetail, OrderPage, OrderQuery};
 
@@ -160,47 +159,6 @@ pub(crate) fn details_hash(d: &OrderDetails) -> ApiResult<(B256, String)> {
     let value = serde_json::to_value(d).map_err(ApiError::internal)?;
     let body = canonical_json(&value);
     Ok((keccak256(body.as_bytes()), body))
-}
-
-/// Whom details are stored for, recorded in the same commit as the details.
-enum WrittenFor {
-    /// A proposal by this organisation, whose order id only its receipt will tell: the
-    /// indexer records the item for the order in the block's transaction that indexes it.
-    Proposal(Address),
-    /// An order that exists (an amendment's new details).
-    Order(i64),
-}
-
-/// Store the details (their hash and canonical JSON, [`details_hash`]), and that one of
-/// this node's organisations wrote them for `what`, in one commit in the process's turn to
-/// write. Storing what is kept already changes nothing.
-async fn store_details(state: &AppState, (hash, body): (B256, String), what: WrittenFor) -> ApiResult<()> {
-    let key = format!("{hash:#x}");
-    let _turn = state.indexer.write_turn().await;
-    let txn = state.db.begin().await?;
-    crate::consortium::item::keep_details(&txn, key.clone(), body).await?;
-    match what {
-        WrittenFor::Proposal(writer) => {
-            let row = details_writer::ActiveModel {
-                writer: Set(crate::codec::addr(&writer)),
-                details_hash: Set(key),
-                at: Set(chrono::Utc::now().timestamp()),
-            };
-            let pk = [details_writer::Column::Writer, details_writer::Column::DetailsHash];
-            crate::readmodel::inserted(
-                details_writer::Entity::insert(row)
-                    .on_conflict(OnConflict::columns(pk).do_nothing().to_owned())
-                    .exec_without_returning(&txn)
-                    .await,
-            )?;
-        }
-        WrittenFor::Order(order_id) => {
-            let it = Item { order_id, kind: Kind::Details, hash };
-            crate::consortium::item::record(&txn, &it, "written", None).await?;
-        }
-    }
-    txn.commit().await?;
-    Ok(())
 }
 
 /// Checks every rule of a proposal and builds the contract's arguments.
@@ -372,7 +330,7 @@ pub(crate) async fn propose(
     // The details, and that the caller wrote them to propose with them: the indexer records
     // them as written here for the order in the block that indexes it, so no crash between
     // the receipt and a later record leaves them undelivered.
-    store_details(&state, details, WrittenFor::Proposal(caller.address)).await?;
+    details::store(&state, details, WrittenFor::Proposal(caller.address)).await?;
     let receipt =
         transaction::transact_signed(&state, &signer, &caller, state.suite.trade_orders, input, Some(gas)).await?;
     let id = receipt
@@ -532,7 +490,7 @@ pub(crate) async fn amend(
     let (gas, signer) =
         transaction::simulate_and_signer(&state, &caller, state.suite.trade_orders, &input.clone().into()).await;
     let (gas, signer) = (gas?, signer?);
-    store_details(&state, details, WrittenFor::Order(id)).await?;
+    details::store(&state, details, WrittenFor::Order(id)).await?;
     act_signed(&state, &signer, &caller, id, input, Some(gas)).await
 }
 

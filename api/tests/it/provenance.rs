@@ -164,3 +164,55 @@ async fn a_strangers_proposal_in_the_writers_own_block_gets_none_of_the_details(
         net.stop().await;
     }
 }
+
+/// Proposals arriving together have their details stored in one commit: each order still
+/// shows its own proposer's details, none another's, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn details_stored_together_each_stay_with_their_own_order() {
+    for db in backends() {
+        let mut net = Net::start_configured(db, |c| tradechain_engine::NodeConfig {
+            automine: Some(false),
+            block_interval_ms: 5_000,
+            batch_window_ms: 50,
+            ..c
+        })
+        .await;
+        let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
+        let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
+        let mut buyers = Vec::new();
+        for name in ["Hanseatic Coffee Importers GmbH", "Nordsee Roasters AG", "Alpen Kaffee GmbH"] {
+            buyers.push((name, net.onboard(name, &["trader"]).await.1));
+        }
+        let mut proposals = Vec::new();
+        for (name, token) in &buyers {
+            for k in 0..4 {
+                let notes = format!("{name}: lot {k}, price confidential");
+                let body = json!({
+                    "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+                    "amount_minor": format!("{}", 500_000 + k), "currency": "EUR", "incoterm": "CIF",
+                    "latest_shipment": date_in(20), "expiry": date_in(40),
+                    "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+                    "details": { "notes": notes },
+                });
+                proposals.push((token.clone(), notes, body));
+            }
+        }
+        let net_ = &net;
+        let proposals = proposals.into_iter().map(|(token, notes, body)| async move {
+            let answer = net_.post("/v1/orders", &token, body).await;
+            (token, notes, answer)
+        });
+        let created = futures_util::future::join_all(proposals).await;
+        for (token, notes, (s, o)) in created {
+            assert_eq!(s, StatusCode::CREATED, "{o}");
+            assert_eq!(o["details"]["notes"], notes, "the answer shows its own details: {o}");
+            let id = o["id"].as_i64().expect("id");
+            for (who, token) in [("its buyer", token.as_str()), ("the seller", seller_t.as_str())] {
+                let (s, o) = net.get(&format!("/v1/orders/{id}"), token).await;
+                assert_eq!(s, StatusCode::OK, "{o}");
+                assert_eq!(o["details"]["notes"], notes, "{who} sees the order's own details: {o}");
+            }
+        }
+        net.stop().await;
+    }
+}
