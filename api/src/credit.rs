@@ -8,11 +8,11 @@
 //! checked against the chain itself at `GET /v1/proofs/{tx_hash}` ([`crate::proof`]).
 //!
 //! The figures are computed from the firm's credit facts ([`Fact`]: each event of
-//! [`KINDS`](crate::indexer::credit::KINDS) on one of its orders, with the order's parties and currency), which the
-//! indexer records from the chain's logs only, per firm, in a few rows
-//! ([`crate::readmodel::credit_facts`]), so a profile costs a few primary-key reads however
-//! large the read model; the proofs let the financier check every figure without trusting
-//! it.
+//! [`KINDS`](crate::indexer::credit::KINDS) on one of its orders, with the order's parties
+//! and currency), which the indexer records from the chain's logs only, per firm, a row per
+//! 32 facts ([`crate::readmodel::credit_facts`]), so a profile costs one read of the firm's
+//! rows by primary key however large the read model; the proofs let the financier check
+//! every figure without trusting it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

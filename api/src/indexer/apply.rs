@@ -1,6 +1,7 @@
 //! The typed events of the suite applied to the read model's tables.
 
 use alloy::primitives::{Address, B256, U256};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter,
@@ -204,11 +205,27 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 submitted_block: Set(ctx.block),
                 updated_block: Set(ctx.block),
             };
-            if document::Entity::find_by_id((id, i32::from(e.docType))).one(txn).await?.is_some() {
-                row.update(txn).await?;
-            } else {
-                document::Entity::insert(row).exec(txn).await?;
-            }
+            // A corrected presentation replaces the last: one statement, whether or not it is the first.
+            use document::Column as C;
+            let replaced = [
+                C::Hash,
+                C::Uri,
+                C::Issuer,
+                C::State,
+                C::Attested,
+                C::Deemed,
+                C::Version,
+                C::SubmittedAt,
+                C::ExamineBy,
+                C::ShipmentDate,
+                C::Discrepancies,
+                C::SubmittedBlock,
+                C::UpdatedBlock,
+            ];
+            document::Entity::insert(row)
+                .on_conflict(OnConflict::columns([C::OrderId, C::DocType]).update_columns(replaced).to_owned())
+                .exec_without_returning(txn)
+                .await?;
         }
         E::DocumentAttested(e) => {
             update_document(ctx, e.orderId, e.docType, |d| {
@@ -234,7 +251,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             .await?;
         }
         E::MilestoneTriggered(e) => {
-            update_milestone(ctx, e.orderId, e.index, |m| {
+            set_milestone(ctx, e.orderId, e.index, |m| {
                 m.state = Set("triggered".into());
                 m.triggered_at = Set(Some(ctx.ts));
                 m.due_date = Set(Some(i64_of(e.dueDate)));
@@ -243,7 +260,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
         }
         E::PaymentDue(e) => {
             let (order_id, index, attempt) = (u256_i64(e.orderId), i32_of(e.milestone), i32_of(e.attempt));
-            update_milestone(ctx, e.orderId, e.milestone, |m| {
+            set_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.state = Set("due".into());
                 m.attempts = Set(attempt);
             })
@@ -271,7 +288,7 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             .await?;
         }
         E::PaymentConfirmed(e) => {
-            let attempts = update_milestone(ctx, e.orderId, e.milestone, |m| {
+            set_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.state = Set("paid".into());
                 m.paid_at = Set(Some(ctx.ts));
                 m.payment_ref = Set(Some(reference_text(&e.paymentReference)));
@@ -284,25 +301,24 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
                 am.updated_block = Set(ctx.block);
                 am.update(txn).await?;
             }
-            settle_payment(ctx, e.orderId, e.milestone, attempts, "paid", Some(&e.paymentReference), None).await?;
+            settle_payment(ctx, e.orderId, e.milestone, "paid", Some(&e.paymentReference), None).await?;
         }
         E::PaymentFailed(e) => {
-            let attempts = update_milestone(ctx, e.orderId, e.milestone, |m| {
+            update_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.state = Set("failed".into());
                 m.failures = Set(m.failures.as_ref() + 1);
             })
             .await?;
             let failure = (reason_code_text(e.reasonCode.0), e.reason);
-            settle_payment(ctx, e.orderId, e.milestone, attempts, "failed", Some(&e.paymentReference), Some(failure))
-                .await?;
+            settle_payment(ctx, e.orderId, e.milestone, "failed", Some(&e.paymentReference), Some(failure)).await?;
         }
         E::PaymentDefaulted(e) => {
             // PayerChanged follows when a financier defaulted and the buyer's bank pays again.
-            update_milestone(ctx, e.orderId, e.milestone, |m| m.state = Set("defaulted".into())).await?;
+            set_milestone(ctx, e.orderId, e.milestone, |m| m.state = Set("defaulted".into())).await?;
         }
         E::ProceedsAssigned(e) => {
             // Financing 0: a cancelled financing gave the proceeds back to the seller.
-            update_milestone(ctx, e.orderId, e.milestone, |m| {
+            set_milestone(ctx, e.orderId, e.milestone, |m| {
                 m.payee = Set(addr(&e.payee));
                 m.financing_id = Set((!e.financingId.is_zero()).then(|| e.financingId.to_string()));
             })
@@ -396,7 +412,6 @@ impl Inserts {
 /// details, which it stored here later), the details it stored: its own details on its
 /// own order.
 async fn written_here(txn: &DatabaseTransaction, proposals: &[Proposal]) -> Result<(), DbErr> {
-    use sea_orm::sea_query::OnConflict;
     use sea_orm::{Condition, QuerySelect};
     let anchors = proposals.iter().fold(Condition::any(), |any, p| {
         any.add(
@@ -459,43 +474,73 @@ async fn update_document(
     Ok(())
 }
 
-/// Updates a milestone; returns its attempt count.
+/// Sets the columns `f` sets of milestone `index` of order `id`, if the read model has it:
+/// one statement, no read first (`f` only sets, never reads, the row).
+async fn set_milestone(
+    ctx: &Ctx<'_>,
+    id: U256,
+    index: U256,
+    f: impl FnOnce(&mut milestone::ActiveModel),
+) -> Result<(), DbErr> {
+    let mut am = <milestone::ActiveModel as ActiveModelTrait>::default();
+    f(&mut am);
+    milestone::Entity::update_many()
+        .set(am)
+        .filter(milestone::Column::OrderId.eq(u256_i64(id)))
+        .filter(milestone::Column::Idx.eq(u256_i64(index) as i32))
+        .exec(ctx.txn)
+        .await?;
+    Ok(())
+}
+
+/// Updates a milestone with `f`, which may read the row as it was.
 async fn update_milestone(
     ctx: &Ctx<'_>,
     id: U256,
     index: U256,
     f: impl FnOnce(&mut milestone::ActiveModel),
-) -> Result<i32, DbErr> {
+) -> Result<(), DbErr> {
     let key = (u256_i64(id), u256_i64(index) as i32);
-    let Some(m) = milestone::Entity::find_by_id(key).one(ctx.txn).await? else { return Ok(0) };
-    let attempts = m.attempts;
+    let Some(m) = milestone::Entity::find_by_id(key).one(ctx.txn).await? else { return Ok(()) };
     let mut am = m.into_active_model();
     f(&mut am);
     am.update(ctx.txn).await?;
-    Ok(attempts)
+    Ok(())
 }
 
+/// Settles the milestone's current payment attempt (the milestone's `attempts`, which
+/// only `PaymentDue` changes): one statement, the attempt read in it.
 async fn settle_payment(
     ctx: &Ctx<'_>,
     id: U256,
     index: U256,
-    attempt: i32,
     state: &str,
     reference: Option<&B256>,
     failure: Option<(String, String)>,
 ) -> Result<(), DbErr> {
-    let key = (u256_i64(id), u256_i64(index) as i32, attempt);
-    if let Some(p) = payment::Entity::find_by_id(key).one(ctx.txn).await? {
-        let mut am = p.into_active_model();
-        am.state = Set(state.to_string());
-        am.bank_reference = Set(reference.map(reference_text));
-        let (code, reason) = failure.unzip();
-        am.failure_code = Set(code);
-        am.failure_reason = Set(reason);
-        am.settled_tx = Set(Some(format!("{:#x}", ctx.log.tx_hash)));
-        am.settled_block = Set(Some(ctx.block));
-        am.update(ctx.txn).await?;
-    }
+    use sea_orm::sea_query::Query;
+    let (order_id, index) = (u256_i64(id), u256_i64(index) as i32);
+    let attempt = Query::select()
+        .column(milestone::Column::Attempts)
+        .from(milestone::Entity)
+        .and_where(milestone::Column::OrderId.eq(order_id))
+        .and_where(milestone::Column::Idx.eq(index))
+        .to_owned();
+    let (code, reason) = failure.unzip();
+    let mut am = <payment::ActiveModel as ActiveModelTrait>::default();
+    am.state = Set(state.to_string());
+    am.bank_reference = Set(reference.map(reference_text));
+    am.failure_code = Set(code);
+    am.failure_reason = Set(reason);
+    am.settled_tx = Set(Some(format!("{:#x}", ctx.log.tx_hash)));
+    am.settled_block = Set(Some(ctx.block));
+    payment::Entity::update_many()
+        .set(am)
+        .filter(payment::Column::OrderId.eq(order_id))
+        .filter(payment::Column::Milestone.eq(index))
+        .filter(payment::Column::Attempt.in_subquery(attempt))
+        .exec(ctx.txn)
+        .await?;
     Ok(())
 }
 

@@ -313,10 +313,6 @@ impl Indexer {
         }
         let _turn = self.write_turn().await;
         let txn = self.db.begin().await?;
-        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            // What is indexed need not wait for its flush: `readmodel::connect_indexer` says why.
-            txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-        }
         // Another API process on the same database may have indexed these blocks already:
         // the cursor moves only from below `from` (its row locked for the transaction on
         // PostgreSQL; SQLite has one writer), and when it does not, the block is skipped

@@ -46,12 +46,16 @@ pub(crate) struct Queue(Arc<Mutex<Vec<Queued>>>);
 /// answering. Storing what is kept already changes nothing. A commit that fails fails
 /// every write it held (each is told, none is kept).
 ///
-/// The writes it held wait for one commit; on PostgreSQL, which has no turn to take,
-/// writers that meet still share one.
+/// On PostgreSQL, which has no turn to take (its writers lock rows), each writer
+/// usually commits its own.
 pub(crate) async fn store(state: &AppState, (hash, body): (B256, String), what: WrittenFor) -> ApiResult<()> {
-    let (done, outcome) = oneshot::channel();
+    let (done, mut outcome) = oneshot::channel();
     state.details.0.lock().unwrap_or_else(PoisonError::into_inner).push(Queued { hash, body, what, done });
-    let turn = state.indexer.write_turn().await;
+    let turn = tokio::select! {
+        // Another writer's commit held ours: no need to wait for a turn.
+        written = &mut outcome => return written.unwrap_or_else(|_| Err(abandoned())),
+        turn = state.indexer.write_turn() => turn,
+    };
     // Ours was queued before the turn was taken: this takes it, or an earlier writer did.
     let queued = std::mem::take(&mut *state.details.0.lock().unwrap_or_else(PoisonError::into_inner));
     if queued.is_empty() {
@@ -68,10 +72,11 @@ pub(crate) async fn store(state: &AppState, (hash, body): (B256, String), what: 
             }
         });
     }
-    match outcome.await {
-        Ok(written) => written,
-        Err(_) => Err(ApiError::internal("the details' commit was abandoned")),
-    }
+    outcome.await.unwrap_or_else(|_| Err(abandoned()))
+}
+
+fn abandoned() -> ApiError {
+    ApiError::internal("the details' commit was abandoned")
 }
 
 /// `queued` in one transaction.

@@ -317,7 +317,8 @@ pub mod near_key {
 }
 
 /// A firm's credit-relevant chain events ([`crate::credit::Fact`]), kept by the indexer as
-/// JSON arrays of up to [`credit_facts::CHUNK`] facts per row, in chain order: a credit
+/// JSON arrays of up to [`credit_facts::CHUNK`] facts per row (rows written when it was
+/// larger keep theirs), in chain order: a credit
 /// profile then reads a few rows by primary key instead of the firm's orders and their
 /// events (hundreds of rows), and appending rewrites only the last chunk.
 pub mod credit_facts {

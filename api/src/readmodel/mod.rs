@@ -50,16 +50,19 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// The indexer's own connection to the SQLite database at `url`, whose commits are not
 /// synced one by one (`synchronous = NORMAL`); on PostgreSQL, and for a database in
-/// memory, `shared` itself (the indexer's transactions do not wait for the flush there
-/// either: `Indexer`'s `SET LOCAL synchronous_commit`).
+/// memory, `shared` itself.
 ///
-/// Why the indexer may: everything it writes is derived from the chain, which syncs each
-/// block before anyone is answered, and from rows the API wrote synced; a machine's crash
-/// can take back only its last commits, and it indexes those blocks again from its
-/// cursor, which they take back with them. Nothing synced can depend on a commit lost:
-/// the write-ahead log is one sequence, and syncing a later commit (the API's, on its
-/// own connections) syncs every earlier one with it. A synced commit was the last of a
-/// block's wait before its answer (the indexer, about 0.7 ms a block).
+/// Why the indexer may, on SQLite: everything it writes derives again from the chain's
+/// blocks and from rows the API wrote synced. Its last commits can be lost only with the
+/// machine, which takes this process down too: it starts again from the cursor those
+/// commits took back with them and indexes the same blocks again. Nothing synced can
+/// depend on a commit lost: the write-ahead log is one sequence, and syncing a later
+/// commit (the API's, on its own connections) syncs every earlier one with it. A synced
+/// commit was the last of a block's wait before its answer (about 0.7 ms a block).
+///
+/// Not on PostgreSQL (`synchronous_commit = off`): its server can lose its last commits
+/// and come back while this process runs on, its cursor in memory past blocks the
+/// database no longer has, and those blocks would never be indexed.
 ///
 /// # Errors
 /// When the database cannot be opened.

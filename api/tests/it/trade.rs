@@ -402,3 +402,55 @@ async fn whole_trade_with_forbidden_attempts_on_postgres() {
     };
     whole_trade(Net::start(db).await).await;
 }
+
+/// A payment attempt that failed stays failed in the payment history when the next one
+/// is paid: a bank's failure is not rewritten as paid (nor the reverse) by the attempt
+/// that followed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_attempt_stays_failed_when_the_next_is_paid() {
+    for db in test_support::api::backends() {
+        let mut net = Net::start(db).await;
+        let (_, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
+        let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
+        let (bank, bank_t) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
+        let (seller_bank, _) = net.onboard("Banco Paulista SA", &["bank"]).await;
+        let proposal = json!({
+            "seller": seller, "buyer_bank": bank, "seller_bank": seller_bank,
+            "amount_minor": "100000", "currency": "USD", "incoterm": "FOB",
+            "latest_shipment": date_in(30), "expiry": date_in(60),
+            "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }]
+        });
+        let (s, order) = net.post("/v1/orders", &buyer_t, proposal).await;
+        assert_eq!(s, StatusCode::CREATED, "{order}");
+        let o = format!("/v1/orders/{}", order["id"].as_i64().expect("id"));
+        let ok = |(s, body): (StatusCode, Value)| assert_eq!(s, StatusCode::OK, "{body}");
+        ok(net.post(&format!("{o}/accept"), &seller_t, json!({})).await);
+        ok(net.post(&format!("{o}/commit"), &bank_t, json!({})).await);
+        let doc = format!("{o}/documents/commercial_invoice");
+        ok(net.put_bytes(&doc, &seller_t, b"%PDF invoice".to_vec()).await);
+        ok(net.post(&format!("{doc}/accept"), &bank_t, json!({})).await);
+        ok(net.post(&format!("{o}/milestones/0/release"), &seller_t, json!({})).await);
+        let failure = json!({ "reference": "PAY-1", "reason_code": "AM04", "reason": "insufficient funds" });
+        ok(net.post(&format!("{o}/milestones/0/fail"), &bank_t, failure).await);
+        ok(net.post(&format!("{o}/milestones/0/release"), &seller_t, json!({})).await);
+        ok(net.post(&format!("{o}/milestones/0/confirm"), &bank_t, json!({ "reference": "PAY-2" })).await);
+
+        let (s, payments) = net.get(&format!("{o}/payments"), &buyer_t).await;
+        assert_eq!(s, StatusCode::OK, "{payments}");
+        let mut seen: Vec<(String, String, String)> = payments
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|p| {
+                let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+                (text("end_to_end_id"), text("state"), text("bank_reference"))
+            })
+            .collect();
+        seen.sort();
+        let attempt = |p: &(String, String, String)| p.0.rsplit('-').next().unwrap_or_default().to_string();
+        assert_eq!(seen.iter().map(attempt).collect::<Vec<_>>(), ["1", "2"], "{payments}");
+        assert_eq!((seen[0].1.as_str(), seen[0].2.as_str()), ("failed", "PAY-1"), "{payments}");
+        assert_eq!((seen[1].1.as_str(), seen[1].2.as_str()), ("paid", "PAY-2"), "{payments}");
+        net.stop().await;
+    }
+}
