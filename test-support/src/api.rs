@@ -94,6 +94,18 @@ impl Net {
         Self::launch(db, configure, false).await
     }
 
+    /// Blocks that gather what arrives within `window_ms` (a block at least every 5 s):
+    /// writes sent together share a block.
+    pub async fn start_gathering(db: Db, window_ms: u64) -> Net {
+        Self::start_configured(db, |c| NodeConfig {
+            automine: Some(false),
+            block_interval_ms: 5_000,
+            batch_window_ms: window_ms,
+            ..c
+        })
+        .await
+    }
+
     /// `automine = false`: blocks are sealed on an interval by the producer, as in production.
     pub async fn start_with(db: Db, automine: bool) -> Net {
         Self::start_configured(db, |mut config| {

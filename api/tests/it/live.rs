@@ -417,13 +417,7 @@ async fn changes_indexed_together_go_each_to_its_own_orders_parties_only_on(db: 
     use tradechain_contracts::genesis::SuiteAddresses;
     use tradechain_contracts::{Consortium, role};
     // Blocks gather what arrives within 300 ms: the twelve proposals share one.
-    let mut net = Net::start_configured(db, |c| tradechain_engine::NodeConfig {
-        automine: Some(false),
-        block_interval_ms: 5_000,
-        batch_window_ms: 300,
-        ..c
-    })
-    .await;
+    let mut net = Net::start_gathering(db, 300).await;
     let operator: PrivateKeySigner = tradechain_engine::config::DEV_OPERATOR_KEY.parse().expect("the dev key");
     let suite = SuiteAddresses::for_operator(operator.address());
     let key = |i: usize| PrivateKeySigner::from_bytes(&alloy::primitives::keccak256(format!("live {i}"))).expect("key");

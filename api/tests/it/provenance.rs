@@ -35,29 +35,47 @@ fn propose_call(seller: &str, bank: &str, details_hash: B256) -> String {
     format!("0x{}", hex::encode(TradeOrders::proposeCall { t, terms }.abi_encode()))
 }
 
+/// The members of these tests and the honest buyer's first proposal, with its details.
+struct Proposed {
+    buyer_t: String,
+    seller: String,
+    seller_t: String,
+    bank: String,
+    mallory_t: String,
+    /// The details the buyer sent.
+    details: Value,
+    /// The answer to its proposal.
+    first: Value,
+}
+
+async fn proposed(net: &Net) -> Proposed {
+    let (_, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
+    let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
+    let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
+    let (_, mallory_t) = net.onboard("Mallory Trading", &["trader"]).await;
+    let details = json!({ "notes": "19,200 kg Arabica, grade 1; price confidential" });
+    let (s, first) = net
+        .post(
+            "/v1/orders",
+            &buyer_t,
+            json!({
+                "seller": seller, "buyer_bank": bank, "seller_bank": bank,
+                "amount_minor": "500000", "currency": "EUR", "incoterm": "CIF",
+                "latest_shipment": date_in(20), "expiry": date_in(40),
+                "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
+                "details": details,
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    Proposed { buyer_t, seller, seller_t, bank, mallory_t, details, first }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn details_are_kept_for_their_writers_own_proposal_by_the_block_and_never_for_a_strangers() {
     for db in backends() {
         let mut net = Net::start(db).await;
-        let (_, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
-        let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
-        let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
-        let (_, mallory_t) = net.onboard("Mallory Trading", &["trader"]).await;
-        let details = json!({ "notes": "19,200 kg Arabica, grade 1; price confidential" });
-        let (s, first) = net
-            .post(
-                "/v1/orders",
-                &buyer_t,
-                json!({
-                    "seller": seller, "buyer_bank": bank, "seller_bank": bank,
-                    "amount_minor": "500000", "currency": "EUR", "incoterm": "CIF",
-                    "latest_shipment": date_in(20), "expiry": date_in(40),
-                    "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
-                    "details": details,
-                }),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{first}");
+        let Proposed { buyer_t, seller, seller_t, bank, mallory_t, details, first } = proposed(&net).await;
         assert_eq!(first["details"]["notes"], details["notes"], "the proposal's own response shows its details");
         let details = first["details"].clone();
         let hash: B256 = first["details_hash"].as_str().expect("hash").parse().expect("hash");
@@ -103,32 +121,8 @@ async fn details_are_kept_for_their_writers_own_proposal_by_the_block_and_never_
 async fn a_strangers_proposal_in_the_writers_own_block_gets_none_of_the_details() {
     for db in backends() {
         // Blocks gather what arrives within 300 ms: the two proposals share one.
-        let mut net = Net::start_configured(db, |c| tradechain_engine::NodeConfig {
-            automine: Some(false),
-            block_interval_ms: 5_000,
-            batch_window_ms: 300,
-            ..c
-        })
-        .await;
-        let (_, buyer_t) = net.onboard("Hanseatic Coffee Importers GmbH", &["trader"]).await;
-        let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
-        let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
-        let (_, mallory_t) = net.onboard("Mallory Trading", &["trader"]).await;
-        let details = json!({ "notes": "19,200 kg Arabica, grade 1; price confidential" });
-        let (s, first) = net
-            .post(
-                "/v1/orders",
-                &buyer_t,
-                json!({
-                    "seller": seller, "buyer_bank": bank, "seller_bank": bank,
-                    "amount_minor": "500000", "currency": "EUR", "incoterm": "CIF",
-                    "latest_shipment": date_in(20), "expiry": date_in(40),
-                    "milestones": [{ "share_bps": 10000, "documents": ["commercial_invoice"], "tenor_days": 0 }],
-                    "details": details,
-                }),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{first}");
+        let mut net = Net::start_gathering(db, 300).await;
+        let Proposed { buyer_t, seller, seller_t, bank, mallory_t, first, .. } = proposed(&net).await;
         let hash: B256 = first["details_hash"].as_str().expect("hash").parse().expect("hash");
         let (_, chain) = net.get("/v1/chain", &buyer_t).await;
         let orders = chain["trade_orders"].as_str().expect("address").to_string();
@@ -170,13 +164,7 @@ async fn a_strangers_proposal_in_the_writers_own_block_gets_none_of_the_details(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn details_stored_together_each_stay_with_their_own_order() {
     for db in backends() {
-        let mut net = Net::start_configured(db, |c| tradechain_engine::NodeConfig {
-            automine: Some(false),
-            block_interval_ms: 5_000,
-            batch_window_ms: 50,
-            ..c
-        })
-        .await;
+        let mut net = Net::start_gathering(db, 50).await;
         let (seller, seller_t) = net.onboard("Fazenda Boa Vista Ltda", &["trader"]).await;
         let (bank, _) = net.onboard("Deutsche Handelsbank AG", &["bank"]).await;
         let mut buyers = Vec::new();
