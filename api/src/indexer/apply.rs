@@ -27,7 +27,8 @@ fn proposal_parties(ctx: &Ctx<'_>, id: U256) -> Option<(String, String)> {
         .map(|e| (addr(&e.buyerBank), addr(&e.seller)))
 }
 
-pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<(), DbErr> {
+/// Applies a `TradeOrders` event; the rows it creates go to `inserts`.
+pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64, inserts: &mut Inserts) -> Result<(), DbErr> {
     use TradeOrders::TradeOrdersEvents as E;
     use alloy::sol_types::SolEventInterface;
     use tradechain_contracts::OrderState as S;
@@ -36,7 +37,6 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
     match ev {
         E::OrderProposed(e) => {
             let id = u256_i64(e.orderId);
-            let mut inserts = ctx.inserts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             inserts.orders.push(order::ActiveModel {
                 id: Set(id),
                 buyer: Set(addr(&e.buyer)),
@@ -79,7 +79,6 @@ pub(super) async fn apply_order_event(ctx: &Ctx<'_>, chain_id: u64) -> Result<()
             // the payer (the buyer's bank) and payee (the seller) come from there, so the
             // row is written once, not inserted and then updated.
             let (payer, payee) = proposal_parties(ctx, e.orderId).unwrap_or_default();
-            let mut inserts = ctx.inserts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             inserts.milestones.push(milestone::ActiveModel {
                 order_id: Set(u256_i64(e.orderId)),
                 idx: Set(u256_i64(e.index) as i32),

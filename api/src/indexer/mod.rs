@@ -343,11 +343,11 @@ impl Indexer {
             self.cursor.send_replace(from);
             return Ok(from);
         }
-        let (mut rows, inserts, mut facts) = (Vec::new(), std::sync::Mutex::default(), credit::Pending::default());
+        let (mut rows, mut inserts, mut facts) = (Vec::new(), apply::Inserts::default(), credit::Pending::default());
         for (number, block) in &blocks {
-            self.apply_block(&txn, *number, block, &mut rows, &inserts, &mut facts).await?;
+            self.apply_block(&txn, *number, block, &mut rows, &mut inserts, &mut facts).await?;
         }
-        inserts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).write(&txn).await?;
+        inserts.write(&txn).await?;
         facts.write(&txn).await?;
         // The events in a few statements, not one each; nothing is read back.
         for chunk in rows.chunks(EVENT_ROWS) {
@@ -375,7 +375,7 @@ impl Indexer {
         number: u64,
         block: &BlockLogs,
         rows: &mut Vec<event::Model>,
-        inserts: &std::sync::Mutex<apply::Inserts>,
+        inserts: &mut apply::Inserts,
         facts: &mut credit::Pending,
     ) -> Result<(), IndexError> {
         for (at, log) in block.logs.iter().enumerate() {
@@ -401,13 +401,12 @@ impl Indexer {
             };
             if addr_ != self.suite.trade_orders || !apply::QUEUED.contains(&kind.as_str()) {
                 // Whatever this event reads or updates may be a row still queued.
-                let queued = std::mem::take(&mut *inserts.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-                queued.write(txn).await?;
+                std::mem::take(inserts).write(txn).await?;
             }
             let later = block.logs.get(at + 1..).unwrap_or_default();
-            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log, later, inserts };
+            let ctx = Ctx { txn, block: i64_of(number), ts: i64_of(block.timestamp), log, later };
             if addr_ == self.suite.trade_orders {
-                apply::apply_order_event(&ctx, self.chain.chain_id()).await?;
+                apply::apply_order_event(&ctx, self.chain.chain_id(), inserts).await?;
                 if let Some(id) = order_id
                     && credit::KINDS.contains(&kind.as_str())
                 {
@@ -503,6 +502,4 @@ struct Ctx<'a> {
     log: &'a BlockLog,
     /// The block's logs after this one (a `MilestoneDefined` finds its `OrderProposed` there).
     later: &'a [BlockLog],
-    /// The rows created by the run so far, not yet written.
-    inserts: &'a std::sync::Mutex<apply::Inserts>,
 }

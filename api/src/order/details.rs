@@ -3,9 +3,9 @@
 //!
 //! Writes arriving together share that commit ([`store`]): each caller queues its
 //! details and waits for the process's turn to write; the first to get the turn writes
-//! everything queued by then in one transaction, and those whose details it wrote find
-//! them committed when their own turn comes. A commit, and its sync, per creation held
-//! the turn the indexer's blocks wait for about a millisecond each time.
+//! everything queued by then in one transaction, and those whose details it wrote are
+//! answered when it commits, without a turn of their own. A commit, and its sync, per
+//! creation held the turn the indexer's blocks wait for about a millisecond each time.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
