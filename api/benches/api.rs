@@ -10,7 +10,9 @@
 //!    `BENCH_SECS`), whatever the answers, against the production producer with group
 //!    commit. Each latency runs from the moment the request was due, not sent, so a queue
 //!    anywhere (client, server, chain) shows in it (no coordinated omission); prints the rate
-//!    achieved, p50/p99/max and errors by kind. The generator is this bench (tokio tasks, one
+//!    achieved, p50/p99/max and errors by kind, then p99 and the process's CPU in each
+//!    10 seconds of the run (a cost that grows with the stores, or a backlog, shows as a
+//!    rising column). The generator is this bench (tokio tasks, one
 //!    per request, on a schedule; each buyer a client from its own loopback address):
 //!    `BENCH_RATE=1000 BENCH_SECS=60 cargo bench -p tradechain-api --bench api`.
 //!
@@ -267,6 +269,19 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
             }
         }
     });
+    // The process's CPU in each 10 seconds of the run: a cost per creation that grows with
+    // the stores shows here.
+    let cpu_by_stretch = tokio::spawn(async move {
+        let mut seconds = Vec::new();
+        let mut last = cpu_seconds();
+        for _ in 0..secs.div_ceil(10) {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let now = cpu_seconds();
+            seconds.push(format!("{:.1}", now - last));
+            last = now;
+        }
+        seconds
+    });
     let (cpu_before, head_before) = (cpu_seconds(), net.node.head().header.number);
     let start = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -291,15 +306,22 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
                     Err(format!("transport ({cause})"))
                 }
             };
-            (outcome, due.elapsed())
+            (outcome, i, due.elapsed())
         });
     }
     let sent = start.elapsed();
     let (mut lat, mut errors) = (Vec::with_capacity(total), std::collections::BTreeMap::<String, usize>::new());
+    // Latencies by the 10-second stretch of the run their request was due in: a tail that
+    // grows over the run (a store that grows, a backlog) shows as a rising p99.
+    let mut stretches = vec![Vec::new(); secs.div_ceil(10).max(1)];
     while let Some(r) = tasks.join_next().await {
         match r.expect("request task") {
-            (Ok(()), l) => lat.push(l),
-            (Err(kind), _) => *errors.entry(kind).or_default() += 1,
+            (Ok(()), i, l) => {
+                let last = stretches.len() - 1;
+                stretches[(i / rate.max(1) / 10).min(last)].push(l);
+                lat.push(l);
+            }
+            (Err(kind), _, _) => *errors.entry(kind).or_default() += 1,
         }
     }
     let errors = if errors.is_empty() {
@@ -336,6 +358,16 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
         cpu * 1000.0 / served,
         served / blocks.max(1) as f64
     );
+    let by_stretch: Vec<String> = stretches
+        .iter_mut()
+        .map(|l| {
+            l.sort();
+            format!("{:.1}", percentile(l, 0.99).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    println!("{:<44} p99 by 10 s of the run (ms): {}", "", by_stretch.join(", "));
+    let cpu_by_stretch = cpu_by_stretch.await.expect("CPU sampler");
+    println!("{:<44} CPU by 10 s of the run (s): {}", "", cpu_by_stretch.join(", "));
 }
 
 /// User and system CPU this process has used, in seconds (Linux `/proc/self/stat`, at the

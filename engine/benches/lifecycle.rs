@@ -3,10 +3,14 @@
 //! a trade — propose, accept, commit, submit invoice, accept document, release payment,
 //! confirm payment — through decode, recovery, execution, sealing and durable commit.
 //!
-//! Run: `cargo bench -p tradechain-engine --bench lifecycle` (one and two threads recovering
-//! senders,
-//! each on a fresh node, side by side) (env `BENCH_ORDERS`, default
+//! Run: `cargo bench -p tradechain-engine --bench lifecycle` (env `BENCH_ORDERS`, default
 //! 2000 orders = 14,000 transactions; `BENCH_BLOCK` = transactions per block, default 500).
+//! First each stage alone on the same transactions (sender recovery on one and two threads,
+//! then sealing alone on a fresh node): recovery on two threads is both cores' whole
+//! capacity for it, so no pipeline on this machine passes that figure; sealing on one thread
+//! is the pipeline's other stage (it also waits for its fsyncs, time the other stage can use).
+//! Then the whole path, pipelined, with one and two threads recovering senders, each on a
+//! fresh node, side by side.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -178,6 +182,46 @@ fn main() {
         "tradechain order-lifecycle benchmark: {orders} orders x 7 transactions = {n}, {TRADERS} traders, {BANKS} banks, {block_txs} tx/block"
     );
     drop(node);
+    // Each stage alone on the same transactions: what bounds the whole path on this machine.
+    let recovery = |threads: usize| {
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let raws = &raws;
+                s.spawn(move || {
+                    for raw in raws.iter().skip(t).step_by(threads) {
+                        std::hint::black_box(admit(raw, &limits).expect("valid"));
+                    }
+                });
+            }
+        });
+        n as f64 / started.elapsed().as_secs_f64()
+    };
+    recovery(2); // warm-up: the first pass pays for page faults and the clock ramping up
+    let (recover_one, recover_two) = (recovery(1), recovery(2));
+    let sealing = {
+        let (_dir, node) = fresh();
+        let admitted: Vec<_> = raws.iter().map(|raw| admit(raw, &limits).expect("valid")).collect();
+        // Only the sealing is timed: admission to the pool is the other thread's, a block's
+        // worth at a time as there.
+        let (mut sealing, mut sealed) = (Duration::ZERO, 0);
+        for chunk in admitted.chunks(block_txs) {
+            for tx in chunk {
+                node.submit(tx.clone()).expect("admitted");
+            }
+            let started = Instant::now();
+            while let Some(o) = node.seal_next(false, None).expect("seal") {
+                sealed += o.block.transactions.len();
+            }
+            sealing += started.elapsed();
+        }
+        assert_eq!(sealed, n, "every transaction sealed");
+        n as f64 / sealing.as_secs_f64()
+    };
+    println!("  stages alone, same transactions:");
+    println!("    sender recovery, 1 thread      {recover_one:>8.0} tx/s");
+    println!("    sender recovery, 2 threads     {recover_two:>8.0} tx/s");
+    println!("    sealing (execute, roots, sign, one fsync'd commit a block), 1 thread  {sealing:>8.0} tx/s");
     for threads in [1, 2] {
         let (_dir, node) = fresh();
         let (elapsed, blocks) = pipelined(&node, &raws, &limits, block_txs, threads);
