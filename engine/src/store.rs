@@ -94,6 +94,14 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// redb's page cache. redb keeps every page a commit writes in its read cache until the cache
+/// is full, 1 GiB by default, so a busy node's memory climbed with its file (peak RSS 426 and
+/// 526 MB after 60 s of 800 creations a second, against 312 and 319 MB with this bound; CPU
+/// the same within the noise). The world state is read from memory, not from here: what is
+/// read here is recent blocks and receipts, which the bound keeps, and older ones, which the
+/// operating system's page cache serves.
+const CACHE_BYTES: usize = 64 << 20;
+
 /// Where a transaction sits: `block << 24 | index` (at most 2^24 transactions per block).
 pub(crate) fn position(block: u64, index: u32) -> u64 {
     (block << 24) | u64::from(index & 0x00ff_ffff)
@@ -110,7 +118,7 @@ impl Store {
     /// Open (or create) `<data_dir>/chain.redb`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         crate::config::create_private_dir(data_dir).map_err(|e| dbe(redb::StorageError::Io(e)))?;
-        let db = Database::create(data_dir.join("chain.redb")).map_err(dbe)?;
+        let db = Database::builder().set_cache_size(CACHE_BYTES).create(data_dir.join("chain.redb")).map_err(dbe)?;
         crate::config::restrict_file(&data_dir.join("chain.redb")).map_err(|e| dbe(redb::StorageError::Io(e)))?;
         let tx = db.begin_write().map_err(dbe)?;
         {
