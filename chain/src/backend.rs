@@ -228,6 +228,14 @@ pub trait Chain: Send + Sync + 'static {
     fn balance(&self, address: Address) -> BoxFut<'_, Result<U256, ChainError>>;
     /// Resolve when the head passes `known`, or after `timeout` (whichever first).
     fn wait_new_head(&self, known: u64, timeout: Duration) -> BoxFut<'_, ()>;
+    /// Resolve when a block after `known` may have mined or dropped `hash`, or after
+    /// `timeout`: [`wait_receipt`] then looks again. By default any new head may have; a chain
+    /// that sees its blocks' transactions in memory wakes a waiter for its own block only, so
+    /// each block is not a receipt lookup for every transaction still waiting.
+    fn wait_for_transaction(&self, hash: B256, known: u64, timeout: Duration) -> BoxFut<'_, ()> {
+        let _ = hash;
+        self.wait_new_head(known, timeout)
+    }
 }
 
 /// `calls` made with [`Chain::call`], one after another: each one's outcome, in order.
@@ -271,7 +279,7 @@ pub async fn wait_receipt(chain: &dyn Chain, hash: B256, timeout: Duration) -> R
         if now >= deadline {
             return Err(ChainError::Timeout(format!("receipt of {hash}")));
         }
-        chain.wait_new_head(head, (deadline - now).min(Duration::from_millis(250))).await;
+        chain.wait_for_transaction(hash, head, (deadline - now).min(Duration::from_millis(250))).await;
     }
 }
 

@@ -203,4 +203,33 @@ impl Chain for EmbeddedChain {
             .await;
         })
     }
+
+    fn wait_for_transaction(&self, hash: B256, known: u64, timeout: Duration) -> BoxFut<'_, ()> {
+        Box::pin(async move {
+            // Subscribed before the head is read: a block sealed in between is either seen
+            // here or counted in the head, and then the caller looks at once.
+            let mut blocks = self.node.subscribe_blocks();
+            if self.node.head().header.number > known {
+                return;
+            }
+            let _ = tokio::time::timeout(timeout, async {
+                loop {
+                    match blocks.recv().await {
+                        // Its own block, or a block whose building dropped it: look again.
+                        // Any other block is passed over without reading the store.
+                        Ok(b) if b.header.number > known => {
+                            if b.transactions.contains(&hash) || self.node.dropped(&hash).is_some() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        // Blocks missed: one of them may have held it.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            })
+            .await;
+        })
+    }
 }

@@ -4,3 +4,4 @@
 
 mod rejection;
 mod remote;
+mod wait;
