@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use tradechain_engine::Node;
+use tradechain_engine::block::SealedBlock;
 use tradechain_engine::executor::{CallOutcome, CallRequest};
 
 use crate::{
@@ -23,6 +24,27 @@ pub struct EmbeddedChain {
 }
 
 impl EmbeddedChain {
+    /// Resolve when a block after `known` that `wakes` accepts is sealed, when blocks were
+    /// missed (one of them may have been it), or after `timeout`. Subscribed before the head
+    /// is read: a block sealed in between is either seen here or counted in the head, and
+    /// then the caller looks at once.
+    async fn wait_for_block(&self, known: u64, timeout: Duration, wakes: impl Fn(&SealedBlock) -> bool) {
+        let mut blocks = self.node.subscribe_blocks();
+        if self.node.head().header.number > known {
+            return;
+        }
+        let _ = tokio::time::timeout(timeout, async {
+            loop {
+                match blocks.recv().await {
+                    Ok(b) if b.header.number > known && wakes(&b) => return,
+                    Ok(_) => {}
+                    Err(_) => return, // lagged or closed
+                }
+            }
+        })
+        .await;
+    }
+
     /// Wrap `node`.
     #[must_use]
     pub fn new(node: Node) -> Arc<Self> {
@@ -186,50 +208,14 @@ impl Chain for EmbeddedChain {
     }
 
     fn wait_new_head(&self, known: u64, timeout: Duration) -> BoxFut<'_, ()> {
-        Box::pin(async move {
-            let mut blocks = self.node.subscribe_blocks();
-            if self.node.head().header.number > known {
-                return;
-            }
-            let _ = tokio::time::timeout(timeout, async {
-                loop {
-                    match blocks.recv().await {
-                        Ok(b) if b.header.number > known => return,
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            })
-            .await;
-        })
+        Box::pin(self.wait_for_block(known, timeout, |_| true))
     }
 
     fn wait_for_transaction(&self, hash: B256, known: u64, timeout: Duration) -> BoxFut<'_, ()> {
-        Box::pin(async move {
-            // Subscribed before the head is read: a block sealed in between is either seen
-            // here or counted in the head, and then the caller looks at once.
-            let mut blocks = self.node.subscribe_blocks();
-            if self.node.head().header.number > known {
-                return;
-            }
-            let _ = tokio::time::timeout(timeout, async {
-                loop {
-                    match blocks.recv().await {
-                        // Its own block, or a block whose building dropped it: look again.
-                        // Any other block is passed over without reading the store.
-                        Ok(b) if b.header.number > known => {
-                            if b.transactions.contains(&hash) || self.node.dropped(&hash).is_some() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                        // Blocks missed: one of them may have held it.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            })
-            .await;
-        })
+        // Its own block, or a block whose building dropped it: any other block is passed
+        // over without reading the store.
+        Box::pin(self.wait_for_block(known, timeout, move |b| {
+            b.transactions.contains(&hash) || self.node.dropped(&hash).is_some()
+        }))
     }
 }
