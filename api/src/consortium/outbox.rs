@@ -24,7 +24,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
-use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::watch;
 use tradechain_peer::envelope::{self, Kind, NodeKey, Subject};
 
@@ -42,11 +41,12 @@ const PAGE: u64 = 256;
 /// Rows attempted per pass.
 const BATCH: u64 = 64;
 
-/// Plan and deliver until `stop` turns true: at once when the indexer reports a change of
-/// an order (a proposal, a document), else every poll interval (consents, retries).
+/// Plan and deliver until `stop` turns true: at once when the indexer has indexed a block
+/// (a proposal, a document), else every poll interval (consents, retries).
 pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_millis(state.config.peer.poll_interval_ms.max(10));
-    let mut changes = state.indexer.subscribe();
+    // The indexed block, not the live changes: those are built only for their listeners.
+    let mut indexed = state.indexer.indexed_blocks();
     loop {
         let outcome = pass(&state).await.unwrap_or_else(|e| {
             tracing::warn!(code = %e.code, error = %e.message, "private data delivery: pass failed, retrying");
@@ -61,21 +61,17 @@ pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         // Consortium event) at the next poll. Woken for every block it seals, it read the
         // events and the directory four times a block for nothing: a fifth of the read
         // model's statements under a stream of writes.
-        let woken_by_changes = outcome != Pass::Standalone;
+        let woken_by_blocks = outcome != Pass::Standalone;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            // A lagging receiver only means changes were missed: the pass reads the events.
-            r = changes.recv(), if woken_by_changes => {
-                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+            // Blocks indexed while a pass ran wake it once: one pass reads all their events
+            // (each block committed before the cursor moved), where a pass per event read
+            // them thousands of times over under load.
+            r = indexed.changed(), if woken_by_blocks => {
+                if r.is_err() {
+                    // The indexer is gone (the node is stopping): poll until told to stop.
                     tokio::time::sleep(interval).await;
                 }
-                // A block brings one change per event: one pass reads them all (each was
-                // committed before it was sent), where a pass per change read the events
-                // thousands of times over under load.
-                while !matches!(
-                    changes.try_recv(),
-                    Err(TryRecvError::Empty | TryRecvError::Closed)
-                ) {}
             }
             _ = stop.changed() => return,
         }

@@ -212,6 +212,27 @@ impl Indexer {
         self.changes.subscribe()
     }
 
+    /// The last indexed block, as it moves: for a reader woken by each indexed block that
+    /// needs no change's viewers (the private-data planner reads the events itself).
+    pub(crate) fn indexed_blocks(&self) -> watch::Receiver<u64> {
+        self.cursor.subscribe()
+    }
+
+    /// The live changes of `rows` when someone listens ([`Self::subscribe`]), else none:
+    /// building them reads each changed order's viewers and parses each event's fields
+    /// again, for no one. A stream opened later sees the blocks indexed after it opened,
+    /// as it would anyway.
+    async fn changes_for_listeners<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        rows: &[event::Model],
+    ) -> Result<Vec<OrderChange>, DbErr> {
+        if self.changes.receiver_count() == 0 {
+            return Ok(Vec::new());
+        }
+        changes_of(db, rows).await
+    }
+
     /// The last indexed block.
     pub fn indexed(&self) -> u64 {
         *self.cursor.borrow()
@@ -331,14 +352,15 @@ impl Indexer {
             }
             // Its live changes still go to this process's subscribers (SSE), from the rows
             // the other process wrote, built exactly as if indexed here.
-            let rows = event::Entity::find()
-                .filter(event::Column::Block.eq(i64_of(from)))
-                .order_by_asc(event::Column::LogIndex)
-                .all(&self.db)
-                .await?;
-            let changes = changes_of(&self.db, &rows).await?;
-            for c in changes {
-                let _ = self.changes.send(c);
+            if self.changes.receiver_count() > 0 {
+                let rows = event::Entity::find()
+                    .filter(event::Column::Block.eq(i64_of(from)))
+                    .order_by_asc(event::Column::LogIndex)
+                    .all(&self.db)
+                    .await?;
+                for c in self.changes_for_listeners(&self.db, &rows).await? {
+                    let _ = self.changes.send(c);
+                }
             }
             self.cursor.send_replace(from);
             return Ok(from);
@@ -355,7 +377,7 @@ impl Indexer {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let changes = changes_of(&txn, &rows).await?;
+        let changes = self.changes_for_listeners(&txn, &rows).await?;
         txn.commit().await?;
         // Committed: the changes go out before the cursor moves, so whoever waits for the
         // block (`wait_for`) finds its changes already sent.

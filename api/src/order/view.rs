@@ -251,11 +251,7 @@ pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<Order
         .filter(document::Column::OrderId.eq(o.id))
         .order_by_asc(document::Column::DocType)
         .all(db);
-    let timeline = event::Entity::find()
-        .filter(event::Column::OrderId.eq(o.id))
-        .order_by_asc(event::Column::Block)
-        .order_by_asc(event::Column::LogIndex)
-        .all(db);
+    let timeline = event::timeline(o.id).all(db);
     // Only details kept for this very order: a hash copied from another order's is not it.
     let hash = o.details_hash.parse().ok();
     let details = async {

@@ -387,6 +387,13 @@ pub mod event {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    /// The events of order `id` in chain order: an order's timeline. Read at every answer
+    /// that shows an order; the index `events_timeline` holds them in this order already.
+    pub fn timeline(id: i64) -> Select<Entity> {
+        use sea_orm::QueryOrder;
+        Entity::find().filter(Column::OrderId.eq(id)).order_by_asc(Column::Block).order_by_asc(Column::LogIndex)
+    }
 }
 
 /// The last block the indexer wrote (row id 1).

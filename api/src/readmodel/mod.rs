@@ -75,15 +75,27 @@ pub async fn connect_indexer(url: &str, shared: &DatabaseConnection) -> Result<D
 
 /// Create the chain-derived tables and their indexes (idempotent), from their entities.
 ///
-/// The indexes of `events` the background readers need beyond its key (block, log index):
-/// the private-data planner looks for its kinds after its cursor, and the node directory
-/// for a Consortium event after the block it was read at. Without them each such look
-/// read every event after that point (a planner cursor left behind by thousands of other
-/// events read them all, at every block).
+/// The indexes of `events` beyond its key (block, log index).
+///
+/// The background readers': the private-data planner looks for its kinds after its
+/// cursor, and the node directory for a Consortium event after the block it was read at.
+/// Without them each such look read every event after that point (a planner cursor left
+/// behind by thousands of other events read them all, at every block).
+///
+/// An order's timeline ([`event::timeline`]), read with every order shown, a write's
+/// answer included: by order, in chain order. An index of the order alone left each read
+/// to sort its rows in a temporary B-tree (SQLite's plan says so).
 pub(crate) async fn events_indexes<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     create_index(db, "events", "events_kind", &[event::Column::Kind, event::Column::Block, event::Column::LogIndex])
         .await?;
-    create_index(db, "events", "events_contract", &[event::Column::Contract, event::Column::Block]).await
+    create_index(db, "events", "events_contract", &[event::Column::Contract, event::Column::Block]).await?;
+    create_index(
+        db,
+        "events",
+        "events_timeline",
+        &[event::Column::OrderId, event::Column::Block, event::Column::LogIndex],
+    )
+    .await
 }
 
 /// # Errors
@@ -109,7 +121,6 @@ pub async fn create_chain_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr
     create_index(db, "orders", "orders_seller_bank", &[order::Column::SellerBank, order::Column::Id]).await?;
     create_index(db, "orders", "orders_carrier", &[order::Column::Carrier, order::Column::Id]).await?;
     create_index(db, "orders", "orders_inspector", &[order::Column::Inspector, order::Column::Id]).await?;
-    create_index(db, "events", "events_order", &[event::Column::OrderId]).await?;
     events_indexes(db).await?;
     create_index(db, "documents", "documents_hash", &[document::Column::Hash]).await?;
     create_index(db, "payments", "payments_payer", &[payment::Column::Payer]).await?;
@@ -355,5 +366,65 @@ mod tests {
             "the off-chain near keys are gone: the chain's are indexed into near_keys"
         );
         assert_eq!(version(&db).await, Some(3));
+    }
+
+    /// SQLite's plan for reading an order's timeline, one line per step, from a connection
+    /// of its own: a connection's cached `EXPLAIN` keeps the plan it was prepared with
+    /// across a change of the schema.
+    async fn timeline_plan(dir: &tempfile::TempDir) -> Vec<String> {
+        use sea_orm::QueryTrait;
+        let db = sqlite(dir).await;
+        let read = event::timeline(7).build(db.get_database_backend());
+        let explain = sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            format!("EXPLAIN QUERY PLAN {}", read.sql),
+            read.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let rows = db.query_all_raw(explain).await.expect("plan");
+        db.close().await.expect("close");
+        rows.iter().map(|r| r.try_get::<String>("", "detail").expect("detail")).collect()
+    }
+
+    /// An order's timeline, read with every order shown, comes from an index in chain
+    /// order, not sorted at each read; a read model made with the older index of the order
+    /// alone (which sorted) gets the new one when it migrates, and loses the old.
+    #[tokio::test]
+    async fn a_timeline_is_read_in_chain_order_from_its_index_without_sorting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sqlite(&dir).await;
+        migrate(&db).await.expect("migrate");
+        // A read model in use: 10,000 events of 1,000 orders (the planner scans a table it
+        // finds nearly empty, whatever its indexes).
+        db.execute_unprepared(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999) \
+             INSERT INTO events (block, log_index, tx_hash, contract, kind, order_id, data, timestamp) \
+             SELECT i / 4, i % 4, '0x', 'TradeOrders', 'OrderAccepted', i % 1000, '{}', 0 FROM n",
+        )
+        .await
+        .expect("events");
+        let plan = timeline_plan(&dir).await;
+        assert!(plan.iter().any(|p| p.contains("events_timeline")), "{plan:?}");
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+        // The read model as the release before this one left it.
+        for sql in [
+            "DROP INDEX events_timeline",
+            "CREATE INDEX events_order ON events (order_id)",
+            "DELETE FROM readmodel_migrations WHERE version = 'm0010_timeline_index'",
+        ] {
+            db.execute_unprepared(sql).await.expect("the older index");
+        }
+        let plan = timeline_plan(&dir).await;
+        assert!(plan.iter().any(|p| p.contains("TEMP B-TREE")), "the older index sorts: {plan:?}");
+        migrate(&db).await.expect("migrate again");
+        let plan = timeline_plan(&dir).await;
+        assert!(
+            plan.iter().any(|p| p.contains("events_timeline")) && !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+        let older = sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'events_order'",
+        );
+        assert!(db.query_one_raw(older).await.expect("read").is_none(), "the older index is dropped");
     }
 }

@@ -19,6 +19,7 @@ mod m0006_private_items;
 mod m0007_session_parent;
 mod m0008_event_indexes;
 mod m0009_details_writers;
+mod m0010_timeline_index;
 
 use sea_orm::DynIden;
 use sea_orm::sea_query::{Alias, IntoIden};
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_session_parent::Migration),
             Box::new(m0008_event_indexes::Migration),
             Box::new(m0009_details_writers::Migration),
+            Box::new(m0010_timeline_index::Migration),
         ]
     }
 
