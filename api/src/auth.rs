@@ -14,7 +14,7 @@ use tradechain_contracts::role;
 
 use crate::error::ApiError;
 use crate::keystore::random_bytes;
-use crate::readmodel::{api_token, organisation};
+use crate::readmodel::{api_token, member, organisation};
 use crate::{AppState, codec::addr};
 
 /// SHA-256 of a token, hex.
@@ -112,6 +112,20 @@ pub struct Caller {
     pub roles: u32,
     /// Whether the operator suspended it (then it may do nothing).
     pub suspended: bool,
+    /// Its custodial key as the read model seals it, read with the token: a custodial
+    /// write needs no read of its own for it ([`crate::transaction::signer_of`]).
+    pub(crate) sealed_key: Option<SealedKey>,
+}
+
+/// An organisation's custodial key, sealed under the node's master key
+/// (`members.key_ciphertext`). Never printed: a caller is logged with its request.
+#[derive(Clone)]
+pub(crate) struct SealedKey(pub(crate) String);
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedKey(..)")
+    }
 }
 
 impl Caller {
@@ -243,12 +257,44 @@ pub(crate) fn check_csrf(headers: &axum::http::HeaderMap, token: &str) -> Result
     }
 }
 
+/// What authenticating a request reads, in one statement: the token, its organisation
+/// and the organisation's sealed custodial key, if the node holds one.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Authenticated {
+    token_hash: String,
+    org: String,
+    label: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    parent_hash: Option<String>,
+    org_name: Option<String>,
+    org_roles: Option<i64>,
+    org_suspended: Option<bool>,
+    key_ciphertext: Option<String>,
+}
+
 /// The organisation behind `token` and its current roles and standing, or
 /// `UNAUTHENTICATED`. Used by REST, SSE and the JSON-RPC gate alike.
 pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    // The token and its organisation in one read (every request runs this).
-    let (row, o) = api_token::Entity::find_by_id(token_hash(token))
-        .select_also(organisation::Entity)
+    // Every request runs this: one read, where a custodial write read the key again.
+    let a = api_token::Entity::find_by_id(token_hash(token))
+        .select_only()
+        .columns([
+            api_token::Column::TokenHash,
+            api_token::Column::Org,
+            api_token::Column::Label,
+            api_token::Column::CreatedAt,
+            api_token::Column::ExpiresAt,
+            api_token::Column::LastUsedAt,
+            api_token::Column::RevokedAt,
+            api_token::Column::ParentHash,
+        ])
+        .column_as(organisation::Column::Name, "org_name")
+        .column_as(organisation::Column::Roles, "org_roles")
+        .column_as(organisation::Column::Suspended, "org_suspended")
+        .column_as(member::Column::KeyCiphertext, "key_ciphertext")
         .join(
             JoinType::LeftJoin,
             api_token::Entity::belongs_to(organisation::Entity)
@@ -256,11 +302,31 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
                 .to(organisation::Column::Address)
                 .into(),
         )
+        .join(
+            JoinType::LeftJoin,
+            api_token::Entity::belongs_to(member::Entity)
+                .from(api_token::Column::Org)
+                .to(member::Column::Address)
+                .into(),
+        )
+        .into_model::<Authenticated>()
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
+    let row = api_token::Model {
+        token_hash: a.token_hash,
+        org: a.org,
+        label: a.label,
+        created_at: a.created_at,
+        expires_at: a.expires_at,
+        last_used_at: a.last_used_at,
+        revoked_at: a.revoked_at,
+        parent_hash: a.parent_hash,
+    };
     let row = still_live(&state.db, row).await?;
-    let o = o.ok_or_else(ApiError::unauthenticated)?;
+    let (Some(name), Some(roles), Some(suspended)) = (a.org_name, a.org_roles, a.org_suspended) else {
+        return Err(ApiError::unauthenticated());
+    };
     let now = chrono::Utc::now().timestamp();
     // Last use to the minute: one write a minute per token at most.
     if row.last_used_at.is_none_or(|t| now - t >= 60) {
@@ -275,8 +341,15 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
         }
     }
     let address: Address = row.org.parse().map_err(ApiError::internal)?;
-    tracing::Span::current().record("org", o.name.as_str());
-    Ok(Caller { address, addr: addr(&address), name: o.name, roles: o.roles as u32, suspended: o.suspended })
+    tracing::Span::current().record("org", name.as_str());
+    Ok(Caller {
+        address,
+        addr: addr(&address),
+        name,
+        roles: roles as u32,
+        suspended,
+        sealed_key: a.key_ciphertext.map(SealedKey),
+    })
 }
 
 /// The row of `token` if it authenticates now: known, not revoked, not expired. Read at

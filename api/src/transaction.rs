@@ -24,7 +24,6 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use axum::routing::post;
 use axum::{Json, Router};
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use tradechain_chain::transaction::{RECEIPT_TIMEOUT, TxRequest};
 use tradechain_chain::{CallResult, ChainError, Receipt, Rejection, wait_receipt};
@@ -32,7 +31,6 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::readmodel::member;
 use crate::request::Body;
 use crate::{AppState, codec::addr};
 
@@ -62,16 +60,16 @@ pub(crate) struct TxOutcome {
     pub(crate) success: bool,
 }
 
-/// The custodial signer of `org`, or `NON_CUSTODIAL`.
+/// The custodial signer of `org`, or `NON_CUSTODIAL`: the key read with the caller's token
+/// ([`Caller::sealed_key`]), as the read model held it when the request was authenticated.
 pub(crate) async fn signer_of(state: &AppState, org: &Caller) -> ApiResult<PrivateKeySigner> {
     if org.address == state.operator.address() {
         return Ok(state.operator.clone());
     }
-    let m = member::Entity::find_by_id(org.addr.clone()).one(&state.db).await?;
-    let sealed = m.and_then(|m| m.key_ciphertext).ok_or_else(|| {
+    let sealed = org.sealed_key.as_ref().ok_or_else(|| {
         ApiError::conflict("NON_CUSTODIAL", "the node holds no key for this organisation: POST /v1/transactions")
     })?;
-    state.keystore.open(org.address, &sealed).map_err(ApiError::internal)
+    state.keystore.open(org.address, &sealed.0).map_err(ApiError::internal)
 }
 
 /// [`simulate`] `input` to `to` as the caller, and its custodial signer ([`signer_of`])
