@@ -160,7 +160,8 @@ async fn a_strangers_proposal_in_the_writers_own_block_gets_none_of_the_details(
 }
 
 /// Proposals arriving together have their details stored in one commit: each order still
-/// shows its own proposer's details, none another's, none lost.
+/// shows its own proposer's details, none another's, none lost; details proposed twice at
+/// once, by one buyer or by two, are kept for each of those orders.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn details_stored_together_each_stay_with_their_own_order() {
     for db in backends() {
@@ -172,9 +173,14 @@ async fn details_stored_together_each_stay_with_their_own_order() {
             buyers.push((name, net.onboard(name, &["trader"]).await.1));
         }
         let mut proposals = Vec::new();
-        for (name, token) in &buyers {
+        for (b, (name, token)) in buyers.iter().enumerate() {
             for k in 0..4 {
-                let notes = format!("{name}: lot {k}, price confidential");
+                // The last two of the first two buyers' proposals: the same details, all four.
+                let notes = if b < 2 && k >= 2 {
+                    "A standard lot: the same details".to_string()
+                } else {
+                    format!("{name}: lot {k}, price confidential")
+                };
                 let body = json!({
                     "seller": seller, "buyer_bank": bank, "seller_bank": bank,
                     "amount_minor": format!("{}", 500_000 + k), "currency": "EUR", "incoterm": "CIF",
