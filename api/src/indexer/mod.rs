@@ -410,7 +410,6 @@ impl Indexer {
                 continue;
             }
             let Some((contract, kind, data, order_id)) = decode_generic(&log.log) else { continue };
-            let fields: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
             let row = event::Model {
                 block: i64_of(number),
                 log_index: i64_of(log.log_index),
@@ -432,6 +431,8 @@ impl Indexer {
                 if let Some(id) = order_id
                     && credit::KINDS.contains(&kind.as_str())
                 {
+                    // Parsed only for the facts that read them, not for every event.
+                    let fields: serde_json::Value = serde_json::from_str(&row.data).unwrap_or_default();
                     facts.record(txn, id, &row, &fields).await?;
                 }
             } else if addr_ == self.suite.consortium {
