@@ -258,8 +258,9 @@ pub(crate) fn check_csrf(headers: &axum::http::HeaderMap, token: &str) -> Result
 }
 
 /// What authenticating a request reads, in one statement: the token, its organisation
-/// and the organisation's sealed custodial key, if the node holds one.
-#[derive(Debug, sea_orm::FromQueryResult)]
+/// and the organisation's sealed custodial key, if the node holds one. No `Debug`: the key
+/// is never printed.
+#[derive(sea_orm::FromQueryResult)]
 struct Authenticated {
     token_hash: String,
     org: String,
