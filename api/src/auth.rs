@@ -7,7 +7,8 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iterable, JoinType, QueryFilter,
+    QuerySelect,
 };
 use sha2::{Digest, Sha256};
 use tradechain_contracts::role;
@@ -262,14 +263,8 @@ pub(crate) fn check_csrf(headers: &axum::http::HeaderMap, token: &str) -> Result
 /// is never printed.
 #[derive(sea_orm::FromQueryResult)]
 struct Authenticated {
-    token_hash: String,
-    org: String,
-    label: String,
-    created_at: i64,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-    parent_hash: Option<String>,
+    #[sea_orm(nested)]
+    token: api_token::Model,
     org_name: Option<String>,
     org_roles: Option<i64>,
     org_suspended: Option<bool>,
@@ -282,16 +277,7 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
     // Every request runs this: one read, where a custodial write read the key again.
     let a = api_token::Entity::find_by_id(token_hash(token))
         .select_only()
-        .columns([
-            api_token::Column::TokenHash,
-            api_token::Column::Org,
-            api_token::Column::Label,
-            api_token::Column::CreatedAt,
-            api_token::Column::ExpiresAt,
-            api_token::Column::LastUsedAt,
-            api_token::Column::RevokedAt,
-            api_token::Column::ParentHash,
-        ])
+        .columns(api_token::Column::iter())
         .column_as(organisation::Column::Name, "org_name")
         .column_as(organisation::Column::Roles, "org_roles")
         .column_as(organisation::Column::Suspended, "org_suspended")
@@ -314,17 +300,7 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
-    let row = api_token::Model {
-        token_hash: a.token_hash,
-        org: a.org,
-        label: a.label,
-        created_at: a.created_at,
-        expires_at: a.expires_at,
-        last_used_at: a.last_used_at,
-        revoked_at: a.revoked_at,
-        parent_hash: a.parent_hash,
-    };
-    let row = still_live(&state.db, row).await?;
+    let row = still_live(&state.db, a.token).await?;
     let (Some(name), Some(roles), Some(suspended)) = (a.org_name, a.org_roles, a.org_suspended) else {
         return Err(ApiError::unauthenticated());
     };

@@ -218,19 +218,11 @@ impl Indexer {
         self.cursor.subscribe()
     }
 
-    /// The live changes of `rows` when someone listens ([`Self::subscribe`]), else none:
-    /// building them reads each changed order's viewers and parses each event's fields
-    /// again, for no one. A stream opened later sees the blocks indexed after it opened,
-    /// as it would anyway.
-    async fn changes_for_listeners<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        rows: &[event::Model],
-    ) -> Result<Vec<OrderChange>, DbErr> {
-        if self.changes.receiver_count() == 0 {
-            return Ok(Vec::new());
-        }
-        changes_of(db, rows).await
+    /// Whether a stream listens for live changes ([`Self::subscribe`]). Building them for
+    /// no one read each changed order's viewers and parsed each event's fields again; a
+    /// stream opened later sees the blocks indexed after it opened, as it would anyway.
+    fn listened(&self) -> bool {
+        self.changes.receiver_count() > 0
     }
 
     /// The last indexed block.
@@ -352,13 +344,13 @@ impl Indexer {
             }
             // Its live changes still go to this process's subscribers (SSE), from the rows
             // the other process wrote, built exactly as if indexed here.
-            if self.changes.receiver_count() > 0 {
+            if self.listened() {
                 let rows = event::Entity::find()
                     .filter(event::Column::Block.eq(i64_of(from)))
                     .order_by_asc(event::Column::LogIndex)
                     .all(&self.db)
                     .await?;
-                for c in self.changes_for_listeners(&self.db, &rows).await? {
+                for c in changes_of(&self.db, &rows).await? {
                     let _ = self.changes.send(c);
                 }
             }
@@ -377,7 +369,7 @@ impl Indexer {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let changes = self.changes_for_listeners(&txn, &rows).await?;
+        let changes = if self.listened() { changes_of(&txn, &rows).await? } else { Vec::new() };
         txn.commit().await?;
         // Committed: the changes go out before the cursor moves, so whoever waits for the
         // block (`wait_for`) finds its changes already sent.

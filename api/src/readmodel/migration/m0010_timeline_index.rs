@@ -20,10 +20,9 @@ impl MigrationTrait for Migration {
     // The trait's signature elides the lifetime; async_trait needs the same form here.
     #[allow(elided_lifetimes_in_paths)]
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let mut drop = Index::drop();
-        drop.name("events_order").table(Alias::new("events")).if_exists();
-        sea_orm::ConnectionTrait::execute(db, &drop).await?;
-        super::super::events_indexes(db).await
+        manager
+            .drop_index(Index::drop().name("events_order").table(Alias::new("events")).if_exists().to_owned())
+            .await?;
+        super::super::events_indexes(manager.get_connection()).await
     }
 }
