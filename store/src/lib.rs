@@ -63,7 +63,11 @@ pub async fn connect(
         // reaper can spin a core for ever and hang the runtime's shutdown (sqlx#3645, its
         // `num_idle` wrapping below zero; fixed upstream by #4289, not in sqlx 0.9.0). Seen
         // here once, a scenario test spinning in it after its body had finished.
-        options.idle_timeout(None).max_lifetime(None);
+        // No ping before each statement: the pool's default sends one to the connection's
+        // worker thread and waits for its answer, a second hand-off for every statement,
+        // and a connection to a file in this process cannot go stale the way a server's
+        // can. About two thread switches of the read model's every statement.
+        options.idle_timeout(None).max_lifetime(None).test_before_acquire(false);
     }
     if let Some(n) = max_connections {
         options.max_connections(n);
@@ -78,6 +82,10 @@ pub async fn connect(
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             .statement_cache_capacity(STATEMENT_CACHE)
+            // Temporary tables and indexes SQLite builds within a statement (an ORDER BY or
+            // IN it cannot read from an index, a statement's journal) in memory, not in a
+            // file under /var/tmp opened, written and deleted each time.
+            .pragma("temp_store", "memory")
     });
     options.map_sqlx_sqlite_pool_opts(|pool| pool.after_connect(|conn, _| Box::pin(plan_once(conn))));
     Database::connect(options).await
@@ -158,7 +166,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
     use super::{Durability, connect};
 
@@ -189,5 +197,27 @@ mod tests {
         // parsed again each time it is bound; read at run time it is a `Variable`.
         assert!(ops.iter().any(|(op, _)| op == "Variable"), "{ops:?}");
         assert!(!ops.iter().any(|(op, p1)| op == "Integer" && *p1 == 7), "{ops:?}");
+    }
+
+    /// Every connection of a SQLite pool builds its temporary structures in memory, and the
+    /// pool hands a connection out without pinging its worker thread first.
+    #[tokio::test]
+    async fn each_sqlite_connection_sorts_in_memory_and_is_handed_out_without_a_ping() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.sqlite").display());
+        let db = connect(&url, Durability::Full, Some(2)).await.expect("opens");
+        assert!(!db.get_sqlite_connection_pool().options().get_test_before_acquire());
+        // Both connections at once, each in its own transaction: the setting is every
+        // connection's, not only the first one's.
+        let (a, b) = (db.begin().await.expect("begin"), db.begin().await.expect("begin"));
+        for tx in [&a, &b] {
+            let row = tx
+                .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA temp_store"))
+                .await
+                .expect("pragma")
+                .expect("a row");
+            // 2 is MEMORY (0 the default, a file).
+            assert_eq!(row.try_get_by_index::<i64>(0).expect("a number"), 2);
+        }
     }
 }
