@@ -340,8 +340,7 @@ pub(crate) async fn propose(
         .find_map(|l| TradeOrders::OrderProposed::decode_log(l).ok())
         .map(|e| i64::try_from(e.data.orderId).unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::internal("no OrderProposed in the receipt"))?;
-    let o = view::load_visible(&state, &caller, id).await?;
-    Ok((StatusCode::CREATED, Json(view::detail(&state, o).await?)))
+    Ok((StatusCode::CREATED, Json(view::load_detail(&state, &caller, id).await?)))
 }
 
 /// Orders the caller is a party to, newest first.
@@ -364,17 +363,21 @@ pub(crate) async fn get_order(
     caller: Caller,
     PathArgs(id): PathArgs<i64>,
 ) -> ApiResult<Json<OrderDetail>> {
-    let o = view::load_visible(&state, &caller, id).await?;
-    // Details a consortium peer should have delivered but has not (yet): asked for now.
-    if let Ok(hash) = o.details_hash.parse()
+    let view::WithDetails { order: o, mut kept_details } = view::load(&state, &caller, id).await?;
+    // Details a consortium peer should have delivered but has not (yet): asked for now, and
+    // read again once fetched. Details found with the order were kept for it already.
+    if kept_details.is_none()
+        && let Ok(hash) = o.details_hash.parse()
         && !crate::consortium::item::kept_for(&state.db, &Item { order_id: o.id, kind: Kind::Details, hash }).await?
     {
         let it = Item { order_id: o.id, kind: Kind::Details, hash };
-        if let Err(e) = crate::consortium::fetch::missing(&state, &o, &it).await {
-            tracing::warn!(order = o.id, code = %e.code, error = %e.message, "order details not fetched");
+        match crate::consortium::fetch::missing(&state, &o, &it).await {
+            Ok(true) => kept_details = crate::consortium::item::details_kept_for(&state.db, &it).await?,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(order = o.id, code = %e.code, error = %e.message, "order details not fetched"),
         }
     }
-    Ok(Json(view::detail(&state, o).await?))
+    Ok(Json(view::detail(&state, o, kept_details).await?))
 }
 
 /// Send `input` to TradeOrders as the caller, for an order it can see; answer the order.
@@ -400,8 +403,7 @@ pub(crate) async fn act_signed(
     gas_used: Option<u64>,
 ) -> ApiResult<Json<OrderDetail>> {
     transaction::transact_signed(state, signer, caller, state.suite.trade_orders, Bytes::from(input), gas_used).await?;
-    let o = view::load_visible(state, caller, id).await?;
-    Ok(Json(view::detail(state, o).await?))
+    Ok(Json(view::load_detail(state, caller, id).await?))
 }
 
 fn oid(id: i64) -> U256 {

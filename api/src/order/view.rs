@@ -9,9 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::OrderDetails;
 use crate::auth::Caller;
 use crate::codec::date_of;
-use crate::consortium::item::Item;
 use crate::error::{ApiError, ApiResult};
-use crate::readmodel::{document, event, financing, milestone, order};
+use crate::readmodel::{document, event, financing, milestone, order, order_detail, private_item};
 use crate::{AppState, terms};
 use tradechain_peer::envelope::Kind;
 
@@ -210,6 +209,15 @@ fn named(a: &str) -> Option<String> {
     (a != crate::codec::addr(&alloy::primitives::Address::ZERO)).then(|| a.to_string())
 }
 
+/// An order and, read in the same statement, the details this node keeps for it (see
+/// [`crate::consortium::item::details_kept_for`]): what every order's detail shows.
+#[derive(sea_orm::FromQueryResult)]
+pub(crate) struct WithDetails {
+    #[sea_orm(nested)]
+    pub(crate) order: order::Model,
+    pub(crate) kept_details: Option<String>,
+}
+
 /// The order if the caller may see it (`readmodel::access::order_viewers`: a party, the
 /// carrier or inspector it names, the financier of a financing of it the firm accepted, or
 /// the operator); otherwise ORDER_NOT_FOUND (whether it exists is not revealed).
@@ -218,6 +226,11 @@ fn named(a: &str) -> Option<String> {
 /// most) and looks again: in a consortium of nodes an order proposed at the buyer's node a
 /// moment ago is then found at the seller's, instead of the seller's first accept failing.
 pub(crate) async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<order::Model> {
+    Ok(load(state, caller, id).await?.order)
+}
+
+/// [`load_visible`], with the details this node keeps for the order.
+pub(crate) async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<WithDetails> {
     if let Some(o) = visible(state, caller, id).await? {
         return Ok(o);
     }
@@ -231,39 +244,81 @@ pub(crate) async fn load_visible(state: &AppState, caller: &Caller, id: i64) -> 
     Err(ApiError::order_not_found(id))
 }
 
-async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Option<order::Model>> {
-    Ok(match order::Entity::find_by_id(id).one(&state.db).await? {
+/// The order `id` as the caller may see it, in full: [`load`], then [`detail`].
+pub(crate) async fn load_detail(state: &AppState, caller: &Caller, id: i64) -> ApiResult<OrderDetail> {
+    let WithDetails { order, kept_details } = load(state, caller, id).await?;
+    detail(state, order, kept_details).await
+}
+
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Option<WithDetails>> {
+    use sea_orm::Iterable;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder};
+    // Only details kept for this very order: a hash copied from another order's is not it.
+    let record = Query::select()
+        .expr(Expr::val(1))
+        .from(private_item::Entity)
+        .and_where(
+            Expr::col((private_item::Entity, private_item::Column::OrderId)).equals((order::Entity, order::Column::Id)),
+        )
+        .and_where(private_item::Column::Kind.eq(Kind::Details.to_string()))
+        .and_where(
+            Expr::col((private_item::Entity, private_item::Column::ContentHash))
+                .equals((order::Entity, order::Column::DetailsHash)),
+        )
+        .to_owned();
+    let body = Query::select()
+        .column((order_detail::Entity, order_detail::Column::Body))
+        .from(order_detail::Entity)
+        .and_where(
+            Expr::col((order_detail::Entity, order_detail::Column::DetailsHash))
+                .equals((order::Entity, order::Column::DetailsHash)),
+        )
+        .and_where(Expr::exists(record))
+        .to_owned();
+    let row = order::Entity::find_by_id(id)
+        .select_only()
+        .columns(order::Column::iter())
+        .expr_as(Expr::SubQuery(None, Box::new(body.into_sub_query_statement())), "kept_details")
+        .into_model::<WithDetails>()
+        .one(&state.db)
+        .await?;
+    Ok(match row {
         Some(o) if caller.is_operator() => Some(o),
-        Some(o) if crate::readmodel::access::may_view(&state.db, &o, &caller.addr).await? => Some(o),
+        Some(o) if crate::readmodel::access::may_view(&state.db, &o.order, &caller.addr).await? => Some(o),
         _ => None,
     })
 }
 
-pub(crate) async fn detail(state: &AppState, o: order::Model) -> ApiResult<OrderDetail> {
+/// Whether order `o` may have documents: they are presented on a committed order only
+/// (`TradeOrders.submitDocument` requires `Committed`), and an order proposed, accepted
+/// or rejected never was one (those states come only before `Committed`).
+fn may_have_documents(o: &order::Model) -> bool {
+    use tradechain_contracts::OrderState;
+    !matches!(OrderState::parse(&o.state), Some(OrderState::Proposed | OrderState::Accepted | OrderState::Rejected))
+}
+
+/// Order `o` in full, with `kept_details`, the details [`load`] read with it.
+pub(crate) async fn detail(state: &AppState, o: order::Model, kept_details: Option<String>) -> ApiResult<OrderDetail> {
     let db = &state.db;
-    // Four independent reads at once, each on its own pooled connection: a write's answer
-    // and a detail wait for the slowest, not for the four in turn.
+    // Independent reads at once, each on its own pooled connection: a write's answer and a
+    // detail wait for the slowest, not for each in turn.
     let milestones = milestone::Entity::find()
         .filter(milestone::Column::OrderId.eq(o.id))
         .order_by_asc(milestone::Column::Idx)
         .all(db);
-    let documents = document::Entity::find()
-        .filter(document::Column::OrderId.eq(o.id))
-        .order_by_asc(document::Column::DocType)
-        .all(db);
-    let timeline = event::timeline(o.id).all(db);
-    // Only details kept for this very order: a hash copied from another order's is not it.
-    let hash = o.details_hash.parse().ok();
-    let details = async {
-        match hash {
-            Some(hash) => {
-                crate::consortium::item::details_kept_for(db, &Item { order_id: o.id, kind: Kind::Details, hash }).await
-            }
-            None => Ok(None),
+    let documents = async {
+        if !may_have_documents(&o) {
+            return Ok(Vec::new());
         }
+        document::Entity::find()
+            .filter(document::Column::OrderId.eq(o.id))
+            .order_by_asc(document::Column::DocType)
+            .all(db)
+            .await
     };
-    let (milestones, documents, timeline, details) = tokio::try_join!(milestones, documents, timeline, details)?;
-    let details: Option<OrderDetails> = details.and_then(|body| serde_json::from_str(&body).ok());
+    let timeline = event::timeline(o.id).all(db);
+    let (milestones, documents, timeline) = tokio::try_join!(milestones, documents, timeline)?;
+    let details: Option<OrderDetails> = kept_details.and_then(|body| serde_json::from_str(&body).ok());
     // Read only for an order whose milestones were financed (few are).
     let financings: Vec<financing::Model> = if milestones.iter().any(|m| m.financing_id.is_some()) {
         financing::Entity::find()

@@ -188,6 +188,14 @@ fn only_the_right_party_moves_an_order_and_only_from_the_right_state() {
     );
     c.exec(addr("seller"), to, acceptCall { orderId: u(id) }).unwrap();
     c.expect_revert(addr("seller"), to, acceptCall { orderId: u(id) }, "InvalidState");
+    // Nor once accepted: documents are presented on a committed order only (an order's
+    // detail reads none for an order that never was).
+    c.expect_revert(
+        addr("seller"),
+        to,
+        submitDocumentCall { orderId: u(id), docType: BL, hash: h("x"), uri: String::new() },
+        "InvalidState",
+    );
     c.exec(addr("buyer_bank"), to, commitCall { orderId: u(id), cover: tradechain_contracts::Cover::BankRisk as u8 })
         .unwrap();
     c.expect_revert(addr("buyer"), to, cancelCall { orderId: u(id) }, "InvalidState");
