@@ -165,15 +165,22 @@ async fn write<C: ConnectionTrait>(
     facts: String,
     stored: bool,
 ) -> Result<(), DbErr> {
-    let row = credit_facts::ActiveModel {
-        firm: Set(firm.to_string()),
-        chunk: Set(chunk),
-        count: Set(count),
-        facts: Set(facts),
-    };
     if stored {
-        credit_facts::Entity::update(row).exec(db).await?;
+        // Without `RETURNING`: the chunk's text, up to CHUNK facts, is not sent back.
+        credit_facts::Entity::update_many()
+            .col_expr(credit_facts::Column::Count, count.into())
+            .col_expr(credit_facts::Column::Facts, facts.into())
+            .filter(credit_facts::Column::Firm.eq(firm))
+            .filter(credit_facts::Column::Chunk.eq(chunk))
+            .exec(db)
+            .await?;
     } else {
+        let row = credit_facts::ActiveModel {
+            firm: Set(firm.to_string()),
+            chunk: Set(chunk),
+            count: Set(count),
+            facts: Set(facts),
+        };
         credit_facts::Entity::insert(row).exec_without_returning(db).await?;
     }
     Ok(())
