@@ -128,8 +128,11 @@ pub(crate) struct TimelineEntry {
     pub(crate) kind: String,
     /// Unix seconds (block time).
     pub(crate) at: i64,
+    /// The event's fields.
+    // As the indexer stored them, JSON it wrote: passed through, not parsed into a tree and
+    // printed again for every detail.
     #[schema(value_type = Object)]
-    pub(crate) data: serde_json::Value,
+    pub(crate) data: Box<serde_json::value::RawValue>,
 }
 
 /// An order with everything about it.
@@ -376,11 +379,18 @@ pub(crate) async fn detail(state: &AppState, o: order::Model, kept_details: Opti
                 tx_hash: e.tx_hash,
                 kind: e.kind,
                 at: e.timestamp,
-                data: serde_json::from_str(&e.data).unwrap_or_default(),
+                data: raw_json(e.data),
             })
             .collect(),
         order: summary(o),
     })
+}
+
+/// `text` as it is if it is JSON, else `null` (the indexer writes every event's fields as
+/// JSON; a row that is not would otherwise fail the whole detail).
+fn raw_json(text: String) -> Box<serde_json::value::RawValue> {
+    use serde_json::value::RawValue;
+    RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// Orders matching `q` among those `party` (a lower-case address) is a party to.
