@@ -123,23 +123,6 @@ pub(crate) async fn kept_for(db: &impl ConnectionTrait, item: &Item) -> ApiResul
     Ok(provenance(db, item).await?.is_some())
 }
 
-/// The details `item` names, if this node keeps them for its order (see [`kept_for`]): one
-/// read, the item's record checked in the same statement, as every order's detail asks it.
-///
-/// # Errors
-/// The read model's.
-pub(crate) async fn details_kept_for(db: &impl ConnectionTrait, item: &Item) -> Result<Option<String>, DbErr> {
-    use sea_orm::sea_query::{Expr, Query};
-    let record = Query::select()
-        .expr(Expr::val(1))
-        .from(private_item::Entity)
-        .and_where(private_item::Column::OrderId.eq(item.order_id))
-        .and_where(private_item::Column::Kind.eq(item.kind.to_string()))
-        .and_where(private_item::Column::ContentHash.eq(item.hash_hex()))
-        .to_owned();
-    Ok(order_detail::Entity::find_by_id(item.hash_hex()).filter(Expr::exists(record)).one(db).await?.map(|d| d.body))
-}
-
 /// Whether one of this node's organisations wrote `item` for its order (what this node,
 /// and no other, delivers).
 ///

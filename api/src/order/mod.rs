@@ -372,7 +372,7 @@ pub(crate) async fn get_order(
     {
         let it = Item { order_id: o.id, kind: Kind::Details, hash };
         match crate::consortium::fetch::missing(&state, &o, &it).await {
-            Ok(true) => kept_details = crate::consortium::item::details_kept_for(&state.db, &it).await?,
+            Ok(true) => kept_details = view::load(&state, &caller, id).await?.kept_details,
             Ok(false) => {}
             Err(e) => tracing::warn!(order = o.id, code = %e.code, error = %e.message, "order details not fetched"),
         }

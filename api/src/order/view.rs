@@ -212,8 +212,8 @@ fn named(a: &str) -> Option<String> {
     (a != crate::codec::addr(&alloy::primitives::Address::ZERO)).then(|| a.to_string())
 }
 
-/// An order and, read in the same statement, the details this node keeps for it (see
-/// [`crate::consortium::item::details_kept_for`]): what every order's detail shows.
+/// An order and, read in the same statement, the details this node keeps for it (those
+/// [`crate::consortium::item::kept_for`] finds a record of): what every order's detail shows.
 #[derive(sea_orm::FromQueryResult)]
 pub(crate) struct WithDetails {
     #[sea_orm(nested)]
