@@ -295,6 +295,7 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
                 http.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body).send().await;
             let outcome = match res {
                 Ok(r) if r.status().as_u16() == 201 => Ok(()),
+                Ok(r) if r.status().as_u16() == 503 => Err(REFUSED.to_string()),
                 Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
                 Err(e) if e.is_connect() => Err("connection refused or closed".to_string()),
                 Err(e) => {
@@ -311,6 +312,8 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
     }
     let sent = start.elapsed();
     let (mut lat, mut errors) = (Vec::with_capacity(total), std::collections::BTreeMap::<String, usize>::new());
+    // How fast the writes past the node's bound were turned away.
+    let mut refused = Vec::new();
     // Latencies by the 10-second stretch of the run their request was due in: a tail that
     // grows over the run (a store that grows, a backlog) shows as a rising p99.
     let mut stretches = vec![Vec::new(); secs.div_ceil(10).max(1)];
@@ -321,7 +324,12 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
                 stretches[(i / rate.max(1) / 10).min(last)].push(l);
                 lat.push(l);
             }
-            (Err(kind), _, _) => *errors.entry(kind).or_default() += 1,
+            (Err(kind), _, l) => {
+                if kind == REFUSED {
+                    refused.push(l);
+                }
+                *errors.entry(kind).or_default() += 1;
+            }
         }
     }
     let errors = if errors.is_empty() {
@@ -344,6 +352,17 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
         sent.as_secs_f64(),
         max.as_secs_f64() * 1000.0
     );
+    if !refused.is_empty() {
+        refused.sort();
+        println!(
+            "{:<44} refused at the writes' bound: {} ({:.1}%), answered in p50 {:.2} ms, p99 {:.2} ms",
+            "",
+            refused.len(),
+            refused.len() as f64 * 100.0 / total.max(1) as f64,
+            percentile(&refused, 0.5).as_secs_f64() * 1000.0,
+            percentile(&refused, 0.99).as_secs_f64() * 1000.0
+        );
+    }
     println!(
         "{:<44} indexer lag: at most {max_lag} blocks, {end_lag} at the end (head {}); peak RSS of this process \
          (node, API and generator) {}",
@@ -369,6 +388,9 @@ async fn open_loop(net: &Net, rate: usize, secs: usize, buyers: usize) {
     let cpu_by_stretch = cpu_by_stretch.await.expect("CPU sampler");
     println!("{:<44} CPU by 10 s of the run (s): {}", "", cpu_by_stretch.join(", "));
 }
+
+/// A write refused at the node's bound (`503 OVERLOADED`), as the open loop counts it.
+const REFUSED: &str = "HTTP 503 (OVERLOADED)";
 
 /// User and system CPU this process has used, in seconds (Linux `/proc/self/stat`, at the
 /// kernel's usual 100 ticks a second).

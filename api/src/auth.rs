@@ -2,6 +2,8 @@
 //! (256 bits), shown once, and stored only as their SHA-256. The [`Caller`] extractor
 //! resolves a token to its organisation and current on-chain roles.
 
+use std::sync::Arc;
+
 use alloy::primitives::Address;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -116,6 +118,9 @@ pub struct Caller {
     /// Its custodial key as the read model seals it, read with the token: a custodial
     /// write needs no read of its own for it ([`crate::transaction::signer_of`]).
     pub(crate) sealed_key: Option<SealedKey>,
+    /// A write's place among those the node takes at once ([`crate::overload`]), held for
+    /// as long as the request is handled; `None` for a read.
+    pub(crate) write: Option<Arc<crate::overload::WritePermit>>,
 }
 
 /// An organisation's custodial key, sealed under the node's master key
@@ -152,11 +157,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = EvenSuspended::from_request_parts(parts, state).await?.0;
+        let caller = authenticated(parts, state).await?;
         if caller.suspended {
             return Err(suspended());
         }
-        Ok(caller)
+        admitted(parts, state, caller)
     }
 }
 
@@ -177,12 +182,28 @@ impl FromRequestParts<AppState> for EvenSuspended {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(presented) = presented(&parts.headers) else { return Err(ApiError::unauthenticated()) };
-        if presented.by_cookie && !parts.method.is_safe() {
-            check_csrf(&parts.headers, &presented.token)?;
-        }
-        resolve(state, &presented.token).await.map(EvenSuspended)
+        let caller = authenticated(parts, state).await?;
+        admitted(parts, state, caller).map(EvenSuspended)
     }
+}
+
+/// The caller a request's token names (and, from a browser, its CSRF header checks).
+async fn authenticated(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Some(presented) = presented(&parts.headers) else { return Err(ApiError::unauthenticated()) };
+    if presented.by_cookie && !parts.method.is_safe() {
+        check_csrf(&parts.headers, &presented.token)?;
+    }
+    resolve(state, &presented.token).await
+}
+
+/// `caller` with a write's place if the request is a write, or `OVERLOADED`
+/// ([`crate::overload`]). Taken after authentication, so that a stranger holds no place,
+/// and before the body is read or anything stored, so that a refused write changed nothing.
+fn admitted(parts: &Parts, state: &AppState, mut caller: Caller) -> Result<Caller, ApiError> {
+    if !parts.method.is_safe() {
+        caller.write = Some(Arc::new(state.writes.admit(caller.address)?));
+    }
+    Ok(caller)
 }
 
 /// The cookie that carries a web app session (a short-lived token made at sign-in, see
@@ -326,6 +347,7 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Caller, Api
         roles: roles as u32,
         suspended,
         sealed_key: a.key_ciphertext.map(SealedKey),
+        write: None,
     })
 }
 

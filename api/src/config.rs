@@ -49,6 +49,13 @@ pub struct ApiConfig {
     pub max_connections: usize,
     /// Most connections open at once from one IP address.
     pub max_connections_per_client: usize,
+    /// Most writes (requests other than GET, HEAD and OPTIONS) in progress at once; past it a
+    /// write is answered `503 OVERLOADED` with `Retry-After`, having changed nothing. Bounds
+    /// the queue, and so the time, a write waits behind others (see `overload`).
+    pub max_writes_in_flight: usize,
+    /// Most writes of one organisation in progress at once: one member's flood fills its own
+    /// share of [`ApiConfig::max_writes_in_flight`], not the others'.
+    pub max_writes_in_flight_per_org: usize,
     /// The duplicate-financing registry (the `[api.registry]` table): in this node, or the
     /// operator's node's (see [`crate::registry`]).
     pub registry: crate::registry::RegistryConfig,
@@ -209,6 +216,8 @@ impl Default for ApiConfig {
             max_member_calldata_bytes: 16 * 1024,
             max_connections: 1024,
             max_connections_per_client: 256,
+            max_writes_in_flight: 256,
+            max_writes_in_flight_per_org: 64,
             registry: crate::registry::RegistryConfig::default(),
             peer: PeerConfig::default(),
             chain: ChainConfig::default(),

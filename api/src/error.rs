@@ -88,6 +88,11 @@ pub const ALL_CODES: &[(&str, u16, &str)] = &[
     ("NAME_CONFUSABLE", 409, "the name reads like a registered organisation's (case, spacing, look-alike letters)"),
     ("INVALID_NAME", 422, "a name is 1 to 140 bytes with no control, format or zero-width character"),
     ("CHAIN_UNAVAILABLE", 503, "the chain did not answer in time"),
+    (
+        "OVERLOADED",
+        503,
+        "the node, or this organisation, has as many writes in progress as it takes at once: nothing was changed; retry after the Retry-After header's seconds",
+    ),
     ("NOT_READY", 503, "the read model is behind the chain"),
     ("NOT_THIS_NODE", 409, "a node changes its own directory entry only (its key, its endpoint)"),
     ("INTERNAL", 500, "unexpected failure; the request id is in the logs"),
@@ -216,8 +221,15 @@ pub fn revert_status(code: &str) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status;
         let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        // Every 503 here is passing (a node behind, a chain slow to answer, writes at their
+        // bound): a client is told when to come back rather than left to guess.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

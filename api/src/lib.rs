@@ -68,6 +68,7 @@ pub mod keystore;
 pub mod openapi;
 mod order;
 mod organisation;
+mod overload;
 mod payment;
 mod proof;
 pub mod readmodel;
@@ -136,9 +137,16 @@ pub struct Inner {
     pub(crate) peer_client: reqwest::Client,
     /// Orders' details waiting to be stored together.
     pub(crate) details: order::details::Queue,
+    /// The writes in progress: past the node's or an organisation's share, refused at once.
+    pub(crate) writes: overload::Writes,
 }
 
 impl AppState {
+    /// How many writes are in progress now (taken in and not yet answered).
+    pub fn writes_in_flight(&self) -> usize {
+        self.writes.in_flight()
+    }
+
     /// This node's current encryption key (the one its member registers in the directory).
     ///
     /// # Errors
@@ -296,6 +304,7 @@ impl Platform {
         let indexer_task = tokio::spawn(indexer.clone().run(stop_rx.clone()));
         let peer_client = tradechain_chain::http::client_without_redirects(std::time::Duration::from_secs(60))
             .map_err(|e| StartError::Chain(format!("peer client: {e}")))?;
+        let writes = overload::Writes::new(config.max_writes_in_flight, config.max_writes_in_flight_per_org);
         let state = AppState {
             inner: Arc::new(Inner {
                 suite: SuiteAddresses::for_operator(operator.address()),
@@ -313,6 +322,7 @@ impl Platform {
                 directory: consortium::identity::DirectoryCache::default(),
                 peer_client,
                 details: order::details::Queue::default(),
+                writes,
             }),
         };
         let delivery_task = tokio::spawn(consortium::outbox::run(state.clone(), stop_rx));

@@ -91,7 +91,17 @@ impl Net {
     /// A node configured by `configure` from the dev defaults (its producer running when
     /// automine is off), with the API in dev mode in front of it.
     pub async fn start_configured(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Net {
-        Self::launch(db, configure, false).await
+        Self::launch(db, configure, false, |a| a).await
+    }
+
+    /// As [`Net::start_configured`], the API's settings configured by `api` from its defaults
+    /// for the node (dev mode).
+    pub async fn start_with_api(
+        db: Db,
+        configure: impl FnOnce(NodeConfig) -> NodeConfig,
+        api: impl FnOnce(ApiConfig) -> ApiConfig,
+    ) -> Net {
+        Self::launch(db, configure, false, api).await
     }
 
     /// Blocks that gather what arrives within `window_ms` (a block at least every 5 s):
@@ -128,13 +138,18 @@ impl Net {
     /// As [`Net::start_members_only`], the node configured by `configure` from the dev
     /// defaults (its producer running when automine is off): a bank's node as in production.
     pub async fn start_members_only_configured(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Net {
-        Self::launch(db, configure, true).await
+        Self::launch(db, configure, true, |a| a).await
     }
 
     /// A node configured by `configure` from the dev defaults, its clock aligned and its
     /// producer running when automine is off, and the API in front of it: in dev mode, or
     /// `members_only` (outside dev mode, the master key from outside the data directory).
-    async fn launch(db: Db, configure: impl FnOnce(NodeConfig) -> NodeConfig, members_only: bool) -> Net {
+    async fn launch(
+        db: Db,
+        configure: impl FnOnce(NodeConfig) -> NodeConfig,
+        members_only: bool,
+        configure_api: impl FnOnce(ApiConfig) -> ApiConfig,
+    ) -> Net {
         // reqwest is built without a default TLS provider in this workspace; tests speak plain HTTP.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -150,7 +165,7 @@ impl Net {
         } else {
             ApiConfig::for_node(&config)
         };
-        Self::serve_api(dir, node, db, api).await
+        Self::serve_api(dir, node, db, configure_api(api)).await
     }
 
     /// A second API (its own read model, keystore and tokens) on this one's chain, as

@@ -176,16 +176,19 @@ impl Modify for Extras {
                     needed.extend(["404", "422"]);
                 }
                 if secured && write {
-                    needed.extend(["404", "409"]);
+                    // 503: the writes in progress at their bound (`OVERLOADED`).
+                    needed.extend(["404", "409", "503"]);
                 }
                 for status in needed {
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| error_response(status));
                 }
                 for (status, response) in &mut op.responses.responses {
-                    if let utoipa::openapi::RefOr::T(r) = response
-                        && r.description.is_empty()
-                    {
+                    let utoipa::openapi::RefOr::T(r) = response else { continue };
+                    if r.description.is_empty() {
                         r.description = describe(status).to_string();
+                    }
+                    if status == "503" {
+                        r.headers.entry("Retry-After".to_string()).or_insert_with(retry_after);
                     }
                 }
             }
@@ -204,6 +207,14 @@ fn error_response(status: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Respo
     )
 }
 
+/// The `Retry-After` header every 503 carries.
+fn retry_after() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::Integer))
+        .description(Some("Seconds to wait before retrying"))
+        .build()
+}
+
 fn describe(status: &str) -> &'static str {
     match status {
         "200" => "OK",
@@ -217,7 +228,9 @@ fn describe(status: &str) -> &'static str {
         "409" => "The current state forbids it (INVALID_STATE, ...)",
         "413" => "Body too large (BODY_TOO_LARGE)",
         "422" => "Invalid input (INVALID_CURRENCY, MILESTONES_DO_NOT_SUM, ...)",
-        "503" => "Not ready or chain unavailable",
+        "503" => {
+            "Not ready, the chain unavailable, or writes at their bound (NOT_READY, CHAIN_UNAVAILABLE, OVERLOADED): retry after Retry-After seconds"
+        }
         _ => "See ErrorCode",
     }
 }

@@ -14,6 +14,7 @@ mod keys;
 mod live;
 mod members_only;
 mod openapi;
+mod overload;
 mod provenance;
 mod readmodel;
 mod registry;
