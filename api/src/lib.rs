@@ -139,6 +139,8 @@ pub struct Inner {
     pub(crate) details: order::details::Queue,
     /// The writes in progress: past the node's or an organisation's share, refused at once.
     pub(crate) writes: overload::Writes,
+    /// The peer endpoint's budget of rows for refusals of unproven senders.
+    pub(crate) peer_strangers: consortium::endpoint::Strangers,
 }
 
 impl AppState {
@@ -323,6 +325,7 @@ impl Platform {
                 peer_client,
                 details: order::details::Queue::default(),
                 writes,
+                peer_strangers: consortium::endpoint::Strangers::default(),
             }),
         };
         let delivery_task = tokio::spawn(consortium::outbox::run(state.clone(), stop_rx));

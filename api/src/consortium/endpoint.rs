@@ -10,6 +10,12 @@
 //!   the sender (nobody pushes data onto a node that never asked for it, or receives it
 //!   for an order none of its organisations is party to);
 //! - the chain anchors that very item on that order, and the opened content hashes to it.
+//!
+//! A refusal before the envelope opens (an unknown node, a wrong recipient, a body too
+//! large, an envelope that does not open) may come from anyone on the network, so its row
+//! is kept within a budget ([`Strangers`], 60 a minute): a stranger's flood costs a
+//! decryption attempt each, not a write to the read model and a row on disk each. A
+//! refusal after it opens names a member's approved node, and is always kept.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -66,8 +72,19 @@ async fn receive(
             return Err(e);
         }
     };
+    // Whether the refusal, if any, comes from a node the envelope proved.
+    let mut proven = false;
     let checked = match body {
-        Ok(body) => take(&state, &header, body.to_vec()).await,
+        Ok(body) => match open(&state, &header, body.to_vec()).await {
+            Ok((peers, payload)) => {
+                proven = true;
+                match payload {
+                    Ok(payload) => check(&state, &header, peers, payload).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => Err(refuse(e.status(), "BODY_TOO_LARGE", e.body_text())),
     };
     let s = &header.subject;
@@ -100,9 +117,11 @@ async fn receive(
     };
     if let Err(e) = &kept {
         tracing::warn!(sender = s.sender_node, order = s.order_id, kind = %s.kind, code = %e.code,
-            reason = %e.message, "peer delivery refused");
-        let row = receipt("refused", Some(format!("{}: {}", e.code, e.message)));
-        peer_receipt::Entity::insert(row).exec_without_returning(&state.db).await?;
+            reason = %e.message, proven, "peer delivery refused");
+        if proven || state.peer_strangers.may_record() {
+            let row = receipt("refused", Some(format!("{}: {}", e.code, e.message)));
+            peer_receipt::Entity::insert(row).exec_without_returning(&state.db).await?;
+        }
     }
     kept.map(|stored| Json(Received { stored }))
 }
@@ -115,8 +134,11 @@ struct Checked {
     media_type: &'static str,
 }
 
-/// Check a pushed item as the module docs say; what to keep.
-async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResult<Checked> {
+/// Open a pushed item's envelope: addressed to this node, sealed by the approved node it
+/// names (the first half of the module docs' checks). An error: refused before the sender
+/// is proven. Else the directory as read, and the plaintext, or the refusal of what a
+/// proven sender sealed (content that does not hash to the subject's hash).
+async fn open(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResult<(Peers, ApiResult<Vec<u8>>)> {
     let s = &header.subject;
     let mut peers = joined(state).await?;
     if might_have_joined(&peers, s.sender_node) {
@@ -146,12 +168,20 @@ async fn take(state: &AppState, header: &Header, ciphertext: Vec<u8>) -> ApiResu
     {
         opened = identity::open_with_any(&now.keys, &current.encryption_key, s, &envelope);
     }
-    let payload = opened.map_err(|e| match e {
-        EnvelopeError::HashMismatch { .. } => {
-            refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string())
+    match opened {
+        Ok(payload) => Ok((peers, Ok(payload))),
+        // Opened with the sender's key, so the sender is proven; what it sealed is wrong.
+        Err(e @ EnvelopeError::HashMismatch { .. }) => {
+            Ok((peers, Err(refuse(StatusCode::BAD_REQUEST, code::CONTENT_HASH_MISMATCH, e.to_string()))))
         }
-        e => refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string()),
-    })?;
+        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, code::ENVELOPE_REJECTED, e.to_string())),
+    }
+}
+
+/// Check an opened item against the chain and the parties (the rest of the module docs'
+/// checks); what to keep.
+async fn check(state: &AppState, header: &Header, mut peers: Peers, payload: Vec<u8>) -> ApiResult<Checked> {
+    let s = &header.subject;
     let me = peers.me;
     let (o, it) = anchored_item(state, &mut peers, header, me, "this node").await?;
     identity::remember(state, &peers);
@@ -294,4 +324,52 @@ async fn check_item(state: &AppState, peers: &mut Peers, it: &Item, node: u64, w
         ));
     }
     Ok(o)
+}
+
+/// The refusals of unproven senders kept as rows: at most [`Strangers::PER_MINUTE`] in a
+/// minute, the rest logged only (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Strangers {
+    window: std::sync::Mutex<(Option<std::time::Instant>, u32)>,
+}
+
+impl Strangers {
+    /// Rows a minute.
+    pub(crate) const PER_MINUTE: u32 = 60;
+
+    /// Whether one more unproven refusal may be kept as a row now.
+    pub(crate) fn may_record(&self) -> bool {
+        self.may_record_at(std::time::Instant::now())
+    }
+
+    fn may_record_at(&self, now: std::time::Instant) -> bool {
+        let mut w = self.window.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if w.0.is_none_or(|start| now.duration_since(start) >= std::time::Duration::from_secs(60)) {
+            *w = (Some(now), 0);
+        }
+        if w.1 >= Self::PER_MINUTE {
+            return false;
+        }
+        w.1 += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::Strangers;
+
+    #[test]
+    fn a_minute_keeps_sixty_unproven_refusals_and_the_next_minute_sixty_more() {
+        let strangers = Strangers::default();
+        let t0 = Instant::now();
+        for n in 0..Strangers::PER_MINUTE {
+            assert!(strangers.may_record_at(t0 + Duration::from_millis(u64::from(n))), "row {n}");
+        }
+        assert!(!strangers.may_record_at(t0 + Duration::from_secs(1)), "the 61st in the minute");
+        assert!(!strangers.may_record_at(t0 + Duration::from_millis(59_999)), "still the same minute");
+        assert!(strangers.may_record_at(t0 + Duration::from_secs(60)), "a new minute");
+    }
 }

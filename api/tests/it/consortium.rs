@@ -567,8 +567,9 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
     // A stranger, not in the directory, names itself a node id nobody has.
     let stranger = NodeKey::generate().expect("key");
     let from_nowhere = Subject { sender_node: 999, ..to_b.clone() };
-    let sealed = seal(&stranger, &b_key, &from_nowhere, body.as_bytes()).expect("sealed");
-    let (s, err) = push(&peer_b, &from_nowhere, &sealed.encapsulated, sealed.ciphertext).await;
+    let sealed_by_nobody = seal(&stranger, &b_key, &from_nowhere, body.as_bytes()).expect("sealed");
+    let (s, err) =
+        push(&peer_b, &from_nowhere, &sealed_by_nobody.encapsulated, sealed_by_nobody.ciphertext.clone()).await;
     assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("UNKNOWN_NODE")), "{err}");
 
     // The stranger passes for node A: the envelope does not open with A's directory key.
@@ -615,6 +616,27 @@ async fn what_a_dishonest_node_or_a_stranger_pushes_is_refused_and_logged() {
             "refused NOT_ANCHORED"
         ],
         "every refusal logged, in order"
+    );
+
+    // A stranger floods B with deliveries in the name of a node nobody has: each is
+    // refused, but kept as a row only within the budget for senders no envelope proved (a
+    // row each was a write to the read model and a row on disk for anyone on the network).
+    let flood = 200;
+    for _ in 0..flood {
+        let (s, err) =
+            push(&peer_b, &from_nowhere, &sealed_by_nobody.encapsulated, sealed_by_nobody.ciphertext.clone()).await;
+        assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("UNKNOWN_NODE")), "{err}");
+    }
+    let kept = receipts(&b.api, id).await.len() - logged.len();
+    assert!(kept < flood && kept <= 2 * 60, "{kept} rows for a flood of {flood}");
+    // A refusal of a proven node is kept whatever the strangers did.
+    let again = seal(&a_key, &b_key, &unasked, doctored).expect("sealed");
+    let (s, err) = push(&peer_b, &unasked, &again.encapsulated, again.ciphertext).await;
+    assert_eq!((s, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("NOT_ANCHORED")), "{err}");
+    let last = receipts(&b.api, id).await.pop().expect("a row");
+    assert_eq!(
+        (last.sender_node, last.reason.unwrap_or_default().split(':').next()),
+        (i64::try_from(node_a).expect("id"), Some("NOT_ANCHORED"))
     );
 
     // The honest delivery is stored, once, and served as if written at B.
