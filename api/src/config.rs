@@ -44,8 +44,9 @@ pub struct ApiConfig {
     /// Largest calldata a member's transaction may carry into the embedded chain, bytes
     /// (the operator's are not bounded; see `admission`).
     pub max_member_calldata_bytes: usize,
-    /// Most connections open at once (HTTP, event streams and WebSockets alike); past it a
-    /// new connection is closed at once.
+    /// Most connections open at once (HTTP, event streams and WebSockets alike), on the
+    /// API's port and, apart, on the peer endpoint's; past it a new connection is closed at
+    /// once.
     pub max_connections: usize,
     /// Most connections open at once from one IP address.
     pub max_connections_per_client: usize,

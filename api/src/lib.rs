@@ -393,12 +393,19 @@ impl Platform {
         consortium::endpoint::router(self.state.clone())
     }
 
-    /// Serve [`Platform::peer_router`] on `listener` until the node shuts down.
+    /// Serve [`Platform::peer_router`] on `listener` until the node shuts down, its
+    /// connections bounded as the API's are ([`connection`]): the port faces every node of
+    /// the network, and anyone who reaches it, before any of them has proven who it is.
     pub fn serve_peer(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<std::io::Result<()>> {
         let router = self.peer_router();
         let mut closing = self.closing.subscribe();
+        let config = &self.state.config;
+        let bounded = connection::Bounded {
+            inner: listener,
+            tracker: connection::Tracker::new(config.max_connections, config.max_connections_per_client),
+        };
         tokio::spawn(async move {
-            axum::serve(listener, router)
+            axum::serve(bounded, router)
                 .with_graceful_shutdown(async move {
                     let _ = closing.wait_for(|c| *c).await;
                 })

@@ -1,8 +1,9 @@
 //! Small refusals that were wrong, each tried as an attacker or a careless client would:
 //! onboarding an address already registered (was a 500), dates beyond year 9999 or with a
 //! sign (were accepted), organisation names with invisible characters or that read like a
-//! registered member's (were accepted), and a dev `evm_revert` under a running API (left
-//! the read model ahead of the chain).
+//! registered member's (were accepted), a dev `evm_revert` under a running API (left
+//! the read model ahead of the chain), and the peer endpoint's connections (unbounded, where
+//! the API's were bounded per client and in total).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -157,4 +158,68 @@ async fn a_document_is_an_allowed_type_matching_its_bytes_and_comes_back_as_an_i
     );
     assert_eq!(res.bytes().await.expect("bytes").as_ref(), b"%PDF-1.7 commercial invoice 2026-001");
     net.stop().await;
+}
+
+/// A connection to `port` from the loopback address `from` that is answered one request
+/// (HTTP/1.1 keep-alive, held open); `None` if the node closed it unanswered.
+async fn answered(from: &str, port: u16) -> Option<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.bind(format!("{from}:0").parse().ok()?).ok()?;
+    let mut stream = socket.connect(([127, 0, 0, 1], port).into()).await.ok()?;
+    let attempt = async {
+        stream.write_all(b"GET /nothing HTTP/1.1\r\nHost: peer\r\n\r\n").await.ok()?;
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).await.ok()?;
+        buf[..n].starts_with(b"HTTP/1.1 404").then_some(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), attempt).await.ok().flatten()?;
+    Some(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_endpoint_bounds_connections_per_client_and_in_total_as_the_api_does() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = tradechain_engine::NodeConfig::dev_in(dir.path().join("chain"));
+    let node = tradechain_engine::Node::open(config.clone(), test_support::api::genesis(&config)).expect("node opens");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("readmodel.sqlite").display());
+    let api = tradechain_api::ApiConfig {
+        database_url: Some(database_url),
+        max_connections: 6,
+        max_connections_per_client: 4,
+        ..tradechain_api::ApiConfig::for_node(&config)
+    };
+    let platform = tradechain_api::Platform::start(node, api).await.expect("platform starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = peer.local_addr().expect("addr").port();
+    let mut serving = platform.spawn(listener, Some(peer)).expect("serve");
+
+    // A stranger opens twenty connections to the peer port: it keeps four.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.extend(answered("127.0.0.1", port).await);
+    }
+    assert_eq!(held.len(), 4, "one client's share");
+    // Others share what is left of the six.
+    let mut others = Vec::new();
+    for from in ["127.0.0.2", "127.0.0.3"] {
+        for _ in 0..4 {
+            others.extend(answered(from, port).await);
+        }
+    }
+    assert_eq!(others.len(), 2, "the total");
+    // Closed, the slots come back.
+    drop(held);
+    let mut back = None;
+    for _ in 0..100 {
+        back = answered("127.0.0.4", port).await;
+        if back.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(back.is_some(), "a slot given back is taken again");
+    serving.stop().await;
 }
