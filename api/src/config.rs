@@ -55,7 +55,9 @@ pub struct ApiConfig {
     /// the queue, and so the time, a write waits behind others (see `overload`).
     pub max_writes_in_flight: usize,
     /// Most writes of one organisation in progress at once: one member's flood fills its own
-    /// share of [`ApiConfig::max_writes_in_flight`], not the others'.
+    /// share of [`ApiConfig::max_writes_in_flight`], not the others'. Half of it by default:
+    /// a bank is party to every trade it finances, and 96 trades at once, each with one of
+    /// the bank's writes in progress, were refused at 64.
     pub max_writes_in_flight_per_org: usize,
     /// The duplicate-financing registry (the `[api.registry]` table): in this node, or the
     /// operator's node's (see [`crate::registry`]).
@@ -218,7 +220,7 @@ impl Default for ApiConfig {
             max_connections: 1024,
             max_connections_per_client: 256,
             max_writes_in_flight: 256,
-            max_writes_in_flight_per_org: 64,
+            max_writes_in_flight_per_org: 128,
             registry: crate::registry::RegistryConfig::default(),
             peer: PeerConfig::default(),
             chain: ChainConfig::default(),
