@@ -70,6 +70,7 @@ mod order;
 mod organisation;
 mod overload;
 mod payment;
+mod places;
 mod proof;
 pub mod readmodel;
 pub mod registry;

@@ -16,84 +16,44 @@
 //! Reads are never refused here: they are cheap, and what a client needs to decide what
 //! to retry.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use alloy::primitives::Address;
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
-
-#[derive(Debug, Default)]
-struct InFlight {
-    total: usize,
-    by_org: HashMap<Address, usize>,
-}
+use crate::places::{Full, Place, Places};
 
 /// The writes in progress, in all and by organisation.
 #[derive(Debug, Clone)]
-pub(crate) struct Writes {
-    in_flight: Arc<Mutex<InFlight>>,
-    max_total: usize,
-    max_per_org: usize,
-}
+pub(crate) struct Writes(Places<Address>);
 
 /// One write's place, given back when the request is done (the [`crate::auth::Caller`]
 /// that carries it is dropped).
-pub(crate) struct WritePermit {
-    in_flight: Arc<Mutex<InFlight>>,
-    org: Address,
-}
-
-impl std::fmt::Debug for WritePermit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WritePermit")
-    }
-}
-
-impl Drop for WritePermit {
-    fn drop(&mut self) {
-        let mut w = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-        w.total = w.total.saturating_sub(1);
-        if let Some(n) = w.by_org.get_mut(&self.org) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                w.by_org.remove(&self.org);
-            }
-        }
-    }
-}
+pub(crate) type WritePermit = Place<Address>;
 
 impl Writes {
     pub(crate) fn new(max_total: usize, max_per_org: usize) -> Self {
-        Self { in_flight: Arc::default(), max_total: max_total.max(1), max_per_org: max_per_org.max(1) }
+        Self(Places::new(max_total, max_per_org))
     }
 
     /// A place for one more write of `org`, or `OVERLOADED`: the organisation's share is
     /// checked first, so a member refused for its own flood takes nothing from the node's.
     pub(crate) fn admit(&self, org: Address) -> Result<WritePermit, ApiError> {
-        let mut w = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-        let mine = w.by_org.get(&org).copied().unwrap_or(0);
-        if mine >= self.max_per_org {
-            return Err(overloaded(format!(
-                "this organisation has {mine} writes in progress, as many as the node takes from one \
-                 organisation at once: retry when one is answered"
-            )));
-        }
-        if w.total >= self.max_total {
-            return Err(overloaded(format!(
-                "the node has {} writes in progress, as many as it takes at once: retry shortly",
-                w.total
-            )));
-        }
-        w.total += 1;
-        *w.by_org.entry(org).or_default() += 1;
-        Ok(WritePermit { in_flight: self.in_flight.clone(), org })
+        self.0.take(org).map_err(|full| {
+            overloaded(match full {
+                Full::Key(mine) => format!(
+                    "this organisation has {mine} writes in progress, as many as the node takes from one \
+                     organisation at once: retry when one is answered"
+                ),
+                Full::Total(all) => {
+                    format!("the node has {all} writes in progress, as many as it takes at once: retry shortly")
+                }
+            })
+        })
     }
 
     /// Writes in progress now, in all.
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).total
+        self.0.taken()
     }
 }
 
