@@ -23,8 +23,16 @@ pub(crate) type Slot = Place<IpAddr>;
 
 /// A TCP listener that admits connections within the [`Tracker`]'s limits.
 pub(crate) struct Bounded {
-    pub(crate) inner: TcpListener,
-    pub(crate) tracker: Tracker,
+    inner: TcpListener,
+    tracker: Tracker,
+}
+
+impl Bounded {
+    /// `listener` within `config`'s `max_connections` and `max_connections_per_client`,
+    /// counted apart from any other listener's.
+    pub(crate) fn new(listener: TcpListener, config: &crate::ApiConfig) -> Self {
+        Self { inner: listener, tracker: Tracker::new(config.max_connections, config.max_connections_per_client) }
+    }
 }
 
 /// A connection and its slot.

@@ -400,11 +400,7 @@ impl Platform {
     pub fn serve_peer(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<std::io::Result<()>> {
         let router = self.peer_router();
         let mut closing = self.closing.subscribe();
-        let config = &self.state.config;
-        let bounded = connection::Bounded {
-            inner: listener,
-            tracker: connection::Tracker::new(config.max_connections, config.max_connections_per_client),
-        };
+        let bounded = connection::Bounded::new(listener, &self.state.config);
         tokio::spawn(async move {
             axum::serve(bounded, router)
                 .with_graceful_shutdown(async move {
@@ -429,11 +425,7 @@ impl Platform {
             tracing::info!("shutting down: draining requests");
             let _ = closing.send(true);
         };
-        let config = &self.state.config;
-        let bounded = connection::Bounded {
-            inner: listener,
-            tracker: connection::Tracker::new(config.max_connections, config.max_connections_per_client),
-        };
+        let bounded = connection::Bounded::new(listener, &self.state.config);
         let result = axum::serve(bounded, router).with_graceful_shutdown(signal).await;
         self.shutdown().await;
         result

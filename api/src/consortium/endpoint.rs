@@ -72,20 +72,14 @@ async fn receive(
             return Err(e);
         }
     };
-    // Whether the refusal, if any, comes from a node the envelope proved.
-    let mut proven = false;
-    let checked = match body {
+    // And whether the refusal, if any, comes from a node the envelope proved.
+    let (checked, proven) = match body {
         Ok(body) => match open(&state, &header, body.to_vec()).await {
-            Ok((peers, payload)) => {
-                proven = true;
-                match payload {
-                    Ok(payload) => check(&state, &header, peers, payload).await,
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
+            Ok((peers, Ok(payload))) => (check(&state, &header, peers, payload).await, true),
+            Ok((_, Err(e))) => (Err(e), true),
+            Err(e) => (Err(e), false),
         },
-        Err(e) => Err(refuse(e.status(), "BODY_TOO_LARGE", e.body_text())),
+        Err(e) => (Err(refuse(e.status(), "BODY_TOO_LARGE", e.body_text())), false),
     };
     let s = &header.subject;
     let receipt = |outcome: &str, reason: Option<String>| peer_receipt::ActiveModel {
