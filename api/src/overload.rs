@@ -35,8 +35,8 @@ impl Writes {
         Self(Places::new(max_total, max_per_org))
     }
 
-    /// A place for one more write of `org`, or `OVERLOADED`: the organisation's share is
-    /// checked first, so a member refused for its own flood takes nothing from the node's.
+    /// A place for one more write of `org`, or `OVERLOADED` (saying which bound, the
+    /// organisation's first); a member refused for its own flood takes nothing from the node's.
     pub(crate) fn admit(&self, org: Address) -> Result<WritePermit, ApiError> {
         self.0.take(org).map_err(|full| {
             overloaded(match full {
@@ -101,8 +101,8 @@ mod tests {
 
     #[test]
     fn a_refusal_for_the_organisations_share_does_not_count_against_the_node() {
-        // The order of the checks: a flooding member at its share, the node one short of
-        // its total; the member's next write must not be what fills the node.
+        // A flooding member at its share, the node one short of its total: the member's
+        // refused writes must not be what fills the node.
         let writes = Writes::new(3, 2);
         let _a = writes.admit(org(1)).expect("1");
         let _b = writes.admit(org(1)).expect("2");

@@ -67,8 +67,8 @@ impl<K: Hash + Eq + Clone> Places<K> {
         Self { taken, max_total: max_total.max(1), max_per_key: max_per_key.max(1) }
     }
 
-    /// A place for `key`. Its share is checked first, so a key refused for its own share
-    /// takes nothing from the total.
+    /// A place for `key`. A refusal takes nothing, from the key's share or the total; a key
+    /// at its share is told so ([`Full::Key`]) even when the total is reached too.
     pub(crate) fn take(&self, key: K) -> Result<Place<K>, Full> {
         let mut t = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let mine = t.by_key.get(&key).copied().unwrap_or(0);
